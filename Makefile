@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint bench proto clean ui
+
+# (Re)install only when pyproject.toml changed since the last install: quick when present.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/baton-xmatters demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+ui: $(STAMP)
+	$(BIN)/dagster dev -w workspace.yaml
+
+# Regenerate the committed protobuf code from pipelines/c1z/proto/*.proto.
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Ipipelines/c1z/proto --python_out=pipelines/c1z/proto \
+		--pyi_out=pipelines/c1z/proto pipelines/c1z/proto/c1/connector/v2/*.proto
+
+clean:
+	rm -rf $(VENV) .pytest_cache
