@@ -1,0 +1,102 @@
+"""Runs a suite over a DataFrame in an ephemeral GX context and returns plain evidence.
+
+GX's SQL datasource does not work against DuckDB today (stack notes), so the tables are validated
+as in-memory DataFrames. One context per process: creating it is the slow part.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from expectations import entitlements, grants, groups, users
+
+SUITES: dict[str, Callable[[], Any]] = {
+    "users": users.build_suite,
+    "groups": groups.build_suite,
+    "entitlements": entitlements.build_suite,
+    "grants": grants.build_suite,
+}
+
+
+@dataclass(frozen=True)
+class ExpectationFailure:
+    expectation: str
+    column: str
+    unexpected_count: int
+    examples: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    suite: str
+    success: bool
+    evaluated: int
+    failures: list[ExpectationFailure]
+
+    def describe(self) -> str:
+        if self.success:
+            return f"{self.suite}: {self.evaluated} expectations passed"
+        parts = [f"{f.expectation}({f.column}) x{f.unexpected_count}" for f in self.failures]
+        return f"{self.suite}: failed " + ", ".join(parts)
+
+
+@cache
+def _context() -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+@cache
+def _validation(table: str) -> Any:
+    import great_expectations as gx
+
+    context = _context()
+    source = context.data_sources.add_pandas(name=f"c1_{table}")
+    asset = source.add_dataframe_asset(name=table)
+    batch = asset.add_batch_definition_whole_dataframe(name=f"{table}_whole")
+    suite = context.suites.add(SUITES[table]())
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"validate_{table}", data=batch, suite=suite)
+    )
+
+
+def validate(table: str, frame: pd.DataFrame) -> SuiteOutcome:
+    """Validates `frame` against the suite of the `c1` table named `table`."""
+    result = _validation(table).run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    failures = []
+    for item in result.results:
+        if item.success:
+            continue
+        config = item.expectation_config
+        kwargs = config.kwargs
+        column = kwargs.get("column") or ",".join(kwargs.get("column_list", []))
+        details = item.result or {}
+        failures.append(
+            ExpectationFailure(
+                expectation=config.type,
+                column=column,
+                unexpected_count=int(details.get("unexpected_count") or 0),
+                examples=[_plain(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+            )
+        )
+    return SuiteOutcome(
+        suite=table,
+        success=bool(result.success),
+        evaluated=len(result.results),
+        failures=failures,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
