@@ -1,0 +1,77 @@
+"""Each GX suite passes clean tables and names exactly what is wrong with dirty ones."""
+
+import pandas as pd
+
+from expectations.runner import validate
+
+
+def _failed(outcome) -> set[tuple[str, str]]:
+    return {(f.expectation, f.column) for f in outcome.failures}
+
+
+def test_users_suite_accepts_clean_users():
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2"],
+            "display_name": ["Ada Lovelace", "bob"],
+            "status": ["ENABLED", "UNSPECIFIED"],
+        }
+    )
+    outcome = validate("users", frame)
+    assert outcome.success, outcome.describe()
+    assert outcome.evaluated == 5
+
+
+def test_users_suite_reports_duplicates_missing_names_and_bad_status():
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", None],
+            "display_name": ["a", "", "c"],
+            "status": ["ENABLED", "ACTIVE", "DISABLED"],
+        }
+    )
+    outcome = validate("users", frame)
+    assert not outcome.success
+    assert _failed(outcome) == {
+        ("expect_column_values_to_not_be_null", "user_id"),
+        ("expect_column_values_to_be_unique", "user_id"),
+        ("expect_column_value_lengths_to_be_between", "display_name"),
+        ("expect_column_values_to_be_in_set", "status"),
+    }
+    in_set = next(f for f in outcome.failures if f.column == "status")
+    assert in_set.unexpected_count == 1
+    assert in_set.examples == ["ACTIVE"]
+
+
+def test_groups_suite_reports_duplicate_ids():
+    frame = pd.DataFrame({"group_id": ["g1", "g1"], "display_name": ["Ops", "Ops 2"]})
+    outcome = validate("groups", frame)
+    assert _failed(outcome) == {("expect_column_values_to_be_unique", "group_id")}
+
+
+def test_entitlements_suite_allows_one_member_entitlement_per_group():
+    frame = pd.DataFrame(
+        {
+            "entitlement_id": ["group:g1:member", "group:g1:member2"],
+            "group_id": ["g1", "g1"],
+            "slug": ["member"] * 2,
+        }
+    )
+    outcome = validate("entitlements", frame)
+    assert _failed(outcome) == {("expect_column_values_to_be_unique", "group_id")}
+
+
+def test_grants_suite_reports_a_principal_granted_twice():
+    frame = pd.DataFrame(
+        {
+            "grant_id": ["a", "b", "c"],
+            "entitlement_id": ["group:g1:member", "group:g1:member", "group:g2:member"],
+            "principal_type": ["user", "user", "user"],
+            "principal_id": ["u1", "u1", "u1"],
+        }
+    )
+    outcome = validate("grants", frame)
+    assert _failed(outcome) == {
+        ("expect_compound_columns_to_be_unique", "entitlement_id,principal_type,principal_id")
+    }
+    assert outcome.failures[0].unexpected_count == 2
