@@ -132,11 +132,6 @@ def group_resource(group: GroupRow) -> pb.Resource:
     return resource
 
 
-def default_entitlement(group: GroupRow) -> EntitlementRow:
-    """The `member` entitlement every group gets when the caller passes none."""
-    return EntitlementRow(group_id=group.group_id, display_name=f"{group.display_name} Group Member")
-
-
 def entitlement_message(
     entitlement: EntitlementRow, group: pb.Resource, grantable_to: list[pb.ResourceType]
 ) -> pb.Entitlement:
