@@ -1,0 +1,1 @@
+"""Tests of the C1 sync format layer (`pipelines/c1z`)."""
