@@ -1,0 +1,68 @@
+"""Errors of the xMatters extractor, classified once from the HTTP outcome.
+
+Every message is one line that names what is at fault (the flag or env var, the URL, the HTTP
+status and the message xMatters sent) so a user can act on it without a stack trace. Messages
+never contain credentials: URLs are built from a validated base URL that carries no user info,
+and exceptions are raised outside of `except` blocks (or `from None`) so no chained `requests`
+exception, whose request object holds the Authorization header, travels with them.
+"""
+
+from __future__ import annotations
+
+PREFIX = "xmatters"
+
+
+class XmattersError(Exception):
+    """Base of every error the extractor raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{PREFIX}: {' '.join(message.split())}")
+
+
+class ConfigError(XmattersError):
+    """A setting is missing or unsafe; raised before any request is made."""
+
+
+class AuthError(XmattersError):
+    """401 (bad credentials) or 403 (the account may not read this endpoint)."""
+
+
+class NotFoundError(XmattersError):
+    """404: a wrong base URL for list endpoints, a deleted group for a members call."""
+
+
+class UnavailableError(XmattersError):
+    """The server could not be reached or kept failing after every retry (429, 5xx, resets, timeouts)."""
+
+
+class ProtocolError(XmattersError):
+    """The server answered something the xMatters API never sends: broken JSON, HTML, bad paging."""
+
+
+def error_class_for_status(status: int) -> type[XmattersError] | None:
+    """The one place that maps an HTTP status to an outcome.
+
+    None means success. `UnavailableError` means transient: the client retries it and raises it
+    only when the attempts are exhausted. Every other class fails the call at once.
+    """
+    if 200 <= status < 300:
+        return None
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFoundError
+    if status == 429 or status >= 500:
+        return UnavailableError
+    return ProtocolError
+
+
+def describe_status(status: int, url: str, api_message: str | None) -> str:
+    """`HTTP 401 from <url>: <xMatters message>` with a hint for the statuses users meet most."""
+    text = f"HTTP {status} from {url}"
+    if api_message:
+        text += f": {api_message}"
+    if status == 401:
+        text += " (check --username/--password or BATON_USERNAME/BATON_PASSWORD)"
+    elif status == 403:
+        text += " (the account lacks permission to read this endpoint)"
+    return text

@@ -1,0 +1,86 @@
+"""Load one xMatters snapshot into the `xmatters_raw` dataset of a DuckDB file.
+
+The previous snapshot is replaced only when the extract succeeded: dlt extracts everything before
+it loads anything, and `replace_strategy="insert-from-staging"` loads into `xmatters_raw_staging`
+first and then replaces each raw table from staging in a transaction, so a failure never leaves
+an emptied table behind. Failures surface as the classified `XmattersError`, not dlt's wrapper.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.pipeline.pipeline import Pipeline
+
+from pipelines.xmatters import xmatters_source
+from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.errors import XmattersError
+from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.settings import DATASET_NAME, PIPELINE_NAME
+
+logger = logging.getLogger(__name__)
+
+REPLACE_STRATEGY = "insert-from-staging"
+
+
+def duckdb_destination(warehouse_path: Path) -> dlt.destinations.duckdb:
+    """The DuckDB destination with the staging replace strategy (shared with the Dagster assets)."""
+    return dlt.destinations.duckdb(str(warehouse_path), replace_strategy=REPLACE_STRATEGY)
+
+
+def raw_pipeline(warehouse_path: Path, *, pipelines_dir: Path | None = None) -> Pipeline:
+    """The `baton_xmatters` pipeline writing dataset `xmatters_raw` into `warehouse_path`."""
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=duckdb_destination(warehouse_path),
+        dataset_name=DATASET_NAME,
+        pipelines_dir=str(pipelines_dir) if pipelines_dir is not None else None,
+    )
+
+
+def load_raw(
+    config: XmattersConfig,
+    warehouse_path: Path,
+    *,
+    pipelines_dir: Path | None = None,
+    report: ExtractReport | None = None,
+) -> LoadInfo:
+    """Extract xMatters and replace the raw tables; raise the classified `XmattersError` on failure.
+
+    The config is validated before anything else, so a bad setting costs no request. Packages left
+    pending by an earlier failed run are dropped: they hold an older snapshot than the one taken now.
+    """
+    config.validate()
+    report = report if report is not None else ExtractReport()
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    pipeline = raw_pipeline(warehouse_path, pipelines_dir=pipelines_dir)
+    if pipeline.has_pending_data:
+        pipeline.abort_packages()
+    try:
+        info = pipeline.run(xmatters_source(config=config, report=report))
+    except PipelineStepFailed as exc:
+        cause = find_xmatters_error(exc)
+        if cause is None:
+            raise
+        error = cause
+    else:
+        info.raise_on_failed_jobs()
+        logger.info("xmatters_raw loaded into %s: %s", warehouse_path, report.summary())
+        return info
+    raise error
+
+
+def find_xmatters_error(exc: BaseException) -> XmattersError | None:
+    """The `XmattersError` somewhere in dlt's chain of wrappers, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, XmattersError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

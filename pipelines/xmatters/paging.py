@@ -1,0 +1,133 @@
+"""Follow xMatters `links.next` pages safely.
+
+Paging follows `links.next` until it is absent and never trusts `total` (it can be missing after
+page one, or disagree with the rows). Because the links come from the server, each one is checked:
+a link to another origin is refused (Basic auth would send the password there), a link to a page
+already read is a loop, and a row already seen on an earlier page (offset paging over changing
+data) is dropped. An empty page that still links onward is anomalous (the server says there is
+more at this offset but sent none of it): following the link would skip this page's rows and
+stopping would lose the rest, so the page is read once more and, if still empty, paging fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+from pipelines.xmatters.config import url_origin
+from pipelines.xmatters.errors import ProtocolError
+
+ItemKey = Callable[[dict[str, Any]], Hashable | None]
+
+
+def item_id(item: dict[str, Any]) -> str | None:
+    """Key of a person or group."""
+    value = item.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def member_id(item: dict[str, Any]) -> str | None:
+    """Key of a group-members item: the member's id (unique within one group)."""
+    member = item.get("member")
+    if not isinstance(member, dict):
+        return None
+    return item_id(member)
+
+
+def iter_pages(
+    fetch: Callable[[str], Any],
+    first_url: str,
+    *,
+    key: ItemKey,
+    on_duplicates: Callable[[int], None] | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield the new (not yet seen) items of each page, starting at `first_url`.
+
+    `fetch(url)` returns the decoded JSON body of one page. Raises `ProtocolError` for a page that
+    is not an xMatters list envelope, an item without an id, a paging loop, a next link to another
+    origin, or a page that stays empty but links onward.
+    """
+    origin = url_origin(first_url)
+    fetched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    seen: set[Hashable] = set()
+    url: str | None = first_url
+    while url is not None:
+        page_key = _page_identity(url)
+        if page_key in fetched:
+            raise ProtocolError(f"paging loop: the next link {url} repeats a page already read")
+        fetched.add(page_key)
+
+        body = fetch(url)
+        items = _page_items(body, url)
+        next_link = _next_link(body, url)
+        if not items and next_link is not None:
+            body = fetch(url)
+            items = _page_items(body, url)
+            next_link = _next_link(body, url)
+            if not items and next_link is not None:
+                raise ProtocolError(
+                    f"the page {url} is empty but links to a next page (read twice); "
+                    "following it could skip rows"
+                )
+        fresh: list[dict[str, Any]] = []
+        for item in items:
+            item_key = key(item) if isinstance(item, dict) else None
+            if item_key is None:
+                raise ProtocolError(f"an item on the page {url} has no id")
+            if item_key in seen:
+                continue
+            seen.add(item_key)
+            fresh.append(item)
+        if on_duplicates is not None and len(fresh) < len(items):
+            on_duplicates(len(items) - len(fresh))
+        if fresh:
+            yield fresh
+
+        url = _resolve(next_link, url, origin) if next_link is not None else None
+
+
+def _page_identity(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A page is its path and its query parameters in any order."""
+    parts = urlsplit(url)
+    return parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+
+
+def _page_items(body: Any, url: str) -> list[Any]:
+    if not isinstance(body, dict):
+        raise ProtocolError(f"the page {url} is not a JSON object")
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise ProtocolError(f"the page {url} has no 'data' list (got {type(data).__name__})")
+    return data
+
+
+def _next_link(body: dict[str, Any], url: str) -> str | None:
+    links = body.get("links")
+    if links is None:
+        return None
+    if not isinstance(links, dict):
+        raise ProtocolError(f"the page {url} has a 'links' value that is not an object")
+    link = links.get("next")
+    if link is None or link == "":
+        return None
+    if not isinstance(link, str):
+        raise ProtocolError(f"the page {url} has a 'links.next' value that is not a string")
+    return link
+
+
+def _resolve(link: str, current_url: str, origin: tuple[str, str, int]) -> str:
+    """Absolute URL of a next link; relative links keep the scheme and host of the base URL."""
+    absolute = urljoin(current_url, link)
+    parts = urlsplit(absolute)
+    try:
+        link_origin = url_origin(absolute)
+    except ValueError:
+        link_origin = ("?", "?", 0)
+    if link_origin != origin or parts.username is not None or parts.password is not None:
+        shown = f"{parts.scheme}://{parts.hostname or '?'}"
+        raise ProtocolError(
+            f"the next link of {current_url} points to another origin ({shown}); "
+            "refusing to send credentials there"
+        )
+    return absolute

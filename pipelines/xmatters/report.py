@@ -1,0 +1,57 @@
+"""What an extract did, for the caller to read after the run.
+
+dlt runs the resources inside `pipeline.run`, so the caller cannot see their return values; it
+passes an `ExtractReport` into the source instead and reads it afterwards. Counters are updated
+from the member-call threads, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class SkippedGroup(NamedTuple):
+    """A group whose members could not be read (deleted mid-sync): kept, with no memberships."""
+
+    group_id: str
+    name: str | None
+    reason: str
+
+
+@dataclass
+class ExtractReport:
+    people: int = 0
+    groups: int = 0
+    group_members: int = 0
+    requests: int = 0
+    retries: int = 0
+    duplicates_dropped: int = 0
+    skipped_groups: list[SkippedGroup] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def count_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def count_duplicates(self, n: int) -> None:
+        if n:
+            with self._lock:
+                self.duplicates_dropped += n
+
+    def skip_group(self, group_id: str, name: str | None, reason: str) -> None:
+        with self._lock:
+            self.skipped_groups.append(SkippedGroup(group_id, name, reason))
+
+    def summary(self) -> str:
+        """One line for logs and run metadata."""
+        return (
+            f"{self.people} people, {self.groups} groups, {self.group_members} memberships; "
+            f"{self.requests} requests, {self.retries} retries, "
+            f"{self.duplicates_dropped} duplicate rows dropped, {len(self.skipped_groups)} groups skipped"
+        )

@@ -1,0 +1,153 @@
+"""xMatters JSON items -> rows of the `xmatters_raw` tables -> Arrow tables.
+
+Per-row work is one tuple of dict lookups; columns are built once per batch with `pa.array`, which
+keeps a million membership rows in the seconds range (stack notes: Arrow is ~35x faster to load
+than dicts). Absent or null fields become NULL; custom properties become JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.xmatters.errors import ProtocolError
+from pipelines.xmatters.settings import ARROW_BATCH_ROWS
+
+Row = tuple[Any, ...]
+_EMPTY: dict[str, Any] = {}
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def _properties(value: Any) -> str | None:
+    if not value:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def person_row(item: dict[str, Any]) -> Row:
+    g = item.get
+    site = _obj(g("site"))
+    return (
+        g("id"),
+        g("targetName"),
+        g("recipientType"),
+        g("status"),
+        g("firstName"),
+        g("lastName"),
+        g("webLogin"),
+        g("phoneLogin"),
+        g("licenseType"),
+        g("language"),
+        g("timezone"),
+        g("externalKey"),
+        g("externallyOwned"),
+        g("locked"),
+        site.get("id"),
+        site.get("name"),
+        _properties(g("properties")),
+        g("lastLogin"),
+        g("whenCreated"),
+        g("whenUpdated"),
+    )
+
+
+def group_row(item: dict[str, Any]) -> Row:
+    g = item.get
+    site = _obj(g("site"))
+    return (
+        g("id"),
+        g("targetName"),
+        g("recipientType"),
+        g("status"),
+        g("groupType"),
+        g("description"),
+        g("externallyOwned"),
+        g("allowDuplicates"),
+        g("useDefaultDevices"),
+        g("observedByAll"),
+        site.get("id"),
+        site.get("name"),
+        g("created"),
+    )
+
+
+def member_row(group_id: str, item: dict[str, Any]) -> Row:
+    """One membership; `group_id` is the id of the group as `/groups` listed it."""
+    member = _obj(item.get("member"))
+    m = member.get
+    owner = _obj(m("owner"))
+    return (
+        group_id,
+        _obj(item.get("group")).get("targetName"),
+        m("id"),
+        m("targetName"),
+        m("recipientType"),
+        m("status"),
+        m("firstName"),
+        m("lastName"),
+        m("licenseType"),
+        m("deviceType"),
+        m("name"),
+        owner.get("id"),
+        owner.get("targetName"),
+    )
+
+
+def to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
+    """Column-wise Arrow table; a value of the wrong type is a protocol error naming its column."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = []
+    for values, column in zip(columns, schema, strict=True):
+        try:
+            arrays.append(pa.array(values, type=column.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            bad = next((v for v in values if v is not None and not _fits(v, column.type)), None)
+            raise ProtocolError(
+                f"unexpected value type for column {column.name}: {type(bad).__name__}"
+            ) from None
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _fits(value: Any, arrow_type: pa.DataType) -> bool:
+    return isinstance(value, bool) if arrow_type == pa.bool_() else isinstance(value, str)
+
+
+class Batcher:
+    """Collect rows and hand out Arrow tables of at most `batch_rows` rows."""
+
+    def __init__(self, schema: pa.Schema, batch_rows: int = ARROW_BATCH_ROWS) -> None:
+        self.schema = schema
+        self.batch_rows = batch_rows
+        self.rows: list[Row] = []
+        self.total = 0
+
+    def add(self, rows: Iterable[Row]) -> Iterator[pa.Table]:
+        self.rows.extend(rows)
+        while len(self.rows) >= self.batch_rows:
+            chunk, self.rows = self.rows[: self.batch_rows], self.rows[self.batch_rows :]
+            yield self._table(chunk)
+
+    def flush(self) -> Iterator[pa.Table]:
+        if self.rows:
+            chunk, self.rows = self.rows, []
+            yield self._table(chunk)
+
+    def _table(self, rows: list[Row]) -> pa.Table:
+        self.total += len(rows)
+        return to_table(rows, self.schema)
+
+
+def tables_from_pages(
+    pages: Iterable[list[dict[str, Any]]], row: Callable[[dict[str, Any]], Row], schema: pa.Schema
+) -> Iterator[pa.Table]:
+    """Arrow tables of up to ARROW_BATCH_ROWS rows from pages of items."""
+    batcher = Batcher(schema)
+    for page in pages:
+        yield from batcher.add(map(row, page))
+    yield from batcher.flush()
