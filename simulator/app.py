@@ -1,0 +1,532 @@
+"""The simulator's HTTP server: a read-only xMatters REST API (`/api/xm/1`) on 127.0.0.1.
+
+Built on the standard library only (`http.server.ThreadingHTTPServer`, HTTP/1.1 keep-alive,
+TCP_NODELAY, small responses written in one send) so that it is never the bottleneck of a benchmark:
+fault-free pages are rendered once and cached by request path (up to a byte budget), and member pages
+are joined from per-member JSON fragments; per request there is little more than header parsing, a
+route lookup and one send.
+
+Endpoints: `GET /people`, `GET /groups`, `GET /groups/{id or URL-encoded targetName}/members`,
+`GET /devices[?deviceType=EMAIL]`, all paged with `offset` (default 0) and `limit` (default 100,
+clamped to 1000) and the documented envelope `{"count", "total", "data", "links"}` whose links are
+relative and keep the request's query parameters (only `offset` is replaced).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import unquote, unquote_plus
+
+from simulator.faults import PAGE_KINDS, FaultRule, Faults
+from simulator.org import API_PREFIX, Org, to_json_bytes
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+DEFAULT_PAGE_CACHE_BYTES = 256 * 1024 * 1024
+JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+
+_HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>503 Service Temporarily Unavailable</title></head>\n"
+    b"<body><h1>Service Temporarily Unavailable</h1>\n<p>xMatters is undergoing scheduled "
+    b"maintenance. Please try again later.</p></body></html>\n"
+)
+_DEFAULT_MESSAGES = {
+    400: "The request was invalid",
+    401: "Authentication failed: the user name or password is incorrect",
+    403: "You do not have permission to access this resource",
+    404: "Could not find the requested resource",
+    405: "Method not allowed: the xMatters simulator is read-only and only supports GET",
+    429: "Too many requests: the rate limit for this company was exceeded",
+}
+
+
+def default_api_key_id(org: Org) -> str:
+    """A deterministic API key id for an org: `x-api-key-<uuid>` derived from its seed."""
+    return f"x-api-key-{uuid.uuid5(uuid.NAMESPACE_URL, f'xmatters-simulator/api-key/{org.spec.seed}')}"
+
+
+def error_body(status: int, message: str | None = None) -> bytes:
+    """The xMatters error body: `{"code": 404, "reason": "Not Found", "message": "..."}`."""
+    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    text = message or _DEFAULT_MESSAGES.get(status) or reason
+    return to_json_bytes({"code": status, "reason": reason, "message": text})
+
+
+class _Collection(Protocol):
+    def __len__(self) -> int: ...
+
+    def array_json(self, start: int, stop: int) -> bytes: ...
+
+
+class _PageCache:
+    """Rendered fault-free pages by raw path-with-query, up to a byte budget (then it stops growing)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._pages: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get_or_build(self, key: str, build: Callable[[], bytes]) -> bytes:
+        page = self._pages.get(key)
+        if page is None:
+            page = build()
+            with self._lock:
+                if self.size + len(page) <= self.max_bytes and key not in self._pages:
+                    self._pages[key] = page
+                    self.size += len(page)
+        return page
+
+
+class _RowsCollection:
+    def __init__(self, rows: Callable[[], Sequence[dict]]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+    def array_json(self, start: int, stop: int) -> bytes:
+        return to_json_bytes(list(self._rows()[start:stop]))
+
+
+class _MembersCollection:
+    def __init__(self, org: Org, group_index: int) -> None:
+        self._org = org
+        self._group_index = group_index
+
+    def __len__(self) -> int:
+        return self._org.member_total(self._group_index)
+
+    def array_json(self, start: int, stop: int) -> bytes:
+        return self._org.members_json(self._group_index, start, stop)
+
+
+@dataclass
+class _Page:
+    """A list request resolved: which collection, which window, and how to write its links."""
+
+    path: str
+    query_pairs: list[str]
+    collection: _Collection
+    offset: int
+    limit: int
+    is_members: bool
+
+    def link(self, offset: int) -> str:
+        pairs = []
+        replaced = False
+        for pair in self.query_pairs:
+            if unquote_plus(pair.partition("=")[0]) == "offset":
+                if not replaced:
+                    pairs.append(f"offset={offset}")
+                    replaced = True
+            else:
+                pairs.append(pair)
+        if not replaced:
+            pairs.append(f"offset={offset}")
+        return f"{self.path}?{'&'.join(pairs)}"
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    content_type: str = JSON_CONTENT_TYPE
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
+    """The envelope of one page, with the page fault `rule` applied when given."""
+    total = len(page.collection)
+    start = min(page.offset, total)
+    stop = min(page.offset + page.limit, total)
+    data = page.collection.array_json(start, stop)
+    count = stop - start
+    links = {"self": page.link(page.offset)}
+    if page.offset > 0:
+        links["previous"] = page.link(max(0, page.offset - page.limit))
+    if page.offset + page.limit < total:
+        links["next"] = page.link(page.offset + page.limit)
+    total_out: int | None = total
+    kind = rule.kind if rule is not None else None
+    if kind == "data_not_list":
+        data = to_json_bytes({"items": json.loads(data)})
+    elif kind == "item_without_id":
+        items = json.loads(data)
+        if items:
+            (items[0]["member"] if page.is_members else items[0]).pop("id", None)
+        data = to_json_bytes(items)
+    elif kind == "total_first_page_only" and page.offset > 0:
+        total_out = None
+    elif kind == "repeat_row" and 0 < start < total:
+        data = page.collection.array_json(start - 1, stop)
+        count += 1
+    elif kind == "next_loop":
+        links["next"] = links["self"]
+    elif kind == "next_foreign":
+        relative_next = links.get("next", page.link(page.offset + page.limit))
+        links["next"] = rule.foreign_origin.rstrip("/") + relative_next
+    elif kind == "total_mismatch":
+        total_out = total + rule.total_delta
+    elif kind == "empty_page_with_next":
+        data, count = b"[]", 0
+        links["next"] = page.link(page.offset + page.limit)
+    total_part = b"" if total_out is None else b'"total":%d,' % total_out
+    return b"".join((b'{"count":%d,' % count, total_part, b'"data":', data, b',"links":',
+                     to_json_bytes(links), b"}"))
+
+
+class XmattersSimulator:
+    """A running (after `start()`) read-only xMatters API serving `org`.
+
+    Accepts HTTP Basic auth with `username`/`password` or with the API key
+    `api_key_id`/`api_key_secret`. `faults` may be mutated or replaced while it runs.
+    `request_count` counts every request received; `requests` lists (method, path_with_query,
+    status) of each answered request, status 0 when the connection was dropped or reset.
+    """
+
+    def __init__(
+        self,
+        org: Org,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "sim-user",
+        password: str = "sim-password",
+        api_key_id: str | None = None,
+        api_key_secret: str = "sim-api-secret",
+        faults: Faults | None = None,
+        page_cache_bytes: int = DEFAULT_PAGE_CACHE_BYTES,
+    ) -> None:
+        self.org = org
+        self.host = host
+        self._requested_port = port
+        self.username = username
+        self.password = password
+        self.api_key_id = api_key_id or default_api_key_id(org)
+        self.api_key_secret = api_key_secret
+        self.faults = faults if faults is not None else Faults()
+        self._credentials = {username: password, self.api_key_id: api_key_secret}
+        self._valid_auth_headers = {
+            "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+            for user, secret in self._credentials.items()
+        }
+        self._cache = _PageCache(page_cache_bytes)
+        self._people = _RowsCollection(lambda: org.people)
+        self._groups = _RowsCollection(lambda: org.groups)
+        self._devices: dict[str | None, _RowsCollection] = {}
+        self._lock = threading.Lock()
+        self._request_count = 0
+        self._requests: list[tuple[str, str, int]] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> XmattersSimulator:
+        if self._server is not None:
+            return self
+        server = _Server((self.host, self._requested_port), _Handler)
+        server.simulator = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"xmatters-simulator-{self.port}", daemon=True)
+        self._thread.start()
+        logger.info("xMatters simulator serving %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection (idempotent)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_all_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> XmattersSimulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the simulator is not running: call start() first")
+        return self._server.server_address[1]
+
+    @property
+    def origin(self) -> str:
+        """`http://127.0.0.1:<port>`: what relative links are resolved against."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.origin}{API_PREFIX}"
+
+    # ---- counters --------------------------------------------------------------------------------
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return self._request_count
+
+    @property
+    def requests(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            return list(self._requests)
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self._request_count = 0
+            self._requests = []
+
+    def _count_request(self) -> None:
+        with self._lock:
+            self._request_count += 1
+
+    def _record(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self._requests.append((method, path, status))
+
+    # ---- request handling ------------------------------------------------------------------------
+    def is_authorized(self, header: str | None) -> bool:
+        if not header:
+            return False
+        if header in self._valid_auth_headers:
+            return True
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, secret = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        expected = self._credentials.get(user)
+        return expected is not None and hmac.compare_digest(expected.encode(), secret.encode())
+
+    def resolve(self, raw_path: str, faults: Faults) -> _Page | _Response:
+        """Route a GET: a page to render, or an error response."""
+        path, _, query = raw_path.partition("?")
+        query_pairs = [pair for pair in query.split("&") if pair]
+        params: dict[str, str] = {}
+        for pair in query_pairs:
+            key, _, value = pair.partition("=")
+            params.setdefault(unquote_plus(key), unquote_plus(value))
+        if not path.startswith(API_PREFIX + "/"):
+            return _Response(404, error_body(404, f"Could not find the resource {path}"))
+        segments = path[len(API_PREFIX) + 1:].split("/")
+        collection: _Collection
+        is_members = False
+        if segments == ["people"]:
+            collection = self._people
+        elif segments == ["groups"]:
+            collection = self._groups
+        elif len(segments) == 3 and segments[0] == "groups" and segments[2] == "members" and segments[1]:
+            key = unquote(segments[1])
+            index = self.org.group_index(key)
+            if index is None:
+                return _Response(404, error_body(404, f"Could not find a group with id {key}"))
+            group = self.org.groups[index]
+            if faults.is_deleted(group["id"], group["targetName"]):
+                return _Response(404, error_body(404, f"Could not find a group with id {key}"))
+            collection = _MembersCollection(self.org, index)
+            is_members = True
+        elif segments == ["devices"]:
+            collection = self._device_collection(params.get("deviceType") or None)
+        else:
+            return _Response(404, error_body(404, f"Could not find the resource {path}"))
+        try:
+            offset = _int_param(params, "offset", 0)
+            limit = min(_int_param(params, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+            if offset < 0 or limit < 1:
+                raise _BadRequest("offset must be >= 0 and limit >= 1")
+        except _BadRequest as exc:
+            return _Response(400, error_body(400, str(exc)))
+        return _Page(path, query_pairs, collection, offset, limit, is_members)
+
+    def page_bytes(self, raw_path: str, page: _Page) -> bytes:
+        """The fault-free page for this request, from the cache when it was rendered before."""
+        return self._cache.get_or_build(raw_path, lambda: render_page(page))
+
+    def _device_collection(self, device_type: str | None) -> _RowsCollection:
+        collection = self._devices.get(device_type)
+        if collection is None:
+            collection = _RowsCollection(lambda: self.org.devices_of_type(device_type))
+            self._devices[device_type] = collection
+        return collection
+
+
+def _int_param(params: dict[str, str], name: str, default: int) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise _BadRequest(f"Invalid value for {name}: {value!r}") from None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    simulator: XmattersSimulator
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def close_all_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.debug("xMatters simulator: error while handling a request from %s", client_address,
+                     exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "xmatters-simulator"
+    disable_nagle_algorithm = True
+    timeout = 300
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        logger.debug("xMatters simulator: " + format, *args)
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # http.server dispatches to do_<METHOD>; every method but GET gets a 405.
+        if name.startswith("do_"):
+            return self._refuse_method
+        raise AttributeError(name)
+
+    def _refuse_method(self) -> None:
+        sim = self.server.simulator
+        sim._count_request()
+        self._send(405, error_body(405), headers=(("Allow", "GET"),), close=True)
+        sim._record(self.command, self.path, 405)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        sim = self.server.simulator
+        sim._count_request()
+        faults = sim.faults
+        if faults.latency_s > 0:
+            time.sleep(faults.latency_s)
+        status = self._answer(sim, faults)
+        sim._record("GET", self.path, status)
+
+    def _answer(self, sim: XmattersSimulator, faults: Faults) -> int:
+        if not sim.is_authorized(self.headers.get("Authorization")):
+            return self._send(401, error_body(401), headers=(("WWW-Authenticate", 'Basic realm="xMatters"'),))
+        rule = faults.take(self.path)
+        kind = rule.kind if rule is not None else None
+        if rule is not None and kind == "status":
+            headers = () if rule.retry_after is None else (("Retry-After", _retry_after(rule.retry_after)),)
+            return self._send(rule.status, error_body(rule.status, rule.message), headers=headers)
+        if kind == "drop":
+            self._close(reset=False)
+            return 0
+        if kind == "html_200":
+            return self._send(200, _HTML_ERROR_PAGE, content_type="text/html; charset=utf-8")
+        if rule is not None and kind == "slow":
+            time.sleep(rule.delay_s)
+        resolved = sim.resolve(self.path, faults)
+        if isinstance(resolved, _Response):
+            status, body = resolved.status, resolved.body
+        elif kind in PAGE_KINDS:
+            status, body = 200, render_page(resolved, rule)
+        else:
+            status, body = 200, sim.page_bytes(self.path, resolved)
+        if kind == "malformed_json":
+            return self._send(status, body.replace(b'"', b"'", 3) + b",,")
+        if kind == "truncated_json":
+            return self._send(status, body[: len(body) // 2])
+        if kind == "reset":
+            self._write(self._head(status, JSON_CONTENT_TYPE, len(body), ()) + body[: len(body) // 2])
+            self._close(reset=True)
+            return 0
+        return self._send(status, body, headers=resolved.headers if isinstance(resolved, _Response) else ())
+
+    # ---- low-level writing -------------------------------------------------------------------------
+    def _head(self, status: int, content_type: str, length: int, headers: Sequence[tuple[str, str]]) -> bytes:
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
+        lines = [f"HTTP/1.1 {status} {phrase}", f"Server: {self.server_version}",
+                 f"Content-Type: {content_type}", f"Content-Length: {length}"]
+        lines.extend(f"{name}: {value}" for name, value in headers)
+        if self.close_connection:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(self, status: int, body: bytes, *, content_type: str = JSON_CONTENT_TYPE,
+              headers: Sequence[tuple[str, str]] = (), close: bool = False) -> int:
+        if close:
+            self.close_connection = True
+        head = self._head(status, content_type, len(body), headers)
+        if len(body) < 65536:
+            self._write(head + body)
+        else:  # two sends (TCP_NODELAY is on) rather than copying a large body
+            self._write(head)
+            self._write(body)
+        return status
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.wfile.write(data)
+        except OSError:  # the client went away (e.g. it timed out on a slow response)
+            self.close_connection = True
+
+    def _close(self, *, reset: bool) -> None:
+        """Close the connection now: with FIN, or with RST when `reset` (SO_LINGER 0)."""
+        self.close_connection = True
+        try:
+            if reset:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            self.rfile.close()  # drop the makefile reference so close() really closes the socket
+            self.connection.close()
+        except OSError:
+            pass
+
+
+def _retry_after(value: int | float | str) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)

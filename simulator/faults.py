@@ -1,0 +1,156 @@
+"""Fault knobs: make the simulator misbehave the way real xMatters instances and networks do.
+
+A `Faults` object is read by the server on every request, so tests and benchmarks may change it
+while the server runs (`sim.faults.latency_s = 0.2`, `sim.faults.add(FaultRule(...))`,
+`sim.faults.deleted_groups.add(group_id)`, or replace it: `sim.faults = Faults(...)`).
+
+Rules apply to authenticated GET requests only (a bad password is always a plain 401). For every
+such request each rule whose `path_contains` occurs in the raw path-with-query counts it; the first
+rule (in list order) that has skipped its `after` matching requests and has firings left fires.
+At most one rule fires per request.
+
+Kinds (`FaultRule.kind`):
+
+Transport and status faults (the request never gets its normal page):
+- "status": respond `status` with the xMatters error body `{"code", "reason", "message"}`
+  (401/403/404/429/5xx...); `retry_after` adds a `Retry-After` header (seconds or any string,
+  e.g. an HTTP date); `message` overrides the default message.
+- "drop": close the connection without sending any response.
+- "reset": send the status line, headers (with the full Content-Length) and the first half of the
+  body, then reset the connection (TCP RST).
+- "slow": sleep `delay_s` seconds, then answer normally (use a delay past the client's timeout).
+- "malformed_json": status 200, JSON content type, a body that is not valid JSON.
+- "truncated_json": status 200, a complete HTTP message whose body is the first half of the page.
+- "html_200": status 200 with a `text/html` error page, as a proxy or maintenance page sends.
+
+Page faults (the normal page, altered; they only apply to list endpoints):
+- "data_not_list": `data` is a JSON object instead of a list.
+- "item_without_id": the first item has no `id` (for `/members`, the first item's `member.id`).
+- "total_first_page_only": `total` is left out of every page with offset > 0 (use `times=None`).
+- "repeat_row": a page with offset > 0 also starts with the last row of the previous page, as a
+  client sees when a row was inserted ahead of it between two page reads (nothing is lost).
+- "next_loop": `links.next` is the current page's own link (a client that follows it loops).
+- "next_foreign": `links.next` is an absolute URL, `foreign_origin` + the normal next link
+  (another host or scheme: a client must not send its credentials there).
+- "total_mismatch": `total` is the true total plus `total_delta`.
+- "empty_page_with_next": the page has `count` 0 and `data` [], but still a `next` link to the
+  following page (its rows are not served on this response).
+
+`deleted_groups` holds group ids or targetNames whose members call answers 404 (the group was
+deleted between the group list and its members call); `/groups` still lists them.
+`latency_s` is slept before every request is answered.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+FaultKind = Literal[
+    "status", "drop", "reset", "slow", "malformed_json", "truncated_json", "html_200",
+    "data_not_list", "item_without_id", "total_first_page_only", "repeat_row", "next_loop",
+    "next_foreign", "total_mismatch", "empty_page_with_next",
+]
+TRANSPORT_KINDS = frozenset({
+    "status", "drop", "reset", "slow", "malformed_json", "truncated_json", "html_200",
+})
+PAGE_KINDS = frozenset({
+    "data_not_list", "item_without_id", "total_first_page_only", "repeat_row", "next_loop",
+    "next_foreign", "total_mismatch", "empty_page_with_next",
+})
+ALL_KINDS = TRANSPORT_KINDS | PAGE_KINDS
+
+
+@dataclass
+class FaultRule:
+    """One misbehaviour, fired on matching requests.
+
+    path_contains: substring of the raw request path with its query string ("" matches all),
+        e.g. "/people", "/members", "offset=1000", or a URL-encoded group name.
+    times: how many matching requests it fires on (None: every one after `after`).
+    after: how many matching requests to let through untouched first.
+    status: the HTTP status of a "status" rule.
+    retry_after: `Retry-After` header value of a "status" rule (int/float seconds or a string).
+    message: the error body's message of a "status" rule (default: an xMatters-like one).
+    delay_s: how long a "slow" rule sleeps before answering.
+    foreign_origin: scheme+host that a "next_foreign" rule puts in front of the next link.
+    total_delta: what a "total_mismatch" rule adds to `total`.
+    """
+
+    kind: FaultKind
+    path_contains: str = ""
+    times: int | None = 1
+    after: int = 0
+    status: int = 503
+    retry_after: int | float | str | None = None
+    message: str | None = None
+    delay_s: float = 5.0
+    foreign_origin: str = "http://xmatters.invalid"
+    total_delta: int = 7
+    seen: int = field(default=0, init=False)
+    fired: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALL_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {sorted(ALL_KINDS)}")
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"fault status must be an HTTP status code, got {self.status}")
+        if self.after < 0 or (self.times is not None and self.times < 0):
+            raise ValueError("fault `after` and `times` must be >= 0")
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.fired >= self.times
+
+
+@dataclass
+class Faults:
+    """The fault configuration of a running simulator (all off by default).
+
+    latency_s: seconds slept before answering every request.
+    rules: `FaultRule`s, checked in order (see the module docstring for how they fire).
+    deleted_groups: group ids or targetNames whose `/members` call answers 404.
+    """
+
+    latency_s: float = 0.0
+    rules: list[FaultRule] = field(default_factory=list)
+    deleted_groups: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def add(self, *rules: FaultRule) -> Faults:
+        """Append rules (thread-safe); returns self so calls chain."""
+        with self._lock:
+            self.rules.extend(rules)
+        return self
+
+    def delete_groups(self, keys: Iterable[str]) -> Faults:
+        """Make the members call of these groups (ids or targetNames) answer 404."""
+        with self._lock:
+            self.deleted_groups = self.deleted_groups | set(keys)
+        return self
+
+    def clear(self) -> None:
+        """Switch every fault off."""
+        with self._lock:
+            self.rules = []
+            self.deleted_groups = set()
+            self.latency_s = 0.0
+
+    def take(self, path_with_query: str) -> FaultRule | None:
+        """Count this request against the matching rules and return the rule that fires, if any."""
+        with self._lock:
+            chosen: FaultRule | None = None
+            for rule in self.rules:
+                if rule.path_contains not in path_with_query:
+                    continue
+                rule.seen += 1
+                if chosen is None and rule.seen > rule.after and not rule.exhausted:
+                    rule.fired += 1
+                    chosen = rule
+            return chosen
+
+    def is_deleted(self, group_id: str, target_name: str) -> bool:
+        deleted = self.deleted_groups
+        return bool(deleted) and (group_id in deleted or target_name in deleted)
