@@ -41,9 +41,10 @@ def serialize(message: Message) -> bytes:
 
 def pack_any(message: Message) -> any_pb2.Any:
     """An Any with baton's type URL `type.googleapis.com/c1.connector.v2.<Message>`."""
-    packed = any_pb2.Any()
-    packed.Pack(message, deterministic=True)
-    return packed
+    return any_pb2.Any(
+        type_url=f"type.googleapis.com/{message.DESCRIPTOR.full_name}",
+        value=message.SerializeToString(deterministic=True),
+    )
 
 
 def _without_none(value: Any) -> Any:
@@ -88,32 +89,27 @@ def resource_type_message(type_id: str) -> pb.ResourceType:
 def user_resource(user: UserRow) -> pb.Resource:
     """A user resource: UserTrait annotation, plus profile/status/created_at copied to fields 9/11/12."""
     profile = profile_struct(user.profile)
+    created_at = timestamp(user.created_at) if user.created_at is not None else None
     trait = pb.UserTrait(
         emails=[pb.UserTrait.Email(address=address, is_primary=primary) for address, primary in user.emails],
         status=pb.UserTrait.Status(status=_USER_STATUS[user.status], details=user.status_details or ""),
+        profile=profile,
         account_type=pb.UserTrait.ACCOUNT_TYPE_HUMAN,
         login=user.login or "",
+        created_at=created_at,
+        last_login=timestamp(user.last_login) if user.last_login is not None else None,
     )
-    if profile is not None:
-        trait.profile.CopyFrom(profile)
-    if user.created_at is not None:
-        trait.created_at.CopyFrom(timestamp(user.created_at))
-    if user.last_login is not None:
-        trait.last_login.CopyFrom(timestamp(user.last_login))
     if user.given_name or user.family_name:
         trait.structured_name.given_name = user.given_name or ""
         trait.structured_name.family_name = user.family_name or ""
-    resource = pb.Resource(
+    return pb.Resource(
         id=pb.ResourceId(resource_type=USER_TYPE, resource=user.user_id),
         display_name=user.display_name,
         annotations=[pack_any(trait)],
+        profile=profile,
         status=pb.Status(status=_RESOURCE_STATUS[user.status], details=user.status_details or ""),
+        created_at=created_at,
     )
-    if profile is not None:
-        resource.profile.CopyFrom(profile)
-    if user.created_at is not None:
-        resource.created_at.CopyFrom(timestamp(user.created_at))
-    return resource
 
 
 def group_resource(group: GroupRow) -> pb.Resource:
@@ -174,9 +170,14 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+_SMALL_VARINTS = tuple(varint(n) for n in range(16_384))  # every length a grant field can have
+
+
 def length_delimited(field_number: int, payload: bytes) -> bytes:
     """One wire-type-2 field: tag, length, payload (field numbers here are all < 16)."""
-    return bytes(((field_number << 3) | 2,)) + varint(len(payload)) + payload
+    size = len(payload)
+    prefix = _SMALL_VARINTS[size] if size < 16_384 else varint(size)
+    return bytes(((field_number << 3) | 2,)) + prefix + payload
 
 
 def grant_entitlement_field(group_resource_bytes: bytes, entitlement_id_: str) -> bytes:
@@ -193,4 +194,7 @@ def grant_principal_field(principal_type: str, principal_id: str) -> bytes:
 
 def grant_bytes(entitlement_field: bytes, principal_field: bytes, grant_id: str) -> bytes:
     """A whole serialized Grant from its pre-encoded parts (fields in number order, as protobuf does)."""
-    return entitlement_field + principal_field + length_delimited(3, grant_id.encode())
+    id_bytes = grant_id.encode()
+    size = len(id_bytes)
+    id_length = _SMALL_VARINTS[size] if size < 16_384 else varint(size)
+    return entitlement_field + principal_field + b"\x1a" + id_length + id_bytes

@@ -1,0 +1,184 @@
+"""Write -> read round trips, the container and sync row, referential errors, atomic replace."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from pipelines.c1z import writer as writer_module
+from pipelines.c1z.container import decompress_to_file
+from pipelines.c1z.errors import C1ZWriteError
+from pipelines.c1z.proto import pb
+from pipelines.c1z.reader import is_expandable, open_c1z
+from pipelines.c1z.rows import EntitlementRow, GrantRow, GroupRow, UserRow
+from pipelines.c1z.writer import C1ZWriter, write_c1z
+
+USERS = [
+    UserRow("u1", "Zoë Ångström", "ENABLED", login="zoe", given_name="Zoë", family_name="Ångström",
+            profile={"targetName": "zoe", "visibleToConnector": True, "properties": {"Team": "ops", "n": 3}},
+            emails=(("zoe@example.com", True),), created_at=datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    UserRow("u2", "Hidden Person", "UNSPECIFIED", status_details="not visible to the connector account",
+            login="hidden", profile={"visibleToConnector": False}),
+    UserRow("u3", "李 雷", "DISABLED"),
+]  # fmt: skip
+GROUPS = [GroupRow("g1", "Ops 🚨 on-call", description="pager", profile={"groupType": "ON_CALL"}),
+          GroupRow("g2", "Empty group"), GroupRow("g3", "Child")]  # fmt: skip
+GRANTS = [GrantRow("g1", "user", "u1"), GrantRow("g1", "user", "u2"), GrantRow("g3", "user", "u3"),
+          GrantRow("g1", "group", "g3", expandable=True)]  # fmt: skip
+
+
+def _write(path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    args: dict[str, object] = {"users": USERS, "groups": GROUPS, "grants": GRANTS}
+    args.update(overrides)
+    return write_c1z(path, **args)  # type: ignore[arg-type]
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    target = tmp_path / "out.c1z"
+    started = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    result = _write(target, started_at=started)
+    assert result.counts == {"resource_types": 2, "users": 3, "groups": 3, "entitlements": 3, "grants": 4,
+                             "grants_needing_expansion": 1}  # fmt: skip
+    assert result.bytes == target.stat().st_size and stat.S_IMODE(target.stat().st_mode) == 0o600
+    with open_c1z(target) as reader:
+        assert reader.sync_id == result.sync_id
+        assert reader.stats() == {"resource_types": {"user": 3, "group": 3}, "entitlements": 3, "grants": 4}
+        users = {r.id.resource: r for r in reader.resources("user")}
+        groups = {r.id.resource: r for r in reader.resources("group")}
+        entitlements = {e.id: e for e in reader.entitlements()}
+        grants = {g.id: g for g in reader.grants()}
+        (sync,) = reader.syncs()
+    assert sync["started_at"] == started and sync["ended_at"] is not None
+    assert (sync["sync_type"], sync["sync_token"], sync["supports_diff"]) == ("full", "", 1)
+
+    zoe = users["u1"]
+    trait = pb.UserTrait()
+    assert zoe.annotations[0].Unpack(trait)
+    assert (zoe.display_name, trait.login, trait.structured_name.given_name) == ("Zoë Ångström", "zoe", "Zoë")
+    assert trait.status.status == pb.UserTrait.Status.STATUS_ENABLED
+    assert trait.account_type == pb.UserTrait.ACCOUNT_TYPE_HUMAN
+    assert trait.emails[0].address == "zoe@example.com" and trait.emails[0].is_primary
+    assert trait.profile["properties"]["n"] == 3.0 and zoe.profile == trait.profile
+    assert zoe.status.status == pb.Status.RESOURCE_STATUS_ENABLED
+    assert zoe.created_at.ToDatetime(tzinfo=UTC) == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+    hidden = users["u2"]
+    assert hidden.status.status == pb.Status.RESOURCE_STATUS_UNSPECIFIED
+    assert hidden.status.details == "not visible to the connector account"
+    assert hidden.profile["visibleToConnector"] is False
+
+    ops = entitlements["group:g1:member"]
+    assert (ops.display_name, ops.slug, ops.purpose) == ("Ops 🚨 on-call Group Member", "member", 1)
+    assert [t.id for t in ops.grantable_to] == ["user"] and ops.resource == groups["g1"]
+    assert "group:g2:member" in entitlements  # an empty group still has its entitlement
+
+    nested = grants["group:g1:member:group:g3"]
+    assert is_expandable(nested) and not is_expandable(grants["group:g1:member:user:u1"])
+    assert nested.entitlement.resource == groups["g1"] and nested.principal == pb.Resource(id=groups["g3"].id)
+
+
+def test_sqlite_content_and_container(tmp_path: Path) -> None:
+    target = tmp_path / "out.c1z"
+    _write(target)
+    raw = target.read_bytes()
+    assert raw[:5] == b"C1ZF\x00"
+    frame = zstandard.get_frame_parameters(raw[5:])
+    assert frame.window_size <= 8 * 1024 * 1024 and frame.has_checksum
+    db = tmp_path / "db"
+    with db.open("wb") as out:
+        size = decompress_to_file(target, out)
+    assert frame.content_size == size == db.stat().st_size
+    assert db.read_bytes()[18:20] == b"\x01\x01"  # rollback journal, not WAL
+    conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+    rows = conn.execute(
+        "select external_id, principal_resource_type_id, expansion, needs_expansion, data from v1_grants "
+        "order by id"
+    ).fetchall()
+    expansion = pb.GrantExpandable.FromString(rows[3][2])
+    assert list(expansion.entitlement_ids) == ["group:g3:member"] and rows[3][3] == 1
+    assert all(r[2] is None and r[3] == 0 for r in rows[:3])
+    assert not pb.Grant.FromString(rows[3][4]).annotations  # moved out of `data`
+    assert conn.execute("select external_id from v1_resources order by id").fetchall()[0] == ("user:u1",)
+    assert list(tmp_path.glob(".out.c1z.*")) == []
+
+
+@pytest.mark.parametrize(
+    ("grants", "message"),
+    [
+        ([GrantRow("nope", "user", "u1")], "grant 'group:nope:member:user:u1': unknown group 'nope'"),
+        ([GrantRow("g1", "user", "ghost")], "unknown principal user 'ghost'"),
+        ([GrantRow("g1", "group", "ghost", True)], "unknown principal group 'ghost'"),
+        ([GrantRow("g1", "device", "d1")], "unknown principal type 'device'"),
+        (
+            [GrantRow("g1", "user", "u1"), GrantRow("g1", "user", "u1")],
+            "duplicate id 'group:g1:member:user:u1'",
+        ),
+    ],
+)
+def test_referential_errors_name_the_grant(tmp_path: Path, grants: list[GrantRow], message: str) -> None:
+    with pytest.raises(C1ZWriteError, match=message.replace("(", r"\(")):
+        _write(tmp_path / "out.c1z", grants=grants)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_duplicate_users_and_unknown_entitlement_groups(tmp_path: Path) -> None:
+    with pytest.raises(C1ZWriteError, match="duplicate user id 'u1'"):
+        _write(tmp_path / "a.c1z", users=[USERS[0], USERS[0]])
+    with pytest.raises(C1ZWriteError, match="names unknown group 'zz'"):
+        _write(tmp_path / "b.c1z", entitlements=[EntitlementRow("zz", "x")])
+    with pytest.raises(C1ZWriteError, match="no member entitlement for group 'g1'"):
+        _write(tmp_path / "c.c1z", entitlements=[EntitlementRow("g3", "Child Group Member")])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.c1z"
+    target.write_bytes(b"previous sync")
+
+    def exploding_grants():  # type: ignore[no-untyped-def]
+        yield GrantRow("g1", "user", "u1")
+        raise RuntimeError("warehouse went away")
+
+    with pytest.raises(RuntimeError, match="warehouse went away"):
+        _write(target, grants=exploding_grants())
+    assert target.read_bytes() == b"previous sync"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.c1z"]
+
+
+def test_failure_during_compression_leaves_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.c1z"
+    target.write_bytes(b"previous sync")
+
+    def broken(database: Path, out: object) -> None:
+        out.write(b"C1ZF\x00half")  # type: ignore[attr-defined]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer_module, "compress_database", broken)
+    with pytest.raises(OSError, match="disk full"):
+        _write(target)
+    assert target.read_bytes() == b"previous sync"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.c1z"]
+
+
+def test_success_replaces_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.c1z"
+    target.write_bytes(b"previous sync")
+    os.chmod(target, 0o644)
+    _write(target)
+    assert target.read_bytes()[:5] == b"C1ZF\x00" and stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_streaming_writer_enforces_order(tmp_path: Path) -> None:
+    with C1ZWriter(tmp_path / "out.c1z") as writer:
+        writer.add_users(USERS)
+        writer.add_groups(GROUPS)
+        with pytest.raises(C1ZWriteError, match="in the order users, groups, entitlements, grants"):
+            writer.add_users(USERS)
+    assert list(tmp_path.iterdir()) == []
