@@ -242,11 +242,16 @@ def _decode_json(response: requests.Response, url: str) -> Any:
         if "json" not in content_type.lower():
             shown = content_type.split(";")[0].strip() or "no content type"
             message = f"expected JSON from {url} (HTTP {status}) but got {shown}"
-        elif isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip()):
+        elif isinstance(exc, json.JSONDecodeError) and _ends_early(exc):
             message = f"truncated JSON from {url} (HTTP {status}, ended after {size} bytes)"
         else:
             message = f"malformed JSON from {url} (HTTP {status}, {size} bytes)"
     return _Transient(message, ProtocolError)
+
+
+def _ends_early(exc: json.JSONDecodeError) -> bool:
+    """The document stopped before the JSON did (cut mid-string or before a closing bracket)."""
+    return exc.msg.startswith("Unterminated string") or exc.pos >= len(exc.doc.rstrip())
 
 
 def _api_message(response: requests.Response) -> str | None:
