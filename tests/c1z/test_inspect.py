@@ -1,0 +1,90 @@
+"""`baton-xmatters inspect`: baton's columns on the console, protojson shapes as json, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.c1z.inspect import add_inspect_arguments, run_inspect
+from pipelines.c1z.rows import GrantRow, GroupRow, UserRow
+from pipelines.c1z.writer import write_c1z
+from tests.c1z.conftest import UNEXPANDED
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser()
+    add_inspect_arguments(parser)
+    code = run_inspect(parser.parse_args(list(argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def ours(tmp_path: Path) -> Path:
+    path = tmp_path / "ours.c1z"
+    write_c1z(
+        path,
+        users=[UserRow("u1", "Zoë", "ENABLED"), UserRow("u2", "Ann", "DISABLED")],
+        groups=[GroupRow("g1", "Ops"), GroupRow("g2", "Child")],
+        grants=[GrantRow("g1", "user", "u1"), GrantRow("g1", "group", "g2", expandable=True)],
+        sync_id="2ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    )
+    return path
+
+
+def test_stats_json(capsys: pytest.CaptureFixture[str], ours: Path) -> None:
+    code, out, _ = _run(capsys, "-f", str(ours), "stats", "-o", "json")
+    assert code == 0
+    assert json.loads(out) == {"resource_types": {"user": 2, "group": 2}, "entitlements": 2, "grants": 2}
+
+
+def test_stats_console(capsys: pytest.CaptureFixture[str], samples: Path) -> None:
+    code, out, _ = _run(capsys, "-f", str(UNEXPANDED), "stats")
+    lines = [line.split(" | ") for line in out.splitlines()]
+    assert code == 0 and [c.strip() for c in lines[0]] == ["Type", "Count"]
+    counts = {k.strip(): int(v) for k, v in lines[1:]}
+    assert counts == {"entitlements": 342, "grants": 2909, "group": 21, "project": 100, "resource_types": 4,
+                      "role": 100, "user": 1000}  # fmt: skip
+
+
+def test_grants_console_and_json(capsys: pytest.CaptureFixture[str], ours: Path) -> None:
+    code, out, _ = _run(capsys, "-f", str(ours), "grants")
+    rows = [[c.strip() for c in line.split(" | ")] for line in out.splitlines()]
+    assert code == 0 and rows[0] == ["Resource Type", "Resource", "Entitlement", "Principal"]
+    assert rows[1:] == [
+        ["Group", "Ops", "Ops Group Member", "Zoë"],
+        ["Group", "Ops", "Ops Group Member", "Child"],
+    ]
+    code, out, _ = _run(capsys, "-f", str(ours), "grants", "-o", "json")
+    grants = json.loads(out)["grants"]
+    assert [g["grant"]["id"] for g in grants] == ["group:g1:member:user:u1", "group:g1:member:group:g2"]
+    assert (
+        grants[1]["grant"]["annotations"][0]["@type"] == "type.googleapis.com/c1.connector.v2.GrantExpandable"
+    )
+    assert grants[0]["principal"]["displayName"] == "Zoë" and grants[0]["resourceType"]["id"] == "group"
+
+
+def test_resources_entitlements_types_syncs(capsys: pytest.CaptureFixture[str], ours: Path) -> None:
+    _, out, _ = _run(capsys, "-f", str(ours), "resources", "--resource-type", "user")
+    assert out.splitlines()[0].split(" | ")[:2] == ["ID", "Display Name"]
+    assert [line.split(" | ")[0].strip() for line in out.splitlines()[1:]] == ["u1", "u2"]
+    _, out, _ = _run(capsys, "-f", str(ours), "entitlements", "-o", "json")
+    first = json.loads(out)["entitlements"][0]
+    assert first["entitlement"]["slug"] == "member" and first["resource"]["displayName"] == "Ops"
+    _, out, _ = _run(capsys, "-f", str(ours), "resource-types")
+    assert "TRAIT_USER" in out and "TRAIT_GROUP" in out
+    _, out, _ = _run(capsys, "-f", str(ours), "syncs", "-o", "json")
+    (sync,) = json.loads(out)["syncs"]
+    assert sync["id"] == "2ABCDEFGHIJKLMNOPQRSTUVWXYZ" and sync["syncType"] == "full" and sync["endedAt"]
+
+
+def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, ours: Path) -> None:
+    bad = tmp_path / "bad.c1z"
+    bad.write_bytes(b"nonsense")
+    code, out, err = _run(capsys, "-f", str(bad), "stats")
+    assert (code, out) == (1, "") and err.startswith("error: ") and err.count("\n") == 1
+    code, _, err = _run(capsys, "-f", str(ours), "stats", "--sync-id", "nope")
+    assert code == 1 and "no sync with id 'nope'" in err
