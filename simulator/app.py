@@ -441,7 +441,6 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.simulator
         sim._count_request()
         self._send(405, error_body(405), headers=(("Allow", "GET"),), close=True)
-        sim._record(self.command, self.path, 405)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         sim = self.server.simulator
@@ -449,22 +448,26 @@ class _Handler(BaseHTTPRequestHandler):
         faults = sim.faults
         if faults.latency_s > 0:
             time.sleep(faults.latency_s)
-        status = self._answer(sim, faults)
-        sim._record("GET", self.path, status)
+        self._answer(sim, faults)
 
-    def _answer(self, sim: XmattersSimulator, faults: Faults) -> int:
+    def _answer(self, sim: XmattersSimulator, faults: Faults) -> None:
+        """Write the response; every branch records the request first (tests read the log right after)."""
         if not sim.is_authorized(self.headers.get("Authorization")):
-            return self._send(401, error_body(401), headers=(("WWW-Authenticate", 'Basic realm="xMatters"'),))
+            self._send(401, error_body(401), headers=(("WWW-Authenticate", 'Basic realm="xMatters"'),))
+            return
         rule = faults.take(self.path)
         kind = rule.kind if rule is not None else None
         if rule is not None and kind == "status":
             headers = () if rule.retry_after is None else (("Retry-After", _retry_after(rule.retry_after)),)
-            return self._send(rule.status, error_body(rule.status, rule.message), headers=headers)
+            self._send(rule.status, error_body(rule.status, rule.message), headers=headers)
+            return
         if kind == "drop":
+            sim._record(self.command, self.path, 0)
             self._close(reset=False)
-            return 0
+            return
         if kind == "html_200":
-            return self._send(200, _HTML_ERROR_PAGE, content_type="text/html; charset=utf-8")
+            self._send(200, _HTML_ERROR_PAGE, content_type="text/html; charset=utf-8")
+            return
         if rule is not None and kind == "slow":
             time.sleep(rule.delay_s)
         resolved = sim.resolve(self.path, faults)
@@ -475,14 +478,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, body = 200, sim.page_bytes(self.path, resolved)
         if kind == "malformed_json":
-            return self._send(status, body.replace(b'"', b"'", 3) + b",,")
-        if kind == "truncated_json":
-            return self._send(status, body[: len(body) // 2])
-        if kind == "reset":
+            self._send(status, body.replace(b'"', b"'", 3) + b",,")
+        elif kind == "truncated_json":
+            self._send(status, body[: len(body) // 2])
+        elif kind == "reset":
+            sim._record(self.command, self.path, 0)
             self._write(self._head(status, JSON_CONTENT_TYPE, len(body), ()) + body[: len(body) // 2])
             self._close(reset=True)
-            return 0
-        return self._send(status, body, headers=resolved.headers if isinstance(resolved, _Response) else ())
+        else:
+            self._send(status, body, headers=resolved.headers if isinstance(resolved, _Response) else ())
 
     # ---- low-level writing -------------------------------------------------------------------------
     def _head(self, status: int, content_type: str, length: int, headers: Sequence[tuple[str, str]]) -> bytes:
@@ -498,6 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
               headers: Sequence[tuple[str, str]] = (), close: bool = False) -> int:
         if close:
             self.close_connection = True
+        self.server.simulator._record(self.command, self.path, status)
         head = self._head(status, content_type, len(body), headers)
         if len(body) < 65536:
             self._write(head + body)

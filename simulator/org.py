@@ -53,13 +53,12 @@ _TIMEZONES = (
 )
 _SKILLS = ("Linux", "Networking", "Oracle DBA", "Kubernetes", "Français", "日本語", "Windows/AD", "SAP")
 _SITES = ("Default Site", "Zürich HQ", "東京オフィス", "São Paulo / Branch", "Remote")
-_GROUP_NAMES = (
-    "Database On-Call", "Network Operations", "Ops / Database On-Call", "Service Desk L1/L2",
-    "Équipe Réseau", "東京 サポート", "Security Incident Response", "Finance & Payroll",
-    "Zürich Datacenter", "São Paulo NOC", "Müller's Team", "100% Uptime?", "Ärzte #Notfall",
-    "Customer Success (EMEA)", "Ops+Dev", 'The "A" Team', "Legacy\\Mainframe", "🚀 Launch Crew",
-    "Платформа", "Kubernetes Platform", "Payments API", "Facilities", "Executive Escalation",
-    "Data Warehouse",
+_GROUP_NAMES = (  # the names that need URL or JSON escaping come first, so small orgs have them too
+    "Ops / Database On-Call", "Équipe Réseau", "100% Uptime?", "Ärzte #Notfall", 'The "A" Team',
+    "Legacy\\Mainframe", "Ops+Dev", "東京 サポート", "🚀 Launch Crew", "Service Desk L1/L2",
+    "Network Operations", "Security Incident Response", "Finance & Payroll", "Zürich Datacenter",
+    "São Paulo NOC", "Müller's Team", "Customer Success (EMEA)", "Платформа", "Database On-Call",
+    "Kubernetes Platform", "Payments API", "Facilities", "Executive Escalation", "Data Warehouse",
 )
 _DYNAMIC_TEAM_NAMES = (
     "Dynamic: On-site Engineers", "Dynamic: Zürich Managers", "Dynamic: 日本語 Speakers",
