@@ -455,7 +455,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not sim.is_authorized(self.headers.get("Authorization")):
             self._send(401, error_body(401), headers=(("WWW-Authenticate", 'Basic realm="xMatters"'),))
             return
-        rule = faults.take(self.path)
+        resolved = sim.resolve(self.path, faults)
+        rule = faults.take(self.path, resolved.offset if isinstance(resolved, _Page) else None)
         kind = rule.kind if rule is not None else None
         if rule is not None and kind == "status":
             headers = () if rule.retry_after is None else (("Retry-After", _retry_after(rule.retry_after)),)
@@ -470,7 +471,6 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if rule is not None and kind == "slow":
             time.sleep(rule.delay_s)
-        resolved = sim.resolve(self.path, faults)
         if isinstance(resolved, _Response):
             status, body = resolved.status, resolved.body
         elif kind in PAGE_KINDS:

@@ -7,7 +7,8 @@ while the server runs (`sim.faults.latency_s = 0.2`, `sim.faults.add(FaultRule(.
 Rules apply to authenticated GET requests only (a bad password is always a plain 401). For every
 such request each rule whose `path_contains` occurs in the raw path-with-query counts it; the first
 rule (in list order) that has skipped its `after` matching requests and has firings left fires.
-At most one rule fires per request.
+At most one rule fires per request. Page kinds only count requests answered with a list page (not
+a 404 or 400), and "repeat_row" / "total_first_page_only" only pages with offset > 0.
 
 Kinds (`FaultRule.kind`):
 
@@ -61,6 +62,8 @@ PAGE_KINDS = frozenset({
     "next_foreign", "total_mismatch", "empty_page_with_next",
 })
 ALL_KINDS = TRANSPORT_KINDS | PAGE_KINDS
+# Kinds that only make sense after the first page: they only count requests with offset > 0.
+LATER_PAGE_KINDS = frozenset({"total_first_page_only", "repeat_row"})
 
 
 @dataclass
@@ -138,12 +141,20 @@ class Faults:
             self.deleted_groups = set()
             self.latency_s = 0.0
 
-    def take(self, path_with_query: str) -> FaultRule | None:
-        """Count this request against the matching rules and return the rule that fires, if any."""
+    def take(self, path_with_query: str, page_offset: int | None = None) -> FaultRule | None:
+        """Count this request against the matching rules and return the rule that fires, if any.
+
+        `page_offset` is the offset of the list page the request asks for, None when it is not a
+        page (an error answer): page kinds only match pages, later-page kinds only offsets > 0.
+        """
         with self._lock:
             chosen: FaultRule | None = None
             for rule in self.rules:
                 if rule.path_contains not in path_with_query:
+                    continue
+                if rule.kind in PAGE_KINDS and page_offset is None:
+                    continue
+                if rule.kind in LATER_PAGE_KINDS and not page_offset:
                     continue
                 rule.seen += 1
                 if chosen is None and rule.seen > rule.after and not rule.exhausted:

@@ -1,0 +1,82 @@
+"""`python -m simulator` / `baton-xmatters simulate`: serves until SIGINT/SIGTERM and says how to use it."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from simulator.cli import add_simulate_arguments, run_simulate
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["--people", "30", "--groups", "4", "--large-group-size", "40", "--hidden-people", "2", "--seed", "3"]
+
+
+def read_banner(process: subprocess.Popen) -> str:
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Press Ctrl+C"):
+            return "".join(lines)
+    stderr = process.stderr.read() if process.stderr else ""
+    raise AssertionError(f"no banner; got {lines!r}, stderr {stderr}")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_module_serves_until_signalled(stop_signal: signal.Signals):
+    process = subprocess.Popen([sys.executable, "-m", "simulator", "--port", "0", *SMALL], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = read_banner(process)
+        base_url = re.search(r"listening on (http://127\.0\.0\.1:\d+/api/xm/1)\n", banner).group(1)
+        user, password = re.search(r"user name \+ password: +(\S+) / (\S+)", banner).groups()
+        key_id, secret = re.search(r"API key id \+ secret: +(x-api-key-\S+) / (\S+)", banner).groups()
+        assert (f"BATON_BASE_URL={base_url} BATON_USERNAME={user} BATON_PASSWORD={password} baton-xmatters"
+                in banner)
+        for auth in ((user, password), (key_id, secret)):
+            page = requests.get(base_url + "/people", auth=auth, timeout=10).json()
+            assert page["total"] == 30
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=20) == 0
+        assert "stopped" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_run_simulate_in_a_thread_honours_the_knobs(capsys):
+    parser = argparse.ArgumentParser()
+    add_simulate_arguments(parser)
+    args = parser.parse_args([*SMALL, "--latency-ms", "250", "--username", "u", "--password", "p"])
+    assert (args.host, args.port, args.members_per_group, args.inactive_share) == ("127.0.0.1", 0, 12, 0.15)
+    stop = threading.Event()
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(run_simulate(args, stop=stop)))
+    thread.start()
+    try:
+        base_url = None
+        for _ in range(200):
+            match = re.search(r"listening on (\S+)", capsys.readouterr().out)
+            if match:
+                base_url = match.group(1)
+                break
+            time.sleep(0.05)
+        assert base_url, "the simulator did not start"
+        started = time.monotonic()
+        groups = requests.get(base_url + "/groups", auth=("u", "p"), timeout=10).json()
+        assert time.monotonic() - started >= 0.25  # --latency-ms
+        assert groups["total"] == 4
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert result == [0]
