@@ -1,0 +1,151 @@
+"""The dlt source: deleted groups, concurrency, construction without network, dlt's config route."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+
+import pytest
+from dlt.extract.exceptions import ResourceExtractionError
+
+from pipelines.xmatters import xmatters_source
+from pipelines.xmatters.client import XmattersClient
+from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.errors import AuthError, ConfigError
+from pipelines.xmatters.loader import find_xmatters_error, load_raw, raw_pipeline
+from pipelines.xmatters.report import ExtractReport
+from simulator import FaultRule
+from tests.xmatters.helpers import PASSWORD, USERNAME, expected_memberships, rows, table_ids
+
+
+def test_a_group_deleted_mid_sync_is_kept_without_members_and_reported(
+    xm_org, xm_sim, make_config, warehouse, pipelines_dir, caplog
+):
+    # One deleted by id, one by a name that needs URL encoding: the members call answers 404 for both.
+    by_id = xm_org.groups[2]
+    by_name = next(g for g in xm_org.groups if "/" in g["targetName"] and g is not by_id)
+    xm_sim.faults.delete_groups([by_id["id"], by_name["targetName"]])
+    report = ExtractReport()
+
+    load_raw(make_config(), warehouse, pipelines_dir=pipelines_dir, report=report)
+
+    deleted = {by_id["id"], by_name["id"]}
+    people, groups, members = table_ids(warehouse)
+    assert groups == {g["id"] for g in xm_org.groups}  # both groups kept as listed
+    assert members == expected_memberships(xm_org, skip=deleted)
+    assert not {group for group, _member in members} & deleted
+    assert people == {p["id"] for p in xm_org.people}
+    assert len(report.skipped_groups) == 2
+    assert {(s.group_id, s.name) for s in report.skipped_groups} == {
+        (g["id"], g["targetName"]) for g in (by_id, by_name)
+    }
+    for skipped in report.skipped_groups:
+        assert skipped.reason.startswith(
+            f"xmatters: HTTP 404 from {xm_sim.base_url}/groups/{skipped.group_id}"
+        )
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "deleted during the sync" in r.message
+    ]
+    assert len(warnings) == 2
+
+
+def test_group_names_that_need_encoding_land_unchanged(xm_org, xm_sim, make_config, warehouse, pipelines_dir):
+    load_raw(make_config(), warehouse, pipelines_dir=pipelines_dir)
+    loaded = dict(rows(warehouse, "select id, target_name from xmatters_raw.groups"))
+    assert loaded == {g["id"]: g["targetName"] for g in xm_org.groups}
+    names = dict(
+        rows(warehouse, "select distinct group_id, group__target_name from xmatters_raw.group_members")
+    )
+    assert all(names[g["id"]] == g["targetName"] for g in xm_org.groups if g["id"] in names)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_member_calls_overlap_up_to_the_concurrency(xm_org, xm_sim, make_config, monkeypatch, concurrency):
+    """Count member calls in flight inside the client; a latency fault keeps each call open for a while."""
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+    original = XmattersClient.group_members
+
+    def counting(self, group_id):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        try:
+            return original(self, group_id)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    monkeypatch.setattr(XmattersClient, "group_members", counting)
+    xm_sim.faults.latency_s = 0.05
+    source = xmatters_source(config=make_config(concurrency=concurrency)).with_resources("group_members")
+    loaded = [row for table in source.resources["group_members"] for row in table.to_pylist()]
+    assert {(r["group_id"], r["member__id"]) for r in loaded} == expected_memberships(xm_org)
+    if concurrency == 1:
+        assert peak == 1
+    else:
+        assert 1 < peak <= concurrency
+    print(f"concurrency={concurrency}: peak in-flight member calls {peak}")
+
+
+def test_a_failing_member_call_fails_the_extract_and_cancels_the_rest(xm_org, xm_sim, make_config):
+    xm_sim.faults.latency_s = 0.02
+    xm_sim.faults.add(FaultRule("status", status=401, path_contains="/members", after=2, times=None))
+    report = ExtractReport()
+    source = xmatters_source(config=make_config(concurrency=2), report=report).with_resources("group_members")
+    with pytest.raises(ResourceExtractionError) as raised:  # dlt's wrapper when iterated directly
+        list(source.resources["group_members"])
+    assert isinstance(find_xmatters_error(raised.value), AuthError)
+    # Not every group's members were requested after the failure.
+    member_requests = [p for _m, p, _s in xm_sim.requests if "/members" in p]
+    assert len(member_requests) < len(xm_org.groups)
+
+
+def test_the_source_builds_with_a_placeholder_config_without_network(xm_sim):
+    placeholder = XmattersConfig("https://placeholder.invalid/api/xm/1", "placeholder", "placeholder")
+    source = xmatters_source(config=placeholder)
+    assert source.name == "xmatters"
+    assert set(source.resources) == {"people", "groups", "group_members"}
+    assert source.resources["group_members"].write_disposition == "replace"
+    assert xm_sim.request_count == 0
+
+
+def test_dlt_config_route_and_no_secret_in_files(xm_org, xm_sim, monkeypatch, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("SOURCES__XMATTERS__BASE_URL", xm_sim.base_url)
+    monkeypatch.setenv("SOURCES__XMATTERS__USERNAME", USERNAME)
+    monkeypatch.setenv("SOURCES__XMATTERS__XMATTERS_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SOURCES__XMATTERS__PAGE_SIZE", "200")
+    monkeypatch.setenv("SOURCES__XMATTERS__BACKOFF_CAP_S", "0.05")
+    warehouse = tmp_path / "w.duckdb"
+    pipeline = raw_pipeline(warehouse, pipelines_dir=tmp_path / "dlt")
+    pipeline.run(xmatters_source())
+
+    people, groups, members = table_ids(warehouse)
+    assert people == {p["id"] for p in xm_org.people}
+    assert members == expected_memberships(xm_org)
+    assert all("limit=200" in path for _m, path, _s in xm_sim.requests)
+
+    token = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    for needle in (PASSWORD, token):
+        assert needle not in caplog.text
+        assert needle not in str(pipeline.last_trace)
+        for path in tmp_path.rglob("*"):
+            if path.is_file():
+                assert needle.encode() not in path.read_bytes(), f"secret found in {path}"
+
+
+def test_dlt_config_route_names_a_missing_password(xm_sim, monkeypatch):
+    monkeypatch.setenv("SOURCES__XMATTERS__BASE_URL", xm_sim.base_url)
+    monkeypatch.setenv("SOURCES__XMATTERS__USERNAME", USERNAME)
+    monkeypatch.setenv("PASSWORD", PASSWORD)  # a bare PASSWORD must not be picked up
+    with pytest.raises(ConfigError) as raised:
+        xmatters_source()
+    assert str(raised.value) == (
+        "xmatters: missing [sources.xmatters] xmatters_password in .dlt/secrets.toml "
+        "(or SOURCES__XMATTERS__XMATTERS_PASSWORD)"
+    )
+    assert xm_sim.request_count == 0
