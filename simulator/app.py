@@ -192,8 +192,9 @@ def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
         data, count = b"[]", 0
         links["next"] = page.link(page.offset + page.limit)
     total_part = b"" if total_out is None else b'"total":%d,' % total_out
-    return b"".join((b'{"count":%d,' % count, total_part, b'"data":', data, b',"links":',
-                     to_json_bytes(links), b"}"))
+    return b"".join(
+        (b'{"count":%d,' % count, total_part, b'"data":', data, b',"links":', to_json_bytes(links), b"}")
+    )
 
 
 class XmattersSimulator:
@@ -248,8 +249,12 @@ class XmattersSimulator:
         server = _Server((self.host, self._requested_port), _Handler)
         server.simulator = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"xmatters-simulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"xmatters-simulator-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         logger.info("xMatters simulator serving %s", self.base_url)
         return self
@@ -336,7 +341,7 @@ class XmattersSimulator:
             params.setdefault(unquote_plus(key), unquote_plus(value))
         if not path.startswith(API_PREFIX + "/"):
             return _Response(404, error_body(404, f"Could not find the resource {path}"))
-        segments = path[len(API_PREFIX) + 1:].split("/")
+        segments = path[len(API_PREFIX) + 1 :].split("/")
         collection: _Collection
         is_members = False
         if segments == ["people"]:
@@ -406,8 +411,9 @@ class _Server(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("xMatters simulator: error while handling a request from %s", client_address,
-                     exc_info=True)
+        logger.debug(
+            "xMatters simulator: error while handling a request from %s", client_address, exc_info=True
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -491,15 +497,26 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- low-level writing -------------------------------------------------------------------------
     def _head(self, status: int, content_type: str, length: int, headers: Sequence[tuple[str, str]]) -> bytes:
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
-        lines = [f"HTTP/1.1 {status} {phrase}", f"Server: {self.server_version}",
-                 f"Content-Type: {content_type}", f"Content-Length: {length}"]
+        lines = [
+            f"HTTP/1.1 {status} {phrase}",
+            f"Server: {self.server_version}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {length}",
+        ]
         lines.extend(f"{name}: {value}" for name, value in headers)
         if self.close_connection:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _send(self, status: int, body: bytes, *, content_type: str = JSON_CONTENT_TYPE,
-              headers: Sequence[tuple[str, str]] = (), close: bool = False) -> int:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        content_type: str = JSON_CONTENT_TYPE,
+        headers: Sequence[tuple[str, str]] = (),
+        close: bool = False,
+    ) -> int:
         if close:
             self.close_connection = True
         self.server.simulator._record(self.command, self.path, status)

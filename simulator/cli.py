@@ -20,14 +20,30 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free port)")
     parser.add_argument("--people", type=int, default=_DEFAULTS.people, help="people returned by /people")
     parser.add_argument("--groups", type=int, default=_DEFAULTS.groups, help="groups returned by /groups")
-    parser.add_argument("--members-per-group", type=int, default=_DEFAULTS.members_per_group,
-                        help="average member items of a regular group")
-    parser.add_argument("--inactive-share", type=float, default=_DEFAULTS.inactive_share,
-                        help="fraction of people with status INACTIVE")
-    parser.add_argument("--hidden-people", type=int, default=_DEFAULTS.hidden_people,
-                        help="group members that /people does not return (permission scope)")
-    parser.add_argument("--large-groups", type=int, default=_DEFAULTS.large_groups,
-                        help="groups with --large-group-size members (several member pages)")
+    parser.add_argument(
+        "--members-per-group",
+        type=int,
+        default=_DEFAULTS.members_per_group,
+        help="average member items of a regular group",
+    )
+    parser.add_argument(
+        "--inactive-share",
+        type=float,
+        default=_DEFAULTS.inactive_share,
+        help="fraction of people with status INACTIVE",
+    )
+    parser.add_argument(
+        "--hidden-people",
+        type=int,
+        default=_DEFAULTS.hidden_people,
+        help="group members that /people does not return (permission scope)",
+    )
+    parser.add_argument(
+        "--large-groups",
+        type=int,
+        default=_DEFAULTS.large_groups,
+        help="groups with --large-group-size members (several member pages)",
+    )
     parser.add_argument("--large-group-size", type=int, default=_DEFAULTS.large_group_size)
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed of the synthetic organisation")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
@@ -38,26 +54,40 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
     """Build the org, serve it and block until SIGINT/SIGTERM (or `stop` is set); returns 0."""
     spec = OrgSpec(
-        seed=args.seed, people=args.people, groups=args.groups, members_per_group=args.members_per_group,
-        inactive_share=args.inactive_share, hidden_people=args.hidden_people, large_groups=args.large_groups,
+        seed=args.seed,
+        people=args.people,
+        groups=args.groups,
+        members_per_group=args.members_per_group,
+        inactive_share=args.inactive_share,
+        hidden_people=args.hidden_people,
+        large_groups=args.large_groups,
         large_group_size=args.large_group_size,
     )
     org = build_org(spec)
     stop = stop or threading.Event()
-    simulator = XmattersSimulator(org, host=args.host, port=args.port, username=args.username,
-                                  password=args.password, faults=Faults(latency_s=args.latency_ms / 1000))
+    simulator = XmattersSimulator(
+        org,
+        host=args.host,
+        port=args.port,
+        username=args.username,
+        password=args.password,
+        faults=Faults(latency_s=args.latency_ms / 1000),
+    )
     previous = _install_stop_handlers(stop)
     try:
         with simulator:
             counts = org.member_count_by_type()
             print(f"xMatters simulator listening on {simulator.base_url}")
-            print(f"  {len(org.people)} people (+{len(org.hidden_people)} hidden), {len(org.groups)} groups, "
-                  f"{org.membership_rows()} member items "
-                  + ", ".join(f"{n} {t}" for t, n in counts.items()))
+            print(
+                f"  {len(org.people)} people (+{len(org.hidden_people)} hidden), {len(org.groups)} groups, "
+                f"{org.membership_rows()} member items " + ", ".join(f"{n} {t}" for t, n in counts.items())
+            )
             print(f"  user name + password:  {simulator.username} / {simulator.password}")
             print(f"  API key id + secret:   {simulator.api_key_id} / {simulator.api_key_secret}")
-            print(f"Try: BATON_BASE_URL={simulator.base_url} BATON_USERNAME={simulator.username} "
-                  f"BATON_PASSWORD={simulator.password} baton-xmatters")
+            print(
+                f"Try: BATON_BASE_URL={simulator.base_url} BATON_USERNAME={simulator.username} "
+                f"BATON_PASSWORD={simulator.password} baton-xmatters"
+            )
             print("Press Ctrl+C to stop.", flush=True)
             while not stop.wait(0.5):
                 pass

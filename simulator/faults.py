@@ -50,17 +50,45 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 FaultKind = Literal[
-    "status", "drop", "reset", "slow", "malformed_json", "truncated_json", "html_200",
-    "data_not_list", "item_without_id", "total_first_page_only", "repeat_row", "next_loop",
-    "next_foreign", "total_mismatch", "empty_page_with_next",
+    "status",
+    "drop",
+    "reset",
+    "slow",
+    "malformed_json",
+    "truncated_json",
+    "html_200",
+    "data_not_list",
+    "item_without_id",
+    "total_first_page_only",
+    "repeat_row",
+    "next_loop",
+    "next_foreign",
+    "total_mismatch",
+    "empty_page_with_next",
 ]
-TRANSPORT_KINDS = frozenset({
-    "status", "drop", "reset", "slow", "malformed_json", "truncated_json", "html_200",
-})
-PAGE_KINDS = frozenset({
-    "data_not_list", "item_without_id", "total_first_page_only", "repeat_row", "next_loop",
-    "next_foreign", "total_mismatch", "empty_page_with_next",
-})
+TRANSPORT_KINDS = frozenset(
+    {
+        "status",
+        "drop",
+        "reset",
+        "slow",
+        "malformed_json",
+        "truncated_json",
+        "html_200",
+    }
+)
+PAGE_KINDS = frozenset(
+    {
+        "data_not_list",
+        "item_without_id",
+        "total_first_page_only",
+        "repeat_row",
+        "next_loop",
+        "next_foreign",
+        "total_mismatch",
+        "empty_page_with_next",
+    }
+)
 ALL_KINDS = TRANSPORT_KINDS | PAGE_KINDS
 # Kinds that only make sense after the first page: they only count requests with offset > 0.
 LATER_PAGE_KINDS = frozenset({"total_first_page_only", "repeat_row"})

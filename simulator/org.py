@@ -36,32 +36,109 @@ _PHONE_DEVICES = (("VOICE", "Work Phone"), ("SMS", "Mobile SMS"), ("VOICE", "Hom
 _PRIORITIES = ("LOW", "MEDIUM", "HIGH")
 
 _FIRST_NAMES = (
-    "Ana", "Zoë", "Łukasz", "Søren", "José", "Aoife", "Nguyễn", "Мария", "李", "Fatima", "Jean-Luc",
-    "Ólafur", "Siobhán", "Chloé", "Dmitri", "Ayşe", "Björn", "Renée", "محمد", "Kwame", "Priya",
-    "Hiroshi", "Élodie", "Tom", "Sarah", "Michael", "Emma", "Raj", "Olga", "Pedro",
+    "Ana",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "José",
+    "Aoife",
+    "Nguyễn",
+    "Мария",
+    "李",
+    "Fatima",
+    "Jean-Luc",
+    "Ólafur",
+    "Siobhán",
+    "Chloé",
+    "Dmitri",
+    "Ayşe",
+    "Björn",
+    "Renée",
+    "محمد",
+    "Kwame",
+    "Priya",
+    "Hiroshi",
+    "Élodie",
+    "Tom",
+    "Sarah",
+    "Michael",
+    "Emma",
+    "Raj",
+    "Olga",
+    "Pedro",
 )
 _LAST_NAMES = (
-    "Smith", "Müller", "García Márquez", "O'Brien", "Nakamura", "van der Berg", "Ødegaard", "Kowalski",
-    "Ünal", "Dubois", "Çelik", "Θεοδωρίδης", "Nguyen", "Hernández", "Smith-Jones", "王", "Løvås",
-    "Johnson", "Patel", "Rossi", "Kim", "Silva", "Novák", "Andersson",
+    "Smith",
+    "Müller",
+    "García Márquez",
+    "O'Brien",
+    "Nakamura",
+    "van der Berg",
+    "Ødegaard",
+    "Kowalski",
+    "Ünal",
+    "Dubois",
+    "Çelik",
+    "Θεοδωρίδης",
+    "Nguyen",
+    "Hernández",
+    "Smith-Jones",
+    "王",
+    "Løvås",
+    "Johnson",
+    "Patel",
+    "Rossi",
+    "Kim",
+    "Silva",
+    "Novák",
+    "Andersson",
 )
 _SERVICE_WORDS = ("monitoring", "backup", "integration", "nagios", "servicenow", "jira", "pagerbridge")
 _LANGUAGES = ("en", "en", "en", "fr", "de", "ja", "es", "pt_BR")
 _TIMEZONES = (
-    "US/Eastern", "US/Pacific", "US/Central", "Europe/London", "Europe/Berlin", "Europe/Zurich",
-    "Asia/Tokyo", "America/Sao_Paulo", "Australia/Sydney", "UTC",
+    "US/Eastern",
+    "US/Pacific",
+    "US/Central",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Zurich",
+    "Asia/Tokyo",
+    "America/Sao_Paulo",
+    "Australia/Sydney",
+    "UTC",
 )
 _SKILLS = ("Linux", "Networking", "Oracle DBA", "Kubernetes", "Français", "日本語", "Windows/AD", "SAP")
 _SITES = ("Default Site", "Zürich HQ", "東京オフィス", "São Paulo / Branch", "Remote")
 _GROUP_NAMES = (  # the names that need URL or JSON escaping come first, so small orgs have them too
-    "Ops / Database On-Call", "Équipe Réseau", "100% Uptime?", "Ärzte #Notfall", 'The "A" Team',
-    "Legacy\\Mainframe", "Ops+Dev", "東京 サポート", "🚀 Launch Crew", "Service Desk L1/L2",
-    "Network Operations", "Security Incident Response", "Finance & Payroll", "Zürich Datacenter",
-    "São Paulo NOC", "Müller's Team", "Customer Success (EMEA)", "Платформа", "Database On-Call",
-    "Kubernetes Platform", "Payments API", "Facilities", "Executive Escalation", "Data Warehouse",
+    "Ops / Database On-Call",
+    "Équipe Réseau",
+    "100% Uptime?",
+    "Ärzte #Notfall",
+    'The "A" Team',
+    "Legacy\\Mainframe",
+    "Ops+Dev",
+    "東京 サポート",
+    "🚀 Launch Crew",
+    "Service Desk L1/L2",
+    "Network Operations",
+    "Security Incident Response",
+    "Finance & Payroll",
+    "Zürich Datacenter",
+    "São Paulo NOC",
+    "Müller's Team",
+    "Customer Success (EMEA)",
+    "Платформа",
+    "Database On-Call",
+    "Kubernetes Platform",
+    "Payments API",
+    "Facilities",
+    "Executive Escalation",
+    "Data Warehouse",
 )
 _DYNAMIC_TEAM_NAMES = (
-    "Dynamic: On-site Engineers", "Dynamic: Zürich Managers", "Dynamic: 日本語 Speakers",
+    "Dynamic: On-site Engineers",
+    "Dynamic: Zürich Managers",
+    "Dynamic: 日本語 Speakers",
     "Dynamic: Network / Security",
 )
 _GROUP_TYPE_WEIGHTS = (("ON_CALL", 0.5), ("BROADCAST", 0.4), ("DYNAMIC", 0.1))
@@ -101,12 +178,27 @@ class OrgSpec:
     sites: int = 4
 
     def __post_init__(self) -> None:
-        for name in ("people", "groups", "members_per_group", "hidden_people", "large_groups",
-                     "large_group_size", "sites"):
+        for name in (
+            "people",
+            "groups",
+            "members_per_group",
+            "hidden_people",
+            "large_groups",
+            "large_group_size",
+            "sites",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"OrgSpec.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("inactive_share", "nested_group_share", "device_member_share", "dynamic_team_share",
-                     "nameless_share", "no_web_login_share", "inactive_group_share", "empty_group_share"):
+        for name in (
+            "inactive_share",
+            "nested_group_share",
+            "device_member_share",
+            "dynamic_team_share",
+            "nameless_share",
+            "no_web_login_share",
+            "inactive_group_share",
+            "empty_group_share",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"OrgSpec.{name} must be within [0, 1], got {getattr(self, name)}")
         if self.nested_group_share + self.device_member_share + self.dynamic_team_share > 1.0:
@@ -257,8 +349,11 @@ class Org:
     def _member_dict(self, code: int) -> dict:
         tag, index = code & 3, code >> 2
         if tag == _PERSON:
-            person = self.people[index] if index < len(self.people) else self.hidden_people[
-                index - len(self.people)]
+            person = (
+                self.people[index]
+                if index < len(self.people)
+                else self.hidden_people[index - len(self.people)]
+            )
             member = {"id": person["id"], "targetName": person["targetName"], "recipientType": "PERSON"}
             for key in ("firstName", "lastName"):
                 if key in person:
@@ -294,8 +389,9 @@ class Org:
 
     def _device(self, person_index: int, slot: int) -> dict:
         """A device derived from a hash of (seed, person, slot): stable whatever the access order."""
-        digest = hashlib.blake2b(f"{self.spec.seed}/device/{person_index}/{slot}".encode(),
-                                 digest_size=24).digest()
+        digest = hashlib.blake2b(
+            f"{self.spec.seed}/device/{person_index}/{slot}".encode(), digest_size=24
+        ).digest()
         person = self.people[person_index]
         owner = {
             "id": person["id"],
@@ -375,8 +471,9 @@ class _Builder:
         n_inactive = round(self.spec.people * self.spec.inactive_share)
         inactive = set(self.rng.sample(range(self.spec.people), n_inactive))
         org.people = [self.person(i, i in inactive) for i in range(self.spec.people)]
-        org.hidden_people = [self.person(self.spec.people + i, self.rng.random() < 0.2)
-                             for i in range(self.spec.hidden_people)]
+        org.hidden_people = [
+            self.person(self.spec.people + i, self.rng.random() < 0.2) for i in range(self.spec.hidden_people)
+        ]
         org.groups = [self.group(i) for i in range(self.spec.groups)]
         if self.spec.groups and (self.spec.dynamic_team_share > 0 or self.spec.groups > 1):
             org.dynamic_teams = [self.dynamic_team(i) for i in range(max(1, self.spec.groups // 25))]
@@ -386,15 +483,19 @@ class _Builder:
             org._group_index_by_key.setdefault(group["targetName"], index)
         for index, group in enumerate(org.groups):  # ids win over a targetName that looks like an id
             org._group_index_by_key[group["id"]] = index
-        org._group_ref_prefix = [b'{"group":' + to_json_bytes(Org._group_ref(g)) + b',"member":'
-                                 for g in org.groups]
+        org._group_ref_prefix = [
+            b'{"group":' + to_json_bytes(Org._group_ref(g)) + b',"member":' for g in org.groups
+        ]
         return org
 
     # ---- entities -----------------------------------------------------------------------------------
     def site(self, i: int) -> dict:
         site_id = self.uuid()
-        return {"id": site_id, "name": _SITES[i % len(_SITES)] + ("" if i < len(_SITES) else f" {i}"),
-                "links": {"self": f"{API_PREFIX}/sites/{site_id}"}}
+        return {
+            "id": site_id,
+            "name": _SITES[i % len(_SITES)] + ("" if i < len(_SITES) else f" {i}"),
+            "links": {"self": f"{API_PREFIX}/sites/{site_id}"},
+        }
 
     def person(self, i: int, is_inactive: bool) -> dict:
         rng = self.rng
@@ -480,8 +581,9 @@ class _Builder:
             if j in forced:
                 group_type, status = forced[j]
             else:
-                group_type = rng.choices([t for t, _ in _GROUP_TYPE_WEIGHTS],
-                                         [w for _, w in _GROUP_TYPE_WEIGHTS])[0]
+                group_type = rng.choices(
+                    [t for t, _ in _GROUP_TYPE_WEIGHTS], [w for _, w in _GROUP_TYPE_WEIGHTS]
+                )[0]
                 status = "INACTIVE" if rng.random() < spec.inactive_group_share else "ACTIVE"
         group: dict = {
             "id": group_id,
@@ -506,8 +608,11 @@ class _Builder:
 
     def dynamic_team(self, i: int) -> dict:
         name = _DYNAMIC_TEAM_NAMES[i % len(_DYNAMIC_TEAM_NAMES)]
-        return {"id": self.uuid(), "targetName": name if i < len(_DYNAMIC_TEAM_NAMES) else f"{name} {i}",
-                "recipientType": "DYNAMIC_TEAM"}
+        return {
+            "id": self.uuid(),
+            "targetName": name if i < len(_DYNAMIC_TEAM_NAMES) else f"{name} {i}",
+            "recipientType": "DYNAMIC_TEAM",
+        }
 
     def devices_per_person(self) -> None:
         rng = self.rng.random
@@ -573,8 +678,9 @@ class _Builder:
         self.rng.shuffle(persons)
         missing = size - visible - len(self.org.hidden_people)
         for _ in range(max(0, missing)):  # top-up: more out-of-scope people
-            self.org.hidden_people.append(self.person(visible + len(self.org.hidden_people),
-                                                      self.rng.random() < 0.2))
+            self.org.hidden_people.append(
+                self.person(visible + len(self.org.hidden_people), self.rng.random() < 0.2)
+            )
         persons.extend(range(visible, size))
         return [p << 2 | _PERSON for p in persons]
 
@@ -584,7 +690,7 @@ class _Builder:
             return None
         while True:
             p = self.rng.randrange(len(emails))
-            slots = [*_EMAIL_SLOTS[:emails[p]], *(_PHONE_SLOT_BASE + k for k in range(phones[p]))]
+            slots = [*_EMAIL_SLOTS[: emails[p]], *(_PHONE_SLOT_BASE + k for k in range(phones[p]))]
             if slots:
                 return p * _SLOTS + slots[self.rng.randrange(len(slots))]
 

@@ -33,15 +33,22 @@ def read_banner(process: subprocess.Popen) -> str:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_module_serves_until_signalled(stop_signal: signal.Signals):
-    process = subprocess.Popen([sys.executable, "-m", "simulator", "--port", "0", *SMALL], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", "0", *SMALL],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         banner = read_banner(process)
         base_url = re.search(r"listening on (http://127\.0\.0\.1:\d+/api/xm/1)\n", banner).group(1)
         user, password = re.search(r"user name \+ password: +(\S+) / (\S+)", banner).groups()
         key_id, secret = re.search(r"API key id \+ secret: +(x-api-key-\S+) / (\S+)", banner).groups()
-        assert (f"BATON_BASE_URL={base_url} BATON_USERNAME={user} BATON_PASSWORD={password} baton-xmatters"
-                in banner)
+        assert (
+            f"BATON_BASE_URL={base_url} BATON_USERNAME={user} BATON_PASSWORD={password} baton-xmatters"
+            in banner
+        )
         for auth in ((user, password), (key_id, secret)):
             page = requests.get(base_url + "/people", auth=auth, timeout=10).json()
             assert page["total"] == 30

@@ -40,8 +40,9 @@ def test_latency_delays_every_request(simulator: XmattersSimulator):
 HTTP_DATE = "Wed, 21 Oct 2099 07:28:00 GMT"
 
 
-@pytest.mark.parametrize("retry_after, header",
-                         [(30, "30"), (2.0, "2"), (HTTP_DATE, HTTP_DATE), (None, None)])
+@pytest.mark.parametrize(
+    "retry_after, header", [(30, "30"), (2.0, "2"), (HTTP_DATE, HTTP_DATE), (None, None)]
+)
 def test_429_with_and_without_retry_after(simulator: XmattersSimulator, retry_after, header):
     rule = FaultRule("status", path_contains="/people", status=429, times=2, retry_after=retry_after)
     simulator.faults.add(rule)
@@ -196,8 +197,9 @@ def test_next_link_looping_to_the_same_page(simulator: XmattersSimulator):
 
 
 def test_next_link_to_another_origin(simulator: XmattersSimulator):
-    simulator.faults.add(FaultRule("next_foreign"),
-                         FaultRule("next_foreign", foreign_origin="https://127.0.0.1:1"))
+    simulator.faults.add(
+        FaultRule("next_foreign"), FaultRule("next_foreign", foreign_origin="https://127.0.0.1:1")
+    )
     first, second = (get(simulator, "/people").json()["links"]["next"] for _ in range(2))
     assert first == "http://xmatters.invalid/api/xm/1/people?offset=100"
     assert second == "https://127.0.0.1:1/api/xm/1/people?offset=100"
@@ -272,8 +274,9 @@ def test_rules_fire_exactly_times_under_concurrency(simulator: XmattersSimulator
     assert simulator.request_count == 60
 
 
-@pytest.mark.parametrize("kwargs", [{"kind": "explode"}, {"kind": "status", "status": 42},
-                                    {"kind": "drop", "after": -1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"kind": "explode"}, {"kind": "status", "status": 42}, {"kind": "drop", "after": -1}]
+)
 def test_invalid_rules_are_refused(kwargs):
     with pytest.raises(ValueError):
         FaultRule(**kwargs)

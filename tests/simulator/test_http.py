@@ -86,8 +86,11 @@ def test_unknown_group_and_unknown_paths_are_404_with_the_error_body(simulator: 
     unknown = "6f1c0f9e-0000-4000-8000-000000000000"
     response = get(simulator, f"/groups/{unknown}/members")
     assert response.status_code == 404
-    assert response.json() == {"code": 404, "reason": "Not Found",
-                               "message": f"Could not find a group with id {unknown}"}
+    assert response.json() == {
+        "code": 404,
+        "reason": "Not Found",
+        "message": f"Could not find a group with id {unknown}",
+    }
     # An unencoded slash in a name is a different path, as on the real API.
     assert get(simulator, "/groups/Ops / Database On-Call/members").status_code == 404
     for path in ("/persons", "/people/extra", "/groups//members"):
@@ -132,8 +135,13 @@ def test_custom_credentials(make_simulator):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 def test_anything_but_get_is_refused(simulator: XmattersSimulator, method: str):
-    response = requests.request(method, simulator.base_url + "/people", json={"targetName": "x"},
-                                auth=(simulator.username, simulator.password), timeout=10)
+    response = requests.request(
+        method,
+        simulator.base_url + "/people",
+        json={"targetName": "x"},
+        auth=(simulator.username, simulator.password),
+        timeout=10,
+    )
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET"
     if method != "HEAD":
@@ -170,8 +178,9 @@ def test_keep_alive_serves_many_requests_on_one_connection(simulator: XmattersSi
     connection = http.client.HTTPConnection("127.0.0.1", simulator.port, timeout=10)
     token = base64.b64encode(f"{simulator.username}:{simulator.password}".encode()).decode()
     for offset in range(0, len(org.people), 10):
-        connection.request("GET", f"/api/xm/1/people?limit=10&offset={offset}",
-                           headers={"Authorization": f"Basic {token}"})
+        connection.request(
+            "GET", f"/api/xm/1/people?limit=10&offset={offset}", headers={"Authorization": f"Basic {token}"}
+        )
         response = connection.getresponse()
         assert response.status == 200 and response.getheader("Connection") is None
         assert len(response.read()) == int(response.getheader("Content-Length"))
@@ -183,9 +192,13 @@ def test_same_seed_serves_the_same_bytes(org_spec, make_simulator):
     first = make_simulator(spec=None)
     second = XmattersSimulator(build_org(org_spec)).start()
     try:
-        paths = ["/people?limit=1000", "/groups", "/devices?deviceType=EMAIL",
-                 f"/groups/{first.org.groups[0]['id']}/members?offset=1000&limit=1000",
-                 members_path(first.org.groups[3]["targetName"])]
+        paths = [
+            "/people?limit=1000",
+            "/groups",
+            "/devices?deviceType=EMAIL",
+            f"/groups/{first.org.groups[0]['id']}/members?offset=1000&limit=1000",
+            members_path(first.org.groups[3]["targetName"]),
+        ]
         for path in paths:
             assert get(first, path).content == get(second, path).content, path
         assert first.api_key_id == second.api_key_id

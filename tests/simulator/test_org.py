@@ -61,8 +61,11 @@ def test_member_items_have_the_documented_shape(org: Org):
     for group in org.groups:
         for item in org.members[group["id"]]:
             assert item["group"] == {
-                "id": group["id"], "targetName": group["targetName"], "recipientType": "GROUP",
-                "groupType": group["groupType"], "links": {"self": f"/api/xm/1/groups/{group['id']}"},
+                "id": group["id"],
+                "targetName": group["targetName"],
+                "recipientType": "GROUP",
+                "groupType": group["groupType"],
+                "links": {"self": f"/api/xm/1/groups/{group['id']}"},
             }
             member = item["member"]
             kind = member["recipientType"]
@@ -196,14 +199,22 @@ def test_the_org_is_identical_in_another_process_with_another_hash_seed(org_spec
         f"print(org_digest(build_org(OrgSpec(**{org_spec.__dict__!r}))))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True,
-                            text=True, check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     assert result.stdout.strip() == org_digest(build_org(org_spec))
 
 
 def test_a_bigger_org_keeps_its_proportions():
-    spec = OrgSpec(seed=5, people=3000, groups=300, members_per_group=20, hidden_people=10,
-                   large_group_size=1500)
+    spec = OrgSpec(
+        seed=5, people=3000, groups=300, members_per_group=20, hidden_people=10, large_group_size=1500
+    )
     org = build_org(spec)
     regular_rows = org.membership_rows() - spec.large_group_size
     assert 0.9 * 299 * 20 < regular_rows < 1.1 * 299 * 20
