@@ -1,0 +1,94 @@
+"""The `c1_staging` tables: xMatters mapped to C1 users, groups, entitlements, grants, memberships.
+
+Each asset runs one SQL file (`orchestration/sql/<table>.sql`) set-based in DuckDB. These are the
+"write" of write-audit-publish: checks audit them, and only `c1_sync` publishes them to `c1`.
+"""
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from orchestration import sql
+from orchestration.resources import SyncSettings, WarehouseResource
+
+log = logging.getLogger("baton_xmatters")
+
+STAGING = "c1_staging"
+RAW = "xmatters_raw"
+
+
+def staging_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey([STAGING, table])
+
+
+def raw_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey([RAW, table])
+
+
+# table -> (upstream assets, description); listed in dependency order
+STAGING_TABLES: dict[str, tuple[list[dg.AssetKey], str]] = {
+    "users": (
+        [raw_key("people"), raw_key("group_members")],
+        "C1 users: every person, ACTIVE -> ENABLED, INACTIVE -> DISABLED, plus PERSON members `/people` "
+        "did not return (status UNSPECIFIED, `visible` false) so their grants are not lost.",
+    ),
+    "groups": ([raw_key("groups")], "C1 groups: every xMatters group."),
+    "entitlements": ([staging_key("groups")], "One `member` entitlement per group: `group:<id>:member`."),
+    "memberships": (
+        [raw_key("group_members"), staging_key("groups")],
+        "Every member row, all four types (PERSON, GROUP, DEVICE, DYNAMIC_TEAM), with `is_grant`.",
+    ),
+    "grants": (
+        [staging_key("memberships"), staging_key("groups")],
+        "One grant per PERSON member (`group:<gid>:member:user:<pid>`); nested groups only when expanded.",
+    ),
+}
+
+
+def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: str) -> dg.AssetsDefinition:
+    @dg.asset(key=staging_key(table), deps=deps, description=description, group_name="c1", kinds={"duckdb"})
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
+    ) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
+            params = (
+                {"expand_nested_groups": sync_settings.expand_nested_groups}
+                if table == "memberships"
+                else None
+            )
+            con.execute(sql.load(table), params)
+            rows = _count(con, f"{STAGING}.{table}")
+            preview = con.sql(f"SELECT * FROM {STAGING}.{table} LIMIT 5").df()
+            extra = _extra_metadata(con, table)
+        log.info("transform: %s.%s has %d rows", STAGING, table, rows)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
+                **extra,
+            }
+        )
+
+    return _asset
+
+
+def _count(con: Any, table: str) -> int:
+    return int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _extra_metadata(con: Any, table: str) -> dict[str, Any]:
+    if table == "users":
+        hidden = con.sql(f"SELECT count(*) FROM {STAGING}.users WHERE NOT visible").fetchall()[0][0]
+        return {"hidden_members": dg.MetadataValue.int(int(hidden))}
+    if table == "memberships":
+        by_type = dict(
+            con.sql(f"SELECT member_type, count(*) FROM {STAGING}.memberships GROUP BY 1").fetchall()
+        )
+        return {"members_by_type": dg.MetadataValue.json({k: int(v) for k, v in by_type.items()})}
+    return {}
+
+
+staging_assets = [_build_staging_asset(t, deps, d) for t, (deps, d) in STAGING_TABLES.items()]

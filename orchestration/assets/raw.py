@@ -1,0 +1,103 @@
+"""The raw layer: xMatters people, groups and group members landed by dlt in `xmatters_raw`.
+
+The asset definitions are built from a source with placeholder settings (no network at import);
+the real source, with the credentials resolved at launch, is passed to `dlt.run` at run time.
+"""
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from pipelines.xmatters import xmatters_source
+from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
+from pipelines.xmatters.report import ExtractReport
+
+log = logging.getLogger("baton_xmatters")
+
+RAW_PREFIX = "xmatters_raw"
+
+PLACEHOLDER_CONFIG = XmattersConfig(
+    base_url="https://placeholder.invalid/api/xm/1", username="placeholder", password="placeholder"
+)
+
+
+class RawTranslator(DagsterDltTranslator):
+    """Keys the raw assets `xmatters_raw/<resource>` with no fake upstream stubs."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        spec = super().get_asset_spec(data)
+        return spec.replace_attributes(
+            key=dg.AssetKey([RAW_PREFIX, data.resource.name]),
+            deps=[],
+            group_name="raw",
+            description=RAW_DESCRIPTIONS.get(data.resource.name, spec.description),
+        )
+
+
+RAW_DESCRIPTIONS = {
+    "people": "Every person `/people` returns to the API account (xmatters_raw.people).",
+    "groups": "Every group `/groups` returns (xmatters_raw.groups).",
+    "group_members": "Every member row of every group, all four member types (xmatters_raw.group_members).",
+}
+
+
+def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
+    """Builds the dlt multi-asset; `placeholder_dir` only names where the definition-time pipeline lives."""
+
+    @dlt_assets(
+        dlt_source=xmatters_source(PLACEHOLDER_CONFIG),
+        dlt_pipeline=raw_pipeline(placeholder_dir / "warehouse.duckdb", pipelines_dir=placeholder_dir),
+        name="xmatters_raw",
+        dagster_dlt_translator=RawTranslator(),
+    )
+    def xmatters_raw_assets(
+        context: dg.AssetExecutionContext,
+        dlt: DagsterDltResource,
+        xmatters: XmattersResource,
+        warehouse: WarehouseResource,
+        sync_settings: SyncSettings,
+    ) -> Iterator[Any]:
+        config = xmatters.to_config()
+        report = ExtractReport()
+        log.info("extract: reading %s", config.base_url)
+        source = xmatters_source(config, report=report)
+        try:
+            for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.dlt_pipeline()):
+                yield _with_report(event, report)
+        except PipelineStepFailed as exc:
+            # dlt wraps the client's classified error several times; surface the one-line cause
+            cause = find_xmatters_error(exc)
+            if cause is None:
+                raise
+            raise cause from None
+        for skipped in report.skipped_groups:
+            message = f"group {skipped.name or skipped.group_id} skipped: {skipped.reason}"
+            context.log.warning(message)
+            log.warning("extract: %s", message)
+        log.info("extract: %s", report.summary())
+
+    return xmatters_raw_assets
+
+
+def _with_report(event: Any, report: ExtractReport) -> Any:
+    if isinstance(event, dg.MaterializeResult) and event.asset_key is not None:
+        name = event.asset_key.path[-1]
+        extra: dict[str, Any] = {
+            "dagster/row_count": dg.MetadataValue.int(getattr(report, name, 0)),
+            "requests": dg.MetadataValue.int(report.requests),
+            "retries": dg.MetadataValue.int(report.retries),
+        }
+        if name == "group_members":
+            extra["skipped_groups"] = dg.MetadataValue.json(
+                [skipped._asdict() for skipped in report.skipped_groups]
+            )
+        return dg.MaterializeResult(asset_key=event.asset_key, metadata={**(event.metadata or {}), **extra})
+    return event

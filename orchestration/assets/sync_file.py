@@ -1,0 +1,167 @@
+"""`c1_sync`: publishes the audited tables to `c1` and writes the `.c1z` (the "publish" of WAP).
+
+Runs only when every blocking check upstream passed (Dagster skips it otherwise), so a bad sync never
+reaches C1 or the warehouse's consumers. Order, so a failure at any point loses nothing:
+1. write the new `.c1z` beside the target (`<file>.pending`, itself written atomically);
+2. replace the `c1` tables in one DuckDB transaction;
+3. rename the pending file over the target.
+A crash between 2 and 3 leaves the previous `.c1z` and already-published tables; the next run
+rewrites both. A stale pending file from a killed run is removed first.
+"""
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.resources import SyncSettings, WarehouseResource
+from pipelines.c1z.rows import GrantRow, GroupRow, UserRow
+from pipelines.c1z.writer import write_c1z
+
+log = logging.getLogger("baton_xmatters")
+
+PUBLISHED = "c1"
+PUBLISHED_TABLES = ["users", "groups", "entitlements", "grants", "memberships"]
+BATCH_ROWS = 50_000
+
+
+@dg.asset(
+    key="c1_sync",
+    deps=[staging_key(t) for t in PUBLISHED_TABLES],
+    group_name="c1",
+    kinds={"duckdb", "file"},
+    description="The published sync: the `c1` tables and the `.c1z` file C1 ingests, replaced together "
+    "only after every blocking check passed.",
+)
+def c1_sync(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
+) -> dg.MaterializeResult:
+    target = Path(sync_settings.sync_file)
+    pending = target.with_name(target.name + ".pending")
+    pending.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    with warehouse.connect() as con:
+        log.info("write: encoding %s", target)
+        result = write_c1z(
+            pending,
+            users=_users(con),
+            groups=_groups(con),
+            grants=_grants(con),
+            started_at=started,
+        )
+        try:
+            log.info("publish: replacing the c1 tables")
+            _publish_tables(con, result.sync_id, started, result.counts, str(target), result.bytes)
+        except BaseException:
+            pending.unlink(missing_ok=True)
+            raise
+    os.replace(pending, target)
+    log.info("publish: wrote %s (%d bytes, sync %s)", target, result.bytes, result.sync_id)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "bytes": dg.MetadataValue.int(result.bytes),
+            "sync_id": dg.MetadataValue.text(result.sync_id),
+            **{name: dg.MetadataValue.int(count) for name, count in result.counts.items()},
+        }
+    )
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[dict[str, Any]]:
+    """Streams a query in Arrow batches on its own cursor, so several generators never collide."""
+    cursor = con.cursor()
+    try:
+        reader = cursor.sql(query).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            yield from batch.to_pylist()
+    finally:
+        cursor.close()
+
+
+def _users(con: duckdb.DuckDBPyConnection) -> Iterator[UserRow]:
+    for r in _rows(con, f"SELECT * FROM {STAGING}.users ORDER BY user_id"):
+        yield UserRow(
+            user_id=r["user_id"],
+            display_name=r["display_name"],
+            status=r["status"],
+            status_details=r["status_details"],
+            login=r["login"],
+            given_name=r["given_name"],
+            family_name=r["family_name"],
+            profile=json.loads(r["profile"]) if r["profile"] else None,
+            emails=tuple((e["address"], e["is_primary"]) for e in (r.get("emails") or [])),
+            created_at=r["created_at"],
+            last_login=r["last_login"],
+        )
+
+
+def _groups(con: duckdb.DuckDBPyConnection) -> Iterator[GroupRow]:
+    for r in _rows(
+        con, f"SELECT group_id, display_name, description, profile FROM {STAGING}.groups ORDER BY 1"
+    ):
+        yield GroupRow(
+            group_id=r["group_id"],
+            display_name=r["display_name"],
+            description=r["description"],
+            profile=json.loads(r["profile"]) if r["profile"] else None,
+        )
+
+
+def _grants(con: duckdb.DuckDBPyConnection) -> Iterator[GrantRow]:
+    cursor = con.cursor()
+    try:
+        reader = cursor.sql(
+            f"SELECT group_id, principal_type, principal_id, expandable FROM {STAGING}.grants"
+        ).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            columns = [batch.column(i).to_pylist() for i in range(4)]
+            yield from map(GrantRow._make, zip(*columns, strict=True))
+    finally:
+        cursor.close()
+
+
+def _publish_tables(
+    con: duckdb.DuckDBPyConnection,
+    sync_id: str,
+    started: datetime,
+    counts: dict[str, int],
+    path: str,
+    size: int,
+) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {PUBLISHED}")
+        for table in PUBLISHED_TABLES:
+            con.execute(f"CREATE OR REPLACE TABLE {PUBLISHED}.{table} AS SELECT * FROM {STAGING}.{table}")
+        con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {PUBLISHED}.sync_runs (
+                sync_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, published_at TIMESTAMP,
+                users BIGINT, groups BIGINT, entitlements BIGINT, grants BIGINT,
+                sync_file VARCHAR, sync_file_bytes BIGINT)"""
+        )
+        con.execute(
+            f"INSERT INTO {PUBLISHED}.sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                sync_id,
+                started.replace(tzinfo=None),
+                datetime.now(UTC).replace(tzinfo=None),
+                counts.get("users", 0),
+                counts.get("groups", 0),
+                counts.get("entitlements", 0),
+                counts.get("grants", 0),
+                path,
+                size,
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -1,0 +1,1 @@
+"""Blocking data-quality checks on the staged `c1` tables: nothing is published unless all pass."""

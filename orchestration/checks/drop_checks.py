@@ -1,0 +1,68 @@
+"""The "sudden drop" guard: block publishing when users or grants shrink by more than a threshold.
+
+A permission change on the API account makes `/people` or a group's members quietly return less,
+which looks exactly like mass revocation; publishing that would tell C1 to remove access that still
+exists. The threshold is `SyncSettings.max_drop_ratio` (per-run overridable; 1.0 disables).
+"""
+
+import dagster as dg
+
+from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.resources import SyncSettings, WarehouseResource
+
+PUBLISHED = "c1"
+
+
+def published_count(con: object, table: str) -> int | None:
+    """Rows of the published table, or None before the first published sync."""
+    exists = con.sql(  # type: ignore[attr-defined]
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        params=[PUBLISHED, table],
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    return int(con.sql(f"SELECT count(*) FROM {PUBLISHED}.{table}").fetchall()[0][0])  # type: ignore[attr-defined]
+
+
+def evaluate_drop(previous: int | None, current: int, max_drop_ratio: float) -> tuple[bool, float]:
+    """(passed, observed drop ratio); the first sync and any growth always pass."""
+    if not previous:
+        return True, 0.0
+    drop = max(0.0, (previous - current) / previous)
+    return drop <= max_drop_ratio, drop
+
+
+def _build_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=staging_key(table),
+        name=f"{table}_sudden_drop",
+        blocking=True,
+        description=f"Blocks publishing when {table} drop by more than max_drop_ratio since the last "
+        "published sync.",
+    )
+    def _check(warehouse: WarehouseResource, sync_settings: SyncSettings) -> dg.AssetCheckResult:
+        with warehouse.connect() as con:
+            previous = published_count(con, table)
+            current = int(con.sql(f"SELECT count(*) FROM {STAGING}.{table}").fetchall()[0][0])
+        passed, drop = evaluate_drop(previous, current, sync_settings.max_drop_ratio)
+        limit = sync_settings.max_drop_ratio
+        summary = (
+            "first published sync"
+            if previous is None
+            else f"{table}: {previous} -> {current} ({drop:.0%} drop; limit {limit:.0%})"
+        )
+        return dg.AssetCheckResult(
+            passed=passed,
+            description=summary,
+            metadata={
+                "previous": dg.MetadataValue.int(previous or 0),
+                "current": dg.MetadataValue.int(current),
+                "drop_ratio": dg.MetadataValue.float(drop),
+                "max_drop_ratio": dg.MetadataValue.float(sync_settings.max_drop_ratio),
+            },
+        )
+
+    return _check
+
+
+drop_checks = [_build_check("users"), _build_check("grants")]

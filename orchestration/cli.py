@@ -1,0 +1,70 @@
+"""`baton-xmatters`: the sync (baton's flags and BATON_* variables), plus `demo`, `inspect`, `simulate`.
+
+A thin entry point: parse, hand over to the command module, print one-line errors, set the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from orchestration import sync_command
+
+SUBCOMMANDS = ("demo", "inspect", "simulate")
+
+
+def build_sync_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baton-xmatters",
+        description="Sync xMatters people, groups and group memberships into a C1 .c1z file and a DuckDB "
+        "warehouse. Subcommands: demo (sync from the built-in simulator), inspect (read a .c1z), "
+        "simulate (run the simulator).",
+    )
+    sync_command.add_sync_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        return _run_subcommand(args[0], args[1:])
+    options = build_sync_parser().parse_args(args)
+    _configure_logging(options.log_level)
+    return sync_command.run_sync(options)
+
+
+def _run_subcommand(name: str, args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"baton-xmatters {name}")
+    if name == "inspect":
+        from pipelines.c1z.inspect import add_inspect_arguments, run_inspect
+
+        add_inspect_arguments(parser)
+        return run_inspect(parser.parse_args(args))
+    if name == "simulate":
+        from simulator.cli import add_simulate_arguments, run_simulate
+
+        add_simulate_arguments(parser)
+        return run_simulate(parser.parse_args(args))
+    from orchestration import demo_command
+
+    demo_command.add_demo_arguments(parser)
+    options = parser.parse_args(args)
+    _configure_logging(options.log_level)
+    return demo_command.run_demo(options)
+
+
+def _configure_logging(level: str) -> None:
+    """Progress goes to stderr, one line per stage; the summary goes to stdout."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    for name in ("baton_xmatters", "pipelines", "simulator"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Wiring only: assets, checks, the job, the schedule and the resources of the code location.
+
+Loaded by `dagster dev` (pyproject `[tool.dagster]`) and `dagster dev -w workspace.yaml`. Nothing here
+reads credentials: they are `EnvVar` references resolved when a run launches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource
+
+from orchestration.assets.c1_tables import staging_assets
+from orchestration.assets.raw import build_raw_assets
+from orchestration.assets.sync_file import c1_sync
+from orchestration.checks.drop_checks import drop_checks
+from orchestration.checks.expectation_checks import expectation_checks
+from orchestration.checks.reference_checks import reference_checks
+from orchestration.jobs import xmatters_sync_job
+from orchestration.paths import data_paths, default_sync_file
+from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from orchestration.schedules import build_schedule
+
+
+def default_resources() -> dict[str, object]:
+    paths = data_paths()
+    return {
+        "dlt": DagsterDltResource(),
+        "xmatters": XmattersResource(
+            base_url=dg.EnvVar("BATON_BASE_URL"),
+            username=dg.EnvVar("BATON_USERNAME"),
+            password=dg.EnvVar("BATON_PASSWORD"),
+        ),
+        "warehouse": WarehouseResource(
+            database=str(paths.warehouse), dlt_pipelines_dir=str(paths.dlt_pipelines)
+        ),
+        "sync_settings": SyncSettings(sync_file=str(default_sync_file())),
+    }
+
+
+def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
+    merged = {**default_resources(), **(resources or {})}
+    warehouse = merged["warehouse"]
+    assert isinstance(warehouse, WarehouseResource)
+    return dg.Definitions(
+        assets=[build_raw_assets(Path(warehouse.dlt_pipelines_dir)), *staging_assets, c1_sync],
+        asset_checks=[*expectation_checks, *reference_checks, *drop_checks],
+        jobs=[xmatters_sync_job],
+        schedules=[build_schedule()],
+        resources=merged,
+    )
+
+
+defs = build_definitions()

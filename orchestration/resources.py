@@ -1,0 +1,82 @@
+"""Dagster resources: the xMatters connection, the warehouse and the sync settings.
+
+Credentials reach Dagster only as `EnvVar("BATON_*")` references, resolved at launch: the code
+location loads without them, and their values never appear in the UI, the run config or the
+event log. The CLI puts its flags into those variables of its own process before it launches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dlt import Pipeline
+from pydantic import Field
+
+from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.loader import raw_pipeline
+
+
+class XmattersResource(dg.ConfigurableResource):
+    """Where and as whom to read xMatters (read-only). Secrets come from `BATON_*` variables."""
+
+    base_url: str = Field(description="e.g. https://company.xmatters.com/api/xm/1 (BATON_BASE_URL)")
+    username: str = Field(description="user name, or x-api-key-<id> for an API key (BATON_USERNAME)")
+    password: str = Field(description="password or API key secret (BATON_PASSWORD)")
+    ca_bundle: str | None = Field(
+        default=None, description="CA bundle for a private CA (TLS is always verified)"
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="allow plain http to a host other than loopback (never do this in production)",
+    )
+    concurrency: int = Field(default=8, description="member calls in flight at once")
+
+    def to_config(self) -> XmattersConfig:
+        """Validates the settings before any request is made (raises ConfigError)."""
+        return XmattersConfig(
+            base_url=self.base_url,
+            username=self.username,
+            password=self.password,
+            ca_bundle=self.ca_bundle,
+            allow_insecure_http=self.allow_insecure_http,
+            concurrency=self.concurrency,
+        ).validate()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file and the dlt pipeline that loads its raw layer."""
+
+    database: str = Field(description="path of the DuckDB file")
+    dlt_pipelines_dir: str = Field(description="where dlt keeps its pipeline state")
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(self.database)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def dlt_pipeline(self) -> Pipeline:
+        return raw_pipeline(Path(self.database), pipelines_dir=Path(self.dlt_pipelines_dir))
+
+
+class SyncSettings(dg.ConfigurableResource):
+    """What the sync produces and how strictly it guards publishing (overridable per run)."""
+
+    sync_file: str = Field(description="where the .c1z is written (baton's -f)")
+    max_drop_ratio: float = Field(
+        default=0.5,
+        description="block publishing when users or grants drop by more than this share since the last "
+        "published sync (a permission change on the API account looks exactly like that); 1.0 disables",
+    )
+    expand_nested_groups: bool = Field(
+        default=False, description="report nested groups as expandable grants (C1 expands them)"
+    )
+    sync_emails: bool = Field(default=False, description="add people's EMAIL devices as user emails")
+    history_retention: int = Field(default=30, description="published syncs kept in the warehouse history")

@@ -1,0 +1,104 @@
+"""Reads a finished run into what the CLI prints: counts, warnings, the file, or a one-line cause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    error: str | None = None
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)  # asset key -> plain metadata
+    warnings: list[str] = field(default_factory=list)
+
+    def value(self, asset: str, key: str, default: Any = None) -> Any:
+        return self.metadata.get(asset, {}).get(key, default)
+
+    def render_summary(self, base_url: str, warehouse: Path, seconds: float) -> str:
+        sync = "c1_sync"
+        hidden = self.value("c1_staging/users", "hidden_members", 0)
+        lines = [
+            f"Synced {base_url} in {seconds:.1f} s",
+            f"  users          {self.value(sync, 'users', 0)}"
+            + (f" ({hidden} not visible to the connector account)" if hidden else ""),
+            f"  groups         {self.value(sync, 'groups', 0)}",
+            f"  entitlements   {self.value(sync, 'entitlements', 0)}",
+            f"  grants         {self.value(sync, 'grants', 0)}",
+        ]
+        changes = self.value("c1_access_changes", "summary")
+        if changes:
+            lines.append(f"  changes        {changes}")
+        lines += [f"  warning        {w}" for w in self.warnings]
+        lines += [
+            f"  sync file      {self.value(sync, 'path')} ({self.value(sync, 'bytes', 0)} bytes, "
+            f"sync {self.value(sync, 'sync_id')})",
+            f"  warehouse      {warehouse}",
+        ]
+        return "\n".join(lines)
+
+
+def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
+    outcome = RunOutcome(success=result.success)
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization is None:
+            continue
+        plain = {k: _plain(v) for k, v in materialization.metadata.items()}
+        outcome.metadata[materialization.asset_key.to_user_string()] = plain
+    skipped = outcome.value("xmatters_raw/group_members", "skipped_groups") or []
+    for group in skipped:
+        outcome.warnings.append(
+            f"group {group.get('name') or group.get('group_id')} skipped: {group.get('reason')}"
+        )
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    if failed_checks:
+        first = failed_checks[0]
+        names = ", ".join(e.check_name for e in failed_checks)
+        outcome.success = False
+        outcome.error = (
+            f"data-quality check {first.check_name} on {first.asset_key.to_user_string()} failed"
+            f"{': ' + first.description if first.description else ''}"
+            f"{f' (failed: {names})' if len(failed_checks) > 1 else ''}; nothing was published"
+        )
+        return outcome
+    if not result.success:
+        outcome.error = _first_failure(result) or "the run failed"
+    elif "c1_sync" not in outcome.metadata:
+        outcome.success = False
+        outcome.error = "the run ended without publishing a sync"
+    return outcome
+
+
+def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None and _is_wrapper(error.cls_name):
+                error = error.cause
+            if error is not None:
+                return _one_line(error.message, error.cls_name)
+    return None
+
+
+def _is_wrapper(cls_name: str | None) -> bool:
+    return cls_name in {
+        "DagsterExecutionStepExecutionError",
+        "PipelineStepFailed",
+        "DagsterUserCodeExecutionError",
+    }
+
+
+def _one_line(message: str, cls_name: str | None) -> str:
+    text = message.strip()
+    if cls_name and text.startswith(cls_name + ":"):
+        text = text[len(cls_name) + 1 :].strip()
+    return text.splitlines()[0] if text else (cls_name or "error")
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)

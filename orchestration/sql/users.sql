@@ -1,0 +1,75 @@
+-- c1_staging.users: one C1 `user` per xMatters person, plus one per PERSON member that /people did
+-- not return (outside the API account's permission scope), so that member's grants are not lost.
+-- Mirrors pipelines/c1z/mapping/user.py column for column (tests compare the two).
+CREATE OR REPLACE TABLE c1_staging.users AS
+WITH people AS (
+    SELECT *
+    FROM xmatters_raw.people
+    QUALIFY row_number() OVER (PARTITION BY id ORDER BY when_updated DESC NULLS LAST) = 1
+),
+visible AS (
+    SELECT
+        id AS user_id,
+        coalesce(
+            nullif(concat_ws(' ', nullif(first_name, ''), nullif(last_name, '')), ''),
+            nullif(target_name, ''),
+            id
+        ) AS display_name,
+        CASE status WHEN 'ACTIVE' THEN 'ENABLED' WHEN 'INACTIVE' THEN 'DISABLED' ELSE 'UNSPECIFIED' END
+            AS status,
+        CAST(NULL AS VARCHAR) AS status_details,
+        coalesce(nullif(web_login, ''), nullif(target_name, '')) AS login,
+        nullif(first_name, '') AS given_name,
+        nullif(last_name, '') AS family_name,
+        TRUE AS visible,
+        json_object(
+            'targetName', target_name,
+            'firstName', first_name,
+            'lastName', last_name,
+            'licenseType', license_type,
+            'language', language,
+            'timezone', timezone,
+            'site', coalesce(site__name, site__id),
+            'externalKey', external_key,
+            'externallyOwned', externally_owned,
+            'lastLogin', last_login,
+            'whenCreated', when_created,
+            'properties', CASE WHEN properties IS NULL OR properties = '{}' THEN NULL ELSE CAST(properties AS JSON) END,
+            'visibleToConnector', TRUE
+        ) AS profile,
+        CAST(try_cast(when_created AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) AS created_at,
+        CAST(try_cast(last_login AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) AS last_login
+    FROM people
+),
+hidden AS (
+    SELECT
+        member__id AS user_id,
+        coalesce(
+            nullif(concat_ws(' ', nullif(member__first_name, ''), nullif(member__last_name, '')), ''),
+            nullif(member__target_name, ''),
+            member__id
+        ) AS display_name,
+        'UNSPECIFIED' AS status,
+        'not visible to the connector account' AS status_details,
+        nullif(member__target_name, '') AS login,
+        nullif(member__first_name, '') AS given_name,
+        nullif(member__last_name, '') AS family_name,
+        FALSE AS visible,
+        json_object(
+            'targetName', member__target_name,
+            'firstName', member__first_name,
+            'lastName', member__last_name,
+            'licenseType', member__license_type,
+            'visibleToConnector', FALSE
+        ) AS profile,
+        CAST(NULL AS TIMESTAMP) AS created_at,
+        CAST(NULL AS TIMESTAMP) AS last_login
+    FROM xmatters_raw.group_members
+    WHERE member__recipient_type = 'PERSON'
+      AND member__id NOT IN (SELECT id FROM people)
+    QUALIFY row_number() OVER (PARTITION BY member__id ORDER BY group_id) = 1
+)
+SELECT * FROM visible
+UNION ALL
+SELECT * FROM hidden
+ORDER BY user_id;

@@ -1,0 +1,223 @@
+"""The headless sync: validate the flags, run the Dagster job in-process, print a summary.
+
+It runs the same job as the UI and the schedule, against the persistent Dagster home, so CLI runs
+show up in the UI's run history. Credentials travel to the job as BATON_* variables of this
+process (the resource reads them as EnvVar), never as run config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.paths import data_paths, default_sync_file
+from orchestration.run_outcome import RunOutcome, summarize_run
+from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.errors import XmattersError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DAGSTER_YAML = """# written by baton-xmatters: one run at a time (DuckDB has one writer)
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
+
+def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+    conn = parser.add_argument_group("xMatters connection (flags win over BATON_* variables)")
+    conn.add_argument("--base-url", help="e.g. https://company.xmatters.com/api/xm/1 ($BATON_BASE_URL)")
+    conn.add_argument("--username", help="user name, or x-api-key-<id> for an API key ($BATON_USERNAME)")
+    conn.add_argument("--password", help="password or API key secret ($BATON_PASSWORD)")
+    conn.add_argument("--password-file", help="read the password from this file ($BATON_PASSWORD_FILE)")
+    conn.add_argument(
+        "--ca-bundle", help="CA bundle for a private CA; TLS is always verified ($BATON_CA_BUNDLE)"
+    )
+    conn.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow plain http to a host other than loopback (sends the password unencrypted)",
+    )
+    conn.add_argument("--concurrency", type=int, default=8, help="member calls in flight at once (default 8)")
+    out = parser.add_argument_group("output")
+    out.add_argument("-f", "--file", help="the .c1z to write (default sync.c1z, $BATON_FILE)")
+    out.add_argument(
+        "--warehouse", help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
+    )
+    out.add_argument(
+        "--max-drop",
+        type=float,
+        default=0.5,
+        help="block publishing if users or grants drop by more than this share since the last sync "
+        "(default 0.5; 1 disables)",
+    )
+    out.add_argument("--expand-nested-groups", action="store_true", help="nested groups as expandable grants")
+    out.add_argument("--sync-emails", action="store_true", help="add people's EMAIL devices as user emails")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """Everything a sync run needs, resolved and validated before any request."""
+
+    config: XmattersConfig
+    sync_file: Path
+    warehouse: Path
+    dlt_dir: Path
+    dagster_home: Path
+    lock_file: Path
+    max_drop: float
+    expand_nested_groups: bool = False
+    sync_emails: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[str, str]) -> SyncPlan:
+    config = XmattersConfig.from_sources(
+        {
+            "base_url": options.base_url,
+            "username": options.username,
+            "password": options.password,
+            "password_file": options.password_file,
+            "ca_bundle": options.ca_bundle,
+            "allow_insecure_http": "true" if options.allow_insecure_http else None,
+        },
+        env,
+    )
+    if options.concurrency < 1:
+        raise XmattersError(f"--concurrency must be >= 1, got {options.concurrency}")
+    if not 0 <= options.max_drop <= 1:
+        raise XmattersError(f"--max-drop must be between 0 and 1, got {options.max_drop}")
+    paths = data_paths(env)
+    sync_file = Path(options.file).resolve() if options.file else default_sync_file(env)
+    _require_writable_dir(sync_file.parent, "-f/--file")
+    warehouse = Path(options.warehouse).resolve() if options.warehouse else paths.warehouse
+    _require_writable_dir(warehouse.parent, "--warehouse")
+    return SyncPlan(
+        config=config,
+        sync_file=sync_file,
+        warehouse=warehouse,
+        dlt_dir=warehouse.parent / "dlt",
+        dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else paths.dagster_home,
+        lock_file=warehouse.with_name(warehouse.name + ".lock"),
+        max_drop=options.max_drop,
+        expand_nested_groups=options.expand_nested_groups,
+        sync_emails=options.sync_emails,
+    )
+
+
+def run_sync(options: argparse.Namespace) -> int:
+    try:
+        plan = plan_from_options(options, os.environ)
+    except XmattersError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    started = time.monotonic()
+    try:
+        with sync_lock(plan.lock_file, plan.warehouse):
+            outcome = execute(plan)
+    except XmattersError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    elapsed = time.monotonic() - started
+    if not outcome.success:
+        return fail(outcome.error or "the sync failed", EXIT_FAILED)
+    print(outcome.render_summary(plan.config.base_url, plan.warehouse, elapsed))
+    return EXIT_OK
+
+
+def execute(plan: SyncPlan) -> RunOutcome:
+    """Runs the job in-process on the persistent instance and reads its outcome."""
+    from orchestration.definitions import build_definitions
+    from orchestration.jobs import SYNC_JOB_NAME
+    from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+
+    os.environ["BATON_BASE_URL"] = plan.config.base_url
+    os.environ["BATON_USERNAME"] = plan.config.username
+    os.environ["BATON_PASSWORD"] = plan.config.password
+    ensure_dagster_home(plan.dagster_home)
+    defs = build_definitions(
+        {
+            "xmatters": XmattersResource(
+                base_url=dg.EnvVar("BATON_BASE_URL"),
+                username=dg.EnvVar("BATON_USERNAME"),
+                password=dg.EnvVar("BATON_PASSWORD"),
+                ca_bundle=plan.config.ca_bundle,
+                allow_insecure_http=plan.config.allow_insecure_http,
+                concurrency=plan.config.concurrency,
+            ),
+            "warehouse": WarehouseResource(database=str(plan.warehouse), dlt_pipelines_dir=str(plan.dlt_dir)),
+            "sync_settings": SyncSettings(
+                sync_file=str(plan.sync_file),
+                max_drop_ratio=plan.max_drop,
+                expand_nested_groups=plan.expand_nested_groups,
+                sync_emails=plan.sync_emails,
+            ),
+        }
+    )
+    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    with dg.DagsterInstance.from_config(str(plan.dagster_home)) as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+        return summarize_run(result)
+
+
+def ensure_dagster_home(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+
+
+@contextmanager
+def sync_lock(lock_file: Path, warehouse: Path) -> Iterator[None]:
+    """One sync per warehouse at a time: a second one fails at once with a clear message."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise XmattersError(
+                f"another sync is running against {warehouse} (lock {lock_file}); try again when it ends"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _require_writable_dir(directory: Path, flag: str) -> None:
+    probe = directory
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise XmattersError(f"{flag}: cannot write to {directory}")
+
+
+def fail(message: str, code: int) -> int:
+    print(f"baton-xmatters: error: {message}", file=sys.stderr)
+    return code
+
+
+def build_options(**overrides: object) -> argparse.Namespace:
+    """The options of a sync as if parsed from a command line with only `overrides` given."""
+    parser = argparse.ArgumentParser()
+    add_sync_arguments(parser)
+    options = parser.parse_args([])
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    return options

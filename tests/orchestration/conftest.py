@@ -1,0 +1,56 @@
+"""Helpers for end-to-end syncs: an isolated data home per test and the .c1z read back like baton."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipelines.c1z.reader import open_c1z
+
+
+@dataclass(frozen=True)
+class SyncContents:
+    users: set[str]
+    groups: set[str]
+    entitlements: set[str]
+    grants: set[str]
+    stats: dict
+
+
+def read_sync(path: Path) -> SyncContents:
+    with open_c1z(path) as reader:
+        return SyncContents(
+            users={r.id.resource for r in reader.resources("user")},
+            groups={r.id.resource for r in reader.resources("group")},
+            entitlements={e.id for e in reader.entitlements()},
+            grants={g.id for g in reader.grants()},
+            stats=reader.stats(),
+        )
+
+
+def expected_from_org(org) -> SyncContents:
+    """What the simulator's ground truth implies the sync must hold."""
+    people = {p["id"] for p in org.people}
+    hidden = {p["id"] for p in org.hidden_people}
+    groups = {g["id"] for g in org.groups}
+    grants = {f"group:{gid}:member:user:{pid}" for gid, pid in org.person_memberships()}
+    return SyncContents(
+        users=people | hidden,
+        groups=groups,
+        entitlements={f"group:{gid}:member" for gid in groups},
+        grants=grants,
+        stats={},
+    )
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch) -> Path:
+    """A fresh BATON_XMATTERS_HOME (warehouse, dlt state, Dagster home) for one test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for name in ("BATON_BASE_URL", "BATON_USERNAME", "BATON_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return home

@@ -1,0 +1,99 @@
+"""End to end through `baton-xmatters` against the simulator: real HTTP, DuckDB, Dagster, .c1z."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from orchestration.cli import main
+from tests.orchestration.conftest import expected_from_org, read_sync
+
+
+def sync_args(sim, sync_file: Path, *extra: str) -> list[str]:
+    return [
+        "--base-url",
+        sim.base_url,
+        "--username",
+        sim.username,
+        "--password",
+        sim.password,
+        "-f",
+        str(sync_file),
+        *extra,
+    ]
+
+
+def published(home: Path, query: str) -> list[tuple]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.sql(query).fetchall()
+    finally:
+        con.close()
+
+
+def test_sync_writes_exactly_what_the_simulator_holds(simulator, org, data_home, tmp_path, capsys):
+    sync_file = tmp_path / "out" / "sync.c1z"
+    assert main(sync_args(simulator, sync_file)) == 0
+    out = capsys.readouterr().out
+
+    contents = read_sync(sync_file)
+    expected = expected_from_org(org)
+    assert contents.users == expected.users
+    assert contents.groups == expected.groups
+    assert contents.entitlements == expected.entitlements
+    assert contents.grants == expected.grants
+    assert contents.stats["grants"] == len(expected.grants)
+    assert f"grants         {len(expected.grants)}" in out
+    assert f"({len(org.hidden_people)} not visible to the connector account)" in out
+    assert str(sync_file) in out
+
+    (users,) = published(data_home, "SELECT count(*) FROM c1.users")
+    assert users[0] == len(expected.users)
+    member_rows = published(data_home, "SELECT count(*) FROM c1.memberships")[0][0]
+    assert member_rows == org.membership_rows()
+    assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 1
+
+
+def test_bad_base_url_is_refused_before_any_request(simulator, data_home, tmp_path, capsys):
+    bad = simulator.base_url.replace("/api/xm/1", "/api/v2")
+    code = main(["--base-url", bad, "--username", "u", "--password", "p", "-f", str(tmp_path / "s.c1z")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "--base-url" in err and "/api/xm/1" in err
+    assert simulator.request_count == 0
+    assert not (tmp_path / "s.c1z").exists()
+
+
+def test_missing_password_is_named(simulator, data_home, tmp_path, capsys):
+    code = main(["--base-url", simulator.base_url, "--username", "u", "-f", str(tmp_path / "s.c1z")])
+    assert code == 2
+    assert "missing --password (or BATON_PASSWORD)" in capsys.readouterr().err
+
+
+def test_env_variables_work_like_flags(simulator, org, data_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("BATON_USERNAME", simulator.username)
+    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    sync_file = tmp_path / "env.c1z"
+    assert main(["-f", str(sync_file)]) == 0
+    assert read_sync(sync_file).groups == {g["id"] for g in org.groups}
+
+
+def test_auth_failure_leaves_previous_sync_and_tables(simulator, data_home, tmp_path, capsys):
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(simulator, sync_file)) == 0
+    before = sync_file.read_bytes()
+    users_before = published(data_home, "SELECT * FROM c1.users ORDER BY user_id")
+    capsys.readouterr()
+
+    args = sync_args(simulator, sync_file)
+    args[args.index("--password") + 1] = "wrong-secret"
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("baton-xmatters: error:")
+    assert "401" in err and "/people" in err
+    assert "wrong-secret" not in err
+    assert sync_file.read_bytes() == before
+    assert published(data_home, "SELECT * FROM c1.users ORDER BY user_id") == users_before
