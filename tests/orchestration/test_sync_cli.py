@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.cli import main
+from simulator.faults import FaultRule, Faults
 from tests.orchestration.conftest import expected_from_org, read_sync
 
 
@@ -97,3 +98,46 @@ def test_auth_failure_leaves_previous_sync_and_tables(simulator, data_home, tmp_
     assert "wrong-secret" not in err
     assert sync_file.read_bytes() == before
     assert published(data_home, "SELECT * FROM c1.users ORDER BY user_id") == users_before
+
+
+def test_sync_survives_throttling_errors_and_paging_quirks(make_simulator, org, data_home, tmp_path, capsys):
+    faults = Faults().add(
+        FaultRule("status", path_contains="/people", status=429, retry_after=0, times=2),
+        FaultRule("status", path_contains="/members", status=503, times=3),
+        FaultRule("status", path_contains="/groups?", status=502, times=1),
+        FaultRule("repeat_row", path_contains="/members", times=None),
+        FaultRule("total_first_page_only", times=None),
+    )
+    sim = make_simulator(faults=faults)
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(sim, sync_file)) == 0
+    expected = expected_from_org(org)
+    contents = read_sync(sync_file)
+    assert (contents.users, contents.groups, contents.grants) == (
+        expected.users,
+        expected.groups,
+        expected.grants,
+    )
+    throttled, unavailable, bad_gateway, repeated, totals = (r.fired for r in sim.faults.rules)
+    assert (throttled, unavailable, bad_gateway) == (2, 3, 1)
+    assert repeated >= 2  # the large group's later member pages
+    assert totals >= 3
+
+
+def test_group_deleted_mid_sync_is_skipped_with_a_warning(make_simulator, org, data_home, tmp_path, capsys):
+    victim = next(
+        g for g in org.groups if any(m["member"]["recipientType"] == "PERSON" for m in org.members[g["id"]])
+    )
+    sim = make_simulator(faults=Faults(deleted_groups={victim["id"]}))
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(sim, sync_file)) == 0
+    out = capsys.readouterr().out
+
+    contents = read_sync(sync_file)
+    expected = expected_from_org(org)
+    lost = {g for g in expected.grants if g.startswith(f"group:{victim['id']}:member:")}
+    assert lost
+    assert contents.grants == expected.grants - lost
+    assert victim["id"] in contents.groups
+    assert f"group:{victim['id']}:member" in contents.entitlements
+    assert f"warning        group {victim['targetName']} skipped" in out

@@ -1,0 +1,43 @@
+"""Write-audit-publish: a sync that fails a blocking check publishes nothing.
+
+The drop check is the realistic trigger: a permission change on the API account makes people
+vanish, which must not be published as mass revocation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from orchestration.cli import main
+from tests.orchestration.conftest import read_sync
+from tests.orchestration.test_sync_cli import published, sync_args
+
+
+def test_vanished_people_block_publishing_and_leave_everything_as_it_was(
+    simulator, org_spec, make_simulator, data_home, tmp_path, capsys
+):
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(simulator, sync_file)) == 0
+    before = sync_file.read_bytes()
+    tables_before = {
+        t: published(data_home, f"SELECT * FROM c1.{t} ORDER BY ALL") for t in ("users", "groups", "grants")
+    }
+    capsys.readouterr()
+
+    shrunk = make_simulator(
+        spec=dataclasses.replace(org_spec, people=10, hidden_people=0, large_groups=0, groups=15)
+    )
+    assert main(sync_args(shrunk, sync_file)) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "users_sudden_drop" in err
+    assert "nothing was published" in err
+    assert sync_file.read_bytes() == before
+    assert not sync_file.with_name("sync.c1z.pending").exists()
+    for table, rows in tables_before.items():
+        assert published(data_home, f"SELECT * FROM c1.{table} ORDER BY ALL") == rows
+    assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 1
+
+    # the operator, having checked the change is real, lets this one run through
+    assert main([*sync_args(shrunk, sync_file), "--max-drop", "1"]) == 0
+    assert read_sync(sync_file).users == {p["id"] for p in shrunk.org.people}
+    assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 2
