@@ -2,9 +2,9 @@
 
 Built on the standard library only (`http.server.ThreadingHTTPServer`, HTTP/1.1 keep-alive,
 TCP_NODELAY, small responses written in one send) so that it is never the bottleneck of a benchmark:
-fault-free pages are rendered once and cached by request path (up to a byte budget), and member pages
-are joined from per-member JSON fragments; per request there is little more than header parsing, a
-route lookup and one send.
+fault-free people/groups/devices pages are rendered once and cached by request path (up to a byte
+budget), and member pages are joined from cached per-member JSON fragments; per request there is
+little more than header parsing, a route lookup and one send.
 
 Endpoints: `GET /people`, `GET /groups`, `GET /groups/{id or URL-encoded targetName}/members`,
 `GET /devices[?deviceType=EMAIL]`, all paged with `offset` (default 0) and `limit` (default 100,
@@ -372,7 +372,13 @@ class XmattersSimulator:
         return _Page(path, query_pairs, collection, offset, limit, is_members)
 
     def page_bytes(self, raw_path: str, page: _Page) -> bytes:
-        """The fault-free page for this request, from the cache when it was rendered before."""
+        """The fault-free page for this request, from the cache when it was rendered before.
+
+        Member pages are not cached: joining cached member fragments is about as cheap as a lookup,
+        and a million memberships would otherwise double the memory.
+        """
+        if page.is_members:
+            return render_page(page)
         return self._cache.get_or_build(raw_path, lambda: render_page(page))
 
     def _device_collection(self, device_type: str | None) -> _RowsCollection:

@@ -294,15 +294,18 @@ class Org:
 
     def members_json(self, group_index: int, start: int, stop: int) -> bytes:
         """The JSON array of member items [start:stop) of a group, assembled from cached fragments."""
-        prefix = self._group_ref_prefix[group_index]
+        codes = self._member_codes[group_index][start:stop]
+        if not codes:
+            return b"[]"
         cache = self._member_json_cache
-        parts: list[bytes] = []
-        for code in self._member_codes[group_index][start:stop]:
-            member = cache.get(code)
-            if member is None:
-                member = cache[code] = to_json_bytes(self._member_dict(code))
-            parts.append(prefix + member + b"}")
-        return b"[" + b",".join(parts) + b"]"
+        members = [cache.get(code) or self._cache_member_json(code) for code in codes]
+        # Items are `{"group":<ref>,"member":<member>}`: one join with `},{"group":<ref>,"member":`.
+        prefix = self._group_ref_prefix[group_index]
+        return b"[" + prefix + (b"}," + prefix).join(members) + b"}]"
+
+    def _cache_member_json(self, code: int) -> bytes:
+        member = self._member_json_cache[code] = to_json_bytes(self._member_dict(code))
+        return member
 
     def member_items(self, group_index: int) -> list[dict]:
         group = self.groups[group_index]
