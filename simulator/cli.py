@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -52,17 +53,24 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
-    """Build the org, serve it and block until SIGINT/SIGTERM (or `stop` is set); returns 0."""
-    spec = OrgSpec(
-        seed=args.seed,
-        people=args.people,
-        groups=args.groups,
-        members_per_group=args.members_per_group,
-        inactive_share=args.inactive_share,
-        hidden_people=args.hidden_people,
-        large_groups=args.large_groups,
-        large_group_size=args.large_group_size,
-    )
+    """Build the org, serve it and block until SIGINT/SIGTERM (or `stop` is set).
+
+    Returns 0 after a clean stop, 2 for invalid knobs, 1 when the port cannot be bound.
+    """
+    try:
+        spec = OrgSpec(
+            seed=args.seed,
+            people=args.people,
+            groups=args.groups,
+            members_per_group=args.members_per_group,
+            inactive_share=args.inactive_share,
+            hidden_people=args.hidden_people,
+            large_groups=args.large_groups,
+            large_group_size=args.large_group_size,
+        )
+    except ValueError as exc:
+        print(f"baton-xmatters simulate: {exc}", file=sys.stderr)
+        return 2
     org = build_org(spec)
     stop = stop or threading.Event()
     simulator = XmattersSimulator(
@@ -73,6 +81,11 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
         password=args.password,
         faults=Faults(latency_s=args.latency_ms / 1000),
     )
+    try:
+        simulator.start()
+    except OSError as exc:
+        print(f"baton-xmatters simulate: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
     previous = _install_stop_handlers(stop)
     try:
         with simulator:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -87,3 +88,16 @@ def test_run_simulate_in_a_thread_honours_the_knobs(capsys):
         stop.set()
         thread.join(timeout=20)
     assert result == [0]
+
+
+def test_invalid_knobs_and_a_busy_port_fail_with_a_message(capsys):
+    parser = argparse.ArgumentParser()
+    add_simulate_arguments(parser)
+    assert run_simulate(parser.parse_args(["--people", "-3"])) == 2
+    assert "people must be >= 0" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        args = parser.parse_args([*SMALL, "--port", str(busy.getsockname()[1])])
+        assert run_simulate(args) == 1
+    assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
