@@ -39,7 +39,7 @@ Page faults (the normal page, altered; they only apply to list endpoints):
 
 `deleted_groups` holds group ids or targetNames whose members call answers 404 (the group was
 deleted between the group list and its members call); `/groups` still lists them.
-`latency_s` is slept before every request is answered.
+`latency_s` is slept before every GET is answered (before the auth check).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class FaultRule:
 class Faults:
     """The fault configuration of a running simulator (all off by default).
 
-    latency_s: seconds slept before answering every request.
+    latency_s: seconds slept before answering every GET request.
     rules: `FaultRule`s, checked in order (see the module docstring for how they fire).
     deleted_groups: group ids or targetNames whose `/members` call answers 404.
     """
