@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from orchestration.assets.access_changes import c1_access_changes
 from orchestration.assets.c1_tables import staging_assets
 from orchestration.assets.raw import build_raw_assets
 from orchestration.assets.sync_file import c1_sync
@@ -44,7 +45,12 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     warehouse = merged["warehouse"]
     assert isinstance(warehouse, WarehouseResource)
     return dg.Definitions(
-        assets=[build_raw_assets(Path(warehouse.dlt_pipelines_dir)), *staging_assets, c1_sync],
+        assets=[
+            build_raw_assets(Path(warehouse.dlt_pipelines_dir)),
+            *staging_assets,
+            c1_sync,
+            c1_access_changes,
+        ],
         asset_checks=[*expectation_checks, *reference_checks, *drop_checks],
         jobs=[xmatters_sync_job],
         schedules=[build_schedule()],

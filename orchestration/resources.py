@@ -16,6 +16,7 @@ import duckdb
 from dlt import Pipeline
 from pydantic import Field
 
+from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import raw_pipeline
 
@@ -34,6 +35,17 @@ class XmattersResource(dg.ConfigurableResource):
         description="allow plain http to a host other than loopback (never do this in production)",
     )
     concurrency: int = Field(default=8, description="member calls in flight at once")
+    timeout_s: float = Field(
+        default=settings.DEFAULT_TIMEOUT_S, description="seconds to wait for a connection or a response"
+    )
+    max_attempts: int = Field(
+        default=settings.DEFAULT_MAX_ATTEMPTS, description="attempts per request for 429, 5xx, network errors"
+    )
+    backoff_cap_s: float = Field(
+        default=settings.DEFAULT_BACKOFF_CAP_S,
+        description="longest wait between attempts, also for a longer Retry-After",
+    )
+    page_size: int = Field(default=settings.DEFAULT_PAGE_SIZE, description="items per page (at most 1000)")
 
     def to_config(self) -> XmattersConfig:
         """Validates the settings before any request is made (raises ConfigError)."""
@@ -44,6 +56,10 @@ class XmattersResource(dg.ConfigurableResource):
             ca_bundle=self.ca_bundle,
             allow_insecure_http=self.allow_insecure_http,
             concurrency=self.concurrency,
+            timeout_s=self.timeout_s,
+            max_attempts=self.max_attempts,
+            backoff_cap_s=self.backoff_cap_s,
+            page_size=self.page_size,
         ).validate()
 
 

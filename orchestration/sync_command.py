@@ -13,20 +13,22 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import dagster as dg
 
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.run_outcome import RunOutcome, summarize_run
+from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+PRIVATE_UMASK = 0o077
 
 DAGSTER_YAML = """# written by baton-xmatters: one run at a time (DuckDB has one writer)
 concurrency:
@@ -66,6 +68,32 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     )
     out.add_argument("--expand-nested-groups", action="store_true", help="nested groups as expandable grants")
     out.add_argument("--sync-emails", action="store_true", help="add people's EMAIL devices as user emails")
+    advanced = parser.add_argument_group("advanced (retries and timeouts)")
+    advanced.add_argument(
+        "--timeout",
+        type=float,
+        default=settings.DEFAULT_TIMEOUT_S,
+        help=f"seconds to wait for a connection or a response (default {settings.DEFAULT_TIMEOUT_S:g})",
+    )
+    advanced.add_argument(
+        "--max-attempts",
+        type=int,
+        default=settings.DEFAULT_MAX_ATTEMPTS,
+        help=f"attempts per request on 429, 5xx, network errors (default {settings.DEFAULT_MAX_ATTEMPTS})",
+    )
+    advanced.add_argument(
+        "--backoff-cap",
+        type=float,
+        default=settings.DEFAULT_BACKOFF_CAP_S,
+        help="longest wait between attempts in seconds, also for a longer Retry-After "
+        f"(default {settings.DEFAULT_BACKOFF_CAP_S:g})",
+    )
+    advanced.add_argument(
+        "--page-size",
+        type=int,
+        default=settings.DEFAULT_PAGE_SIZE,
+        help=f"items per page requested from xMatters (default {settings.DEFAULT_PAGE_SIZE})",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -97,8 +125,7 @@ def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[
         },
         env,
     )
-    if options.concurrency < 1:
-        raise XmattersError(f"--concurrency must be >= 1, got {options.concurrency}")
+    config = _with_advanced_options(config, options)
     if not 0 <= options.max_drop <= 1:
         raise XmattersError(f"--max-drop must be between 0 and 1, got {options.max_drop}")
     paths = data_paths(env)
@@ -119,17 +146,46 @@ def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[
     )
 
 
+def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) -> XmattersConfig:
+    """The config with the connection-tuning flags applied, validated again (names the bad flag)."""
+    for flag, value, minimum in (
+        ("--concurrency", options.concurrency, 1),
+        ("--max-attempts", options.max_attempts, 1),
+        ("--page-size", options.page_size, 1),
+    ):
+        if value < minimum:
+            raise XmattersError(f"{flag} must be >= {minimum}, got {value}")
+    if not options.timeout > 0:
+        raise XmattersError(f"--timeout must be > 0 seconds, got {options.timeout}")
+    if options.backoff_cap < 0:
+        raise XmattersError(f"--backoff-cap must be >= 0 seconds, got {options.backoff_cap}")
+    return replace(
+        config,
+        concurrency=options.concurrency,
+        timeout_s=options.timeout,
+        max_attempts=options.max_attempts,
+        backoff_cap_s=options.backoff_cap,
+        page_size=options.page_size,
+    ).validate()
+
+
 def run_sync(options: argparse.Namespace) -> int:
     try:
         plan = plan_from_options(options, os.environ)
     except XmattersError as exc:
         return fail(str(exc), EXIT_USAGE)
     started = time.monotonic()
+    # The warehouse, dlt's state and the run history describe who may access what: owner only.
+    previous_umask = os.umask(PRIVATE_UMASK)
     try:
         with sync_lock(plan.lock_file, plan.warehouse):
+            remove_stale_temporaries(plan.sync_file)
+            restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
             outcome = execute(plan)
     except XmattersError as exc:
         return fail(str(exc), EXIT_FAILED)
+    finally:
+        os.umask(previous_umask)
     elapsed = time.monotonic() - started
     if not outcome.success:
         return fail(outcome.error or "the sync failed", EXIT_FAILED)
@@ -156,6 +212,10 @@ def execute(plan: SyncPlan) -> RunOutcome:
                 ca_bundle=plan.config.ca_bundle,
                 allow_insecure_http=plan.config.allow_insecure_http,
                 concurrency=plan.config.concurrency,
+                timeout_s=plan.config.timeout_s,
+                max_attempts=plan.config.max_attempts,
+                backoff_cap_s=plan.config.backoff_cap_s,
+                page_size=plan.config.page_size,
             ),
             "warehouse": WarehouseResource(database=str(plan.warehouse), dlt_pipelines_dir=str(plan.dlt_dir)),
             "sync_settings": SyncSettings(
@@ -198,6 +258,30 @@ def sync_lock(lock_file: Path, warehouse: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_stale_temporaries(sync_file: Path) -> None:
+    """Remove what a killed run left beside the target: `<file>.pending` and the writer's temp files.
+
+    Only called under the warehouse lock, so no live sync of this warehouse is writing them. The
+    names are the ones `c1_sync` and the `.c1z` writer use: `<file>.pending`, `.<file>.pending.*tmp`
+    and `.<file>.*tmp` (mkstemp names, never a user's file).
+    """
+    directory = sync_file.parent
+    if not directory.is_dir():
+        return
+    stale = [sync_file.with_name(sync_file.name + ".pending"), *directory.glob(f".{sync_file.name}.*tmp")]
+    for path in stale:
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+
+def restrict_to_owner(*paths: Path) -> None:
+    """Make files created by an earlier, more permissive version readable by their owner only."""
+    for path in paths:
+        with suppress(FileNotFoundError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
 
 
 def _require_writable_dir(directory: Path, flag: str) -> None:

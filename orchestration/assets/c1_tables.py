@@ -29,8 +29,12 @@ def raw_key(table: str) -> dg.AssetKey:
 
 # table -> (upstream assets, description); listed in dependency order
 STAGING_TABLES: dict[str, tuple[list[dg.AssetKey], str]] = {
+    "user_emails": (
+        [raw_key("email_devices")],
+        "People's EMAIL device addresses, the primary flagged (empty unless --sync-emails).",
+    ),
     "users": (
-        [raw_key("people"), raw_key("group_members")],
+        [raw_key("people"), raw_key("group_members"), staging_key("user_emails")],
         "C1 users: every person, ACTIVE -> ENABLED, INACTIVE -> DISABLED, plus PERSON members `/people` "
         "did not return (status UNSPECIFIED, `visible` false) so their grants are not lost.",
     ),
@@ -54,12 +58,7 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
     ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
-            params = (
-                {"expand_nested_groups": sync_settings.expand_nested_groups}
-                if table == "memberships"
-                else None
-            )
-            con.execute(sql.load(table), params)
+            con.execute(*_statement(con, table, sync_settings))
             rows = _count(con, f"{STAGING}.{table}")
             preview = con.sql(f"SELECT * FROM {STAGING}.{table} LIMIT 5").df()
             extra = _extra_metadata(con, table)
@@ -73,6 +72,22 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
         )
 
     return _asset
+
+
+def _statement(con: Any, table: str, settings: SyncSettings) -> tuple[str, dict[str, Any] | None]:
+    """The SQL of a table and the settings it takes as named parameters."""
+    if table == "memberships":
+        return sql.load(table), {"expand_nested_groups": settings.expand_nested_groups}
+    if table == "user_emails":
+        if not _exists(con, RAW, "email_devices"):
+            return sql.load("user_emails_empty"), None
+        return sql.load(table), {"sync_emails": settings.sync_emails}
+    return sql.load(table), None
+
+
+def _exists(con: Any, schema: str, table: str) -> bool:
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
+    return bool(con.execute(query, [schema, table]).fetchall()[0][0])
 
 
 def _count(con: Any, table: str) -> int:

@@ -46,6 +46,7 @@ RAW_DESCRIPTIONS = {
     "people": "Every person `/people` returns to the API account (xmatters_raw.people).",
     "groups": "Every group `/groups` returns (xmatters_raw.groups).",
     "group_members": "Every member row of every group, all four member types (xmatters_raw.group_members).",
+    "email_devices": "People's EMAIL devices, read only with --sync-emails (xmatters_raw.email_devices).",
 }
 
 
@@ -68,7 +69,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         config = xmatters.to_config()
         report = ExtractReport()
         log.info("extract: reading %s", config.base_url)
-        source = xmatters_source(config, report=report)
+        source = xmatters_source(config, report=report, sync_emails=sync_settings.sync_emails)
         try:
             for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.dlt_pipeline()):
                 yield _with_report(event, report)

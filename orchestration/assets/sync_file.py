@@ -20,15 +20,16 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from orchestration import history
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.resources import SyncSettings, WarehouseResource
-from pipelines.c1z.rows import GrantRow, GroupRow, UserRow
+from pipelines.c1z.rows import EntitlementRow, GrantRow, GroupRow, UserRow
 from pipelines.c1z.writer import write_c1z
 
 log = logging.getLogger("baton_xmatters")
 
 PUBLISHED = "c1"
-PUBLISHED_TABLES = ["users", "groups", "entitlements", "grants", "memberships"]
+PUBLISHED_TABLES = ["users", "groups", "entitlements", "grants", "memberships", "user_emails"]
 BATCH_ROWS = 50_000
 
 
@@ -54,6 +55,7 @@ def c1_sync(
             pending,
             users=_users(con),
             groups=_groups(con),
+            entitlements=_entitlements(con) if sync_settings.expand_nested_groups else None,
             grants=_grants(con),
             started_at=started,
         )
@@ -115,6 +117,14 @@ def _groups(con: duckdb.DuckDBPyConnection) -> Iterator[GroupRow]:
         )
 
 
+def _entitlements(con: duckdb.DuckDBPyConnection) -> Iterator[EntitlementRow]:
+    """With nested groups expanded, a `member` entitlement is also granted to (child) groups."""
+    for r in _rows(con, f"SELECT group_id, display_name FROM {STAGING}.entitlements ORDER BY group_id"):
+        yield EntitlementRow(
+            group_id=r["group_id"], display_name=r["display_name"], grantable_to=("user", "group")
+        )
+
+
 def _grants(con: duckdb.DuckDBPyConnection) -> Iterator[GrantRow]:
     cursor = con.cursor()
     try:
@@ -161,6 +171,7 @@ def _publish_tables(
                 size,
             ],
         )
+        history.record_snapshot(con, sync_id)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -1,6 +1,7 @@
 -- c1_staging.users: one C1 `user` per xMatters person, plus one per PERSON member that /people did
 -- not return (outside the API account's permission scope), so that member's grants are not lost.
--- Mirrors pipelines/c1z/mapping/user.py column for column (tests compare the two).
+-- Mirrors pipelines/c1z/mapping/user.py column for column (tests compare the two); `emails` comes
+-- from c1_staging.user_emails (empty unless --sync-emails).
 CREATE OR REPLACE TABLE c1_staging.users AS
 WITH people AS (
     SELECT *
@@ -68,8 +69,20 @@ hidden AS (
     WHERE member__recipient_type = 'PERSON'
       AND member__id NOT IN (SELECT id FROM people)
     QUALIFY row_number() OVER (PARTITION BY member__id ORDER BY group_id) = 1
+),
+emails AS (
+    SELECT
+        user_id,
+        list({'address': address, 'is_primary': is_primary} ORDER BY NOT is_primary, address) AS emails
+    FROM c1_staging.user_emails
+    GROUP BY user_id
+),
+all_users AS (
+    SELECT * FROM visible
+    UNION ALL
+    SELECT * FROM hidden
 )
-SELECT * FROM visible
-UNION ALL
-SELECT * FROM hidden
+SELECT all_users.*, coalesce(emails.emails, []) AS emails
+FROM all_users
+LEFT JOIN emails USING (user_id)
 ORDER BY user_id;

@@ -21,31 +21,46 @@ from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig, config_from_dlt
 from pipelines.xmatters.errors import NotFoundError
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.tables import Batcher, group_row, member_row, person_row, tables_from_pages
+from pipelines.xmatters.tables import (
+    Batcher,
+    email_device_row,
+    group_row,
+    member_row,
+    person_row,
+    tables_from_pages,
+)
 
 __all__ = ["ExtractReport", "XmattersConfig", "xmatters_source"]
 
 logger = logging.getLogger(__name__)
 
 
+_DLT_TYPES = {pa.bool_(): "bool", pa.int64(): "bigint"}
+
+
 def _column_hints(schema: pa.Schema) -> dict[str, dict[str, str | bool]]:
     """dlt column hints from the Arrow schema, so tables are typed even before their first row."""
-    return {
-        f.name: {"data_type": "bool" if f.type == pa.bool_() else "text", "nullable": f.nullable}
-        for f in schema
-    }
+    return {f.name: {"data_type": _DLT_TYPES.get(f.type, "text"), "nullable": f.nullable} for f in schema}
 
 
 @dlt.source(name=settings.SOURCE_NAME, max_table_nesting=0)
 def xmatters_source(
-    config: XmattersConfig | None = None, report: ExtractReport | None = None
+    config: XmattersConfig | None = None, report: ExtractReport | None = None, sync_emails: bool = False
 ) -> Sequence[DltResource]:
-    """People, groups and memberships of one xMatters instance, replaced as one snapshot per run."""
+    """People, groups and memberships of one xMatters instance, replaced as one snapshot per run.
+
+    `sync_emails` also reads EMAIL devices (opt-in: the C1 connector reads no device data).
+    """
     if config is None:
         config = config_from_dlt()
     client = XmattersClient(config, report)
     groups_resource = groups(client)
-    return (people(client), groups_resource, groups_resource | group_members(client))
+    return (
+        people(client),
+        groups_resource,
+        groups_resource | group_members(client),
+        email_devices(client, sync_emails),
+    )
 
 
 @dlt.resource(
@@ -71,6 +86,23 @@ def groups(client: XmattersClient) -> Iterator[pa.Table]:
     """Every group of `/groups`; also the parent that drives `group_members`."""
     for table in tables_from_pages(client.group_pages(), group_row, settings.GROUPS_SCHEMA):
         client.report.groups += table.num_rows
+        yield table
+
+
+@dlt.resource(
+    name="email_devices",
+    write_disposition="replace",
+    primary_key=settings.EMAIL_DEVICES_PRIMARY_KEY,
+    columns=_column_hints(settings.EMAIL_DEVICES_SCHEMA),
+)
+def email_devices(client: XmattersClient, enabled: bool) -> Iterator[pa.Table]:
+    """People's EMAIL devices (`/devices?deviceType=EMAIL`), only when asked: no request otherwise."""
+    if not enabled:
+        return
+    for table in tables_from_pages(
+        client.email_device_pages(), email_device_row, settings.EMAIL_DEVICES_SCHEMA
+    ):
+        client.report.email_devices += table.num_rows
         yield table
 
 

@@ -106,20 +106,29 @@ class XmattersClient:
         return f"{self.config.base_url}{path}?{query}"
 
     def pages(
-        self, path: str, *, key: ItemKey = item_id, not_found_hint: str | None = None
+        self,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        key: ItemKey = item_id,
+        not_found_hint: str | None = None,
     ) -> Iterator[list[dict]]:
         """Items of a list endpoint, page by page, each item once."""
 
         def fetch(url: str) -> Any:
             return self.get_json(url, not_found_hint=not_found_hint)
 
-        return iter_pages(fetch, self.url(path), key=key, on_duplicates=self.report.count_duplicates)
+        first = self.url(path, **(params or {}))
+        return iter_pages(fetch, first, key=key, on_duplicates=self.report.count_duplicates)
 
     def people_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url")
 
     def group_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url")
+
+    def email_device_pages(self) -> Iterator[list[dict]]:
+        return self.pages(settings.DEVICES_PATH, params={"deviceType": "EMAIL"})
 
     def group_members(self, group_id: str) -> list[dict]:
         """Every member item of one group, by group id (a name would need encoding and can be renamed)."""
@@ -148,10 +157,12 @@ class XmattersClient:
             if attempt == attempts:
                 raise outcome.error_class(f"{outcome.message} (gave up after {attempts} attempts)")
             delay = backoff_delay(attempt, self.config.backoff_cap_s, outcome.retry_after)
+            capped = outcome.retry_after is not None and outcome.retry_after > delay
             logger.warning(
-                "%s; retrying in %.1f s (attempt %d/%d)",
+                "%s; retrying in %.1f s%s (attempt %d/%d)",
                 outcome.message.removeprefix("HTTP "),
                 delay,
+                f" (Retry-After {outcome.retry_after:.0f} s capped)" if capped else "",
                 attempt + 1,
                 attempts,
             )

@@ -25,6 +25,7 @@ class ExtractReport:
     people: int = 0
     groups: int = 0
     group_members: int = 0
+    email_devices: int = 0
     requests: int = 0
     retries: int = 0
     duplicates_dropped: int = 0

@@ -12,6 +12,7 @@ API_PATH = "/api/xm/1"
 PEOPLE_PATH = "/people"
 GROUPS_PATH = "/groups"
 MEMBERS_PATH = "/groups/{group_id}/members"
+DEVICES_PATH = "/devices"
 
 DATASET_NAME = "xmatters_raw"
 PIPELINE_NAME = "baton_xmatters"
@@ -100,6 +101,22 @@ GROUP_MEMBERS_SCHEMA = pa.schema(
     ]
 )
 
+# EMAIL devices, read only with --sync-emails: one paged call for all people, not one per person.
+EMAIL_DEVICES_SCHEMA = pa.schema(
+    [
+        pa.field("id", _S, nullable=False),
+        pa.field("owner__id", _S, nullable=False),
+        ("owner__target_name", _S),
+        ("name", _S),
+        ("email_address", _S),
+        ("sequence", pa.int64()),
+        ("priority_threshold", _S),
+        ("status", _S),
+        ("default_device", _B),
+    ]
+)
+
 PEOPLE_PRIMARY_KEY = "id"
 GROUPS_PRIMARY_KEY = "id"
 GROUP_MEMBERS_PRIMARY_KEY = ("group_id", "member__id")
+EMAIL_DEVICES_PRIMARY_KEY = "id"

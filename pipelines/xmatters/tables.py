@@ -99,6 +99,23 @@ def member_row(group_id: str, item: dict[str, Any]) -> Row:
     )
 
 
+def email_device_row(item: dict[str, Any]) -> Row:
+    g = item.get
+    owner = _obj(g("owner"))
+    sequence = g("sequence")
+    return (
+        g("id"),
+        owner.get("id"),
+        owner.get("targetName"),
+        g("name"),
+        g("emailAddress"),
+        sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None,
+        g("priorityThreshold"),
+        g("status"),
+        g("defaultDevice"),
+    )
+
+
 def to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
     """Column-wise Arrow table; a value of the wrong type is a protocol error naming its column."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]

@@ -20,12 +20,15 @@ def test_asset_graph_keys_and_checks():
         "xmatters_raw/people",
         "xmatters_raw/groups",
         "xmatters_raw/group_members",
+        "xmatters_raw/email_devices",
+        "c1_staging/user_emails",
         "c1_staging/users",
         "c1_staging/groups",
         "c1_staging/entitlements",
         "c1_staging/memberships",
         "c1_staging/grants",
         "c1_sync",
+        "c1_access_changes",
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert ("c1_staging/users", "users_expectations") in checks
@@ -44,6 +47,7 @@ def test_publish_comes_after_every_staged_table():
         "c1_staging/entitlements",
         "c1_staging/memberships",
         "c1_staging/grants",
+        "c1_staging/user_emails",
     }
 
 

@@ -1,0 +1,39 @@
+"""`c1_access_changes`: what changed since the previous published sync (`c1.access_changes`)."""
+
+import dagster as dg
+
+from orchestration import history
+from orchestration.resources import SyncSettings, WarehouseResource
+
+
+@dg.asset(
+    key="c1_access_changes",
+    deps=["c1_sync"],
+    group_name="c1",
+    kinds={"duckdb"},
+    description="Grants added and removed, users added, removed, activated or deactivated, groups added or "
+    "removed since the previous published sync; history kept for `history_retention` syncs.",
+)
+def c1_access_changes(warehouse: WarehouseResource, sync_settings: SyncSettings) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        changes = history.compute_changes(con, sync_settings.history_retention)
+        preview = (
+            con.sql(
+                "SELECT change, object_id, group_id, principal_id, display_name FROM c1.access_changes "
+                "WHERE sync_id = ? ORDER BY change, object_id LIMIT 10",
+                params=[changes.sync_id],
+            ).df()
+            if changes
+            else None
+        )
+    if changes is None:
+        return dg.MaterializeResult(metadata={"summary": "no published sync yet"})
+    return dg.MaterializeResult(
+        metadata={
+            "summary": dg.MetadataValue.text(changes.summary()),
+            "sync_id": dg.MetadataValue.text(changes.sync_id),
+            "previous_sync_id": dg.MetadataValue.text(changes.previous_sync_id or ""),
+            **{kind: dg.MetadataValue.int(n) for kind, n in changes.counts.items()},
+            "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if preview is not None else ""),
+        }
+    )
