@@ -9,6 +9,8 @@ per grant. `tests/c1z/test_encode.py` proves this equals the library's determini
 
 from __future__ import annotations
 
+import calendar
+import struct
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -170,13 +172,13 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
-_SMALL_VARINTS = tuple(varint(n) for n in range(16_384))  # every length a grant field can have
+SMALL_VARINTS = tuple(varint(n) for n in range(16_384))  # every length a grant field can have
 
 
 def length_delimited(field_number: int, payload: bytes) -> bytes:
     """One wire-type-2 field: tag, length, payload (field numbers here are all < 16)."""
     size = len(payload)
-    prefix = _SMALL_VARINTS[size] if size < 16_384 else varint(size)
+    prefix = SMALL_VARINTS[size] if size < 16_384 else varint(size)
     return bytes(((field_number << 3) | 2,)) + prefix + payload
 
 
@@ -196,5 +198,163 @@ def grant_bytes(entitlement_field: bytes, principal_field: bytes, grant_id: str)
     """A whole serialized Grant from its pre-encoded parts (fields in number order, as protobuf does)."""
     id_bytes = grant_id.encode()
     size = len(id_bytes)
-    id_length = _SMALL_VARINTS[size] if size < 16_384 else varint(size)
+    id_length = SMALL_VARINTS[size] if size < 16_384 else varint(size)
     return entitlement_field + principal_field + b"\x1a" + id_length + id_bytes
+
+
+def _length(size: int) -> bytes:
+    return SMALL_VARINTS[size] if size < 16_384 else varint(size)
+
+
+# --- byte-level fast path for users (Struct/Value by hand) ------------------------------------------
+#
+# A user resource costs ~40 us through the library (most of it building the profile Struct), and a
+# large tenant has 100,000 of them. The wire format of the few messages involved is simple, so they are
+# written here directly; `tests/c1z/test_encode.py` proves the bytes equal the library's
+# `SerializeToString(deterministic=True)` of `user_resource()` over varied rows.
+
+_pack_double = struct.Struct("<d").pack
+_TIMESTAMP_MIN = -62_135_596_800  # 0001-01-01T00:00:00Z, the range `Timestamp.FromDatetime` accepts
+_TIMESTAMP_MAX = 253_402_300_799  # 9999-12-31T23:59:59Z
+_USER_TRAIT_URL = length_delimited(1, f"type.googleapis.com/{pb.UserTrait.DESCRIPTOR.full_name}".encode())
+_USER_RESOURCE_ID_PREFIX = b"\n\x04user"
+_HUMAN = b"\x28\x01"  # UserTrait.account_type = ACCOUNT_TYPE_HUMAN
+
+
+def _int_varint(value: int) -> bytes:
+    """Varint of a signed int64/int32 field value (negatives are ten bytes, two's complement)."""
+    return varint(value if value >= 0 else value + (1 << 64))
+
+
+def _value_bytes(value: Any) -> bytes:
+    """A serialized `google.protobuf.Value`, choosing the kind as `Struct.update` does.
+
+    A oneof member is written even when it holds its default (false, 0.0, ""), as the library does.
+    """
+    if value is None:
+        return b"\x08\x00"  # null_value = NULL_VALUE
+    if value is True:
+        return b"\x20\x01"
+    if value is False:
+        return b"\x20\x00"
+    if isinstance(value, str):
+        data = value.encode()
+        return b"\x1a" + _length(len(data)) + data
+    if isinstance(value, int | float):
+        return b"\x11" + _pack_double(value)
+    if isinstance(value, Mapping):
+        data = _struct_bytes(value)
+        return b"\x2a" + _length(len(data)) + data
+    if isinstance(value, list | tuple):
+        items = [_value_bytes(item) for item in value]
+        data = b"".join([b"\x0a" + _length(len(item)) + item for item in items])
+        return b"\x32" + _length(len(data)) + data
+    raise ValueError(f"Unexpected type {type(value).__name__} in a profile")
+
+
+def _map_key_order(key: str) -> bytes:
+    return key.encode() + b"\xff"
+
+
+def _struct_bytes(fields: Mapping[Any, Any]) -> bytes:
+    """A serialized `google.protobuf.Struct` of `fields` with None values dropped.
+
+    Map entries always carry both key and value, and come in the order the library's deterministic
+    serialization (upb) uses: by UTF-8 bytes, except that where one key is a prefix of another the
+    LONGER key comes first ("ab" before "a", "" last). Appending 0xff, a byte UTF-8 never contains,
+    to each key gives exactly that order under plain bytes comparison.
+    """
+    cleaned = {str(k): v for k, v in fields.items() if v is not None}
+    parts = []
+    for key in sorted(cleaned, key=_map_key_order):
+        key_bytes = key.encode()
+        value = _value_bytes(cleaned[key])
+        entry = b"\x0a" + _length(len(key_bytes)) + key_bytes + b"\x12" + _length(len(value)) + value
+        parts.append(b"\x0a" + _length(len(entry)) + entry)
+    return b"".join(parts)
+
+
+def profile_bytes(profile: Mapping[str, Any] | None) -> bytes | None:
+    """`serialize(profile_struct(profile))`, or None where `profile_struct` gives None."""
+    if not profile:
+        return None
+    if not any(v is not None for v in profile.values()):
+        return None
+    return _struct_bytes(profile)
+
+
+def timestamp_bytes(moment: datetime) -> bytes:
+    """`serialize(timestamp(moment))`: seconds and nanos computed as `Timestamp.FromDatetime` does."""
+    seconds = calendar.timegm((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).utctimetuple())
+    if not _TIMESTAMP_MIN <= seconds <= _TIMESTAMP_MAX:
+        return serialize(timestamp(moment))  # the library raises its own error for this
+    nanos = moment.microsecond * 1000
+    return (b"\x08" + _int_varint(seconds) if seconds else b"") + (
+        b"\x10" + _int_varint(nanos) if nanos else b""
+    )
+
+
+def _string_field(tag: bytes, text: str | None) -> bytes:
+    """A proto3 string field: absent when empty."""
+    if not text:
+        return b""
+    data = text.encode()
+    return tag + _length(len(data)) + data
+
+
+def _message_field(tag: bytes, payload: bytes) -> bytes:
+    """A set sub-message field: written even when its payload is empty."""
+    return tag + _length(len(payload)) + payload
+
+
+def _status_payload(status: int, details: str | None) -> bytes:
+    return (b"\x08" + varint(status) if status else b"") + _string_field(b"\x12", details)
+
+
+def user_resource_bytes(user: UserRow) -> bytes:
+    """`serialize(user_resource(user))`, built from bytes (about 5x faster than the library)."""
+    profile = profile_bytes(user.profile)
+    created_at = timestamp_bytes(user.created_at) if user.created_at is not None else None
+    trait = [
+        _message_field(
+            b"\x0a",
+            _string_field(b"\x0a", address) + (b"\x10\x01" if primary else b""),
+        )
+        for address, primary in user.emails
+    ]
+    trait.append(_message_field(b"\x12", _status_payload(_USER_STATUS[user.status], user.status_details)))
+    if profile is not None:
+        trait.append(_message_field(b"\x1a", profile))
+    trait.append(_HUMAN)
+    trait.append(_string_field(b"\x32", user.login))
+    if created_at is not None:
+        trait.append(_message_field(b"\x42", created_at))
+    if user.last_login is not None:
+        trait.append(_message_field(b"\x4a", timestamp_bytes(user.last_login)))
+    if user.given_name or user.family_name:
+        name = _string_field(b"\x0a", user.given_name) + _string_field(b"\x12", user.family_name)
+        trait.append(_message_field(b"\x62", name))
+    trait_bytes = b"".join(trait)
+    any_payload = _USER_TRAIT_URL + b"\x12" + _length(len(trait_bytes)) + trait_bytes
+
+    resource = [
+        _message_field(b"\x0a", _USER_RESOURCE_ID_PREFIX + _string_field(b"\x12", user.user_id)),
+        _string_field(b"\x1a", user.display_name),
+        b"\x22" + _length(len(any_payload)) + any_payload,
+    ]
+    if profile is not None:
+        resource.append(_message_field(b"\x4a", profile))
+    resource.append(
+        _message_field(b"\x5a", _status_payload(_RESOURCE_STATUS[user.status], user.status_details))
+    )
+    if created_at is not None:
+        resource.append(_message_field(b"\x62", created_at))
+    return b"".join(resource)
+
+
+def user_principal_field(user_id: str) -> bytes:
+    """`grant_principal_field("user", user_id)` with fewer calls: computed once per user."""
+    id_bytes = user_id.encode()
+    resource_id = _USER_RESOURCE_ID_PREFIX + b"\x12" + _length(len(id_bytes)) + id_bytes
+    resource = b"\x0a" + _length(len(resource_id)) + resource_id
+    return b"\x12" + _length(len(resource)) + resource

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from pipelines.c1z import encode
 from pipelines.c1z.proto import pb
-from pipelines.c1z.rows import GroupRow, grant_id
+from pipelines.c1z.rows import GroupRow, UserRow, grant_id
 from pipelines.c1z.sync_ids import format_sync_time, ksuid_time, new_ksuid, parse_sync_time
 from tests.c1z.wire import WireMismatch, canonical
 
@@ -84,3 +86,106 @@ def test_sync_time_layout() -> None:
 def test_wire_checker_rejects_an_undeclared_field() -> None:
     with pytest.raises(WireMismatch, match="undeclared field number 15"):
         canonical(b"\x7a\x01x", pb.ResourceType.DESCRIPTOR)
+
+
+# --- the hand-written user encoder equals the library --------------------------------------------
+
+_PROFILE_VALUES: list[object] = [
+    "",
+    "x",
+    "Zoë ☎ 用户 🚨",
+    "y" * 200,
+    True,
+    False,
+    0,
+    3,
+    -1.5,
+    2**60,
+    1e300,
+    None,
+]
+
+
+def _random_value(rng: random.Random, depth: int) -> object:
+    kind = rng.random()
+    if depth < 3 and kind < 0.15:
+        return _random_profile(rng, depth + 1)
+    if depth < 3 and kind < 0.3:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    if depth < 3 and kind < 0.35:
+        return tuple(_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3)))
+    return rng.choice(_PROFILE_VALUES)
+
+
+def _random_profile(rng: random.Random, depth: int = 0) -> dict[object, object]:
+    # Keys that are prefixes of each other ("a", "ab"), empty, non-ASCII and non-str keys exercise the
+    # map entry order; None values must vanish at every depth.
+    keys: list[object] = ["a", "ab", "abc", "b", "", "é", "Z", "targetName", "props", 7]
+    return {rng.choice(keys): _random_value(rng, depth) for _ in range(rng.randint(0, 7))}
+
+
+def _random_user(rng: random.Random, number: int) -> UserRow:
+    def maybe(value: object) -> Any:
+        return value if rng.random() < 0.5 else None
+
+    moments = [
+        datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(1960, 6, 1, 0, 0, 0, 999_999, tzinfo=UTC),  # negative seconds: ten-byte varint
+        datetime(1970, 1, 1, tzinfo=UTC),  # the epoch: an empty Timestamp that is still present
+        datetime(2024, 2, 29, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=-7))),
+        datetime(2001, 1, 1, 12, 0),  # naive: taken as UTC
+    ]
+    return UserRow(
+        user_id=rng.choice([f"user-{number}", "", "用户-ü", "u" * 300]),
+        display_name=rng.choice(["Person", "", "李 雷", "Zoë Ångström"]),
+        status=rng.choice(["ENABLED", "DISABLED", "UNSPECIFIED"]),
+        status_details=maybe(rng.choice(["", "not visible to the connector account", "d" * 150])),
+        login=maybe(rng.choice(["", "zoe", "ü" * 70])),
+        given_name=maybe(rng.choice(["", "Zoë"])),
+        family_name=maybe(rng.choice(["", "Ångström"])),
+        profile=maybe(_random_profile(rng)),
+        emails=tuple(
+            (rng.choice(["", "a@example.com"]), rng.random() < 0.5) for _ in range(rng.randint(0, 2))
+        ),
+        created_at=maybe(rng.choice(moments)),
+        last_login=maybe(rng.choice(moments)),
+    )
+
+
+def test_user_fast_path_equals_library_encoding_over_random_users() -> None:
+    rng = random.Random(20260301)
+    for number in range(3000):
+        user = _random_user(rng, number)
+        assert encode.user_resource_bytes(user) == encode.serialize(encode.user_resource(user)), user
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        None,
+        {},
+        {"a": None},
+        {"a": None, "b": {"c": None}},  # a nested dict that empties is still written (as {})
+        {"targetName": "zoe", "visibleToConnector": True, "properties": {"Team": "ops", "Team Name": "x"}},
+        {"list": [None, 1, "x", [], {}, {"k": None}, (True, False)]},
+        {"": "", "ab": 0.0, "a": -0.0, "é": "ü", "e": 1},
+        {1: "int key", "1": "str key wins (later)"},
+    ],
+)
+def test_profile_bytes_equal_the_library(profile: dict[Any, Any] | None) -> None:
+    struct = encode.profile_struct(profile)
+    expected = None if struct is None else encode.serialize(struct)
+    assert encode.profile_bytes(profile) == expected
+
+
+def test_profile_with_an_unsupported_value_fails_like_the_library() -> None:
+    profile = {"when": datetime(2020, 1, 1)}
+    with pytest.raises(ValueError):
+        encode.profile_struct(profile)
+    with pytest.raises(ValueError):
+        encode.profile_bytes(profile)
+
+
+def test_user_principal_field_equals_the_generic_one() -> None:
+    for user_id in ("b1e0c5a4-1111-4222-8333-944455556666", "用户-1", "u" * 300):
+        assert encode.user_principal_field(user_id) == encode.grant_principal_field("user", user_id)
