@@ -1,13 +1,17 @@
 """Benchmark: write 1,000,000 grants over 10,000 groups and 100,000 users into a `.c1z`.
 
-Prints wall time, peak RSS and bytes per grant, and the same bytes-per-grant figure for baton-sdk's
-own sample files (../shared/interop/baton-sdk) for comparison. Target on a 2-core machine:
-<= 20 s and <= 1 GiB peak RSS. Not a test: run it by hand, `python bench/c1z_write.py [--grants N]`.
+Prints a table of wall time per phase (users, groups, entitlements, grants, indexes, close,
+compression; each row phase beside the time its input generator alone takes, since rows are
+streamed), total wall and CPU time, peak RSS and bytes per grant, and the same bytes-per-grant
+figure for baton-sdk's own sample files (../shared/interop/baton-sdk) for comparison.
+Target on a 2-core machine: <= 20 s and <= 1 GiB peak RSS. Not a test: run it by hand,
+`python bench/c1z_write.py [--grants N]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import tempfile
@@ -18,7 +22,7 @@ from pathlib import Path
 
 from pipelines.c1z.reader import open_c1z
 from pipelines.c1z.rows import GrantRow, GroupRow, UserRow
-from pipelines.c1z.writer import write_c1z
+from pipelines.c1z.writer import C1ZWriter
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "interop" / "baton-sdk"
 
@@ -76,43 +80,90 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _input_seconds(user_ids: list[str], group_ids: list[str], grants: int) -> dict[str, float]:
+    """How long producing the input rows alone takes: the writer's row phases include it."""
+    seconds = {}
+    for name, rows in (
+        ("users", _users(user_ids)),
+        ("groups", _groups(group_ids)),
+        ("grants", _grants(group_ids, user_ids, grants)),
+    ):
+        start = time.perf_counter()
+        for _ in rows:
+            pass
+        seconds[name] = time.perf_counter() - start
+    return seconds
+
+
+def _sample_bytes_per_grant() -> list[tuple[str, int, float]]:
+    """(file name, grants, bytes per grant) of each baton-sdk sample file with grants."""
+    figures = []
+    for sample in sorted(SAMPLES.glob("*.c1z")):
+        with open_c1z(sample) as reader:
+            sample_grants = reader.stats()["grants"]
+        if sample_grants:
+            figures.append((sample.name, sample_grants, sample.stat().st_size / sample_grants))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--grants", type=int, default=1_000_000)
     parser.add_argument("--groups", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument(
+        "--no-input-baseline",
+        action="store_true",
+        help="skip timing the input generators alone (saves a few seconds)",
+    )
     args = parser.parse_args()
 
     user_ids, group_ids = _ids(args.users, 1), _ids(args.groups, 2)
+    inputs = {} if args.no_input_baseline else _input_seconds(user_ids, group_ids, args.grants)
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(dir=".") as scratch:
         target = Path(scratch) / "bench.c1z"
         rss_before = _peak_rss_mib()
+        cpu_before = _cpu_seconds()
         start = time.perf_counter()
-        result = write_c1z(
-            target,
-            users=_users(user_ids),
-            groups=_groups(group_ids),
-            grants=_grants(group_ids, user_ids, args.grants),
-        )
+        with C1ZWriter(target) as writer:
+            writer.add_users(_users(user_ids))
+            writer.add_groups(_groups(group_ids))
+            writer.add_entitlements(None)
+            writer.add_grants(_grants(group_ids, user_ids, args.grants))
+            result = writer.finish()
         wall = time.perf_counter() - start
-        grants = result.counts["grants"]
-        print(
-            f"wrote {grants:,} grants, {result.counts['groups']:,} groups, {result.counts['users']:,} users"
-        )
-        print(f"wall time        {wall:8.2f} s")
-        print(f"peak RSS         {_peak_rss_mib():8.1f} MiB (before writing: {rss_before:.1f} MiB)")
-        print(f"file size        {result.bytes / 1024**2:8.1f} MiB")
-        print(f"bytes per grant  {result.bytes / grants:8.1f} (whole file / grants)")
+        cpu = _cpu_seconds() - cpu_before
+        timings = writer.timings
 
-    for sample in sorted(SAMPLES.glob("*.c1z")):
-        with open_c1z(sample) as reader:
-            sample_grants = reader.stats()["grants"]
-        if sample_grants:
-            size = sample.stat().st_size
-            print(
-                f"baton-sdk sample {size / sample_grants:8.1f} bytes per grant "
-                f"({sample.name}, {sample_grants} grants)"
-            )
+    counts = result.counts
+    grants = counts["grants"]
+    print(
+        f"wrote {grants:,} grants, {counts['groups']:,} groups, {counts['users']:,} users "
+        f"on {os.cpu_count()} cores (1-min load average before: {load:.1f})"
+    )
+    print()
+    print(f"{'phase':<14}{'wall s':>9}   {'of which input rows':>20}")
+    for phase in ("users", "groups", "entitlements", "grants", "indexes", "close", "compression"):
+        note = f"{inputs[phase]:20.2f}" if phase in inputs else ""
+        print(f"{phase:<14}{timings.get(phase, 0.0):9.2f}   {note}")
+    other = wall - sum(timings.values())
+    print(f"{'(other)':<14}{other:9.2f}")
+    print(f"{'total':<14}{wall:9.2f}   (CPU time {cpu:.2f} s; target <= 20 s wall)")
+    print()
+    print(
+        f"peak RSS         {_peak_rss_mib():8.1f} MiB (before writing: {rss_before:.1f} MiB; target <= 1024)"
+    )
+    print(f"file size        {result.bytes / 1024**2:8.1f} MiB")
+    print(f"bytes per grant  {result.bytes / max(grants, 1):8.1f} (whole file / grants)")
+    for name, sample_grants, per_grant in _sample_bytes_per_grant():
+        print(f"baton-sdk sample {per_grant:8.1f} bytes per grant ({name}, {sample_grants:,} grants)")
+    print("(baton-sdk's sample ids are short, e.g. user-0000099; ours are 36-character UUIDs)")
 
 
 if __name__ == "__main__":
