@@ -263,24 +263,49 @@ def _struct_bytes(fields: Mapping[Any, Any]) -> bytes:
     serialization (upb) uses: by UTF-8 bytes, except that where one key is a prefix of another the
     LONGER key comes first ("ab" before "a", "" last). Appending 0xff, a byte UTF-8 never contains,
     to each key gives exactly that order under plain bytes comparison.
+
+    Profiles of one kind share their key set, so the sorted, pre-encoded entry heads are cached per
+    key tuple; string values (most of a profile) are encoded inline without a call.
     """
     cleaned = {str(k): v for k, v in fields.items() if v is not None}
+    keys = tuple(cleaned)
+    layout = _STRUCT_LAYOUTS.get(keys)
+    if layout is None:
+        layout = tuple(
+            (key, b"\x0a" + _length(len(encoded)) + encoded + b"\x12")
+            for key in sorted(keys, key=_map_key_order)
+            for encoded in (key.encode(),)
+        )
+        if len(_STRUCT_LAYOUTS) < _STRUCT_LAYOUTS_MAX:
+            _STRUCT_LAYOUTS[keys] = layout
+    small = SMALL_VARINTS
     parts = []
-    for key in sorted(cleaned, key=_map_key_order):
-        key_bytes = key.encode()
-        value = _value_bytes(cleaned[key])
-        entry = b"\x0a" + _length(len(key_bytes)) + key_bytes + b"\x12" + _length(len(value)) + value
-        parts.append(b"\x0a" + _length(len(entry)) + entry)
+    for key, head in layout:
+        value = cleaned[key]
+        if type(value) is str and len(value) < 4_000:  # < 16,384 UTF-8 bytes: one table lookup each
+            data = value.encode()
+            size = len(data)
+            value_bytes = b"\x1a" + small[size] + data
+        else:
+            value_bytes = _value_bytes(value)
+        entry_size = len(head) + len(value_bytes)
+        entry_size += len(_length(len(value_bytes)))
+        parts.append(b"\x0a" + _length(entry_size) + head + _length(len(value_bytes)) + value_bytes)
     return b"".join(parts)
 
 
+_STRUCT_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, bytes], ...]] = {}
+_STRUCT_LAYOUTS_MAX = 4096
+
+
 def profile_bytes(profile: Mapping[str, Any] | None) -> bytes | None:
-    """`serialize(profile_struct(profile))`, or None where `profile_struct` gives None."""
+    """`serialize(profile_struct(profile))`, or None where `profile_struct` gives None.
+
+    A Struct with at least one entry never serializes to b"", so empty bytes mean "nothing left".
+    """
     if not profile:
         return None
-    if not any(v is not None for v in profile.values()):
-        return None
-    return _struct_bytes(profile)
+    return _struct_bytes(profile) or None
 
 
 def timestamp_bytes(moment: datetime) -> bytes:

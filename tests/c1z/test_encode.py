@@ -152,7 +152,13 @@ def _random_user(rng: random.Random, number: int) -> UserRow:
     )
 
 
-def test_user_fast_path_equals_library_encoding_over_random_users() -> None:
+@pytest.mark.parametrize("layout_cache", [True, False])
+def test_user_fast_path_equals_library_encoding_over_random_users(
+    layout_cache: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not layout_cache:  # a full cache: every Struct takes the uncached path
+        monkeypatch.setattr(encode, "_STRUCT_LAYOUTS", {})
+        monkeypatch.setattr(encode, "_STRUCT_LAYOUTS_MAX", 0)
     rng = random.Random(20260301)
     for number in range(3000):
         user = _random_user(rng, number)
