@@ -29,8 +29,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# The UI with the same Dagster home as CLI runs, so their history shows up.
 ui: $(STAMP)
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -c "from pathlib import Path; from orchestration.sync_command import ensure_dagster_home; ensure_dagster_home(Path('var/dagster').resolve())"
+	DAGSTER_HOME=$(CURDIR)/var/dagster $(BIN)/dagster dev -w workspace.yaml
 
 # Regenerate the committed protobuf code from pipelines/c1z/proto/*.proto.
 proto: $(STAMP)

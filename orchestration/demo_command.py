@@ -16,8 +16,8 @@ from simulator.org import OrgSpec, build_org
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--people", type=int, default=500, help="people in the simulated tenant")
-    parser.add_argument("--groups", type=int, default=60, help="groups in the simulated tenant")
+    parser.add_argument("--people", type=int, default=3000, help="people in the simulated tenant")
+    parser.add_argument("--groups", type=int, default=120, help="groups in the simulated tenant")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("-f", "--file", help="the .c1z to write (default var/demo.c1z)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

@@ -94,9 +94,16 @@ def _is_wrapper(cls_name: str | None) -> bool:
 
 
 def _one_line(message: str, cls_name: str | None) -> str:
+    """The first line of an error without its class name, which Dagster prefixes module-qualified.
+
+    `pipelines.xmatters.errors.AuthError: xmatters: HTTP 401 ...` -> `xmatters: HTTP 401 ...`:
+    the user reads the cause, not our module layout.
+    """
     text = message.strip()
-    if cls_name and text.startswith(cls_name + ":"):
-        text = text[len(cls_name) + 1 :].strip()
+    if cls_name:
+        head, sep, rest = text.partition(":")
+        if sep and (head == cls_name or head.endswith("." + cls_name)):
+            text = rest.strip()
     return text.splitlines()[0] if text else (cls_name or "error")
 
 

@@ -199,6 +199,7 @@ def execute(plan: SyncPlan) -> RunOutcome:
     from orchestration.jobs import SYNC_JOB_NAME
     from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # nothing leaves the machine but API calls
     os.environ["BATON_BASE_URL"] = plan.config.base_url
     os.environ["BATON_USERNAME"] = plan.config.username
     os.environ["BATON_PASSWORD"] = plan.config.password

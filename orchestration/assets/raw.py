@@ -72,7 +72,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         source = xmatters_source(config, report=report, sync_emails=sync_settings.sync_emails)
         try:
             for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.dlt_pipeline()):
-                yield _with_report(event, report)
+                yield _with_report(event, report, warehouse)
         except PipelineStepFailed as exc:
             # dlt wraps the client's classified error several times; surface the one-line cause
             cause = find_xmatters_error(exc)
@@ -88,10 +88,11 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
     return xmatters_raw_assets
 
 
-def _with_report(event: Any, report: ExtractReport) -> Any:
+def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource) -> Any:
     if isinstance(event, dg.MaterializeResult) and event.asset_key is not None:
         name = event.asset_key.path[-1]
         extra: dict[str, Any] = {
+            "preview": dg.MetadataValue.md(_preview(warehouse, name)),
             "dagster/row_count": dg.MetadataValue.int(getattr(report, name, 0)),
             "requests": dg.MetadataValue.int(report.requests),
             "retries": dg.MetadataValue.int(report.retries),
@@ -102,3 +103,15 @@ def _with_report(event: Any, report: ExtractReport) -> Any:
             )
         return dg.MaterializeResult(asset_key=event.asset_key, metadata={**(event.metadata or {}), **extra})
     return event
+
+
+def _preview(warehouse: WarehouseResource, table: str) -> str:
+    """The first rows of a freshly loaded raw table, as markdown (empty when it was not created)."""
+    with warehouse.connect() as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [RAW_PREFIX, table],
+        ).fetchall()[0][0]
+        if not exists:
+            return "(no rows)"
+        return con.sql(f"SELECT * FROM {RAW_PREFIX}.{table} LIMIT 5").df().to_markdown(index=False)

@@ -1,0 +1,47 @@
+"""The Dagster job itself (not via the CLI): runs in-process with every check and publishes."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.definitions import build_definitions
+from orchestration.jobs import SYNC_JOB_NAME
+from orchestration.resources import SyncSettings, WarehouseResource
+from pipelines.c1z.reader import open_c1z
+
+
+def test_job_runs_with_all_checks_passing_and_reports_metadata(
+    simulator, org, data_home, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("BATON_USERNAME", simulator.username)
+    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    sync_file = tmp_path / "job.c1z"
+    defs = build_definitions(
+        {
+            "warehouse": WarehouseResource(
+                database=str(tmp_path / "wh.duckdb"), dlt_pipelines_dir=str(tmp_path / "dlt")
+            ),
+            "sync_settings": SyncSettings(sync_file=str(sync_file)),
+        }
+    )
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(instance=instance)
+    assert result.success
+
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 9  # 4 GX suites, 3 SQL reference rules, 2 drop guards
+    assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
+
+    materialized = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert materialized["xmatters_raw/people"]["dagster/row_count"].value == len(org.people)
+    assert "preview" in materialized["xmatters_raw/group_members"]
+    assert materialized["c1_staging/grants"]["dagster/row_count"].value == len(org.person_memberships())
+    assert materialized["c1_sync"]["path"].value == str(sync_file)
+    with open_c1z(sync_file) as reader:
+        assert reader.stats()["grants"] == len(org.person_memberships())
+    assert "BATON_PASSWORD" not in str(materialized)
+    assert simulator.password not in str(materialized)
