@@ -125,7 +125,9 @@ def _resolve(link: str, current_url: str, origin: tuple[str, str, int]) -> str:
     except ValueError:
         link_origin = ("?", "?", 0)
     if link_origin != origin or parts.username is not None or parts.password is not None:
-        shown = f"{parts.scheme}://{parts.hostname or '?'}"
+        # scheme://host[:port], never the link's user info (it could carry a password)
+        port = link_origin[2] if link_origin[0] != "?" and parts.port is not None else None
+        shown = f"{parts.scheme}://{parts.hostname or '?'}{f':{port}' if port else ''}"
         raise ProtocolError(
             f"the next link of {current_url} points to another origin ({shown}); "
             "refusing to send credentials there"
