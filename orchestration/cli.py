@@ -27,7 +27,14 @@ def build_sync_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # `baton-xmatters inspect ... | head`: the reader left, not an error
+        sys.stderr.close()
+        return 0
+
+
+def _main(args: list[str]) -> int:
     if args and args[0] in SUBCOMMANDS:
         return _run_subcommand(args[0], args[1:])
     options = build_sync_parser().parse_args(args)

@@ -182,7 +182,7 @@ def run_inspect(args: argparse.Namespace) -> int:
                 text = _stats(reader, args.output_format)
     except (C1ZFormatError, OSError, TypeError) as exc:
         # TypeError: protojson cannot render an Any whose message type we do not know.
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"baton-xmatters: error: {exc}", file=sys.stderr)
         return 1
     print(text)
     return 0

@@ -85,6 +85,6 @@ def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     bad = tmp_path / "bad.c1z"
     bad.write_bytes(b"nonsense")
     code, out, err = _run(capsys, "-f", str(bad), "stats")
-    assert (code, out) == (1, "") and err.startswith("error: ") and err.count("\n") == 1
+    assert (code, out) == (1, "") and err.startswith("baton-xmatters: error: ") and err.count("\n") == 1
     code, _, err = _run(capsys, "-f", str(ours), "stats", "--sync-id", "nope")
     assert code == 1 and "no sync with id 'nope'" in err
