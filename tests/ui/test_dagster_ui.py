@@ -1,0 +1,313 @@
+"""The Dagster UI as a person uses it: open the job, click "Materialize all", watch it succeed.
+
+The browser is the only thing that launches the run; GraphQL and the files on disk are used afterwards
+to confirm what the pages show (run status, every check passed, a `.c1z` baton can read). Screenshots
+land in `test-artifacts/ui/` so a failure on CI can be looked at.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from pipelines.c1z.reader import open_c1z
+from simulator import Org
+from tests.ui.webserver import LOCATION, REPO_ROOT, DagsterUi
+
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
+JOB = "xmatters_sync"
+JOB_PATH = f"/locations/{LOCATION}/jobs/{JOB}"
+RUN_TIMEOUT_S = 240.0
+PAGE_TIMEOUT_S = 60.0
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+# The assets the issue names: the raw layer (dlt), the staged `c1` tables and the published sync file.
+# Other assets may be added to the job; these must be there.
+REQUIRED_ASSETS = {
+    "xmatters_raw/people",
+    "xmatters_raw/groups",
+    "xmatters_raw/group_members",
+    "c1_staging/users",
+    "c1_staging/groups",
+    "c1_staging/entitlements",
+    "c1_staging/memberships",
+    "c1_staging/grants",
+    "c1_sync",
+}
+GRANTS_CHECKS = {
+    "grant_principals_exist",
+    "grant_entitlements_exist",
+    "grants_expectations",
+    "grants_sudden_drop",
+}
+
+T = TypeVar("T")
+
+# Every asset of the code location (the job selects them all) with its latest materialization and checks.
+ASSET_STATE_QUERY = """
+query {
+  assetNodes {
+    assetKey { path }
+    groupName
+    assetMaterializations(limit: 1) { runId }
+    assetChecksOrError {
+      __typename
+      ... on AssetChecks { checks { name blocking executionForLatestMaterialization { runId status } } }
+    }
+  }
+}
+"""
+
+RUNS_QUERY = """
+query Runs($job: String!) {
+  runsOrError(filter: {pipelineName: $job}) { ... on Runs { results { runId status } } }
+}
+"""
+
+
+@pytest.mark.browser
+def test_materialize_all_from_the_job_page(
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, ui_org: Org
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    try:
+        _drive_the_ui(browser, dagster_ui, ui_org)
+    except BaseException:
+        _screenshot(browser, "failure")
+        raise
+
+
+def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
+    # 1. The job page, its asset graph with the groups expanded: every asset is named on the page.
+    assert _runs(ui) == [], "a fresh Dagster home has no runs"
+    driver.get(ui.url + JOB_PATH)
+    _wait(driver, lambda d: "Materialize all" in _text(d), "the job page with its Materialize all button")
+    _dismiss_community_dialog(driver)
+    _expand_all_groups(driver)
+    names = {key.rsplit("/", 1)[-1] for key in REQUIRED_ASSETS}
+    _wait(driver, lambda d: names <= set(_text(d).splitlines()), f"asset names {sorted(names)} in the graph")
+    _screenshot(driver, "01-job-graph-before")
+
+    # 2. Materialize all, as a person would; confirm a launchpad if one opens.
+    _click(driver, _button(driver, "Materialize all"))
+    run_id = _wait(driver, lambda d: _launched_run(d, ui), "a run launched by the click", RUN_TIMEOUT_S / 4)
+    driver.get(f"{ui.url}/runs/{run_id}")
+
+    # 3. The run page until the run ends (bounded); its status from the API and on the page.
+    status = _wait(driver, lambda d: _terminal_status(ui, run_id), f"run {run_id} to finish", RUN_TIMEOUT_S)
+    assert status == "SUCCESS", f"run {run_id} ended {status}:\n{ui.log_tail()}"
+    driver.refresh()
+    _wait(driver, lambda d: re.search(r"^Success$", _text(d), re.MULTILINE), "Success on the run page")
+    _wait(driver, lambda d: "c1_sync" in _text(d), "the c1_sync step in the run page")
+    _screenshot(driver, "02-run-success")
+
+    # 4. The API agrees: every asset of the job materialized by this run, every check of it passed.
+    nodes = ui.graphql(ASSET_STATE_QUERY)["assetNodes"]
+    keys = {"/".join(node["assetKey"]["path"]): node for node in nodes}
+    assert set(keys) >= REQUIRED_ASSETS, f"missing assets: {REQUIRED_ASSETS - set(keys)}"
+    not_by_run = [k for k, n in keys.items() if [m["runId"] for m in n["assetMaterializations"]] != [run_id]]
+    assert not_by_run == [], f"assets not materialized by run {run_id}: {not_by_run}"
+    checks = {
+        (key, check["name"]): check
+        for key, node in keys.items()
+        for check in node["assetChecksOrError"].get("checks", [])
+    }
+    assert {name for key, name in checks if key == "c1_staging/grants"} >= GRANTS_CHECKS
+    failed = {
+        f"{key}:{name}": (check["executionForLatestMaterialization"] or {}).get("status")
+        for (key, name), check in checks.items()
+        if (check["executionForLatestMaterialization"] or {}).get("status") != "SUCCEEDED"
+    }
+    assert failed == {}, f"checks that did not pass: {failed}"
+    assert all(check["blocking"] for check in checks.values()), "every check guards publishing"
+
+    # 5. The graph after the run: both groups, and the c1 group's lineage with its check results.
+    driver.get(ui.url + JOB_PATH)
+    _wait(driver, lambda d: "Latest run:" in _text(d), "the job page showing the latest run")
+    _expand_all_groups(driver)
+    _wait(
+        driver, lambda d: names <= set(_text(d).splitlines()), "every asset name in the graph after the run"
+    )
+    _screenshot(driver, "03-job-graph-after")
+
+    driver.get(f"{ui.url}/locations/{LOCATION}/asset-groups/c1/lineage")
+    c1_assets = [key for key, node in keys.items() if node["groupName"] == "c1"]
+    checks_per_asset = {key: sum(1 for k, _ in checks if k == key) for key in c1_assets}
+    _wait(
+        driver,
+        lambda d: _text(d).count("Materialized") >= len(c1_assets),
+        f"the {len(c1_assets)} assets of the c1 group shown as materialized",
+    )
+    page = _text(driver)
+    for key, count in checks_per_asset.items():
+        name = key.rsplit("/", 1)[-1]
+        assert name in page.splitlines(), f"{name} not in the c1 lineage"
+        if count:
+            node = re.compile(rf"(?m)^{name}\nLatest event\n[^\n]*\nAsset checks\n{count} / {count} Passed$")
+            assert node.search(page), f"the {name} node does not show its {count} checks passed:\n{page}"
+    assert "Failed" not in page
+    _screenshot(driver, "04-c1-lineage-after")
+
+    # 6. The asset page of the staged grants: every check named, each one Succeeded.
+    driver.get(f"{ui.url}/assets/c1_staging/grants?view=checks")
+    _wait(
+        driver,
+        lambda d: all(f"{name}\nSucceeded" in _text(d) for name in GRANTS_CHECKS),
+        f"checks {sorted(GRANTS_CHECKS)} listed as Succeeded on the grants asset page",
+    )
+    _wait(driver, lambda d: "Passed" in _text(d), "the selected check's evaluation result Passed")
+    _screenshot(driver, "05-grants-checks")
+
+    # 7. What the run wrote: a .c1z at BATON_FILE that reads back with the simulated org's counts,
+    #    and the warehouse in the temporary data home the webserver was given.
+    stats = _read_stats(ui.sync_file)
+    assert stats["resource_types"] == {
+        "user": len(org.people) + len(org.hidden_people),
+        "group": len(org.groups),
+    }
+    assert stats["entitlements"] == len(org.groups)
+    assert stats["grants"] == len(set(org.person_memberships()))
+    assert (ui.data_home / "warehouse.duckdb").exists()
+
+
+def _read_stats(path: Path) -> dict[str, Any]:
+    assert path.exists(), f"no sync file at {path}"
+    with open_c1z(path) as reader:
+        return reader.stats()
+
+
+def _runs(ui: DagsterUi) -> list[dict[str, str]]:
+    return ui.graphql(RUNS_QUERY, {"job": JOB})["runsOrError"]["results"]
+
+
+def _launched_run(driver: webdriver.Chrome, ui: DagsterUi) -> str | None:
+    """The id of the run the click launched; confirms a launchpad or confirmation dialog if one opened."""
+    for label in ("Launch run", "Materialize", "Confirm"):
+        for button in driver.find_elements(
+            By.XPATH, f"//*[contains(@class,'bp5-dialog')]//button[normalize-space()='{label}']"
+        ):
+            if button.is_enabled():
+                button.click()
+    runs = _runs(ui)
+    if not runs:
+        return None
+    assert len(runs) == 1, f"one click launched {len(runs)} runs: {runs}"
+    return runs[0]["runId"]
+
+
+def _terminal_status(ui: DagsterUi, run_id: str) -> str | None:
+    status = next(r["status"] for r in _runs(ui) if r["runId"] == run_id)
+    return status if status in TERMINAL else None
+
+
+def _dismiss_community_dialog(driver: webdriver.Chrome) -> None:
+    """Dagster greets a new browser profile with a newsletter dialog over the page; a person skips it."""
+    try:
+        skip = WebDriverWait(driver, 10).until(
+            lambda d: d.find_elements(By.XPATH, "//button[normalize-space()='Skip']")
+        )
+    except TimeoutException:
+        return
+    skip[0].click()
+    _wait(
+        driver, lambda d: not d.find_elements(By.XPATH, "//button[normalize-space()='Skip']"), "dialog closed"
+    )
+
+
+def _expand_all_groups(driver: webdriver.Chrome) -> None:
+    """The job graph starts with its asset groups collapsed; the graph's settings menu expands them.
+
+    The UI remembers the expanded state but not the zoom, so an already expanded graph is collapsed
+    and expanded again: that re-layout zooms the graph to fit, and only nodes in view are rendered.
+    """
+    if _graph_menu_item(driver).startswith("Collapse"):
+        _click_menu_item(driver, "Collapse all groups")
+        _graph_menu_item(driver)
+    _click_menu_item(driver, "Expand all groups")
+    time.sleep(1.0)  # the graph animates its zoom-to-fit after a layout change; let it settle
+
+
+def _graph_menu_item(driver: webdriver.Chrome) -> str:
+    """Opens the graph's settings menu; returns its group item ("Expand all groups" or "Collapse ...")."""
+    gear = _wait(
+        driver,
+        lambda d: d.find_elements(
+            By.XPATH, "//button[.//*[@aria-label='settings'] and not(normalize-space())]"
+        ),
+        "the graph's settings button",
+    )[0]
+    _click(driver, gear)
+    item = _wait(
+        driver,
+        lambda d: d.find_elements(By.XPATH, f"//*[{_GROUP_ITEMS}]"),
+        "the graph settings menu",
+    )[0]
+    return item.text
+
+
+_GROUP_ITEMS = "normalize-space(text())='Expand all groups' or normalize-space(text())='Collapse all groups'"
+
+
+def _click_menu_item(driver: webdriver.Chrome, label: str) -> None:
+    driver.find_element(By.XPATH, f"//*[normalize-space(text())='{label}']").click()
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    _wait(driver, lambda d: not d.find_elements(By.XPATH, f"//*[{_GROUP_ITEMS}]"), "the settings menu closed")
+
+
+def _button(driver: webdriver.Chrome, label: str) -> WebElement:
+    return _wait(
+        driver,
+        lambda d: [
+            b for b in d.find_elements(By.XPATH, f"//button[normalize-space()='{label}']") if b.is_enabled()
+        ],
+        f"an enabled {label!r} button",
+    )[0]
+
+
+def _click(driver: webdriver.Chrome, element: WebElement) -> None:
+    """Clicks; when an overlay (a late dialog) is in the way, dismisses it and clicks again."""
+    try:
+        element.click()
+    except ElementClickInterceptedException:
+        _dismiss_community_dialog(driver)
+        element.click()
+
+
+def _text(driver: webdriver.Chrome) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def _wait(
+    driver: webdriver.Chrome,
+    condition: Callable[[webdriver.Chrome], T],
+    what: str,
+    timeout: float = PAGE_TIMEOUT_S,
+) -> T:
+    """Polls `condition` until it returns something truthy; on timeout says what was awaited."""
+    try:
+        return WebDriverWait(
+            driver, timeout, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
+    except TimeoutException:
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}") from None
+
+
+def _screenshot(driver: webdriver.Chrome, name: str) -> None:
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
