@@ -174,3 +174,7 @@ def stop_process_tree(process: subprocess.Popen[bytes], grace_s: float = 10.0) -
     if process.poll() is None:
         process.kill()
     process.wait(timeout=grace_s)
+    # SIGKILL is asynchronous: return only once the code server (which drains RPCs for up to 60 s on
+    # SIGTERM) and every other straggler is really gone.
+    _, survivors = psutil.wait_procs(alive, timeout=grace_s)
+    assert not survivors, f"processes survived SIGKILL: {survivors}"
