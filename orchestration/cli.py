@@ -10,12 +10,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from orchestration import sync_command
-
 SUBCOMMANDS = ("demo", "inspect", "simulate")
 
 
 def build_sync_parser() -> argparse.ArgumentParser:
+    # Imported here, not at the top: the sync loads Dagster (seconds, ~100 MB), which `inspect` and
+    # `simulate` do not need; reading a hostile file should not start by loading an orchestrator.
+    from orchestration import sync_command
+
     parser = argparse.ArgumentParser(
         prog="baton-xmatters",
         description="Sync xMatters people, groups and group memberships into a C1 .c1z file and a DuckDB "
@@ -39,6 +41,8 @@ def _main(args: list[str]) -> int:
         return _run_subcommand(args[0], args[1:])
     options = build_sync_parser().parse_args(args)
     _configure_logging(options.log_level)
+    from orchestration import sync_command
+
     return sync_command.run_sync(options)
 
 

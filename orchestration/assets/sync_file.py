@@ -12,6 +12,7 @@ rewrites both. A stale pending file from a killed run is removed first.
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,14 +52,17 @@ def c1_sync(
     started = datetime.now(UTC)
     with warehouse.connect() as con:
         log.info("write: encoding %s", target)
-        result = write_c1z(
-            pending,
-            users=_users(con),
-            groups=_groups(con),
-            entitlements=_entitlements(con) if sync_settings.expand_nested_groups else None,
-            grants=_grants(con),
-            started_at=started,
-        )
+        try:
+            result = write_c1z(
+                pending,
+                users=_users(con),
+                groups=_groups(con),
+                entitlements=_entitlements(con) if sync_settings.expand_nested_groups else None,
+                grants=_grants(con),
+                started_at=started,
+            )
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise SyncFileWriteError(target, exc) from None
         try:
             log.info("publish: replacing the c1 tables")
             _publish_tables(con, result.sync_id, started, result.counts, str(target), result.bytes)
@@ -75,6 +79,26 @@ def c1_sync(
             **{name: dg.MetadataValue.int(count) for name, count in result.counts.items()},
         }
     )
+
+
+class SyncFileWriteError(Exception):
+    """The new `.c1z` could not be written (disk full, read-only, quota): one line naming the path.
+
+    The writer's own message ("database or disk is full") names neither the file nor the
+    directory, and the user has to know which disk to free or which flag to change.
+    """
+
+    def __init__(self, target: Path, cause: BaseException) -> None:
+        if isinstance(cause, OSError):
+            reason = cause.strerror or str(cause)
+        elif getattr(cause, "sqlite_errorname", "") == "SQLITE_FULL":
+            reason = "No space left on device (database or disk is full)"
+        else:
+            reason = str(cause)
+        super().__init__(
+            f"cannot write the sync file {target} (directory {target.parent}): {reason}; "
+            "the previous file and the published tables are unchanged"
+        )
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,120 @@
+"""Where the output cannot be written: a full disk, a read-only directory, a path through a file.
+
+Disk full is a real tmpfs of a few pages (mounting needs root or CAP_SYS_ADMIN; elsewhere the test
+skips and says so). The read-only directory is a read-only bind mount as root (permission bits do
+not stop root) and `chmod 0o500` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from orchestration.cli import main
+from simulator import XmattersSimulator
+from tests.reliability.conftest import (
+    RELIABILITY_SPEC,
+    Baseline,
+    error_line,
+    leftovers_beside,
+    published_state,
+)
+
+
+def _mount(*args: str) -> bool:
+    return subprocess.run(["mount", *args], capture_output=True, check=False).returncode == 0
+
+
+@contextmanager
+def tiny_tmpfs(directory: Path, size_bytes: int) -> Iterator[Path]:
+    directory.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs to fill needs root (CAP_SYS_ADMIN)")
+    if not _mount("-t", "tmpfs", "-o", f"size={size_bytes},mode=0700", "tmpfs", str(directory)):
+        pytest.skip("cannot mount a tmpfs here (no CAP_SYS_ADMIN)")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[Path]:
+    if os.geteuid() == 0:
+        if not (
+            _mount("--bind", str(directory), str(directory))
+            and _mount("-o", "remount,ro,bind", str(directory))
+        ):
+            pytest.skip("cannot make a read-only bind mount here")
+        try:
+            yield directory
+        finally:
+            subprocess.run(["umount", "-l", str(directory)], check=False)
+    else:
+        directory.chmod(0o500)
+        try:
+            yield directory
+        finally:
+            directory.chmod(0o700)
+
+
+def test_disk_full_while_writing_the_c1z(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Room for the previous file and a little more, not for the new sync's scratch database."""
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    room = len(baseline.file_bytes) + 16 * 1024
+    with tiny_tmpfs(tmp_path / "full", room) as full:
+        target = full / "sync.c1z"
+        target.write_bytes(baseline.file_bytes)
+        args = baseline.args(sim)
+        args[args.index("-f") + 1] = str(target)
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 1, err
+        line = error_line(err)
+        assert str(target) in line and "No space left on device" in line, line
+        assert "unchanged" in line
+        assert target.read_bytes() == baseline.file_bytes
+        assert leftovers_beside(target) == []
+    assert published_state(baseline.warehouse) == baseline.published
+
+
+def test_read_only_output_directory(
+    baseline: Baseline, make_simulator: Callable[..., XmattersSimulator], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    with read_only(baseline.sync_file.parent) as directory:
+        code = main(baseline.args(sim))
+    assert code == 2
+    line = error_line(capsys.readouterr().err)
+    assert line.endswith(f"-f/--file: cannot write to {directory}")
+    assert sim.request_count == 0  # refused before any request
+    baseline.assert_unchanged()
+
+
+def test_output_path_through_a_file(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    not_a_dir = tmp_path / "plain-file"
+    not_a_dir.write_text("x")
+    args = baseline.args(sim)
+    args[args.index("-f") + 1] = str(not_a_dir / "sync.c1z")
+    code = main(args)
+    assert code == 2
+    assert error_line(capsys.readouterr().err).endswith(f"-f/--file: cannot write to {not_a_dir}")
+    assert sim.request_count == 0
+    baseline.assert_unchanged()
