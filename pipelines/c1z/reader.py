@@ -90,7 +90,11 @@ class C1ZReader:
         if self._conn is None:
             raise C1ZFormatError(f"{self.path}: reader is closed")
         try:
-            yield from self._conn.execute(sql, params)
+            # A plain loop, not `yield from`: closing a half-read generator after the reader closed
+            # would otherwise close the cursor of a closed connection and raise during finalization
+            # (a traceback printed after the one-line error).
+            for row in self._conn.execute(sql, params):  # noqa: UP028
+                yield row
         except sqlite3.DatabaseError as exc:
             raise C1ZFormatError(f"{self.path}: corrupt SQLite database ({exc})") from None
 

@@ -1,0 +1,120 @@
+"""`baton-xmatters inspect` on hostile files, as a separate process: one-line error, bounded memory.
+
+The reader's own hostile-input tests (tests/c1z/test_reader_errors.py) cover the error texts and
+the lowered-limit bombs; these rows add the CLI: exit code, the single `baton-xmatters: error:`
+line, no traceback, and the peak RSS of the process (from `os.wait4`, so only this child counts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import struct
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from pipelines.c1z.container import decompress_to_file
+from pipelines.c1z.rows import GrantRow, GroupRow, UserRow
+from pipelines.c1z.writer import write_c1z
+from tests.reliability.conftest import cli_command, error_line, subprocess_env
+
+MAX_RSS_BYTES = 200 * 1024 * 1024  # a Python with protobuf, zstd and sqlite3 loaded is ~40 MB
+SQL_ID = "u'); DROP TABLE v1_grants; --"
+
+
+def _container(path: Path, content: bytes) -> Path:
+    compressor = zstandard.ZstdCompressor(level=1, write_content_size=True)
+    path.write_bytes(b"C1ZF\x00" + compressor.compress(content))
+    return path
+
+
+def bad_magic(d: Path) -> Path:
+    (d / "x.c1z").write_bytes(b"PK\x03\x04 this is a zip file")
+    return d / "x.c1z"
+
+
+def declared_bomb(d: Path) -> Path:
+    """A frame header that declares 64 GiB of content (1 MiB window), then one RLE block."""
+    header = b"\x28\xb5\x2f\xfd" + bytes([0xC0, 0x50]) + struct.pack("<Q", 64 * 2**30)
+    rle_block = (1 | (1 << 1) | (128 * 1024 << 3)).to_bytes(3, "little") + b"\x00"
+    (d / "bomb.c1z").write_bytes(b"C1ZF\x00" + header + rle_block)
+    return d / "bomb.c1z"
+
+
+def corrupt_sqlite(d: Path) -> Path:
+    return _container(d / "x.c1z", (b"SQLite format 3\x00" + b"\xff" * 4080) * 4)
+
+
+def _good(d: Path, name: str = "good.c1z") -> Path:
+    path = d / name
+    write_c1z(
+        path,
+        users=[UserRow("u1", "Ann", "ENABLED"), UserRow(SQL_ID, "Bobby Tables", "ENABLED")],
+        groups=[GroupRow("g1", "Ops")],
+        grants=[GrantRow("g1", "user", "u1"), GrantRow("g1", "user", SQL_ID)],
+    )
+    return path
+
+
+def garbage_protobuf(d: Path) -> Path:
+    db = d / "db"
+    with db.open("wb") as out:
+        decompress_to_file(_good(d), out)
+    conn = sqlite3.connect(db)
+    conn.execute("update v1_resources set data = x'0aff' where external_id = 'user:u1'")
+    conn.commit()
+    conn.close()
+    return _container(d / "bad.c1z", db.read_bytes())
+
+
+HOSTILE: dict[str, tuple[Callable[[Path], Path], str, str]] = {
+    "bad magic": (bad_magic, "stats", "not a c1z file (bad magic"),
+    "decompression bomb (64 GiB declared)": (declared_bomb, "stats", "exceeds the"),
+    "corrupt SQLite": (corrupt_sqlite, "stats", "corrupt SQLite database"),
+    "garbage protobuf": (garbage_protobuf, "resources", "undecodable Resource in v1_resources"),
+}
+
+
+def run_inspect(tmp_path: Path, *args: str) -> tuple[int, str, str, int]:
+    """(exit code, stdout, stderr, peak RSS in bytes) of `baton-xmatters inspect ...` in a child."""
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as out_file, err.open("w") as err_file:
+        proc = subprocess.Popen(
+            cli_command("inspect", *args),
+            env=subprocess_env(tmp_path / "home"),
+            stdout=out_file,
+            stderr=err_file,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out.read_text(), err.read_text(), usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_inspect_hostile_file(name: str, tmp_path: Path) -> None:
+    make, command, expected = HOSTILE[name]
+    path = make(tmp_path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    code, out, err, peak = run_inspect(tmp_path, "-f", str(path), command)
+    assert code == 1 and out == "", err
+    assert expected in error_line(err)
+    assert peak < MAX_RSS_BYTES
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_inspect_sql_looking_ids_are_data(tmp_path: Path) -> None:
+    """Ids that look like SQL are printed as text; nothing in the file is run, the file is untouched."""
+    path = _good(tmp_path)
+    before = path.read_bytes()
+    code, out, err, peak = run_inspect(tmp_path, "-f", str(path), "grants", "-o", "json")
+    assert code == 0, err
+    assert f"group:g1:member:user:{SQL_ID}" in out
+    code, out, err, _ = run_inspect(tmp_path, "-f", str(path), "stats", "-o", "json")
+    assert code == 0 and '"grants": 2' in out
+    assert peak < MAX_RSS_BYTES
+    assert path.read_bytes() == before
