@@ -19,5 +19,7 @@ SELECT
         OR (m.member__recipient_type = 'GROUP' AND $expand_nested_groups) AS is_grant
 FROM xmatters_raw.group_members AS m
 JOIN c1_staging.groups AS g USING (group_id)
-QUALIFY row_number() OVER (PARTITION BY m.group_id, m.member__id ORDER BY m.member__id) = 1
+-- no ORDER BY in the window: a partition holds one (group, member) key, so any row is as good;
+-- ordering it made DuckDB sort a second time (about 1.5 s of 4.5 s at 1M memberships)
+QUALIFY row_number() OVER (PARTITION BY m.group_id, m.member__id) = 1
 ORDER BY m.group_id, m.member__id;
