@@ -1,0 +1,63 @@
+"""CI smoke test of the benchmark: the S scale runs end to end and every figure is filled in.
+
+No timed assertions: the machine is shared, so seconds are reported by `make bench`, never asserted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+
+
+def _load_bench() -> ModuleType:
+    """bench/ is a scripts folder, not a package: load run.py by path."""
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench()
+
+
+@pytest.mark.slow
+def test_the_s_scale_completes_with_every_figure_present(tmp_path: Path) -> None:
+    figures = bench.measure_scale(bench.SCALES["S"], tmp_path)
+
+    assert figures.exit_code == 0, "\n".join(figures.stderr_tail)
+    assert figures.people == 1_000 and figures.groups == 100
+    assert figures.memberships > 0 and figures.grants > 0
+    assert figures.requests >= figures.groups  # one members call per group at least
+    assert set(figures.stages) == set(bench.STAGES)
+    for stage in ("startup", "extract", "normalize/load", "transforms", "checks", "c1z write"):
+        assert figures.stages[stage] > 0, stage
+    assert figures.wall_s > 0 and figures.dlt_extract_s > 0
+    assert figures.peak_rss_bytes > 0 and figures.sync_cpu_s > 0
+    assert figures.c1z_bytes > 0 and figures.bytes_per_grant > 0
+    assert figures.simulator_cpu_s > 0
+
+    results = bench.BenchResults(syncs=[figures])
+    report = bench.render_report(results)
+    assert "| S | " in report
+    assert "bytes per grant" in report.lower()
+
+
+def test_the_doc_keeps_hand_written_text_around_the_generated_section(tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nWhere the time goes: by hand.\n", encoding="utf-8")
+
+    bench.write_doc("first figures", doc)
+    bench.write_doc("second figures", doc)
+
+    text = doc.read_text(encoding="utf-8")
+    assert "Where the time goes: by hand." in text
+    assert "second figures" in text and "first figures" not in text
+    assert text.count(bench.DOC_START) == 1 and text.count(bench.DOC_END) == 1
