@@ -178,12 +178,12 @@ class XmattersClient:
             delay = backoff_delay(attempt, self.config.backoff_cap_s, outcome.retry_after)
             capped = outcome.retry_after is not None and outcome.retry_after > delay
             logger.warning(
-                "%s; retrying in %.1f s%s (attempt %d/%d)",
+                "%s; retrying in %.1f s (attempt %d/%d)%s",
                 outcome.message.removeprefix("HTTP "),
                 delay,
-                f" (Retry-After {outcome.retry_after:.0f} s capped)" if capped else "",
                 attempt + 1,
                 attempts,
+                f"; Retry-After {outcome.retry_after:.0f} s capped" if capped else "",
             )
             self.report.count_retry()
             self._cancelled.wait(delay)  # a sleep that cancel() interrupts

@@ -41,7 +41,7 @@ ROWS: dict[str, Row] = {
     # --- throttling and server errors: retried, the wait is shown, a storm that outlasts the attempts fails
     "429 storm, Retry-After an hour (capped)": Row(
         _rule("status", status=429, retry_after=3600, times=2),
-        stderr_has=("WARNING", "429 from", "retrying in 0.1 s (Retry-After 3600 s capped)"),
+        stderr_has=("WARNING", "429 from", "retrying in 0.1 s (attempt 2/3); Retry-After 3600 s capped"),
         extra_args=("--backoff-cap", "0.1"),
         fired=2,
     ),
