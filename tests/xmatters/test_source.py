@@ -108,7 +108,7 @@ def test_the_source_builds_with_a_placeholder_config_without_network(xm_sim):
     placeholder = XmattersConfig("https://placeholder.invalid/api/xm/1", "placeholder", "placeholder")
     source = xmatters_source(config=placeholder)
     assert source.name == "xmatters"
-    assert set(source.resources) == {"people", "groups", "group_members"}
+    assert set(source.resources) == {"people", "groups", "group_members", "email_devices"}
     assert source.resources["group_members"].write_disposition == "replace"
     assert xm_sim.request_count == 0
 
@@ -149,3 +149,27 @@ def test_dlt_config_route_names_a_missing_password(xm_sim, monkeypatch):
         "(or SOURCES__XMATTERS__XMATTERS_PASSWORD)"
     )
     assert xm_sim.request_count == 0
+
+
+def test_email_devices_are_read_only_when_asked(xm_sim, make_config):
+    config = make_config()
+    source = xmatters_source(config=config).with_resources("email_devices")
+    assert list(source) == []
+    assert xm_sim.request_count == 0
+
+    rows = [
+        row
+        for table in xmatters_source(config=config, sync_emails=True).with_resources("email_devices")
+        for row in table.to_pylist()
+    ]
+    expected = [d for d in xm_sim.org.devices if d.get("emailAddress")]
+    assert {r["id"] for r in rows} == {d["id"] for d in expected}
+    by_id = {d["id"]: d for d in expected}
+    for row in rows:
+        device = by_id[row["id"]]
+        assert (row["owner__id"], row["email_address"], row["sequence"]) == (
+            device["owner"]["id"],
+            device["emailAddress"],
+            device["sequence"],
+        )
+    assert all("deviceType=EMAIL" in path for _, path, _ in xm_sim.requests)
