@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
@@ -110,7 +110,6 @@ class SyncPlan:
     max_drop: float
     expand_nested_groups: bool = False
     sync_emails: bool = False
-    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[str, str]) -> SyncPlan:
@@ -199,10 +198,6 @@ def execute(plan: SyncPlan) -> RunOutcome:
     from orchestration.jobs import SYNC_JOB_NAME
     from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # nothing leaves the machine but API calls
-    os.environ["BATON_BASE_URL"] = plan.config.base_url
-    os.environ["BATON_USERNAME"] = plan.config.username
-    os.environ["BATON_PASSWORD"] = plan.config.password
     ensure_dagster_home(plan.dagster_home)
     defs = build_definitions(
         {
@@ -228,13 +223,34 @@ def execute(plan: SyncPlan) -> RunOutcome:
         }
     )
     job = defs.resolve_job_def(SYNC_JOB_NAME)
-    with dg.DagsterInstance.from_config(str(plan.dagster_home)) as instance:
+    credentials = {
+        "BATON_BASE_URL": plan.config.base_url,
+        "BATON_USERNAME": plan.config.username,
+        "BATON_PASSWORD": plan.config.password,
+        "RUNTIME__DLTHUB_TELEMETRY": "false",  # nothing leaves the machine but the API calls
+    }
+    with environment(credentials), dg.DagsterInstance.from_config(str(plan.dagster_home)) as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         return summarize_run(result)
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Sets variables for the run (the resources read them as EnvVar) and restores them after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def ensure_dagster_home(home: Path) -> None:
