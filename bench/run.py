@@ -393,10 +393,18 @@ class BenchResults:
         return {s.scale: s for s in self.syncs}
 
 
-def measure_scale(scale: Scale, workdir: Path) -> SyncFigures:
-    """One zero-latency sync at the default concurrency: a row of the main table."""
+def measure_scale(scale: Scale, workdir: Path, *, profile_dir: Path | None = None) -> SyncFigures:
+    """One zero-latency sync at the default concurrency: a row of the main table.
+
+    With `profile_dir`, the sync runs under pyinstrument (main thread only; it slows the sync down)
+    and its text profile is written to `profile_dir/profile-<scale>.txt`.
+    """
+    prefix: list[str] = []
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        prefix = ["-m", "pyinstrument", "--show-all", "-o", str(profile_dir / f"profile-{scale.name}.txt")]
     with simulator(scale) as (base_url, sim):
-        return run_sync(scale, base_url, sim, workdir)
+        return run_sync(scale, base_url, sim, workdir, python_prefix=prefix)
 
 
 def measure_latency_hiding(workdir: Path, scale: Scale = SCALES["M"]) -> dict[str, SyncFigures]:
@@ -410,11 +418,13 @@ def measure_latency_hiding(workdir: Path, scale: Scale = SCALES["M"]) -> dict[st
     return results
 
 
-def run_benchmark(scales: Sequence[str], workdir: Path, *, latency: bool) -> BenchResults:
+def run_benchmark(
+    scales: Sequence[str], workdir: Path, *, latency: bool, profile_dir: Path | None = None
+) -> BenchResults:
     results = BenchResults()
     for name in scales:
         print(f"running scale {name} ...", file=sys.stderr, flush=True)
-        figures = measure_scale(SCALES[name], workdir)
+        figures = measure_scale(SCALES[name], workdir, profile_dir=profile_dir)
         _warn_if_failed(figures)
         results.syncs.append(figures)
     if latency:
@@ -585,6 +595,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-latency", action="store_true", help="skip the latency-hiding syncs at M")
     parser.add_argument("--no-doc", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     parser.add_argument("--workdir", help="keep the data homes here (default: a temporary directory)")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="run each scale's sync under pyinstrument and write DIR/profile-<scale>.txt "
+        "(figures are then slower; use for where the time goes, not for the table)",
+    )
     args = parser.parse_args(argv)
     scales = ["S"] if args.quick else [s.strip().upper() for s in args.scales.split(",") if s.strip()]
     unknown = [s for s in scales if s not in SCALES]
@@ -594,7 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as scratch:
         workdir = Path(args.workdir).resolve() if args.workdir else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = run_benchmark(scales, workdir, latency=latency)
+        profile_dir = Path(args.profile).resolve() if args.profile else None
+        results = run_benchmark(scales, workdir, latency=latency, profile_dir=profile_dir)
     report = render_report(results)
     print(report)
     if not (args.quick or args.no_doc):
