@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
 import dlt
 import pyarrow as pa
@@ -127,24 +127,23 @@ def group_members(groups_table: pa.Table, client: XmattersClient) -> Iterator[pa
         pending: dict[Future[list[dict]], tuple[str, str | None]] = {}
         for group_id, name in listed:
             pending[pool.submit(client.group_members, group_id)] = (group_id, name)
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                group_id, name = pending.pop(future)
-                try:
-                    items = future.result()
-                except NotFoundError as exc:
-                    logger.warning(
-                        "group %s (%s) was deleted during the sync; kept without members: %s",
-                        group_id,
-                        name,
-                        exc,
-                    )
-                    client.report.skip_group(group_id, name, str(exc))
-                    continue
-                for table in batcher.add(member_row(group_id, item) for item in items):
-                    client.report.group_members += table.num_rows
-                    yield table
+        # as_completed waits once per call; wait(FIRST_COMPLETED) rescanned every pending call each time
+        for future in as_completed(pending):
+            group_id, name = pending.pop(future)  # drop the reference: the result is freed once used
+            try:
+                items = future.result()
+            except NotFoundError as exc:
+                logger.warning(
+                    "group %s (%s) was deleted during the sync; kept without members: %s",
+                    group_id,
+                    name,
+                    exc,
+                )
+                client.report.skip_group(group_id, name, str(exc))
+                continue
+            for table in batcher.add(member_row(group_id, item) for item in items):
+                client.report.group_members += table.num_rows
+                yield table
         for table in batcher.flush():
             client.report.group_members += table.num_rows
             yield table
