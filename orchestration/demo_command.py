@@ -42,7 +42,8 @@ def run_demo(options: argparse.Namespace) -> int:
         print(
             "\nNext:\n"
             f"  baton-xmatters inspect -f {sync_file} stats\n"
-            f'  duckdb -readonly {paths.warehouse} "SELECT * FROM c1.users LIMIT 5"\n'
+            f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{paths.warehouse}', "
+            "read_only=True).sql('SELECT display_name, status FROM c1.users LIMIT 5'))\"\n"
             f"  make ui   (Dagster UI with run history from {dagster_home}; http://127.0.0.1:3000)"
         )
     return code
