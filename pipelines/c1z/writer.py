@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -44,7 +45,8 @@ _GRANT_INSERT = (
     "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
     "values ('group', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_TIME_REFRESH_ROWS = 65_536
+_TIME_REFRESH_ROWS = 65_536  # grants per insert batch, each with its own discovered_at
+_SAFE_LITERAL = re.compile(r"[0-9A-Za-z :.\-]+")
 _PAGE_SIZE = 65_536  # fewer, larger pages: the index builds scan the grants table ~3x faster
 _INSERT_CACHE_KIB = 16_384  # rows are appended; a big cache only costs page faults while inserting
 _INDEX_CACHE_KIB = 32_768  # small enough that the sorter spills sorted runs, made on `threads` cores
@@ -256,7 +258,9 @@ class C1ZWriter:
 
         This loop runs a million times, so it binds everything to locals, keeps the entitlement of the
         previous grant's group (grants usually arrive grouped), and takes the slow, fully checked path
-        only for group principals.
+        only for group principals. SQLite's cost per row grows with the bound parameters, so the
+        common row (a user principal, no expansion) binds only its five varying values: the sync id
+        and the batch's discovered_at are literals of the batch's statement (both our own text).
         """
         conn = self._enter_phase("grants")
         started = time.perf_counter()
@@ -267,34 +271,34 @@ class C1ZWriter:
         lengths = encode.SMALL_VARINTS
         varint = encode.varint
         join = b"".join
+        number = 0
+        group_id: str | None = None
+        entitlement_field, ent_id, user_prefix = b"", "", ""
+        user_rows: list[tuple[object, ...]] = []
+        other_rows: list[tuple[object, ...]] = []
 
-        def rows() -> Iterator[tuple[object, ...]]:
+        def flush() -> None:
             now = self._now()
-            refresh_at = number = 0
-            group_id: str | None = None
-            entitlement_field, ent_id, user_prefix = b"", "", ""
-            for grant in grants:
-                gid, principal_type, principal_id, expandable = grant
-                if gid != group_id:
-                    entry = entitlements.get(gid)
-                    if entry is None:
-                        the_id = grant_id(gid, principal_type, principal_id)
-                        reason = "no member entitlement for group" if gid in self._groups else "unknown group"
-                        raise C1ZWriteError(f"grant {the_id!r}: {reason} {gid!r}")
-                    entitlement_field, ent_id, user_prefix = entry
-                    group_id = gid
-                expansion = None
-                if principal_type == "user" and not expandable:
-                    principal = users.get(principal_id)
-                    the_id = user_prefix + principal_id
-                    if principal is None:
-                        raise C1ZWriteError(f"grant {the_id!r}: unknown principal user {principal_id!r}")
-                else:
+            conn.executemany(_user_grant_insert(sync_id, now), user_rows)
+            conn.executemany(_GRANT_INSERT, [(*row, sync_id, now) for row in other_rows])
+            user_rows.clear()
+            other_rows.clear()
+
+        for grant in grants:
+            gid, principal_type, principal_id, expandable = grant
+            if gid != group_id:
+                entry = entitlements.get(gid)
+                if entry is None:
                     the_id = grant_id(gid, principal_type, principal_id)
-                    principal = self._principal_field(grant, the_id)
-                    if expandable:
-                        expansion = encode.expansion_bytes(principal_id)
-                        counts["grants_needing_expansion"] += 1
+                    reason = "no member entitlement for group" if gid in self._groups else "unknown group"
+                    raise C1ZWriteError(f"grant {the_id!r}: {reason} {gid!r}")
+                entitlement_field, ent_id, user_prefix = entry
+                group_id = gid
+            if principal_type == "user" and not expandable:
+                principal = users.get(principal_id)
+                the_id = user_prefix + principal_id
+                if principal is None:
+                    raise C1ZWriteError(f"grant {the_id!r}: unknown principal user {principal_id!r}")
                 id_bytes = the_id.encode()
                 size = len(id_bytes)
                 data = join(
@@ -306,25 +310,33 @@ class C1ZWriter:
                         id_bytes,
                     )
                 )
-                number += 1
-                if number >= refresh_at:
-                    refresh_at = number + _TIME_REFRESH_ROWS
-                    now = self._now()
-                yield (
-                    gid,
-                    ent_id,
-                    principal_type,
-                    principal_id,
-                    the_id,
-                    expansion,
-                    0 if expansion is None else 1,
-                    data,
-                    sync_id,
-                    now,
+                user_rows.append((gid, ent_id, principal_id, the_id, data))
+            else:
+                the_id = grant_id(gid, principal_type, principal_id)
+                principal = self._principal_field(grant, the_id)
+                expansion = None
+                if expandable:
+                    expansion = encode.expansion_bytes(principal_id)
+                    counts["grants_needing_expansion"] += 1
+                id_bytes = the_id.encode()
+                data = join((entitlement_field, principal, b"\x1a", varint(len(id_bytes)), id_bytes))
+                other_rows.append(
+                    (
+                        gid,
+                        ent_id,
+                        principal_type,
+                        principal_id,
+                        the_id,
+                        expansion,
+                        int(expansion is not None),
+                        data,
+                    )
                 )
-            counts["grants"] = number
-
-        conn.executemany(_GRANT_INSERT, rows())
+            number += 1
+            if not number % _TIME_REFRESH_ROWS:
+                flush()
+        flush()
+        counts["grants"] = number
         self.timings["grants"] = time.perf_counter() - started
 
     # --- publish -----------------------------------------------------------------------------
@@ -392,6 +404,18 @@ class C1ZWriter:
             ended_at=ended_at,
             counts=dict(self.counts),
         )
+
+
+def _user_grant_insert(sync_id: str, discovered_at: str) -> str:
+    """The insert of a user grant without expansion, its constant columns as SQL literals."""
+    for value in (sync_id, discovered_at):
+        if not _SAFE_LITERAL.fullmatch(value):  # our KSUID and time text; never data from outside
+            raise C1ZWriteError(f"unexpected characters in {value!r}")
+    return (
+        "insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
+        "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
+        f"values ('group', ?, ?, 'user', ?, ?, NULL, 0, ?, '{sync_id}', '{discovered_at}')"
+    )
 
 
 def _fsync_directory(directory: Path) -> None:
