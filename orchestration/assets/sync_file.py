@@ -9,7 +9,6 @@ A crash between 2 and 3 leaves the previous `.c1z` and already-published tables;
 rewrites both. A stale pending file from a killed run is removed first.
 """
 
-import json
 import logging
 import os
 import sqlite3
@@ -20,6 +19,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import orjson
 
 from orchestration import history
 from orchestration.assets.c1_tables import STAGING, staging_key
@@ -101,65 +101,64 @@ class SyncFileWriteError(Exception):
         )
 
 
-def _rows(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[dict[str, Any]]:
-    """Streams a query in Arrow batches on its own cursor, so several generators never collide."""
+def _rows(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[tuple[Any, ...]]:
+    """Streams a query as tuples on its own cursor, so several generators never collide.
+
+    Arrow batches converted column by column: three times cheaper than row dicts for a
+    hundred thousand users with JSON and list columns.
+    """
     cursor = con.cursor()
     try:
-        reader = cursor.sql(query).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            yield from batch.to_pylist()
+        for batch in cursor.sql(query).to_arrow_reader(BATCH_ROWS):
+            yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
     finally:
         cursor.close()
 
 
+def _json(text: str | None) -> dict[str, Any] | None:
+    return orjson.loads(text) if text else None
+
+
 def _users(con: duckdb.DuckDBPyConnection) -> Iterator[UserRow]:
-    for r in _rows(con, f"SELECT * FROM {STAGING}.users ORDER BY user_id"):
+    query = (
+        # profile::VARCHAR: DuckDB's JSON type converts to Arrow several times slower than text
+        "SELECT user_id, display_name, status, status_details, login, given_name, family_name, "
+        "profile::VARCHAR, "
+        f"emails, created_at, last_login FROM {STAGING}.users "
+        "ORDER BY user_id"
+    )
+    for uid, name, status, details, login, given, family, profile, emails, created, last in _rows(con, query):
         yield UserRow(
-            user_id=r["user_id"],
-            display_name=r["display_name"],
-            status=r["status"],
-            status_details=r["status_details"],
-            login=r["login"],
-            given_name=r["given_name"],
-            family_name=r["family_name"],
-            profile=json.loads(r["profile"]) if r["profile"] else None,
-            emails=tuple((e["address"], e["is_primary"]) for e in (r.get("emails") or [])),
-            created_at=r["created_at"],
-            last_login=r["last_login"],
+            user_id=uid,
+            display_name=name,
+            status=status,
+            status_details=details,
+            login=login,
+            given_name=given,
+            family_name=family,
+            profile=_json(profile),
+            emails=tuple((e["address"], e["is_primary"]) for e in emails or ()),
+            created_at=created,
+            last_login=last,
         )
 
 
 def _groups(con: duckdb.DuckDBPyConnection) -> Iterator[GroupRow]:
-    for r in _rows(
-        con, f"SELECT group_id, display_name, description, profile FROM {STAGING}.groups ORDER BY 1"
-    ):
-        yield GroupRow(
-            group_id=r["group_id"],
-            display_name=r["display_name"],
-            description=r["description"],
-            profile=json.loads(r["profile"]) if r["profile"] else None,
-        )
+    query = f"SELECT group_id, display_name, description, profile::VARCHAR FROM {STAGING}.groups ORDER BY 1"
+    for group_id, name, description, profile in _rows(con, query):
+        yield GroupRow(group_id=group_id, display_name=name, description=description, profile=_json(profile))
 
 
 def _entitlements(con: duckdb.DuckDBPyConnection) -> Iterator[EntitlementRow]:
     """With nested groups expanded, a `member` entitlement is also granted to (child) groups."""
-    for r in _rows(con, f"SELECT group_id, display_name FROM {STAGING}.entitlements ORDER BY group_id"):
-        yield EntitlementRow(
-            group_id=r["group_id"], display_name=r["display_name"], grantable_to=("user", "group")
-        )
+    query = f"SELECT group_id, display_name FROM {STAGING}.entitlements ORDER BY group_id"
+    for group_id, name in _rows(con, query):
+        yield EntitlementRow(group_id=group_id, display_name=name, grantable_to=("user", "group"))
 
 
 def _grants(con: duckdb.DuckDBPyConnection) -> Iterator[GrantRow]:
-    cursor = con.cursor()
-    try:
-        reader = cursor.sql(
-            f"SELECT group_id, principal_type, principal_id, expandable FROM {STAGING}.grants"
-        ).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            columns = [batch.column(i).to_pylist() for i in range(4)]
-            yield from map(GrantRow._make, zip(*columns, strict=True))
-    finally:
-        cursor.close()
+    query = f"SELECT group_id, principal_type, principal_id, expandable FROM {STAGING}.grants"
+    return map(GrantRow._make, _rows(con, query))
 
 
 def _publish_tables(

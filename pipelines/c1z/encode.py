@@ -9,7 +9,6 @@ per grant. `tests/c1z/test_encode.py` proves this equals the library's determini
 
 from __future__ import annotations
 
-import calendar
 import struct
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -216,6 +215,8 @@ def _length(size: int) -> bytes:
 _pack_double = struct.Struct("<d").pack
 _TIMESTAMP_MIN = -62_135_596_800  # 0001-01-01T00:00:00Z, the range `Timestamp.FromDatetime` accepts
 _TIMESTAMP_MAX = 253_402_300_799  # 9999-12-31T23:59:59Z
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_EPOCH_AWARE = datetime(1970, 1, 1, tzinfo=UTC)
 _USER_TRAIT_URL = length_delimited(1, f"type.googleapis.com/{pb.UserTrait.DESCRIPTOR.full_name}".encode())
 _USER_RESOURCE_ID_PREFIX = b"\n\x04user"
 _HUMAN = b"\x28\x01"  # UserTrait.account_type = ACCOUNT_TYPE_HUMAN
@@ -231,6 +232,15 @@ def _value_bytes(value: Any) -> bytes:
 
     A oneof member is written even when it holds its default (false, 0.0, ""), as the library does.
     """
+    kind = type(value)  # exact types first: profiles are JSON, so these are nearly all values
+    if kind is str:
+        data = value.encode()
+        return b"\x1a" + _length(len(data)) + data
+    if kind is float or kind is int:
+        return b"\x11" + _pack_double(value)
+    if kind is dict:
+        data = _struct_bytes(value)
+        return b"\x2a" + _length(len(data)) + data
     if value is None:
         return b"\x08\x00"  # null_value = NULL_VALUE
     if value is True:
@@ -310,7 +320,8 @@ def profile_bytes(profile: Mapping[str, Any] | None) -> bytes | None:
 
 def timestamp_bytes(moment: datetime) -> bytes:
     """`serialize(timestamp(moment))`: seconds and nanos computed as `Timestamp.FromDatetime` does."""
-    seconds = calendar.timegm((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).utctimetuple())
+    delta = moment - (_EPOCH_AWARE if moment.tzinfo else _EPOCH_NAIVE)  # naive = UTC, as the library
+    seconds = delta.days * 86_400 + delta.seconds  # floors like timegm(utctimetuple()), ~10x cheaper
     if not _TIMESTAMP_MIN <= seconds <= _TIMESTAMP_MAX:
         return serialize(timestamp(moment))  # the library raises its own error for this
     nanos = moment.microsecond * 1000
