@@ -44,7 +44,10 @@ class Stage:
 
 def _load_package_waiting(home: Path) -> bool:
     normalized = home / "dlt" / "baton_xmatters" / "load" / "normalized"
-    return normalized.is_dir() and any(normalized.iterdir())
+    try:  # dlt may move the package away between the check and the listing
+        return any(normalized.iterdir())
+    except FileNotFoundError:
+        return False
 
 
 STAGES = {
