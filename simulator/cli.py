@@ -13,40 +13,28 @@ from simulator.faults import Faults
 from simulator.org import OrgSpec, build_org
 
 _DEFAULTS = OrgSpec()
+# The scale knobs: each `OrgSpec` field is the option of the same name (`--members-per-group`), with
+# the field's default. One table feeds both the parser and the spec, so a knob cannot be parsed and
+# then not passed on. (field, type, help)
+_ORG_OPTIONS: tuple[tuple[str, type, str | None], ...] = (
+    ("people", int, "people returned by /people"),
+    ("groups", int, "groups returned by /groups"),
+    ("members_per_group", int, "average member items of a regular group"),
+    ("inactive_share", float, "fraction of people with status INACTIVE"),
+    ("hidden_people", int, "group members that /people does not return (permission scope)"),
+    ("large_groups", int, "groups with --large-group-size members (several member pages)"),
+    ("large_group_size", int, None),
+    ("seed", int, "seed of the synthetic organisation"),
+)
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `simulate` options (scale knobs, port, latency, credentials) to `parser`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free port)")
-    parser.add_argument("--people", type=int, default=_DEFAULTS.people, help="people returned by /people")
-    parser.add_argument("--groups", type=int, default=_DEFAULTS.groups, help="groups returned by /groups")
-    parser.add_argument(
-        "--members-per-group",
-        type=int,
-        default=_DEFAULTS.members_per_group,
-        help="average member items of a regular group",
-    )
-    parser.add_argument(
-        "--inactive-share",
-        type=float,
-        default=_DEFAULTS.inactive_share,
-        help="fraction of people with status INACTIVE",
-    )
-    parser.add_argument(
-        "--hidden-people",
-        type=int,
-        default=_DEFAULTS.hidden_people,
-        help="group members that /people does not return (permission scope)",
-    )
-    parser.add_argument(
-        "--large-groups",
-        type=int,
-        default=_DEFAULTS.large_groups,
-        help="groups with --large-group-size members (several member pages)",
-    )
-    parser.add_argument("--large-group-size", type=int, default=_DEFAULTS.large_group_size)
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="seed of the synthetic organisation")
+    for name, kind, help_text in _ORG_OPTIONS:
+        option = "--" + name.replace("_", "-")
+        parser.add_argument(option, type=kind, default=getattr(_DEFAULTS, name), help=help_text)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
     parser.add_argument("--username", default="sim-user", help="Basic auth user name to accept")
     parser.add_argument("--password", default="sim-password", help="Basic auth password to accept")
@@ -58,16 +46,7 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
     Returns 0 after a clean stop, 2 for invalid knobs, 1 when the port cannot be bound.
     """
     try:
-        spec = OrgSpec(
-            seed=args.seed,
-            people=args.people,
-            groups=args.groups,
-            members_per_group=args.members_per_group,
-            inactive_share=args.inactive_share,
-            hidden_people=args.hidden_people,
-            large_groups=args.large_groups,
-            large_group_size=args.large_group_size,
-        )
+        spec = OrgSpec(**{name: getattr(args, name) for name, _, _ in _ORG_OPTIONS})
     except ValueError as exc:
         print(f"baton-xmatters simulate: {exc}", file=sys.stderr)
         return 2

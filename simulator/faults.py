@@ -47,9 +47,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
-FaultKind = Literal[
+# Each kind is spelled once, in the Literal of its family; the sets checked at run time are derived
+# from those Literals, so the type, the validation and the server's transport/page split cannot disagree.
+TransportKind = Literal[
     "status",
     "drop",
     "reset",
@@ -57,6 +59,8 @@ FaultKind = Literal[
     "malformed_json",
     "truncated_json",
     "html_200",
+]
+PageKind = Literal[
     "data_not_list",
     "item_without_id",
     "total_first_page_only",
@@ -66,29 +70,9 @@ FaultKind = Literal[
     "total_mismatch",
     "empty_page_with_next",
 ]
-TRANSPORT_KINDS = frozenset(
-    {
-        "status",
-        "drop",
-        "reset",
-        "slow",
-        "malformed_json",
-        "truncated_json",
-        "html_200",
-    }
-)
-PAGE_KINDS = frozenset(
-    {
-        "data_not_list",
-        "item_without_id",
-        "total_first_page_only",
-        "repeat_row",
-        "next_loop",
-        "next_foreign",
-        "total_mismatch",
-        "empty_page_with_next",
-    }
-)
+FaultKind = Literal[TransportKind, PageKind]
+TRANSPORT_KINDS: frozenset[str] = frozenset(get_args(TransportKind))
+PAGE_KINDS: frozenset[str] = frozenset(get_args(PageKind))
 ALL_KINDS = TRANSPORT_KINDS | PAGE_KINDS
 # Kinds that only make sense after the first page: they only count requests with offset > 0.
 LATER_PAGE_KINDS = frozenset({"total_first_page_only", "repeat_row"})
