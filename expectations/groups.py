@@ -2,13 +2,10 @@
 
 import great_expectations as gx
 
+from expectations.identity import add_identity_expectations
+
 
 def build_suite() -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="c1_groups")
-    suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column="group_id"))
-    suite.add_expectation(gx.expectations.ExpectColumnValuesToBeUnique(column="group_id"))
-    suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column="display_name"))
-    suite.add_expectation(
-        gx.expectations.ExpectColumnValueLengthsToBeBetween(column="display_name", min_value=1)
-    )
+    add_identity_expectations(suite, "group_id")
     return suite
