@@ -88,7 +88,14 @@ class Baseline:
     def warehouse(self) -> Path:
         return self.home / "warehouse.duckdb"
 
-    def args(self, sim: XmattersSimulator | None, *extra: str, base_url: str | None = None) -> list[str]:
+    def args(
+        self,
+        sim: XmattersSimulator | None,
+        *extra: str,
+        base_url: str | None = None,
+        sync_file: Path | None = None,
+    ) -> list[str]:
+        """The CLI flags of a sync against `sim`; `base_url` and `sync_file` (-f) replace its defaults."""
         return [
             "--base-url",
             base_url or (sim.base_url if sim is not None else ""),
@@ -97,7 +104,7 @@ class Baseline:
             "--password",
             sim.password if sim is not None else "secret",
             "-f",
-            str(self.sync_file),
+            str(sync_file or self.sync_file),
             *FAST_RETRIES,
             *extra,
         ]

@@ -76,9 +76,7 @@ def test_disk_full_while_writing_the_c1z(
     with tiny_tmpfs(tmp_path / "full", room) as full:
         target = full / "sync.c1z"
         target.write_bytes(baseline.file_bytes)
-        args = baseline.args(sim)
-        args[args.index("-f") + 1] = str(target)
-        code = main(args)
+        code = main(baseline.args(sim, sync_file=target))
         err = capsys.readouterr().err
         assert code == 1, err
         line = error_line(err)
@@ -111,9 +109,7 @@ def test_output_path_through_a_file(
     sim = make_simulator(spec=RELIABILITY_SPEC)
     not_a_dir = tmp_path / "plain-file"
     not_a_dir.write_text("x")
-    args = baseline.args(sim)
-    args[args.index("-f") + 1] = str(not_a_dir / "sync.c1z")
-    code = main(args)
+    code = main(baseline.args(sim, sync_file=not_a_dir / "sync.c1z"))
     assert code == 2
     assert error_line(capsys.readouterr().err).endswith(f"-f/--file: cannot write to {not_a_dir}")
     assert sim.request_count == 0
