@@ -1,12 +1,14 @@
 """Runs a suite over a DataFrame in an ephemeral GX context and returns plain evidence.
 
 GX's SQL datasource does not work against DuckDB today (stack notes), so the tables are validated
-as in-memory DataFrames. One context per process: creating it is the slow part.
+as in-memory DataFrames. One context per process: importing GX and creating it is the slow part,
+so `prepare` can do it ahead of time on another thread (see `warm_up.py`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -57,8 +59,24 @@ def _context() -> Any:
     return context
 
 
-@cache
+_validations: dict[str, Any] = {}
+_validations_lock = threading.Lock()  # a check and the warm-up thread may ask at the same time
+
+
+def prepare() -> None:
+    """Imports GX and registers every suite's validation, so the first check starts at once."""
+    for table in SUITES:
+        _validation(table)
+
+
 def _validation(table: str) -> Any:
+    with _validations_lock:
+        if table not in _validations:
+            _validations[table] = _add_validation(table)
+        return _validations[table]
+
+
+def _add_validation(table: str) -> Any:
     import great_expectations as gx
 
     context = _context()

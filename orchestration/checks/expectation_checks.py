@@ -1,8 +1,11 @@
-"""Runs the Great Expectations suite of each staged table (expectations/) as a blocking check."""
+"""Runs the Great Expectations suite of each staged table (expectations/) as a blocking check.
+
+GX is imported when a check runs, not with the definitions: the import is half of a sync's
+start-up, and the UI and the CLI load definitions far more often than they run checks.
+"""
 
 import dagster as dg
 
-from expectations.runner import validate
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.resources import WarehouseResource
 
@@ -23,6 +26,8 @@ def _build_check(table: str, columns: list[str]) -> dg.AssetChecksDefinition:
         description=f"Great Expectations suite c1_{table} (expectations/{table}.py).",
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        from expectations.runner import validate
+
         with warehouse.connect() as con:
             frame = con.sql(f"SELECT {', '.join(columns)} FROM {STAGING}.{table}").df()
         outcome = validate(table, frame)
