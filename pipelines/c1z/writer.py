@@ -1,9 +1,11 @@
 """Write one finished full sync into a `.c1z`, streaming rows straight into SQLite.
 
 Why this shape:
-- Rows arrive as iterables in the order users, groups, entitlements, grants, so a million grants
-  are never held at once; only the ids of users and groups (for the referential checks) and one
-  pre-encoded entitlement field per group stay in memory.
+- Rows arrive as iterables in the order users, groups, entitlements, grants, so a million grant
+  rows are never held at once: the ids of users and groups (for the referential checks), one
+  pre-encoded entitlement field per group and one pre-encoded principal field per user stay in
+  memory, and grants are collected as 4-byte user numbers per group so that they can be inserted
+  sorted by (entitlement, principal), which makes the index builds' sorts much cheaper.
 - The database is built beside the target with journaling and fsync off (it is scratch until it is
   compressed), indexes are created after the bulk insert, then it is closed cleanly (rollback
   journal, no WAL), compressed into a second temporary file, fsynced and renamed over the target.
@@ -24,6 +26,7 @@ import re
 import sqlite3
 import tempfile
 import time
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,7 +48,7 @@ _GRANT_INSERT = (
     "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
     "values ('group', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_TIME_REFRESH_ROWS = 65_536  # grants per insert batch, each with its own discovered_at
+_BATCH_ROWS = 65_536  # user grants per insert batch, each batch with its own discovered_at
 _SAFE_LITERAL = re.compile(r"[0-9A-Za-z :.\-]+")
 _PAGE_SIZE = 65_536  # fewer, larger pages: the index builds scan the grants table ~3x faster
 _INSERT_CACHE_KIB = 16_384  # rows are appended; a big cache only costs page faults while inserting
@@ -254,35 +257,30 @@ class C1ZWriter:
         raise C1ZWriteError(f"grant {the_id!r}: unknown principal type {grant.principal_type!r}")
 
     def add_grants(self, grants: Iterable[GrantRow]) -> None:
-        """Insert grants; the per-grant work is a few dict lookups and one `b"".join`.
+        """Check and collect the grants, then insert them sorted by (entitlement id, principal id).
 
-        This loop runs a million times, so it binds everything to locals, keeps the entitlement of the
-        previous grant's group (grants usually arrive grouped), and takes the slow, fully checked path
-        only for group principals. SQLite's cost per row grows with the bound parameters, so the
-        common row (a user principal, no expansion) binds only its five varying values: the sync id
-        and the batch's discovered_at are literals of the batch's statement (both our own text).
+        Rows inserted in the order of most grant indexes make SQLite's CREATE INDEX sorts run over
+        presorted input: cache-friendly merges, about 40% less CPU for the index builds at 1M grants.
+        The input is first consumed into one array of 4-byte user numbers per group (users numbered in
+        id order), a few MB for a million grants; grants of group principals, or expandable ones, are
+        rare and encoded as they arrive, then inserted after the user grants.
+
+        The per-grant loops run a million times, so they bind everything to locals. SQLite's cost per
+        row grows with the bound parameters, so a user grant binds only its five varying values: the
+        sync id and the batch's discovered_at are literals of the batch's statement (our own text).
         """
         conn = self._enter_phase("grants")
         started = time.perf_counter()
         sync_id = self.sync_id
         entitlements = self._grant_entitlements
-        users = self._users
         counts = self.counts
-        lengths = encode.SMALL_VARINTS
-        varint = encode.varint
-        join = b"".join
-        number = 0
-        group_id: str | None = None
-        entitlement_field, ent_id, user_prefix = b"", "", ""
-        user_rows: list[tuple[object, ...]] = []
+        user_ids = sorted(self._users)
+        user_numbers = {user_id: number for number, user_id in enumerate(user_ids)}
+        members: dict[str, array[int]] = {}
         other_rows: list[tuple[object, ...]] = []
-
-        def flush() -> None:
-            now = self._now()
-            conn.executemany(_user_grant_insert(sync_id, now), user_rows)
-            conn.executemany(_GRANT_INSERT, [(*row, sync_id, now) for row in other_rows])
-            user_rows.clear()
-            other_rows.clear()
+        group_id: str | None = None
+        group_members = array("I")
+        user_prefix = ""
 
         for grant in grants:
             gid, principal_type, principal_id, expandable = grant
@@ -292,52 +290,77 @@ class C1ZWriter:
                     the_id = grant_id(gid, principal_type, principal_id)
                     reason = "no member entitlement for group" if gid in self._groups else "unknown group"
                     raise C1ZWriteError(f"grant {the_id!r}: {reason} {gid!r}")
-                entitlement_field, ent_id, user_prefix = entry
+                user_prefix = entry[2]
+                group_members = members.get(gid)
+                if group_members is None:
+                    group_members = members[gid] = array("I")
                 group_id = gid
             if principal_type == "user" and not expandable:
-                principal = users.get(principal_id)
-                the_id = user_prefix + principal_id
-                if principal is None:
+                number = user_numbers.get(principal_id)
+                if number is None:
+                    the_id = user_prefix + principal_id
                     raise C1ZWriteError(f"grant {the_id!r}: unknown principal user {principal_id!r}")
+                group_members.append(number)
+            else:
+                other_rows.append(self._other_grant_row(grant))
+        del user_numbers
+
+        principals = [self._users[user_id] for user_id in user_ids]
+        lengths = encode.SMALL_VARINTS
+        varint = encode.varint
+        join = b"".join
+        rows: list[tuple[object, ...]] = []
+        number = 0
+        for gid in sorted(members, key=lambda g: entitlements[g][1]):
+            entitlement_field, ent_id, user_prefix = entitlements[gid]
+            for user in sorted(members.pop(gid)):
+                principal_id = user_ids[user]
+                the_id = user_prefix + principal_id
                 id_bytes = the_id.encode()
                 size = len(id_bytes)
                 data = join(
                     (
                         entitlement_field,
-                        principal,
+                        principals[user],
                         b"\x1a",
                         lengths[size] if size < 16_384 else varint(size),
                         id_bytes,
                     )
                 )
-                user_rows.append((gid, ent_id, principal_id, the_id, data))
-            else:
-                the_id = grant_id(gid, principal_type, principal_id)
-                principal = self._principal_field(grant, the_id)
-                expansion = None
-                if expandable:
-                    expansion = encode.expansion_bytes(principal_id)
-                    counts["grants_needing_expansion"] += 1
-                id_bytes = the_id.encode()
-                data = join((entitlement_field, principal, b"\x1a", varint(len(id_bytes)), id_bytes))
-                other_rows.append(
-                    (
-                        gid,
-                        ent_id,
-                        principal_type,
-                        principal_id,
-                        the_id,
-                        expansion,
-                        int(expansion is not None),
-                        data,
-                    )
-                )
-            number += 1
-            if not number % _TIME_REFRESH_ROWS:
-                flush()
-        flush()
-        counts["grants"] = number
+                rows.append((gid, ent_id, principal_id, the_id, data))
+                if len(rows) == _BATCH_ROWS:
+                    conn.executemany(_user_grant_insert(sync_id, self._now()), rows)
+                    number += len(rows)
+                    rows.clear()
+        conn.executemany(_user_grant_insert(sync_id, self._now()), rows)
+        number += len(rows)
+        now = self._now()
+        conn.executemany(_GRANT_INSERT, [(*row, sync_id, now) for row in other_rows])
+        counts["grants"] = number + len(other_rows)
         self.timings["grants"] = time.perf_counter() - started
+
+    def _other_grant_row(self, grant: GrantRow) -> tuple[object, ...]:
+        """The bound values (all but sync id and time) of a grant to a group, or an expandable one."""
+        gid, principal_type, principal_id, expandable = grant
+        entitlement_field, ent_id, _ = self._grant_entitlements[gid]
+        the_id = grant_id(gid, principal_type, principal_id)
+        principal = self._principal_field(grant, the_id)
+        expansion = None
+        if expandable:
+            expansion = encode.expansion_bytes(principal_id)
+            self.counts["grants_needing_expansion"] += 1
+        id_bytes = the_id.encode()
+        data = b"".join((entitlement_field, principal, b"\x1a", encode.varint(len(id_bytes)), id_bytes))
+        return (
+            gid,
+            ent_id,
+            principal_type,
+            principal_id,
+            the_id,
+            expansion,
+            int(expansion is not None),
+            data,
+        )
 
     # --- publish -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from pipelines.c1z import encode
 from pipelines.c1z import writer as writer_module
 from pipelines.c1z.container import decompress_to_file
 from pipelines.c1z.errors import C1ZWriteError
@@ -181,4 +182,35 @@ def test_streaming_writer_enforces_order(tmp_path: Path) -> None:
         writer.add_groups(GROUPS)
         with pytest.raises(C1ZWriteError, match="in the order users, groups, entitlements, grants"):
             writer.add_users(USERS)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_grants_in_any_order_are_stored_sorted_and_equal_the_reference_encoding(tmp_path: Path) -> None:
+    """The writer collects grants and inserts them sorted (faster index builds): nothing may be lost."""
+    users = [UserRow(f"u{n}", f"User {n}", "ENABLED") for n in (5, 10, 4)] + USERS
+    grants = [GrantRow("g3", "user", "u10"), GrantRow("g1", "user", "u2"),
+              GrantRow("g1", "group", "g3", True), GrantRow("g3", "user", "u1"),
+              GrantRow("g1", "user", "u10"), GrantRow("g3", "user", "u5"),
+              GrantRow("g2", "group", "g1")]  # fmt: skip
+    target = tmp_path / "out.c1z"
+    result = _write(target, users=users, grants=grants)
+    assert (result.counts["grants"], result.counts["grants_needing_expansion"]) == (7, 1)
+    with open_c1z(target) as reader:
+        groups = {r.id.resource: r for r in reader.resources("group")}
+        stored = list(reader.grants())
+    user_grant_ids = [g.id for g in stored if g.principal.id.resource_type == "user"]
+    assert user_grant_ids == sorted(user_grant_ids) and len(stored) == len(grants)
+    for grant in grants:
+        the_id = f"group:{grant.group_id}:member:{grant.principal_type}:{grant.principal_id}"
+        (found,) = [g for g in stored if g.id == the_id]
+        group = groups[grant.group_id]
+        expected = encode.grant_message(group, the_id, grant.principal_type, grant.principal_id)
+        if not grant.expandable:
+            assert found.SerializeToString(deterministic=True) == encode.serialize(expected)
+
+
+def test_duplicate_grants_far_apart_are_refused(tmp_path: Path) -> None:
+    grants = [GrantRow("g1", "user", "u1"), GrantRow("g3", "user", "u3"), GrantRow("g1", "user", "u1")]
+    with pytest.raises(C1ZWriteError, match="duplicate id 'group:g1:member:user:u1'"):
+        _write(tmp_path / "out.c1z", grants=grants)
     assert list(tmp_path.iterdir()) == []
