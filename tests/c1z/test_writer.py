@@ -214,3 +214,23 @@ def test_duplicate_grants_far_apart_are_refused(tmp_path: Path) -> None:
     with pytest.raises(C1ZWriteError, match="duplicate id 'group:g1:member:user:u1'"):
         _write(tmp_path / "out.c1z", grants=grants)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_many_grants_across_insert_statements_and_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grants are inserted 32 rows per statement in batches: whole statements, remainders, batch edges."""
+    monkeypatch.setattr(writer_module, "_BATCH_VALUES", 5 * 40)
+    users = [UserRow(f"p{n:03d}", f"Person {n}", "ENABLED") for n in range(101)]
+    grants = [
+        GrantRow(g, "user", f"p{n:03d}")
+        for g in ("g2", "g1")
+        for n in range(101)
+        if n % (3 if g == "g1" else 1) == 0
+    ]
+    target = tmp_path / "out.c1z"
+    result = _write(target, users=users, grants=grants)
+    assert result.counts["grants"] == len(grants) == 101 + 34
+    with open_c1z(target) as reader:
+        stored = [g.id for g in reader.grants()]
+    assert stored == sorted(f"group:{g.group_id}:member:user:{g.principal_id}" for g in grants)
