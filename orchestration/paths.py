@@ -30,10 +30,6 @@ class DataPaths:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
-    @property
-    def lock_file(self) -> Path:
-        return self.home / "sync.lock"
-
 
 def data_paths(env: os._Environ[str] | dict[str, str] | None = None) -> DataPaths:
     env = os.environ if env is None else env

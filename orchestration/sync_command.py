@@ -26,6 +26,7 @@ from orchestration.run_outcome import RunOutcome, summarize_run
 from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
+from pipelines.xmatters.flags import add_connection_arguments, connection_flags
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -42,20 +43,8 @@ telemetry:
 
 
 def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
-    conn = parser.add_argument_group("xMatters connection (flags win over BATON_* variables)")
-    conn.add_argument("--base-url", help="e.g. https://company.xmatters.com/api/xm/1 ($BATON_BASE_URL)")
-    conn.add_argument("--username", help="user name, or x-api-key-<id> for an API key ($BATON_USERNAME)")
-    conn.add_argument("--password", help="password or API key secret ($BATON_PASSWORD)")
-    conn.add_argument("--password-file", help="read the password from this file ($BATON_PASSWORD_FILE)")
-    conn.add_argument(
-        "--ca-bundle", help="CA bundle for a private CA; TLS is always verified ($BATON_CA_BUNDLE)"
-    )
-    conn.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        help="allow plain http to a host other than loopback (sends the password unencrypted)",
-    )
-    conn.add_argument("--concurrency", type=int, default=8, help="member calls in flight at once (default 8)")
+    connection = parser.add_argument_group("xMatters connection (flags win over BATON_* variables)")
+    add_connection_arguments(connection)
     out = parser.add_argument_group("output")
     out.add_argument("-f", "--file", help="the .c1z to write (default sync.c1z, $BATON_FILE)")
     out.add_argument(
@@ -115,17 +104,7 @@ class SyncPlan:
 
 
 def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[str, str]) -> SyncPlan:
-    config = XmattersConfig.from_sources(
-        {
-            "base_url": options.base_url,
-            "username": options.username,
-            "password": options.password,
-            "password_file": options.password_file,
-            "ca_bundle": options.ca_bundle,
-            "allow_insecure_http": "true" if options.allow_insecure_http else None,
-        },
-        env,
-    )
+    config = XmattersConfig.from_sources(connection_flags(options), env)
     config = _with_advanced_options(config, options)
     if not 0 <= options.max_drop <= 1:
         raise XmattersError(f"--max-drop must be between 0 and 1, got {options.max_drop}")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
+from pipelines.xmatters.flags import add_connection_arguments, connection_flags
 from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
 
@@ -37,17 +38,7 @@ logger = logging.getLogger("pipelines.xmatters_pipeline")
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", help="xMatters API base URL ending in /api/xm/1 (env BATON_BASE_URL)")
-    parser.add_argument("--username", help="user name or x-api-key-... (env BATON_USERNAME)")
-    parser.add_argument("--password", help="password or API key secret (env BATON_PASSWORD)")
-    parser.add_argument("--password-file", help="read the password from this file (env BATON_PASSWORD_FILE)")
-    parser.add_argument(
-        "--ca-bundle", help="CA bundle for a private certificate authority (env BATON_CA_BUNDLE)"
-    )
-    parser.add_argument(
-        "--allow-insecure-http", action="store_true", help="allow plain http to a host other than loopback"
-    )
-    parser.add_argument("--concurrency", type=int, default=8, help="parallel group member calls (default 8)")
+    add_connection_arguments(parser)
     parser.add_argument(
         "--warehouse", type=Path, default=DEFAULT_HOME / "warehouse.duckdb", help="DuckDB file"
     )
@@ -65,14 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
     with ExitStack() as stack:
-        flags = {
-            "base_url": args.base_url,
-            "username": args.username,
-            "password": args.password,
-            "password_file": args.password_file,
-            "ca_bundle": args.ca_bundle,
-            "allow_insecure_http": "true" if args.allow_insecure_http else None,
-        }
+        flags = connection_flags(args)
         if args.simulate:
             # Imported lazily: the simulator is a development tool, not a dependency of the source.
             from simulator.app import XmattersSimulator
