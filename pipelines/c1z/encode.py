@@ -275,37 +275,76 @@ def _struct_bytes(fields: Mapping[Any, Any]) -> bytes:
     to each key gives exactly that order under plain bytes comparison.
 
     Profiles of one kind share their key set, so the sorted, pre-encoded entry heads are cached per
-    key tuple; string values (most of a profile) are encoded inline without a call.
+    tuple of keys as given (None values included, skipped here); only all-`str` key tuples are cached,
+    so `1`, `1.0` and `True` (equal as dict keys) never share a layout. A short string value (most of
+    a profile) takes three table lookups and one join; bools are whole pre-encoded entries.
     """
-    cleaned = {str(k): v for k, v in fields.items() if v is not None}
-    keys = tuple(cleaned)
-    layout = _STRUCT_LAYOUTS.get(keys)
+    layout = _STRUCT_LAYOUTS.get(tuple(fields))
     if layout is None:
-        layout = tuple(
-            (key, b"\x0a" + _length(len(encoded)) + encoded + b"\x12")
-            for key in sorted(keys, key=_map_key_order)
-            for encoded in (key.encode(),)
-        )
-        if len(_STRUCT_LAYOUTS) < _STRUCT_LAYOUTS_MAX:
-            _STRUCT_LAYOUTS[keys] = layout
-    small = SMALL_VARINTS
-    parts = []
-    for key, head in layout:
-        value = cleaned[key]
-        if type(value) is str and len(value) < 4_000:  # < 16,384 UTF-8 bytes: one table lookup each
+        return _struct_bytes_uncached(fields)
+    heads = _STRING_ENTRY_HEADS
+    tails = _STRING_VALUE_HEADS
+    parts: list[bytes] = []
+    for key, head, room, true_entry, false_entry in layout:
+        value = fields[key]
+        if type(value) is str:
             data = value.encode()
             size = len(data)
-            value_bytes = b"\x1a" + small[size] + data
+            if size < room:  # every length below is one byte
+                parts += (heads[len(head) + size + 3], head, tails[size], data)
+                continue
+            parts.append(_entry(head, b"\x1a" + _length(size) + data))
+        elif value is None:
+            continue
+        elif value is True:
+            parts.append(true_entry)
+        elif value is False:
+            parts.append(false_entry)
         else:
-            value_bytes = _value_bytes(value)
-        entry_size = len(head) + len(value_bytes)
-        entry_size += len(_length(len(value_bytes)))
-        parts.append(b"\x0a" + _length(entry_size) + head + _length(len(value_bytes)) + value_bytes)
+            parts.append(_entry(head, _value_bytes(value)))
     return b"".join(parts)
 
 
-_STRUCT_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, bytes], ...]] = {}
+def _entry(head: bytes, value_bytes: bytes) -> bytes:
+    """One Struct map entry (field 1 of Struct): its key head, then the Value as field 2."""
+    value_size = _length(len(value_bytes))
+    return b"\x0a" + _length(len(head) + len(value_size) + len(value_bytes)) + head + value_size + value_bytes
+
+
+def _struct_bytes_uncached(fields: Mapping[Any, Any]) -> bytes:
+    """`_struct_bytes` for a tuple of keys seen for the first time (then cached), or non-str keys."""
+    keys = tuple(fields)
+    if all(type(key) is str for key in keys) and len(_STRUCT_LAYOUTS) < _STRUCT_LAYOUTS_MAX:
+        _STRUCT_LAYOUTS[keys] = _layout(keys)
+        return _struct_bytes(fields)
+    cleaned = {str(k): v for k, v in fields.items() if v is not None}
+    parts = []
+    for key, head, _room, _true, _false in _layout(tuple(cleaned)):
+        value = cleaned[key]
+        if type(value) is str:
+            data = value.encode()
+            parts.append(_entry(head, b"\x1a" + _length(len(data)) + data))
+        else:
+            parts.append(_entry(head, _value_bytes(value)))
+    return b"".join(parts)
+
+
+def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, bytes, int, bytes, bytes], ...]:
+    """Per key in map entry order: key, entry head, the longest short string, bool entries."""
+    layout = []
+    for key in sorted(keys, key=_map_key_order):
+        encoded = key.encode()
+        head = b"\x0a" + _length(len(encoded)) + encoded + b"\x12"
+        layout.append((key, head, 125 - len(head), _entry(head, b"\x20\x01"), _entry(head, b"\x20\x00")))
+    return tuple(layout)
+
+
+_STRUCT_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, bytes, int, bytes, bytes], ...]] = {}
 _STRUCT_LAYOUTS_MAX = 4096
+# A string entry whose key head and value are short enough that every length is one byte:
+# entry tag and size, then (after the head) the Value size, the string_value tag and the string size.
+_STRING_ENTRY_HEADS = tuple(b"\x0a" + bytes((size,)) for size in range(128))
+_STRING_VALUE_HEADS = tuple(bytes((size + 2,)) + b"\x1a" + bytes((size,)) for size in range(126))
 
 
 def profile_bytes(profile: Mapping[str, Any] | None) -> bytes | None:
@@ -348,44 +387,87 @@ def _status_payload(status: int, details: str | None) -> bytes:
 
 
 def user_resource_bytes(user: UserRow) -> bytes:
-    """`serialize(user_resource(user))`, built from bytes (about 5x faster than the library)."""
-    profile = profile_bytes(user.profile)
-    created_at = timestamp_bytes(user.created_at) if user.created_at is not None else None
-    trait = [
-        _message_field(
-            b"\x0a",
-            _string_field(b"\x0a", address) + (b"\x10\x01" if primary else b""),
-        )
-        for address, primary in user.emails
-    ]
-    trait.append(_message_field(b"\x12", _status_payload(_USER_STATUS[user.status], user.status_details)))
-    if profile is not None:
-        trait.append(_message_field(b"\x1a", profile))
-    trait.append(_HUMAN)
-    trait.append(_string_field(b"\x32", user.login))
-    if created_at is not None:
-        trait.append(_message_field(b"\x42", created_at))
-    if user.last_login is not None:
-        trait.append(_message_field(b"\x4a", timestamp_bytes(user.last_login)))
-    if user.given_name or user.family_name:
-        name = _string_field(b"\x0a", user.given_name) + _string_field(b"\x12", user.family_name)
-        trait.append(_message_field(b"\x62", name))
-    trait_bytes = b"".join(trait)
-    any_payload = _USER_TRAIT_URL + b"\x12" + _length(len(trait_bytes)) + trait_bytes
+    """`serialize(user_resource(user))`, built from bytes (about 10x faster than the library).
 
-    resource = [
-        _message_field(b"\x0a", _USER_RESOURCE_ID_PREFIX + _string_field(b"\x12", user.user_id)),
-        _string_field(b"\x1a", user.display_name),
-        b"\x22" + _length(len(any_payload)) + any_payload,
-    ]
-    if profile is not None:
-        resource.append(_message_field(b"\x4a", profile))
-    resource.append(
-        _message_field(b"\x5a", _status_payload(_RESOURCE_STATUS[user.status], user.status_details))
-    )
+    The common user (no emails, no status details, no timestamps) takes the fewest steps: status
+    fields come pre-encoded per status, and each part is written as tag, length, payload in one join.
+    """
+    (
+        user_id,
+        display_name,
+        status,
+        status_details,
+        login,
+        given_name,
+        family_name,
+        profile,
+        emails,
+        created_at,
+        last_login,
+    ) = user
+    small = SMALL_VARINTS
+    trait: list[bytes] = []
+    for address, primary in emails:
+        trait.append(
+            _message_field(b"\x0a", _string_field(b"\x0a", address) + (b"\x10\x01" if primary else b""))
+        )
+    if status_details:
+        trait.append(_message_field(b"\x12", _status_payload(_USER_STATUS[status], status_details)))
+        resource_status = _message_field(b"\x5a", _status_payload(_RESOURCE_STATUS[status], status_details))
+    else:
+        trait.append(_USER_STATUS_FIELDS[status])
+        resource_status = _RESOURCE_STATUS_FIELDS[status]
+    profile_field = b""
+    if profile:
+        struct = _struct_bytes(profile)
+        if struct:
+            size = len(struct)
+            profile_field = (small[size] if size < 16_384 else varint(size)) + struct
+            trait += (b"\x1a", profile_field)
+    trait.append(_HUMAN)
+    if login:
+        data = login.encode()
+        size = len(data)
+        trait += (b"\x32", small[size] if size < 16_384 else varint(size), data)
     if created_at is not None:
-        resource.append(_message_field(b"\x62", created_at))
+        created = timestamp_bytes(created_at)
+        trait.append(_message_field(b"\x42", created))
+    if last_login is not None:
+        trait.append(_message_field(b"\x4a", timestamp_bytes(last_login)))
+    if given_name or family_name:
+        trait.append(
+            _message_field(b"\x62", _string_field(b"\x0a", given_name) + _string_field(b"\x12", family_name))
+        )
+    trait_bytes = b"".join(trait)
+    trait_size = len(trait_bytes)
+    any_size = _USER_TRAIT_URL_SIZE + 1 + len(_length(trait_size)) + trait_size
+
+    id_bytes = user_id.encode()
+    size = len(id_bytes)
+    if 0 < size < 120:  # ResourceId{type "user", resource} with one-byte lengths
+        resource = [b"\x0a", small[size + 8], _USER_RESOURCE_ID_PREFIX, b"\x12", small[size], id_bytes]
+    else:
+        resource = [_message_field(b"\x0a", _USER_RESOURCE_ID_PREFIX + _string_field(b"\x12", user_id))]
+    if display_name:
+        data = display_name.encode()
+        size = len(data)
+        resource += (b"\x1a", small[size] if size < 16_384 else varint(size), data)
+    resource += (b"\x22", _length(any_size), _USER_TRAIT_URL, b"\x12", _length(trait_size), trait_bytes)
+    if profile_field:
+        resource += (b"\x4a", profile_field)
+    resource.append(resource_status)
+    if created_at is not None:
+        resource.append(_message_field(b"\x62", created))
     return b"".join(resource)
+
+
+_USER_TRAIT_URL_SIZE = len(_USER_TRAIT_URL)
+_USER_STATUS_FIELDS = {
+    name: _message_field(b"\x12", _status_payload(value, None)) for name, value in _USER_STATUS.items()
+}
+_RESOURCE_STATUS_FIELDS = {
+    name: _message_field(b"\x5a", _status_payload(value, None)) for name, value in _RESOURCE_STATUS.items()
+}
 
 
 def user_principal_field(user_id: str) -> bytes:
