@@ -35,10 +35,16 @@ LOCATION = "baton_xmatters"
 # more process loading the code location (about 17 s of CPU on this 2-core machine) and a dequeue
 # loop to wait for. The DefaultRunCoordinator hands the run to the run launcher at once, so the
 # click in the browser starts the run worker (a subprocess of the code server) immediately.
+# The event log is configured as the CLI writes it into a new home (orchestration/sync_command.py).
 DAGSTER_YAML = """\
 run_coordinator:
   module: dagster._core.run_coordinator
   class: DefaultRunCoordinator
+event_log_storage:
+  module: dagster._core.storage.event_log
+  class: ConsolidatedSqliteEventLogStorage
+  config:
+    base_dir: {history_dir}
 telemetry:
   enabled: false
 """
@@ -85,7 +91,8 @@ def running_webserver(simulator: XmattersSimulator, tmp_path: Path) -> Iterator[
     """`dagster-webserver -w workspace.yaml` from the repo root, on a free port, against temp state only."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
+    history_dir = json.dumps(str(dagster_home / "history"))
+    (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML.format(history_dir=history_dir), encoding="utf-8")
     data_home = tmp_path / "baton_home"
     sync_file = tmp_path / "out" / "sync.c1z"
     log_file = tmp_path / "webserver.log"
