@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from pipelines.c1z import encode
+from pipelines.c1z import encode, schema
 from pipelines.c1z import writer as writer_module
 from pipelines.c1z.container import decompress_to_file
 from pipelines.c1z.errors import C1ZWriteError
@@ -234,3 +234,28 @@ def test_many_grants_across_insert_statements_and_batches(
     with open_c1z(target) as reader:
         stored = [g.id for g in reader.grants()]
     assert stored == sorted(f"group:{g.group_id}:member:user:{g.principal_id}" for g in grants)
+
+
+def test_indexes_created_before_the_grants_exist_in_the_schema() -> None:
+    names = {statement.split(" on ", 1)[0].rsplit(" ", 1)[1] for statement in schema.CREATE_INDEXES}
+    assert names >= writer_module._INDEXES_BEFORE_GRANTS
+    assert "idx_grants_principal_id_v1" not in writer_module._INDEXES_BEFORE_GRANTS  # not in row order
+
+
+@pytest.mark.parametrize(
+    ("grants", "message"),
+    [
+        ([GrantRow("g1", "group", "g3", True)] * 2, "duplicate id 'group:g1:member:group:g3' in v1_grants"),
+        # different parts, the same id: only the unique index can tell
+        (
+            [GrantRow("g1:member:user:u1", "user", "u2"), GrantRow("g1", "user", "u1:member:user:u2")],
+            "duplicate grant id in v1_grants",
+        ),
+    ],
+)
+def test_duplicate_grant_ids_are_refused(tmp_path: Path, grants: list[GrantRow], message: str) -> None:
+    users = [*USERS, UserRow("u1:member:user:u2", "Odd", "ENABLED")]
+    groups = [*GROUPS, GroupRow("g1:member:user:u1", "Odd")]
+    with pytest.raises(C1ZWriteError, match=message):
+        _write(tmp_path / "out.c1z", users=users, groups=groups, grants=grants)
+    assert list(tmp_path.iterdir()) == []
