@@ -1,10 +1,10 @@
-"""Import Great Expectations and build the suites on a background thread while a sync extracts.
+"""Import Great Expectations and build the suites on a background thread before the checks run.
 
-Why: importing GX is about half of a sync's start-up (~5 s of ~9 s on this 2-core machine) and
-nothing needs it before the checks. The extract mostly waits on the network or parses in pyarrow
-with the GIL released, so the import fits in its gaps instead of delaying the first request. A
-check that arrives first simply waits for the import (Python's import lock); a warm-up that fails
-is ignored here and fails again, visibly, in the check.
+Why: importing GX was about half of a sync's start-up (~5 s of ~9 s on this 2-core machine) and
+nothing needs it before the checks; started while the transforms run in DuckDB (without the GIL),
+it is mostly hidden (orchestration/hooks.py). A check that arrives first simply waits for the
+import (Python's import lock); a warm-up that fails is ignored here and fails again, visibly, in
+the check.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from expectations import warm_up as expectations_warm_up
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.run_outcome import RunOutcome, summarize_run
 from pipelines.xmatters import settings
@@ -225,7 +224,6 @@ def execute(plan: SyncPlan) -> RunOutcome:
         bulk_allocation_gc(),
         dg.DagsterInstance.from_config(str(plan.dagster_home)) as instance,
     ):
-        expectations_warm_up.start()  # the checks' GX import, hidden behind the extract
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,

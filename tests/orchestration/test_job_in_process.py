@@ -45,3 +45,12 @@ def test_job_runs_with_all_checks_passing_and_reports_metadata(
         assert reader.stats()["grants"] == len(org.person_memberships())
     assert "BATON_PASSWORD" not in str(materialized)
     assert simulator.password not in str(materialized)
+
+    # The GX warm-up hook ran once the extract had succeeded (it acts only after that step).
+    hook_events = {
+        (e.step_key, e.event_type_value)
+        for e in result.all_events
+        if e.event_type_value in ("HOOK_COMPLETED", "HOOK_SKIPPED", "HOOK_ERRORED")
+    }
+    assert ("xmatters_raw", "HOOK_COMPLETED") in hook_events
+    assert not any(kind == "HOOK_ERRORED" for _step, kind in hook_events)
