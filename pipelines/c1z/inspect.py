@@ -2,12 +2,15 @@
 
 Columns (console) and object shapes (json, protojson field names) follow `baton`'s own output, so a
 file can be compared side by side with `baton -f FILE <command> -o json`. `stats -o json` prints
-`{"resource_types": {<type id>: n, ...}, "entitlements": n, "grants": n}`.
+`{"resource_types": {<type id>: n, ...}, "entitlements": n, "grants": n}`. An annotation whose
+message type we do not define (newer SDKs add some) is shown opaque, as `{"@type": url, "value":
+base64}`, instead of failing the whole listing.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from collections.abc import Sequence
@@ -42,7 +45,44 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _as_dict(message: Message | None) -> dict[str, Any] | None:
-    return None if message is None else MessageToDict(message)
+    if message is None:
+        return None
+    try:
+        return MessageToDict(message)
+    except TypeError:  # protojson cannot render an Any whose message type is not in our pool
+        return _with_opaque_anys(message)
+
+
+def _with_opaque_anys(message: Message) -> dict[str, Any]:
+    """protojson of `message`, field by field, with each unknown Any kept as its type URL and bytes."""
+    rendered: dict[str, Any] = {}
+    for field, value in message.ListFields():
+        kind = field.message_type
+        if kind is not None and kind.full_name == "google.protobuf.Any":
+            anys = [_any_dict(item) for item in (value if _is_repeated(field) else [value])]
+            rendered[field.json_name] = anys if _is_repeated(field) else anys[0]
+        elif kind is not None and not kind.GetOptions().map_entry:
+            items = [_as_dict(item) for item in (value if _is_repeated(field) else [value])]
+            rendered[field.json_name] = items if _is_repeated(field) else items[0]
+        else:  # scalars, enums and maps: protojson of a copy that holds only this field
+            alone = type(message)()
+            alone.CopyFrom(message)
+            for other, _ in message.ListFields():
+                if other.name != field.name:
+                    alone.ClearField(other.name)
+            rendered.update(MessageToDict(alone))
+    return rendered
+
+
+def _any_dict(item: Any) -> dict[str, Any]:
+    try:
+        return MessageToDict(item)
+    except TypeError:
+        return {"@type": item.type_url, "value": base64.b64encode(item.value).decode("ascii")}
+
+
+def _is_repeated(field: Any) -> bool:
+    return bool(field.label == field.LABEL_REPEATED)
 
 
 def _resource_index(reader: C1ZReader) -> dict[tuple[str, str], pb.Resource]:
@@ -180,8 +220,7 @@ def run_inspect(args: argparse.Namespace) -> int:
                 text = _syncs(reader, args.output_format)
             else:
                 text = _stats(reader, args.output_format)
-    except (C1ZFormatError, OSError, TypeError) as exc:
-        # TypeError: protojson cannot render an Any whose message type we do not know.
+    except (C1ZFormatError, OSError) as exc:
         print(f"baton-xmatters: error: {exc}", file=sys.stderr)
         return 1
     print(text)

@@ -88,3 +88,43 @@ def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     assert (code, out) == (1, "") and err.startswith("baton-xmatters: error: ") and err.count("\n") == 1
     code, _, err = _run(capsys, "-f", str(ours), "stats", "--sync-id", "nope")
     assert code == 1 and "no sync with id 'nope'" in err
+
+
+def test_an_annotation_of_an_unknown_type_is_shown_opaque(
+    capsys: pytest.CaptureFixture[str], ours: Path, tmp_path: Path
+) -> None:
+    """Newer SDKs add annotation types we do not define; the listing shows them instead of failing."""
+    import sqlite3
+
+    import zstandard
+    from google.protobuf.any_pb2 import Any as AnyMessage
+
+    from pipelines.c1z.container import decompress_to_file
+    from pipelines.c1z.proto import pb
+
+    db = tmp_path / "db"
+    with db.open("wb") as out:
+        decompress_to_file(ours, out)
+    conn = sqlite3.connect(db)
+    (data,) = conn.execute("select data from v1_resources where external_id = 'user:u1'").fetchone()
+    resource = pb.Resource.FromString(data)
+    url = "type.googleapis.com/c1.connector.v2.ExternalLink"
+    unknown = AnyMessage(type_url=url, value=b"\x0a\x03abc")
+    resource.annotations.append(unknown)
+    conn.execute(
+        "update v1_resources set data = ? where external_id = 'user:u1'", [resource.SerializeToString()]
+    )
+    conn.commit()
+    conn.close()
+    patched = tmp_path / "patched.c1z"
+    patched.write_bytes(b"C1ZF\x00" + zstandard.ZstdCompressor().compress(db.read_bytes()))
+
+    code, out, err = _run(capsys, "-f", str(patched), "resources", "-o", "json")
+    assert code == 0, err
+    listed = {item["resource"]["id"]["resource"]: item["resource"] for item in json.loads(out)["resources"]}
+    annotations = listed["u1"]["annotations"]
+    assert annotations[-1] == {"@type": url, "value": "CgNhYmM="}
+    # the known annotations and the other fields still render as protojson
+    assert annotations[0]["@type"].startswith("type.googleapis.com/c1.connector.v2.")
+    assert listed["u1"]["displayName"] == "Zoë"
+    assert listed["u2"]["displayName"] == "Ann"
