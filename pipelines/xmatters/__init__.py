@@ -22,9 +22,10 @@ from pipelines.xmatters.config import XmattersConfig, config_from_dlt
 from pipelines.xmatters.errors import NotFoundError
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.tables import (
-    TableBatcher,
+    Batcher,
     email_device_row,
     group_row,
+    member_row,
     person_row,
     tables_from_pages,
 )
@@ -120,17 +121,17 @@ def group_members(groups_table: pa.Table, client: XmattersClient) -> Iterator[pa
     listed = zip(
         groups_table.column("id").to_pylist(), groups_table.column("target_name").to_pylist(), strict=True
     )
-    batcher = TableBatcher()
+    batcher = Batcher(settings.GROUP_MEMBERS_SCHEMA)
     pool = ThreadPoolExecutor(max_workers=client.config.concurrency, thread_name_prefix="xmatters-members")
     try:
-        pending: dict[Future[pa.Table], tuple[str, str | None]] = {}
+        pending: dict[Future[list[dict]], tuple[str, str | None]] = {}
         for group_id, name in listed:
             pending[pool.submit(client.group_members, group_id)] = (group_id, name)
         # as_completed waits once per call; wait(FIRST_COMPLETED) rescanned every pending call each time
         for future in as_completed(pending):
             group_id, name = pending.pop(future)  # drop the reference: the result is freed once used
             try:
-                members = future.result()
+                items = future.result()
             except NotFoundError as exc:
                 logger.warning(
                     "group %s (%s) was deleted during the sync; kept without members: %s",
@@ -140,7 +141,7 @@ def group_members(groups_table: pa.Table, client: XmattersClient) -> Iterator[pa
                 )
                 client.report.skip_group(group_id, name, str(exc))
                 continue
-            for table in batcher.add(members):
+            for table in batcher.add(member_row(group_id, item) for item in items):
                 client.report.group_members += table.num_rows
                 yield table
         for table in batcher.flush():

@@ -18,12 +18,11 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import certifi
-import pyarrow as pa
 import requests.utils
 import urllib3
 from urllib3.exceptions import (
@@ -52,8 +51,7 @@ from pipelines.xmatters.errors import (
     describe_status,
     error_class_for_status,
 )
-from pipelines.xmatters.member_pages import JsonMembersPage, MembersPage, parse_member_page
-from pipelines.xmatters.paging import ItemKey, JsonPage, item_id, iter_pages
+from pipelines.xmatters.paging import ItemKey, item_id, iter_pages, member_id
 from pipelines.xmatters.report import ExtractReport
 
 logger = logging.getLogger(__name__)
@@ -136,11 +134,11 @@ class XmattersClient:
     ) -> Iterator[list[dict]]:
         """Items of a list endpoint, page by page, each item once."""
 
-        def fetch(url: str) -> JsonPage:
-            return JsonPage(self.get_json(url, not_found_hint=not_found_hint), url, key)
+        def fetch(url: str) -> Any:
+            return self.get_json(url, not_found_hint=not_found_hint)
 
         first = self.url(path, **(params or {}))
-        return iter_pages(fetch, first, on_duplicates=self.report.count_duplicates)
+        return iter_pages(fetch, first, key=key, on_duplicates=self.report.count_duplicates)
 
     def people_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url")
@@ -151,35 +149,15 @@ class XmattersClient:
     def email_device_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.DEVICES_PATH, params={"deviceType": "EMAIL"})
 
-    def group_members(self, group_id: str) -> pa.Table:
-        """Every member of one group as `xmatters_raw.group_members` rows.
-
-        By group id: a name would need encoding and can be renamed. Pages are parsed into Arrow
-        on this (worker) thread, mostly without the GIL: see member_pages.py.
-        """
+    def group_members(self, group_id: str) -> list[dict]:
+        """Every member item of one group, by group id (a name would need encoding and can be renamed)."""
         path = settings.MEMBERS_PATH.format(group_id=quote(group_id, safe=""))
-
-        def decode(response: _Reply, url: str) -> MembersPage | JsonMembersPage | _Transient:
-            page = parse_member_page(response.content, group_id)
-            if page is not None:
-                return page
-            body = _decode_json(response, url)
-            return body if isinstance(body, _Transient) else JsonMembersPage(body, url, group_id)
-
-        def fetch(url: str) -> MembersPage | JsonMembersPage:
-            return self._get(url, None, decode)
-
-        tables = list(iter_pages(fetch, self.url(path), on_duplicates=self.report.count_duplicates))
-        return pa.concat_tables(tables) if tables else settings.GROUP_MEMBERS_SCHEMA.empty_table()
+        return [item for page in self.pages(path, key=member_id) for item in page]
 
     # ---- one request ---------------------------------------------------------------------------
 
     def get_json(self, url: str, *, not_found_hint: str | None = None) -> Any:
-        """GET `url` and decode its JSON, retrying transient failures; raise a classified error."""
-        return self._get(url, not_found_hint, _decode_json)
-
-    def _get(self, url: str, not_found_hint: str | None, decode: Callable[[_Reply, str], Any]) -> Any:
-        """GET `url` and `decode` the reply, retrying transient failures; raise a classified error.
+        """GET `url` and decode its JSON, retrying transient failures; raise a classified error.
 
         Transient: 429, 5xx, connection refused/reset/dropped, timeouts, DNS failures, and a 200
         whose body is not JSON (broken, truncated or a proxy's HTML page): re-reading a page is
@@ -190,7 +168,7 @@ class XmattersClient:
             if self._cancelled.is_set():
                 raise XmattersError(f"request to {url} cancelled: the extract already failed")
             self.report.count_request()
-            outcome = self._attempt(url, not_found_hint, decode)
+            outcome = self._attempt(url, not_found_hint)
             if not isinstance(outcome, _Transient):
                 return outcome
             if not outcome.retryable:
@@ -211,14 +189,14 @@ class XmattersClient:
             self._cancelled.wait(delay)  # a sleep that cancel() interrupts
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, url: str, not_found_hint: str | None, decode: Callable[[_Reply, str], Any]) -> Any:
-        """One GET: the decoded reply, a `_Transient` failure, or a raised permanent error."""
+    def _attempt(self, url: str, not_found_hint: str | None) -> Any:
+        """One GET: the decoded JSON, a `_Transient` failure, or a raised permanent error."""
         response, transport_failure = self._send(url)
         if response is None:
             return transport_failure
         error_class = error_class_for_status(response.status_code)
         if error_class is None:
-            return decode(response, url)
+            return _decode_json(response, url)
         detail = describe_status(response.status_code, url, _api_message(response))
         if error_class is UnavailableError:
             return _Transient(

@@ -11,29 +11,14 @@ stopping would lose the rest, so the page is read once more and, if still empty,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import ProtocolError
 
 ItemKey = Callable[[dict[str, Any]], Hashable | None]
-Items = TypeVar("Items", covariant=True)
-
-
-class Page(Protocol[Items]):
-    """One decoded list page: its items' keys in order, its next link, and a way to keep some items.
-
-    Paging needs only these, so a page can hold decoded dicts (`JsonPage`) or columns parsed
-    straight from the body (the member pages of `member_pages.py`).
-    """
-
-    next_link: str | None
-
-    def keys(self) -> Sequence[Hashable | None]: ...
-
-    def take(self, positions: list[int]) -> Items: ...
 
 
 def item_id(item: dict[str, Any]) -> str | None:
@@ -50,34 +35,18 @@ def member_id(item: dict[str, Any]) -> str | None:
     return item_id(member)
 
 
-class JsonPage:
-    """A page decoded into Python objects; the envelope is checked when it is built."""
-
-    def __init__(self, body: Any, url: str, key: ItemKey) -> None:
-        self.items = page_items(body, url)
-        self.next_link = page_next_link(body, url)
-        self._key = key
-
-    def keys(self) -> list[Hashable | None]:
-        key = self._key
-        return [key(item) if isinstance(item, dict) else None for item in self.items]
-
-    def take(self, positions: list[int]) -> list[dict[str, Any]]:
-        items = self.items
-        return items if len(positions) == len(items) else [items[i] for i in positions]
-
-
 def iter_pages(
-    fetch: Callable[[str], Page[Items]],
+    fetch: Callable[[str], Any],
     first_url: str,
     *,
+    key: ItemKey,
     on_duplicates: Callable[[int], None] | None = None,
-) -> Iterator[Items]:
+) -> Iterator[list[dict[str, Any]]]:
     """Yield the new (not yet seen) items of each page, starting at `first_url`.
 
-    `fetch(url)` returns one decoded page. Raises `ProtocolError` for an item without an id, a
-    paging loop, a next link to another origin, or a page that stays empty but links onward (a
-    page that is not an xMatters list envelope is refused by `fetch`).
+    `fetch(url)` returns the decoded JSON body of one page. Raises `ProtocolError` for a page that
+    is not an xMatters list envelope, an item without an id, a paging loop, a next link to another
+    origin, or a page that stays empty but links onward.
     """
     origin = url_origin(first_url)
     fetched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
@@ -89,34 +58,33 @@ def iter_pages(
             raise ProtocolError(f"paging loop: the next link {url} repeats a page already read")
         fetched.add(page_key)
 
-        page = fetch(url)
-        keys = page.keys()
-        if not keys and page.next_link is not None:
-            page = fetch(url)
-            keys = page.keys()
-            if not keys and page.next_link is not None:
+        body = fetch(url)
+        items = _page_items(body, url)
+        next_link = _next_link(body, url)
+        if not items and next_link is not None:
+            body = fetch(url)
+            items = _page_items(body, url)
+            next_link = _next_link(body, url)
+            if not items and next_link is not None:
                 raise ProtocolError(
                     f"the page {url} is empty but links to a next page (read twice); "
                     "following it could skip rows"
                 )
-        fresh: list[int] = []
-        for position, item_key in enumerate(keys):
+        fresh: list[dict[str, Any]] = []
+        for item in items:
+            item_key = key(item) if isinstance(item, dict) else None
             if item_key is None:
-                raise missing_id(url)
+                raise ProtocolError(f"an item on the page {url} has no id")
             if item_key in seen:
                 continue
             seen.add(item_key)
-            fresh.append(position)
-        if on_duplicates is not None and len(fresh) < len(keys):
-            on_duplicates(len(keys) - len(fresh))
+            fresh.append(item)
+        if on_duplicates is not None and len(fresh) < len(items):
+            on_duplicates(len(items) - len(fresh))
         if fresh:
-            yield page.take(fresh)
+            yield fresh
 
-        url = _resolve(page.next_link, url, origin) if page.next_link is not None else None
-
-
-def missing_id(url: str) -> ProtocolError:
-    return ProtocolError(f"an item on the page {url} has no id")
+        url = _resolve(next_link, url, origin) if next_link is not None else None
 
 
 def _page_identity(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -125,7 +93,7 @@ def _page_identity(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
 
 
-def page_items(body: Any, url: str) -> list[Any]:
+def _page_items(body: Any, url: str) -> list[Any]:
     if not isinstance(body, dict):
         raise ProtocolError(f"the page {url} is not a JSON object")
     data = body.get("data")
@@ -134,7 +102,7 @@ def page_items(body: Any, url: str) -> list[Any]:
     return data
 
 
-def page_next_link(body: Any, url: str) -> str | None:
+def _next_link(body: dict[str, Any], url: str) -> str | None:
     links = body.get("links")
     if links is None:
         return None

@@ -160,34 +160,6 @@ class Batcher:
         return to_table(rows, self.schema)
 
 
-class TableBatcher:
-    """Collect Arrow tables and hand them on in tables of at least `batch_rows` rows (the last less).
-
-    One group's members arrive as one table (up to a few thousand rows); passing them on in
-    batches keeps dlt's per-table overhead out of a ten-thousand-group extract.
-    """
-
-    def __init__(self, batch_rows: int = ARROW_BATCH_ROWS) -> None:
-        self.batch_rows = batch_rows
-        self.tables: list[pa.Table] = []
-        self.rows = 0
-
-    def add(self, table: pa.Table) -> Iterator[pa.Table]:
-        self.tables.append(table)
-        self.rows += table.num_rows
-        if self.rows >= self.batch_rows:
-            yield self._take()
-
-    def flush(self) -> Iterator[pa.Table]:
-        if self.rows:
-            yield self._take()
-
-    def _take(self) -> pa.Table:
-        table = pa.concat_tables(self.tables)
-        self.tables, self.rows = [], 0
-        return table
-
-
 def tables_from_pages(
     pages: Iterable[list[dict[str, Any]]], row: Callable[[dict[str, Any]], Row], schema: pa.Schema
 ) -> Iterator[pa.Table]:

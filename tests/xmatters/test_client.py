@@ -27,7 +27,7 @@ def people_ids(client: XmattersClient) -> list[str]:
 
 
 def member_ids(client: XmattersClient, group_id: str) -> list[str]:
-    return client.group_members(group_id).column("member__id").to_pylist()
+    return [item["member"]["id"] for item in client.group_members(group_id)]
 
 
 def largest_group(org) -> str:
