@@ -1,20 +1,23 @@
-"""Write one finished full sync into a `.c1z`, streaming rows straight into SQLite.
+"""Write one finished full sync into a `.c1z`: rows checked and streamed into SQLite, grants sorted.
 
 Why this shape:
 - Rows arrive as iterables in the order users, groups, entitlements, grants, so a million grant
   rows are never held at once: the ids of users and groups (for the referential checks), one
   pre-encoded entitlement field per group and one pre-encoded principal field per user stay in
-  memory, and grants are collected as 4-byte user numbers per group so that they can be inserted
-  sorted by (entitlement, principal), which makes the index builds' sorts much cheaper.
+  memory, and grants are collected as 4-byte user numbers per group, then inserted sorted by
+  (entitlement, principal).
 - The database is built beside the target with journaling and fsync off (it is scratch until it is
-  compressed), indexes are created after the bulk insert, then it is closed cleanly (rollback
-  journal, no WAL), compressed into a second temporary file, fsynced and renamed over the target.
-- Where the time goes for a million grants (bench/c1z_write.py): SQLite's CREATE INDEX sorts
-  dominate, then the grant inserts. Pages of 64 KiB make each of the six index builds' full scans
-  of the ~1 GB grants table about 3x cheaper than 4 KiB pages; a small page cache during the
-  appends avoids page faults for nothing, a large one during CREATE INDEX keeps each sort in one
-  in-memory run. Users and grants are encoded from bytes (see encode.py), not message objects.
-  Any exception removes both temporary files and leaves the target untouched.
+  compressed), then closed cleanly (rollback journal, no WAL), compressed into a second temporary
+  file, fsynced and renamed over the target. Any exception removes both temporary files and leaves
+  the target untouched.
+- Where the time goes for a million grants (bench/c1z_write.py): SQLite inserting the grants (rows
+  of ~900 bytes) and appending to three of their indexes, which are created before the insert
+  because the rows come in their key order; building the one index in another order (principal)
+  and compression; then Python checking and collecting the grants and encoding the users. Grant
+  rows are assembled by SQLite itself from pre-encoded parts (see `_user_grants_insert`), users are
+  encoded from bytes (see encode.py), not message objects. Pages of 64 KiB make the remaining index
+  builds' table scans cheap; a small page cache during the appends avoids page faults for nothing,
+  a 32 MiB one during CREATE INDEX lets the sorter spill sorted runs and merge them on two cores.
 """
 
 from __future__ import annotations
@@ -44,17 +47,15 @@ log = logging.getLogger(__name__)
 RESOURCE_TYPE_IDS = (encode.USER_TYPE, encode.GROUP_TYPE)
 _PHASES = ("users", "groups", "entitlements", "grants")
 _USER_INSERT = "insert into v1_resources (resource_type_id, external_id, data, sync_id, discovered_at)"
-_USER_GRANT_INSERT = (
-    "insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
-    "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at)"
-)
 _GRANT_INSERT = (
     "insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
     "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
     "values ('group', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_BATCH_VALUES = 5 * 65_536  # bound values per insert batch; each batch of user grants has its own time
-_ROWS_PER_INSERT = 32  # rows per INSERT statement of users and user grants
+_BATCH_VALUES = 4 * 65_536  # bound values per insert batch of add_users
+_ROWS_PER_INSERT = 32  # rows per INSERT statement of users
+_GRANTS_PER_STATEMENT = 16_384  # user grants per INSERT ... SELECT (members of one group)
+_TIME_REFRESH_ROWS = 65_536  # user grants between refreshes of discovered_at
 # Grant indexes whose keys arrive in ascending order (grants are inserted sorted), or that stay empty:
 # created before the grants, so that SQLite appends to them instead of sorting a million keys after.
 _INDEXES_BEFORE_GRANTS = frozenset(
@@ -279,10 +280,7 @@ class C1ZWriter:
         numbers per group (users numbered in id order), a few MB for a million grants; grants of group
         principals, or expandable ones, are rare and encoded as they arrive, then inserted last.
         Duplicates are found here (they are adjacent once sorted), before the unique index refuses them.
-
-        The per-grant loops run a million times, so they bind everything to locals. SQLite's cost per
-        row grows with the bound parameters, so a user grant binds only its five varying values: the
-        sync id and the batch's discovered_at are literals of the batch's statement (our own text).
+        The checking loop runs a million times, so it binds everything to locals.
         """
         conn = self._enter_phase("grants")
         started = time.perf_counter()
@@ -320,41 +318,12 @@ class C1ZWriter:
                 other_rows.append(self._other_grant_row(grant))
         del user_numbers
 
-        principals = [self._users[user_id] for user_id in user_ids]
-        lengths = encode.SMALL_VARINTS
-        varint = encode.varint
-        join = b"".join
-        values: list[object] = []  # the five bound values of each user grant, flat
-        number = 0
         for statement in schema.CREATE_INDEXES:
             if statement.split(" on ", 1)[0].rsplit(" ", 1)[1] in _INDEXES_BEFORE_GRANTS:
                 conn.execute(statement)
                 self._indexed.add(statement)
         try:
-            for gid in sorted(members, key=lambda g: entitlements[g][1]):
-                entitlement_field, ent_id, user_prefix = entitlements[gid]
-                ordered = sorted(members.pop(gid))
-                if len(set(ordered)) < len(ordered):
-                    duplicate = next(a for a, b in zip(ordered, ordered[1:], strict=False) if a == b)
-                    raise C1ZWriteError(f"duplicate id {user_prefix + user_ids[duplicate]!r} in v1_grants")
-                for user in ordered:
-                    principal_id = user_ids[user]
-                    the_id = user_prefix + principal_id
-                    id_bytes = the_id.encode()
-                    size = len(id_bytes)
-                    data = join(
-                        (
-                            entitlement_field,
-                            principals[user],
-                            b"\x1a",
-                            lengths[size] if size < 16_384 else varint(size),
-                            id_bytes,
-                        )
-                    )
-                    values += (gid, ent_id, principal_id, the_id, data)
-                    if len(values) == _BATCH_VALUES:
-                        number += self._insert_user_grants(conn, values)
-            number += self._insert_user_grants(conn, values)
+            number = self._insert_user_grants(conn, members, user_ids)
             seen: set[object] = set()
             for row in other_rows:
                 if row[4] in seen:
@@ -367,11 +336,55 @@ class C1ZWriter:
         counts["grants"] = number + len(other_rows)
         self.timings["grants"] = time.perf_counter() - started
 
-    def _insert_user_grants(self, conn: sqlite3.Connection, values: list[object]) -> int:
-        """Insert user grants from their five bound values each, flat (emptying the list): the sync id
-        and this batch's discovered_at are literals of the statement. Returns how many were inserted."""
-        row = f"('group', ?, ?, 'user', ?, ?, NULL, 0, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
-        return _insert_flat(conn, _USER_GRANT_INSERT, row, 5, values)
+    def _insert_user_grants(
+        self, conn: sqlite3.Connection, members: dict[str, array[int]], user_ids: list[str]
+    ) -> int:
+        """Insert the user grants sorted by (entitlement id, user id), assembled by SQLite; returns how many.
+
+        The users go into a temporary table (rowid = user number) with their id, pre-encoded principal
+        field and id length; then one INSERT ... SELECT per group (or per `_GRANTS_PER_STATEMENT` of
+        its members) joins a JSON array of the group's sorted user numbers with it and builds every
+        column, `data` included, from the group's bound parts. Python touches no row: a million grants
+        cost no Python objects, and no bound values per row (binding and copying a ~700-byte `data`
+        per row was most of the insert).
+        """
+        entitlements = self._grant_entitlements
+        users = self._users
+        longest = max((len(user_id.encode()) for user_id in user_ids), default=0)
+        conn.execute(
+            "create temp table grant_users (user_id text not null, tail blob not null, size integer)"
+        )
+        conn.execute("pragma temp.cache_size=-32768")  # lookups by rowid stay in memory
+        values: list[object] = []
+        for number, user_id in enumerate(user_ids):
+            values += (number, user_id, users[user_id] + b"\x1a", len(user_id.encode()))
+        _insert_flat(
+            conn, "insert into temp.grant_users (rowid, user_id, tail, size)", "(?, ?, ?, ?)", 4, values
+        )
+        inserted = total = 0
+        statement = ""
+        for gid in sorted(members, key=lambda g: entitlements[g][1]):
+            entitlement_field, ent_id, user_prefix = entitlements[gid]
+            ordered = sorted(members.pop(gid))
+            if len(set(ordered)) < len(ordered):
+                duplicate = next(a for a, b in zip(ordered, ordered[1:], strict=False) if a == b)
+                raise C1ZWriteError(f"duplicate id {user_prefix + user_ids[duplicate]!r} in v1_grants")
+            total += len(ordered)
+            prefix_size = len(user_prefix.encode())
+            if prefix_size + longest >= 1 << 21:
+                raise C1ZWriteError(
+                    f"grant ids of group {gid!r} are too long ({prefix_size + longest} bytes)"
+                )
+            for start in range(0, len(ordered), _GRANTS_PER_STATEMENT):
+                if not statement or inserted >= _TIME_REFRESH_ROWS:
+                    statement = _user_grants_insert(self.sync_id, self._now())
+                    inserted = 0
+                part = ordered[start : start + _GRANTS_PER_STATEMENT]
+                numbers = "[" + ",".join(map(str, part)) + "]"
+                conn.execute(statement, (gid, ent_id, user_prefix, entitlement_field, prefix_size, numbers))
+                inserted += len(part)
+        conn.execute("drop table temp.grant_users")
+        return total
 
     def _other_grant_row(self, grant: GrantRow) -> tuple[object, ...]:
         """The bound values (all but sync id and time) of a grant to a group, or an expandable one."""
@@ -470,6 +483,35 @@ def _literal(text: str) -> str:
     if not _SAFE_LITERAL.fullmatch(text):
         raise C1ZWriteError(f"unexpected characters in {text!r}")
     return f"'{text}'"
+
+
+def _user_grants_insert(sync_id: str, discovered_at: str) -> str:
+    """INSERT ... SELECT of one group's user grants; parameters: 1 group id, 2 entitlement id, 3 grant id
+    prefix (`<entitlement id>:user:`), 4 pre-encoded grant field 1 (the entitlement), 5 UTF-8 length of
+    the prefix, 6 JSON array of user numbers (rowids of temp.grant_users), ascending.
+
+    `data` is `grant_bytes()`: field 1, the user's principal field and the id tag (`tail`), the id
+    length as a varint (one to three bytes, cut from a 256-byte blob), the id. SQLite's `||` joins
+    the bytes as they are (the database is UTF-8) and the cast makes the value a BLOB again.
+    """
+    n = "(?5 + u.size)"
+    low, middle = f"substr({_BYTES}, ({n} & 127) + 129, 1)", f"substr({_BYTES}, (({n} >> 7) & 127) + 129, 1)"
+    varint = (
+        f"case when {n} < 128 then substr({_BYTES}, {n} + 1, 1) "
+        f"when {n} < 16384 then {low} || substr({_BYTES}, ({n} >> 7) + 1, 1) "
+        f"else {low} || {middle} || substr({_BYTES}, ({n} >> 14) + 1, 1) end"
+    )
+    return (
+        "insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
+        "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
+        "select 'group', ?1, ?2, 'user', u.user_id, ?3 || u.user_id, NULL, 0, "
+        f"cast(?4 || u.tail || ({varint}) || ?3 || u.user_id as blob), "
+        f"{_literal(sync_id)}, {_literal(discovered_at)} "
+        "from json_each(?6) as j cross join temp.grant_users as u on u.rowid = j.value"
+    )
+
+
+_BYTES = "x'" + bytes(range(256)).hex() + "'"  # substr(_BYTES, b + 1, 1) is the byte b
 
 
 def _insert_flat(conn: sqlite3.Connection, insert: str, row: str, width: int, values: list[object]) -> int:

@@ -219,8 +219,10 @@ def test_duplicate_grants_far_apart_are_refused(tmp_path: Path) -> None:
 def test_many_grants_across_insert_statements_and_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Grants are inserted 32 rows per statement in batches: whole statements, remainders, batch edges."""
-    monkeypatch.setattr(writer_module, "_BATCH_VALUES", 5 * 40)
+    """Users go 32 rows per statement in batches, grants up to N per statement: every edge is crossed."""
+    monkeypatch.setattr(writer_module, "_BATCH_VALUES", 2 * 40)
+    monkeypatch.setattr(writer_module, "_GRANTS_PER_STATEMENT", 40)
+    monkeypatch.setattr(writer_module, "_TIME_REFRESH_ROWS", 50)
     users = [UserRow(f"p{n:03d}", f"Person {n}", "ENABLED") for n in range(101)]
     grants = [
         GrantRow(g, "user", f"p{n:03d}")
@@ -259,3 +261,34 @@ def test_duplicate_grant_ids_are_refused(tmp_path: Path, grants: list[GrantRow],
     with pytest.raises(C1ZWriteError, match=message):
         _write(tmp_path / "out.c1z", users=users, groups=groups, grants=grants)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "group_id", ["g", "ü" * 60, "g" * 300, "g" * 16_400]
+)  # id length varints of 1-3 bytes
+def test_user_grant_data_equals_the_reference_encoding(tmp_path: Path, group_id: str) -> None:
+    """SQLite assembles user grants' `data` from pre-encoded parts: byte for byte the library's."""
+    users = [
+        UserRow("u1", "U", "ENABLED"),
+        UserRow("ü" * 80, "V", "ENABLED"),
+        UserRow("u" * 200, "W", "ENABLED"),
+    ]
+    groups = [GroupRow(group_id, "G", description="d" * 200, profile={"targetName": "G", "n": 3})]
+    grants = [GrantRow(group_id, "user", user.user_id) for user in users]
+    target = tmp_path / "out.c1z"
+    _write(target, users=users, groups=groups, grants=grants)
+    db = tmp_path / "db"
+    with db.open("wb") as out:
+        decompress_to_file(target, out)
+    conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+    rows = conn.execute(
+        "select resource_id, entitlement_id, principal_resource_id, external_id, typeof(external_id), data "
+        "from v1_grants order by id"
+    ).fetchall()
+    group = encode.group_resource(groups[0])
+    assert len(rows) == 3
+    for row, user_id in zip(rows, sorted(user.user_id for user in users), strict=True):
+        the_id = f"group:{group_id}:member:user:{user_id}"
+        expected = encode.serialize(encode.grant_message(group, the_id, "user", user_id))
+        assert row[:5] == (group_id, f"group:{group_id}:member", user_id, the_id, "text")
+        assert row[5] == expected
