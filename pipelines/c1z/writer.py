@@ -36,6 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+import orjson
+
 from pipelines.c1z import encode, schema
 from pipelines.c1z.container import compress_database
 from pipelines.c1z.errors import C1ZWriteError
@@ -292,7 +294,7 @@ class C1ZWriter:
         members: dict[str, array[int]] = {}
         other_rows: list[tuple[object, ...]] = []
         group_id: str | None = None
-        group_members = array("I")
+        add_member = array("I").append
         user_prefix = ""
 
         for grant in grants:
@@ -307,13 +309,16 @@ class C1ZWriter:
                 group_members = members.get(gid)
                 if group_members is None:
                     group_members = members[gid] = array("I")
+                add_member = group_members.append
                 group_id = gid
             if principal_type == "user" and not expandable:
-                number = user_numbers.get(principal_id)
-                if number is None:
+                try:
+                    add_member(user_numbers[principal_id])
+                except KeyError:
                     the_id = user_prefix + principal_id
-                    raise C1ZWriteError(f"grant {the_id!r}: unknown principal user {principal_id!r}")
-                group_members.append(number)
+                    raise C1ZWriteError(
+                        f"grant {the_id!r}: unknown principal user {principal_id!r}"
+                    ) from None
             else:
                 other_rows.append(self._other_grant_row(grant))
         del user_numbers
@@ -380,7 +385,7 @@ class C1ZWriter:
                     statement = _user_grants_insert(self.sync_id, self._now())
                     inserted = 0
                 part = ordered[start : start + _GRANTS_PER_STATEMENT]
-                numbers = "[" + ",".join(map(str, part)) + "]"
+                numbers = orjson.dumps(part).decode()
                 conn.execute(statement, (gid, ent_id, user_prefix, entitlement_field, prefix_size, numbers))
                 inserted += len(part)
         conn.execute("drop table temp.grant_users")
