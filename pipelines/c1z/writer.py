@@ -30,7 +30,7 @@ import sqlite3
 import tempfile
 import time
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,13 +48,16 @@ log = logging.getLogger(__name__)
 
 RESOURCE_TYPE_IDS = (encode.USER_TYPE, encode.GROUP_TYPE)
 _PHASES = ("users", "groups", "entitlements", "grants")
-_USER_INSERT = "insert into v1_resources (resource_type_id, external_id, data, sync_id, discovered_at)"
+_RESOURCE_INSERT = "insert into v1_resources (resource_type_id, external_id, data, sync_id, discovered_at)"
+_ENTITLEMENT_INSERT = (
+    "insert into v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at)"
+)
 _GRANT_INSERT = (
     "insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
     "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
     "values ('group', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_BATCH_VALUES = 4 * 65_536  # bound values per insert batch of add_users
+_BATCH_VALUES = 4 * 65_536  # bound values per insert batch of users, groups or entitlements
 _ROWS_PER_INSERT = 32  # rows per INSERT statement of users
 _GRANTS_PER_STATEMENT = 16_384  # user grants per INSERT ... SELECT (members of one group)
 _TIME_REFRESH_ROWS = 65_536  # user grants between refreshes of discovered_at
@@ -102,7 +105,7 @@ class C1ZWriter:
         self._out_path: Path | None = None
         self._conn: sqlite3.Connection | None = None
         self._users: dict[str, bytes] = {}  # user id -> pre-encoded grant principal field
-        self._groups: dict[str, encode.pb.Resource] = {}
+        self._groups: dict[str, tuple[str, bytes]] = {}  # group id -> (display name, serialized resource)
         self._group_principals: dict[str, bytes] = {}
         # group id -> (pre-encoded grant field 1, entitlement id, grant id prefix for user principals)
         self._grant_entitlements: dict[str, tuple[bytes, str, str]] = {}
@@ -189,30 +192,29 @@ class C1ZWriter:
             known[user_id] = principal_field(user_id)
             values += ("user:" + user_id, resource_bytes(user))
             if len(values) >= _BATCH_VALUES:
-                _insert_flat(conn, _USER_INSERT, row, 2, values)
-        _insert_flat(conn, _USER_INSERT, row, 2, values)
+                _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+        _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
         self.counts["users"] = len(known)
         self.timings["users"] = time.perf_counter() - started
 
     def add_groups(self, groups: Iterable[GroupRow]) -> None:
         conn = self._enter_phase("groups")
         started = time.perf_counter()
-        now = self._now()
-
-        def rows() -> Iterator[tuple[str, bytes, str, str]]:
-            for group in groups:
-                if group.group_id in self._groups:
-                    raise C1ZWriteError(f"duplicate group id {group.group_id!r}")
-                resource = encode.group_resource(group)
-                self._groups[group.group_id] = resource
-                yield f"group:{group.group_id}", encode.serialize(resource), self.sync_id, now
-
-        conn.executemany(
-            "insert into v1_resources (resource_type_id, external_id, data, sync_id, discovered_at) "
-            "values ('group', ?, ?, ?, ?)",
-            rows(),
-        )
-        self.counts["groups"] = len(self._groups)
+        row = f"('group', ?, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
+        known = self._groups
+        resource_bytes = encode.group_resource_bytes
+        values: list[object] = []  # external id and data of each group, flat
+        for group in groups:
+            group_id = group.group_id
+            if group_id in known:
+                raise C1ZWriteError(f"duplicate group id {group_id!r}")
+            data = resource_bytes(group)
+            known[group_id] = (group.display_name, data)
+            values += ("group:" + group_id, data)
+            if len(values) >= _BATCH_VALUES:
+                _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+        _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+        self.counts["groups"] = len(known)
         self.timings["groups"] = time.perf_counter() - started
 
     def add_entitlements(self, entitlements: Iterable[EntitlementRow] | None = None) -> None:
@@ -221,36 +223,36 @@ class C1ZWriter:
         started = time.perf_counter()
         if entitlements is None:
             entitlements = (
-                EntitlementRow(group_id=gid, display_name=f"{res.display_name} Group Member")
-                for gid, res in self._groups.items()
+                EntitlementRow(group_id=gid, display_name=f"{name} Group Member")
+                for gid, (name, _) in self._groups.items()
             )
-        now = self._now()
-
-        def rows() -> Iterator[tuple[str, str, bytes, str, str]]:
-            for row in entitlements:
-                ent_id = entitlement_id(row.group_id)
-                group = self._groups.get(row.group_id)
-                if group is None:
-                    raise C1ZWriteError(f"entitlement {ent_id!r} names unknown group {row.group_id!r}")
-                if row.group_id in self._grant_entitlements:
-                    raise C1ZWriteError(f"duplicate entitlement id {ent_id!r}")
-                unknown = [t for t in row.grantable_to if t not in self._resource_types]
-                if unknown:
-                    raise C1ZWriteError(f"entitlement {ent_id!r} is grantable to unknown types {unknown}")
-                grantable = [self._resource_types[t] for t in row.grantable_to]
-                message = encode.entitlement_message(row, group, grantable)
-                self._grant_entitlements[row.group_id] = (
-                    encode.grant_entitlement_field(encode.serialize(group), ent_id),
-                    ent_id,
-                    ent_id + ":user:",
-                )
-                yield row.group_id, ent_id, encode.serialize(message), self.sync_id, now
-
-        conn.executemany(
-            "insert into v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, "
-            "discovered_at) values ('group', ?, ?, ?, ?, ?)",
-            rows(),
-        )
+        row = f"('group', ?, ?, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
+        resource_types = {t: encode.serialize(m) for t, m in self._resource_types.items()}
+        values: list[object] = []  # group id, entitlement id and data of each entitlement, flat
+        for entitlement in entitlements:
+            ent_id = entitlement_id(entitlement.group_id)
+            group = self._groups.get(entitlement.group_id)
+            if group is None:
+                raise C1ZWriteError(f"entitlement {ent_id!r} names unknown group {entitlement.group_id!r}")
+            if entitlement.group_id in self._grant_entitlements:
+                raise C1ZWriteError(f"duplicate entitlement id {ent_id!r}")
+            unknown = [t for t in entitlement.grantable_to if t not in resource_types]
+            if unknown:
+                raise C1ZWriteError(f"entitlement {ent_id!r} is grantable to unknown types {unknown}")
+            grantable = [resource_types[t] for t in entitlement.grantable_to]
+            self._grant_entitlements[entitlement.group_id] = (
+                encode.grant_entitlement_field(group[1], ent_id),
+                ent_id,
+                ent_id + ":user:",
+            )
+            values += (
+                entitlement.group_id,
+                ent_id,
+                encode.entitlement_bytes(entitlement, group[1], grantable),
+            )
+            if len(values) >= _BATCH_VALUES:
+                _insert_flat(conn, _ENTITLEMENT_INSERT, row, 3, values)
+        _insert_flat(conn, _ENTITLEMENT_INSERT, row, 3, values)
         self.counts["entitlements"] = len(self._grant_entitlements)
         self.timings["entitlements"] = time.perf_counter() - started
 

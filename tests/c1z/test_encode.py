@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.c1z import encode
 from pipelines.c1z.proto import pb
-from pipelines.c1z.rows import GroupRow, UserRow, grant_id
+from pipelines.c1z.rows import EntitlementRow, GroupRow, UserRow, grant_id
 from pipelines.c1z.sync_ids import format_sync_time, ksuid_time, new_ksuid, parse_sync_time
 from tests.c1z.wire import WireMismatch, canonical
 
@@ -195,3 +195,36 @@ def test_profile_with_an_unsupported_value_fails_like_the_library() -> None:
 def test_user_principal_field_equals_the_generic_one() -> None:
     for user_id in ("b1e0c5a4-1111-4222-8333-944455556666", "用户-1", "u" * 300):
         assert encode.user_principal_field(user_id) == encode.grant_principal_field("user", user_id)
+
+
+def _random_group(rng: random.Random, number: int) -> GroupRow:
+    return GroupRow(
+        group_id=rng.choice([f"group-{number}", "", "グループ-ü", "g" * 300]),
+        display_name=rng.choice(["Ops", "", "Ops 🚨 on-call", "n" * 200]),
+        description=rng.choice([None, "", "pager", "d" * 150]),
+        profile=rng.choice([None, {}, {"a": None}, _random_profile(rng)]),
+    )
+
+
+@pytest.mark.parametrize("layout_cache", [True, False])
+def test_group_and_entitlement_fast_paths_equal_library_encoding(
+    layout_cache: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not layout_cache:
+        monkeypatch.setattr(encode, "_STRUCT_LAYOUTS", {})
+        monkeypatch.setattr(encode, "_STRUCT_LAYOUTS_MAX", 0)
+    rng = random.Random(20260302)
+    resource_types = [encode.resource_type_message(t) for t in ("user", "group")]
+    for number in range(2000):
+        group = _random_group(rng, number)
+        library = encode.group_resource(group)
+        fast = encode.group_resource_bytes(group)
+        assert fast == encode.serialize(library), group
+        row = EntitlementRow(
+            group_id=group.group_id,
+            display_name=rng.choice(["", "Ops Group Member", "成员 " * 50]),
+            description=rng.choice([None, "", "who is paged"]),
+        )
+        grantable = rng.choice([[], resource_types[:1], resource_types])
+        expected = encode.serialize(encode.entitlement_message(row, library, grantable))
+        assert encode.entitlement_bytes(row, fast, [encode.serialize(t) for t in grantable]) == expected
