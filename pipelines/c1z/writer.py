@@ -126,6 +126,7 @@ class C1ZWriter:
         self._db_path = Path(db_name)
         try:
             self._conn = sqlite3.connect(self._db_path, isolation_level=None)
+            _require_json(self._conn)
             self._conn.execute(f"pragma page_size={_PAGE_SIZE}")
             for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE"):
                 self._conn.execute(f"pragma {pragma}")
@@ -490,6 +491,16 @@ def _literal(text: str) -> str:
     if not _SAFE_LITERAL.fullmatch(text):
         raise C1ZWriteError(f"unexpected characters in {text!r}")
     return f"'{text}'"
+
+
+def _require_json(conn: sqlite3.Connection) -> None:
+    """User grants are inserted through json_each (built into SQLite since 3.38, JSON1 before)."""
+    try:
+        conn.execute("select count(*) from json_each('[1]')").fetchone()
+    except sqlite3.DatabaseError as exc:  # "no such table: json_each"
+        raise C1ZWriteError(
+            f"SQLite {sqlite3.sqlite_version} has no JSON functions ({exc}); the writer needs SQLite >= 3.38"
+        ) from None
 
 
 def _user_grants_insert(sync_id: str, discovered_at: str) -> str:

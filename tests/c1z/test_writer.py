@@ -292,3 +292,19 @@ def test_user_grant_data_equals_the_reference_encoding(tmp_path: Path, group_id:
         expected = encode.serialize(encode.grant_message(group, the_id, "user", user_id))
         assert row[:5] == (group_id, f"group:{group_id}:member", user_id, the_id, "text")
         assert row[5] == expected
+
+
+def test_sqlite_without_json_is_refused_up_front(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_connect = sqlite3.connect
+
+    def connect_without_json(*args: object, **kwargs: object) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+        conn.set_authorizer(
+            lambda action, *rest: sqlite3.SQLITE_DENY if "json_each" in rest else sqlite3.SQLITE_OK
+        )
+        return conn
+
+    monkeypatch.setattr(writer_module.sqlite3, "connect", connect_without_json)
+    with pytest.raises(C1ZWriteError, match="has no JSON functions"):
+        _write(tmp_path / "out.c1z")
+    assert list(tmp_path.iterdir()) == []
