@@ -7,9 +7,9 @@ Why this shape:
   memory, and grants are collected as 4-byte user numbers per group, then inserted sorted by
   (entitlement, principal).
 - The database is built beside the target with journaling and fsync off (it is scratch until it is
-  compressed), then closed cleanly (rollback journal, no WAL), compressed into a second temporary
-  file, fsynced and renamed over the target. Any exception removes both temporary files and leaves
-  the target untouched.
+  compressed), then closed cleanly (WAL mode recorded as in baton-sdk's files, no -wal file left),
+  compressed into a second temporary file, fsynced and renamed over the target. Any exception
+  removes the temporary files and leaves the target untouched.
 - Where the time goes for a million grants (bench/c1z_write.py): SQLite inserting the grants (rows
   of ~900 bytes) and appending to three of their indexes, which are created before the insert
   because the rows come in their key order; building the one index in another order (principal)
@@ -159,7 +159,8 @@ class C1ZWriter:
             self._conn = None
         for leftover in (self._db_path, self._out_path):
             if leftover is not None:
-                for path in (leftover, leftover.with_name(leftover.name + "-journal")):
+                for suffix in ("", "-journal", "-wal", "-shm"):
+                    path = leftover.with_name(leftover.name + suffix)
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
         self._db_path = self._out_path = None
@@ -456,7 +457,11 @@ class C1ZWriter:
             (self.sync_id, format_sync_time(self.started_at), format_sync_time(ended_at)),
         )
         conn.execute("commit")
-        conn.execute("pragma journal_mode=DELETE")
+        # baton-sdk's files record WAL mode (header bytes 18-19 = 2, 2; its samples in shared/interop),
+        # so ours do too. The switch writes only the header; closing checkpoints the (empty) log and
+        # deletes it, and with the exclusive lock there is no -shm file: nothing is left beside the file.
+        if conn.execute("pragma journal_mode=WAL").fetchone()[0] != "wal":
+            raise C1ZWriteError("SQLite refused WAL journal mode for the finished database")
         conn.close()
         self._conn = None
         self.timings["close"] = time.perf_counter() - started

@@ -94,7 +94,7 @@ def test_sqlite_content_and_container(tmp_path: Path) -> None:
     with db.open("wb") as out:
         size = decompress_to_file(target, out)
     assert frame.content_size == size == db.stat().st_size
-    assert db.read_bytes()[18:20] == b"\x01\x01"  # rollback journal, not WAL
+    assert db.read_bytes()[18:20] == b"\x02\x02"  # WAL mode recorded, as in baton-sdk's files
     conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
     rows = conn.execute(
         "select external_id, principal_resource_type_id, expansion, needs_expansion, data from v1_grants "
