@@ -2,8 +2,9 @@
 
 Prints a table of wall time per phase (users, groups, entitlements, grants, indexes, close,
 compression; each row phase beside the time its input generator alone takes, since rows are
-streamed), total wall and CPU time, peak RSS and bytes per grant, and the same bytes-per-grant
-figure for baton-sdk's own sample files (../shared/interop/baton-sdk) for comparison.
+streamed), total wall and CPU time, how many cores other processes kept busy meanwhile (the machine
+may be shared: compare runs by CPU time too), peak RSS and bytes per grant, and the same
+bytes-per-grant figure for baton-sdk's own sample files (../shared/interop/baton-sdk).
 Target on a 2-core machine: <= 20 s and <= 1 GiB peak RSS. Not a test: run it by hand,
 `python bench/c1z_write.py [--grants N]`.
 """
@@ -85,6 +86,17 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes of the machine have used (Linux /proc/stat), None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _input_seconds(user_ids: list[str], group_ids: list[str], grants: int) -> dict[str, float]:
     """How long producing the input rows alone takes: the writer's row phases include it."""
     seconds = {}
@@ -130,6 +142,7 @@ def main() -> None:
         target = Path(scratch) / "bench.c1z"
         rss_before = _peak_rss_mib()
         cpu_before = _cpu_seconds()
+        busy_before = _busy_cpu_seconds()
         start = time.perf_counter()
         with C1ZWriter(target) as writer:
             writer.add_users(_users(user_ids))
@@ -139,6 +152,7 @@ def main() -> None:
             result = writer.finish()
         wall = time.perf_counter() - start
         cpu = _cpu_seconds() - cpu_before
+        busy_after = _busy_cpu_seconds()
         timings = writer.timings
 
     counts = result.counts
@@ -155,6 +169,9 @@ def main() -> None:
     other = wall - sum(timings.values())
     print(f"{'(other)':<14}{other:9.2f}")
     print(f"{'total':<14}{wall:9.2f}   (CPU time {cpu:.2f} s; target <= 20 s wall)")
+    if busy_before is not None and busy_after is not None:  # a shared machine: how busy others kept it
+        others = max(busy_after - busy_before - cpu, 0.0) / wall
+        print(f"other processes used {others:.2f} of the {os.cpu_count()} cores meanwhile")
     print()
     print(
         f"peak RSS         {_peak_rss_mib():8.1f} MiB (before writing: {rss_before:.1f} MiB; target <= 1024)"
