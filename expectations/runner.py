@@ -59,8 +59,7 @@ def _context() -> Any:
     return context
 
 
-_validations: dict[str, Any] = {}
-_validations_lock = threading.Lock()  # a check and the warm-up thread may ask at the same time
+_validation_lock = threading.Lock()  # a check and the warm-up thread may ask at the same time
 
 
 def prepare() -> None:
@@ -70,12 +69,11 @@ def prepare() -> None:
 
 
 def _validation(table: str) -> Any:
-    with _validations_lock:
-        if table not in _validations:
-            _validations[table] = _add_validation(table)
-        return _validations[table]
+    with _validation_lock:  # `cache` alone could register the same suite twice from two threads
+        return _add_validation(table)
 
 
+@cache
 def _add_validation(table: str) -> Any:
     import great_expectations as gx
 
