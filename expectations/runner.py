@@ -2,21 +2,23 @@
 
 GX's SQL datasource does not work against DuckDB today (stack notes), so the tables are validated
 as in-memory DataFrames. One context per process: importing GX and creating it is the slow part,
-so `prepare` can do it ahead of time on another thread (see `warm_up.py`).
+so `prepare` does it ahead of time; the sync runs this module in a worker process of its own
+(`worker.py`), which prepares while the extract runs.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import pandas as pd
 
 from expectations import entitlements, grants, groups, users
+from expectations.outcome import ExpectationFailure, SuiteOutcome
 
 SUITES: dict[str, Callable[[], Any]] = {
     "users": users.build_suite,
@@ -24,28 +26,6 @@ SUITES: dict[str, Callable[[], Any]] = {
     "entitlements": entitlements.build_suite,
     "grants": grants.build_suite,
 }
-
-
-@dataclass(frozen=True)
-class ExpectationFailure:
-    expectation: str
-    column: str
-    unexpected_count: int
-    examples: list[Any] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SuiteOutcome:
-    suite: str
-    success: bool
-    evaluated: int
-    failures: list[ExpectationFailure]
-
-    def describe(self) -> str:
-        if self.success:
-            return f"{self.suite}: {self.evaluated} expectations passed"
-        parts = [f"{f.expectation}({f.column}) x{f.unexpected_count}" for f in self.failures]
-        return f"{self.suite}: failed " + ", ".join(parts)
 
 
 @cache
@@ -59,7 +39,7 @@ def _context() -> Any:
     return context
 
 
-_validation_lock = threading.Lock()  # a check and the warm-up thread may ask at the same time
+_validation_lock = threading.Lock()  # two threads asking at once must not register a suite twice
 
 
 def prepare() -> None:
@@ -115,4 +95,7 @@ def validate(table: str, frame: pd.DataFrame) -> SuiteOutcome:
 
 
 def _plain(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+    """A JSON-safe example: pandas shows a missing value as NaN (not JSON, and never equal to itself)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value if isinstance(value, str | int | float | bool) else str(value)

@@ -20,7 +20,7 @@ from orchestration.checks.expectation_checks import expectation_checks
 from orchestration.checks.reference_checks import reference_checks
 from orchestration.jobs import xmatters_sync_job
 from orchestration.paths import data_paths, default_sync_file
-from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.schedules import build_schedule
 
 
@@ -37,6 +37,7 @@ def default_resources() -> dict[str, object]:
             database=str(paths.warehouse), dlt_pipelines_dir=str(paths.dlt_pipelines)
         ),
         "sync_settings": SyncSettings(sync_file=str(default_sync_file())),
+        "expectations": ExpectationsResource(),
     }
 
 

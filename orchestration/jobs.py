@@ -7,15 +7,12 @@ In-process because DuckDB has one writer: separate step processes would fight ov
 
 import dagster as dg
 
-from orchestration.hooks import warm_up_expectations
-
 SYNC_JOB_NAME = "xmatters_sync"
 
 xmatters_sync_job = dg.define_asset_job(
     name=SYNC_JOB_NAME,
     selection=dg.AssetSelection.all(include_sources=False),
     executor_def=dg.in_process_executor,
-    hooks={warm_up_expectations},
     description="Extract xMatters, transform to C1 tables, audit them, publish the c1 tables and the .c1z.",
     tags={"dagster/max_runtime": "7200"},
 )

@@ -1,4 +1,4 @@
-"""Dagster resources: the xMatters connection, the warehouse and the sync settings.
+"""Dagster resources: the xMatters connection, the warehouse, the expectations worker and the settings.
 
 Credentials reach Dagster only as `EnvVar("BATON_*")` references, resolved at launch: the code
 location loads without them, and their values never appear in the UI, the run config or the
@@ -13,9 +13,12 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 from dlt import Pipeline
 from pydantic import Field
 
+from expectations import validation_worker
+from expectations.outcome import SuiteOutcome
 from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import raw_pipeline
@@ -80,6 +83,21 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def dlt_pipeline(self) -> Pipeline:
         return raw_pipeline(Path(self.database), pipelines_dir=Path(self.dlt_pipelines_dir))
+
+
+class ExpectationsResource(dg.ConfigurableResource):
+    """Runs the GX suites in a worker process (expectations/worker.py) started with the run.
+
+    Set up when the run starts, so the worker imports GX on the other core while the extract runs;
+    the checks then only send it their tables.
+    """
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        validation_worker.start()
+
+    def validate(self, table: str, rows: pa.RecordBatchReader) -> tuple[SuiteOutcome, int]:
+        """(outcome, rows validated) of the suite of the `c1` table `table`."""
+        return validation_worker.shared().validate(table, rows)
 
 
 class SyncSettings(dg.ConfigurableResource):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from expectations import validation_worker
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.run_outcome import RunOutcome, summarize_run
 from pipelines.xmatters import settings
@@ -168,6 +169,8 @@ def run_sync(options: argparse.Namespace) -> int:
     previous_umask = os.umask(PRIVATE_UMASK)
     try:
         with sync_lock(plan.lock_file, plan.warehouse):
+            # the run would start it too; now, it imports GX while Dagster loads (another core)
+            validation_worker.start()
             remove_stale_temporaries(plan.sync_file)
             restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
             outcome = execute(plan)

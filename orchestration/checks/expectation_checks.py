@@ -1,13 +1,13 @@
 """Runs the Great Expectations suite of each staged table (expectations/) as a blocking check.
 
-GX is imported when a check runs, not with the definitions: the import is half of a sync's
-start-up, and the UI and the CLI load definitions far more often than they run checks.
+The suites run in the expectations worker process (ExpectationsResource): GX is never imported
+by the definitions or the run's own process, and the table goes to the worker as Arrow batches.
 """
 
 import dagster as dg
 
 from orchestration.assets.c1_tables import STAGING, staging_key
-from orchestration.resources import WarehouseResource
+from orchestration.resources import ExpectationsResource, WarehouseResource
 
 # the columns each suite reads: loading only these keeps a million grants cheap to validate
 SUITE_COLUMNS = {
@@ -25,17 +25,15 @@ def _build_check(table: str, columns: list[str]) -> dg.AssetChecksDefinition:
         blocking=True,
         description=f"Great Expectations suite c1_{table} (expectations/{table}.py).",
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        from expectations.runner import validate
-
+    def _check(warehouse: WarehouseResource, expectations: ExpectationsResource) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
-            frame = con.sql(f"SELECT {', '.join(columns)} FROM {STAGING}.{table}").df()
-        outcome = validate(table, frame)
+            rows = con.sql(f"SELECT {', '.join(columns)} FROM {STAGING}.{table}").arrow()
+            outcome, row_count = expectations.validate(table, rows)
         return dg.AssetCheckResult(
             passed=outcome.success,
             description=outcome.describe(),
             metadata={
-                "rows": dg.MetadataValue.int(len(frame)),
+                "rows": dg.MetadataValue.int(row_count),
                 "expectations": dg.MetadataValue.int(outcome.evaluated),
                 "failures": dg.MetadataValue.json(
                     [

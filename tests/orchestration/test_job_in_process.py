@@ -46,11 +46,13 @@ def test_job_runs_with_all_checks_passing_and_reports_metadata(
     assert "BATON_PASSWORD" not in str(materialized)
     assert simulator.password not in str(materialized)
 
-    # The GX warm-up hook ran once the extract had succeeded (it acts only after that step).
-    hook_events = {
-        (e.step_key, e.event_type_value)
-        for e in result.all_events
-        if e.event_type_value in ("HOOK_COMPLETED", "HOOK_SKIPPED", "HOOK_ERRORED")
+    # The GX suites ran in the expectations worker over every row of their tables.
+    gx_rows = {
+        e.check_name: e.metadata["rows"].value for e in evaluations if e.check_name.endswith("_expectations")
     }
-    assert ("xmatters_raw", "HOOK_COMPLETED") in hook_events
-    assert not any(kind == "HOOK_ERRORED" for _step, kind in hook_events)
+    staged_rows = {
+        f"{table}_expectations": materialized[f"c1_staging/{table}"]["dagster/row_count"].value
+        for table in ("users", "groups", "entitlements", "grants")
+    }
+    assert gx_rows == staged_rows
+    assert gx_rows["grants_expectations"] == len(org.person_memberships())

@@ -1,0 +1,38 @@
+"""What a suite run found, as plain data: the same in the worker process and in the sync's process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ExpectationFailure:
+    expectation: str
+    column: str
+    unexpected_count: int
+    examples: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    suite: str
+    success: bool
+    evaluated: int
+    failures: list[ExpectationFailure]
+
+    def describe(self) -> str:
+        if self.success:
+            return f"{self.suite}: {self.evaluated} expectations passed"
+        parts = [f"{f.expectation}({f.column}) x{f.unexpected_count}" for f in self.failures]
+        return f"{self.suite}: failed " + ", ".join(parts)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SuiteOutcome:
+        """The inverse of `dataclasses.asdict`, for an outcome that crossed the worker's pipe."""
+        return cls(
+            suite=data["suite"],
+            success=data["success"],
+            evaluated=data["evaluated"],
+            failures=[ExpectationFailure(**failure) for failure in data["failures"]],
+        )

@@ -1,0 +1,144 @@
+"""The sync's side of the expectations worker (`worker.py`): start it early, send it tables.
+
+One worker per process, shared by the runs of that process (the CLI runs one; a test session
+runs many and pays for the GX import once). `start()` is cheap and returns at once: the child
+imports GX on another core while the caller goes on. A request waits for that import if it is
+not done yet. The worker gets the environment without `BATON_*` variables (it needs no secret),
+and its output goes to a private file whose last line explains a worker that died.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO
+
+import pyarrow as pa
+
+from expectations.outcome import SuiteOutcome
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_STOP_TIMEOUT_S = 5.0
+
+
+class WorkerError(RuntimeError):
+    """The worker could not validate: it died, or its suite or the validation raised."""
+
+
+class ValidationWorker:
+    """One `python -m expectations.worker` child and its pipes; one request at a time."""
+
+    def __init__(self) -> None:
+        # lives as long as the worker; closed in stop()
+        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="expectations-worker-")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "expectations.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=child_environment(os.environ),
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def validate(self, table: str, rows: pa.RecordBatchReader | pa.Table) -> tuple[SuiteOutcome, int]:
+        """(outcome, rows sent): the suite `table` over `rows`, streamed to the worker batch by batch."""
+        batches = rows.to_reader() if isinstance(rows, pa.Table) else rows
+        process = self._process
+        assert process.stdin is not None and process.stdout is not None
+        with self._lock:
+            sent = 0
+            try:
+                process.stdin.write(json.dumps({"table": table}).encode() + b"\n")
+                with pa.ipc.new_stream(process.stdin, batches.schema) as stream:
+                    for batch in batches:
+                        stream.write_batch(batch)
+                        sent += batch.num_rows
+                process.stdin.flush()
+                line = process.stdout.readline()
+            except (BrokenPipeError, OSError, pa.ArrowIOError):
+                line = b""
+            if not line:
+                raise WorkerError(self._death_notice(f"validating {table}"))
+        reply = json.loads(line)
+        if not reply["ok"]:
+            raise WorkerError(reply["error"])
+        return SuiteOutcome.from_dict(reply["outcome"]), sent
+
+    def stop(self) -> None:
+        """Closes the request pipe (the worker exits at end of input) and waits for it briefly."""
+        process = self._process
+        if process.stdin is not None and not process.stdin.closed:
+            with contextlib.suppress(OSError):  # a dead worker's pipe may fail to flush
+                process.stdin.close()
+        try:
+            process.wait(timeout=_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:  # still importing GX: nothing of value to wait for
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        self._log.close()
+
+    def _death_notice(self, doing: str) -> str:
+        try:
+            code = self._process.wait(timeout=_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            code = self._process.wait()
+        self._log.seek(0)
+        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines()]
+        last = next((line for line in reversed(lines) if line), "no output")
+        return (
+            f"the expectations worker (pid {self._process.pid}) exited with code {code} while {doing}: {last}"
+        )
+
+
+def child_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, str]:
+    """The parent's environment minus the connector's secrets, with this project importable."""
+    env = {name: value for name, value in environ.items() if not name.startswith("BATON_")}
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = str(_PROJECT_ROOT) + (os.pathsep + path if path else "")
+    return env
+
+
+_shared: ValidationWorker | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> ValidationWorker:
+    """This process's worker, started on first use and restarted if it died."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.alive():
+            if _shared is not None:
+                _shared.stop()
+            _shared = ValidationWorker()
+        return _shared
+
+
+def start() -> None:
+    """Start the worker now so GX is imported by the time the checks run."""
+    shared()
+
+
+@atexit.register
+def _stop_shared() -> None:
+    global _shared
+    with _shared_lock:
+        worker, _shared = _shared, None
+    if worker is not None:
+        worker.stop()

@@ -1,0 +1,76 @@
+"""The expectations worker process: imports GX once, then validates tables sent over a pipe.
+
+Why a process: importing GX and building its context is ~5 s of pure Python. In the sync's own
+process that time either delays the checks or, started early on a thread, holds the GIL against
+the extract's member calls. A child process imports it on the machine's other core while the
+extract runs, and the validations themselves run there too.
+
+Protocol (parent side: `expectations/validation_worker.py`), one request at a time:
+- request: a JSON line `{"table": "<suite>"}` on stdin, then an Arrow IPC stream of the table;
+- reply: one JSON line on the original stdout, `{"ok": true, "outcome": {...}}` or
+  `{"ok": false, "error": "<one line>"}`.
+The process ends when stdin closes (the parent is done, or died). Everything else the process
+prints, including GX's own output, goes to stderr so it can never corrupt a reply.
+
+    python -m expectations.worker
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Any, BinaryIO, NoReturn
+
+import pyarrow as pa
+
+
+def main() -> NoReturn:
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints land on stderr
+    sys.stdout = sys.stderr
+    requests = sys.stdin.buffer
+
+    startup_error = _prepare()
+    while True:
+        header = requests.readline()
+        if not header:  # the parent closed the pipe: leave without tearing GX's objects down
+            replies.close()
+            sys.stderr.flush()
+            os._exit(0)
+        reply = _handle(header, requests, startup_error)
+        replies.write(json.dumps(reply).encode() + b"\n")
+        replies.flush()
+
+
+def _prepare() -> str | None:
+    """Imports GX and registers every suite; a failure is reported with each request instead."""
+    try:
+        from expectations.runner import prepare
+
+        prepare()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the check
+        return f"preparing the expectation suites failed: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _handle(header: bytes, requests: BinaryIO, startup_error: str | None) -> dict[str, Any]:
+    try:
+        table = pa.ipc.open_stream(requests).read_all()  # first, so the pipe stays in step
+        table_name = json.loads(header)["table"]
+    except Exception as exc:  # noqa: BLE001 - a broken request cannot be answered any other way
+        return {"ok": False, "error": f"unreadable request: {type(exc).__name__}: {exc}"}
+    if startup_error is not None:
+        return {"ok": False, "error": startup_error}
+    try:
+        from expectations.runner import validate
+
+        outcome = validate(table_name, table.to_pandas())
+    except Exception as exc:  # noqa: BLE001 - the check reports it as its failure
+        return {"ok": False, "error": f"validating {table_name} failed: {type(exc).__name__}: {exc}"}
+    return {"ok": True, "outcome": dataclasses.asdict(outcome)}
+
+
+if __name__ == "__main__":
+    main()

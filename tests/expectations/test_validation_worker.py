@@ -1,0 +1,76 @@
+"""The expectations worker process: same verdicts as the in-process runner, clear errors, no secrets."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pyarrow as pa
+import pytest
+
+from expectations import validation_worker
+from expectations.runner import validate
+from expectations.validation_worker import ValidationWorker, WorkerError, child_environment
+
+DIRTY_USERS = pa.table(
+    {
+        "user_id": ["u1", "u1", None],
+        "display_name": ["a", "", "c"],
+        "status": ["ENABLED", "ACTIVE", "DISABLED"],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    started = ValidationWorker()
+    yield started
+    started.stop()
+
+
+def test_worker_reaches_the_verdicts_of_the_in_process_runner(worker):
+    clean = pa.table({"user_id": ["u1", "u2"], "display_name": ["Ada", "bob"], "status": ["ENABLED"] * 2})
+
+    outcome, rows = worker.validate("users", clean)
+    assert (outcome.success, outcome.evaluated, rows) == (True, 5, 2)
+
+    outcome, rows = worker.validate("users", DIRTY_USERS.to_reader(max_chunksize=1))  # three batches
+    assert rows == 3
+    assert outcome == validate("users", DIRTY_USERS.to_pandas())
+    status = next(f for f in outcome.failures if f.column == "status")
+    assert (status.unexpected_count, status.examples) == (1, ["ACTIVE"])
+    missing_id = next(f for f in outcome.failures if f.expectation == "expect_column_values_to_not_be_null")
+    assert missing_id.examples == [None]  # JSON-safe, not NaN
+
+
+def test_a_failing_request_is_reported_and_the_worker_stays_usable(worker):
+    with pytest.raises(WorkerError, match="validating no_such_table failed: KeyError"):
+        worker.validate("no_such_table", DIRTY_USERS)
+    outcome, _ = worker.validate("groups", pa.table({"group_id": ["g1", "g1"], "display_name": ["a", "b"]}))
+    assert [(f.expectation, f.column) for f in outcome.failures] == [
+        ("expect_column_values_to_be_unique", "group_id")
+    ]
+
+
+def test_a_dead_worker_is_named_and_the_shared_one_restarts():
+    dying = validation_worker.shared()
+    os.kill(dying.pid, signal.SIGKILL)
+    with pytest.raises(
+        WorkerError, match=rf"worker \(pid {dying.pid}\) exited with code -9 while validating users"
+    ):
+        dying.validate("users", DIRTY_USERS)
+
+    replacement = validation_worker.shared()
+    assert replacement.pid != dying.pid
+    outcome, rows = replacement.validate("users", DIRTY_USERS)
+    assert (outcome.success, rows) == (False, 3)
+
+
+def test_the_worker_gets_no_connector_secrets_and_can_import_the_project():
+    env = child_environment(
+        {"BATON_PASSWORD": "s3cret", "BATON_USERNAME": "u", "HOME": "/h", "PYTHONPATH": "/x"}
+    )
+    assert "BATON_PASSWORD" not in env and "BATON_USERNAME" not in env
+    assert env["HOME"] == "/h"
+    root, rest = env["PYTHONPATH"].split(os.pathsep)
+    assert os.path.isfile(os.path.join(root, "expectations", "worker.py")) and rest == "/x"
