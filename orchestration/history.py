@@ -28,11 +28,6 @@ SNAPSHOT_COLUMNS = {
     "groups": "group_id, display_name",
     "grants": "grant_id, group_id, principal_type, principal_id",
 }
-SNAPSHOT_COLUMNS = {
-    "users": "user_id, display_name, status",
-    "groups": "group_id, display_name",
-    "grants": "grant_id, group_id, principal_type, principal_id",
-}
 HISTORY_TABLES = ("history_users", "history_groups", "history_grants", "access_changes")
 
 

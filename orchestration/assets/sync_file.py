@@ -2,8 +2,10 @@
 
 Runs only when every blocking check upstream passed (Dagster skips it otherwise), so a bad sync never
 reaches C1 or the warehouse's consumers. Order, so a failure at any point loses nothing:
-1. write the new `.c1z` beside the target (`<file>.pending`, itself written atomically);
-2. replace the `c1` tables in one DuckDB transaction;
+1. write the new `.c1z` beside the target (`<file>.pending`, itself written atomically), while the
+   `c1` tables are copied from staging in a DuckDB transaction that stays open
+   (`orchestration/publish.py`);
+2. commit that transaction (or roll it back if the write failed);
 3. rename the pending file over the target.
 A crash between 2 and 3 leaves the previous `.c1z` and already-published tables; the next run
 rewrites both. A stale pending file from a killed run is removed first.
@@ -21,16 +23,15 @@ import dagster as dg
 import duckdb
 import orjson
 
-from orchestration import history
 from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import SyncSettings, WarehouseResource
 from pipelines.c1z.rows import EntitlementRow, GrantRow, GroupRow, UserRow
+from pipelines.c1z.sync_ids import new_ksuid
 from pipelines.c1z.writer import write_c1z
 
 log = logging.getLogger("baton_xmatters")
 
-PUBLISHED = "c1"
-PUBLISHED_TABLES = ["users", "groups", "entitlements", "grants", "memberships", "user_emails"]
 BATCH_ROWS = 50_000
 
 
@@ -50,7 +51,8 @@ def c1_sync(
     pending.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
-    with warehouse.connect() as con:
+    sync_id = new_ksuid(started)
+    with warehouse.connect() as con, StagedPublish(con, STAGING, sync_id) as publish:
         log.info("write: encoding %s", target)
         try:
             result = write_c1z(
@@ -60,12 +62,13 @@ def c1_sync(
                 entitlements=_entitlements(con) if sync_settings.expand_nested_groups else None,
                 grants=_grants(con),
                 started_at=started,
+                sync_id=sync_id,
             )
         except (OSError, sqlite3.OperationalError) as exc:
             raise SyncFileWriteError(target, exc) from None
         try:
             log.info("publish: replacing the c1 tables")
-            _publish_tables(con, result.sync_id, started, result.counts, str(target), result.bytes)
+            publish.commit(started, result.counts, str(target), result.bytes)
         except BaseException:
             pending.unlink(missing_ok=True)
             raise
@@ -159,43 +162,3 @@ def _entitlements(con: duckdb.DuckDBPyConnection) -> Iterator[EntitlementRow]:
 def _grants(con: duckdb.DuckDBPyConnection) -> Iterator[GrantRow]:
     query = f"SELECT group_id, principal_type, principal_id, expandable FROM {STAGING}.grants"
     return map(GrantRow._make, _rows(con, query))
-
-
-def _publish_tables(
-    con: duckdb.DuckDBPyConnection,
-    sync_id: str,
-    started: datetime,
-    counts: dict[str, int],
-    path: str,
-    size: int,
-) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {PUBLISHED}")
-        for table in PUBLISHED_TABLES:
-            con.execute(f"CREATE OR REPLACE TABLE {PUBLISHED}.{table} AS SELECT * FROM {STAGING}.{table}")
-        con.execute(
-            f"""CREATE TABLE IF NOT EXISTS {PUBLISHED}.sync_runs (
-                sync_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, published_at TIMESTAMP,
-                users BIGINT, groups BIGINT, entitlements BIGINT, grants BIGINT,
-                sync_file VARCHAR, sync_file_bytes BIGINT)"""
-        )
-        con.execute(
-            f"INSERT INTO {PUBLISHED}.sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                sync_id,
-                started.replace(tzinfo=None),
-                datetime.now(UTC).replace(tzinfo=None),
-                counts.get("users", 0),
-                counts.get("groups", 0),
-                counts.get("entitlements", 0),
-                counts.get("grants", 0),
-                path,
-                size,
-            ],
-        )
-        history.record_snapshot(con, sync_id)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise

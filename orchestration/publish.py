@@ -1,0 +1,97 @@
+"""Publishing the audited `c1` tables: copied in a transaction while the `.c1z` is written.
+
+Copying the staging tables into `c1` and snapshotting them into the history is DuckDB work that
+runs without the GIL, while the `.c1z` write is Python-bound: done one after the other they added
+up (7 s of publish after 21 s of writing at a million memberships). So the copy runs on its own
+cursor and thread, inside a transaction that stays open until the `.c1z` is written; only then is
+the `sync_runs` row added and the transaction committed. If the write fails, the transaction is
+rolled back and the previously published tables never change.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from types import TracebackType
+
+import duckdb
+
+from orchestration import history
+
+PUBLISHED = "c1"
+PUBLISHED_TABLES = ["users", "groups", "entitlements", "grants", "memberships", "user_emails"]
+
+_SYNC_RUNS_DDL = f"""CREATE TABLE IF NOT EXISTS {PUBLISHED}.sync_runs (
+    sync_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, published_at TIMESTAMP,
+    users BIGINT, groups BIGINT, entitlements BIGINT, grants BIGINT,
+    sync_file VARCHAR, sync_file_bytes BIGINT)"""
+
+
+class StagedPublish:
+    """The `c1` tables of sync `sync_id`, copied from `staging` in a transaction not yet committed.
+
+    Use as a context manager: entering starts the copy on a thread; `commit` waits for it and
+    publishes; leaving without `commit` (an exception) rolls everything back.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, staging: str, sync_id: str) -> None:
+        self._cursor = con.cursor()  # its own transaction; the .c1z writer reads on other cursors
+        self._staging = staging
+        self._sync_id = sync_id
+        self._error: BaseException | None = None
+        self._in_transaction = False
+        self._committed = False
+        self._thread = threading.Thread(target=self._copy, name="publish-copy", daemon=True)
+
+    def __enter__(self) -> StagedPublish:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._thread.join()
+        try:
+            if self._in_transaction and not self._committed:
+                self._cursor.execute("ROLLBACK")
+        finally:
+            self._cursor.close()
+
+    def commit(self, started: datetime, counts: dict[str, int], path: str, size: int) -> None:
+        """Waits for the copy, records the run in `sync_runs` and commits: the tables go live together."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        self._cursor.execute(
+            f"INSERT INTO {PUBLISHED}.sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self._sync_id,
+                started.replace(tzinfo=None),
+                datetime.now(UTC).replace(tzinfo=None),
+                counts.get("users", 0),
+                counts.get("groups", 0),
+                counts.get("entitlements", 0),
+                counts.get("grants", 0),
+                path,
+                size,
+            ],
+        )
+        self._cursor.execute("COMMIT")
+        self._committed = True
+
+    def _copy(self) -> None:
+        try:
+            self._cursor.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+            self._cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {PUBLISHED}")
+            for table in PUBLISHED_TABLES:
+                self._cursor.execute(
+                    f"CREATE OR REPLACE TABLE {PUBLISHED}.{table} AS SELECT * FROM {self._staging}.{table}"
+                )
+            self._cursor.execute(_SYNC_RUNS_DDL)
+            history.record_snapshot(self._cursor, self._sync_id)
+        except BaseException as exc:  # re-raised by commit(), on the asset's thread
+            self._error = exc

@@ -1,0 +1,72 @@
+"""StagedPublish: the `c1` tables change only on commit, all together, or not at all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import pytest
+
+from orchestration.publish import PUBLISHED_TABLES, StagedPublish
+
+COLUMNS = {
+    "users": "user_id VARCHAR, display_name VARCHAR, status VARCHAR",
+    "groups": "group_id VARCHAR, display_name VARCHAR",
+    "grants": "grant_id VARCHAR, group_id VARCHAR, principal_type VARCHAR, principal_id VARCHAR",
+}
+
+
+def _stage(con: duckdb.DuckDBPyConnection, users: list[str]) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS staging")
+    for table in PUBLISHED_TABLES:
+        con.execute(f"CREATE OR REPLACE TABLE staging.{table} ({COLUMNS.get(table, 'id VARCHAR')})")
+    con.executemany("INSERT INTO staging.users VALUES (?, ?, 'ENABLED')", [[u, u.upper()] for u in users])
+    con.execute("INSERT INTO staging.grants VALUES ('g1:u1', 'g1', 'user', 'u1')")
+
+
+def _publish(con: duckdb.DuckDBPyConnection, sync_id: str) -> None:
+    with StagedPublish(con, "staging", sync_id) as publish:
+        publish.commit(datetime.now(UTC), {"users": 1, "grants": 1}, "/tmp/sync.c1z", 123)
+
+
+def _published_users(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [row[0] for row in con.execute("SELECT user_id FROM c1.users ORDER BY 1").fetchall()]
+
+
+@pytest.fixture
+def con(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    _stage(connection, ["u1"])
+    _publish(connection, "sync-1")
+    yield connection
+    connection.close()
+
+
+def test_commit_publishes_the_tables_the_run_row_and_the_history_together(con):
+    _stage(con, ["u1", "u2"])
+    _publish(con, "sync-2")
+    assert _published_users(con) == ["u1", "u2"]
+    runs = con.execute(
+        "SELECT sync_id, users, grants, sync_file_bytes FROM c1.sync_runs ORDER BY 1"
+    ).fetchall()
+    assert runs == [("sync-1", 1, 1, 123), ("sync-2", 1, 1, 123)]
+    history = con.execute("SELECT sync_id, count(*) FROM c1.history_users GROUP BY 1 ORDER BY 1").fetchall()
+    assert history == [("sync-1", 1), ("sync-2", 2)]
+
+
+def test_a_failure_before_commit_changes_nothing(con):
+    _stage(con, ["u1", "u2", "u3"])
+    with pytest.raises(RuntimeError, match="the .c1z write failed"), StagedPublish(con, "staging", "sync-2"):
+        raise RuntimeError("the .c1z write failed")
+    assert _published_users(con) == ["u1"]
+    assert con.execute("SELECT sync_id FROM c1.sync_runs").fetchall() == [("sync-1",)]
+    assert con.execute("SELECT DISTINCT sync_id FROM c1.history_users").fetchall() == [("sync-1",)]
+
+
+def test_a_failed_copy_is_raised_by_commit_and_changes_nothing(con):
+    _stage(con, ["u1", "u2"])
+    con.execute("DROP TABLE staging.memberships")
+    with pytest.raises(duckdb.CatalogException, match="memberships"):
+        _publish(con, "sync-2")
+    assert _published_users(con) == ["u1"]
+    assert con.execute("SELECT sync_id FROM c1.sync_runs").fetchall() == [("sync-1",)]
