@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 from dlt import Pipeline
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
@@ -67,13 +67,35 @@ class XmattersResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file and the dlt pipeline that loads its raw layer."""
+    """The DuckDB warehouse file and the dlt pipeline that loads its raw layer.
+
+    During a run one connection stays open from set-up to teardown and each step gets a cursor of
+    it: opening the file and closing it (a checkpoint) in every one of a sync's ~17 steps cost
+    ~0.1 s each. Outside a run (tests, notebooks) `connect` opens a connection of its own.
+    """
 
     database: str = Field(description="path of the DuckDB file")
     dlt_pipelines_dir: str = Field(description="where dlt keeps its pipeline state")
+    _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        self._run_connection = duckdb.connect(self.database)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        connection, self._run_connection = self._run_connection, None
+        if connection is not None:
+            connection.close()
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._run_connection is not None:
+            cursor = self._run_connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            return
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(self.database)
         try:
