@@ -17,7 +17,10 @@ prints, including GX's own output, goes to stderr so it can never corrupt a repl
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
+import gc
 import json
 import os
 import sys
@@ -42,6 +45,31 @@ def main() -> NoReturn:
         reply = _handle(header, requests, startup_error)
         replies.write(json.dumps(reply).encode() + b"\n")
         replies.flush()
+        _release_memory()
+
+
+def _release_memory() -> None:
+    """Give the memory of the last table back to the OS: the worker idles through the `.c1z` write.
+
+    Validating a million grants takes the process to ~850 MB; without this it would keep that
+    while the sync writes the `.c1z`, its own peak (measured at L: 2.3 GB together, 1.5 GB after).
+    """
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)  # glibc keeps freed heap pages otherwise
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
 
 
 def _prepare() -> str | None:

@@ -66,6 +66,9 @@ class XmattersResource(dg.ConfigurableResource):
         ).validate()
 
 
+RUN_MEMORY_LIMIT = "512MB"  # DuckDB spills to disk beyond it
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file and the dlt pipeline that loads its raw layer.
 
@@ -81,6 +84,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         self._run_connection = duckdb.connect(self.database)
+        # An open database keeps what it read cached up to memory_limit (80% of RAM by default),
+        # on top of the rows the .c1z writer holds: at a million memberships that was +0.4 GB.
+        self._run_connection.execute(f"SET memory_limit = '{RUN_MEMORY_LIMIT}'")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         connection, self._run_connection = self._run_connection, None
