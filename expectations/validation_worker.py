@@ -79,16 +79,18 @@ class ValidationWorker:
         return SuiteOutcome.from_dict(reply["outcome"]), sent
 
     def stop(self) -> None:
-        """Closes the request pipe (the worker exits at end of input) and waits for it briefly."""
+        """Ends the worker at once: it holds nothing worth waiting for.
+
+        A sync that fails early (bad credentials) exits while the worker may still be importing
+        GX; it would only read the closed pipe after that import, seconds later.
+        """
         process = self._process
         if process.stdin is not None and not process.stdin.closed:
             with contextlib.suppress(OSError):  # a dead worker's pipe may fail to flush
                 process.stdin.close()
-        try:
-            process.wait(timeout=_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:  # still importing GX: nothing of value to wait for
+        if process.poll() is None:
             process.kill()
-            process.wait()
+        process.wait()
         if process.stdout is not None:
             process.stdout.close()
         self._log.close()

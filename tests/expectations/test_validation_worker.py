@@ -74,3 +74,10 @@ def test_the_worker_gets_no_connector_secrets_and_can_import_the_project():
     assert env["HOME"] == "/h"
     root, rest = env["PYTHONPATH"].split(os.pathsep)
     assert os.path.isfile(os.path.join(root, "expectations", "worker.py")) and rest == "/x"
+
+
+def test_stopping_a_worker_still_importing_gx_does_not_wait_for_the_import():
+    importing = ValidationWorker()  # GX takes seconds to import; stop() comes long before that
+    importing.stop()
+    assert importing.alive() is False
+    assert importing._process.returncode == -signal.SIGKILL  # ended, not left to finish the import
