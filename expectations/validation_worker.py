@@ -71,6 +71,11 @@ class ValidationWorker:
                 line = process.stdout.readline()
             except (BrokenPipeError, OSError, pa.ArrowIOError):
                 line = b""
+            except BaseException:
+                # the rows failed mid-stream (a query error): the worker may answer a half-sent
+                # table, so its replies are out of step; end it, the next request starts a new one
+                process.kill()
+                raise
             if not line:
                 raise WorkerError(self._death_notice(f"validating {table}"))
         reply = json.loads(line)

@@ -81,3 +81,19 @@ def test_stopping_a_worker_still_importing_gx_does_not_wait_for_the_import():
     importing.stop()
     assert importing.alive() is False
     assert importing._process.returncode == -signal.SIGKILL  # ended, not left to finish the import
+
+
+def test_rows_failing_mid_stream_end_the_worker_so_replies_never_get_out_of_step():
+    def failing_batches():
+        yield DIRTY_USERS.to_batches()[0]
+        raise ValueError("the query failed half way")
+
+    worker = validation_worker.shared()
+    reader = pa.RecordBatchReader.from_batches(DIRTY_USERS.schema, failing_batches())
+    with pytest.raises(ValueError, match="half way"):
+        worker.validate("users", reader)
+    worker._process.wait()
+    assert not worker.alive()
+
+    outcome, rows = validation_worker.shared().validate("users", DIRTY_USERS)  # a new worker
+    assert (outcome.suite, outcome.success, rows) == ("users", False, 3)
