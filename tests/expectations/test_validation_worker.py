@@ -97,3 +97,20 @@ def test_rows_failing_mid_stream_end_the_worker_so_replies_never_get_out_of_step
 
     outcome, rows = validation_worker.shared().validate("users", DIRTY_USERS)  # a new worker
     assert (outcome.suite, outcome.success, rows) == ("users", False, 3)
+
+
+def test_a_worker_that_cannot_import_gx_fails_each_check_with_the_cause(tmp_path, monkeypatch):
+    broken = tmp_path / "great_expectations"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('a broken GX install')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # shadows the real GX in the worker only
+
+    worker = ValidationWorker()
+    try:
+        for _ in range(2):  # stays answering: each check names the cause
+            with pytest.raises(
+                WorkerError, match="preparing the expectation suites failed: ImportError: a broken GX"
+            ):
+                worker.validate("users", DIRTY_USERS)
+    finally:
+        worker.stop()
