@@ -41,13 +41,13 @@ def _build_check(name: str, table: str, description: str, query: str) -> dg.Asse
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
             count = int(con.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
-            examples = con.sql(f"{query} LIMIT {EXAMPLES}").df()
+            examples = con.sql(f"{query} LIMIT {EXAMPLES}").df().to_markdown(index=False) if count else "none"
         return dg.AssetCheckResult(
             passed=count == 0,
             description=f"{count} violating rows" if count else "no violations",
             metadata={
                 "violations": dg.MetadataValue.int(count),
-                "examples": dg.MetadataValue.md(examples.to_markdown(index=False) if count else "none"),
+                "examples": dg.MetadataValue.md(examples),
             },
         )
 
