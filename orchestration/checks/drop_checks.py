@@ -8,9 +8,8 @@ exists. The threshold is `SyncSettings.max_drop_ratio` (per-run overridable; 1.0
 import dagster as dg
 
 from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.publish import PUBLISHED
 from orchestration.resources import SyncSettings, WarehouseResource
-
-PUBLISHED = "c1"
 
 
 def published_count(con: object, table: str) -> int | None:
