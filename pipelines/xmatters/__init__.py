@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any
 
 import dlt
 import pyarrow as pa
@@ -20,12 +21,11 @@ from pipelines.xmatters import settings
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig, config_from_dlt
 from pipelines.xmatters.errors import NotFoundError
+from pipelines.xmatters.member_pages import MembersBatcher
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.tables import (
-    Batcher,
     email_device_row,
     group_row,
-    member_row,
     person_row,
     tables_from_pages,
 )
@@ -121,10 +121,10 @@ def group_members(groups_table: pa.Table, client: XmattersClient) -> Iterator[pa
     listed = zip(
         groups_table.column("id").to_pylist(), groups_table.column("target_name").to_pylist(), strict=True
     )
-    batcher = Batcher(settings.GROUP_MEMBERS_SCHEMA)
+    batcher = MembersBatcher()
     pool = ThreadPoolExecutor(max_workers=client.config.concurrency, thread_name_prefix="xmatters-members")
     try:
-        pending: dict[Future[list[dict]], tuple[str, str | None]] = {}
+        pending: dict[Future[list[Any]], tuple[str, str | None]] = {}
         for group_id, name in listed:
             pending[pool.submit(client.group_members, group_id)] = (group_id, name)
         # as_completed waits once per call; wait(FIRST_COMPLETED) rescanned every pending call each time
@@ -141,7 +141,7 @@ def group_members(groups_table: pa.Table, client: XmattersClient) -> Iterator[pa
                 )
                 client.report.skip_group(group_id, name, str(exc))
                 continue
-            for table in batcher.add(member_row(group_id, item) for item in items):
+            for table in batcher.add(group_id, items):
                 client.report.group_members += table.num_rows
                 yield table
         for table in batcher.flush():

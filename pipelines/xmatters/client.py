@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -51,13 +51,18 @@ from pipelines.xmatters.errors import (
     describe_status,
     error_class_for_status,
 )
-from pipelines.xmatters.paging import ItemKey, item_id, iter_pages, member_id
+from pipelines.xmatters.member_pages import decode_page as decode_members_page
+from pipelines.xmatters.member_pages import member_key
+from pipelines.xmatters.paging import ItemKey, item_id, iter_pages
 from pipelines.xmatters.report import ExtractReport
 
 logger = logging.getLogger(__name__)
 
 _API_MESSAGE_MAX = 300
 _USER_AGENT = "baton-xmatters (dlt source; read-only)"
+
+
+PageDecoder = Callable[[bytes], Any]  # a body -> the decoded page, or None to decode it generically
 
 
 class _Transient(NamedTuple):
@@ -131,11 +136,12 @@ class XmattersClient:
         params: dict[str, str] | None = None,
         key: ItemKey = item_id,
         not_found_hint: str | None = None,
-    ) -> Iterator[list[dict]]:
+        decode: PageDecoder | None = None,
+    ) -> Iterator[list[Any]]:
         """Items of a list endpoint, page by page, each item once."""
 
         def fetch(url: str) -> Any:
-            return self.get_json(url, not_found_hint=not_found_hint)
+            return self.get_json(url, not_found_hint=not_found_hint, decode=decode)
 
         first = self.url(path, **(params or {}))
         return iter_pages(fetch, first, key=key, on_duplicates=self.report.count_duplicates)
@@ -149,15 +155,24 @@ class XmattersClient:
     def email_device_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.DEVICES_PATH, params={"deviceType": "EMAIL"})
 
-    def group_members(self, group_id: str) -> list[dict]:
-        """Every member item of one group, by group id (a name would need encoding and can be renamed)."""
+    def group_members(self, group_id: str) -> list[Any]:
+        """Every member item of one group, by group id (a name would need encoding and can be renamed).
+
+        Items are `member_pages.MemberItem`s, or dicts from a page the typed decoder refused.
+        """
         path = settings.MEMBERS_PATH.format(group_id=quote(group_id, safe=""))
-        return [item for page in self.pages(path, key=member_id) for item in page]
+        pages = self.pages(path, key=member_key, decode=decode_members_page)
+        return [item for page in pages for item in page]
 
     # ---- one request ---------------------------------------------------------------------------
 
-    def get_json(self, url: str, *, not_found_hint: str | None = None) -> Any:
+    def get_json(
+        self, url: str, *, not_found_hint: str | None = None, decode: PageDecoder | None = None
+    ) -> Any:
         """GET `url` and decode its JSON, retrying transient failures; raise a classified error.
+
+        `decode` may decode a successful body first (a typed fast path); when it returns None the
+        body is decoded generically, which classifies what is wrong with it.
 
         Transient: 429, 5xx, connection refused/reset/dropped, timeouts, DNS failures, and a 200
         whose body is not JSON (broken, truncated or a proxy's HTML page): re-reading a page is
@@ -168,7 +183,7 @@ class XmattersClient:
             if self._cancelled.is_set():
                 raise XmattersError(f"request to {url} cancelled: the extract already failed")
             self.report.count_request()
-            outcome = self._attempt(url, not_found_hint)
+            outcome = self._attempt(url, not_found_hint, decode)
             if not isinstance(outcome, _Transient):
                 return outcome
             if not outcome.retryable:
@@ -189,14 +204,15 @@ class XmattersClient:
             self._cancelled.wait(delay)  # a sleep that cancel() interrupts
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, url: str, not_found_hint: str | None) -> Any:
+    def _attempt(self, url: str, not_found_hint: str | None, decode: PageDecoder | None) -> Any:
         """One GET: the decoded JSON, a `_Transient` failure, or a raised permanent error."""
         response, transport_failure = self._send(url)
         if response is None:
             return transport_failure
         error_class = error_class_for_status(response.status_code)
         if error_class is None:
-            return _decode_json(response, url)
+            decoded = decode(response.content) if decode is not None else None
+            return decoded if decoded is not None else _decode_json(response, url)
         detail = describe_status(response.status_code, url, _api_message(response))
         if error_class is UnavailableError:
             return _Transient(

@@ -18,21 +18,18 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import ProtocolError
 
-ItemKey = Callable[[dict[str, Any]], Hashable | None]
+ItemKey = Callable[[Any], Hashable | None]
 
 
-def item_id(item: dict[str, Any]) -> str | None:
-    """Key of a person or group."""
-    value = item.get("id")
+def item_id(item: Any) -> str | None:
+    """Key of a person or group (None for an item without one, or one that is not an object)."""
+    value = item.get("id") if isinstance(item, dict) else None
     return value if isinstance(value, str) and value else None
 
 
-def member_id(item: dict[str, Any]) -> str | None:
+def member_id(item: Any) -> str | None:
     """Key of a group-members item: the member's id (unique within one group)."""
-    member = item.get("member")
-    if not isinstance(member, dict):
-        return None
-    return item_id(member)
+    return item_id(item.get("member")) if isinstance(item, dict) else None
 
 
 def iter_pages(
@@ -44,7 +41,8 @@ def iter_pages(
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the new (not yet seen) items of each page, starting at `first_url`.
 
-    `fetch(url)` returns the decoded JSON body of one page. Raises `ProtocolError` for a page that
+    `fetch(url)` returns the decoded JSON body of one page (its `data` items may be typed objects
+    that `key` understands). Raises `ProtocolError` for a page that
     is not an xMatters list envelope, an item without an id, a paging loop, a next link to another
     origin, or a page that stays empty but links onward.
     """
@@ -72,7 +70,7 @@ def iter_pages(
                 )
         fresh: list[dict[str, Any]] = []
         for item in items:
-            item_key = key(item) if isinstance(item, dict) else None
+            item_key = key(item)
             if item_key is None:
                 raise ProtocolError(f"an item on the page {url} has no id")
             if item_key in seen:

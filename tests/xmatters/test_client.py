@@ -18,6 +18,7 @@ from pipelines.xmatters.errors import (
     UnavailableError,
     XmattersError,
 )
+from pipelines.xmatters.member_pages import member_key
 from pipelines.xmatters.report import ExtractReport
 from simulator import FaultRule
 
@@ -27,7 +28,7 @@ def people_ids(client: XmattersClient) -> list[str]:
 
 
 def member_ids(client: XmattersClient, group_id: str) -> list[str]:
-    return [item["member"]["id"] for item in client.group_members(group_id)]
+    return [member_key(item) for item in client.group_members(group_id)]
 
 
 def largest_group(org) -> str:

@@ -1,0 +1,146 @@
+"""Typed decoding of `/groups/{id}/members` pages, and their Arrow table.
+
+A large tenant's extract is a million member items over ten thousand calls that share one GIL.
+msgspec decodes a page straight into the few fields a membership row keeps (it skips `links`, the
+group's id and type, ...), and the Arrow columns are read off those structs: about half the CPU of
+decoding every item into dicts and converting those (`docs/benchmarks.md`, fifth round).
+
+The typed path never decides what is wrong with a page. A body it refuses (not JSON, a field of an
+unexpected type, an item that is not an object) makes `decode_page` return None and the client
+decodes the body the generic way, whose checks and error messages stay the only ones.
+
+The structs hold only strings and other such structs, so they cannot form reference cycles:
+`gc=False` keeps a million of them out of the cyclic collector (cheaper to make and to free).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import repeat
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+
+from pipelines.xmatters.paging import member_id
+from pipelines.xmatters.settings import ARROW_BATCH_ROWS, GROUP_MEMBERS_SCHEMA
+from pipelines.xmatters.tables import Batcher, member_row
+
+
+class MemberOwner(msgspec.Struct, gc=False):
+    id: str | None = None
+    targetName: str | None = None  # the API's (camelCase) field names
+
+
+class Member(msgspec.Struct, gc=False):
+    id: str | None = None
+    targetName: str | None = None
+    recipientType: str | None = None
+    status: str | None = None
+    firstName: str | None = None
+    lastName: str | None = None
+    licenseType: str | None = None
+    deviceType: str | None = None
+    name: str | None = None
+    owner: MemberOwner | None = None
+
+
+class MemberGroup(msgspec.Struct, gc=False):
+    targetName: str | None = None
+
+
+class MemberItem(msgspec.Struct, gc=False):
+    """One item of a members page: an absent or null object is None, like `member_row` reads it."""
+
+    member: Member | None = None
+    group: MemberGroup | None = None
+
+
+class _Links(msgspec.Struct, gc=False):
+    next: str | None = None
+
+
+class _Page(msgspec.Struct):
+    data: list[MemberItem]
+    links: _Links | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Page)
+
+
+def decode_page(content: bytes) -> dict[str, Any] | None:
+    """The paging envelope (`data`, `links.next`) with typed items; None: decode it generically."""
+    try:
+        page = _DECODER.decode(content)
+    except msgspec.DecodeError:  # ValidationError (a value of the wrong type) is a DecodeError too
+        return None
+    links = page.links
+    return {"data": page.data, "links": None if links is None else {"next": links.next}}
+
+
+def member_key(item: Any) -> str | None:
+    """Paging key of a members item, typed or (after a generic decode) a dict."""
+    if isinstance(item, MemberItem):
+        member = item.member
+        return member.id if member is not None and member.id else None
+    return member_id(item)
+
+
+class MembersBatcher:
+    """Collect groups' member items and hand out Arrow tables of at least `batch_rows` rows.
+
+    Columns are built once per batch, not per group: `pa.array` has a fixed cost per call (~30 us)
+    that thirteen columns times ten thousand groups would pay again and again. Items of a page
+    the typed decoder refused are dicts and take the row path of `tables.member_row`.
+    """
+
+    def __init__(self, batch_rows: int = ARROW_BATCH_ROWS) -> None:
+        self.batch_rows = batch_rows
+        self.group_ids: list[str] = []
+        self.items: list[MemberItem] = []
+        self.dict_rows = Batcher(GROUP_MEMBERS_SCHEMA, batch_rows)
+
+    def add(self, group_id: str, items: list[Any]) -> Iterator[pa.Table]:
+        typed = [item for item in items if isinstance(item, MemberItem)]
+        if len(typed) < len(items):
+            dicts = (item for item in items if not isinstance(item, MemberItem))
+            yield from self.dict_rows.add(member_row(group_id, item) for item in dicts)
+        self.group_ids.extend(repeat(group_id, len(typed)))
+        self.items.extend(typed)
+        if len(self.items) >= self.batch_rows:
+            yield self._typed_table()
+
+    def flush(self) -> Iterator[pa.Table]:
+        if self.items:
+            yield self._typed_table()
+        yield from self.dict_rows.flush()
+
+    def _typed_table(self) -> pa.Table:
+        """GROUP_MEMBERS_SCHEMA columns read off typed items (a null object gives nulls below it)."""
+        group_ids, items = self.group_ids, self.items
+        self.group_ids, self.items = [], []
+        members = [item.member or _NO_MEMBER for item in items]
+        owners = [member.owner or _NO_OWNER for member in members]
+        values = [
+            group_ids,
+            [(item.group or _NO_GROUP).targetName for item in items],
+            [m.id for m in members],
+            [m.targetName for m in members],
+            [m.recipientType for m in members],
+            [m.status for m in members],
+            [m.firstName for m in members],
+            [m.lastName for m in members],
+            [m.licenseType for m in members],
+            [m.deviceType for m in members],
+            [m.name for m in members],
+            [o.id for o in owners],
+            [o.targetName for o in owners],
+        ]
+        arrays = [pa.array(column, type=_STRING) for column in values]
+        return pa.Table.from_arrays(arrays, schema=GROUP_MEMBERS_SCHEMA)
+
+
+_STRING = pa.string()
+_NO_MEMBER = Member()
+_NO_OWNER = MemberOwner()
+_NO_GROUP = MemberGroup()
