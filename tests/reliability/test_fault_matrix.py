@@ -173,7 +173,7 @@ def test_401_shows_xmatters_message(
     args[args.index("--password") + 1] = "not-the-password"
     code = main(args)
     line = baseline.assert_failed_cleanly(
-        code, capsys.readouterr().err, "HTTP 401 from", "/people", "the user name or password is incorrect"
+        code, capsys.readouterr().err, "HTTP 401 from", "/groups?", "the user name or password is incorrect"
     )
     assert "--password" in line and "not-the-password" not in line
 
@@ -196,7 +196,7 @@ def test_dns_failure(
     """`.invalid` never resolves (RFC 6761); the lookup is answered in-process, nothing leaves the machine."""
     code = main(baseline.args(None, "--allow-insecure-http", base_url="http://xmatters.invalid/api/xm/1"))
     baseline.assert_failed_cleanly(
-        code, capsys.readouterr().err, "cannot resolve the host of http://xmatters.invalid/api/xm/1/people"
+        code, capsys.readouterr().err, "cannot resolve the host of http://xmatters.invalid/api/xm/1/groups?"
     )
     assert set(_no_dns_beyond_loopback) == {"xmatters.invalid"}
 

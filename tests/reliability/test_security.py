@@ -292,7 +292,7 @@ def test_tls_private_ca_fails_without_the_bundle(
     monkeypatch.setenv("CURL_CA_BUNDLE", "")
     code = main(baseline.args(sim, base_url=base_url))
     line = baseline.assert_failed_cleanly(
-        code, capsys.readouterr().err, f"TLS verification failed for {base_url}/people", "--ca-bundle"
+        code, capsys.readouterr().err, f"TLS verification failed for {base_url}/groups?", "--ca-bundle"
     )
     assert "gave up" not in line  # a certificate problem is not retried
     assert sim.request_count == 0  # no HTTP request (and no password) went over the unverified connection
