@@ -138,6 +138,17 @@ def test_batches_hold_at_least_batch_rows_and_keep_every_row_in_order() -> None:
     ]
 
 
+def test_a_value_longer_than_a_json_read_block_is_kept_whole() -> None:
+    long_name = "x" * (3 << 20)  # pyarrow reads JSON lines in 1 MiB blocks
+    items = [{"member": {"id": "p-1", "targetName": long_name}}, {"member": {"id": "p-2"}}]
+    typed = decode_page(page_body(items))
+    assert typed is not None
+
+    (table,) = batched(MembersBatcher(), [("g-1", typed["data"])])
+
+    assert table.column("member__target_name").to_pylist() == [long_name, None]
+
+
 def test_items_of_a_generically_decoded_page_take_the_row_path() -> None:
     typed = decode_page(page_body(ITEMS[:2]))
     assert typed is not None
