@@ -57,7 +57,8 @@ def xmatters_source(
     groups_resource = groups(client)
     # dlt reads resources round-robin in this order, and a resource yields once per 50,000 rows:
     # groups first, so the member calls (most of the requests) start at once and `people` is read
-    # while they are in flight, instead of before them.
+    # (on a dlt worker thread) while they are in flight, instead of before them. A failing /people
+    # is reported when dlt next polls its worker, at the next batch of member rows at the latest.
     return (
         groups_resource,
         groups_resource | group_members(client),
