@@ -57,8 +57,7 @@ def xmatters_source(
     groups_resource = groups(client)
     # dlt reads resources round-robin in this order, and a resource yields once per 50,000 rows:
     # groups first, so the member calls (most of the requests) start at once and `people` is read
-    # (on a dlt worker thread) while they are in flight, instead of before them. A failing /people
-    # is reported when dlt next polls its worker, at the next batch of member rows at the latest.
+    # (on a dlt worker thread) while they are in flight, instead of before them.
     return (
         groups_resource,
         groups_resource | group_members(client),
@@ -75,10 +74,18 @@ def xmatters_source(
     columns=_column_hints(settings.PEOPLE_SCHEMA),
 )
 def people(client: XmattersClient) -> Iterator[pa.Table]:
-    """Every person `/people` returns to this account (its permission scope)."""
-    for table in tables_from_pages(client.people_pages(), person_row, settings.PEOPLE_SCHEMA):
-        client.report.people += table.num_rows
-        yield table
+    """Every person `/people` returns to this account (its permission scope).
+
+    Read on a dlt worker thread beside the member calls; if it fails it cancels them, so the sync
+    fails now with this error instead of after the member calls (`group_members` steps aside).
+    """
+    try:
+        for table in tables_from_pages(client.people_pages(), person_row, settings.PEOPLE_SCHEMA):
+            client.report.people += table.num_rows
+            yield table
+    except BaseException:
+        client.cancel()
+        raise
 
 
 @dlt.resource(
@@ -134,6 +141,9 @@ def group_members(groups_table: pa.Table, client: XmattersClient) -> Iterator[pa
             pending[pool.submit(client.group_members, group_id)] = (group_id, name)
         # as_completed waits once per call; wait(FIRST_COMPLETED) rescanned every pending call each time
         for future in as_completed(pending):
+            if client.cancelled:
+                # `people` failed: stop quietly so dlt reports that error, not this loop's "cancelled"
+                return
             group_id, name = pending.pop(future)  # drop the reference: the result is freed once used
             try:
                 items = future.result()

@@ -114,8 +114,15 @@ class XmattersClient:
         self.close()
 
     def cancel(self) -> None:
-        """Make calls still running on other threads stop at their next attempt or wait."""
+        """Make calls still running on other threads stop at their next attempt or wait.
+
+        Called only by a resource that is about to raise: a cancelled client means a failing extract.
+        """
         self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
 
     def close(self) -> None:
         with self._http_lock:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import AuthError, UnavailableError
 from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
@@ -171,6 +172,27 @@ def test_a_failure_mid_extract_leaves_the_previous_snapshot_untouched(
     with pytest.raises(ProtocolError):
         load_raw(make_config(), warehouse, pipelines_dir=pipelines_dir)
     assert snapshot(warehouse) == before
+
+
+def test_a_failing_people_listing_stops_the_member_calls_and_is_the_error_reported(
+    warehouse: Path, pipelines_dir: Path
+) -> None:
+    """People are read beside the member calls: their failure must not wait for those calls."""
+    from simulator import FaultRule, Faults, OrgSpec, XmattersSimulator, build_org
+
+    org = build_org(OrgSpec(seed=5, people=40, groups=300, members_per_group=3, large_groups=0))
+    faults = Faults(latency_s=0.02)
+    faults.add(FaultRule("status", path_contains="/people", status=403, times=None))
+    with XmattersSimulator(org, username="u", password=PASSWORD, faults=faults) as sim:
+        config = XmattersConfig(base_url=sim.base_url, username="u", password=PASSWORD, concurrency=4)
+        with pytest.raises(AuthError) as raised:
+            load_raw(config, warehouse, pipelines_dir=pipelines_dir)
+        member_calls = sum("/members" in path for _method, path, _status in sim.requests)
+        base_url = sim.base_url
+
+    assert str(raised.value).startswith(f"xmatters: HTTP 403 from {base_url}/people?")
+    # 300 groups at 4 calls at a time and 20 ms each would take 1.5 s; the 403 comes after one call
+    assert member_calls < 100, f"{member_calls} of 300 member calls were made after /people failed"
 
 
 def test_the_secret_never_reaches_messages_logs_or_files(
