@@ -9,6 +9,8 @@ exception, whose request object holds the Authorization header, travels with the
 
 from __future__ import annotations
 
+from typing import Literal
+
 PREFIX = "xmatters"
 
 
@@ -66,3 +68,25 @@ def describe_status(status: int, url: str, api_message: str | None) -> str:
     elif status == 403:
         text += " (the account lacks permission to read this endpoint)"
     return text
+
+
+# Why a request got no complete response, whichever transport sent it (urllib3 or `direct_http`).
+TransportFailureKind = Literal[
+    "dns", "refused", "connect_error", "connect_timeout", "read_timeout", "reset", "dropped", "tls", "proxy"
+]
+_TRANSPORT_MESSAGES: dict[str, str] = {
+    "dns": "cannot resolve the host of {url} (DNS lookup failed)",
+    "refused": "connection refused by {url}",
+    "connect_error": "connection error while requesting {url}",
+    "connect_timeout": "connection to {url} timed out after {timeout_s:g} s",
+    "read_timeout": "no response from {url} within {timeout_s:g} s",
+    "reset": "connection reset while requesting {url}",
+    "dropped": "connection dropped while reading {url}",
+    "proxy": "the proxy failed the request to {url} (check HTTPS_PROXY, HTTP_PROXY and NO_PROXY)",
+    "tls": "TLS verification failed for {url} (use --ca-bundle for a private certificate authority)",
+}
+
+
+def describe_transport(kind: TransportFailureKind, url: str, timeout_s: float) -> str:
+    """One line naming a transport failure; never the exception's own text (object reprs, proxies)."""
+    return _TRANSPORT_MESSAGES[kind].format(url=url, timeout_s=timeout_s)
