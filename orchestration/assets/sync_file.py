@@ -66,6 +66,10 @@ def c1_sync(
             )
         except (OSError, sqlite3.OperationalError) as exc:
             raise SyncFileWriteError(target, exc) from None
+        log.info(
+            "write: %s",
+            ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.timings.items()),
+        )
         try:
             log.info("publish: replacing the c1 tables")
             publish.commit(started, result.counts, str(target), result.bytes)

@@ -88,6 +88,7 @@ class C1ZWriteResult:
     started_at: datetime
     ended_at: datetime
     counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (`C1ZWriter.timings`)
 
 
 class C1ZWriter:
@@ -488,6 +489,7 @@ class C1ZWriter:
             started_at=self.started_at,
             ended_at=ended_at,
             counts=dict(self.counts),
+            timings=dict(self.timings),
         )
 
 

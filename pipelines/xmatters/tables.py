@@ -7,11 +7,18 @@ than dicts). Absent or null fields become NULL; custom properties become JSON te
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import json
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import orjson
 import pyarrow as pa
+import pyarrow.json as pa_json
 
 from pipelines.xmatters.errors import ProtocolError
 from pipelines.xmatters.settings import ARROW_BATCH_ROWS
@@ -131,15 +138,65 @@ def to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def to_table_json(rows: list[Row], schema: pa.Schema) -> pa.Table:
+    """`to_table` through JSON lines and pyarrow's JSON reader: the same table, without `pa.array`.
+
+    pyarrow imports pandas on its first `pa.array` call (to check for pandas inputs): ~0.4 s of GIL
+    time. The groups table is the first table of the extract and the member calls wait for it, so
+    it is built this way while `import_pandas_in_background` does that import beside the calls.
+    Anything the JSON route refuses (a value of the wrong type, a string orjson cannot encode)
+    goes through `to_table`, whose errors are the only ones.
+    """
+    names = schema.names
+    try:
+        lines = b"\n".join([orjson.dumps(dict(zip(names, row, strict=True))) for row in rows])
+        read_options = pa_json.ReadOptions(use_threads=False, block_size=max(len(lines) + 1, 1 << 20))
+        table = pa_json.read_json(
+            io.BytesIO(lines),
+            read_options=read_options,
+            parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
+        )
+    except (orjson.JSONEncodeError, pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+        return to_table(rows, schema)
+    return table.select(names).cast(schema)
+
+
+_pandas_import: threading.Thread | None = None
+
+
+def import_pandas_in_background() -> None:
+    """Start pyarrow's lazy pandas import on a thread now, while the first requests are in flight.
+
+    Later `pa.array` calls (people, members) then find pandas imported instead of importing it
+    while holding the GIL that the member-call threads need. Once per process; a no-op when pandas
+    is already imported.
+    """
+    global _pandas_import
+    if _pandas_import is None and "pandas" not in sys.modules:
+        _pandas_import = threading.Thread(target=_import_pandas, name="import-pandas")
+        _pandas_import.start()
+
+
+def _import_pandas() -> None:
+    with contextlib.suppress(ImportError):  # pyarrow works without pandas; it only checks for it
+        importlib.import_module("pandas")
+
+
 def _fits(value: Any, arrow_type: pa.DataType) -> bool:
     return isinstance(value, bool) if arrow_type == pa.bool_() else isinstance(value, str)
 
 
 class Batcher:
-    """Collect rows and hand out Arrow tables of at most `batch_rows` rows."""
+    """Collect rows and hand out Arrow tables of at most `batch_rows` rows, built by `build`."""
 
-    def __init__(self, schema: pa.Schema, batch_rows: int = ARROW_BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        schema: pa.Schema,
+        batch_rows: int = ARROW_BATCH_ROWS,
+        build: Callable[[list[Row], pa.Schema], pa.Table] = to_table,
+    ) -> None:
         self.schema = schema
+        self.build = build
         self.batch_rows = batch_rows
         self.rows: list[Row] = []
         self.total = 0
@@ -157,14 +214,17 @@ class Batcher:
 
     def _table(self, rows: list[Row]) -> pa.Table:
         self.total += len(rows)
-        return to_table(rows, self.schema)
+        return self.build(rows, self.schema)
 
 
 def tables_from_pages(
-    pages: Iterable[list[dict[str, Any]]], row: Callable[[dict[str, Any]], Row], schema: pa.Schema
+    pages: Iterable[list[dict[str, Any]]],
+    row: Callable[[dict[str, Any]], Row],
+    schema: pa.Schema,
+    build: Callable[[list[Row], pa.Schema], pa.Table] = to_table,
 ) -> Iterator[pa.Table]:
     """Arrow tables of up to ARROW_BATCH_ROWS rows from pages of items."""
-    batcher = Batcher(schema)
+    batcher = Batcher(schema, build=build)
     for page in pages:
         yield from batcher.add(map(row, page))
     yield from batcher.flush()

@@ -1,0 +1,100 @@
+"""`to_table_json` builds the same tables as `to_table`, and fails the same way; the pandas preload."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.xmatters.errors import ProtocolError
+from pipelines.xmatters.settings import GROUPS_SCHEMA, PEOPLE_SCHEMA
+from pipelines.xmatters.tables import group_row, person_row, to_table, to_table_json
+
+GROUPS = [
+    {
+        "id": "g-1",
+        "targetName": "Ops «on-call» 東京",
+        "recipientType": "GROUP",
+        "status": "ACTIVE",
+        "groupType": "ON_CALL",
+        "description": 'quotes " and \\ and a\nnewline',
+        "externallyOwned": False,
+        "allowDuplicates": True,
+        "useDefaultDevices": None,
+        "observedByAll": True,
+        "site": {"id": "s-1", "name": "Default Site"},
+        "created": "2021-01-01T00:00:00.000Z",
+    },
+    {"id": "g-2"},  # every other field absent
+    {"id": "g-3", "site": None, "description": "", "unknownField": {"nested": [1, 2]}},
+]
+
+
+@pytest.mark.parametrize(
+    ("items", "row", "schema"),
+    [
+        (GROUPS, group_row, GROUPS_SCHEMA),
+        ([], group_row, GROUPS_SCHEMA),
+        (
+            [{"id": "p-1", "properties": {"Skills": ["a", "b"]}, "locked": False}, {"id": "p-2"}],
+            person_row,
+            PEOPLE_SCHEMA,
+        ),
+    ],
+    ids=["groups", "empty", "people"],
+)
+def test_the_json_route_builds_the_same_table(items, row, schema):
+    rows = [row(item) for item in items]
+    built = to_table_json(rows, schema)
+    assert built.schema == schema
+    assert built.equals(to_table(rows, schema))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "column", "type_name"),
+    [
+        ("targetName", {"a": 1}, "target_name", "dict"),
+        ("targetName", 7, "target_name", "int"),
+        ("allowDuplicates", "yes", "allow_duplicates", "str"),
+        ("status", ["ACTIVE"], "status", "list"),
+    ],
+)
+def test_a_value_of_the_wrong_type_fails_as_to_table_does(field, value, column, type_name):
+    rows = [group_row(GROUPS[1]), group_row({**GROUPS[0], field: value})]
+    with pytest.raises(ProtocolError) as json_route:
+        to_table_json(rows, GROUPS_SCHEMA)
+    with pytest.raises(ProtocolError) as array_route:
+        to_table(rows, GROUPS_SCHEMA)
+    assert str(json_route.value) == str(array_route.value)
+    assert f"column {column}: {type_name}" in str(json_route.value)
+
+
+def test_a_string_orjson_cannot_encode_takes_the_array_route():
+    lone_surrogate = {**GROUPS[1], "targetName": "bad \ud800 name"}
+    rows = [group_row(lone_surrogate)]
+    try:
+        expected = to_table(rows, GROUPS_SCHEMA)
+    except Exception as exc:  # whatever pyarrow does with it, the JSON route does the same
+        with pytest.raises(type(exc)):
+            to_table_json(rows, GROUPS_SCHEMA)
+    else:
+        assert to_table_json(rows, GROUPS_SCHEMA).equals(expected)
+
+
+def test_building_the_groups_table_does_not_import_pandas_and_the_preload_does():
+    """Run in a fresh interpreter: this one imported pandas long ago."""
+    script = """
+import sys
+from pipelines.xmatters.settings import GROUPS_SCHEMA
+from pipelines.xmatters.tables import group_row, import_pandas_in_background, to_table_json
+import pipelines.xmatters.tables as tables
+table = to_table_json([group_row({"id": "g-1", "allowDuplicates": True})], GROUPS_SCHEMA)
+assert table.num_rows == 1
+print("after the groups table:", "pandas" in sys.modules)
+import_pandas_in_background()
+tables._pandas_import.join()
+print("after the preload:", "pandas" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["after the groups table: False", "after the preload: True"]
