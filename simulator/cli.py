@@ -51,6 +51,7 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
         print(f"baton-xmatters simulate: {exc}", file=sys.stderr)
         return 2
     org = build_org(spec)
+    org.encode_member_fragments()  # served as fast on the first sync as on the next ones
     stop = stop or threading.Event()
     simulator = XmattersSimulator(
         org,

@@ -303,6 +303,19 @@ class Org:
         prefix = self._group_ref_prefix[group_index]
         return b"[" + prefix + (b"}," + prefix).join(members) + b"}]"
 
+    def encode_member_fragments(self) -> int:
+        """Encode every member's JSON fragment now, instead of on its first members page.
+
+        A fresh simulator otherwise spends its first sync's CPU encoding them (~0.9 s slower M
+        extract at 20 ms latency in the benchmark, whose first measured sync meets a fresh
+        simulator); xMatters itself answers the first read as fast as the next. Returns how many.
+        """
+        for codes in self._member_codes:
+            for code in codes:
+                if code not in self._member_json_cache:
+                    self._cache_member_json(code)
+        return len(self._member_json_cache)
+
     def _cache_member_json(self, code: int) -> bytes:
         member = self._member_json_cache[code] = to_json_bytes(self._member_dict(code))
         return member

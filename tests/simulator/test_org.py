@@ -177,6 +177,15 @@ def test_members_json_is_the_json_of_member_items(org: Org):
         assert org.members_json(index, 0, 3) == to_json_bytes(org.members[group["id"]][:3])
 
 
+def test_encoded_fragments_serve_the_same_pages(org_spec: OrgSpec):
+    cold, warm = build_org(org_spec), build_org(org_spec)
+    distinct = warm.encode_member_fragments()
+    assert 0 < distinct <= warm.membership_rows()
+    assert warm.encode_member_fragments() == distinct  # nothing left to encode
+    for index in range(len(cold.groups)):
+        assert warm.members_json(index, 0, 10**6) == cold.members_json(index, 0, 10**6)
+
+
 def org_digest(org: Org) -> str:
     digest = hashlib.sha256()
     for part in (org.people, org.hidden_people, org.groups, org.devices, org.phone_devices):
