@@ -22,11 +22,12 @@ from typing import Any
 import dagster as dg
 import duckdb
 import orjson
+import pyarrow as pa
 
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import SyncSettings, WarehouseResource
-from pipelines.c1z.rows import EntitlementRow, GrantRow, GroupRow, UserRow
+from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
 from pipelines.c1z.sync_ids import new_ksuid
 from pipelines.c1z.writer import write_c1z
 
@@ -163,6 +164,15 @@ def _entitlements(con: duckdb.DuckDBPyConnection) -> Iterator[EntitlementRow]:
         yield EntitlementRow(group_id=group_id, display_name=name, grantable_to=("user", "group"))
 
 
-def _grants(con: duckdb.DuckDBPyConnection) -> Iterator[GrantRow]:
+def _grants(con: duckdb.DuckDBPyConnection) -> GrantColumns:
+    """As Arrow batches: the writer collects a million grants as columns, not as tuples."""
     query = f"SELECT group_id, principal_type, principal_id, expandable FROM {STAGING}.grants"
-    return map(GrantRow._make, _rows(con, query))
+    return GrantColumns(_batches(con, query))
+
+
+def _batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:
+    cursor = con.cursor()
+    try:
+        yield from cursor.sql(query).to_arrow_reader(BATCH_ROWS)
+    finally:
+        cursor.close()

@@ -7,8 +7,11 @@ keep a million grants cheap to build.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
+
+import pyarrow as pa
 
 UserStatus = Literal["ENABLED", "DISABLED", "UNSPECIFIED"]
 
@@ -45,6 +48,12 @@ class EntitlementRow(NamedTuple):
     display_name: str  # "<group name> Group Member"
     description: str | None = None
     grantable_to: tuple[str, ...] = ("user",)
+
+
+class GrantColumns(NamedTuple):
+    """Grants as Arrow record batches with GrantRow's columns (`write_c1z` collects them as columns)."""
+
+    batches: Iterable[pa.RecordBatch]
 
 
 class GrantRow(NamedTuple):

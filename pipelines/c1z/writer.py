@@ -30,18 +30,29 @@ import sqlite3
 import tempfile
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.c1z import encode, schema
 from pipelines.c1z.container import compress_database
 from pipelines.c1z.errors import C1ZWriteError
-from pipelines.c1z.rows import EntitlementRow, GrantRow, GroupRow, UserRow, entitlement_id, grant_id
+from pipelines.c1z.rows import (
+    EntitlementRow,
+    GrantColumns,
+    GrantRow,
+    GroupRow,
+    UserRow,
+    entitlement_id,
+    grant_id,
+)
 from pipelines.c1z.sync_ids import format_sync_time, new_ksuid
 
 log = logging.getLogger(__name__)
@@ -287,18 +298,71 @@ class C1ZWriter:
         numbers per group (users numbered in id order), a few MB for a million grants; grants of group
         principals, or expandable ones, are rare and encoded as they arrive, then inserted last.
         Duplicates are found here (they are adjacent once sorted), before the unique index refuses them.
-        The checking loop runs a million times, so it binds everything to locals.
         """
         conn = self._enter_phase("grants")
         started = time.perf_counter()
-        sync_id = self.sync_id
+        collected = _CollectedGrants(sorted(self._users))
+        self._collect_rows(grants, collected)
+        self._insert_collected(conn, collected)
+        self.timings["grants"] = time.perf_counter() - started
+
+    def add_grant_columns(self, batches: Iterable[pa.RecordBatch]) -> None:
+        """`add_grants` for grants as Arrow batches with GrantRow's columns (a database's result).
+
+        Grants to users are collected without a Python step per grant: their group and user ids are
+        kept as columns, looked up once at the end (`index_in`: one hash of the user ids, not one per
+        batch), sorted and split per group, instead of a million tuples built and checked one by one.
+        Other grants (to a group, expandable) take `add_grants`' path as they come. An id that is
+        not known is reported with `add_grants`' message; with several wrong grants, the one reported
+        may differ (grants to groups are checked first).
+        """
+        conn = self._enter_phase("grants")
+        started = time.perf_counter()
+        collected = _CollectedGrants(sorted(self._users))
+        group_ids = sorted(self._grant_entitlements)
+        user_group_ids: list[pa.Array] = []
+        user_principal_ids: list[pa.Array] = []
+        for batch in batches:
+            is_user = pc.fill_null(
+                pc.and_(
+                    pc.equal(batch.column("principal_type"), "user"),
+                    pc.invert(pc.fill_null(batch.column("expandable"), False)),
+                ),
+                False,
+            )
+            users = batch.filter(is_user)
+            user_group_ids.append(users.column("group_id"))
+            user_principal_ids.append(users.column("principal_id"))
+            if len(users) < len(batch):
+                self._collect_rows(_grant_rows(batch.filter(pc.invert(is_user))), collected)
+        gids = pa.chunked_array(user_group_ids, type=pa.string())
+        pids = pa.chunked_array(user_principal_ids, type=pa.string())
+        group_numbers = pc.index_in(gids, value_set=pa.array(group_ids, type=pa.string()))
+        user_numbers = pc.index_in(pids, value_set=pa.array(collected.user_ids, type=pa.string()))
+        if group_numbers.null_count or user_numbers.null_count:
+            wrong = pc.index(pc.or_(pc.is_null(group_numbers), pc.is_null(user_numbers)), True).as_py()
+            grant = GrantRow(gids[wrong].as_py(), "user", pids[wrong].as_py())  # type: ignore[arg-type]
+            self._collect_rows([grant], _CollectedGrants(collected.user_ids))  # raises its message
+            raise C1ZWriteError(f"grant {grant!r} names an unknown group or user")  # pragma: no cover
+        if len(gids):
+            user_count = max(len(collected.user_ids), 1)
+            keys = group_numbers.to_numpy().astype(np.int64) * user_count + user_numbers.to_numpy()
+            keys.sort()
+            bounds = np.flatnonzero(np.diff(keys // user_count)) + 1
+            for part in np.split(keys, bounds):
+                group_number = int(part[0] // user_count)
+                numbers = array("I", (part - group_number * user_count).astype(np.uint32).tobytes())
+                collected.members[group_ids[group_number]] = numbers
+        self._insert_collected(conn, collected)
+        self.timings["grants"] = time.perf_counter() - started
+
+    def _collect_rows(self, grants: Iterable[GrantRow], collected: _CollectedGrants) -> None:
+        """Check grants one by one into `collected`. Runs a million times: everything is bound to locals."""
         entitlements = self._grant_entitlements
-        counts = self.counts
-        user_ids = sorted(self._users)
-        user_numbers = {user_id: number for number, user_id in enumerate(user_ids)}
-        members: dict[str, array[int]] = {}
-        other_rows: list[tuple[object, ...]] = []
-        group_id: str | None = None
+        user_numbers = collected.user_numbers
+        members = collected.members
+        other_rows = collected.other_rows
+        group_id: object = _NO_GROUP  # not None: a null group id must be checked like any other
         add_member = array("I").append
         user_prefix = ""
 
@@ -320,14 +384,18 @@ class C1ZWriter:
                 try:
                     add_member(user_numbers[principal_id])
                 except KeyError:
-                    the_id = user_prefix + principal_id
+                    the_id = f"{user_prefix}{principal_id}"
                     raise C1ZWriteError(
                         f"grant {the_id!r}: unknown principal user {principal_id!r}"
                     ) from None
             else:
                 other_rows.append(self._other_grant_row(grant))
-        del user_numbers
 
+    def _insert_collected(self, conn: sqlite3.Connection, collected: _CollectedGrants) -> None:
+        """Insert the collected grants (users' sorted per group, then the others) and count them."""
+        members, other_rows, user_ids = collected.members, collected.other_rows, collected.user_ids
+        collected.user_numbers.clear()
+        sync_id = self.sync_id
         for statement in schema.CREATE_INDEXES:
             if statement.split(" on ", 1)[0].rsplit(" ", 1)[1] in _INDEXES_BEFORE_GRANTS:
                 conn.execute(statement)
@@ -343,8 +411,7 @@ class C1ZWriter:
             conn.executemany(_GRANT_INSERT, [(*row, sync_id, now) for row in other_rows])
         except sqlite3.IntegrityError as exc:  # ids that collide although their parts differ ("a:b")
             raise C1ZWriteError(f"duplicate grant id in v1_grants ({exc})") from None
-        counts["grants"] = number + len(other_rows)
-        self.timings["grants"] = time.perf_counter() - started
+        self.counts["grants"] = number + len(other_rows)
 
     def _insert_user_grants(
         self, conn: sqlite3.Connection, members: dict[str, array[int]], user_ids: list[str]
@@ -493,6 +560,24 @@ class C1ZWriter:
         )
 
 
+_NO_GROUP = object()
+
+
+class _CollectedGrants:
+    """Grants checked and not yet inserted: user numbers per group, and the other grants' rows."""
+
+    def __init__(self, user_ids: list[str]) -> None:
+        self.user_ids = user_ids  # sorted: a user's number is its position
+        self.user_numbers = {user_id: number for number, user_id in enumerate(user_ids)}
+        self.members: dict[str, array[int]] = {}
+        self.other_rows: list[tuple[object, ...]] = []
+
+
+def _grant_rows(batch: pa.RecordBatch) -> Iterator[GrantRow]:
+    columns = [batch.column(name).to_pylist() for name in GrantRow._fields]
+    return map(GrantRow._make, zip(*columns, strict=True))
+
+
 def _literal(text: str) -> str:
     """A SQL string literal of our own text (a KSUID, a time); anything else is refused."""
     if not _SAFE_LITERAL.fullmatch(text):
@@ -576,7 +661,7 @@ def write_c1z(
     *,
     users: Iterable[UserRow],
     groups: Iterable[GroupRow],
-    grants: Iterable[GrantRow],
+    grants: Iterable[GrantRow] | GrantColumns,
     entitlements: Iterable[EntitlementRow] | None = None,
     started_at: datetime | None = None,
     sync_id: str | None = None,
@@ -590,5 +675,8 @@ def write_c1z(
         writer.add_users(users)
         writer.add_groups(groups)
         writer.add_entitlements(entitlements)
-        writer.add_grants(grants)
+        if isinstance(grants, GrantColumns):
+            writer.add_grant_columns(grants.batches)
+        else:
+            writer.add_grants(grants)
         return writer.finish()

@@ -8,6 +8,7 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import zstandard
 
@@ -17,7 +18,7 @@ from pipelines.c1z.container import decompress_to_file
 from pipelines.c1z.errors import C1ZWriteError
 from pipelines.c1z.proto import pb
 from pipelines.c1z.reader import is_expandable, open_c1z
-from pipelines.c1z.rows import EntitlementRow, GrantRow, GroupRow, UserRow
+from pipelines.c1z.rows import EntitlementRow, GrantColumns, GrantRow, GroupRow, UserRow
 from pipelines.c1z.writer import C1ZWriter, write_c1z
 
 USERS = [
@@ -34,9 +35,33 @@ GRANTS = [GrantRow("g1", "user", "u1"), GrantRow("g1", "user", "u2"), GrantRow("
           GrantRow("g1", "group", "g3", expandable=True)]  # fmt: skip
 
 
+GRANT_SCHEMA = pa.schema(
+    [("group_id", pa.string()), ("principal_type", pa.string()), ("principal_id", pa.string()),
+     ("expandable", pa.bool_())]
+)  # fmt: skip
+_grant_form = ["rows"]
+
+
+@pytest.fixture(autouse=True, params=["rows", "columns"])
+def grant_form(request: pytest.FixtureRequest) -> str:
+    """Every test that writes through `_write` runs with grants as GrantRows and as Arrow batches."""
+    _grant_form[0] = request.param
+    return request.param
+
+
+def as_columns(grants: list[GrantRow], batch_rows: int = 2) -> GrantColumns:
+    """Small batches, so that a group's grants and the wrong ones cross batch edges."""
+    chunks = [grants[start : start + batch_rows] for start in range(0, len(grants), batch_rows)]
+    return GrantColumns(
+        [pa.RecordBatch.from_pylist([g._asdict() for g in chunk], schema=GRANT_SCHEMA) for chunk in chunks]
+    )
+
+
 def _write(path: Path, **overrides: object):  # type: ignore[no-untyped-def]
     args: dict[str, object] = {"users": USERS, "groups": GROUPS, "grants": GRANTS}
     args.update(overrides)
+    if _grant_form[0] == "columns" and isinstance(args["grants"], list):
+        args["grants"] = as_columns(args["grants"])  # type: ignore[arg-type]
     return write_c1z(path, **args)  # type: ignore[arg-type]
 
 
@@ -115,6 +140,8 @@ def test_sqlite_content_and_container(tmp_path: Path) -> None:
         ([GrantRow("g1", "user", "ghost")], "unknown principal user 'ghost'"),
         ([GrantRow("g1", "group", "ghost", True)], "unknown principal group 'ghost'"),
         ([GrantRow("g1", "device", "d1")], "unknown principal type 'device'"),
+        ([GrantRow("g2", "user", "u1"), GrantRow("g1", "user", None)], "unknown principal user None"),
+        ([GrantRow(None, "user", "u1")], "grant 'group:None:member:user:u1': unknown group None"),
         (
             [GrantRow("g1", "user", "u1"), GrantRow("g1", "user", "u1")],
             "duplicate id 'group:g1:member:user:u1'",
