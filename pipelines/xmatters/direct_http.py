@@ -23,13 +23,16 @@ import socket
 import ssl
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from urllib3.util.wait import wait_for_read
 
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import TransportFailureKind
+
+T = TypeVar("T")
 
 
 class DirectFailure(Exception):
@@ -62,31 +65,18 @@ class DirectConnections:
         target = self._target(url)
         connection = self._connection()
         if connection.sock is None:
-            try:
-                connection.connect()
-            except BaseException as exc:
-                connection.close()
-                kind = _connect_failure(exc)
-                if kind is None:
-                    raise
-                raise DirectFailure(kind) from None
-        try:
+            _in_phase(connection, _connect_failure, connection.connect)
+
+        def exchange() -> http.client.HTTPResponse:
             connection.request("GET", target, headers=headers)
-            response = connection.getresponse()
-        except BaseException as exc:
-            connection.close()
-            kind = _response_failure(exc)
-            if kind is None:
-                raise
-            raise DirectFailure(kind) from None
-        try:
-            body = _decoded(response.read(), response.headers.get("Content-Encoding"))
-        except BaseException as exc:
-            connection.close()
-            kind = _body_failure(exc)
-            if kind is None:
-                raise
-            raise DirectFailure(kind) from None
+            return connection.getresponse()
+
+        response = _in_phase(connection, _response_failure, exchange)
+        body = _in_phase(
+            connection,
+            _body_failure,
+            lambda: _decoded(response.read(), response.headers.get("Content-Encoding")),
+        )
         return response.status, response.headers, body
 
     def close(self) -> None:
@@ -121,6 +111,22 @@ class DirectConnections:
         elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
             connection.close()  # readable while idle: closed by the server (or stray bytes): reconnect
         return connection
+
+
+def _in_phase(
+    connection: http.client.HTTPConnection,
+    classify: Callable[[BaseException], TransportFailureKind | None],
+    step: Callable[[], T],
+) -> T:
+    """`step()`; a failure closes the connection and is raised as a `DirectFailure` of its kind."""
+    try:
+        return step()
+    except BaseException as exc:
+        connection.close()
+        kind = classify(exc)
+        if kind is None:
+            raise
+    raise DirectFailure(kind) from None
 
 
 def _connect_failure(exc: BaseException) -> TransportFailureKind | None:
