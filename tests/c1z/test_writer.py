@@ -72,6 +72,8 @@ def test_round_trip(tmp_path: Path) -> None:
     assert result.counts == {"resource_types": 2, "users": 3, "groups": 3, "entitlements": 3, "grants": 4,
                              "grants_needing_expansion": 1}  # fmt: skip
     assert result.bytes == target.stat().st_size and stat.S_IMODE(target.stat().st_mode) == 0o600
+    phases = ["users", "groups", "entitlements", "grants", "indexes", "close", "compression"]
+    assert list(result.timings) == phases and all(seconds >= 0 for seconds in result.timings.values())
     with open_c1z(target) as reader:
         assert reader.sync_id == result.sync_id
         assert reader.stats() == {"resource_types": {"user": 3, "group": 3}, "entitlements": 3, "grants": 4}
