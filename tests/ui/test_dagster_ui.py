@@ -239,9 +239,20 @@ def _expand_all_groups(driver: webdriver.Chrome) -> None:
     """
     if _graph_menu_item(driver).startswith("Collapse"):
         _click_menu_item(driver, "Collapse all groups")
-        _graph_menu_item(driver)
+        _open_menu_offering(driver, "Expand all groups")
     _click_menu_item(driver, "Expand all groups")
     time.sleep(1.0)  # the graph animates its zoom-to-fit after a layout change; let it settle
+
+
+def _open_menu_offering(driver: webdriver.Chrome, label: str, attempts: int = 10) -> None:
+    """Opens the settings menu until it offers `label`: right after a collapse it may still read
+    "Collapse all groups" while the graph re-renders."""
+    for _ in range(attempts):
+        if _graph_menu_item(driver).startswith(label):
+            return
+        _close_menu(driver)
+        time.sleep(0.5)
+    raise AssertionError(f"the graph settings menu never offered {label!r}")
 
 
 def _graph_menu_item(driver: webdriver.Chrome) -> str:
@@ -266,7 +277,15 @@ _GROUP_ITEMS = "normalize-space(text())='Expand all groups' or normalize-space(t
 
 
 def _click_menu_item(driver: webdriver.Chrome, label: str) -> None:
-    driver.find_element(By.XPATH, f"//*[normalize-space(text())='{label}']").click()
+    _wait(
+        driver,
+        lambda d: d.find_elements(By.XPATH, f"//*[normalize-space(text())='{label}']"),
+        f"the menu item {label!r}",
+    )[0].click()
+    _close_menu(driver)
+
+
+def _close_menu(driver: webdriver.Chrome) -> None:
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     _wait(driver, lambda d: not d.find_elements(By.XPATH, f"//*[{_GROUP_ITEMS}]"), "the settings menu closed")
 
