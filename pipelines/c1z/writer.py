@@ -23,6 +23,7 @@ Why this shape:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -342,7 +343,7 @@ class C1ZWriter:
         if group_numbers.null_count or user_numbers.null_count:
             wrong = pc.index(pc.or_(pc.is_null(group_numbers), pc.is_null(user_numbers)), True).as_py()
             grant = GrantRow(gids[wrong].as_py(), "user", pids[wrong].as_py())  # type: ignore[arg-type]
-            self._collect_rows([grant], _CollectedGrants(collected.user_ids))  # raises its message
+            self._collect_rows([grant], collected)  # raises its message
             raise C1ZWriteError(f"grant {grant!r} names an unknown group or user")  # pragma: no cover
         if len(gids):
             user_count = max(len(collected.user_ids), 1)
@@ -394,7 +395,7 @@ class C1ZWriter:
     def _insert_collected(self, conn: sqlite3.Connection, collected: _CollectedGrants) -> None:
         """Insert the collected grants (users' sorted per group, then the others) and count them."""
         members, other_rows, user_ids = collected.members, collected.other_rows, collected.user_ids
-        collected.user_numbers.clear()
+        collected.drop_user_numbers()
         sync_id = self.sync_id
         for statement in schema.CREATE_INDEXES:
             if statement.split(" on ", 1)[0].rsplit(" ", 1)[1] in _INDEXES_BEFORE_GRANTS:
@@ -568,9 +569,17 @@ class _CollectedGrants:
 
     def __init__(self, user_ids: list[str]) -> None:
         self.user_ids = user_ids  # sorted: a user's number is its position
-        self.user_numbers = {user_id: number for number, user_id in enumerate(user_ids)}
         self.members: dict[str, array[int]] = {}
         self.other_rows: list[tuple[object, ...]] = []
+
+    @functools.cached_property
+    def user_numbers(self) -> dict[str, int]:
+        """Built only for the row path: the column path looks users up with `index_in`."""
+        return {user_id: number for number, user_id in enumerate(self.user_ids)}
+
+    def drop_user_numbers(self) -> None:
+        """Free the lookup (a million grants' worth of dict) before the insert."""
+        self.__dict__.pop("user_numbers", None)
 
 
 def _grant_rows(batch: pa.RecordBatch) -> Iterator[GrantRow]:
