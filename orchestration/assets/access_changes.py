@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration import history
+from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
 
 
@@ -18,11 +19,13 @@ def c1_access_changes(warehouse: WarehouseResource, sync_settings: SyncSettings)
     with warehouse.connect() as con:
         changes = history.compute_changes(con, sync_settings.history_retention)
         preview = (
-            con.sql(
-                "SELECT change, object_id, group_id, principal_id, display_name FROM c1.access_changes "
-                "WHERE sync_id = ? ORDER BY change, object_id LIMIT 10",
-                params=[changes.sync_id],
-            ).df()
+            markdown_table(
+                con.sql(
+                    "SELECT change, object_id, group_id, principal_id, display_name FROM c1.access_changes "
+                    "WHERE sync_id = ? ORDER BY change, object_id LIMIT 10",
+                    params=[changes.sync_id],
+                )
+            )
             if changes
             else None
         )
@@ -34,6 +37,6 @@ def c1_access_changes(warehouse: WarehouseResource, sync_settings: SyncSettings)
             "sync_id": dg.MetadataValue.text(changes.sync_id),
             "previous_sync_id": dg.MetadataValue.text(changes.previous_sync_id or ""),
             **{kind: dg.MetadataValue.int(n) for kind, n in changes.counts.items()},
-            "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if preview is not None else ""),
+            "preview": dg.MetadataValue.md(preview or ""),
         }
     )

@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration import sql
+from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
 
 log = logging.getLogger("baton_xmatters")
@@ -60,13 +61,13 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
             con.execute(*_statement(con, table, sync_settings))
             rows = _count(con, f"{STAGING}.{table}")
-            preview = con.sql(f"SELECT * FROM {STAGING}.{table} LIMIT 5").df()
+            preview = markdown_table(con.sql(f"SELECT * FROM {STAGING}.{table} LIMIT 5"))
             extra = _extra_metadata(con, table)
         log.info("transform: %s.%s has %d rows", STAGING, table, rows)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(rows),
-                "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
+                "preview": dg.MetadataValue.md(preview),
                 **extra,
             }
         )

@@ -14,6 +14,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from pipelines.xmatters import xmatters_source
 from pipelines.xmatters.config import XmattersConfig
@@ -114,4 +115,4 @@ def _preview(warehouse: WarehouseResource, table: str) -> str:
         ).fetchall()[0][0]
         if not exists:
             return "(no rows)"
-        return con.sql(f"SELECT * FROM {RAW_PREFIX}.{table} LIMIT 5").df().to_markdown(index=False)
+        return markdown_table(con.sql(f"SELECT * FROM {RAW_PREFIX}.{table} LIMIT 5"))

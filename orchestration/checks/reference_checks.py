@@ -6,6 +6,7 @@ Each query returns the offending rows; the check passes when there are none and 
 import dagster as dg
 
 from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.markdown import markdown_table
 from orchestration.resources import WarehouseResource
 
 EXAMPLES = 5
@@ -41,7 +42,7 @@ def _build_check(name: str, table: str, description: str, query: str) -> dg.Asse
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
             count = int(con.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
-            examples = con.sql(f"{query} LIMIT {EXAMPLES}").df().to_markdown(index=False) if count else "none"
+            examples = markdown_table(con.sql(f"{query} LIMIT {EXAMPLES}")) if count else "none"
         return dg.AssetCheckResult(
             passed=count == 0,
             description=f"{count} violating rows" if count else "no violations",

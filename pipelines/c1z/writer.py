@@ -42,6 +42,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.arrow_arrays import int32_values, string_array, true_array
 from pipelines.c1z import encode, schema
 from pipelines.c1z.container import compress_database
 from pipelines.c1z.errors import C1ZWriteError
@@ -324,12 +325,9 @@ class C1ZWriter:
         user_group_ids: list[pa.Array] = []
         user_principal_ids: list[pa.Array] = []
         for batch in batches:
-            is_user = pc.fill_null(
-                pc.and_(
-                    pc.equal(batch.column("principal_type"), "user"),
-                    pc.invert(pc.fill_null(batch.column("expandable"), False)),
-                ),
-                False,
+            is_user = pc.and_(  # is_in gives false for null, so neither side is null
+                pc.is_in(batch.column("principal_type"), value_set=_USER_TYPE),
+                pc.invert(pc.is_in(batch.column("expandable"), value_set=_TRUE)),
             )
             users = batch.filter(is_user)
             user_group_ids.append(users.column("group_id"))
@@ -338,8 +336,8 @@ class C1ZWriter:
                 self._collect_rows(_grant_rows(batch.filter(pc.invert(is_user))), collected)
         gids = pa.chunked_array(user_group_ids, type=pa.string())
         pids = pa.chunked_array(user_principal_ids, type=pa.string())
-        group_numbers = pc.index_in(gids, value_set=pa.array(group_ids, type=pa.string()))
-        user_numbers = pc.index_in(pids, value_set=pa.array(collected.user_ids, type=pa.string()))
+        group_numbers = pc.index_in(gids, value_set=string_array(group_ids))
+        user_numbers = pc.index_in(pids, value_set=string_array(collected.user_ids))
         if group_numbers.null_count or user_numbers.null_count:
             wrong = pc.index(pc.or_(pc.is_null(group_numbers), pc.is_null(user_numbers)), True).as_py()
             grant = GrantRow(gids[wrong].as_py(), "user", pids[wrong].as_py())  # type: ignore[arg-type]
@@ -347,7 +345,7 @@ class C1ZWriter:
             raise C1ZWriteError(f"grant {grant!r} names an unknown group or user")  # pragma: no cover
         if len(gids):
             user_count = max(len(collected.user_ids), 1)
-            keys = group_numbers.to_numpy().astype(np.int64) * user_count + user_numbers.to_numpy()
+            keys = int32_values(group_numbers).astype(np.int64) * user_count + int32_values(user_numbers)
             keys.sort()
             bounds = np.flatnonzero(np.diff(keys // user_count)) + 1
             for part in np.split(keys, bounds):
@@ -562,6 +560,9 @@ class C1ZWriter:
 
 
 _NO_GROUP = object()
+# value sets of the column path's filter, built without `pa.scalar` (see pipelines/arrow_arrays.py)
+_USER_TYPE = string_array([encode.USER_TYPE])
+_TRUE = true_array()
 
 
 class _CollectedGrants:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from itertools import repeat
 from typing import Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from pipelines.arrow_arrays import repeated_strings
 from pipelines.xmatters.paging import member_id
 from pipelines.xmatters.settings import ARROW_BATCH_ROWS, GROUP_MEMBERS_SCHEMA
 from pipelines.xmatters.tables import Batcher, member_row
@@ -102,7 +102,7 @@ class MembersBatcher:
 
     def __init__(self, batch_rows: int = ARROW_BATCH_ROWS) -> None:
         self.batch_rows = batch_rows
-        self.group_ids: list[str] = []
+        self.group_runs: list[tuple[str, int]] = []  # (group id, number of its items), in item order
         self.items: list[MemberItem] = []
         self.dict_rows = Batcher(GROUP_MEMBERS_SCHEMA, batch_rows)
 
@@ -111,8 +111,9 @@ class MembersBatcher:
         if len(typed) < len(items):
             dicts = (item for item in items if not isinstance(item, MemberItem))
             yield from self.dict_rows.add(member_row(group_id, item) for item in dicts)
-        self.group_ids.extend(repeat(group_id, len(typed)))
-        self.items.extend(typed)
+        if typed:
+            self.group_runs.append((group_id, len(typed)))
+            self.items.extend(typed)
         if len(self.items) >= self.batch_rows:
             yield self._typed_table()
 
@@ -123,8 +124,8 @@ class MembersBatcher:
 
     def _typed_table(self) -> pa.Table:
         """GROUP_MEMBERS_SCHEMA columns of the batch's typed items (a null object gives nulls below it)."""
-        group_ids, items = self.group_ids, self.items
-        self.group_ids, self.items = [], []
+        group_runs, items = self.group_runs, self.items
+        self.group_runs, self.items = [], []
         lines = _ENCODER.encode_lines(items)
         try:
             parsed = pa_json.read_json(
@@ -136,7 +137,7 @@ class MembersBatcher:
                 io.BytesIO(lines), read_options=read_options, parse_options=_PARSE_OPTIONS
             )
         leaves = parsed.flatten().flatten()
-        columns = [pa.array(group_ids, type=_STRING), *(leaves.column(name) for name in _LEAF_NAMES)]
+        columns = [repeated_strings(group_runs), *(leaves.column(name) for name in _LEAF_NAMES)]
         return pa.Table.from_arrays(columns, schema=GROUP_MEMBERS_SCHEMA)
 
 

@@ -7,12 +7,8 @@ than dicts). Absent or null fields become NULL; custom properties become JSON te
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import io
 import json
-import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -141,11 +137,11 @@ def to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
 def to_table_json(rows: list[Row], schema: pa.Schema) -> pa.Table:
     """`to_table` through JSON lines and pyarrow's JSON reader: the same table, without `pa.array`.
 
-    pyarrow imports pandas on its first `pa.array` call (to check for pandas inputs): ~0.4 s of GIL
-    time. The groups table is the first table of the extract and the member calls wait for it, so
-    it is built this way while `import_pandas_in_background` does that import beside the calls.
-    Anything the JSON route refuses (a value of the wrong type, a string orjson cannot encode)
-    goes through `to_table`, whose errors are the only ones.
+    pyarrow imports pandas on its first `pa.array` call (to check for pandas inputs): ~0.5 s of the
+    GIL during the extract and ~60 MB that the sync process never uses otherwise (only the
+    expectations worker needs pandas). The groups table is also the first table of the extract,
+    which the member calls wait for. Anything the JSON route refuses (a value of the wrong type, a
+    string orjson cannot encode) goes through `to_table`, whose errors are the only ones.
     """
     names = schema.names
     try:
@@ -161,27 +157,6 @@ def to_table_json(rows: list[Row], schema: pa.Schema) -> pa.Table:
     return table.select(names).cast(schema)
 
 
-_pandas_import: threading.Thread | None = None
-
-
-def import_pandas_in_background() -> None:
-    """Start pyarrow's lazy pandas import on a thread now, while the first requests are in flight.
-
-    Later `pa.array` calls (people, members) then find pandas imported instead of importing it
-    while holding the GIL that the member-call threads need. Once per process; a no-op when pandas
-    is already imported.
-    """
-    global _pandas_import
-    if _pandas_import is None and "pandas" not in sys.modules:
-        _pandas_import = threading.Thread(target=_import_pandas, name="import-pandas")
-        _pandas_import.start()
-
-
-def _import_pandas() -> None:
-    with contextlib.suppress(ImportError):  # pyarrow works without pandas; it only checks for it
-        importlib.import_module("pandas")
-
-
 def _fits(value: Any, arrow_type: pa.DataType) -> bool:
     return isinstance(value, bool) if arrow_type == pa.bool_() else isinstance(value, str)
 
@@ -193,7 +168,7 @@ class Batcher:
         self,
         schema: pa.Schema,
         batch_rows: int = ARROW_BATCH_ROWS,
-        build: Callable[[list[Row], pa.Schema], pa.Table] = to_table,
+        build: Callable[[list[Row], pa.Schema], pa.Table] = to_table_json,
     ) -> None:
         self.schema = schema
         self.build = build
@@ -221,7 +196,7 @@ def tables_from_pages(
     pages: Iterable[list[dict[str, Any]]],
     row: Callable[[dict[str, Any]], Row],
     schema: pa.Schema,
-    build: Callable[[list[Row], pa.Schema], pa.Table] = to_table,
+    build: Callable[[list[Row], pa.Schema], pa.Table] = to_table_json,
 ) -> Iterator[pa.Table]:
     """Arrow tables of up to ARROW_BATCH_ROWS rows from pages of items."""
     batcher = Batcher(schema, build=build)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -142,3 +144,30 @@ def test_group_deleted_mid_sync_is_skipped_with_a_warning(make_simulator, org, d
     assert victim["id"] in contents.groups
     assert f"group:{victim['id']}:member" in contents.entitlements
     assert f"warning        group {victim['targetName']} skipped" in out
+
+
+def test_the_sync_process_never_imports_pandas(simulator, data_home, tmp_path):
+    """pandas (~0.5 s of the GIL, ~60 MB) is for the expectations worker only; see pipelines/arrow_arrays.py.
+
+    Two syncs in a row, so the second also takes the history and access-changes paths.
+    """
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('pandas imported:', 'pandas' in sys.modules))\n"
+        "from orchestration.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('exit code:', code)\n"
+    )
+    sync_file = tmp_path / "out" / "sync.c1z"
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *sync_args(simulator, sync_file)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.stdout.splitlines()[-2:] == ["exit code: 0", "pandas imported: False"], done.stderr[
+            -2000:
+        ]
+    assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 2
