@@ -16,10 +16,10 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
-from pipelines.xmatters import xmatters_source
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
 from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.source import xmatters_source
 
 log = logging.getLogger("baton_xmatters")
 

@@ -16,11 +16,11 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.xmatters import xmatters_source
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings import DATASET_NAME, PIPELINE_NAME
+from pipelines.xmatters.source import xmatters_source
 
 logger = logging.getLogger(__name__)
 

@@ -171,3 +171,15 @@ def test_the_sync_process_never_imports_pandas(simulator, data_home, tmp_path):
             -2000:
         ]
     assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 2
+
+
+def test_the_flags_are_read_without_importing_dlt_or_dagster():
+    """The expectations worker starts once the flags are valid: GX imports on the other core
+    while this process imports dlt and Dagster (~3 s), not after them."""
+    script = (
+        "import sys\n"
+        "import orchestration.sync_command\n"
+        "print(sorted(m for m in ('dlt', 'dagster', 'great_expectations', 'pandas') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

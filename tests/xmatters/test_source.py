@@ -9,12 +9,12 @@ import threading
 import pytest
 from dlt.extract.exceptions import ResourceExtractionError
 
-from pipelines.xmatters import xmatters_source
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import AuthError, ConfigError
 from pipelines.xmatters.loader import find_xmatters_error, load_raw, raw_pipeline
 from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.source import xmatters_source
 from simulator import FaultRule
 from tests.xmatters.helpers import PASSWORD, USERNAME, expected_memberships, rows, table_ids
 
