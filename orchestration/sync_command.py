@@ -172,6 +172,7 @@ def run_sync(options: argparse.Namespace) -> int:
         with sync_lock(plan.lock_file, plan.warehouse):
             # the run would start it too; now, it imports GX while Dagster loads (another core)
             validation_worker.start()
+            validation_worker.stop_when_released()  # one run: its memory goes before the .c1z write
             remove_stale_temporaries(plan.sync_file)
             restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
             outcome = execute(plan)

@@ -114,3 +114,20 @@ def test_a_worker_that_cannot_import_gx_fails_each_check_with_the_cause(tmp_path
                 worker.validate("users", DIRTY_USERS)
     finally:
         worker.stop()
+
+
+def test_release_keeps_the_worker_for_later_runs_unless_the_process_runs_one(monkeypatch):
+    """A test session or code server keeps its worker; the CLI's is stopped before the `.c1z` write."""
+    kept = validation_worker.shared()
+    validation_worker.release()
+    assert kept.alive()
+    assert validation_worker.shared() is kept
+
+    monkeypatch.setattr(validation_worker, "_keep_between_runs", True)  # restored after the test
+    validation_worker.stop_when_released()
+    validation_worker.release()
+    assert not kept.alive()
+    with pytest.raises(ProcessLookupError):
+        os.kill(kept.pid, 0)  # reaped, not left as a zombie
+    replacement = validation_worker.shared()  # a later check would start a new one
+    assert replacement is not kept and replacement.alive()
