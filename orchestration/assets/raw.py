@@ -18,6 +18,7 @@ from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
+from pipelines.xmatters.member_process import MemberProcess
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.source import xmatters_source
 
@@ -70,10 +71,18 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         config = xmatters.to_config()
         report = ExtractReport()
         log.info("extract: reading %s", config.base_url)
-        source = xmatters_source(config, report=report, sync_emails=sync_settings.sync_emails)
         try:
-            for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.dlt_pipeline()):
-                yield _with_report(event, report, warehouse)
+            # started first: it imports while dlt sets up and `/groups` is listed
+            with MemberProcess(config) as member_process:
+                source = xmatters_source(
+                    config,
+                    report=report,
+                    sync_emails=sync_settings.sync_emails,
+                    member_process=member_process,
+                )
+                pipeline = warehouse.dlt_pipeline()
+                for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
+                    yield _with_report(event, report, warehouse)
         except PipelineStepFailed as exc:
             # dlt wraps the client's classified error several times; surface the one-line cause
             cause = find_xmatters_error(exc)

@@ -49,6 +49,18 @@ class ExtractReport:
         with self._lock:
             self.skipped_groups.append(SkippedGroup(group_id, name, reason))
 
+    def counts(self) -> tuple[int, int, int]:
+        """(requests, retries, duplicates dropped): what another process's calls add to this report."""
+        with self._lock:
+            return self.requests, self.retries, self.duplicates_dropped
+
+    def add_counts(self, counts: tuple[int, int, int]) -> None:
+        requests, retries, duplicates = counts
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.duplicates_dropped += duplicates
+
     def summary(self) -> str:
         """One line for logs and run metadata."""
         return (

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Any
 
 import dlt
 import pyarrow as pa
@@ -20,9 +18,9 @@ from dlt.extract.resource import DltResource
 from pipelines.xmatters import settings
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig, config_from_dlt
-from pipelines.xmatters.errors import NotFoundError
-from pipelines.xmatters.member_pages import MembersBatcher
-from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.member_calls import member_tables
+from pipelines.xmatters.member_process import MemberProcess
+from pipelines.xmatters.report import ExtractReport, SkippedGroup
 from pipelines.xmatters.tables import (
     email_device_row,
     group_row,
@@ -45,11 +43,16 @@ def _column_hints(schema: pa.Schema) -> dict[str, dict[str, str | bool]]:
 
 @dlt.source(name=settings.SOURCE_NAME, max_table_nesting=0)
 def xmatters_source(
-    config: XmattersConfig | None = None, report: ExtractReport | None = None, sync_emails: bool = False
+    config: XmattersConfig | None = None,
+    report: ExtractReport | None = None,
+    sync_emails: bool = False,
+    member_process: MemberProcess | None = None,
 ) -> Sequence[DltResource]:
     """People, groups and memberships of one xMatters instance, replaced as one snapshot per run.
 
-    `sync_emails` also reads EMAIL devices (opt-in: the C1 connector reads no device data).
+    `sync_emails` also reads EMAIL devices (opt-in: the C1 connector reads no device data). With a
+    started `member_process`, the member calls run in that child process (on the other core) instead
+    of on threads of this one.
     """
     if config is None:
         config = config_from_dlt()
@@ -60,7 +63,7 @@ def xmatters_source(
     # (on a dlt worker thread) while they are in flight, instead of before them.
     return (
         groups_resource,
-        groups_resource | group_members(client),
+        groups_resource | group_members(client, member_process),
         people(client),
         email_devices(client, sync_emails),
     )
@@ -127,8 +130,10 @@ def email_devices(client: XmattersClient, enabled: bool) -> Iterator[pa.Table]:
     primary_key=settings.GROUP_MEMBERS_PRIMARY_KEY,
     columns=_column_hints(settings.GROUP_MEMBERS_SCHEMA),
 )
-def group_members(groups_table: pa.Table, client: XmattersClient) -> Iterator[pa.Table]:
-    """One members call per listed group, `config.concurrency` at a time.
+def group_members(
+    groups_table: pa.Table, client: XmattersClient, member_process: MemberProcess | None
+) -> Iterator[pa.Table]:
+    """One members call per listed group, `config.concurrency` at a time (in `member_process` if given).
 
     A 404 means the group was deleted after `/groups` listed it: the group row stays, it gets no
     memberships, and the report records it; every other error fails the extract.
@@ -136,37 +141,20 @@ def group_members(groups_table: pa.Table, client: XmattersClient) -> Iterator[pa
     listed = zip(
         groups_table.column("id").to_pylist(), groups_table.column("target_name").to_pylist(), strict=True
     )
-    batcher = MembersBatcher()
-    pool = ThreadPoolExecutor(max_workers=client.config.concurrency, thread_name_prefix="xmatters-members")
+    calls = member_process.member_tables(client, listed) if member_process else member_tables(client, listed)
     try:
-        pending: dict[Future[list[Any]], tuple[str, str | None]] = {}
-        for group_id, name in listed:
-            pending[pool.submit(client.group_members, group_id)] = (group_id, name)
-        # as_completed waits once per call; wait(FIRST_COMPLETED) rescanned every pending call each time
-        for future in as_completed(pending):
-            if client.cancelled:
-                # `people` failed: stop quietly so dlt reports that error, not this loop's "cancelled"
-                return
-            group_id, name = pending.pop(future)  # drop the reference: the result is freed once used
-            try:
-                items = future.result()
-            except NotFoundError as exc:
+        for item in calls:
+            if isinstance(item, SkippedGroup):
                 logger.warning(
                     "group %s (%s) was deleted during the sync; kept without members: %s",
-                    group_id,
-                    name,
-                    exc,
+                    item.group_id,
+                    item.name,
+                    item.reason,
                 )
-                client.report.skip_group(group_id, name, str(exc))
+                client.report.skip_group(*item)
                 continue
-            for table in batcher.add(group_id, items):
-                client.report.group_members += table.num_rows
-                yield table
-        for table in batcher.flush():
-            client.report.group_members += table.num_rows
-            yield table
+            client.report.group_members += item.num_rows
+            yield item
     except BaseException:
-        client.cancel()  # in-flight calls stop instead of retrying for a run that already failed
+        client.cancel()  # `people` stops too instead of retrying for a run that already failed
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
