@@ -1,0 +1,111 @@
+"""The member-call process answers like the in-process calls: same rows, skips, errors, counts, logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from pipelines.xmatters.client import XmattersClient
+from pipelines.xmatters.errors import AuthError, XmattersError
+from pipelines.xmatters.member_calls import member_tables
+from pipelines.xmatters.member_process import MemberProcess
+from pipelines.xmatters.report import ExtractReport, SkippedGroup
+from simulator import FaultRule
+from tests.xmatters.helpers import PASSWORD, expected_memberships
+
+
+def _groups(org) -> list[tuple[str, str]]:
+    return [(g["id"], g["targetName"]) for g in org.groups]
+
+
+def _collect(items) -> tuple[list[dict], list[SkippedGroup]]:
+    tables, skipped = [], []
+    for item in items:
+        (skipped if isinstance(item, SkippedGroup) else tables).append(item)
+    rows = pa.concat_tables(tables).to_pylist() if tables else []
+    return sorted(rows, key=lambda row: (row["group_id"], row["member__id"])), skipped
+
+
+def test_the_child_returns_the_rows_skips_and_counts_of_the_calls_in_this_process(
+    xm_org, xm_sim, make_config
+):
+    deleted = xm_org.groups[3]
+    xm_sim.faults.delete_groups([deleted["id"]])
+    here = XmattersClient(make_config())
+    expected_rows, expected_skips = _collect(member_tables(here, _groups(xm_org)))
+    two_here = XmattersClient(make_config())
+    expected_two, _ = _collect(member_tables(two_here, _groups(xm_org)[:2]))
+
+    there = XmattersClient(make_config(), ExtractReport())
+    with MemberProcess(there.config) as child:
+        rows, skipped = _collect(child.member_tables(there, _groups(xm_org)))
+        two, _ = _collect(child.member_tables(there, _groups(xm_org)[:2]))  # a second request
+
+    assert rows == expected_rows and two == expected_two
+    assert {(row["group_id"], row["member__id"]) for row in rows} == expected_memberships(
+        xm_org, skip={deleted["id"]}
+    )
+    assert skipped == expected_skips
+    assert [(s.group_id, s.name) for s in skipped] == [(deleted["id"], deleted["targetName"])]
+    assert there.report.requests == here.report.requests + two_here.report.requests
+
+
+def test_an_error_comes_back_classified_and_ends_the_child(xm_org, xm_sim, make_config):
+    xm_sim.faults.add(FaultRule("status", status=401, path_contains="/members", after=3, times=1))
+    client = XmattersClient(make_config(), ExtractReport())
+    child = MemberProcess(client.config)
+    with pytest.raises(AuthError, match=r"HTTP 401 from .*/members"):
+        list(child.member_tables(client, _groups(xm_org)))
+    assert client.report.requests >= 4  # the child's requests were counted
+    assert child._process.poll() is not None  # ended, and reaped
+    with pytest.raises(XmattersError, match="stopped by an earlier failure"):
+        list(child.member_tables(client, _groups(xm_org)))
+    child.stop()
+
+
+def test_retries_are_counted_and_logged_here(xm_org, xm_sim, make_config, caplog):
+    xm_sim.faults.add(FaultRule("status", status=429, path_contains="/members", times=2))
+    client = XmattersClient(make_config(), ExtractReport())
+    with caplog.at_level(logging.INFO, logger="pipelines"), MemberProcess(client.config) as child:
+        list(child.member_tables(client, _groups(xm_org)))
+    assert client.report.retries == 2
+    retried = [
+        r for r in caplog.records if r.name == "pipelines.xmatters.client" and "retrying in" in r.message
+    ]
+    assert len(retried) == 2 and all(r.levelno == logging.WARNING for r in retried)
+
+
+def test_a_child_that_dies_is_named_with_its_exit_code(xm_org, xm_sim, make_config):
+    client = XmattersClient(make_config(), ExtractReport())
+    with MemberProcess(client.config) as child:
+        os.kill(child.pid, signal.SIGKILL)
+        with pytest.raises(
+            XmattersError, match=rf"member-call process \(pid {child.pid}\) exited with code -9"
+        ):
+            list(child.member_tables(client, _groups(xm_org)))
+
+
+def test_a_cancelled_extract_stops_the_child(xm_org, xm_sim, make_config):
+    client = XmattersClient(make_config(), ExtractReport())
+    with MemberProcess(client.config) as child:
+        calls = child.member_tables(client, _groups(xm_org))
+        next(calls)  # the first table (or skip) arrived; then another resource fails
+        client.cancel()
+        assert list(calls) == []
+        assert child._process.poll() is not None
+
+
+def test_the_password_is_neither_on_the_command_line_nor_in_the_environment(xm_sim, make_config, monkeypatch):
+    monkeypatch.setenv("BATON_PASSWORD", PASSWORD)
+    with MemberProcess(make_config()) as child:
+        proc = Path(f"/proc/{child.pid}")
+        if not proc.exists():
+            pytest.skip("no /proc on this platform")
+        assert PASSWORD.encode() not in (proc / "cmdline").read_bytes()
+        environ = (proc / "environ").read_bytes()
+        assert PASSWORD.encode() not in environ and b"BATON_" not in environ
