@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import pickle
+import select
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from pipelines.xmatters.report import SkippedGroup
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _EXIT_WAIT_S = 5.0
+_CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while no reply arrives
 
 
 class MemberProcess:
@@ -43,6 +45,7 @@ class MemberProcess:
             stdout=subprocess.PIPE,
             stderr=self._log,
             env=_child_environment(os.environ),
+            bufsize=0,  # unbuffered: select() on the pipe then tells whether a reply has arrived
         )
         self._in_step = True  # replies and requests are in step (no request half answered)
         self._send((config.validate(), logging.getLogger("pipelines").getEffectiveLevel()))
@@ -65,7 +68,7 @@ class MemberProcess:
         """`member_calls.member_tables` run by the child: the same tables, skipped groups and errors.
 
         The child's request counts are added to `client.report`, its log records are logged here. A
-        cancelled client (another resource failed) ends the child at its next reply.
+        cancelled client (another resource failed) ends the child within `_CANCEL_POLL_S`.
         """
         if not self._in_step:
             raise XmattersError("the member-call process was stopped by an earlier failure")
@@ -76,6 +79,8 @@ class MemberProcess:
             while not done:
                 if client.cancelled:
                     return
+                if not select.select([self._process.stdout], [], [], _CANCEL_POLL_S)[0]:
+                    continue
                 kind, *rest = self._receive()
                 if kind == "table":
                     yield pa.ipc.open_stream(pa.py_buffer(rest[0])).read_all()
@@ -119,11 +124,25 @@ class MemberProcess:
             raise XmattersError(self._death_notice()) from None
 
     def _receive(self) -> tuple[Any, ...]:
-        assert self._process.stdout is not None
+        """The next reply: an 8-byte length, then that many bytes of pickle."""
         try:
-            return pickle.load(self._process.stdout)  # noqa: S301 - our own child's replies
+            size = int.from_bytes(self._read_exactly(8), "little")
+            return pickle.loads(self._read_exactly(size))  # noqa: S301 - our own child's replies
         except (EOFError, pickle.UnpicklingError, OSError):
             raise XmattersError(self._death_notice()) from None
+
+    def _read_exactly(self, size: int) -> bytearray:
+        stdout = self._process.stdout
+        assert stdout is not None
+        data = bytearray(size)
+        view = memoryview(data)
+        received = 0
+        while received < size:
+            count = stdout.readinto(view[received:])  # type: ignore[attr-defined]
+            if not count:
+                raise EOFError("the member-call process closed its output")
+            received += count
+        return data
 
     def _death_notice(self) -> str:
         try:

@@ -7,9 +7,10 @@ receives finished tables (`member_process.py` is the sync's side).
 
 Protocol, pickled objects (the parent is this process's only peer):
 - stdin: `(XmattersConfig, log level)` once, then one list of `(group id, name)` per request;
-- stdout, per request: any number of `("table", Arrow IPC stream)`, `("skipped", SkippedGroup)` and
-  `("log", level, logger name, message)`, then `("done", counts)`, or `("error", exception, counts)`
-  after which the process exits. Counts are `ExtractReport.counts()`.
+- stdout, each reply an 8-byte little-endian length and then its pickle; per request, any number
+  of `("table", Arrow IPC stream)`, `("skipped", SkippedGroup)` and `("log", level, logger name,
+  message)`, then `("done", counts)`, or `("error", exception, counts)` after which the process
+  exits. Counts are `ExtractReport.counts()`.
 The process ends when stdin closes (the parent is done, or died) or a reply cannot be written.
 Anything else it prints goes to stderr, which the parent reads to explain a process that died.
 
@@ -43,8 +44,10 @@ class _Replies:
         self._lock = threading.Lock()
 
     def send(self, message: tuple[Any, ...]) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
-            pickle.dump(message, self._out, protocol=pickle.HIGHEST_PROTOCOL)
+            self._out.write(len(data).to_bytes(8, "little"))  # framed: the parent waits with select()
+            self._out.write(data)
             self._out.flush()
 
 

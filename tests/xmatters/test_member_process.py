@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -90,13 +91,14 @@ def test_a_child_that_dies_is_named_with_its_exit_code(xm_org, xm_sim, make_conf
             list(child.member_tables(client, _groups(xm_org)))
 
 
-def test_a_cancelled_extract_stops_the_child(xm_org, xm_sim, make_config):
+def test_a_cancelled_extract_stops_the_child_without_waiting_for_its_next_reply(xm_org, xm_sim, make_config):
+    """`people` failed on another thread while every members call is still waiting on the server:
+    the child is stopped then, not when its first table would arrive."""
+    xm_sim.faults.add(FaultRule("slow", path_contains="/members", delay_s=2.0, times=None))
     client = XmattersClient(make_config(), ExtractReport())
     with MemberProcess(client.config) as child:
-        calls = child.member_tables(client, _groups(xm_org))
-        next(calls)  # the first table (or skip) arrived; then another resource fails
-        client.cancel()
-        assert list(calls) == []
+        threading.Timer(0.3, client.cancel).start()
+        assert list(child.member_tables(client, _groups(xm_org))) == []  # no table ever arrived
         assert child._process.poll() is not None
 
 
