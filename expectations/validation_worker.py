@@ -17,14 +17,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-from pathlib import Path
 from typing import IO
 
 import pyarrow as pa
 
 from expectations.outcome import SuiteOutcome
+from pipelines.child_processes import child_environment
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _STOP_TIMEOUT_S = 5.0
 
 
@@ -112,14 +111,6 @@ class ValidationWorker:
         return (
             f"the expectations worker (pid {self._process.pid}) exited with code {code} while {doing}: {last}"
         )
-
-
-def child_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, str]:
-    """The parent's environment minus the connector's secrets, with this project importable."""
-    env = {name: value for name, value in environ.items() if not name.startswith("BATON_")}
-    path = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(_PROJECT_ROOT) + (os.pathsep + path if path else "")
-    return env
 
 
 _shared: ValidationWorker | None = None

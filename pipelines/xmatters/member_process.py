@@ -18,18 +18,17 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import pyarrow as pa
 
+from pipelines.child_processes import child_environment
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.report import SkippedGroup
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _EXIT_WAIT_S = 5.0
 _CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while no reply arrives
 
@@ -44,7 +43,7 @@ class MemberProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
-            env=_child_environment(os.environ),
+            env=child_environment(os.environ),
             bufsize=0,  # unbuffered: select() on the pipe then tells whether a reply has arrived
         )
         self._in_step = True  # replies and requests are in step (no request half answered)
@@ -154,11 +153,3 @@ class MemberProcess:
         lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines()]
         last = next((line for line in reversed(lines) if line), "no output")
         return f"the member-call process (pid {self._process.pid}) exited with code {code}: {last}"
-
-
-def _child_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, str]:
-    """The parent's environment minus the connector's secrets, with this project importable."""
-    env = {name: value for name, value in environ.items() if not name.startswith("BATON_")}
-    path = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(_PROJECT_ROOT) + (os.pathsep + path if path else "")
-    return env

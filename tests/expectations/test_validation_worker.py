@@ -10,7 +10,8 @@ import pytest
 
 from expectations import validation_worker
 from expectations.runner import validate
-from expectations.validation_worker import ValidationWorker, WorkerError, child_environment
+from expectations.validation_worker import ValidationWorker, WorkerError
+from pipelines.child_processes import child_environment
 
 DIRTY_USERS = pa.table(
     {
