@@ -10,21 +10,13 @@ and its output goes to a private file whose last line explains a worker that die
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import threading
-from typing import IO
 
 import pyarrow as pa
 
 from expectations.outcome import SuiteOutcome
-from pipelines.child_processes import child_environment
-
-_STOP_TIMEOUT_S = 5.0
+from pipelines.child_processes import ChildProcess
 
 
 class WorkerError(RuntimeError):
@@ -35,28 +27,20 @@ class ValidationWorker:
     """One `python -m expectations.worker` child and its pipes; one request at a time."""
 
     def __init__(self) -> None:
-        # lives as long as the worker; closed in stop()
-        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="expectations-worker-")  # noqa: SIM115
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "expectations.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=child_environment(os.environ),
-        )
+        self._child = ChildProcess("expectations.worker")
         self._lock = threading.Lock()
 
     @property
     def pid(self) -> int:
-        return self._process.pid
+        return self._child.pid
 
     def alive(self) -> bool:
-        return self._process.poll() is None
+        return self._child.alive()
 
     def validate(self, table: str, rows: pa.RecordBatchReader | pa.Table) -> tuple[SuiteOutcome, int]:
         """(outcome, rows sent): the suite `table` over `rows`, streamed to the worker batch by batch."""
         batches = rows.to_reader() if isinstance(rows, pa.Table) else rows
-        process = self._process
+        process = self._child.process
         assert process.stdin is not None and process.stdout is not None
         with self._lock:
             sent = 0
@@ -88,29 +72,12 @@ class ValidationWorker:
         A sync that fails early (bad credentials) exits while the worker may still be importing
         GX; it would only read the closed pipe after that import, seconds later.
         """
-        process = self._process
-        if process.stdin is not None and not process.stdin.closed:
-            with contextlib.suppress(OSError):  # a dead worker's pipe may fail to flush
-                process.stdin.close()
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-        self._log.close()
+        self._child.stop()
 
     def _death_notice(self, doing: str) -> str:
-        try:
-            code = self._process.wait(timeout=_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            code = self._process.wait()
-        self._log.seek(0)
-        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines()]
-        last = next((line for line in reversed(lines) if line), "no output")
-        return (
-            f"the expectations worker (pid {self._process.pid}) exited with code {code} while {doing}: {last}"
-        )
+        notice = self._child.exit_notice()
+        pid_and_code, _, last = notice.partition(": ")
+        return f"the expectations worker {pid_and_code} while {doing}: {last}"
 
 
 _shared: ValidationWorker | None = None

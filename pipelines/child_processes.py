@@ -1,10 +1,15 @@
-"""What the sync's worker processes (GX checks, member calls) inherit from it."""
+"""The sync's worker processes (GX checks, member calls): how they start, what they inherit, how they end."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,3 +23,57 @@ def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")
     return env
+
+
+class ChildProcess:
+    """`python -m <module>` of this project: pipes to its stdin and stdout, its stderr in a private file.
+
+    The file's last line is what explains a child that died (a traceback's last line, an out-of-memory
+    message); it is read only then.
+    """
+
+    def __init__(self, module: str, *, unbuffered: bool = False) -> None:
+        self._log: IO[bytes] = tempfile.TemporaryFile(prefix=f"{module}-")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=child_environment(os.environ),
+            bufsize=0 if unbuffered else -1,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Ends the child at once (our children hold nothing worth waiting for) and reaps it."""
+        process = self.process
+        if process.stdin is not None and not process.stdin.closed:
+            with contextlib.suppress(OSError):  # a dead child's pipe may fail to flush
+                process.stdin.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        self._log.close()
+
+    def exit_notice(self) -> str:
+        """`(pid <n>) exited with code <code>` and its last line of output, once it has exited."""
+        try:
+            code = self.process.wait(timeout=_EXIT_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._log.seek(0)
+        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines()]
+        last = next((line for line in reversed(lines) if line), "no output")
+        return f"(pid {self.process.pid}) exited with code {code}: {last}"
+
+
+_EXIT_WAIT_S = 5.0  # a child whose pipe broke is given this long to finish exiting

@@ -9,27 +9,21 @@ a child that died. Leaving the context (a finished, failed or cancelled extract)
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import pickle
 import select
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 
-from pipelines.child_processes import child_environment
+from pipelines.child_processes import ChildProcess
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.report import SkippedGroup
 
-_EXIT_WAIT_S = 5.0
 _CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while no reply arrives
 
 
@@ -37,21 +31,17 @@ class MemberProcess:
     """One `python -m pipelines.xmatters.member_worker` child and its pipes; one request at a time."""
 
     def __init__(self, config: XmattersConfig) -> None:
-        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="member-calls-")  # noqa: SIM115 - closed in stop()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.xmatters.member_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=child_environment(os.environ),
-            bufsize=0,  # unbuffered: select() on the pipe then tells whether a reply has arrived
-        )
+        # unbuffered: select() on the pipe then tells whether a reply has arrived
+        self._child = ChildProcess("pipelines.xmatters.member_worker", unbuffered=True)
         self._in_step = True  # replies and requests are in step (no request half answered)
         self._send((config.validate(), logging.getLogger("pipelines").getEffectiveLevel()))
 
     @property
     def pid(self) -> int:
-        return self._process.pid
+        return self._child.pid
+
+    def alive(self) -> bool:
+        return self._child.alive()
 
     def __enter__(self) -> MemberProcess:
         return self
@@ -78,7 +68,7 @@ class MemberProcess:
             while not done:
                 if client.cancelled:
                     return
-                if not select.select([self._process.stdout], [], [], _CANCEL_POLL_S)[0]:
+                if not select.select([self._child.process.stdout], [], [], _CANCEL_POLL_S)[0]:
                     continue
                 kind, *rest = self._receive()
                 if kind == "table":
@@ -102,23 +92,15 @@ class MemberProcess:
 
     def stop(self) -> None:
         """Ends the child at once: an unfinished request has no use once the extract stopped."""
-        process = self._process
-        if process.stdin is not None and not process.stdin.closed:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-        self._log.close()
+        self._child.stop()
         self._in_step = False
 
     def _send(self, message: Any) -> None:
-        assert self._process.stdin is not None
+        stdin = self._child.process.stdin
+        assert stdin is not None
         try:
-            pickle.dump(message, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self._process.stdin.flush()
+            pickle.dump(message, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            stdin.flush()
         except OSError:  # a broken pipe: the child died
             raise XmattersError(self._death_notice()) from None
 
@@ -131,7 +113,7 @@ class MemberProcess:
             raise XmattersError(self._death_notice()) from None
 
     def _read_exactly(self, size: int) -> bytearray:
-        stdout = self._process.stdout
+        stdout = self._child.process.stdout
         assert stdout is not None
         data = bytearray(size)
         view = memoryview(data)
@@ -144,12 +126,4 @@ class MemberProcess:
         return data
 
     def _death_notice(self) -> str:
-        try:
-            code = self._process.wait(timeout=_EXIT_WAIT_S)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            code = self._process.wait()
-        self._log.seek(0)
-        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines()]
-        last = next((line for line in reversed(lines) if line), "no output")
-        return f"the member-call process (pid {self._process.pid}) exited with code {code}: {last}"
+        return f"the member-call process {self._child.exit_notice()}"

@@ -81,7 +81,7 @@ def test_stopping_a_worker_still_importing_gx_does_not_wait_for_the_import():
     importing = ValidationWorker()  # GX takes seconds to import; stop() comes long before that
     importing.stop()
     assert importing.alive() is False
-    assert importing._process.returncode == -signal.SIGKILL  # ended, not left to finish the import
+    assert importing._child.process.returncode == -signal.SIGKILL  # ended, not left to finish the import
 
 
 def test_rows_failing_mid_stream_end_the_worker_so_replies_never_get_out_of_step():
@@ -93,7 +93,7 @@ def test_rows_failing_mid_stream_end_the_worker_so_replies_never_get_out_of_step
     reader = pa.RecordBatchReader.from_batches(DIRTY_USERS.schema, failing_batches())
     with pytest.raises(ValueError, match="half way"):
         worker.validate("users", reader)
-    worker._process.wait()
+    worker._child.process.wait()
     assert not worker.alive()
 
     outcome, rows = validation_worker.shared().validate("users", DIRTY_USERS)  # a new worker

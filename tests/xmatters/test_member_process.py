@@ -63,7 +63,7 @@ def test_an_error_comes_back_classified_and_ends_the_child(xm_org, xm_sim, make_
     with pytest.raises(AuthError, match=r"HTTP 401 from .*/members"):
         list(child.member_tables(client, _groups(xm_org)))
     assert client.report.requests >= 4  # the child's requests were counted
-    assert child._process.poll() is not None  # ended, and reaped
+    assert not child.alive()  # ended, and reaped
     with pytest.raises(XmattersError, match="stopped by an earlier failure"):
         list(child.member_tables(client, _groups(xm_org)))
     child.stop()
@@ -99,7 +99,7 @@ def test_a_cancelled_extract_stops_the_child_without_waiting_for_its_next_reply(
     with MemberProcess(client.config) as child:
         threading.Timer(0.3, client.cancel).start()
         assert list(child.member_tables(client, _groups(xm_org))) == []  # no table ever arrived
-        assert child._process.poll() is not None
+        assert not child.alive()
 
 
 def test_the_password_is_neither_on_the_command_line_nor_in_the_environment(xm_sim, make_config, monkeypatch):
