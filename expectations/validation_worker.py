@@ -75,9 +75,8 @@ class ValidationWorker:
         self._child.stop()
 
     def _death_notice(self, doing: str) -> str:
-        notice = self._child.exit_notice()
-        pid_and_code, _, last = notice.partition(": ")
-        return f"the expectations worker {pid_and_code} while {doing}: {last}"
+        code, last = self._child.exit_status()
+        return f"the expectations worker (pid {self.pid}) exited with code {code} while {doing}: {last}"
 
 
 _shared: ValidationWorker | None = None

@@ -63,8 +63,8 @@ class ChildProcess:
             process.stdout.close()
         self._log.close()
 
-    def exit_notice(self) -> str:
-        """`(pid <n>) exited with code <code>` and its last line of output, once it has exited."""
+    def exit_status(self) -> tuple[int, str]:
+        """(exit code, its last line of output) once it has exited: what explains a child that died."""
         try:
             code = self.process.wait(timeout=_EXIT_WAIT_S)
         except subprocess.TimeoutExpired:
@@ -72,8 +72,7 @@ class ChildProcess:
             code = self.process.wait()
         self._log.seek(0)
         lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines()]
-        last = next((line for line in reversed(lines) if line), "no output")
-        return f"(pid {self.process.pid}) exited with code {code}: {last}"
+        return code, next((line for line in reversed(lines) if line), "no output")
 
 
 _EXIT_WAIT_S = 5.0  # a child whose pipe broke is given this long to finish exiting

@@ -126,4 +126,5 @@ class MemberProcess:
         return data
 
     def _death_notice(self) -> str:
-        return f"the member-call process {self._child.exit_notice()}"
+        code, last = self._child.exit_status()
+        return f"the member-call process (pid {self.pid}) exited with code {code}: {last}"

@@ -1,8 +1,9 @@
 """xMatters JSON items -> rows of the `xmatters_raw` tables -> Arrow tables.
 
-Per-row work is one tuple of dict lookups; columns are built once per batch with `pa.array`, which
-keeps a million membership rows in the seconds range (stack notes: Arrow is ~35x faster to load
-than dicts). Absent or null fields become NULL; custom properties become JSON text.
+Per-row work is one tuple of dict lookups; a batch's table is built at once through pyarrow's JSON
+reader (`to_table_json`), which keeps a million membership rows in the seconds range (stack notes:
+Arrow is ~35x faster to load than dicts). Absent or null fields become NULL; custom properties
+become JSON text.
 """
 
 from __future__ import annotations
@@ -162,16 +163,10 @@ def _fits(value: Any, arrow_type: pa.DataType) -> bool:
 
 
 class Batcher:
-    """Collect rows and hand out Arrow tables of at most `batch_rows` rows, built by `build`."""
+    """Collect rows and hand out Arrow tables of at most `batch_rows` rows (`to_table_json`)."""
 
-    def __init__(
-        self,
-        schema: pa.Schema,
-        batch_rows: int = ARROW_BATCH_ROWS,
-        build: Callable[[list[Row], pa.Schema], pa.Table] = to_table_json,
-    ) -> None:
+    def __init__(self, schema: pa.Schema, batch_rows: int = ARROW_BATCH_ROWS) -> None:
         self.schema = schema
-        self.build = build
         self.batch_rows = batch_rows
         self.rows: list[Row] = []
         self.total = 0
@@ -189,17 +184,16 @@ class Batcher:
 
     def _table(self, rows: list[Row]) -> pa.Table:
         self.total += len(rows)
-        return self.build(rows, self.schema)
+        return to_table_json(rows, self.schema)
 
 
 def tables_from_pages(
     pages: Iterable[list[dict[str, Any]]],
     row: Callable[[dict[str, Any]], Row],
     schema: pa.Schema,
-    build: Callable[[list[Row], pa.Schema], pa.Table] = to_table_json,
 ) -> Iterator[pa.Table]:
     """Arrow tables of up to ARROW_BATCH_ROWS rows from pages of items."""
-    batcher = Batcher(schema, build=build)
+    batcher = Batcher(schema)
     for page in pages:
         yield from batcher.add(map(row, page))
     yield from batcher.flush()
