@@ -34,9 +34,25 @@ def _context() -> Any:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    _skip_batch_fingerprints()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
+
+
+def _skip_batch_fingerprints() -> None:
+    """Stop GX hashing every DataFrame under 1 GB into a `pandas_data_fingerprint` batch marker.
+
+    The marker only names the batch in stored results, and our context is ephemeral: nothing
+    reads it. Computing it turned a million grants' string columns into Python objects: ~240 MB
+    and ~0.6 s of the grants check, the largest part of the L sync's memory peak. GX offers no
+    switch, so its threshold (`HASH_THRESHOLD`, bytes) goes to 0; a GX without it is left as is
+    (tests/expectations pin that the fingerprint is skipped).
+    """
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
+        pandas_execution_engine.HASH_THRESHOLD = 0
 
 
 _validation_lock = threading.Lock()  # two threads asking at once must not register a suite twice
