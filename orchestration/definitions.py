@@ -56,6 +56,10 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         jobs=[xmatters_sync_job],
         schedules=[build_schedule()],
         resources=merged,
+        # Every run, not only the sync job's: the UI's "Materialize all" and an asset's own page
+        # launch the implicit asset job, whose default multiprocess executor would put each step
+        # in its own process, fighting over DuckDB's single-writer lock.
+        executor=dg.in_process_executor,
     )
 
 

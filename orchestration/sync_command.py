@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expectations import validation_worker
+from orchestration import interrupts
 from orchestration.paths import data_paths, default_sync_file
 from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
@@ -28,6 +29,8 @@ from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.flags import add_connection_arguments, connection_flags
 
 if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
     from orchestration.run_outcome import RunOutcome
 
 EXIT_OK = 0
@@ -169,7 +172,11 @@ def run_sync(options: argparse.Namespace) -> int:
     # The warehouse, dlt's state and the run history describe who may access what: owner only.
     previous_umask = os.umask(PRIVATE_UMASK)
     try:
-        with sync_lock(plan.lock_file, plan.warehouse):
+        with (
+            interrupts.exit_on_signal(),
+            sync_lock(plan.lock_file, plan.warehouse),
+            interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
+        ):
             # the run would start it too; now, it imports GX while Dagster loads (another core)
             validation_worker.start()
             validation_worker.stop_when_released()  # one run: its memory goes before the .c1z write
@@ -194,6 +201,7 @@ def execute(plan: SyncPlan) -> RunOutcome:
     do not need it, and the expectations worker starts ~1.5 s earlier, before this import.
     """
     import dagster as dg
+    from dagster._core.utils import make_new_run_id
 
     from orchestration.definitions import build_definitions
     from orchestration.jobs import SYNC_JOB_NAME
@@ -231,17 +239,49 @@ def execute(plan: SyncPlan) -> RunOutcome:
         "BATON_PASSWORD": plan.config.password,
         "RUNTIME__DLTHUB_TELEMETRY": "false",  # nothing leaves the machine but the API calls
     }
+    run_id = make_new_run_id()
     with (
         environment(credentials),
         bulk_allocation_gc(),
-        dg.DagsterInstance.from_config(str(plan.dagster_home)) as instance,
+        cli_instance(plan.dagster_home) as instance,
+        interrupts.at_interrupt(lambda: report_interrupted(instance, run_id)),
     ):
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            run_id=run_id,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         return summarize_run(result)
+
+
+def cli_instance(dagster_home: Path) -> DagsterInstance:
+    """The persistent instance, without capturing the steps' stdout and stderr into files.
+
+    Dagster's default compute-log manager starts two `tail` processes and two Python watchers per run
+    to copy the captured output back to the terminal; the CLI's output goes to the terminal anyway,
+    and those four processes each took Ctrl-C with a traceback of their own.
+    """
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    ref = InstanceRef.from_dir(
+        str(dagster_home),
+        overrides={
+            "compute_logs": {
+                "module": "dagster._core.storage.noop_compute_log_manager",
+                "class": "NoOpComputeLogManager",
+            }
+        },
+    )
+    return DagsterInstance.from_ref(ref)
+
+
+def report_interrupted(instance: DagsterInstance, run_id: str) -> None:
+    """Marks an interrupted CLI run canceled, so the UI does not show it running forever."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_canceled(run, message="interrupted (Ctrl-C or SIGTERM) in baton-xmatters")
 
 
 @contextmanager

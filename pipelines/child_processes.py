@@ -7,11 +7,21 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# `python -m <module>`, but deaf to Ctrl-C: a terminal sends SIGINT to the whole process group, and
+# a worker dying of it before its parent acts would read as a failure of the run. The parent stops
+# its workers itself (orchestration/interrupts.py).
+_RUN_IGNORING_SIGINT = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "runpy.run_module(sys.argv[1], run_name='__main__', alter_sys=True)"
+)
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -35,13 +45,15 @@ class ChildProcess:
     def __init__(self, module: str, *, unbuffered: bool = False) -> None:
         self._log: IO[bytes] = tempfile.TemporaryFile(prefix=f"{module}-")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-c", _RUN_IGNORING_SIGINT, module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
             env=child_environment(os.environ),
             bufsize=0 if unbuffered else -1,
         )
+        with _live_lock:
+            _live.add(self)
 
     @property
     def pid(self) -> int:
@@ -62,6 +74,8 @@ class ChildProcess:
         if process.stdout is not None:
             process.stdout.close()
         self._log.close()
+        with _live_lock:
+            _live.discard(self)
 
     def exit_status(self) -> tuple[int, str]:
         """(exit code, its last line of output) once it has exited: what explains a child that died."""
@@ -73,6 +87,24 @@ class ChildProcess:
         self._log.seek(0)
         lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines()]
         return code, next((line for line in reversed(lines) if line), "no output")
+
+
+_live: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def signal_all_children(signum: int) -> None:
+    """Sends `signum` to every worker this process started and has not stopped yet, without waiting.
+
+    For an interrupted sync that is about to exit: SIGSTOP first (a member-call child sends nothing
+    more, and its parent sees no death it would record as a failure), SIGKILL last (no child
+    outlives its parent). Reaping is left to the exit.
+    """
+    with _live_lock:
+        children = list(_live)
+    for child in children:
+        with contextlib.suppress(OSError):
+            child.process.send_signal(signum)
 
 
 _EXIT_WAIT_S = 5.0  # a child whose pipe broke is given this long to finish exiting

@@ -15,6 +15,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import orjson
 import pyarrow as pa
 
 from expectations import validation_worker
+from orchestration import interrupts
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import SyncSettings, WarehouseResource
@@ -55,31 +57,34 @@ def c1_sync(
     target.parent.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     sync_id = new_ksuid(started)
-    with warehouse.connect() as con, StagedPublish(con, STAGING, sync_id) as publish:
-        log.info("write: encoding %s", target)
-        try:
-            result = write_c1z(
-                pending,
-                users=_users(con),
-                groups=_groups(con),
-                entitlements=_entitlements(con) if sync_settings.expand_nested_groups else None,
-                grants=_grants(con),
-                started_at=started,
-                sync_id=sync_id,
+    # Once the commit begins, an interrupt waits for it and the rename (orchestration/interrupts.py).
+    with ExitStack() as commit_and_rename:
+        with warehouse.connect() as con, StagedPublish(con, STAGING, sync_id) as publish:
+            log.info("write: encoding %s", target)
+            try:
+                result = write_c1z(
+                    pending,
+                    users=_users(con),
+                    groups=_groups(con),
+                    entitlements=_entitlements(con) if sync_settings.expand_nested_groups else None,
+                    grants=_grants(con),
+                    started_at=started,
+                    sync_id=sync_id,
+                )
+            except (OSError, sqlite3.OperationalError) as exc:
+                raise SyncFileWriteError(target, exc) from None
+            log.info(
+                "write: %s",
+                ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.timings.items()),
             )
-        except (OSError, sqlite3.OperationalError) as exc:
-            raise SyncFileWriteError(target, exc) from None
-        log.info(
-            "write: %s",
-            ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.timings.items()),
-        )
-        try:
-            log.info("publish: replacing the c1 tables")
-            publish.commit(started, result.counts, str(target), result.bytes)
-        except BaseException:
-            pending.unlink(missing_ok=True)
-            raise
-    os.replace(pending, target)
+            commit_and_rename.enter_context(interrupts.publishing())
+            try:
+                log.info("publish: replacing the c1 tables")
+                publish.commit(started, result.counts, str(target), result.bytes)
+            except BaseException:
+                pending.unlink(missing_ok=True)
+                raise
+        os.replace(pending, target)
     log.info("publish: wrote %s (%d bytes, sync %s)", target, result.bytes, result.sync_id)
     return dg.MaterializeResult(
         metadata={

@@ -44,6 +44,7 @@ try:  # a dlt dependency; the json module is the fallback
 except ImportError:  # pragma: no cover - dlt always brings it
     orjson = None  # type: ignore[assignment]
 
+from pipelines.halt import park_if_halted
 from pipelines.xmatters import settings
 from pipelines.xmatters.backoff import backoff_delay, retry_after_seconds
 from pipelines.xmatters.config import XmattersConfig
@@ -195,6 +196,7 @@ class XmattersClient:
         """
         attempts = self.config.max_attempts
         for attempt in range(1, attempts + 1):
+            park_if_halted()  # an interrupted sync sends nothing more (pipelines/halt.py)
             if self._cancelled.is_set():
                 raise XmattersError(f"request to {url} cancelled: the extract already failed")
             self.report.count_request()

@@ -1,0 +1,125 @@
+"""Ctrl-C and SIGTERM during a CLI sync: stop at once, lose nothing, say one line.
+
+Python runs signal handlers in the main thread only, between bytecodes. During a sync the main
+thread waits in DuckDB, on a dlt future or in a Dagster step, so Ctrl-C was seen late, and the
+KeyboardInterrupt it raised landed in whichever generator dlt was running ("generator already
+executing") while dlt's worker threads kept paging `/people` for minutes. So the signal is taken off
+the main thread: `signal.set_wakeup_fd` wakes a watcher thread the moment it arrives, and the
+watcher ends the process itself. Requests stop (`pipelines/halt.py`) and the worker processes are
+frozen, so no request follows the signal beyond those in flight and nothing records a failure; the
+callbacks registered with `at_interrupt` run (bounded); the workers are killed; one line is
+printed; the process exits 130 (SIGINT) or 143 (SIGTERM).
+
+Ending the process this way loses nothing that was published: the new `.c1z` is still
+`<file>.pending` (removed by a callback), and the `c1` tables are replaced in one DuckDB transaction
+that is gone with the process unless it committed. The only moment worth waiting for is
+`publishing()`, between that commit and the rename of the file, so the two stay together.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+from pipelines import halt
+from pipelines.child_processes import signal_all_children
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+MESSAGE = "baton-xmatters: interrupted"
+PUBLISH_WAIT_S = 3.0  # the longest an interrupt waits for a commit + rename under way
+CALLBACKS_WAIT_S = 1.5  # the longest the callbacks may take (they touch SQLite and files)
+
+_callbacks: list[Callable[[], None]] = []
+_callbacks_lock = threading.Lock()
+_publishing = threading.Lock()
+
+
+@contextmanager
+def exit_on_signal() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM end the process as the module docstring says.
+
+    Must be entered from the main thread (Python only sets signal handlers there).
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    # A Python-level handler must exist for the wakeup byte to be written; this one does nothing, so
+    # the main thread never raises KeyboardInterrupt into dlt's or Dagster's machinery.
+    previous = {signum: signal.signal(signum, _leave_to_watcher) for signum in EXIT_CODES}
+    watcher = threading.Thread(target=_watch, args=(read_fd,), name="interrupt-watcher", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(write_fd)  # the watcher reads end-of-file and returns
+        watcher.join()
+        os.close(read_fd)
+
+
+@contextmanager
+def at_interrupt(callback: Callable[[], None]) -> Iterator[None]:
+    """Runs `callback` if the process is interrupted within the block (before it exits)."""
+    with _callbacks_lock:
+        _callbacks.append(callback)
+    try:
+        yield
+    finally:
+        with _callbacks_lock:
+            _callbacks.remove(callback)
+
+
+@contextmanager
+def publishing() -> Iterator[None]:
+    """Marks the commit of the published tables and the rename of the file: an interrupt waits for it.
+
+    A no-op outside `exit_on_signal` (Dagster UI runs), apart from one uncontended lock.
+    """
+    with _publishing:
+        yield
+
+
+def _leave_to_watcher(signum: int, frame: object) -> None:
+    """The watcher thread acts on the signal; the main thread carries on until the process ends."""
+
+
+def _watch(read_fd: int) -> None:
+    while True:
+        try:
+            data = os.read(read_fd, 1)
+        except InterruptedError:
+            continue
+        if not data:
+            return
+        if data[0] in EXIT_CODES:
+            _interrupt(signal.Signals(data[0]))
+
+
+def _interrupt(signum: signal.Signals) -> None:
+    # Everything that could send a request or record a failure stands still first; then the Dagster
+    # run is marked canceled and the temporaries removed (callbacks); then the process ends.
+    halt.halt()
+    signal_all_children(signal.SIGSTOP)
+    sys.stderr.write(MESSAGE + "\n")
+    with suppress(OSError, ValueError):
+        sys.stderr.flush()
+    _publishing.acquire(timeout=PUBLISH_WAIT_S)  # held until the exit: no commit starts after this
+    with _callbacks_lock:
+        callbacks = list(_callbacks)
+    runner = threading.Thread(target=_run_all, args=(callbacks,), daemon=True)
+    runner.start()
+    runner.join(CALLBACKS_WAIT_S)
+    signal_all_children(signal.SIGKILL)
+    os._exit(EXIT_CODES[signum])
+
+
+def _run_all(callbacks: list[Callable[[], None]]) -> None:
+    for callback in reversed(callbacks):  # innermost first, as exit handlers unwind
+        with suppress(Exception):
+            callback()

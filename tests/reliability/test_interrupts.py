@@ -1,0 +1,112 @@
+"""Ctrl-C and SIGTERM at each stage of a CLI sync: one line, exit 130/143 at once, nothing lost.
+
+A terminal's Ctrl-C goes to the whole foreground process group (the CLI and every process it
+started), so SIGINT is sent to the group; SIGTERM, as a supervisor sends it, to the CLI alone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+
+from orchestration.cli import main
+from orchestration.interrupts import MESSAGE
+from pipelines.xmatters.settings import DEFAULT_CONCURRENCY
+from simulator import Faults, Org, XmattersSimulator
+from tests.orchestration.conftest import expected_from_org
+from tests.reliability.conftest import RELIABILITY_SPEC, Baseline, published_state, subprocess_env
+from tests.reliability.test_process_faults import DATA_TABLES, STAGES, CliProcess
+
+EXIT_WITHIN_S = 5.0  # what the issue asks of an interrupt, at any stage
+CASES = [*((name, signal.SIGINT) for name in STAGES), ("extract", signal.SIGTERM), ("write", signal.SIGTERM)]
+
+
+def _group_gone(pgid: int, within_s: float = 2.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _latest_run_status(home: Path) -> DagsterRunStatus:
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        return instance.get_runs(limit=1)[0].status
+
+
+@pytest.mark.parametrize(("stage_name", "signum"), CASES, ids=[f"{s}-{n.name}" for s, n in CASES])
+def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
+    stage_name: str,
+    signum: signal.Signals,
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    reliability_org: Org,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stage = STAGES[stage_name]
+    # The extract case pages /people slowly, so the signal lands while pages are still being read.
+    sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=max(stage.latency_s, 0.2)))
+    run = CliProcess(baseline.args(sim), subprocess_env(baseline.home), tmp_path, new_session=True)
+    if stage.marker is not None:
+        marker = stage.marker
+        reached = run.wait_for(lambda: run.has_line(marker))
+    else:
+        assert stage.on_disk is not None
+        on_disk = stage.on_disk
+        reached = run.wait_for(lambda: on_disk(baseline.home))
+    requests_at_signal = sim.request_count
+    signalled = time.monotonic()
+    if reached:
+        if signum == signal.SIGINT:
+            os.killpg(run.proc.pid, signum)
+        else:
+            os.kill(run.proc.pid, signum)
+    try:
+        run.proc.wait(timeout=EXIT_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        run.proc.kill()
+        lines = "".join(run.lines)
+        raise AssertionError(f"still running {EXIT_WITHIN_S} s after {signum.name}:\n{lines}") from None
+    took = time.monotonic() - signalled
+    code, out, err = run.finish()
+    assert reached, f"the run ended (exit {code}) before reaching {stage_name}:\n{err}"
+
+    # One line, the signal's exit status, no traceback; every process of the group gone.
+    assert code == 128 + signum, err
+    assert err.strip().splitlines()[-1] == MESSAGE, err
+    assert "Traceback" not in err and "error" not in err.lower(), err
+    assert _group_gone(run.proc.pid), f"processes of group {run.proc.pid} outlived the CLI"
+
+    # No request after the signal beyond those in flight (one per member-call thread and /people).
+    requests_at_exit = sim.request_count
+    assert requests_at_exit - requests_at_signal <= DEFAULT_CONCURRENCY + 1
+    time.sleep(0.5)
+    assert sim.request_count == requests_at_exit, "requests went on after the CLI exited"
+
+    # Nothing lost: the previous file and tables, or (interrupted while publishing, which an
+    # interrupt waits for) the complete new ones; nothing left beside the file.
+    if stage_name == "publish":
+        after = published_state(baseline.warehouse)
+        before = baseline.published
+        assert {t: after.tables[t] for t in DATA_TABLES} == {t: before.tables[t] for t in DATA_TABLES}
+        baseline.assert_synced(0, err, expected_from_org(reliability_org))
+    else:
+        baseline.assert_unchanged()
+        assert _latest_run_status(baseline.home) == DagsterRunStatus.CANCELED
+    print(f"{stage_name} {signum.name}: exited {took:.2f} s after the signal")
+
+    # The next run succeeds and writes the ground truth.
+    code = main(baseline.args(sim))
+    out, err = capsys.readouterr()
+    baseline.assert_synced(code, err, expected_from_org(reliability_org))
