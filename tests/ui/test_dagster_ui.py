@@ -79,6 +79,12 @@ query Runs($job: String!) {
 }
 """
 
+# Every run, whatever job launched it: "Materialize all" on the Lineage page and an asset's own
+# "Materialize" launch Dagster's implicit asset job, not `xmatters_sync`.
+ALL_RUNS_QUERY = """
+query { runsOrError { ... on Runs { results { runId status jobName } } } }
+"""
+
 
 @pytest.mark.browser
 def test_materialize_all_from_the_job_page(
@@ -185,6 +191,92 @@ def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
     assert stats["entitlements"] == len(org.groups)
     assert stats["grants"] == len(set(org.person_memberships()))
     assert (ui.data_home / "warehouse.duckdb").exists()
+
+
+@pytest.mark.browser
+def test_materialize_all_from_the_lineage_page_then_one_asset(
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, ui_org: Org
+) -> None:
+    """The global Lineage page's "Materialize all" (Dagster's implicit asset job, not `xmatters_sync`)
+    and, after it, one asset's own "Materialize" (a subset run of the staged grants alone)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        _drive_lineage_and_asset_page(browser, dagster_ui, ui_org)
+    except BaseException:
+        _screenshot(browser, "lineage-failure")
+        raise
+
+
+def _drive_lineage_and_asset_page(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
+    assert _all_runs(ui) == [], "a fresh Dagster home has no runs"
+    driver.get(ui.url + "/asset-groups")
+    _wait(driver, lambda d: "Materialize all" in _text(d), "the Lineage page with its Materialize all button")
+    _dismiss_community_dialog(driver)
+    _screenshot(driver, "11-lineage-before")
+    _click(driver, _button(driver, "Materialize all"))
+    first = _wait(driver, lambda d: _new_run(d, ui, set()), "a run launched from the Lineage page", 60)
+    status = _wait(driver, lambda d: _terminal_status_any(ui, first), f"run {first} to finish", RUN_TIMEOUT_S)
+    assert status == "SUCCESS", f"run {first} ended {status}:\n{ui.log_tail()}"
+    stats = _read_stats(ui.sync_file)
+    assert stats["grants"] == len(set(org.person_memberships()))
+    assert stats["resource_types"]["group"] == len(org.groups)
+    written = ui.sync_file.stat().st_mtime_ns
+    nodes = ui.graphql(ASSET_STATE_QUERY)["assetNodes"]
+    not_by_run = [
+        "/".join(n["assetKey"]["path"])
+        for n in nodes
+        if [m["runId"] for m in n["assetMaterializations"]] != [first]
+    ]
+    assert not_by_run == [], f"assets not materialized by the Lineage page's run {first}: {not_by_run}"
+    driver.get(ui.url + "/asset-groups")
+    _expand_all_groups(driver)
+    _wait(driver, lambda d: "c1_sync" in _text(d).splitlines(), "the expanded lineage")
+    _screenshot(driver, "12-lineage-after")
+
+    # One asset's own page: Materialize only the staged grants (its upstream is already there).
+    driver.get(f"{ui.url}/assets/c1_staging/grants")
+    _wait(driver, lambda d: "Materialize" in _text(d), "the grants asset page with its Materialize button")
+    _click(driver, _button(driver, "Materialize"))
+    second = _wait(driver, lambda d: _new_run(d, ui, {first}), "a run launched from the asset page", 60)
+    status = _wait(
+        driver, lambda d: _terminal_status_any(ui, second), f"run {second} to finish", RUN_TIMEOUT_S
+    )
+    assert status == "SUCCESS", f"run {second} ended {status}:\n{ui.log_tail()}"
+    assert ui.sync_file.stat().st_mtime_ns == written, "a run of the staged grants alone published a file"
+    grants = next(
+        n for n in ui.graphql(ASSET_STATE_QUERY)["assetNodes"] if n["assetKey"]["path"][-1] == "grants"
+    )
+    assert [m["runId"] for m in grants["assetMaterializations"]] == [second]
+    outcomes = {
+        c["name"]: (c["executionForLatestMaterialization"] or {}).get("status")
+        for c in grants["assetChecksOrError"]["checks"]
+    }
+    assert set(outcomes) >= GRANTS_CHECKS and set(outcomes.values()) == {"SUCCEEDED"}, outcomes
+    driver.refresh()
+    _wait(driver, lambda d: "Latest check results" in _text(d), "the grants asset page after its run")
+    _screenshot(driver, "13-grants-asset-after")
+
+
+def _all_runs(ui: DagsterUi) -> list[dict[str, str]]:
+    return ui.graphql(ALL_RUNS_QUERY)["runsOrError"]["results"]
+
+
+def _new_run(driver: webdriver.Chrome, ui: DagsterUi, known: set[str]) -> str | None:
+    """The id of the one run a click launched (confirming a launch dialog if one opened)."""
+    for label in ("Launch run", "Materialize", "Confirm"):
+        for button in driver.find_elements(
+            By.XPATH, f"//*[contains(@class,'bp5-dialog')]//button[normalize-space()='{label}']"
+        ):
+            if button.is_enabled():
+                button.click()
+    new = [run["runId"] for run in _all_runs(ui) if run["runId"] not in known]
+    assert len(new) <= 1, f"one click launched {len(new)} runs: {new}"
+    return new[0] if new else None
+
+
+def _terminal_status_any(ui: DagsterUi, run_id: str) -> str | None:
+    status = next(r["status"] for r in _all_runs(ui) if r["runId"] == run_id)
+    return status if status in TERMINAL else None
 
 
 def _read_stats(path: Path) -> dict[str, Any]:

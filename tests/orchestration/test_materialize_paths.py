@@ -1,0 +1,94 @@
+"""Every way Dagster materializes the assets runs them in one process, against DuckDB's single writer.
+
+The UI's "Materialize all" (Lineage, Catalog), an asset's own page and `dagster asset materialize`
+launch Dagster's implicit asset job, not `xmatters_sync`; with the default multiprocess executor its
+steps fought over the warehouse's lock and the run failed. These run the real `dagster` CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import build_definitions
+from orchestration.jobs import SYNC_JOB_NAME
+from orchestration.sync_command import ensure_dagster_home
+from simulator import Org, XmattersSimulator
+from tests.orchestration.conftest import expected_from_org, read_sync
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+
+
+def test_every_job_of_the_location_runs_in_process() -> None:
+    defs = build_definitions()
+    implicit = defs.resolve_implicit_global_asset_job_def()
+    assert implicit.executor_def is dg.in_process_executor
+    assert defs.resolve_job_def(SYNC_JOB_NAME).executor_def is dg.in_process_executor
+    schedule = defs.resolve_schedule_def("xmatters_sync_daily")
+    assert schedule.job_name == SYNC_JOB_NAME
+
+
+@pytest.fixture
+def dagster_env(simulator: XmattersSimulator, tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "dagster"
+    ensure_dagster_home(home)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "DAGSTER_"))}
+    env.update(
+        DAGSTER_HOME=str(home),
+        BATON_XMATTERS_HOME=str(tmp_path / "data"),
+        BATON_FILE=str(tmp_path / "sync.c1z"),
+        BATON_BASE_URL=simulator.base_url,
+        BATON_USERNAME=simulator.username,
+        BATON_PASSWORD=simulator.password,
+        NO_PROXY="127.0.0.1",
+    )
+    return env
+
+
+def _dagster(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DAGSTER, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def _succeeded(result: subprocess.CompletedProcess[str], *steps: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "RUN_SUCCESS" in output and "STEP_FAILURE" not in output, output[-4000:]
+    for step in steps:
+        assert f'Finished execution of step "{step}"' in output, f"{step} did not run:\n{output[-4000:]}"
+
+
+def test_materialize_all_then_a_subset_then_the_job(
+    dagster_env: dict[str, str], org: Org, tmp_path: Path
+) -> None:
+    everything = _dagster(
+        dagster_env, "asset", "materialize", "-m", "orchestration.definitions", "--select", "*"
+    )
+    _succeeded(everything, "c1_staging__users", "c1_sync", "c1_access_changes")
+    assert read_sync(tmp_path / "sync.c1z").grants == expected_from_org(org).grants
+
+    # The staged tables alone, from the raw tables the first run left (no request, no publish).
+    written = (tmp_path / "sync.c1z").stat().st_mtime_ns
+    staged = _dagster(
+        dagster_env,
+        "asset",
+        "materialize",
+        "-m",
+        "orchestration.definitions",
+        "--select",
+        'key:"c1_staging/*"',
+    )
+    _succeeded(staged, "c1_staging__users", "c1_staging__grants")
+    assert "c1_sync" not in staged.stdout + staged.stderr
+    assert (tmp_path / "sync.c1z").stat().st_mtime_ns == written
+
+    job = _dagster(dagster_env, "job", "execute", "-m", "orchestration.definitions", "-j", SYNC_JOB_NAME)
+    _succeeded(job, "c1_sync")
+    assert read_sync(tmp_path / "sync.c1z").grants == expected_from_org(org).grants
