@@ -6,6 +6,7 @@ reads credentials: they are `EnvVar` references resolved when a run launches.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +23,8 @@ from orchestration.jobs import xmatters_sync_job
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.schedules import build_schedule
+
+DEFAULT_OWNER = "team:access-data"
 
 
 def default_resources() -> dict[str, object]:
@@ -41,17 +44,24 @@ def default_resources() -> dict[str, object]:
     }
 
 
+def asset_owners() -> list[str]:
+    """Who answers for the assets (an e-mail or `team:<name>`), shown on every asset in the UI."""
+    return [os.environ.get("BATON_XMATTERS_OWNER") or DEFAULT_OWNER]
+
+
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
     merged = {**default_resources(), **(resources or {})}
     warehouse = merged["warehouse"]
     assert isinstance(warehouse, WarehouseResource)
+    owners = asset_owners()
+    assets = [
+        build_raw_assets(Path(warehouse.dlt_pipelines_dir)),
+        *staging_assets,
+        c1_sync,
+        c1_access_changes,
+    ]
     return dg.Definitions(
-        assets=[
-            build_raw_assets(Path(warehouse.dlt_pipelines_dir)),
-            *staging_assets,
-            c1_sync,
-            c1_access_changes,
-        ],
+        assets=[a.map_asset_specs(lambda spec: spec.replace_attributes(owners=owners)) for a in assets],
         asset_checks=[*expectation_checks, *reference_checks, *drop_checks],
         jobs=[xmatters_sync_job],
         schedules=[build_schedule()],

@@ -19,6 +19,7 @@ from pydantic import Field, PrivateAttr
 
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
+from orchestration.run_tags import tag_run
 from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import raw_pipeline
@@ -82,6 +83,7 @@ class WarehouseResource(dg.ConfigurableResource):
     _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        tag_run(context)  # every step uses the warehouse: the run's first set-up tags it
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         self._run_connection = duckdb.connect(self.database)
         # An open database keeps what it read cached up to memory_limit (80% of RAM by default),

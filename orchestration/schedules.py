@@ -8,6 +8,7 @@ import os
 import dagster as dg
 
 from orchestration.jobs import xmatters_sync_job
+from orchestration.run_tags import SCHEDULE
 
 DEFAULT_CRON = "0 3 * * *"
 
@@ -18,5 +19,6 @@ def build_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
         job=xmatters_sync_job,
         cron_schedule=cron or os.environ.get("BATON_XMATTERS_CRON", DEFAULT_CRON),
         default_status=dg.DefaultScheduleStatus.STOPPED,
+        tags=SCHEDULE,
         description="Full xMatters sync; turn it on in the UI (Automation) once credentials are set.",
     )

@@ -203,6 +203,7 @@ def execute(plan: SyncPlan) -> RunOutcome:
     import dagster as dg
     from dagster._core.utils import make_new_run_id
 
+    from orchestration import run_tags
     from orchestration.definitions import build_definitions
     from orchestration.jobs import SYNC_JOB_NAME
     from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
@@ -250,6 +251,7 @@ def execute(plan: SyncPlan) -> RunOutcome:
             instance=instance,
             raise_on_error=False,
             run_id=run_id,
+            tags=run_tags.CLI,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         return summarize_run(result)

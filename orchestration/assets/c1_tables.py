@@ -13,6 +13,7 @@ import dagster as dg
 from orchestration import sql
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.table_schema import column_schema
 
 log = logging.getLogger("baton_xmatters")
 
@@ -63,10 +64,12 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
             rows = _count(con, f"{STAGING}.{table}")
             preview = markdown_table(con.sql(f"SELECT * FROM {STAGING}.{table} LIMIT 5"))
             extra = _extra_metadata(con, table)
+            columns = column_schema(con, STAGING, table)
         log.info("transform: %s.%s has %d rows", STAGING, table, rows)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(rows),
+                "dagster/column_schema": dg.MetadataValue.table_schema(columns),
                 "preview": dg.MetadataValue.md(preview),
                 **extra,
             }

@@ -30,6 +30,7 @@ from orchestration import interrupts
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.table_schema import column_schema
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
 from pipelines.c1z.sync_ids import new_ksuid
 from pipelines.c1z.writer import write_c1z
@@ -86,8 +87,14 @@ def c1_sync(
                 raise
         os.replace(pending, target)
     log.info("publish: wrote %s (%d bytes, sync %s)", target, result.bytes, result.sync_id)
+    with warehouse.connect() as con:
+        published_columns = {
+            f"c1.{table} columns": dg.MetadataValue.table_schema(column_schema(con, "c1", table))
+            for table in PUBLISHED_TABLES
+        }
     return dg.MaterializeResult(
         metadata={
+            **published_columns,
             "path": dg.MetadataValue.path(str(target)),
             "bytes": dg.MetadataValue.int(result.bytes),
             "sync_id": dg.MetadataValue.text(result.sync_id),

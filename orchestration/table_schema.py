@@ -1,0 +1,21 @@
+"""A DuckDB table's columns as Dagster's column schema, so the UI shows what each table holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+
+def column_schema(con: Any, schema: str, table: str) -> dg.TableSchema:
+    rows = con.execute(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, data_type, constraints=dg.TableColumnConstraints(nullable=nullable == "YES"))
+            for name, data_type, nullable in rows
+        ]
+    )

@@ -1,0 +1,87 @@
+"""What the UI shows about runs and assets: who started a run, who owns the assets, the columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.cli import main
+from orchestration.definitions import DEFAULT_OWNER, build_definitions
+from orchestration.run_tags import STARTED_BY
+from orchestration.schedules import build_schedule
+from tests.orchestration.test_sync_cli import sync_args
+
+
+def _instance(data_home: Path) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(data_home / "dagster"))
+
+
+def _latest_metadata(instance: dg.DagsterInstance, *path: str) -> dict:
+    event = instance.get_latest_materialization_event(dg.AssetKey(list(path)))
+    assert event is not None and event.asset_materialization is not None
+    return dict(event.asset_materialization.metadata)
+
+
+def _columns(data_home: Path, schema: str, table: str) -> list[tuple[str, str]]:
+    con = duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True)
+    try:
+        query = (
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position"
+        )
+        return [(name, kind) for name, kind in con.execute(query, [schema, table]).fetchall()]
+    finally:
+        con.close()
+
+
+def test_a_cli_run_is_tagged_and_its_tables_show_their_columns(simulator, data_home, tmp_path) -> None:
+    assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
+    with _instance(data_home) as instance:
+        (run,) = instance.get_runs()
+        assert run.tags[STARTED_BY] == "cli"
+        staged = _latest_metadata(instance, "c1_staging", "grants")["dagster/column_schema"].value
+        assert [(c.name, c.type) for c in staged.columns] == _columns(data_home, "c1_staging", "grants")
+        published = _latest_metadata(instance, "c1_sync")
+        for table in ("users", "groups", "grants"):
+            schema = published[f"c1.{table} columns"].value
+            assert [(c.name, c.type) for c in schema.columns] == _columns(data_home, "c1", table)
+
+
+def test_a_run_launched_without_our_tag_is_tagged_ui(simulator, data_home, tmp_path, monkeypatch) -> None:
+    """What the UI's buttons and `dagster asset materialize` launch: no tag of ours until the run starts."""
+    for name, value in (
+        ("BATON_BASE_URL", simulator.base_url),
+        ("BATON_USERNAME", simulator.username),
+        ("BATON_PASSWORD", simulator.password),
+        ("BATON_FILE", str(tmp_path / "sync.c1z")),
+    ):
+        monkeypatch.setenv(name, value)
+    defs = build_definitions()
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).tags[STARTED_BY] == "ui"
+
+
+def test_the_schedule_tags_its_runs() -> None:
+    schedule = build_schedule()
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance)
+        (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.tags[STARTED_BY] == "schedule"
+
+
+@pytest.mark.parametrize(
+    ("env", "owner"), [(None, DEFAULT_OWNER), ("team:identity-ops", "team:identity-ops")]
+)
+def test_every_asset_has_an_owner(env: str | None, owner: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if env is not None:
+        monkeypatch.setenv("BATON_XMATTERS_OWNER", env)
+    specs = [spec for assets in build_definitions().assets for spec in assets.specs]
+    assert len(specs) >= 12
+    assert {spec.key.to_user_string(): list(spec.owners) for spec in specs} == {
+        spec.key.to_user_string(): [owner] for spec in specs
+    }
