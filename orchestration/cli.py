@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
+
+from orchestration import interrupts
 
 SUBCOMMANDS = ("demo", "inspect", "simulate")
 
@@ -36,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `baton-xmatters inspect ... | head`: the reader left, not an error
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:  # Ctrl-C outside a sync (a sync handles it: orchestration/interrupts.py)
+        print(interrupts.MESSAGE, file=sys.stderr)
+        return interrupts.EXIT_CODES[signal.SIGINT]
 
 
 def run() -> NoReturn:

@@ -110,3 +110,15 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
     code = main(baseline.args(sim))
     out, err = capsys.readouterr()
     baseline.assert_synced(code, err, expected_from_org(reliability_org))
+
+
+def test_ctrl_c_outside_a_sync_is_one_line_too(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """E.g. while `demo` builds its organisation, before the sync (and its watcher) started."""
+    from orchestration import cli
+
+    def interrupted(args: list[str]) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_main", interrupted)
+    assert cli.main(["demo"]) == 130
+    assert capsys.readouterr().err == MESSAGE + "\n"
