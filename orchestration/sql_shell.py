@@ -162,7 +162,8 @@ class ReadOnlyWarehouse:
         except duckdb.IOException as exc:
             if _LOCK_MARKER in str(exc):
                 holder = re.search(r"\(PID (\d+)\)", str(exc))
-                raise self._busy(f"writer PID {holder.group(1)}" if holder else "DuckDB's writer lock") from None
+                evidence = f"writer PID {holder.group(1)}" if holder else "DuckDB's writer lock held"
+                raise self._busy(evidence) from None
             raise ShellError(f"cannot open {self.path}: {_one_line(exc)}") from None
         except duckdb.Error as exc:
             raise ShellError(f"cannot open {self.path}: {_one_line(exc)}") from None
