@@ -10,9 +10,11 @@ import difflib
 import gc
 import importlib
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 
@@ -33,6 +35,16 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "simulate": Subcommand("simulator.cli", "add_simulate_arguments", "run_simulate", "run the simulator"),
     "sql": Subcommand("orchestration.sql_shell", "add_sql_arguments", "run_sql", "query the warehouse"),
 }
+
+
+def executable() -> str:
+    """This command's full path (shell-quoted), for hints that work without activating the venv.
+
+    The console script sits beside the interpreter that runs it (`.venv/bin/`); when it does not
+    (run as `python -m`), the bare name.
+    """
+    script = Path(sys.executable).with_name("baton-xmatters")
+    return shlex.quote(str(script)) if script.is_file() else "baton-xmatters"
 
 
 def version() -> str:
