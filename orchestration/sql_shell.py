@@ -127,8 +127,11 @@ class ReadOnlyWarehouse:
                 results = []
                 for statement in statements:
                     relation = con.sql(statement.query)
-                    if relation is not None:
-                        results.append(Result(list(relation.columns), relation.fetchall()))
+                    if relation is None:
+                        continue
+                    result = Result(list(relation.columns), relation.fetchall())
+                    if result.columns != ["Success"] or result.rows:  # SET, ATTACH...: nothing to show
+                        results.append(result)
                 return results
             except duckdb.Error as exc:
                 raise ShellError(_one_line(exc)) from None

@@ -202,3 +202,19 @@ def test_sql_starts_without_dagster_or_dlt(warehouse: Path):
         [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.splitlines()[-1] == "0 []", result.stderr
+
+
+def test_a_copy_for_duckdb_1_clients(capsys, warehouse: Path, tmp_path: Path):
+    """The docs' recipe: DuckDB 1.x clients cannot read storage v2, so write a v1.4 copy."""
+    copy = tmp_path / "warehouse-v1.duckdb"
+    code, out, err = sql(
+        capsys,
+        "--warehouse",
+        str(warehouse),
+        f"ATTACH '{copy}' AS v1 (STORAGE_VERSION 'v1.4.0', READ_WRITE); COPY FROM DATABASE warehouse TO v1;",
+    )
+    assert (code, out, err) == (0, "", "")  # statements without rows print nothing
+    with duckdb.connect(str(copy), read_only=True) as con:
+        tags = con.sql("SELECT tags FROM duckdb_databases() WHERE database_name = 'warehouse-v1'").fetchall()
+        assert tags == [({"storage_version": "v1.4.0+"},)]
+        assert con.sql("SELECT count(*) FROM c1.users").fetchall() == [(2,)]
