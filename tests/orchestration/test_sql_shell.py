@@ -218,3 +218,21 @@ def test_a_copy_for_duckdb_1_clients(capsys, warehouse: Path, tmp_path: Path):
         tags = con.sql("SELECT tags FROM duckdb_databases() WHERE database_name = 'warehouse-v1'").fetchall()
         assert tags == [({"storage_version": "v1.4.0+"},)]
         assert con.sql("SELECT count(*) FROM c1.users").fetchall() == [(2,)]
+
+
+def test_a_sync_starting_during_a_statement_stops_before_any_request(capsys, warehouse: Path):
+    """The shell holds the sync lock shared while a statement runs; the sync says who may hold it."""
+    reader = hold(
+        "import fcntl, sys; f = open(sys.argv[1] + '.lock', 'a+'); fcntl.flock(f, fcntl.LOCK_SH)", warehouse
+    )
+    assert reader.stdin is not None
+    try:
+        argv = ["--base-url", "http://127.0.0.1:9/api/xm/1", "--username", "u", "--password", "p"]
+        assert main([*argv, "--warehouse", str(warehouse), "-f", str(warehouse.with_name("s.c1z"))]) == 1
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=30)
+    err = capsys.readouterr().err
+    assert (
+        "another sync is running against" in err and "or a baton-xmatters sql statement is reading it" in err
+    )
