@@ -73,7 +73,9 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
         "statements ending in ';' from stdin (a prompt when it is a terminal)."
     )
     parser.add_argument("query", nargs="?", help="the SQL to run (default: interactive)")
-    parser.add_argument("-o", "--output-format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument(
+        "-o", "--output-format", choices=("table", "csv", "json"), default="table", help="default table"
+    )
     parser.add_argument(
         "--warehouse", help="the DuckDB file (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
     )
