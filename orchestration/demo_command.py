@@ -43,9 +43,18 @@ def run_demo(options: argparse.Namespace) -> int:
     home = Path(options.home).resolve()
     sync_file = Path(options.file).resolve() if options.file else home / "demo.c1z"
     warehouse = Path(options.warehouse).resolve() if options.warehouse else home / "warehouse.duckdb"
-    org = build_org(OrgSpec(seed=options.seed, people=options.people, groups=options.groups))
+    # the large group (several member pages) no bigger than the tenant: a small demo is not mostly
+    # people outside the API account's scope
+    large_group_size = min(_SPEC.large_group_size, options.people)
+    spec = OrgSpec(
+        seed=options.seed, people=options.people, groups=options.groups, large_group_size=large_group_size
+    )
+    org = build_org(spec)
     with XmattersSimulator(org) as simulator:
-        print(f"Simulator: {simulator.base_url} ({len(org.people)} people, {len(org.groups)} groups)")
+        print(
+            f"Simulator: {simulator.base_url} ({len(org.people)} people, +{len(org.hidden_people)} outside "
+            f"the API account's scope, {len(org.groups)} groups)"
+        )
         sync_options = sync_command.build_options(
             base_url=simulator.base_url,
             username=simulator.username,

@@ -47,6 +47,11 @@ def test_a_demo_leaves_the_real_warehouse_and_history_untouched(
         assert (demo / name).exists(), name
     with duckdb.connect(str(demo / "warehouse.duckdb"), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM c1.sync_runs").fetchall() == [(1,)]
+        # the tenant asked for: 40 people and the default 5 outside the API account's scope
+        assert con.sql("SELECT visible, count(*) FROM c1.users GROUP BY 1 ORDER BY 1").fetchall() == [
+            (False, 5),
+            (True, 40),
+        ]
 
     # the hints are full paths: they run as printed, without an activated venv
     hints = [line.strip() for line in out.splitlines() if "/baton-xmatters " in line]
