@@ -177,8 +177,10 @@ class ReadOnlyWarehouse:
     def _sync_lock_shared(self) -> Iterator[None]:
         """Holds the CLI sync's lock file shared, if there is one; busy while a sync holds it."""
         try:
-            fd = os.open(self.lock_file, os.O_RDONLY)
+            fd = os.open(self.lock_file, os.O_RDONLY)  # never created here: the shell writes nothing
         except OSError:  # no CLI sync ever ran here (or it is unreadable): DuckDB's lock still applies
+            fd = None
+        if fd is None:
             yield
             return
         try:
