@@ -29,10 +29,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# The UI with the same Dagster home as CLI runs, so their history shows up.
+# The UI with the same data directory and Dagster home as CLI runs, so their history shows up:
+# `make ui PORT=3310`, `make ui BATON_XMATTERS_HOME=var/demo` (the demo's). As the CLI, a
+# DAGSTER_HOME in the environment wins over $(BATON_XMATTERS_HOME)/dagster.
+PORT ?= 3000
+BATON_XMATTERS_HOME ?= var
+DAGSTER_HOME ?= $(BATON_XMATTERS_HOME)/dagster
 ui: $(STAMP)
-	$(BIN)/python -c "from pathlib import Path; from orchestration.sync_command import ensure_dagster_home; ensure_dagster_home(Path('var/dagster').resolve())"
-	DAGSTER_HOME=$(CURDIR)/var/dagster $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -c "from pathlib import Path; from orchestration.sync_command import ensure_dagster_home; ensure_dagster_home(Path('$(abspath $(DAGSTER_HOME))'))"
+	BATON_XMATTERS_HOME=$(abspath $(BATON_XMATTERS_HOME)) DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) \
+		$(BIN)/dagster dev -w workspace.yaml -p $(PORT)
 
 # Regenerate the committed protobuf code from pipelines/c1z/proto/*.proto.
 proto: $(STAMP)

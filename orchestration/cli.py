@@ -1,4 +1,4 @@
-"""`baton-xmatters`: the sync (baton's flags and BATON_* variables), plus `demo`, `inspect`, `simulate`.
+"""`baton-xmatters`: the sync (baton's flags and BATON_* variables), plus the commands in `SUBCOMMANDS`.
 
 A thin entry point: parse, hand over to the command module, print one-line errors, set the exit code.
 """
@@ -6,16 +6,56 @@ A thin entry point: parse, hand over to the command module, print one-line error
 from __future__ import annotations
 
 import argparse
+import difflib
 import gc
+import importlib
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from importlib import metadata
+from pathlib import Path
+from typing import NamedTuple, NoReturn
 
 from orchestration import interrupts
 
-SUBCOMMANDS = ("demo", "inspect", "simulate")
+
+class Subcommand(NamedTuple):
+    """Where a command lives: imported only when it runs (the sync's Dagster import takes seconds)."""
+
+    module: str
+    add_arguments: str
+    run: str
+    summary: str
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "demo": Subcommand(
+        "orchestration.demo_command", "add_demo_arguments", "run_demo", "sync from the built-in simulator"
+    ),
+    "inspect": Subcommand("pipelines.c1z.inspect", "add_inspect_arguments", "run_inspect", "read a .c1z"),
+    "simulate": Subcommand("simulator.cli", "add_simulate_arguments", "run_simulate", "run the simulator"),
+    "sql": Subcommand("orchestration.sql_shell", "add_sql_arguments", "run_sql", "query the warehouse"),
+}
+
+
+def executable() -> str:
+    """This command's full path (shell-quoted), for hints that work without activating the venv.
+
+    The console script sits beside the interpreter that runs it (`.venv/bin/`); when it does not
+    (run as `python -m`), the bare name.
+    """
+    script = Path(sys.executable).with_name("baton-xmatters")
+    return shlex.quote(str(script)) if script.is_file() else "baton-xmatters"
+
+
+def version() -> str:
+    """`baton-xmatters 0.1.0`: the installed package's version, as `baton --version` prints its own."""
+    try:
+        return f"baton-xmatters {metadata.version('baton-xmatters')}"
+    except metadata.PackageNotFoundError:
+        return "baton-xmatters (version unknown: not installed)"
 
 
 def build_sync_parser() -> argparse.ArgumentParser:
@@ -26,9 +66,11 @@ def build_sync_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="baton-xmatters",
         description="Sync xMatters people, groups and group memberships into a C1 .c1z file and a DuckDB "
-        "warehouse. Subcommands: demo (sync from the built-in simulator), inspect (read a .c1z), "
-        "simulate (run the simulator).",
+        "warehouse. Subcommands: "
+        + ", ".join(f"{name} ({command.summary})" for name, command in SUBCOMMANDS.items())
+        + ".",
     )
+    parser.add_argument("--version", action="version", version=version())
     sync_command.add_sync_arguments(parser)
     return parser
 
@@ -60,6 +102,12 @@ def run() -> NoReturn:
 def _main(args: list[str]) -> int:
     if args and args[0] in SUBCOMMANDS:
         return _run_subcommand(args[0], args[1:])
+    if args and args[0] == "--version":  # before the sync's parser: no Dagster or dlt import for this
+        print(version())
+        return 0
+    if args and not args[0].startswith("-"):  # the sync takes only flags: a bare word is a command
+        print(f"baton-xmatters: error: {_unknown_command(args[0])}", file=sys.stderr)
+        return 2
     options = build_sync_parser().parse_args(args)
     _configure_logging(options.log_level)
     from orchestration import sync_command
@@ -67,24 +115,25 @@ def _main(args: list[str]) -> int:
     return sync_command.run_sync(options)
 
 
+def _unknown_command(word: str) -> str:
+    close = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.6)
+    if close:
+        return f"unknown command '{word}'; did you mean '{close[0]}'?"
+    return (
+        f"unknown command '{word}' (commands: {', '.join(SUBCOMMANDS)}; "
+        "the sync itself takes only flags, see --help)"
+    )
+
+
 def _run_subcommand(name: str, args: list[str]) -> int:
+    command = SUBCOMMANDS[name]
+    module = importlib.import_module(command.module)
     parser = argparse.ArgumentParser(prog=f"baton-xmatters {name}")
-    if name == "inspect":
-        from pipelines.c1z.inspect import add_inspect_arguments, run_inspect
-
-        add_inspect_arguments(parser)
-        return run_inspect(parser.parse_args(args))
-    if name == "simulate":
-        from simulator.cli import add_simulate_arguments, run_simulate
-
-        add_simulate_arguments(parser)
-        return run_simulate(parser.parse_args(args))
-    from orchestration import demo_command
-
-    demo_command.add_demo_arguments(parser)
+    getattr(module, command.add_arguments)(parser)
     options = parser.parse_args(args)
-    _configure_logging(options.log_level)
-    return demo_command.run_demo(options)
+    if getattr(options, "log_level", None):
+        _configure_logging(options.log_level)
+    return int(getattr(module, command.run)(options))
 
 
 def _configure_logging(level: str) -> None:

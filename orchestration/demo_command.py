@@ -1,49 +1,85 @@
 """`baton-xmatters demo` (what `make demo` runs): a full sync from the built-in simulator.
 
 Starts the simulator on a free loopback port, syncs from it with the normal CLI path, and tells the
-user where the file and the warehouse are and how to open the UI.
+user where the file and the warehouse are and how to look at them.
+
+The demo keeps to its own data directory (`--home`, default `var/demo`: warehouse, dlt state,
+Dagster home, demo.c1z). A synthetic tenant synced into the real warehouse would replace its
+published tables and add fake access changes to its history; so the demo ignores
+`BATON_XMATTERS_HOME` and `DAGSTER_HOME` and writes elsewhere only when given `--warehouse` or `-f`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import shlex
+from pathlib import Path
 
 from orchestration import sync_command
-from orchestration.paths import data_paths
+from orchestration.cli import executable
 from simulator.app import XmattersSimulator
 from simulator.org import OrgSpec, build_org
 
+DEFAULT_HOME = Path("var/demo")
+_SPEC = OrgSpec()
+_SAMPLE_QUERY = "SELECT display_name, status FROM c1.users ORDER BY display_name LIMIT 5"
+
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--people", type=int, default=3000, help="people in the simulated tenant")
-    parser.add_argument("--groups", type=int, default=120, help="groups in the simulated tenant")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("-f", "--file", help="the .c1z to write (default var/demo.c1z)")
+    parser.add_argument("--people", type=int, default=_SPEC.people, help="people in the simulated tenant")
+    parser.add_argument("--groups", type=int, default=_SPEC.groups, help="groups in the simulated tenant")
+    parser.add_argument("--seed", type=int, default=_SPEC.seed)
+    parser.add_argument(
+        "--home",
+        default=str(DEFAULT_HOME),
+        help=f"the demo's data directory: warehouse, dlt state, Dagster home (default {DEFAULT_HOME})",
+    )
+    parser.add_argument("-f", "--file", help="the .c1z to write (default <home>/demo.c1z)")
+    parser.add_argument("--warehouse", help="the DuckDB warehouse (default <home>/warehouse.duckdb)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
 def run_demo(options: argparse.Namespace) -> int:
-    paths = data_paths()
-    sync_file = options.file or str(paths.home / "demo.c1z")
-    org = build_org(OrgSpec(seed=options.seed, people=options.people, groups=options.groups))
+    home = Path(options.home).resolve()
+    sync_file = Path(options.file).resolve() if options.file else home / "demo.c1z"
+    warehouse = Path(options.warehouse).resolve() if options.warehouse else home / "warehouse.duckdb"
+    # the large group (several member pages) no bigger than the tenant: a small demo is not mostly
+    # people outside the API account's scope
+    large_group_size = min(_SPEC.large_group_size, options.people)
+    spec = OrgSpec(
+        seed=options.seed, people=options.people, groups=options.groups, large_group_size=large_group_size
+    )
+    org = build_org(spec)
     with XmattersSimulator(org) as simulator:
-        print(f"Simulator: {simulator.base_url} ({len(org.people)} people, {len(org.groups)} groups)")
+        print(
+            f"Simulator: {simulator.base_url} ({len(org.people)} people, +{len(org.hidden_people)} outside "
+            f"the API account's scope, {len(org.groups)} groups)"
+        )
         sync_options = sync_command.build_options(
             base_url=simulator.base_url,
             username=simulator.username,
             password=simulator.password,
-            file=sync_file,
+            file=str(sync_file),
+            warehouse=str(warehouse),
             log_level=options.log_level,
         )
-        code = sync_command.run_sync(sync_options)
+        # the sync reads both from the environment; the demo's own, whatever the shell has set
+        demo_env = {"BATON_XMATTERS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+        with sync_command.environment(demo_env):
+            code = sync_command.run_sync(sync_options)
     if code == 0:
-        dagster_home = os.environ.get("DAGSTER_HOME") or str(paths.dagster_home)
-        print(
-            "\nNext:\n"
-            f"  baton-xmatters inspect -f {sync_file} stats\n"
-            f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{paths.warehouse}', "
-            "read_only=True).sql('SELECT display_name, status FROM c1.users LIMIT 5'))\"\n"
-            f"  make ui   (Dagster UI with run history from {dagster_home}; http://127.0.0.1:3000)"
-        )
+        print(next_steps(home, sync_file, warehouse))
     return code
+
+
+def next_steps(home: Path, sync_file: Path, warehouse: Path) -> str:
+    """Commands to paste as they are: full paths, no venv to activate."""
+    command = executable()
+    quote = shlex.quote
+    return (
+        f"\nThe demo's data is in {home} (a warehouse elsewhere is left alone). Next:\n"
+        f"  {command} inspect -f {quote(str(sync_file))} stats\n"
+        f"  {command} sql --warehouse {quote(str(warehouse))} {quote(_SAMPLE_QUERY)}\n"
+        f"  make ui BATON_XMATTERS_HOME={quote(str(home))}   "
+        "(Dagster UI with the demo's run history; http://127.0.0.1:3000)"
+    )

@@ -11,7 +11,7 @@ SYNC_JOB_NAME = "xmatters_sync"
 
 xmatters_sync_job = dg.define_asset_job(
     name=SYNC_JOB_NAME,
-    selection=dg.AssetSelection.all(include_sources=False),
+    selection=dg.AssetSelection.all(),  # without source (external) assets; the default, no BetaWarning
     executor_def=dg.in_process_executor,
     description="Extract xMatters, transform to C1 tables, audit them, publish the c1 tables and the .c1z.",
     tags={"dagster/max_runtime": "7200"},

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from simulator.app import XmattersSimulator
@@ -77,10 +79,9 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
             )
             print(f"  user name + password:  {simulator.username} / {simulator.password}")
             print(f"  API key id + secret:   {simulator.api_key_id} / {simulator.api_key_secret}")
-            print(
-                f"Try: BATON_BASE_URL={simulator.base_url} BATON_USERNAME={simulator.username} "
-                f"BATON_PASSWORD={simulator.password} baton-xmatters"
-            )
+            print("To sync from it, paste into another shell:")
+            print(export_lines(simulator.base_url, simulator.username, simulator.password))
+            print(f"then run {_sync_command()} (or make ui, then Materialize all)")
             print("Press Ctrl+C to stop.", flush=True)
             while not stop.wait(0.5):
                 pass
@@ -88,6 +89,21 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
         _restore_handlers(previous)
     print("xMatters simulator stopped.", flush=True)
     return 0
+
+
+def export_lines(base_url: str, username: str, password: str) -> str:
+    """`export BATON_...=` lines a user pastes as they are (values quoted for the shell)."""
+    values = {"BATON_BASE_URL": base_url, "BATON_USERNAME": username, "BATON_PASSWORD": password}
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in values.items())
+
+
+def _sync_command() -> str:
+    """The `baton-xmatters` beside this interpreter (the venv's), by full path: no venv to activate.
+
+    The simulator imports nothing of the project's other packages, so not `orchestration.cli`'s twin.
+    """
+    script = Path(sys.executable).with_name("baton-xmatters")
+    return shlex.quote(str(script)) if script.is_file() else "baton-xmatters"
 
 
 def _install_stop_handlers(stop: threading.Event) -> dict[int, object]:

@@ -161,8 +161,8 @@ class OrgSpec:
     """
 
     seed: int = 7
-    people: int = 200
-    groups: int = 30
+    people: int = 3000  # more than `large_group_size`: by default only `hidden_people` are hidden
+    groups: int = 120
     members_per_group: int = 12
     inactive_share: float = 0.15
     hidden_people: int = 5

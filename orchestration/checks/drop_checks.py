@@ -5,6 +5,8 @@ which looks exactly like mass revocation; publishing that would tell C1 to remov
 exists. The threshold is `SyncSettings.max_drop_ratio` (per-run overridable; 1.0 disables).
 """
 
+import math
+
 import dagster as dg
 
 from orchestration.assets.c1_tables import STAGING, staging_key
@@ -31,6 +33,41 @@ def evaluate_drop(previous: int | None, current: int, max_drop_ratio: float) -> 
     return drop <= max_drop_ratio, drop
 
 
+def percent(ratio: float, beside: float | None = None) -> str:
+    """`0.57%`, `50%`: two significant digits, more when needed to tell `ratio` from `beside`.
+
+    A drop of 50.04% against a limit of 50% must not read "50% dropped; limit 50%", nor 99.6% read
+    as "100%" (everything) or 0.001% as "0%" (nothing).
+    """
+    for digits in range(2, 8):
+        text = _significant(ratio * 100, digits)
+        ambiguous = beside is not None and ratio != beside and text == _significant(beside * 100, digits)
+        if not ambiguous and (text != "100" or ratio == 1) and (text != "0" or ratio == 0):
+            break
+    return text + "%"
+
+
+def _significant(value: float, digits: int) -> str:
+    """`value` to `digits` significant digits, never in exponent notation, no trailing zeros."""
+    if value == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def drop_summary(table: str, previous: int | None, current: int, drop: float, limit: float) -> str:
+    """What the check saw, with the flag that changes the limit (the CLI prints it on failure)."""
+    if previous is None:
+        return "first published sync"
+    if drop == 0:
+        return f"{table} {previous} -> {current}: none dropped; limit {percent(limit)} (--max-drop)"
+    return (
+        f"{table} {previous} -> {current}: {percent(drop, limit)} of {table} dropped; "
+        f"limit {percent(limit, drop)} (--max-drop)"
+    )
+
+
 def _build_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=staging_key(table),
@@ -44,15 +81,9 @@ def _build_check(table: str) -> dg.AssetChecksDefinition:
             previous = published_count(con, table)
             current = int(con.sql(f"SELECT count(*) FROM {STAGING}.{table}").fetchall()[0][0])
         passed, drop = evaluate_drop(previous, current, sync_settings.max_drop_ratio)
-        limit = sync_settings.max_drop_ratio
-        summary = (
-            "first published sync"
-            if previous is None
-            else f"{table}: {previous} -> {current} ({drop:.0%} drop; limit {limit:.0%})"
-        )
         return dg.AssetCheckResult(
             passed=passed,
-            description=summary,
+            description=drop_summary(table, previous, current, drop, sync_settings.max_drop_ratio),
             metadata={
                 "previous": dg.MetadataValue.int(previous or 0),
                 "current": dg.MetadataValue.int(current),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,12 @@ COMMANDS = ("resource-types", "resources", "entitlements", "grants", "syncs", "s
 
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--file", required=True, help="the .c1z file to read")
+    parser.add_argument(  # baton's default, and the file the sync writes by default
+        "-f",
+        "--file",
+        default=os.environ.get("BATON_FILE", "sync.c1z"),
+        help="the .c1z file to read (default sync.c1z, $BATON_FILE)",
+    )
     parser.add_argument("command", choices=COMMANDS, help="what to list")
     parser.add_argument("-o", "--output-format", choices=("console", "json"), default="console")
     parser.add_argument("--sync-id", default=None, help="read this sync instead of the latest one")

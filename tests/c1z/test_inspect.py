@@ -128,3 +128,14 @@ def test_an_annotation_of_an_unknown_type_is_shown_opaque(
     assert annotations[0]["@type"].startswith("type.googleapis.com/c1.connector.v2.")
     assert listed["u1"]["displayName"] == "Zoë"
     assert listed["u2"]["displayName"] == "Ann"
+
+
+def test_the_file_defaults_to_sync_c1z_as_baton(
+    capsys: pytest.CaptureFixture[str], ours: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(capsys, "stats")
+    assert code == 1 and err == "baton-xmatters: error: sync.c1z: no such file\n"
+    (tmp_path / "sync.c1z").write_bytes(ours.read_bytes())
+    code, out, _ = _run(capsys, "stats", "-o", "json")
+    assert code == 0 and json.loads(out)["grants"] == 2

@@ -55,3 +55,24 @@ def test_schedule_is_daily_and_off_until_turned_on():
     schedule = defs.resolve_schedule_def("xmatters_sync_daily")
     assert schedule.cron_schedule == "0 3 * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_the_job_selects_every_asset_and_imports_without_a_beta_warning():
+    """`AssetSelection.all(include_sources=False)` printed a BetaWarning on every CLI run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    graph = defs.resolve_asset_graph()
+    assert set(job.asset_layer.executable_asset_keys) == set(graph.get_all_asset_keys())
+    assert len(job.asset_layer.asset_graph.asset_check_keys) == len(graph.asset_check_keys)
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import orchestration.definitions"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr

@@ -30,6 +30,8 @@ def test_vanished_people_block_publishing_and_leave_everything_as_it_was(
     assert main(sync_args(shrunk, sync_file)) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "users_sudden_drop" in err
+    previous = len(simulator.org.people) + len(simulator.org.hidden_people)
+    assert f"users {previous} -> 10: 99.6% of users dropped; limit 50% (--max-drop)" in err
     assert "nothing was published" in err
     assert sync_file.read_bytes() == before
     assert not sync_file.with_name("sync.c1z.pending").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def test_the_doc_has_its_examples():
     )
 
 
-def test_every_documented_query_runs_and_answers_correctly(simulator, org, data_home, tmp_path):
+def test_every_documented_query_runs_and_answers_correctly(simulator, org, data_home, tmp_path, capsys):
     sync_file = tmp_path / "sync.c1z"
     assert main(sync_args(simulator, sync_file)) == 0
     assert main(sync_args(simulator, sync_file)) == 0  # a second sync gives the history a diff
@@ -37,8 +38,17 @@ def test_every_documented_query_runs_and_answers_correctly(simulator, org, data_
     con = duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True)
     try:
         results = {name: con.sql(sql).fetchall() for name, sql in doc_queries().items()}
+        databases = con.sql("SELECT database_name, tags FROM duckdb_databases()").fetchall()
     finally:
         con.close()
+
+    # the storage version the doc's client table is about, and the shell it recommends
+    stated = re.search(r"storage version `(v[0-9.]+\+)`", DOC.read_text(encoding="utf-8"))
+    assert stated and dict(databases)["warehouse"]["storage_version"] == stated.group(1)
+    capsys.readouterr()
+    assert main(["sql", "-o", "json", doc_queries()["Groups without members"]]) == 0
+    shell_rows = json.loads(capsys.readouterr().out)
+    assert [tuple(row.values()) for row in shell_rows] == results["Groups without members"]
 
     assert len(results["Who is in which group"]) == len(expected_from_org(org).grants)
     inactive = {p["id"] for p in org.people if p["status"] == "INACTIVE"}

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from simulator.cli import add_simulate_arguments, run_simulate
+from simulator.cli import _ORG_OPTIONS, add_simulate_arguments, export_lines, run_simulate
+from simulator.org import OrgSpec, build_org
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--people", "30", "--groups", "4", "--large-group-size", "40", "--hidden-people", "2", "--seed", "3"]
@@ -46,10 +47,13 @@ def test_module_serves_until_signalled(stop_signal: signal.Signals):
         base_url = re.search(r"listening on (http://127\.0\.0\.1:\d+/api/xm/1)\n", banner).group(1)
         user, password = re.search(r"user name \+ password: +(\S+) / (\S+)", banner).groups()
         key_id, secret = re.search(r"API key id \+ secret: +(x-api-key-\S+) / (\S+)", banner).groups()
-        assert (
-            f"BATON_BASE_URL={base_url} BATON_USERNAME={user} BATON_PASSWORD={password} baton-xmatters"
-            in banner
-        )
+        exports = [line for line in banner.splitlines() if line.startswith("export ")]
+        assert exports == [
+            f"export BATON_BASE_URL={base_url}",
+            f"export BATON_USERNAME={user}",
+            f"export BATON_PASSWORD={password}",
+        ]
+        assert re.search(r"then run /\S+/baton-xmatters ", banner)  # the full path: no venv to activate
         for auth in ((user, password), (key_id, secret)):
             page = requests.get(base_url + "/people", auth=auth, timeout=10).json()
             assert page["total"] == 30
@@ -101,3 +105,24 @@ def test_invalid_knobs_and_a_busy_port_fail_with_a_message(capsys):
         args = parser.parse_args([*SMALL, "--port", str(busy.getsockname()[1])])
         assert run_simulate(args) == 1
     assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
+
+
+def test_export_lines_paste_into_a_shell_as_they_are():
+    lines = export_lines("http://127.0.0.1:8089/api/xm/1", "sim user", "p'w $x;")
+    shell = subprocess.run(
+        ["sh", "-c", lines + '\nprintf "%s|%s|%s" "$BATON_BASE_URL" "$BATON_USERNAME" "$BATON_PASSWORD"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout == "http://127.0.0.1:8089/api/xm/1|sim user|p'w $x;"
+
+
+def test_the_default_org_is_mostly_visible_people():
+    """It was 200 people and a 2,500-member group: 2,300 of 2,500 synced users were hidden."""
+    parser = argparse.ArgumentParser()
+    add_simulate_arguments(parser)
+    args = parser.parse_args([])
+    org = build_org(OrgSpec(**{name: getattr(args, name) for name, _, _ in _ORG_OPTIONS}))
+    assert len(org.people) == 3000 and len(org.groups) == 120
+    assert len(org.hidden_people) == args.hidden_people == 5

@@ -1,0 +1,75 @@
+"""`baton-xmatters demo` keeps to its own data directory and prints hints that work as printed.
+
+The demo used to sync its synthetic tenant into `var/warehouse.duckdb`: a real warehouse's published
+tables and history would have been replaced by fake people.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.cli import main
+from tests.orchestration.test_sync_cli import sync_args
+
+
+def snapshot(directory: Path, skip: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file's bytes and modification time, except under `skip`."""
+    return {
+        str(path.relative_to(directory)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and skip not in path.parents
+    }
+
+
+def test_a_demo_leaves_the_real_warehouse_and_history_untouched(
+    simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    real_home = tmp_path / "var"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(real_home))  # as a user's shell might have them
+    monkeypatch.setenv("DAGSTER_HOME", str(real_home / "dagster"))
+    assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0  # the real warehouse, with history
+    assert (real_home / "warehouse.duckdb").is_file() and (real_home / "dagster").is_dir()
+    before = snapshot(real_home, skip=real_home / "demo")
+    capsys.readouterr()
+
+    assert main(["demo", "--people", "40", "--groups", "5", "--log-level", "warning"]) == 0
+    out = capsys.readouterr().out
+
+    assert snapshot(real_home, skip=real_home / "demo") == before
+    demo = real_home / "demo"
+    for name in ("warehouse.duckdb", "demo.c1z", "dagster/dagster.yaml", "dlt"):
+        assert (demo / name).exists(), name
+    with duckdb.connect(str(demo / "warehouse.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM c1.sync_runs").fetchall() == [(1,)]
+        # the tenant asked for: 40 people and the default 5 outside the API account's scope
+        assert con.sql("SELECT visible, count(*) FROM c1.users GROUP BY 1 ORDER BY 1").fetchall() == [
+            (False, 5),
+            (True, 40),
+        ]
+
+    # the hints are full paths: they run as printed, without an activated venv
+    hints = [line.strip() for line in out.splitlines() if "/baton-xmatters " in line]
+    assert [shlex.split(h)[1] for h in hints] == ["inspect", "sql"]
+    for hint in hints:
+        argv = shlex.split(hint)
+        assert Path(argv[0]).is_absolute()
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/")
+        assert result.returncode == 0, result.stderr
+        assert {"inspect": "user ", "sql": "(5 rows)"}[argv[1]] in result.stdout
+    assert f"make ui BATON_XMATTERS_HOME={demo}" in out
+
+
+def test_the_demo_writes_elsewhere_only_when_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    warehouse, sync_file = tmp_path / "mine" / "w.duckdb", tmp_path / "mine" / "d.c1z"
+    argv = ["demo", "--people", "30", "--groups", "3", "--log-level", "warning"]
+    assert main([*argv, "--warehouse", str(warehouse), "-f", str(sync_file)]) == 0
+    assert warehouse.is_file() and sync_file.is_file()
+    assert not (tmp_path / "var" / "demo" / "warehouse.duckdb").exists()
+    assert (tmp_path / "var" / "demo" / "dagster").is_dir()  # the run history stays the demo's

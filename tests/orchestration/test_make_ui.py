@@ -1,0 +1,38 @@
+"""`make ui`: the port and the data directory are variables (`make ui PORT=3310`), the default 3000.
+
+The recipe is checked with `make -n` (what it would run); starting `dagster dev` here would cost
+a webserver, a daemon and a code server for what is a command line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_ui(*variables: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "DAGSTER_HOME", "BATON_XMATTERS_HOME")}
+    result = subprocess.run(
+        ["make", "-n", "ui", *variables], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout.replace("\\\n", " ")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_ui_takes_a_port_and_a_data_directory():
+    default = make_ui()
+    assert "dagster dev -w workspace.yaml -p 3000" in default
+    assert f"DAGSTER_HOME={REPO_ROOT}/var/dagster " in default
+    assert f"BATON_XMATTERS_HOME={REPO_ROOT}/var " in default
+
+    assert "dagster dev -w workspace.yaml -p 3310" in make_ui("PORT=3310")
+
+    demo = make_ui("BATON_XMATTERS_HOME=var/demo")  # the demo's run history and warehouse
+    assert f"DAGSTER_HOME={REPO_ROOT}/var/demo/dagster " in demo
+    assert f"BATON_XMATTERS_HOME={REPO_ROOT}/var/demo " in demo

@@ -1,0 +1,238 @@
+"""`baton-xmatters sql`: a read-only shell on the warehouse that says (or waits) when a sync writes it.
+
+The warehouse here is a real DuckDB file with the types the c1 tables use; the writer holding the
+lock is a real second process, as a sync is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.sql(
+            """
+            CREATE SCHEMA c1;
+            CREATE TABLE c1.users (user_id VARCHAR, display_name VARCHAR, status VARCHAR,
+                visible BOOLEAN, created_at TIMESTAMPTZ,
+                emails STRUCT(address VARCHAR, is_primary BOOLEAN)[], score DECIMAL(5,2));
+            INSERT INTO c1.users VALUES
+                ('u1', 'Zoë Ødegaard', 'ENABLED', true, TIMESTAMPTZ '2024-01-02 03:04:05+00',
+                 [{'address': 'zoe@example.com', 'is_primary': true}], 1.50),
+                ('u2', '李 王', 'DISABLED', false, NULL, [], NULL);
+            """
+        )
+    return path
+
+
+def sql(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["sql", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_one_query_as_a_table(capsys, warehouse: Path):
+    code, out, err = sql(
+        capsys, "--warehouse", str(warehouse), "SELECT display_name, status FROM c1.users ORDER BY 1"
+    )
+    assert (code, err) == (0, "")
+    assert out == textwrap.dedent(
+        """\
+        display_name | status
+        -------------+---------
+        Zoë Ødegaard | ENABLED
+        李 王        | DISABLED
+        (2 rows)
+        """
+    )  # 李 and 王 take two columns each on a terminal
+
+
+def test_csv_and_json_for_scripts(capsys, warehouse: Path):
+    query = "SELECT user_id, created_at, emails, score, visible FROM c1.users ORDER BY 1"
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "json", query)
+    assert code == 0
+    assert json.loads(out) == [
+        {
+            "user_id": "u1",
+            "created_at": "2024-01-02T03:04:05+00:00",
+            "emails": [{"address": "zoe@example.com", "is_primary": True}],
+            "score": 1.5,
+            "visible": True,
+        },
+        {"user_id": "u2", "created_at": None, "emails": [], "score": None, "visible": False},
+    ]
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "csv", query)
+    assert code == 0
+    assert out.splitlines() == [
+        "user_id,created_at,emails,score,visible",
+        'u1,2024-01-02 03:04:05+00:00,"[{""address"": ""zoe@example.com"", ""is_primary"": true}]",1.50,True',
+        "u2,,[],,False",
+    ]
+
+
+def test_the_default_warehouse_is_the_syncs(capsys, warehouse: Path, monkeypatch):
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(warehouse.parent))
+    code, out, _ = sql(capsys, "-o", "csv", "SELECT count(*) AS n FROM c1.users")
+    assert (code, out) == (0, "n\n2\n")
+
+
+def test_sql_errors_and_writes_are_one_line_and_exit_1(capsys, warehouse: Path):
+    before = warehouse.read_bytes()
+    code, out, err = sql(capsys, "--warehouse", str(warehouse), "SELECT * FROM c1.user")
+    assert (code, out) == (1, "")
+    assert err.startswith("baton-xmatters: error: Catalog Error: Table with name user does not exist!")
+    assert "Did you mean" in err and err.count("\n") == 1
+    code, _, err = sql(capsys, "--warehouse", str(warehouse), "DELETE FROM c1.users")
+    assert code == 1 and "read-only mode" in err and err.count("\n") == 1
+    assert warehouse.read_bytes() == before
+
+
+def test_a_missing_warehouse_is_not_created(capsys, tmp_path: Path):
+    missing = tmp_path / "nowhere" / "warehouse.duckdb"
+    code, out, err = sql(capsys, "--warehouse", str(missing), "SELECT 1")
+    assert (code, out) == (2, "")
+    assert err == f"baton-xmatters: error: no warehouse at {missing}\n"
+    assert not missing.parent.exists()
+
+
+def hold(script: str, path: Path) -> subprocess.Popen[str]:
+    """Another process that takes a lock on `path` as a sync does, until its stdin closes."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            script + "\nprint('held', flush=True)\nimport sys; sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+WRITER = "import duckdb, sys; con = duckdb.connect(sys.argv[1])"
+SYNC_LOCK = "import fcntl, sys; f = open(sys.argv[1] + '.lock', 'a+'); fcntl.flock(f, fcntl.LOCK_EX)"
+
+
+def shell_argv(warehouse: Path, *argv: str) -> list[str]:
+    return [sys.executable, "-m", "orchestration.cli", "sql", "--warehouse", str(warehouse), *argv]
+
+
+@pytest.mark.parametrize("script", [WRITER, SYNC_LOCK], ids=["duckdb writer", "sync lock"])
+def test_a_running_sync_is_named_and_wait_waits_for_it(capsys, warehouse: Path, script: str):
+    holder = hold(script, warehouse)
+    assert holder.stdin is not None
+    try:
+        code, out, err = sql(capsys, "--warehouse", str(warehouse), "SELECT 1")
+        assert (code, out) == (1, "")
+        assert err.startswith(f"baton-xmatters: error: a sync is running on {warehouse} (")
+        assert err.endswith("); try again when it ends, or add --wait\n")
+
+        code, _, err = sql(
+            capsys, "--warehouse", str(warehouse), "--wait", "--wait-timeout", "0.3", "SELECT 1"
+        )
+        assert code == 1 and "after waiting 0.3 s (--wait-timeout)" in err
+
+        query = "SELECT count(*) AS n FROM c1.users"
+        waiting = subprocess.Popen(
+            shell_argv(warehouse, "--wait", "-o", "csv", query),
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert waiting.stderr is not None
+        assert waiting.stderr.readline() == f"waiting for the sync to release {warehouse} ...\n"
+    finally:
+        holder.stdin.close()  # the sync ends
+        holder.wait(timeout=30)
+    out, err = waiting.communicate(timeout=60)
+    assert (waiting.returncode, out, err) == (0, "n\n2\n", "")
+
+
+def test_statements_from_a_pipe_run_in_order_and_a_failure_sets_the_exit_code(warehouse: Path):
+    script = "SELECT 1 AS a;\n.tables\nSELECT nope;\nSELECT 'x;y'\n  AS b; SELECT 3 AS c"
+    result = subprocess.run(
+        shell_argv(warehouse, "-o", "csv"),
+        input=script, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stdout == "a\n1\nschema,name,type\nc1,users,BASE TABLE\nb\nx;y\nc\n3\n"
+    assert result.stderr.count("baton-xmatters: error: Binder Error") == 1
+
+
+def test_an_idle_shell_does_not_hold_the_warehouse(warehouse: Path):
+    """A shell left open must not block the next sync: it opens the file per statement."""
+    shell = subprocess.Popen(
+        shell_argv(warehouse, "-o", "csv"),
+        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert shell.stdin is not None and shell.stdout is not None
+    shell.stdin.write("SELECT count(*) AS n FROM c1.users;\n")
+    shell.stdin.flush()
+    assert [shell.stdout.readline(), shell.stdout.readline()] == ["n\n", "2\n"]
+    with duckdb.connect(str(warehouse)) as writer:  # what the next sync does
+        writer.sql("INSERT INTO c1.users (user_id) VALUES ('u3')")
+    shell.stdin.write("SELECT count(*) AS n FROM c1.users;\n")
+    shell.stdin.close()
+    assert shell.stdout.read() == "n\n3\n"
+    assert shell.wait(timeout=30) == 0
+
+
+def test_sql_starts_without_dagster_or_dlt(warehouse: Path):
+    probe = (
+        "import sys; from orchestration.cli import main; "
+        f"code = main(['sql', '--warehouse', {str(warehouse)!r}, 'SELECT 1']); "
+        "print(code, sorted(m for m in ('dagster', 'dlt', 'great_expectations') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.splitlines()[-1] == "0 []", result.stderr
+
+
+def test_a_copy_for_duckdb_1_clients(capsys, warehouse: Path, tmp_path: Path):
+    """The docs' recipe: DuckDB 1.x clients cannot read storage v2, so write a v1.4 copy."""
+    copy = tmp_path / "warehouse-v1.duckdb"
+    code, out, err = sql(
+        capsys,
+        "--warehouse",
+        str(warehouse),
+        f"ATTACH '{copy}' AS v1 (STORAGE_VERSION 'v1.4.0', READ_WRITE); COPY FROM DATABASE warehouse TO v1;",
+    )
+    assert (code, out, err) == (0, "", "")  # statements without rows print nothing
+    with duckdb.connect(str(copy), read_only=True) as con:
+        tags = con.sql("SELECT tags FROM duckdb_databases() WHERE database_name = 'warehouse-v1'").fetchall()
+        assert tags == [({"storage_version": "v1.4.0+"},)]
+        assert con.sql("SELECT count(*) FROM c1.users").fetchall() == [(2,)]
+
+
+def test_a_sync_starting_during_a_statement_stops_before_any_request(capsys, warehouse: Path):
+    """The shell holds the sync lock shared while a statement runs; the sync says who may hold it."""
+    reader = hold(
+        "import fcntl, sys; f = open(sys.argv[1] + '.lock', 'a+'); fcntl.flock(f, fcntl.LOCK_SH)", warehouse
+    )
+    assert reader.stdin is not None
+    try:
+        argv = ["--base-url", "http://127.0.0.1:9/api/xm/1", "--username", "u", "--password", "p"]
+        assert main([*argv, "--warehouse", str(warehouse), "-f", str(warehouse.with_name("s.c1z"))]) == 1
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=30)
+    err = capsys.readouterr().err
+    assert (
+        "another sync is running against" in err and "or a baton-xmatters sql statement is reading it" in err
+    )
