@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-SUBCOMMANDS = ("demo", "inspect", "simulate")
+SUBCOMMANDS = ("demo", "diff", "inspect", "simulate")
 
 
 def build_sync_parser() -> argparse.ArgumentParser:
@@ -68,6 +68,11 @@ def _run_subcommand(name: str, args: list[str]) -> int:
 
         add_inspect_arguments(parser)
         return run_inspect(parser.parse_args(args))
+    if name == "diff":
+        from orchestration.diff_command import add_diff_arguments, run_diff
+
+        add_diff_arguments(parser)
+        return run_diff(parser.parse_args(args))
     if name == "simulate":
         from simulator.cli import add_simulate_arguments, run_simulate
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 from expectations import validation_worker
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
-from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
 from pipelines.c1z.sync_ids import new_ksuid
 from pipelines.c1z.writer import write_c1z
@@ -46,7 +46,10 @@ BATCH_ROWS = 50_000
     "only after every blocking check passed.",
 )
 def c1_sync(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    sync_settings: SyncSettings,
+    xmatters: XmattersResource,
 ) -> dg.MaterializeResult:
     validation_worker.release()  # the checks upstream have run; the write below is the memory peak
     target = Path(sync_settings.sync_file)
@@ -75,7 +78,7 @@ def c1_sync(
         )
         try:
             log.info("publish: replacing the c1 tables")
-            publish.commit(started, result.counts, str(target), result.bytes)
+            publish.commit(started, result.counts, str(target), result.bytes, xmatters.source())
         except BaseException:
             pending.unlink(missing_ok=True)
             raise
@@ -86,6 +89,7 @@ def c1_sync(
             "path": dg.MetadataValue.path(str(target)),
             "bytes": dg.MetadataValue.int(result.bytes),
             "sync_id": dg.MetadataValue.text(result.sync_id),
+            "source": dg.MetadataValue.text(str(xmatters.source())),
             **{name: dg.MetadataValue.int(count) for name, count in result.counts.items()},
         }
     )

@@ -3,13 +3,16 @@
 A permission change on the API account makes `/people` or a group's members quietly return less,
 which looks exactly like mass revocation; publishing that would tell C1 to remove access that still
 exists. The threshold is `SyncSettings.max_drop_ratio` (per-run overridable; 1.0 disables).
+After a change of source (`--new-source`) the published tables are another tenant's: the
+comparison starts over, like a first sync.
 """
 
 import dagster as dg
 
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.publish import PUBLISHED
-from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from orchestration.sync_source import is_new_source, last_source
 
 
 def published_count(con: object, table: str) -> int | None:
@@ -39,14 +42,17 @@ def _build_check(table: str) -> dg.AssetChecksDefinition:
         description=f"Blocks publishing when {table} drop by more than max_drop_ratio since the last "
         "published sync.",
     )
-    def _check(warehouse: WarehouseResource, sync_settings: SyncSettings) -> dg.AssetCheckResult:
+    def _check(
+        warehouse: WarehouseResource, sync_settings: SyncSettings, xmatters: XmattersResource
+    ) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
-            previous = published_count(con, table)
+            new_source = is_new_source(last_source(con), xmatters.source())
+            previous = None if new_source else published_count(con, table)
             current = int(con.sql(f"SELECT count(*) FROM {STAGING}.{table}").fetchall()[0][0])
         passed, drop = evaluate_drop(previous, current, sync_settings.max_drop_ratio)
         limit = sync_settings.max_drop_ratio
         summary = (
-            "first published sync"
+            f"first published sync{' of a new source' if new_source else ''}"
             if previous is None
             else f"{table}: {previous} -> {current} ({drop:.0%} drop; limit {limit:.0%})"
         )
