@@ -35,6 +35,7 @@ def run_demo(options: argparse.Namespace) -> int:
             password=simulator.password,
             file=sync_file,
             log_level=options.log_level,
+            new_source=True,  # each demo's simulator listens on a new port: another source each time
         )
         code = sync_command.run_sync(sync_options)
     if code == 0:
