@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 
 import duckdb
 
-from orchestration import history
+from orchestration import history, sql
 from orchestration.cli import main
 from orchestration.history import AccessChanges
+from orchestration.publish import migrate_sync_runs
 from simulator.faults import Faults
 from tests.conftest import cached_org
 from tests.orchestration.conftest import expected_from_org
@@ -173,6 +175,11 @@ def test_a_membership_edit_and_a_deactivation_read_as_names(simulator, org, data
         "first published sync (baseline for change history)\n"
     )
 
+    assert main(["diff", "--since", "2pXnope"]) == 2
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: --since: no published sync 2pXnope in {data_home / 'warehouse.duckdb'}\n"
+    )
+
     assert main(["diff", "-o", "json"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry["sync_id"] == second_id and entry["previous_sync_id"] == first_id
@@ -197,3 +204,60 @@ def test_a_membership_edit_and_a_deactivation_read_as_names(simulator, org, data
         }
     ]
     assert [g["principal"]["id"] for g in entry["grants"]["deleted"]] == [leaver]
+
+
+def _warehouse_with_two_snapshots(
+    sources: tuple[tuple[str, str], tuple[str, str]],
+) -> duckdb.DuckDBPyConnection:
+    """Sync s1: Ana and Bo in Ops; sync s2: Bo deleted from xMatters, Ops renamed Ops Team, Cy joins."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA c1")
+    for statement in sql.load("history_snapshot").split(";"):
+        if statement.strip():
+            con.execute(statement)
+    migrate_sync_runs(con)
+    history.ensure_changes_table(con)
+    snapshots = {
+        "s1": ([("u1", "Ana", "ENABLED"), ("u2", "Bo", "ENABLED")], "Ops", ["u1", "u2"]),
+        "s2": ([("u1", "Ana", "ENABLED"), ("u3", "Cy", "ENABLED")], "Ops Team", ["u1", "u3"]),
+    }
+    for (sync_id, (users, group_name, members)), (url, account), day in zip(
+        snapshots.items(), sources, (1, 2), strict=True
+    ):
+        con.executemany("INSERT INTO c1.history_users VALUES (?, ?, ?, ?)", [(sync_id, *u) for u in users])
+        con.execute("INSERT INTO c1.history_groups VALUES (?, 'g1', ?)", [sync_id, group_name])
+        con.executemany(
+            "INSERT INTO c1.history_grants VALUES (?, ?, 'g1', 'user', ?)",
+            [(sync_id, f"group:g1:member:user:{u}", u) for u in members],
+        )
+        con.execute(
+            "INSERT INTO c1.sync_runs (sync_id, published_at, source_url, source_account) "
+            "VALUES (?, ?, ?, ?)",
+            [sync_id, datetime(2026, 1, day, 3), url, account],
+        )
+    return con
+
+
+def test_a_removed_grant_keeps_the_names_of_the_previous_snapshot():
+    con = _warehouse_with_two_snapshots((("https://a/api/xm/1", "x"), ("https://a/api/xm/1", "x")))
+    changes = history.compute_changes(con, retention=30)
+    assert changes is not None and changes.summary() == "+1 grants, -1 grants, +1 users, -1 users"
+    rows = con.execute(
+        "SELECT changed_at, change, group_name, principal_name, display_name FROM c1.access_changes "
+        "ORDER BY change"
+    ).fetchall()
+    at = datetime(2026, 1, 2, 3)
+    assert rows == [
+        (at, "grant_added", "Ops Team", "Cy", None),
+        (at, "grant_removed", "Ops", "Bo", None),  # Bo is gone: the name is the previous sync's
+        (at, "user_added", None, "Cy", "Cy"),
+        (at, "user_removed", None, "Bo", "Bo"),
+    ]
+
+
+def test_a_sync_of_a_new_source_is_a_new_baseline():
+    con = _warehouse_with_two_snapshots((("https://a/api/xm/1", "x"), ("https://b/api/xm/1", "x")))
+    changes = history.compute_changes(con, retention=30)
+    assert changes is not None and changes.previous_sync_id is None and changes.new_source
+    assert changes.summary() == "first sync of a new source (new baseline for change history)"
+    assert con.execute("SELECT count(*) FROM c1.access_changes").fetchall() == [(0,)]
