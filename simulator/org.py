@@ -308,6 +308,9 @@ class Org:
         changed._member_json_cache = {}
         changed.members = _MembersView(changed)
         code_of = {p["id"]: (i << 2) | _PERSON for i, p in enumerate(self.all_people)}
+        unknown = statuses.keys() - code_of.keys()
+        if unknown:
+            raise KeyError(f"no such person: {sorted(unknown)}")
         for group_id, person_id, add in [
             *((g, p, False) for g, p in remove_members),
             *((g, p, True) for g, p in add_members),
@@ -319,9 +322,6 @@ class Org:
             else:
                 codes.remove(code_of[person_id])
             changed._member_codes[index] = codes
-        unknown = statuses.keys() - code_of.keys()
-        if unknown:
-            raise KeyError(f"no such person: {sorted(unknown)}")
         return changed
 
     # ---- serving helpers (used by the HTTP server) ----------------------------------------------
