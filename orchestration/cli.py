@@ -34,6 +34,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "demo": Subcommand(
         "orchestration.demo_command", "add_demo_arguments", "run_demo", "sync from the built-in simulator"
     ),
+    "diff": Subcommand(
+        "orchestration.diff_command", "add_diff_arguments", "run_diff", "what changed between syncs"
+    ),
     "inspect": Subcommand("pipelines.c1z.inspect", "add_inspect_arguments", "run_inspect", "read a .c1z"),
     "simulate": Subcommand("simulator.cli", "add_simulate_arguments", "run_simulate", "run the simulator"),
     "sql": Subcommand("orchestration.sql_shell", "add_sql_arguments", "run_sql", "query the warehouse"),

@@ -62,6 +62,7 @@ def run_demo(options: argparse.Namespace) -> int:
             file=str(sync_file),
             warehouse=str(warehouse),
             log_level=options.log_level,
+            new_source=True,  # each demo's simulator listens on a new port: another source each time
         )
         # the sync reads both from the environment; the demo's own, whatever the shell has set
         demo_env = {"BATON_XMATTERS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
@@ -80,6 +81,7 @@ def next_steps(home: Path, sync_file: Path, warehouse: Path) -> str:
         f"\nThe demo's data is in {home} (a warehouse elsewhere is left alone). Next:\n"
         f"  {command} inspect -f {quote(str(sync_file))} stats\n"
         f"  {command} sql --warehouse {quote(str(warehouse))} {quote(_SAMPLE_QUERY)}\n"
+        f"  {command} diff --warehouse {quote(str(warehouse))}\n"
         f"  make ui BATON_XMATTERS_HOME={quote(str(home))}   "
         "(Dagster UI with the demo's run history; http://127.0.0.1:3000)"
     )

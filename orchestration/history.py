@@ -3,6 +3,9 @@
 Snapshots (`c1.history_users`, `c1.history_groups`, `c1.history_grants`) are written in the publish
 transaction, so a snapshot exists exactly for each published sync; `c1.access_changes` is derived
 from two snapshots and can always be recomputed. Only the newest `retention` syncs are kept.
+A sync of another source than the one before it (`--new-source`) is a new baseline: diffing two
+tenants would only list everything of both as added and removed.
+The views `c1.group_access` and `c1.recent_changes` are what people read: names, not ids.
 """
 
 from __future__ import annotations
@@ -29,6 +32,25 @@ SNAPSHOT_COLUMNS = {
     "grants": "grant_id, group_id, principal_type, principal_id",
 }
 HISTORY_TABLES = ("history_users", "history_groups", "history_grants", "access_changes")
+# The columns an earlier version's access_changes lacks; its rows are recomputed (`_backfill`).
+ADDED_CHANGE_COLUMNS = {
+    "changed_at": "TIMESTAMP",
+    "group_name": "VARCHAR",
+    "principal_type": "VARCHAR",
+    "principal_name": "VARCHAR",
+}
+VIEWS = {
+    # one row per grant to a user: who is in which group, by name
+    "group_access": """SELECT g.display_name AS group_name, u.display_name AS user_name,
+        u.status AS user_status, g.group_id, u.user_id
+        FROM c1.grants AS gr JOIN c1.groups AS g USING (group_id)
+        JOIN c1.users AS u ON gr.principal_type = 'user' AND u.user_id = gr.principal_id""",
+    # every retained change, newest sync first
+    "recent_changes": """SELECT changed_at, change, group_name, principal_name, principal_type,
+        display_name, sync_id, group_id, principal_id
+        FROM c1.access_changes
+        ORDER BY changed_at DESC, change, group_name, principal_name, display_name""",
+}
 
 
 def record_snapshot(con: duckdb.DuckDBPyConnection, sync_id: str) -> None:
@@ -38,6 +60,9 @@ def record_snapshot(con: duckdb.DuckDBPyConnection, sync_id: str) -> None:
             con.execute(statement)
     for table, columns in SNAPSHOT_COLUMNS.items():
         con.execute(f"INSERT INTO c1.history_{table} SELECT ?, {columns} FROM c1.{table}", [sync_id])
+    ensure_changes_table(con)
+    for name, query in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW c1.{name} AS {query}")
 
 
 @dataclass(frozen=True)
@@ -45,9 +70,12 @@ class AccessChanges:
     sync_id: str
     previous_sync_id: str | None
     counts: dict[str, int]
+    new_source: bool = False
 
     def summary(self) -> str:
         """e.g. "+12 grants, -3 grants, 2 users deactivated" (what the CLI prints)."""
+        if self.new_source:
+            return "first sync of a new source (new baseline for change history)"
         if self.previous_sync_id is None:
             return "first published sync (baseline for change history)"
         c = self.counts
@@ -67,20 +95,18 @@ class AccessChanges:
 def compute_changes(con: duckdb.DuckDBPyConnection, retention: int) -> AccessChanges | None:
     """Diffs the newest published sync against the one before it; None before the first sync."""
     ensure_changes_table(con)
-    syncs = [
-        row[0]
-        for row in con.execute(
-            "SELECT sync_id FROM c1.sync_runs ORDER BY published_at DESC LIMIT 2"
-        ).fetchall()
-    ]
+    syncs = con.execute(
+        "SELECT sync_id, source_url, source_account FROM c1.sync_runs ORDER BY published_at DESC LIMIT 2"
+    ).fetchall()
     if not syncs:
         return None
-    sync_id, previous = syncs[0], (syncs[1] if len(syncs) > 1 else None)
+    sync_id = syncs[0][0]
+    new_source = len(syncs) > 1 and _other_source(syncs[0][1:], syncs[1][1:])
+    previous = syncs[1][0] if len(syncs) > 1 and not new_source else None
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM c1.access_changes WHERE sync_id = ?", [sync_id])
-        if previous is not None:
-            con.execute(sql.load("access_changes"), {"sync_id": sync_id, "previous_sync_id": previous})
+        _backfill(con)
+        _recompute(con, sync_id, previous)
         apply_retention(con, retention)
         con.execute("COMMIT")
     except BaseException:
@@ -90,15 +116,44 @@ def compute_changes(con: duckdb.DuckDBPyConnection, retention: int) -> AccessCha
         "SELECT change, count(*) FROM c1.access_changes WHERE sync_id = ? GROUP BY 1", [sync_id]
     ).fetchall()
     counts = dict.fromkeys(CHANGE_KINDS, 0) | {k: int(v) for k, v in rows}
-    return AccessChanges(sync_id=sync_id, previous_sync_id=previous, counts=counts)
+    return AccessChanges(sync_id=sync_id, previous_sync_id=previous, counts=counts, new_source=new_source)
+
+
+def _other_source(newer: tuple[str | None, ...], older: tuple[str | None, ...]) -> bool:
+    """Both sources recorded and different (a sync of an earlier version recorded none)."""
+    return newer[0] is not None and older[0] is not None and tuple(newer) != tuple(older)
+
+
+def _recompute(con: duckdb.DuckDBPyConnection, sync_id: str, previous: str | None) -> None:
+    con.execute("DELETE FROM c1.access_changes WHERE sync_id = ?", [sync_id])
+    if previous is not None:
+        con.execute(sql.load("access_changes"), {"sync_id": sync_id, "previous_sync_id": previous})
+
+
+def _backfill(con: duckdb.DuckDBPyConnection) -> None:
+    """Recomputes rows an earlier version wrote without times and names (their snapshots permitting)."""
+    pairs = con.execute(
+        "SELECT DISTINCT sync_id, previous_sync_id FROM c1.access_changes WHERE changed_at IS NULL"
+    ).fetchall()
+    for sync_id, previous in pairs:
+        kept = con.execute(
+            "SELECT count(DISTINCT sync_id) FROM c1.history_users WHERE sync_id IN (?, ?)",
+            [sync_id, previous],
+        ).fetchall()[0][0]
+        if kept == 2:
+            _recompute(con, sync_id, previous)
 
 
 def ensure_changes_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Creates `c1.access_changes`, or adds the columns an earlier version's table lacks."""
     con.execute(
         """CREATE TABLE IF NOT EXISTS c1.access_changes (
-            sync_id VARCHAR, previous_sync_id VARCHAR, change VARCHAR, object_type VARCHAR,
-            object_id VARCHAR, group_id VARCHAR, principal_id VARCHAR, display_name VARCHAR)"""
+            sync_id VARCHAR, previous_sync_id VARCHAR, changed_at TIMESTAMP, change VARCHAR,
+            object_type VARCHAR, object_id VARCHAR, group_id VARCHAR, group_name VARCHAR,
+            principal_type VARCHAR, principal_id VARCHAR, principal_name VARCHAR, display_name VARCHAR)"""
     )
+    for column, sql_type in ADDED_CHANGE_COLUMNS.items():
+        con.execute(f"ALTER TABLE c1.access_changes ADD COLUMN IF NOT EXISTS {column} {sql_type}")
 
 
 def apply_retention(con: duckdb.DuckDBPyConnection, retention: int) -> None:

@@ -17,6 +17,7 @@ from types import TracebackType
 import duckdb
 
 from orchestration import history
+from orchestration.sync_source import SOURCE_COLUMNS, SyncSource
 
 PUBLISHED = "c1"
 PUBLISHED_TABLES = ["users", "groups", "entitlements", "grants", "memberships", "user_emails"]
@@ -24,7 +25,19 @@ PUBLISHED_TABLES = ["users", "groups", "entitlements", "grants", "memberships", 
 _SYNC_RUNS_DDL = f"""CREATE TABLE IF NOT EXISTS {PUBLISHED}.sync_runs (
     sync_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, published_at TIMESTAMP,
     users BIGINT, groups BIGINT, entitlements BIGINT, grants BIGINT,
-    sync_file VARCHAR, sync_file_bytes BIGINT)"""
+    sync_file VARCHAR, sync_file_bytes BIGINT, source_url VARCHAR, source_account VARCHAR)"""
+_SYNC_RUNS_COLUMNS = (
+    "sync_id, started_at, published_at, users, groups, entitlements, grants, sync_file, sync_file_bytes, "
+    "source_url, source_account"
+)
+
+
+def migrate_sync_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Creates `sync_runs`, or adds the source columns to one from an earlier version (their old
+    rows keep NULL: source unknown, so the first sync after the upgrade is never refused)."""
+    con.execute(_SYNC_RUNS_DDL)
+    for column, sql_type in SOURCE_COLUMNS.items():
+        con.execute(f"ALTER TABLE {PUBLISHED}.sync_runs ADD COLUMN IF NOT EXISTS {column} {sql_type}")
 
 
 class StagedPublish:
@@ -60,13 +73,21 @@ class StagedPublish:
         finally:
             self._cursor.close()
 
-    def commit(self, started: datetime, counts: dict[str, int], path: str, size: int) -> None:
-        """Waits for the copy, records the run in `sync_runs` and commits: the tables go live together."""
+    def commit(
+        self,
+        started: datetime,
+        counts: dict[str, int],
+        path: str,
+        size: int,
+        source: SyncSource | None = None,
+    ) -> None:
+        """Waits for the copy, records the run and its source in `sync_runs` and commits: the tables
+        go live together."""
         self._thread.join()
         if self._error is not None:
             raise self._error
         self._cursor.execute(
-            f"INSERT INTO {PUBLISHED}.sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {PUBLISHED}.sync_runs ({_SYNC_RUNS_COLUMNS}) VALUES ({', '.join('?' * 11)})",
             [
                 self._sync_id,
                 started.replace(tzinfo=None),
@@ -77,6 +98,8 @@ class StagedPublish:
                 counts.get("grants", 0),
                 path,
                 size,
+                source.url if source else None,
+                source.account if source else None,
             ],
         )
         self._cursor.execute("COMMIT")
@@ -91,7 +114,7 @@ class StagedPublish:
                 self._cursor.execute(
                     f"CREATE OR REPLACE TABLE {PUBLISHED}.{table} AS SELECT * FROM {self._staging}.{table}"
                 )
-            self._cursor.execute(_SYNC_RUNS_DDL)
+            migrate_sync_runs(self._cursor)
             history.record_snapshot(self._cursor, self._sync_id)
         except BaseException as exc:  # re-raised by commit(), on the asset's thread
             self._error = exc

@@ -20,6 +20,7 @@ from pydantic import Field, PrivateAttr
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
 from orchestration.run_tags import tag_run
+from orchestration.sync_source import SyncSource
 from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import raw_pipeline
@@ -65,6 +66,10 @@ class XmattersResource(dg.ConfigurableResource):
             backoff_cap_s=self.backoff_cap_s,
             page_size=self.page_size,
         ).validate()
+
+    def source(self) -> SyncSource:
+        """Which tenant this reads (normalized base URL and account; never the password)."""
+        return SyncSource.of(self.base_url, self.username)
 
 
 RUN_MEMORY_LIMIT = "512MB"  # DuckDB spills to disk beyond it
@@ -144,3 +149,8 @@ class SyncSettings(dg.ConfigurableResource):
     )
     sync_emails: bool = Field(default=False, description="add people's EMAIL devices as user emails")
     history_retention: int = Field(default=30, description="published syncs kept in the warehouse history")
+    new_source: bool = Field(
+        default=False,
+        description="allow a sync of another xMatters base URL or account than the warehouse's last sync "
+        "(otherwise refused); change history and the sudden-drop check start over from it",
+    )

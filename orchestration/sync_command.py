@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from expectations import validation_worker
 from orchestration import interrupts
 from orchestration.paths import data_paths, default_sync_file
+from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
 from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
@@ -71,6 +72,12 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
         help="block publishing if users or grants drop by more than this share since the last sync "
         "(default 0.5; 1 disables)",
     )
+    out.add_argument(
+        "--new-source",
+        action="store_true",
+        help="allow a base URL or account other than the warehouse's last sync; its change history and "
+        "sudden-drop check start over (without it such a sync is refused)",
+    )
     out.add_argument("--expand-nested-groups", action="store_true", help="nested groups as expandable grants")
     out.add_argument("--sync-emails", action="store_true", help="add people's EMAIL devices as user emails")
     advanced = parser.add_argument_group("advanced (retries and timeouts)")
@@ -115,6 +122,7 @@ class SyncPlan:
     max_drop: float
     expand_nested_groups: bool = False
     sync_emails: bool = False
+    new_source: bool = False
 
 
 def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[str, str]) -> SyncPlan:
@@ -137,6 +145,7 @@ def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[
         max_drop=options.max_drop,
         expand_nested_groups=options.expand_nested_groups,
         sync_emails=options.sync_emails,
+        new_source=options.new_source,
     )
 
 
@@ -177,12 +186,20 @@ def run_sync(options: argparse.Namespace) -> int:
             sync_lock(plan.lock_file, plan.warehouse),
             interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
         ):
+            require_same_source(
+                str(plan.warehouse),
+                read_last_source(plan.warehouse),
+                SyncSource.of(plan.config.base_url, plan.config.username),
+                allow_new=plan.new_source,
+            )
             # the run would start it too; now, it imports GX while Dagster loads (another core)
             validation_worker.start()
             validation_worker.stop_when_released()  # one run: its memory goes before the .c1z write
             remove_stale_temporaries(plan.sync_file)
             restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
             outcome = execute(plan)
+    except SourceChangedError as exc:  # nothing was requested or written
+        return fail(str(exc), EXIT_USAGE)
     except XmattersError as exc:
         return fail(str(exc), EXIT_FAILED)
     finally:
@@ -230,6 +247,7 @@ def execute(plan: SyncPlan) -> RunOutcome:
                 max_drop_ratio=plan.max_drop,
                 expand_nested_groups=plan.expand_nested_groups,
                 sync_emails=plan.sync_emails,
+                new_source=plan.new_source,
             ),
         }
     )

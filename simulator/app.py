@@ -233,8 +233,8 @@ class XmattersSimulator:
             for user, secret in self._credentials.items()
         }
         self._cache = _PageCache(page_cache_bytes)
-        self._people = _RowsCollection(lambda: org.people)
-        self._groups = _RowsCollection(lambda: org.groups)
+        self._people = _RowsCollection(lambda: self.org.people)
+        self._groups = _RowsCollection(lambda: self.org.groups)
         self._devices: dict[str | None, _RowsCollection] = {}
         self._lock = threading.Lock()
         self._request_count = 0
@@ -269,6 +269,17 @@ class XmattersSimulator:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def serve(self, org: Org) -> None:
+        """From now on answer with `org` (e.g. `org.with_changes(...)`), at the same URL and credentials.
+
+        Tests of what changed between two syncs need the second sync to read the same source: a
+        new simulator would listen on another port, which the warehouse refuses as another tenant.
+        """
+        with self._lock:
+            self.org = org
+            self._cache = _PageCache(self._cache.max_bytes)
+            self._devices = {}
 
     def __enter__(self) -> XmattersSimulator:
         return self.start()

@@ -13,12 +13,13 @@ Treat every dict returned here as read-only: the server serialises the same obje
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
 import time
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -284,6 +285,45 @@ class Org:
         index = self.group_index(key)
         return None if index is None else self.groups[index]
 
+    # ---- explicit edits (tests of what changed between two syncs) -------------------------------
+    def with_changes(
+        self,
+        *,
+        add_members: Iterable[tuple[str, str]] = (),
+        remove_members: Iterable[tuple[str, str]] = (),
+        statuses: Mapping[str, str] | None = None,
+    ) -> Org:
+        """A copy of this organisation with a few explicit edits; this one stays as it is.
+
+        `add_members` / `remove_members` are (group id, person id) PERSON memberships; `statuses`
+        maps person ids to their new status (ACTIVE or INACTIVE). What an administrator would do in
+        xMatters between two syncs, so a test can assert exactly which changes the second sync
+        reports (serve the copy with `XmattersSimulator.serve`: same URL, same credentials).
+        """
+        statuses = dict(statuses or {})
+        changed = copy.copy(self)
+        changed.people = [_with_status(p, statuses) for p in self.people]
+        changed.hidden_people = [_with_status(p, statuses) for p in self.hidden_people]
+        changed._member_codes = list(self._member_codes)
+        changed._member_json_cache = {}
+        changed.members = _MembersView(changed)
+        code_of = {p["id"]: (i << 2) | _PERSON for i, p in enumerate(self.all_people)}
+        unknown = statuses.keys() - code_of.keys()
+        if unknown:
+            raise KeyError(f"no such person: {sorted(unknown)}")
+        for group_id, person_id, add in [
+            *((g, p, False) for g, p in remove_members),
+            *((g, p, True) for g, p in add_members),
+        ]:
+            index = self._group_index_by_key[group_id]
+            codes = array(changed._member_codes[index].typecode, changed._member_codes[index])
+            if add:
+                codes.append(code_of[person_id])
+            else:
+                codes.remove(code_of[person_id])
+            changed._member_codes[index] = codes
+        return changed
+
     # ---- serving helpers (used by the HTTP server) ----------------------------------------------
     def group_index(self, key: str) -> int | None:
         """Index in `groups` of the group with this id or (decoded) targetName."""
@@ -443,6 +483,11 @@ class Org:
         else:
             device["phoneNumber"] = f"+1{2000000000 + int.from_bytes(digest[19:23], 'big') % 7999999999}"
         return device
+
+
+def _with_status(person: dict, statuses: Mapping[str, str]) -> dict:
+    status = statuses.get(person["id"])
+    return person if status is None or status == person["status"] else {**person, "status": status}
 
 
 class _MembersView(Mapping[str, list[dict]]):

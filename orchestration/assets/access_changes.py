@@ -13,7 +13,8 @@ from orchestration.resources import SyncSettings, WarehouseResource
     group_name="c1",
     kinds={"duckdb"},
     description="Grants added and removed, users added, removed, activated or deactivated, groups added or "
-    "removed since the previous published sync; history kept for `history_retention` syncs.",
+    "removed since the previous published sync, with names (views `c1.recent_changes`, `c1.group_access`); "
+    "history kept for `history_retention` syncs.",
 )
 def c1_access_changes(warehouse: WarehouseResource, sync_settings: SyncSettings) -> dg.MaterializeResult:
     with warehouse.connect() as con:
@@ -21,8 +22,8 @@ def c1_access_changes(warehouse: WarehouseResource, sync_settings: SyncSettings)
         preview = (
             markdown_table(
                 con.sql(
-                    "SELECT change, object_id, group_id, principal_id, display_name FROM c1.access_changes "
-                    "WHERE sync_id = ? ORDER BY change, object_id LIMIT 10",
+                    "SELECT change, group_name, principal_name, display_name, object_id "
+                    "FROM c1.access_changes WHERE sync_id = ? ORDER BY change, object_id LIMIT 10",
                     params=[changes.sync_id],
                 )
             )

@@ -16,6 +16,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from orchestration.sync_source import last_source, require_same_source
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
 from pipelines.xmatters.member_process import MemberProcess
@@ -69,6 +70,12 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         sync_settings: SyncSettings,
     ) -> Iterator[Any]:
         config = xmatters.to_config()
+        # One warehouse, one source: refused before any request (the CLI checked before the run)
+        with warehouse.connect() as con:
+            previous = last_source(con)
+        require_same_source(
+            warehouse.database, previous, xmatters.source(), allow_new=sync_settings.new_source, in_ui=True
+        )
         report = ExtractReport()
         log.info("extract: reading %s", config.base_url)
         try:

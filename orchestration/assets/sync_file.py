@@ -29,7 +29,7 @@ from expectations import validation_worker
 from orchestration import interrupts
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
-from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from orchestration.table_schema import column_schema
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
 from pipelines.c1z.sync_ids import new_ksuid
@@ -49,7 +49,10 @@ BATCH_ROWS = 50_000
     "only after every blocking check passed.",
 )
 def c1_sync(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    sync_settings: SyncSettings,
+    xmatters: XmattersResource,
 ) -> dg.MaterializeResult:
     validation_worker.release()  # the checks upstream have run; the write below is the memory peak
     target = Path(sync_settings.sync_file)
@@ -81,7 +84,7 @@ def c1_sync(
             commit_and_rename.enter_context(interrupts.publishing())
             try:
                 log.info("publish: replacing the c1 tables")
-                publish.commit(started, result.counts, str(target), result.bytes)
+                publish.commit(started, result.counts, str(target), result.bytes, xmatters.source())
             except BaseException:
                 pending.unlink(missing_ok=True)
                 raise
@@ -98,6 +101,7 @@ def c1_sync(
             "path": dg.MetadataValue.path(str(target)),
             "bytes": dg.MetadataValue.int(result.bytes),
             "sync_id": dg.MetadataValue.text(result.sync_id),
+            "source": dg.MetadataValue.text(str(xmatters.source())),
             **{name: dg.MetadataValue.int(count) for name, count in result.counts.items()},
         }
     )

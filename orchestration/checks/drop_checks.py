@@ -3,6 +3,8 @@
 A permission change on the API account makes `/people` or a group's members quietly return less,
 which looks exactly like mass revocation; publishing that would tell C1 to remove access that still
 exists. The threshold is `SyncSettings.max_drop_ratio` (per-run overridable; 1.0 disables).
+After a change of source (`--new-source`) the published tables are another tenant's: the
+comparison starts over, like a first sync.
 """
 
 import math
@@ -11,7 +13,8 @@ import dagster as dg
 
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.publish import PUBLISHED
-from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from orchestration.sync_source import is_new_source, last_source
 
 
 def published_count(con: object, table: str) -> int | None:
@@ -56,10 +59,12 @@ def _significant(value: float, digits: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def drop_summary(table: str, previous: int | None, current: int, drop: float, limit: float) -> str:
+def drop_summary(
+    table: str, previous: int | None, current: int, drop: float, limit: float, *, new_source: bool = False
+) -> str:
     """What the check saw, with the flag that changes the limit (the CLI prints it on failure)."""
     if previous is None:
-        return "first published sync"
+        return "first published sync of a new source" if new_source else "first published sync"
     if drop == 0:
         return f"{table} {previous} -> {current}: none dropped; limit {percent(limit)} (--max-drop)"
     return (
@@ -76,14 +81,19 @@ def _build_check(table: str) -> dg.AssetChecksDefinition:
         description=f"Blocks publishing when {table} drop by more than max_drop_ratio since the last "
         "published sync.",
     )
-    def _check(warehouse: WarehouseResource, sync_settings: SyncSettings) -> dg.AssetCheckResult:
+    def _check(
+        warehouse: WarehouseResource, sync_settings: SyncSettings, xmatters: XmattersResource
+    ) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
-            previous = published_count(con, table)
+            new_source = is_new_source(last_source(con), xmatters.source())
+            previous = None if new_source else published_count(con, table)
             current = int(con.sql(f"SELECT count(*) FROM {STAGING}.{table}").fetchall()[0][0])
         passed, drop = evaluate_drop(previous, current, sync_settings.max_drop_ratio)
         return dg.AssetCheckResult(
             passed=passed,
-            description=drop_summary(table, previous, current, drop, sync_settings.max_drop_ratio),
+            description=drop_summary(
+                table, previous, current, drop, sync_settings.max_drop_ratio, new_source=new_source
+            ),
             metadata={
                 "previous": dg.MetadataValue.int(previous or 0),
                 "current": dg.MetadataValue.int(current),

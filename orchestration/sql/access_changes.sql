@@ -1,6 +1,8 @@
 -- What changed between two published syncs ($previous_sync_id -> $sync_id), one row per change:
 -- grants added/removed, users added/removed/activated/deactivated, groups added/removed.
-INSERT INTO c1.access_changes
+-- Display names come from the snapshots: an added grant's from the new sync, a removed one's from
+-- the previous sync (the user or group may be gone now). changed_at is the new sync's publish time.
+INSERT INTO c1.access_changes BY NAME
 WITH
 new_grants AS (SELECT * FROM c1.history_grants WHERE sync_id = $sync_id),
 old_grants AS (SELECT * FROM c1.history_grants WHERE sync_id = $previous_sync_id),
@@ -10,28 +12,46 @@ new_groups AS (SELECT * FROM c1.history_groups WHERE sync_id = $sync_id),
 old_groups AS (SELECT * FROM c1.history_groups WHERE sync_id = $previous_sync_id),
 changes AS (
     SELECT 'grant_added' AS change, 'grant' AS object_type, n.grant_id AS object_id, n.group_id,
-           n.principal_id, CAST(NULL AS VARCHAR) AS display_name
+           n.principal_type, n.principal_id, CAST(NULL AS VARCHAR) AS display_name, true AS in_new
     FROM new_grants n ANTI JOIN old_grants o USING (grant_id)
     UNION ALL
-    SELECT 'grant_removed', 'grant', o.grant_id, o.group_id, o.principal_id, NULL
+    SELECT 'grant_removed', 'grant', o.grant_id, o.group_id, o.principal_type, o.principal_id, NULL, false
     FROM old_grants o ANTI JOIN new_grants n USING (grant_id)
     UNION ALL
-    SELECT 'user_added', 'user', n.user_id, NULL, n.user_id, n.display_name
+    SELECT 'user_added', 'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true
     FROM new_users n ANTI JOIN old_users o USING (user_id)
     UNION ALL
-    SELECT 'user_removed', 'user', o.user_id, NULL, o.user_id, o.display_name
+    SELECT 'user_removed', 'user', o.user_id, NULL, 'user', o.user_id, o.display_name, false
     FROM old_users o ANTI JOIN new_users n USING (user_id)
     UNION ALL
     SELECT CASE WHEN n.status = 'ENABLED' THEN 'user_activated' ELSE 'user_deactivated' END,
-           'user', n.user_id, NULL, n.user_id, n.display_name
+           'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true
     FROM new_users n JOIN old_users o USING (user_id)
     WHERE (n.status = 'ENABLED') <> (o.status = 'ENABLED')
     UNION ALL
-    SELECT 'group_added', 'group', n.group_id, n.group_id, NULL, n.display_name
+    SELECT 'group_added', 'group', n.group_id, n.group_id, NULL, NULL, n.display_name, true
     FROM new_groups n ANTI JOIN old_groups o USING (group_id)
     UNION ALL
-    SELECT 'group_removed', 'group', o.group_id, o.group_id, NULL, o.display_name
+    SELECT 'group_removed', 'group', o.group_id, o.group_id, NULL, NULL, o.display_name, false
     FROM old_groups o ANTI JOIN new_groups n USING (group_id)
 )
-SELECT $sync_id AS sync_id, $previous_sync_id AS previous_sync_id, * FROM changes
-ORDER BY change, object_id;
+SELECT
+    $sync_id AS sync_id,
+    $previous_sync_id AS previous_sync_id,
+    (SELECT published_at FROM c1.sync_runs WHERE sync_id = $sync_id) AS changed_at,
+    c.change, c.object_type, c.object_id, c.group_id,
+    CASE WHEN c.in_new THEN coalesce(gn.display_name, go.display_name)
+         ELSE coalesce(go.display_name, gn.display_name) END AS group_name,
+    c.principal_type, c.principal_id,
+    CASE WHEN c.in_new THEN coalesce(un.display_name, pgn.display_name, uo.display_name, pgo.display_name)
+         ELSE coalesce(uo.display_name, pgo.display_name, un.display_name, pgn.display_name) END
+        AS principal_name,
+    c.display_name
+FROM changes c
+LEFT JOIN new_groups gn ON gn.group_id = c.group_id
+LEFT JOIN old_groups go ON go.group_id = c.group_id
+LEFT JOIN new_users un ON c.principal_type = 'user' AND un.user_id = c.principal_id
+LEFT JOIN old_users uo ON c.principal_type = 'user' AND uo.user_id = c.principal_id
+LEFT JOIN new_groups pgn ON c.principal_type = 'group' AND pgn.group_id = c.principal_id
+LEFT JOIN old_groups pgo ON c.principal_type = 'group' AND pgo.group_id = c.principal_id
+ORDER BY c.change, c.object_id;

@@ -55,13 +55,14 @@ def test_a_demo_leaves_the_real_warehouse_and_history_untouched(
 
     # the hints are full paths: they run as printed, without an activated venv
     hints = [line.strip() for line in out.splitlines() if "/baton-xmatters " in line]
-    assert [shlex.split(h)[1] for h in hints] == ["inspect", "sql"]
+    assert [shlex.split(h)[1] for h in hints] == ["inspect", "sql", "diff"]
     for hint in hints:
         argv = shlex.split(hint)
         assert Path(argv[0]).is_absolute()
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/")
         assert result.returncode == 0, result.stderr
-        assert {"inspect": "user ", "sql": "(5 rows)"}[argv[1]] in result.stdout
+        expected = {"inspect": "user ", "sql": "(5 rows)", "diff": "first published sync"}[argv[1]]
+        assert expected in result.stdout
     assert f"make ui BATON_XMATTERS_HOME={demo}" in out
 
 

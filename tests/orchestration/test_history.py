@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from datetime import datetime
 
 import duckdb
 
-from orchestration import history
+from orchestration import history, sql
 from orchestration.cli import main
 from orchestration.history import AccessChanges
+from orchestration.publish import migrate_sync_runs
 from simulator.faults import Faults
+from tests.conftest import cached_org
 from tests.orchestration.conftest import expected_from_org
 from tests.orchestration.test_sync_cli import published, sync_args
 
@@ -18,9 +22,7 @@ def _statuses(org) -> dict[str, str]:
     return {p["id"]: p["status"] for p in org.people}
 
 
-def test_second_sync_reports_exactly_what_changed(
-    simulator, org, org_spec, make_simulator, data_home, tmp_path, capsys
-):
+def test_second_sync_reports_exactly_what_changed(simulator, org, org_spec, data_home, tmp_path, capsys):
     sync_file = tmp_path / "sync.c1z"
     assert main(sync_args(simulator, sync_file)) == 0
     first_out = capsys.readouterr().out
@@ -28,7 +30,9 @@ def test_second_sync_reports_exactly_what_changed(
 
     changed_org_spec = dataclasses.replace(org_spec, inactive_share=0.4)
     victim = next(g for g in org.groups if len(org.members[g["id"]]) > 3 and g["id"] != org.groups[0]["id"])
-    second = make_simulator(spec=changed_org_spec, faults=Faults(deleted_groups={victim["id"]}))
+    simulator.serve(cached_org(changed_org_spec))  # the same tenant, changed
+    simulator.faults = Faults(deleted_groups={victim["id"]})
+    second = simulator
     assert main(sync_args(second, sync_file)) == 0
     out = capsys.readouterr().out
 
@@ -73,3 +77,187 @@ def test_history_keeps_only_the_configured_number_of_syncs(simulator, data_home,
     assert kept == 2
     assert result is not None and result.summary() == "no access changes"
     assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 3
+
+
+def query(home, sql: str, *params: object) -> list[tuple]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def _names(data_home) -> tuple[dict[str, str], dict[str, str]]:
+    users = dict(published(data_home, "SELECT user_id, display_name FROM c1.users"))
+    groups = dict(published(data_home, "SELECT group_id, display_name FROM c1.groups"))
+    return users, groups
+
+
+def test_a_membership_edit_and_a_deactivation_read_as_names(simulator, org, data_home, tmp_path, capsys):
+    """Sync, then in xMatters: one person leaves a group, another joins it, a third is deactivated;
+    the second sync's changes carry the time, the sync ids and everyone's display names, in
+    c1.access_changes, c1.recent_changes and `baton-xmatters diff`."""
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(simulator, sync_file)) == 0
+    visible = {p["id"]: p for p in org.people}
+    group = next(
+        g
+        for g in org.groups[1:]
+        if 3 <= len(org.members[g["id"]]) <= 50
+        and sum(m["member"]["id"] in visible for m in org.members[g["id"]]) >= 2
+    )
+    in_group = [m["member"]["id"] for m in org.members[group["id"]] if m["member"]["id"] in visible]
+    leaver = in_group[0]
+    joiner = next(p for p in visible if p not in in_group and visible[p]["status"] == "ACTIVE")
+    deactivated = next(p for p in visible if p not in (leaver, joiner) and visible[p]["status"] == "ACTIVE")
+    users, groups = _names(data_home)
+    ((first_id, first_at),) = query(data_home, "SELECT sync_id, published_at FROM c1.sync_runs")
+
+    simulator.serve(
+        org.with_changes(
+            remove_members=[(group["id"], leaver)],
+            add_members=[(group["id"], joiner)],
+            statuses={deactivated: "INACTIVE"},
+        )
+    )
+    capsys.readouterr()
+    assert main(sync_args(simulator, sync_file)) == 0
+    assert "changes        +1 grants, -1 grants, 1 users deactivated" in capsys.readouterr().out
+
+    ((second_id, published_at),) = query(
+        data_home, "SELECT sync_id, published_at FROM c1.sync_runs WHERE sync_id <> ?", first_id
+    )
+    gid, gname = group["id"], groups[group["id"]]
+    rows = published(
+        data_home,
+        "SELECT sync_id, previous_sync_id, changed_at, change, object_type, object_id, group_id, group_name, "
+        "principal_type, principal_id, principal_name, display_name FROM c1.access_changes ORDER BY change",
+    )
+    assert rows == [
+        (second_id, first_id, published_at, "grant_added", "grant", f"group:{gid}:member:user:{joiner}",
+         gid, gname, "user", joiner, users[joiner], None),
+        (second_id, first_id, published_at, "grant_removed", "grant", f"group:{gid}:member:user:{leaver}",
+         gid, gname, "user", leaver, users[leaver], None),
+        (second_id, first_id, published_at, "user_deactivated", "user", deactivated,
+         None, None, "user", deactivated, users[deactivated], users[deactivated]),
+    ]  # fmt: skip
+    assert published(
+        data_home, "SELECT changed_at, change, group_name, principal_name, sync_id FROM c1.recent_changes"
+    ) == [
+        (published_at, "grant_added", gname, users[joiner], second_id),
+        (published_at, "grant_removed", gname, users[leaver], second_id),
+        (published_at, "user_deactivated", None, users[deactivated], second_id),
+    ]
+    access = query(data_home, "SELECT user_name, user_status FROM c1.group_access WHERE group_id = ?", gid)
+    assert (users[joiner], "ENABLED") in access and users[leaver] not in {name for name, _ in access}
+    assert published(data_home, "SELECT count(*) FROM c1.group_access") == published(
+        data_home, "SELECT count(*) FROM c1.grants WHERE principal_type = 'user'"
+    )
+    assert {
+        row[0]
+        for row in query(data_home, "SELECT user_status FROM c1.group_access WHERE user_id = ?", deactivated)
+    } <= {"DISABLED"}
+
+    assert main(["diff"]) == 0
+    expected = (
+        f"sync {second_id} published {published_at:%Y-%m-%d %H:%M:%S} UTC, since {first_id}: "
+        "+1 grants, -1 grants, 1 users deactivated\n"
+        f"  ~ user   {users[deactivated]}: deactivated\n"
+        f"  + grant  {users[joiner]} in {gname}\n"
+        f"  - grant  {users[leaver]} in {gname}\n"
+    )
+    assert capsys.readouterr().out == expected
+    assert main(["diff", "--since", first_id]) == 0
+    assert capsys.readouterr().out == expected
+    assert main(["diff", "--last", "2"]) == 0
+    assert capsys.readouterr().out == expected + (
+        f"\nsync {first_id} published {first_at:%Y-%m-%d %H:%M:%S} UTC: "
+        "first published sync (baseline for change history)\n"
+    )
+
+    assert main(["diff", "--since", "2pXnope"]) == 2
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: --since: no published sync 2pXnope in {data_home / 'warehouse.duckdb'}\n"
+    )
+
+    assert main(["diff", "-o", "json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["sync_id"] == second_id and entry["previous_sync_id"] == first_id
+    assert entry["resources"] == {
+        "created": [],
+        "deleted": [],
+        "modified": [
+            {
+                "resource_type": "user",
+                "id": deactivated,
+                "display_name": users[deactivated],
+                "change": "user_deactivated",
+            }
+        ],
+    }
+    assert entry["grants"]["created"] == [
+        {
+            "id": f"group:{gid}:member:user:{joiner}",
+            "entitlement_id": f"group:{gid}:member",
+            "group": {"id": gid, "display_name": gname},
+            "principal": {"resource_type": "user", "id": joiner, "display_name": users[joiner]},
+        }
+    ]
+    assert [g["principal"]["id"] for g in entry["grants"]["deleted"]] == [leaver]
+
+
+def _warehouse_with_two_snapshots(
+    sources: tuple[tuple[str, str], tuple[str, str]],
+) -> duckdb.DuckDBPyConnection:
+    """Sync s1: Ana and Bo in Ops; sync s2: Bo deleted from xMatters, Ops renamed Ops Team, Cy joins."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA c1")
+    for statement in sql.load("history_snapshot").split(";"):
+        if statement.strip():
+            con.execute(statement)
+    migrate_sync_runs(con)
+    history.ensure_changes_table(con)
+    snapshots = {
+        "s1": ([("u1", "Ana", "ENABLED"), ("u2", "Bo", "ENABLED")], "Ops", ["u1", "u2"]),
+        "s2": ([("u1", "Ana", "ENABLED"), ("u3", "Cy", "ENABLED")], "Ops Team", ["u1", "u3"]),
+    }
+    for (sync_id, (users, group_name, members)), (url, account), day in zip(
+        snapshots.items(), sources, (1, 2), strict=True
+    ):
+        con.executemany("INSERT INTO c1.history_users VALUES (?, ?, ?, ?)", [(sync_id, *u) for u in users])
+        con.execute("INSERT INTO c1.history_groups VALUES (?, 'g1', ?)", [sync_id, group_name])
+        con.executemany(
+            "INSERT INTO c1.history_grants VALUES (?, ?, 'g1', 'user', ?)",
+            [(sync_id, f"group:g1:member:user:{u}", u) for u in members],
+        )
+        con.execute(
+            "INSERT INTO c1.sync_runs (sync_id, published_at, source_url, source_account) "
+            "VALUES (?, ?, ?, ?)",
+            [sync_id, datetime(2026, 1, day, 3), url, account],
+        )
+    return con
+
+
+def test_a_removed_grant_keeps_the_names_of_the_previous_snapshot():
+    con = _warehouse_with_two_snapshots((("https://a/api/xm/1", "x"), ("https://a/api/xm/1", "x")))
+    changes = history.compute_changes(con, retention=30)
+    assert changes is not None and changes.summary() == "+1 grants, -1 grants, +1 users, -1 users"
+    rows = con.execute(
+        "SELECT changed_at, change, group_name, principal_name, display_name FROM c1.access_changes "
+        "ORDER BY change"
+    ).fetchall()
+    at = datetime(2026, 1, 2, 3)
+    assert rows == [
+        (at, "grant_added", "Ops Team", "Cy", None),
+        (at, "grant_removed", "Ops", "Bo", None),  # Bo is gone: the name is the previous sync's
+        (at, "user_added", None, "Cy", "Cy"),
+        (at, "user_removed", None, "Bo", "Bo"),
+    ]
+
+
+def test_a_sync_of_a_new_source_is_a_new_baseline():
+    con = _warehouse_with_two_snapshots((("https://a/api/xm/1", "x"), ("https://b/api/xm/1", "x")))
+    changes = history.compute_changes(con, retention=30)
+    assert changes is not None and changes.previous_sync_id is None and changes.new_source
+    assert changes.summary() == "first sync of a new source (new baseline for change history)"
+    assert con.execute("SELECT count(*) FROM c1.access_changes").fetchall() == [(0,)]

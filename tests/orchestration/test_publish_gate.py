@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 
 from orchestration.cli import main
+from tests.conftest import cached_org
 from tests.orchestration.conftest import read_sync
 from tests.orchestration.test_sync_cli import published, sync_args
 
 
 def test_vanished_people_block_publishing_and_leave_everything_as_it_was(
-    simulator, org_spec, make_simulator, data_home, tmp_path, capsys
+    simulator, org_spec, data_home, tmp_path, capsys
 ):
     sync_file = tmp_path / "sync.c1z"
     assert main(sync_args(simulator, sync_file)) == 0
@@ -24,9 +25,11 @@ def test_vanished_people_block_publishing_and_leave_everything_as_it_was(
     }
     capsys.readouterr()
 
-    shrunk = make_simulator(
-        spec=dataclasses.replace(org_spec, people=10, hidden_people=0, large_groups=0, groups=15)
+    # the same tenant (same URL and account) now shows the API account far fewer people
+    simulator.serve(
+        cached_org(dataclasses.replace(org_spec, people=10, hidden_people=0, large_groups=0, groups=15))
     )
+    shrunk = simulator
     assert main(sync_args(shrunk, sync_file)) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "users_sudden_drop" in err

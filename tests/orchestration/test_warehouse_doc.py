@@ -61,5 +61,9 @@ def test_every_documented_query_runs_and_answers_correctly(simulator, org, data_
         t: n for t, n in counts.items() if t != "PERSON" and n
     }
     assert results["What changed at the last sync"] == []
+    assert results["Recent changes, readable (view)"] == []
+    assert sorted(results["Who is in which group, by name (view)"]) == sorted(
+        (g, u, s) for g, u, s in results["Who is in which group"]
+    )
     assert len(results["Sync history"]) == 2
     assert results["A custom property of every person (raw layer)"]

@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
+from orchestration.sync_source import SyncSource
 from simulator import Org, OrgSpec, XmattersSimulator
 from tests.conftest import cached_org
 from tests.orchestration.conftest import SyncContents, expected_from_org, read_sync
@@ -83,6 +84,7 @@ class Baseline:
     sync_file: Path
     file_bytes: bytes
     published: PublishedState
+    source: SyncSource | None = None
 
     @property
     def warehouse(self) -> Path:
@@ -95,7 +97,15 @@ class Baseline:
         base_url: str | None = None,
         sync_file: Path | None = None,
     ) -> list[str]:
-        """The CLI flags of a sync against `sim`; `base_url` and `sync_file` (-f) replace its defaults."""
+        """The CLI flags of a sync against `sim`; `base_url` and `sync_file` (-f) replace its defaults.
+
+        Also records that URL and account as the source of the good previous sync: every test's
+        simulator listens on a fresh port, but it serves the same tenant, and a warehouse refuses
+        a sync of another source before anything else could go wrong.
+        """
+        url = base_url or (sim.base_url if sim is not None else "")
+        if url:
+            self.record_source(url, sim.username if sim is not None else "user")
         return [
             "--base-url",
             base_url or (sim.base_url if sim is not None else ""),
@@ -108,6 +118,20 @@ class Baseline:
             *FAST_RETRIES,
             *extra,
         ]
+
+    def record_source(self, base_url: str, account: str) -> None:
+        source = SyncSource.of(base_url, account)
+        if source == self.source:  # already recorded (and the file may be in use by that sync now)
+            return
+        con = duckdb.connect(str(self.warehouse))
+        try:
+            con.execute(
+                "UPDATE c1.sync_runs SET source_url = ?, source_account = ?", [source.url, source.account]
+            )
+        finally:
+            con.close()
+        self.published = published_state(self.warehouse)
+        self.source = source
 
     def assert_unchanged(self) -> None:
         """The previous `.c1z` byte-identical, the published tables unchanged, nothing left beside it."""

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator import Org, OrgSpec, build_org
+from simulator import Org, OrgSpec, XmattersSimulator, build_org
 from simulator.org import to_json_bytes
+from tests.simulator.helpers import get
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -244,3 +245,45 @@ def test_invalid_specs_are_refused(overrides):
 def test_an_empty_org_builds():
     org = build_org(OrgSpec(people=0, groups=0, hidden_people=0, large_groups=0))
     assert org.people == [] and org.groups == [] and org.membership_rows() == 0
+
+
+def test_with_changes_edits_a_copy_and_the_server_serves_it(org: Org):
+    """The explicit edits tests make between two syncs; the session's org is shared and stays as it was."""
+    group = next(g for g in org.groups[1:] if org.members[g["id"]])
+    members = {m["member"]["id"] for m in org.members[group["id"]]}
+    leaver = next(
+        m["member"]["id"] for m in org.members[group["id"]] if m["member"]["recipientType"] == "PERSON"
+    )
+    joiner = next(p["id"] for p in org.people if p["id"] not in members)
+    active = next(p for p in org.people if p["status"] == "ACTIVE")
+    before = (org.person_memberships(), [p["status"] for p in org.people], org.members_json(1, 0, 1000))
+
+    changed = org.with_changes(
+        remove_members=[(group["id"], leaver)],
+        add_members=[(group["id"], joiner)],
+        statuses={active["id"]: "INACTIVE"},
+    )
+
+    assert (
+        org.person_memberships(),
+        [p["status"] for p in org.people],
+        org.members_json(1, 0, 1000),
+    ) == before
+    assert changed.person_memberships() == (before[0] - {(group["id"], leaver)}) | {(group["id"], joiner)}
+    assert {p["id"]: p["status"] for p in changed.people} == {
+        p["id"]: ("INACTIVE" if p["id"] == active["id"] else p["status"]) for p in org.people
+    }
+    member_statuses = {
+        m["member"]["id"]: m["member"].get("status") for g in changed.groups for m in changed.members[g["id"]]
+    }
+    if active["id"] in member_statuses:  # member items show the new status too
+        assert member_statuses[active["id"]] == "INACTIVE"
+    with pytest.raises(KeyError, match="no such person"):
+        org.with_changes(statuses={"nobody": "INACTIVE"})
+
+    with XmattersSimulator(org) as sim:
+        url = sim.base_url
+        sim.serve(changed)
+        served = get(sim, "/people?limit=1000").json()
+        assert sim.base_url == url
+    assert {p["id"]: p["status"] for p in served["data"]}[active["id"]] == "INACTIVE"

@@ -1,0 +1,245 @@
+"""`baton-xmatters diff`: what changed at recent syncs, read from the warehouse's change history.
+
+`baton diff` compares the last two syncs of a `.c1z` and prints resources, entitlements and
+grants created, deleted and modified. Our `.c1z` holds one sync (as C1 ingests it), but the
+warehouse keeps every published sync's changes (`c1.access_changes`), so this prints the same
+buckets per sync, for the newest N syncs or every sync since a given one, with names.
+The warehouse is opened read-only, and nothing here imports Dagster: it starts in a blink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.history import CHANGE_KINDS, AccessChanges
+from orchestration.paths import data_paths
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+NAMED_COLUMNS = {"changed_at", "group_name", "principal_type", "principal_name"}
+# the order of a sync's lines: resources, then grants (as baton's diff output)
+LINE_ORDER = (
+    "group_added",
+    "group_removed",
+    "user_added",
+    "user_removed",
+    "user_activated",
+    "user_deactivated",
+    "grant_added",
+    "grant_removed",
+)
+
+
+class DiffError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class SyncChanges:
+    """One published sync and what changed since the sync before it (none for a baseline)."""
+
+    sync_id: str
+    published_at: Any
+    source_url: str | None
+    source_account: str | None
+    previous_sync_id: str | None
+    new_source: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        counts = dict.fromkeys(CHANGE_KINDS, 0)
+        for row in self.rows:
+            counts[row["change"]] += 1
+        return AccessChanges(self.sync_id, self.previous_sync_id, counts, self.new_source).summary()
+
+
+def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--last", type=int, metavar="N", help="the newest N published syncs (default 1)")
+    which.add_argument("--since", metavar="SYNC_ID", help="every sync published after SYNC_ID")
+    parser.add_argument(
+        "--warehouse", help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
+    )
+    parser.add_argument("-o", "--output-format", choices=("table", "console", "json"), default="table")
+
+
+def run_diff(options: argparse.Namespace) -> int:
+    warehouse = Path(options.warehouse).resolve() if options.warehouse else data_paths().warehouse
+    try:
+        if options.last is not None and options.last < 1:
+            raise DiffError(f"--last must be >= 1, got {options.last}", EXIT_USAGE)
+        syncs = read_changes(warehouse, last=options.last or 1, since=options.since)
+    except DiffError as exc:
+        print(f"baton-xmatters: error: {exc}", file=sys.stderr)
+        return exc.code
+    if options.output_format == "json":
+        print(json.dumps([as_json(sync) for sync in syncs], indent=2, ensure_ascii=False))
+    else:
+        print(render_table(syncs))
+    return EXIT_OK
+
+
+def read_changes(warehouse: Path, *, last: int = 1, since: str | None = None) -> list[SyncChanges]:
+    """The selected syncs, newest first, each with its change rows."""
+    if not warehouse.is_file():
+        raise DiffError(f"--warehouse: no warehouse at {warehouse} (no sync has run there)", EXIT_USAGE)
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise DiffError(
+            f"cannot open the warehouse {warehouse} read-only (a sync may be writing it; try again when it "
+            f"ends): {str(exc).splitlines()[0]}"
+        ) from None
+    try:
+        return _read(con, warehouse, last, since)
+    finally:
+        con.close()
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'c1' AND table_name = ?",
+        [table],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str | None) -> list[SyncChanges]:
+    run_columns = _columns(con, "sync_runs")
+    if not run_columns:
+        raise DiffError(f"no published sync in {warehouse} yet: nothing to diff")
+    change_columns = _columns(con, "access_changes")
+    if not change_columns >= NAMED_COLUMNS or "source_url" not in run_columns:
+        raise DiffError(
+            f"the history in {warehouse} was written by an earlier version: run one sync to update it"
+        )
+    runs = con.execute(
+        """SELECT r.sync_id, r.published_at, r.source_url, r.source_account,
+                  r.sync_id IN (SELECT sync_id FROM c1.history_groups
+                                UNION SELECT sync_id FROM c1.history_users) AS kept
+           FROM c1.sync_runs AS r ORDER BY r.published_at DESC"""
+    ).fetchall()
+    position = {run[0]: i for i, run in enumerate(runs)}
+    kept = [run for run in runs if run[4]]  # history of older syncs is gone (history_retention)
+    if since is not None:
+        if since not in position:
+            raise DiffError(f"--since: no published sync {since} in {warehouse}", EXIT_USAGE)
+        chosen = [run for run in kept if position[run[0]] < position[since]]
+    else:
+        chosen = kept[:last]
+    result = []
+    for run in chosen:
+        index = position[run[0]]
+        previous = runs[index + 1] if index + 1 < len(runs) else None
+        new_source = previous is not None and None not in (run[2], previous[2]) and run[2:4] != previous[2:4]
+        sync = SyncChanges(
+            sync_id=run[0],
+            published_at=run[1],
+            source_url=run[2],
+            source_account=run[3],
+            previous_sync_id=None if previous is None or new_source else previous[0],
+            new_source=new_source,
+        )
+        if sync.previous_sync_id is not None:
+            cursor = con.execute(
+                """SELECT change, object_type, object_id, group_id, group_name, principal_type, principal_id,
+                          principal_name, display_name
+                   FROM c1.access_changes WHERE sync_id = ?
+                   ORDER BY change, group_name, principal_name, display_name, object_id""",
+                [sync.sync_id],
+            )
+            names = [d[0] for d in cursor.description]
+            sync.rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            sync.rows.sort(key=lambda row: LINE_ORDER.index(row["change"]))  # stable: names stay sorted
+        result.append(sync)
+    return result
+
+
+def _line(row: dict[str, Any]) -> str:
+    change = row["change"]
+    sign = "+" if change.endswith("_added") else "-" if change.endswith("_removed") else "~"
+    kind = row["object_type"]
+    if kind == "grant":
+        member = row["principal_name"] or row["principal_id"]
+        if row["principal_type"] == "group":
+            member = f"group {member}"
+        text = f"{member} in {row['group_name'] or row['group_id']}"
+    else:
+        text = row["display_name"] or row["object_id"]
+        if change in ("user_activated", "user_deactivated"):
+            text += f": {change.removeprefix('user_')}"
+    return f"  {sign} {kind:<6} {text}"
+
+
+def render_table(syncs: list[SyncChanges]) -> str:
+    """Per sync, newest first: a header line with the summary, then one line per change."""
+    if not syncs:
+        return "no sync with change history in the selection"
+    blocks = []
+    for sync in syncs:
+        since = f", since {sync.previous_sync_id}" if sync.previous_sync_id else ""
+        source = f" of {sync.source_url} (account {sync.source_account})" if sync.new_source else ""
+        header = f"sync {sync.sync_id}{source} published {_time(sync.published_at)}{since}: {sync.summary()}"
+        blocks.append("\n".join([header, *(_line(row) for row in sync.rows)]))
+    return "\n\n".join(blocks)
+
+
+def _time(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment is not None else "(unknown time)"
+
+
+def as_json(sync: SyncChanges) -> dict[str, Any]:
+    """baton diff's buckets (resources, entitlements, grants: created/deleted/modified) for one sync."""
+    resources: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": [], "modified": []}
+    entitlements: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": []}
+    grants: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": []}
+    for row in sync.rows:
+        change, kind = row["change"], row["object_type"]
+        bucket = (
+            "created"
+            if change.endswith("_added")
+            else "deleted"
+            if change.endswith("_removed")
+            else "modified"
+        )
+        if kind == "grant":
+            grants[bucket].append(
+                {
+                    "id": row["object_id"],
+                    "entitlement_id": f"group:{row['group_id']}:member",
+                    "group": {"id": row["group_id"], "display_name": row["group_name"]},
+                    "principal": {
+                        "resource_type": row["principal_type"],
+                        "id": row["principal_id"],
+                        "display_name": row["principal_name"],
+                    },
+                }
+            )
+            continue
+        resource = {"resource_type": kind, "id": row["object_id"], "display_name": row["display_name"]}
+        if bucket == "modified":
+            resource["change"] = change
+        resources[bucket].append(resource)
+        if kind == "group":
+            entitlements[bucket].append(
+                {"id": f"group:{row['object_id']}:member", "group_id": row["object_id"], "slug": "member"}
+            )
+    return {
+        "sync_id": sync.sync_id,
+        "previous_sync_id": sync.previous_sync_id,
+        "published_at": sync.published_at.isoformat() + "Z" if sync.published_at is not None else None,
+        "source": {"base_url": sync.source_url, "account": sync.source_account},
+        "new_source": sync.new_source,
+        "summary": sync.summary(),
+        "resources": resources,
+        "entitlements": entitlements,
+        "grants": grants,
+    }

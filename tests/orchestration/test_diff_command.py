@@ -1,0 +1,45 @@
+"""`baton-xmatters diff` without a sync: its errors, and that it starts without the orchestrator.
+
+What it prints after real syncs is asserted in test_history.py (a change made through the simulator).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+
+from orchestration.cli import main
+from orchestration.publish import migrate_sync_runs
+
+
+def test_diff_imports_neither_dagster_nor_dlt():
+    script = (
+        "import sys\n"
+        "import orchestration.diff_command\n"
+        "print(sorted(m for m in ('dlt', 'dagster', 'great_expectations', 'pandas') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_missing_warehouse_is_named(tmp_path, capsys):
+    missing = tmp_path / "nowhere.duckdb"
+    assert main(["diff", "--warehouse", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: --warehouse: no warehouse at {missing} (no sync has run there)\n"
+    )
+    assert not missing.exists()
+
+
+def test_bad_selections_are_refused(tmp_path, capsys):
+    warehouse = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("CREATE SCHEMA c1")
+    migrate_sync_runs(con)
+    con.close()
+    assert main(["diff", "--warehouse", str(warehouse), "--last", "0"]) == 2
+    assert capsys.readouterr().err == "baton-xmatters: error: --last must be >= 1, got 0\n"
+    assert main(["diff", "--warehouse", str(warehouse), "--since", "2pXnope"]) == 1
+    assert "run one sync to update it" in capsys.readouterr().err  # no history tables yet
