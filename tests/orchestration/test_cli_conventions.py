@@ -35,7 +35,7 @@ def test_version_prints_the_package_version_without_loading_dagster():
         ("inpsect", "unknown command 'inpsect'; did you mean 'inspect'?"),
         ("simualte", "unknown command 'simualte'; did you mean 'simulate'?"),
         ("dmeo", "unknown command 'dmeo'; did you mean 'demo'?"),
-        ("sync", "unknown command 'sync' (commands: demo, inspect, simulate, sql; "),
+        ("sync", "unknown command 'sync' (commands: demo, diff, inspect, simulate, sql; "),
     ],
 )
 def test_a_mistyped_command_gets_a_suggestion(capsys, word: str, message: str):

@@ -24,6 +24,7 @@ def test_vanished_people_block_publishing_and_leave_everything_as_it_was(
         t: published(data_home, f"SELECT * FROM c1.{t} ORDER BY ALL") for t in ("users", "groups", "grants")
     }
     capsys.readouterr()
+    previous = len(simulator.org.people) + len(simulator.org.hidden_people)
 
     # the same tenant (same URL and account) now shows the API account far fewer people
     simulator.serve(
@@ -33,7 +34,6 @@ def test_vanished_people_block_publishing_and_leave_everything_as_it_was(
     assert main(sync_args(shrunk, sync_file)) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "users_sudden_drop" in err
-    previous = len(simulator.org.people) + len(simulator.org.hidden_people)
     assert f"users {previous} -> 10: 99.6% of users dropped; limit 50% (--max-drop)" in err
     assert "nothing was published" in err
     assert sync_file.read_bytes() == before
