@@ -1,4 +1,4 @@
-"""Wiring only: assets, checks, the job, the schedule and the resources of the code location.
+"""Wiring only: assets, checks, the job, the schedule, alert sensors and resources of the code location.
 
 Loaded by `dagster dev` (pyproject `[tool.dagster]`) and `dagster dev -w workspace.yaml`. Nothing here
 reads credentials: they are `EnvVar` references resolved when a run launches.
@@ -23,6 +23,7 @@ from orchestration.jobs import xmatters_sync_job
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.schedules import build_schedule
+from orchestration.sensors import alert_sensors
 
 DEFAULT_OWNER = "team:access-data"
 
@@ -65,6 +66,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         asset_checks=[*expectation_checks, *reference_checks, *drop_checks],
         jobs=[xmatters_sync_job],
         schedules=[build_schedule()],
+        sensors=alert_sensors,
         resources=merged,
         # Every run, not only the sync job's: the UI's "Materialize all" and an asset's own page
         # launch the implicit asset job, whose default multiprocess executor would put each step

@@ -77,12 +77,25 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
-            error = event.step_failure_data.error
-            while error is not None and error.cause is not None and _is_wrapper(error.cls_name):
-                error = error.cause
-            if error is not None:
-                return _one_line(error.message, error.cls_name)
+            cause = step_failure_cause(event)
+            if cause is not None:
+                return cause
     return None
+
+
+def step_failure_cause(event: dg.DagsterEvent, *, first_line: bool = True) -> str | None:
+    """The cause of a STEP_FAILURE event, under Dagster's and dlt's wrapping errors.
+
+    Its first line (what the CLI prints), or with `first_line=False` all its lines joined into one
+    (e.g. Dagster's "1 blocking asset check failed ...:" names the check on the next line).
+    """
+    error = event.step_failure_data.error if event.step_failure_data is not None else None
+    while error is not None and error.cause is not None and _is_wrapper(error.cls_name):
+        error = error.cause
+    if error is None:
+        return None
+    message = error.message if first_line else " ".join(error.message.split())
+    return _one_line(message, error.cls_name)
 
 
 def _is_wrapper(cls_name: str | None) -> bool:

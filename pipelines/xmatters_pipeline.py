@@ -6,8 +6,15 @@ A runnable example of the `xmatters` dlt source and a standalone raw loader:
     python -m pipelines.xmatters_pipeline --base-url https://company.xmatters.com/api/xm/1 \\
         --username x-api-key-... --password-file ~/.xmatters-secret
 
+    # through dlt's own configuration: [sources.xmatters] in .dlt/config.toml and .dlt/secrets.toml
+    # of the working directory, or SOURCES__XMATTERS__BASE_URL / __USERNAME / __XMATTERS_PASSWORD
+    python -m pipelines.xmatters_pipeline
+
     # against the embedded simulator, no credentials needed
     python -m pipelines.xmatters_pipeline --simulate
+
+Flags win over BATON_* variables; dlt's configuration is used when neither gives any of the base
+URL, user name or password (mixing the two would make it unclear which instance is read).
 
 Then query: duckdb -readonly var/warehouse.duckdb "select count(*) from xmatters_raw.group_members"
 Exit status 0 on success, 1 with a one-line cause on stderr on failure.
@@ -19,16 +26,23 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.config import XmattersConfig, config_from_dlt, dlt_configured
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.flags import add_connection_arguments, connection_flags
 from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.settings import (
+    DEFAULT_CONCURRENCY,
+    ENV_BASE_URL,
+    ENV_PASSWORD,
+    ENV_PASSWORD_FILE,
+    ENV_USERNAME,
+)
 
 # The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME.
 DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME", "var"))
@@ -50,6 +64,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+_CONNECTION_FLAGS = {
+    "base_url": ENV_BASE_URL,
+    "username": ENV_USERNAME,
+    "password": ENV_PASSWORD,
+    "password_file": ENV_PASSWORD_FILE,
+}
+
+
+def resolve_config(flags: dict[str, str | None], env: Mapping[str, str], concurrency: int) -> XmattersConfig:
+    """Flags and BATON_* variables, or dlt's configuration when they name no connection at all."""
+    given = any(flags.get(key) or env.get(name) for key, name in _CONNECTION_FLAGS.items())
+    if not given and dlt_configured():
+        config = config_from_dlt()
+        if concurrency == DEFAULT_CONCURRENCY:  # the flag's default: [sources.xmatters] concurrency decides
+            return config
+    else:
+        config = XmattersConfig.from_sources(flags, env)
+    return replace(config, concurrency=concurrency).validate()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -66,8 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flags.update(base_url=simulator.base_url, username="sim-user", password="sim-password")
         report = ExtractReport()
         try:
-            config = XmattersConfig.from_sources(flags, os.environ)
-            config = replace(config, concurrency=args.concurrency).validate()
+            config = resolve_config(flags, os.environ, args.concurrency)
             load_raw(config, args.warehouse, pipelines_dir=args.pipelines_dir, report=report)
         except XmattersError as exc:
             print(exc, file=sys.stderr)

@@ -159,6 +159,8 @@ class OrgSpec:
     from the visible people first, then the hidden ones, then further hidden people created to make
     up the size (so a small org can still have a group that needs several member pages).
     The `*_share` knobs are fractions of regular groups' member items of that recipient type.
+    Every count may be 0: with `members_per_group=0` regular groups have no members but the hidden
+    people (each is put in one of them), as in a new or trial tenant.
     """
 
     seed: int = 7
@@ -714,8 +716,9 @@ class _Builder:
                 code = (visible + h) << 2 | _PERSON
                 if code not in group_codes:
                     group_codes.insert(rng.randrange(len(group_codes) + 1), code)
-        # The first regular group carries one member of each non-person type, whatever the shares.
-        if regular and regular[0] not in empty_groups:
+        # The first regular group carries one member of each non-person type, whatever the shares,
+        # unless groups have no members at all (`members_per_group=0`: a new or trial tenant).
+        if regular and regular[0] not in empty_groups and spec.members_per_group:
             self.ensure_every_member_type(regular[0], codes_per_group[regular[0]])
         org._member_codes = [array("q", codes) for codes in codes_per_group]
 

@@ -180,6 +180,13 @@ DLT_SECTION = "sources.xmatters"
 DLT_PASSWORD_KEY = "xmatters_password"  # not `password`: dlt would fall back to a bare PASSWORD env var
 
 
+def dlt_configured() -> bool:
+    """Whether dlt's providers hold a base URL for the source, i.e. its configuration route is used."""
+    import dlt
+
+    return bool(dlt.config.get(f"{DLT_SECTION}.base_url"))
+
+
 def config_from_dlt() -> XmattersConfig:
     """Build and validate a config from dlt's providers (`.dlt/*.toml`, `SOURCES__XMATTERS__*`).
 

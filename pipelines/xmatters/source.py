@@ -9,7 +9,7 @@ Pass an `ExtractReport` to read afterwards what the extract did (counts, retries
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import dlt
 import pyarrow as pa
@@ -22,6 +22,7 @@ from pipelines.xmatters.member_calls import member_tables
 from pipelines.xmatters.member_process import MemberProcess
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
 from pipelines.xmatters.tables import (
+    at_least_one_table,
     email_device_row,
     group_row,
     person_row,
@@ -83,7 +84,8 @@ def people(client: XmattersClient) -> Iterator[pa.Table]:
     fails now with this error instead of after the member calls (`group_members` steps aside).
     """
     try:
-        for table in tables_from_pages(client.people_pages(), person_row, settings.PEOPLE_SCHEMA):
+        pages = tables_from_pages(client.people_pages(), person_row, settings.PEOPLE_SCHEMA)
+        for table in at_least_one_table(pages, settings.PEOPLE_SCHEMA):
             client.report.people += table.num_rows
             yield table
     except BaseException:
@@ -102,7 +104,8 @@ def groups(client: XmattersClient) -> Iterator[pa.Table]:
 
     The member calls start when this yields.
     """
-    for table in tables_from_pages(client.group_pages(), group_row, settings.GROUPS_SCHEMA):
+    pages = tables_from_pages(client.group_pages(), group_row, settings.GROUPS_SCHEMA)
+    for table in at_least_one_table(pages, settings.GROUPS_SCHEMA):
         client.report.groups += table.num_rows
         yield table
 
@@ -114,12 +117,13 @@ def groups(client: XmattersClient) -> Iterator[pa.Table]:
     columns=_column_hints(settings.EMAIL_DEVICES_SCHEMA),
 )
 def email_devices(client: XmattersClient, enabled: bool) -> Iterator[pa.Table]:
-    """People's EMAIL devices (`/devices?deviceType=EMAIL`), only when asked: no request otherwise."""
-    if not enabled:
-        return
-    for table in tables_from_pages(
-        client.email_device_pages(), email_device_row, settings.EMAIL_DEVICES_SCHEMA
-    ):
+    """People's EMAIL devices (`/devices?deviceType=EMAIL`), only when asked: no request otherwise.
+
+    Not asked, the table is still replaced, empty: the raw layer always has all its tables.
+    """
+    schema = settings.EMAIL_DEVICES_SCHEMA
+    pages = tables_from_pages(client.email_device_pages(), email_device_row, schema) if enabled else ()
+    for table in at_least_one_table(pages, schema):
         client.report.email_devices += table.num_rows
         yield table
 
@@ -143,18 +147,24 @@ def group_members(
     )
     calls = member_process.member_tables(client, listed) if member_process else member_tables(client, listed)
     try:
-        for item in calls:
-            if isinstance(item, SkippedGroup):
-                logger.warning(
-                    "group %s (%s) was deleted during the sync; kept without members: %s",
-                    item.group_id,
-                    item.name,
-                    item.reason,
-                )
-                client.report.skip_group(*item)
-                continue
-            client.report.group_members += item.num_rows
-            yield item
+        for table in at_least_one_table(_member_tables(calls, client), settings.GROUP_MEMBERS_SCHEMA):
+            client.report.group_members += table.num_rows
+            yield table
     except BaseException:
         client.cancel()  # `people` stops too instead of retrying for a run that already failed
         raise
+
+
+def _member_tables(calls: Iterable[pa.Table | SkippedGroup], client: XmattersClient) -> Iterator[pa.Table]:
+    """The member tables of `calls`; a group deleted during the sync is logged and reported."""
+    for item in calls:
+        if isinstance(item, SkippedGroup):
+            logger.warning(
+                "group %s (%s) was deleted during the sync; kept without members: %s",
+                item.group_id,
+                item.name,
+                item.reason,
+            )
+            client.report.skip_group(*item)
+            continue
+        yield item

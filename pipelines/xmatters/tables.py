@@ -197,3 +197,19 @@ def tables_from_pages(
     for page in pages:
         yield from batcher.add(map(row, page))
     yield from batcher.flush()
+
+
+def at_least_one_table(tables: Iterable[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
+    """`tables`, or one empty table of `schema` when there were none.
+
+    dlt creates no destination table for a resource that yielded nothing, so a tenant with no
+    groups (or no members, or no people) would leave `xmatters_raw` without that table and every
+    SQL reading it would fail. An empty Arrow table makes dlt create (or replace) it with its
+    declared columns and zero rows. Built from no batches: `Schema.empty_table` imports pandas.
+    """
+    empty = True
+    for table in tables:
+        empty = False
+        yield table
+    if empty:
+        yield pa.Table.from_batches([], schema=schema)

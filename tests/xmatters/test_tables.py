@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.xmatters.errors import ProtocolError
 from pipelines.xmatters.settings import GROUPS_SCHEMA, PEOPLE_SCHEMA
-from pipelines.xmatters.tables import group_row, person_row, to_table, to_table_json
+from pipelines.xmatters.tables import at_least_one_table, group_row, person_row, to_table, to_table_json
 
 GROUPS = [
     {
@@ -88,14 +88,23 @@ def test_building_the_extract_tables_does_not_import_pandas():
 import sys
 from pipelines.xmatters.member_pages import MembersBatcher, decode_page
 from pipelines.xmatters.settings import GROUPS_SCHEMA, PEOPLE_SCHEMA
-from pipelines.xmatters.tables import group_row, person_row, to_table_json
+from pipelines.xmatters.tables import at_least_one_table, group_row, person_row, to_table_json
+[empty] = at_least_one_table([], PEOPLE_SCHEMA)
 groups = to_table_json([group_row({"id": "g-1", "allowDuplicates": True})], GROUPS_SCHEMA)
 people = to_table_json([person_row({"id": "p-1", "locked": False})], PEOPLE_SCHEMA)
 page = decode_page(b'{"data": [{"member": {"id": "p-1", "recipientType": "PERSON"}}]}')
 batcher = MembersBatcher()
 members = [*batcher.add("g-1", page["data"]), *batcher.flush()]
-print(groups.num_rows, people.num_rows, members[0].column("group_id").to_pylist())
+print(empty.num_rows, groups.num_rows, people.num_rows, members[0].column("group_id").to_pylist())
 print("pandas imported:", "pandas" in sys.modules)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.splitlines() == ["1 1 ['g-1']", "pandas imported: False"]
+    assert result.stdout.splitlines() == ["0 1 1 ['g-1']", "pandas imported: False"]
+
+
+def test_no_tables_become_one_empty_table_of_the_schema():
+    """dlt creates no raw table for a resource that yielded nothing (an empty tenant)."""
+    [empty] = at_least_one_table(iter(()), GROUPS_SCHEMA)
+    assert (empty.num_rows, empty.schema) == (0, GROUPS_SCHEMA)
+    table = to_table_json([group_row({"id": "g-1"})], GROUPS_SCHEMA)
+    assert list(at_least_one_table([table], GROUPS_SCHEMA)) == [table]

@@ -1,0 +1,184 @@
+"""Alerts: a failed run, and a failed data-quality check, each logged and optionally sent to a webhook.
+
+A failed sync keeps the previous `.c1z` (write-audit-publish), so nothing downstream notices: C1
+just keeps stale access data. These sensors make the failure visible. Each logs one line naming
+the run, the job and the cause; when `BATON_XMATTERS_ALERT_WEBHOOK` is set (in the environment of
+the daemon) they also POST a short JSON there. The webhook is best effort: a failure to deliver is
+logged and never fails the sensor, and the URL is never logged whole (chat webhooks carry their
+secret in the path).
+
+Both watch every run of the instance (`monitor_all_code_locations`): CLI syncs run in-process on
+the same instance and have no code location, and they fail in the same ways. A failed blocking
+check also fails its run, so such a run gets both alerts: `run_failed` says the run failed,
+`check_failed` which check on which asset and why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import dagster as dg
+
+from orchestration.run_outcome import step_failure_cause
+
+ENV_ALERT_WEBHOOK = "BATON_XMATTERS_ALERT_WEBHOOK"
+WEBHOOK_TIMEOUT_S = 5.0
+MAX_MESSAGE_CHARS = 1000
+_SECRET_VARIABLES = ("BATON_PASSWORD",)
+_FINISHED = (
+    dg.DagsterEventType.RUN_SUCCESS,
+    dg.DagsterEventType.RUN_FAILURE,
+    dg.DagsterEventType.RUN_CANCELED,
+)
+_RUNS_PER_TICK = 100
+# Alerts need no credentials and send nothing unless the webhook is set: on by default, so a
+# failing scheduled sync is reported without anyone having to remember to turn alerting on.
+DEFAULT_STATUS = dg.DefaultSensorStatus.RUNNING
+
+
+def scrub(text: str, env: Mapping[str, str] | None = None) -> str:
+    """`text` without any secret the environment holds (defence in depth: errors never name it)."""
+    env = os.environ if env is None else env
+    for name in _SECRET_VARIABLES:
+        secret = env.get(name, "")
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:MAX_MESSAGE_CHARS]
+
+
+def post_alert(payload: dict[str, Any], log: Any, env: Mapping[str, str] | None = None) -> bool:
+    """POST `payload` as JSON to the webhook, if one is set; True when it was accepted (2xx)."""
+    env = os.environ if env is None else env
+    url = env.get(ENV_ALERT_WEBHOOK, "").strip()
+    if not url:
+        return False
+    parts = urlsplit(url)
+    where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # no path, query or user info
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        log.warning(f"{ENV_ALERT_WEBHOOK} is not an http(s) URL; alert not sent")
+        return False
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        log.warning(f"alert webhook {where} answered HTTP {exc.code}; alert not delivered")
+        return False
+    except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections
+        reason = getattr(exc, "reason", exc)
+        log.warning(f"alert webhook {where} failed: {reason}; alert not delivered")
+        return False
+    return True
+
+
+def run_failure_message(context: dg.RunFailureSensorContext) -> str:
+    """The cause of the first failed step (the error the CLI prints, all its lines), else Dagster's."""
+    for event in context.get_step_failure_events():
+        cause = step_failure_cause(event, first_line=False)
+        if cause:
+            return cause
+    return context.failure_event.message or "the run failed"
+
+
+@dg.run_failure_sensor(
+    name="xmatters_run_failure_alert",
+    description=f"Logs every failed run and POSTs it to ${ENV_ALERT_WEBHOOK} when set.",
+    monitor_all_code_locations=True,
+    default_status=DEFAULT_STATUS,
+)
+def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
+    run = context.dagster_run
+    message = scrub(run_failure_message(context))
+    context.log.error(f"run {run.run_id} of job {run.job_name} failed: {message}")
+    post_alert(
+        {"event": "run_failed", "run_id": run.run_id, "job": run.job_name, "message": message},
+        context.log,
+    )
+
+
+@dg.sensor(
+    name="xmatters_failed_check_alert",
+    description=f"Logs every failed asset check of a finished run; POSTs it to ${ENV_ALERT_WEBHOOK} if set.",
+    default_status=DEFAULT_STATUS,
+    minimum_interval_seconds=30,
+)
+def failed_check_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Reads the check evaluations of each run that finished since the last tick (any status).
+
+    The cursor is the storage id of the last run-finished event read. On its first tick the sensor
+    only sets it: runs that ended before alerting was on are history, not news.
+    """
+    instance = context.instance
+    if context.cursor is None:
+        latest = [_finished_runs(instance, event_type, None, 1, ascending=False) for event_type in _FINISHED]
+        context.update_cursor(str(max((r[0].storage_id for r in latest if r), default=-1)))
+        return dg.SkipReason("started: runs that finish from now on are checked")
+    finished = _finished_since(instance, int(context.cursor))
+    failed = 0
+    for record in finished:
+        run_id = record.event_log_entry.run_id
+        run = instance.get_run_by_id(run_id)
+        job = run.job_name if run is not None else record.event_log_entry.job_name
+        for evaluation in _failed_checks(instance, run_id):
+            failed += 1
+            check = evaluation.check_name
+            asset = evaluation.asset_key.to_user_string()
+            message = scrub(evaluation.description or "no description")
+            context.log.error(f"check {check} on {asset} failed in run {run_id} of job {job}: {message}")
+            post_alert(
+                {
+                    "event": "check_failed",
+                    "run_id": run_id,
+                    "job": job,
+                    "asset": asset,
+                    "check": check,
+                    "severity": evaluation.severity.value,
+                    "message": message,
+                },
+                context.log,
+            )
+        context.update_cursor(str(record.storage_id))
+    return dg.SkipReason(f"{len(finished)} finished run(s) read, {failed} failed check(s)")
+
+
+def _finished_runs(
+    instance: dg.DagsterInstance,
+    event_type: dg.DagsterEventType,
+    after: int | None,
+    limit: int,
+    *,
+    ascending: bool = True,
+) -> Sequence[dg.EventLogRecord]:
+    records_filter = dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after)  # type: ignore[arg-type]
+    return instance.fetch_run_status_changes(records_filter, limit=limit, ascending=ascending).records
+
+
+def _finished_since(instance: dg.DagsterInstance, after: int) -> list[dg.EventLogRecord]:
+    """Runs finished after storage id `after`, oldest first; never past a page that was cut off."""
+    pages = [_finished_runs(instance, event_type, after, _RUNS_PER_TICK) for event_type in _FINISHED]
+    records = sorted((r for page in pages for r in page), key=lambda r: r.storage_id)
+    cut = [page[-1].storage_id for page in pages if len(page) == _RUNS_PER_TICK]
+    return [r for r in records if r.storage_id <= min(cut)] if cut else records
+
+
+def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> Iterator[dg.AssetCheckEvaluation]:
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=10_000
+    ).records
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        evaluation = event.event_specific_data if event is not None else None
+        if isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed:
+            yield evaluation
+
+
+alert_sensors = [run_failure_alert, failed_check_alert]

@@ -1,0 +1,215 @@
+"""The alert sensors, evaluated as the daemon does against the instance of real failed syncs.
+
+Three CLI syncs against the simulator share one data home: a good one, one with a wrong password
+(a failed run) and one blocked by the sudden-drop check (a failed check, which also fails its run).
+The sensors' first tick is taken between the good sync and the failures, as when the daemon
+starts; the alerts go to a real HTTP receiver on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import dagster as dg
+import pytest
+
+from orchestration.cli import main
+from orchestration.sensors import ENV_ALERT_WEBHOOK, failed_check_alert, post_alert, run_failure_alert
+from simulator import OrgSpec, XmattersSimulator, build_org
+from tests.orchestration.test_sync_cli import sync_args
+
+WRONG_PASSWORD = "wrong-Secret-7f3a"
+
+
+def tenant(groups: int, members_per_group: int) -> OrgSpec:
+    return OrgSpec(
+        seed=3,
+        people=5,
+        groups=groups,
+        members_per_group=members_per_group,
+        hidden_people=0,
+        large_groups=0,
+        large_group_size=0,
+    )
+
+
+@dataclass(frozen=True)
+class History:
+    dagster_home: Path
+    run_cursor: str  # each sensor's cursor after its first tick, taken before the failures
+    check_cursor: str
+    password: str
+
+
+def _tick(sensor: dg.SensorDefinition, home: Path, cursor: str | None) -> Any:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> History:
+    root = tmp_path_factory.mktemp("alerts")
+    sync_file = root / "sync.c1z"
+    env = {"BATON_XMATTERS_HOME": str(root / "home")}
+    with mock.patch.dict(os.environ, env), XmattersSimulator(build_org(tenant(3, 4))) as good:
+        os.environ.pop("DAGSTER_HOME", None)
+        assert main(sync_args(good, sync_file)) == 0
+        home = root / "home" / "dagster"
+        run_cursor = _tick(run_failure_alert, home, None).cursor
+        check_cursor = _tick(failed_check_alert, home, None).cursor
+        assert run_cursor and check_cursor
+
+        args = sync_args(good, sync_file)
+        args[args.index("--password") + 1] = WRONG_PASSWORD
+        assert main(args) == 1
+        with XmattersSimulator(build_org(tenant(0, 0))) as emptied:
+            assert main(sync_args(emptied, sync_file)) == 1  # every grant gone: blocked
+    return History(home, run_cursor, check_cursor, good.password)
+
+
+def logged(capfd: pytest.CaptureFixture[str]) -> str:
+    """What the sensors logged: Dagster's console handler writes their lines to stderr."""
+    return capfd.readouterr().err
+
+
+class Receiver:
+    """A webhook on 127.0.0.1 that records each POST (path, content type, JSON body)."""
+
+    def __init__(self, status: int = 200) -> None:
+        received: list[tuple[str, str, dict]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                received.append((self.path, self.headers.get("Content-Type", ""), body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T0KEN-in-path"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def test_a_failed_run_is_logged_and_posted(history, receiver, monkeypatch, capfd):
+    monkeypatch.setenv(ENV_ALERT_WEBHOOK, receiver.url)
+    monkeypatch.setenv("BATON_PASSWORD", history.password)  # as in the daemon's environment
+    data = _tick(run_failure_alert, history.dagster_home, history.run_cursor)
+    # one reaction per failed run, and no error in the sensor
+    assert [r.error for r in data.dagster_run_reactions] == [None, None]
+    assert not _tick(run_failure_alert, history.dagster_home, data.cursor).dagster_run_reactions
+    payloads = [body for path, kind, body in receiver.received]
+    assert [(p["event"], p["job"]) for p in payloads] == [("run_failed", "xmatters_sync")] * 2
+    assert {path for path, _, _ in receiver.received} == {"/hooks/T0KEN-in-path"}
+    assert {kind for _, kind, _ in receiver.received} == {"application/json"}
+    auth, blocked = payloads
+    assert auth["message"].startswith("xmatters: HTTP 401 from http://127.0.0.1:")
+    assert "grants_sudden_drop" in blocked["message"]
+    assert auth["run_id"] != blocked["run_id"]
+    with dg.DagsterInstance.from_config(str(history.dagster_home)) as instance:
+        assert instance.get_run_by_id(auth["run_id"]).status == dg.DagsterRunStatus.FAILURE
+    text = json.dumps(payloads)
+    assert WRONG_PASSWORD not in text and history.password not in text
+    assert set(auth) == {"event", "run_id", "job", "message"}
+    assert f"run {auth['run_id']} of job xmatters_sync failed: {auth['message']}\n" in logged(capfd)
+
+
+def test_a_failed_check_is_logged_and_posted(history, receiver, monkeypatch, capfd):
+    monkeypatch.setenv(ENV_ALERT_WEBHOOK, receiver.url)
+    data = _tick(failed_check_alert, history.dagster_home, history.check_cursor)
+    assert data.skip_message == "2 finished run(s) read, 1 failed check(s)"
+    [(_, _, alert)] = receiver.received
+    assert alert == {
+        "event": "check_failed",
+        "run_id": alert["run_id"],
+        "job": "xmatters_sync",
+        "asset": "c1_staging/grants",
+        "check": "grants_sudden_drop",
+        "severity": "ERROR",
+        "message": "grants: 11 -> 0 (100% drop; limit 50%)",
+    }
+    expected = (
+        f"check grants_sudden_drop on c1_staging/grants failed in run {alert['run_id']} of job "
+        "xmatters_sync: grants: 11 -> 0 (100% drop; limit 50%)"
+    )
+    assert expected + "\n" in logged(capfd)
+    # the next tick starts after those runs: nothing is reported twice
+    again = _tick(failed_check_alert, history.dagster_home, data.cursor)
+    assert again.skip_message == "0 finished run(s) read, 0 failed check(s)"
+    assert len(receiver.received) == 1
+
+
+def test_without_the_variable_alerts_are_only_logged(history, receiver, capfd):
+    assert ENV_ALERT_WEBHOOK not in os.environ
+    data = _tick(failed_check_alert, history.dagster_home, history.check_cursor)
+    assert data.skip_message.endswith("1 failed check(s)")
+    _tick(run_failure_alert, history.dagster_home, history.run_cursor)
+    assert receiver.received == []
+    messages = logged(capfd)
+    assert messages.count(" of job xmatters_sync failed: ") == 2
+    assert messages.count(" - ERROR - check grants_sudden_drop on c1_staging/grants failed in run ") == 1
+
+
+@pytest.mark.parametrize("failure", ["refused", "http_500"])
+def test_a_webhook_failure_is_logged_and_never_fails_the_sensor(history, monkeypatch, capfd, failure):
+    if failure == "http_500":
+        broken = Receiver(status=500)
+        url = broken.url
+    else:
+        broken = Receiver()
+        url = broken.url
+        broken.close()  # nothing listens on that port any more
+    monkeypatch.setenv(ENV_ALERT_WEBHOOK, url)
+    try:
+        data = _tick(failed_check_alert, history.dagster_home, history.check_cursor)
+        run_data = _tick(run_failure_alert, history.dagster_home, history.run_cursor)
+    finally:
+        if failure == "http_500":
+            broken.close()
+    assert data.skip_message.endswith("1 failed check(s)")
+    assert [r.error for r in run_data.dagster_run_reactions] == [None, None]
+    warnings = [line for line in logged(capfd).splitlines() if "alert webhook" in line]
+    assert len(warnings) == 3  # the failed check, then the two failed runs
+    port = url.split(":")[2].split("/")[0]
+    for warning in warnings:
+        assert f"alert webhook http://127.0.0.1:{port} " in warning
+        assert "T0KEN" not in warning  # the path of a webhook URL is its secret
+        assert ("HTTP 500" in warning) == (failure == "http_500")
+
+
+def test_post_alert_refuses_a_non_http_url(caplog):
+    log = logging.getLogger("tests.alerts")
+    assert not post_alert({"event": "x"}, log, {ENV_ALERT_WEBHOOK: "file:///etc/passwd"})
+    assert caplog.messages == [f"{ENV_ALERT_WEBHOOK} is not an http(s) URL; alert not sent"]
+    assert not post_alert({"event": "x"}, log, {})
+
+
+def test_sensors_are_wired_and_running_by_default():
+    from orchestration.definitions import defs
+
+    for name in ("xmatters_run_failure_alert", "xmatters_failed_check_alert"):
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING

@@ -1,0 +1,143 @@
+"""The raw pipeline configured the dlt way, and dlt's own `dlt pipeline` commands on what it left.
+
+`python -m pipelines.xmatters_pipeline` runs as a subprocess in a project directory of its own,
+as a user runs it: dlt reads `.dlt/*.toml` from the working directory and `SOURCES__XMATTERS__*`
+from the environment. Before the dlt route was wired in, both ended in `missing --base-url`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.errors import ConfigError
+from pipelines.xmatters_pipeline import resolve_config
+from simulator import OrgSpec, XmattersSimulator, build_org
+from tests.xmatters.helpers import PASSWORD, rows
+
+SPEC = OrgSpec(seed=5, people=20, groups=4, members_per_group=3, hidden_people=1, large_groups=0)
+RAW_TABLES = ("people", "groups", "group_members", "email_devices")
+DLT = Path(sys.executable).with_name("dlt")
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[XmattersSimulator]:
+    with XmattersSimulator(build_org(SPEC), password=PASSWORD) as server:
+        yield server
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any BATON_* or dlt source setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "SOURCES__", "DLT_"))}
+    return {**env, "RUNTIME__DLTHUB_TELEMETRY": "false", **extra}
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def run_pipeline(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "pipelines.xmatters_pipeline"], cwd, env)
+
+
+def assert_loaded(project: Path, sim: XmattersSimulator) -> None:
+    """The default layout (var/ of the working directory) holds exactly the simulator's rows."""
+    warehouse = project / "var" / "warehouse.duckdb"
+    org = sim.org
+    counts = [rows(warehouse, f"SELECT count(*) FROM xmatters_raw.{t}")[0][0] for t in RAW_TABLES]
+    assert counts == [len(org.people), len(org.groups), org.membership_rows(), 0]
+    for path in (project / "var").rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_secrets_toml_of_the_working_directory_configures_the_pipeline(sim, tmp_path):
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "secrets.toml").write_text(
+        "[sources.xmatters]\n"
+        f'base_url = "{sim.base_url}"\n'
+        f'username = "{sim.username}"\n'
+        f'xmatters_password = "{PASSWORD}"\n'
+    )
+    done = run_pipeline(tmp_path, clean_env())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{len(sim.org.people)} people, {len(sim.org.groups)} groups" in done.stdout
+    assert_loaded(tmp_path, sim)
+
+    # dlt's own CLI on the pipeline just run: the pipelines dir is var/dlt, not dlt's ~/.dlt default
+    dlt_pipeline = [str(DLT), "pipeline", "--pipelines-dir", "var/dlt"]
+    listed = run([*dlt_pipeline, "--list-pipelines"], tmp_path, clean_env())
+    assert listed.returncode == 0 and "baton_xmatters" in listed.stdout, listed.stdout + listed.stderr
+    info = run([*dlt_pipeline, "baton_xmatters", "info"], tmp_path, clean_env())
+    assert info.returncode == 0, info.stderr
+    assert "dataset_name: xmatters_raw" in info.stdout
+    for table in RAW_TABLES:
+        assert f"{table} with 1 table(s)" in info.stdout
+    trace = run([*dlt_pipeline, "baton_xmatters", "trace", "-v"], tmp_path, clean_env())
+    assert trace.returncode == 0, trace.stderr
+    assert f"- people: {len(sim.org.people)} row(s)" in trace.stdout
+    assert f"- group_members: {sim.org.membership_rows()} row(s)" in trace.stdout
+    assert "`sources.xmatters.xmatters_password` = <secret>" in trace.stdout
+    assert PASSWORD not in trace.stdout + info.stdout
+
+    # `show` is dlt's workspace dashboard: it needs dlt[hub] (the dlthub package) and marimo
+    import dlt.hub
+
+    if dlt.hub.__found__:
+        pytest.skip("dlt[hub] is installed: `dlt pipeline ... show` would start a dashboard server")
+    show = run([*dlt_pipeline, "baton_xmatters", "show"], tmp_path, clean_env())
+    assert "Install dlt[hub]" in show.stdout + show.stderr
+
+
+def test_sources_environment_variables_configure_the_pipeline(sim, tmp_path):
+    env = clean_env(
+        SOURCES__XMATTERS__BASE_URL=sim.base_url,
+        SOURCES__XMATTERS__USERNAME=sim.username,
+        SOURCES__XMATTERS__XMATTERS_PASSWORD=PASSWORD,
+    )
+    done = run_pipeline(tmp_path, env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert_loaded(tmp_path, sim)
+
+
+def test_nothing_configured_names_the_flag(tmp_path):
+    done = run_pipeline(tmp_path, clean_env())
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].endswith("missing --base-url (or BATON_BASE_URL)")
+
+
+FLAGS = {"base_url": None, "username": None, "password": None, "password_file": None}
+
+
+def test_flags_and_baton_variables_win_over_dlt(monkeypatch):
+    monkeypatch.setenv("SOURCES__XMATTERS__BASE_URL", "https://dlt.example.com/api/xm/1")
+    monkeypatch.setenv("SOURCES__XMATTERS__USERNAME", "dlt-user")
+    monkeypatch.setenv("SOURCES__XMATTERS__XMATTERS_PASSWORD", "dlt-secret")
+    env = {"BATON_USERNAME": "env-user", "BATON_PASSWORD": "env-secret"}
+    flags = {**FLAGS, "base_url": "https://flag.example.com/api/xm/1"}
+    config = resolve_config(flags, env, 8)
+    assert (config.base_url, config.username, config.password) == (
+        "https://flag.example.com/api/xm/1",
+        "env-user",
+        "env-secret",
+    )
+    # given nothing else, dlt's configuration decides, its concurrency too unless the flag says otherwise
+    monkeypatch.setenv("SOURCES__XMATTERS__CONCURRENCY", "3")
+    config = resolve_config(FLAGS, {}, 8)
+    assert config == XmattersConfig(
+        base_url="https://dlt.example.com/api/xm/1", username="dlt-user", password="dlt-secret", concurrency=3
+    )
+    assert resolve_config(FLAGS, {}, 2).concurrency == 2
+
+
+def test_a_partial_dlt_configuration_names_the_missing_key(monkeypatch):
+    monkeypatch.setenv("SOURCES__XMATTERS__BASE_URL", "https://dlt.example.com/api/xm/1")
+    monkeypatch.setenv("SOURCES__XMATTERS__USERNAME", "dlt-user")
+    with pytest.raises(ConfigError, match=r"xmatters_password in \.dlt/secrets\.toml"):
+        resolve_config(FLAGS, {}, 8)
