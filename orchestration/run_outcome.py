@@ -8,6 +8,8 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration.shortened import shortened_lines
+
 
 @dataclass
 class RunOutcome:
@@ -55,6 +57,9 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
         outcome.warnings.append(
             f"group {group.get('name') or group.get('group_id')} skipped: {group.get('reason')}"
         )
+    outcome.warnings += shortened_lines(
+        outcome.value("c1_sync", "shortened_objects") or [], outcome.value("c1_sync", "shortened", 0)
+    )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     if failed_checks:
         first = failed_checks[0]

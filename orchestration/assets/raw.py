@@ -6,6 +6,7 @@ the real source, with the credentials resolved at launch, is passed to `dlt.run`
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from pipelines.xmatters.source import xmatters_source
 log = logging.getLogger("baton_xmatters")
 
 RAW_PREFIX = "xmatters_raw"
+# metadata of every raw materialization: when its extract began (the `.c1z` sync's started_at)
+EXTRACT_STARTED_AT = "extract_started_at"
 
 PLACEHOLDER_CONFIG = XmattersConfig(
     base_url="https://placeholder.invalid/api/xm/1", username="placeholder", password="placeholder"
@@ -69,6 +72,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         sync_settings: SyncSettings,
     ) -> Iterator[Any]:
         config = xmatters.to_config()
+        started = datetime.now(UTC)
         report = ExtractReport()
         log.info("extract: reading %s", config.base_url)
         try:
@@ -82,7 +86,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
                 )
                 pipeline = warehouse.dlt_pipeline()
                 for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
-                    yield _with_report(event, report, warehouse)
+                    yield _with_report(event, report, warehouse, started)
         except PipelineStepFailed as exc:
             # dlt wraps the client's classified error several times; surface the one-line cause
             cause = find_xmatters_error(exc)
@@ -98,10 +102,11 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
     return xmatters_raw_assets
 
 
-def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource) -> Any:
+def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource, started: datetime) -> Any:
     if isinstance(event, dg.MaterializeResult) and event.asset_key is not None:
         name = event.asset_key.path[-1]
         extra: dict[str, Any] = {
+            EXTRACT_STARTED_AT: dg.MetadataValue.timestamp(started),
             "preview": dg.MetadataValue.md(_preview(warehouse, name)),
             "dagster/row_count": dg.MetadataValue.int(getattr(report, name, 0)),
             "requests": dg.MetadataValue.int(report.requests),

@@ -25,9 +25,12 @@ import orjson
 import pyarrow as pa
 
 from expectations import validation_worker
-from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
+from orchestration.assets.raw import EXTRACT_STARTED_AT
+from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, shortened_lines
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
 from pipelines.c1z.sync_ids import new_ksuid
 from pipelines.c1z.writer import write_c1z
@@ -53,16 +56,22 @@ def c1_sync(
     pending = target.with_name(target.name + ".pending")
     pending.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(UTC)
+    started = extract_started_at(context)
     sync_id = new_ksuid(started)
     with warehouse.connect() as con, StagedPublish(con, STAGING, sync_id) as publish:
+        install_macros(con)
+        shortened = _shortened(con)
+        for line in shortened_lines(shortened):
+            context.log.warning(line)
+            log.warning("write: %s", line)
+        grantable_to = ("user", "group") if sync_settings.expand_nested_groups else ("user",)
         log.info("write: encoding %s", target)
         try:
             result = write_c1z(
                 pending,
                 users=_users(con),
                 groups=_groups(con),
-                entitlements=_entitlements(con) if sync_settings.expand_nested_groups else None,
+                entitlements=_entitlements(con, grantable_to),
                 grants=_grants(con),
                 started_at=started,
                 sync_id=sync_id,
@@ -86,7 +95,10 @@ def c1_sync(
             "path": dg.MetadataValue.path(str(target)),
             "bytes": dg.MetadataValue.int(result.bytes),
             "sync_id": dg.MetadataValue.text(result.sync_id),
+            "started_at": dg.MetadataValue.timestamp(started),
             **{name: dg.MetadataValue.int(count) for name, count in result.counts.items()},
+            "shortened": dg.MetadataValue.int(len(shortened)),
+            "shortened_objects": dg.MetadataValue.json(shortened[:SHORTENED_EXAMPLES]),
         }
     )
 
@@ -124,14 +136,31 @@ def _json(text: str | None) -> dict[str, Any] | None:
 
 
 def _users(con: duckdb.DuckDBPyConnection) -> Iterator[UserRow]:
-    query = (
+    query = c1z_select(
+        "users",
         # profile::VARCHAR: DuckDB's JSON type converts to Arrow several times slower than text
-        "SELECT user_id, display_name, status, status_details, login, given_name, family_name, "
-        "profile::VARCHAR, "
-        f"emails, created_at, last_login FROM {STAGING}.users "
-        "ORDER BY user_id"
+        [
+            *("user_id", "display_name", "status", "status_details", "login", "given_name", "family_name"),
+            *("profile::VARCHAR", "emails", "created_at", "last_login", "login_aliases", "employee_ids"),
+        ],
+        order_by="user_id",
     )
-    for uid, name, status, details, login, given, family, profile, emails, created, last in _rows(con, query):
+    rows = _rows(con, query)
+    for (
+        uid,
+        name,
+        status,
+        details,
+        login,
+        given,
+        family,
+        profile,
+        emails,
+        created,
+        last,
+        aliases,
+        ids,
+    ) in rows:
         yield UserRow(
             user_id=uid,
             display_name=name,
@@ -144,20 +173,46 @@ def _users(con: duckdb.DuckDBPyConnection) -> Iterator[UserRow]:
             emails=tuple((e["address"], e["is_primary"]) for e in emails or ()),
             created_at=created,
             last_login=last,
+            login_aliases=tuple(aliases or ()),
+            employee_ids=tuple(ids or ()),
         )
 
 
 def _groups(con: duckdb.DuckDBPyConnection) -> Iterator[GroupRow]:
-    query = f"SELECT group_id, display_name, description, profile::VARCHAR FROM {STAGING}.groups ORDER BY 1"
-    for group_id, name, description, profile in _rows(con, query):
+    columns = ["group_id", "display_name", "description", "profile::VARCHAR"]
+    for group_id, name, description, profile in _rows(con, c1z_select("groups", columns, order_by="1")):
         yield GroupRow(group_id=group_id, display_name=name, description=description, profile=_json(profile))
 
 
-def _entitlements(con: duckdb.DuckDBPyConnection) -> Iterator[EntitlementRow]:
+def _entitlements(con: duckdb.DuckDBPyConnection, grantable_to: tuple[str, ...]) -> Iterator[EntitlementRow]:
     """With nested groups expanded, a `member` entitlement is also granted to (child) groups."""
-    query = f"SELECT group_id, display_name FROM {STAGING}.entitlements ORDER BY group_id"
-    for group_id, name in _rows(con, query):
-        yield EntitlementRow(group_id=group_id, display_name=name, grantable_to=("user", "group"))
+    query = c1z_select("entitlements", ["group_id", "display_name", "description"], order_by="group_id")
+    for group_id, name, description in _rows(con, query):
+        yield EntitlementRow(group_id, name, description, grantable_to)
+
+
+def _shortened(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every user, group and entitlement whose text the `.c1z` gets shortened (the warehouse keeps it)."""
+    query = " UNION ALL ".join(shortened_query(table) for table in LIMITED_COLUMNS)
+    rows = con.sql(f"SELECT * FROM ({query}) ORDER BY 1 DESC, 2").fetchall()
+    return [
+        {"type": kind, "id": the_id, "name": abbreviate(name), "columns": columns}
+        for kind, the_id, name, columns in rows
+    ]
+
+
+def extract_started_at(context: dg.AssetExecutionContext) -> datetime:
+    """When the extract whose tables are published began (C1 reads it as the sync's start).
+
+    The raw assets record it (`extract_started_at`); a run that publishes tables extracted by an
+    earlier run finds it on their latest materialization. Without one (never extracted): now.
+    """
+    event = context.instance.get_latest_materialization_event(raw_key("groups"))
+    materialization = event.asset_materialization if event is not None else None
+    value = materialization.metadata.get(EXTRACT_STARTED_AT) if materialization is not None else None
+    if value is not None and isinstance(value.value, float):
+        return datetime.fromtimestamp(value.value, UTC)
+    return datetime.now(UTC)
 
 
 def _grants(con: duckdb.DuckDBPyConnection) -> GrantColumns:
@@ -170,6 +225,7 @@ def _batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBa
     """Streams a query as Arrow batches on its own cursor, so several generators never collide."""
     cursor = con.cursor()
     try:
+        install_macros(cursor)  # temporary macros belong to one connection, and a cursor is another
         yield from cursor.sql(query).to_arrow_reader(BATCH_ROWS)
     finally:
         cursor.close()

@@ -95,7 +95,9 @@ def test_group_and_its_entitlement() -> None:
         "site": "HQ", "externallyOwned": False, "allowDuplicates": True, "useDefaultDevices": True,
         "observedByAll": False, "created": "2020-01-01T00:00:00.000Z",
     }  # fmt: skip
-    assert entitlement_for_group(group) == EntitlementRow("g-1", "Database Ops ☎ Group Member")
+    assert entitlement_for_group(group) == EntitlementRow(
+        "g-1", "Database Ops ☎ Group Member", "Member of the Database Ops ☎ group in xMatters"
+    )
 
 
 def _item(member_type: str, member_id: str = "m1") -> dict[str, object]:
