@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from simulator.hostile_text import apply_hostile_text
+
 API_PREFIX = "/api/xm/1"
 
 # Member codes: (index << 2) | tag. DEVICE index = person_index * _SLOTS + slot.
@@ -176,6 +178,9 @@ class OrgSpec:
     inactive_group_share: float = 0.10
     empty_group_share: float = 0.03
     sites: int = 4
+    # hostile but legal text in a few people and groups (simulator/hostile_text.py): 1,000-5,000-byte
+    # names in multi-byte scripts, blank names, RTL and control characters, 10 KB descriptions
+    hostile_text: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -495,6 +500,10 @@ class _Builder:
             org.dynamic_teams = [self.dynamic_team(i) for i in range(max(1, self.spec.groups // 25))]
         self.devices_per_person()
         self.memberships()
+        if self.spec.hostile_text:  # after everything drawn from `rng`: the rest of the org is unchanged
+            apply_hostile_text(
+                org.people, org.hidden_people, org.groups, min(self.spec.large_groups, len(org.groups))
+            )
         for index, group in enumerate(org.groups):
             org._group_index_by_key.setdefault(group["targetName"], index)
         for index, group in enumerate(org.groups):  # ids win over a targetName that looks like an id

@@ -194,7 +194,8 @@ def _entitlements(con: duckdb.DuckDBPyConnection, grantable_to: tuple[str, ...])
 def _shortened(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Every user, group and entitlement whose text the `.c1z` gets shortened (the warehouse keeps it)."""
     query = " UNION ALL ".join(shortened_query(table) for table in LIMITED_COLUMNS)
-    rows = con.sql(f"SELECT * FROM ({query}) ORDER BY 1 DESC, 2").fetchall()
+    order = "CASE object_type WHEN 'group' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, id"
+    rows = con.sql(f"SELECT * FROM ({query}) ORDER BY {order}").fetchall()
     return [
         {"type": kind, "id": the_id, "name": abbreviate(name), "columns": columns}
         for kind, the_id, name, columns in rows
