@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.shortened import shortened_lines
+from orchestration.shortened import left_out_lines, shortened_lines
 
 
 @dataclass
@@ -59,6 +59,10 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
         )
     outcome.warnings += shortened_lines(
         outcome.value("c1_sync", "shortened_objects") or [], outcome.value("c1_sync", "shortened", 0)
+    )
+    outcome.warnings += left_out_lines(
+        outcome.value("c1_sync", "emails_left_out_examples") or [],
+        outcome.value("c1_sync", "emails_left_out", 0),
     )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     if failed_checks:

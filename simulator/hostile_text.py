@@ -36,6 +36,8 @@ PERSON_TEXT: tuple[dict[str, str], ...] = (
     {"firstName": " ", "lastName": "\u3000", "targetName": "  ", "webLogin": " "},  # all blank: the id
     {"firstName": f"{RLO}{ZWSP}Zoë{CONTROLS}", "lastName": "العربية" * 100},  # RTL and controls
 )
+# (person slot, the address of their first EMAIL device): legal in xMatters, refused by C1's email rule
+BAD_EMAIL = (4, "zoë..ops@example.com")
 HIDDEN_TEXT: tuple[dict[str, str], ...] = ({"firstName": "門" * 1000, "lastName": ""},)  # 3,000 bytes
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from simulator.hostile_text import apply_hostile_text
+from simulator.hostile_text import BAD_EMAIL, apply_hostile_text
 
 API_PREFIX = "/api/xm/1"
 
@@ -445,6 +445,8 @@ class Org:
             local = _ascii_slug(person.get("firstName", "")) + "." + _ascii_slug(person.get("lastName", ""))
             domain = ("example.com", "example.org", "exämple.net")[digest[18] % 3]
             device["emailAddress"] = f"{local}{person_index}{'' if slot == 0 else slot}@{domain}"
+            if self.spec.hostile_text and (person_index, slot) == (BAD_EMAIL[0], 0):
+                device["emailAddress"] = BAD_EMAIL[1]
         else:
             device["phoneNumber"] = f"+1{2000000000 + int.from_bytes(digest[19:23], 'big') % 7999999999}"
         return device
@@ -504,6 +506,8 @@ class _Builder:
             apply_hostile_text(
                 org.people, org.hidden_people, org.groups, min(self.spec.large_groups, len(org.groups))
             )
+            if BAD_EMAIL[0] < len(org._email_device_counts):  # that person has an EMAIL device
+                org._email_device_counts[BAD_EMAIL[0]] = max(1, org._email_device_counts[BAD_EMAIL[0]])
         for index, group in enumerate(org.groups):
             org._group_index_by_key.setdefault(group["targetName"], index)
         for index, group in enumerate(org.groups):  # ids win over a targetName that looks like an id

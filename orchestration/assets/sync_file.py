@@ -30,7 +30,8 @@ from orchestration.assets.raw import EXTRACT_STARTED_AT
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import SyncSettings, WarehouseResource
-from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, shortened_lines
+from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, left_out_lines, shortened_lines
+from pipelines.c1z.email import c1_email
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
 from pipelines.c1z.sync_ids import new_ksuid
 from pipelines.c1z.writer import write_c1z
@@ -65,11 +66,12 @@ def c1_sync(
             context.log.warning(line)
             log.warning("write: %s", line)
         grantable_to = ("user", "group") if sync_settings.expand_nested_groups else ("user",)
+        emails_left_out: list[dict[str, str]] = []
         log.info("write: encoding %s", target)
         try:
             result = write_c1z(
                 pending,
-                users=_users(con),
+                users=_users(con, emails_left_out),
                 groups=_groups(con),
                 entitlements=_entitlements(con, grantable_to),
                 grants=_grants(con),
@@ -82,6 +84,9 @@ def c1_sync(
             "write: %s",
             ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.timings.items()),
         )
+        for line in left_out_lines(emails_left_out):
+            context.log.warning(line)
+            log.warning("write: %s", line)
         try:
             log.info("publish: replacing the c1 tables")
             publish.commit(started, result.counts, str(target), result.bytes)
@@ -99,6 +104,8 @@ def c1_sync(
             **{name: dg.MetadataValue.int(count) for name, count in result.counts.items()},
             "shortened": dg.MetadataValue.int(len(shortened)),
             "shortened_objects": dg.MetadataValue.json(shortened[:SHORTENED_EXAMPLES]),
+            "emails_left_out": dg.MetadataValue.int(len(emails_left_out)),
+            "emails_left_out_examples": dg.MetadataValue.json(emails_left_out[:SHORTENED_EXAMPLES]),
         }
     )
 
@@ -135,7 +142,22 @@ def _json(text: str | None) -> dict[str, Any] | None:
     return orjson.loads(text) if text else None
 
 
-def _users(con: duckdb.DuckDBPyConnection) -> Iterator[UserRow]:
+def _c1_emails(
+    user_id: str, emails: list[dict[str, Any]], left_out: list[dict[str, str]]
+) -> tuple[tuple[str, bool], ...]:
+    """The addresses as C1's email rule accepts them; those it refuses go to `left_out`."""
+    kept = []
+    for email in emails:
+        address = c1_email(email["address"])
+        if address is None:
+            left_out.append({"user_id": user_id, "address": email["address"]})
+        else:
+            kept.append((address, email["is_primary"]))
+    return tuple(kept)
+
+
+def _users(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]) -> Iterator[UserRow]:
+    """The users as the `.c1z` gets them; email addresses C1 would refuse are added to `left_out`."""
     query = c1z_select(
         "users",
         # profile::VARCHAR: DuckDB's JSON type converts to Arrow several times slower than text
@@ -170,7 +192,7 @@ def _users(con: duckdb.DuckDBPyConnection) -> Iterator[UserRow]:
             given_name=given,
             family_name=family,
             profile=_json(profile),
-            emails=tuple((e["address"], e["is_primary"]) for e in emails or ()),
+            emails=_c1_emails(uid, emails, left_out) if emails else (),
             created_at=created,
             last_login=last,
             login_aliases=tuple(aliases or ()),

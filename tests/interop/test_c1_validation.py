@@ -16,10 +16,11 @@ import pytest
 
 from orchestration import c1_limits_sql
 from orchestration.cli import main
+from pipelines.c1z.email import c1_email
 from pipelines.c1z.proto import pb
 from pipelines.c1z.reader import open_c1z
 from simulator import Org, OrgSpec
-from simulator.hostile_text import GROUP_TEXT, PERSON_TEXT
+from simulator.hostile_text import BAD_EMAIL, GROUP_TEXT, PERSON_TEXT
 from tests.conftest import SMALL_ORG_SPEC, cached_org
 from tests.interop.conftest import BATON_COMMANDS, C1Readers
 from tests.orchestration.test_sync_cli import published, sync_args
@@ -66,7 +67,7 @@ def test_hostile_text_sync_passes_c1_validation(
 ):
     org = cached_org(HOSTILE_SPEC)
     sync_file = tmp_path / "sync.c1z"
-    extra = ["--expand-nested-groups"] if expand else []
+    extra = ["--expand-nested-groups", "--sync-emails"] if expand else []
     assert main(sync_args(make_simulator(HOSTILE_SPEC), sync_file, *extra)) == 0
     out = capsys.readouterr().out
 
@@ -154,3 +155,26 @@ def test_a_shortening_regression_fails_the_limits_check_and_publishes_nothing(
     err = capsys.readouterr().err
     assert "_c1_limits" in err and "values over C1's limits" in err and "nothing was published" in err
     assert not sync_file.exists()
+
+
+def test_email_addresses_are_what_c1s_email_rule_accepts(make_simulator, data_home, tmp_path, capsys):
+    org = cached_org(HOSTILE_SPEC)
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(make_simulator(HOSTILE_SPEC), sync_file, "--sync-emails")) == 0
+    out = capsys.readouterr().out
+
+    with open_c1z(sync_file) as reader:
+        addresses = set()
+        for user in reader.resources("user"):
+            trait = pb.UserTrait()
+            assert user.annotations[0].Unpack(trait)
+            addresses |= {email.address for email in trait.emails}
+    assert addresses and all(c1_email(address) == address for address in addresses)
+    assert any("@xn--exmple-cua.net" in address for address in addresses)  # exämple.net, IDNA form
+    assert BAD_EMAIL[1] not in addresses
+    assert (
+        f"  warning        1 email address left out of the sync file, not valid for C1: {BAD_EMAIL[1]}" in out
+    )
+    warehouse = {row[0] for row in published(data_home, "SELECT address FROM c1.user_emails")}
+    assert BAD_EMAIL[1] in warehouse and any("@exämple.net" in address for address in warehouse)
+    assert len(warehouse) == len(org.devices)
