@@ -167,22 +167,8 @@ def _users(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]) -> It
         ],
         order_by="user_id",
     )
-    rows = _rows(con, query)
-    for (
-        uid,
-        name,
-        status,
-        details,
-        login,
-        given,
-        family,
-        profile,
-        emails,
-        created,
-        last,
-        aliases,
-        ids,
-    ) in rows:
+    for row in _rows(con, query):
+        uid, name, status, details, login, given, family, profile, emails, created, last, aliases, ids = row
         yield UserRow(
             user_id=uid,
             display_name=name,
