@@ -8,6 +8,8 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration.shortened import left_out_lines, shortened_lines
+
 
 @dataclass
 class RunOutcome:
@@ -55,6 +57,13 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
         outcome.warnings.append(
             f"group {group.get('name') or group.get('group_id')} skipped: {group.get('reason')}"
         )
+    outcome.warnings += shortened_lines(
+        outcome.value("c1_sync", "shortened_objects") or [], outcome.value("c1_sync", "shortened", 0)
+    )
+    outcome.warnings += left_out_lines(
+        outcome.value("c1_sync", "emails_left_out_examples") or [],
+        outcome.value("c1_sync", "emails_left_out", 0),
+    )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     if failed_checks:
         first = failed_checks[0]

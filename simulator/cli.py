@@ -27,6 +27,7 @@ _ORG_OPTIONS: tuple[tuple[str, type, str | None], ...] = (
     ("large_groups", int, "groups with --large-group-size members (several member pages)"),
     ("large_group_size", int, None),
     ("seed", int, "seed of the synthetic organisation"),
+    ("hostile_text", bool, "legal text C1 refuses as is: huge multi-byte names, blank names, RTL/controls"),
 )
 
 
@@ -36,6 +37,9 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free port)")
     for name, kind, help_text in _ORG_OPTIONS:
         option = "--" + name.replace("_", "-")
+        if kind is bool:  # a switch
+            parser.add_argument(option, action="store_true", default=getattr(_DEFAULTS, name), help=help_text)
+            continue
         parser.add_argument(option, type=kind, default=getattr(_DEFAULTS, name), help=help_text)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
     parser.add_argument("--username", default="sim-user", help="Basic auth user name to accept")

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from simulator.hostile_text import BAD_EMAIL, apply_hostile_text
+
 API_PREFIX = "/api/xm/1"
 
 # Member codes: (index << 2) | tag. DEVICE index = person_index * _SLOTS + slot.
@@ -179,6 +181,9 @@ class OrgSpec:
     inactive_group_share: float = 0.10
     empty_group_share: float = 0.03
     sites: int = 4
+    # hostile but legal text in a few people and groups (simulator/hostile_text.py): 1,000-5,000-byte
+    # names in multi-byte scripts, blank names, RTL and control characters, 10 KB descriptions
+    hostile_text: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -482,6 +487,8 @@ class Org:
             local = _ascii_slug(person.get("firstName", "")) + "." + _ascii_slug(person.get("lastName", ""))
             domain = ("example.com", "example.org", "exämple.net")[digest[18] % 3]
             device["emailAddress"] = f"{local}{person_index}{'' if slot == 0 else slot}@{domain}"
+            if self.spec.hostile_text and (person_index, slot) == (BAD_EMAIL[0], 0):
+                device["emailAddress"] = BAD_EMAIL[1]
         else:
             device["phoneNumber"] = f"+1{2000000000 + int.from_bytes(digest[19:23], 'big') % 7999999999}"
         return device
@@ -542,6 +549,12 @@ class _Builder:
             org.dynamic_teams = [self.dynamic_team(i) for i in range(max(1, self.spec.groups // 25))]
         self.devices_per_person()
         self.memberships()
+        if self.spec.hostile_text:  # after everything drawn from `rng`: the rest of the org is unchanged
+            apply_hostile_text(
+                org.people, org.hidden_people, org.groups, min(self.spec.large_groups, len(org.groups))
+            )
+            if BAD_EMAIL[0] < len(org._email_device_counts):  # that person has an EMAIL device
+                org._email_device_counts[BAD_EMAIL[0]] = max(1, org._email_device_counts[BAD_EMAIL[0]])
         for index, group in enumerate(org.groups):
             org._group_index_by_key.setdefault(group["targetName"], index)
         for index, group in enumerate(org.groups):  # ids win over a targetName that looks like an id

@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration import sql
+from orchestration.c1_limits_sql import install_macros
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
 from orchestration.table_schema import column_schema
@@ -60,6 +61,7 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
     ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
+            install_macros(con)  # c1_text: blank text counts as missing
             con.execute(*_statement(con, table, sync_settings))
             rows = _count(con, f"{STAGING}.{table}")
             preview = markdown_table(con.sql(f"SELECT * FROM {STAGING}.{table} LIMIT 5"))

@@ -6,6 +6,7 @@ the real source, with the credentials resolved at launch, is passed to `dlt.run`
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from pipelines.xmatters.source import xmatters_source
 log = logging.getLogger("baton_xmatters")
 
 RAW_PREFIX = "xmatters_raw"
+# metadata of every raw materialization: when its extract began (the `.c1z` sync's started_at)
+EXTRACT_STARTED_AT = "extract_started_at"
 
 PLACEHOLDER_CONFIG = XmattersConfig(
     base_url="https://placeholder.invalid/api/xm/1", username="placeholder", password="placeholder"
@@ -76,6 +79,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         require_same_source(
             warehouse.database, previous, xmatters.source(), allow_new=sync_settings.new_source, in_ui=True
         )
+        started = datetime.now(UTC)
         report = ExtractReport()
         log.info("extract: reading %s", config.base_url)
         try:
@@ -89,7 +93,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
                 )
                 pipeline = warehouse.dlt_pipeline()
                 for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
-                    yield _with_report(event, report, warehouse)
+                    yield _with_report(event, report, warehouse, started)
         except PipelineStepFailed as exc:
             # dlt wraps the client's classified error several times; surface the one-line cause
             cause = find_xmatters_error(exc)
@@ -105,10 +109,11 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
     return xmatters_raw_assets
 
 
-def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource) -> Any:
+def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource, started: datetime) -> Any:
     if isinstance(event, dg.MaterializeResult) and event.asset_key is not None:
         name = event.asset_key.path[-1]
         extra: dict[str, Any] = {
+            EXTRACT_STARTED_AT: dg.MetadataValue.timestamp(started),
             "preview": dg.MetadataValue.md(_preview(warehouse, name)),
             "dagster/row_count": dg.MetadataValue.int(getattr(report, name, 0)),
             "requests": dg.MetadataValue.int(report.requests),

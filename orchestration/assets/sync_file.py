@@ -27,10 +27,14 @@ import pyarrow as pa
 
 from expectations import validation_worker
 from orchestration import interrupts
-from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
+from orchestration.assets.raw import EXTRACT_STARTED_AT
+from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, left_out_lines, shortened_lines
 from orchestration.table_schema import column_schema
+from pipelines.c1z.email import c1_email
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
 from pipelines.c1z.sync_ids import new_ksuid
 from pipelines.c1z.writer import write_c1z
@@ -59,18 +63,25 @@ def c1_sync(
     pending = target.with_name(target.name + ".pending")
     pending.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(UTC)
+    started = extract_started_at(context)
     sync_id = new_ksuid(started)
     # Once the commit begins, an interrupt waits for it and the rename (orchestration/interrupts.py).
     with ExitStack() as commit_and_rename:
         with warehouse.connect() as con, StagedPublish(con, STAGING, sync_id) as publish:
+            install_macros(con)
+            shortened = _shortened(con)
+            for line in shortened_lines(shortened):
+                context.log.warning(line)
+                log.warning("write: %s", line)
+            grantable_to = ("user", "group") if sync_settings.expand_nested_groups else ("user",)
+            emails_left_out: list[dict[str, str]] = []
             log.info("write: encoding %s", target)
             try:
                 result = write_c1z(
                     pending,
-                    users=_users(con),
+                    users=_users(con, emails_left_out),
                     groups=_groups(con),
-                    entitlements=_entitlements(con) if sync_settings.expand_nested_groups else None,
+                    entitlements=_entitlements(con, grantable_to),
                     grants=_grants(con),
                     started_at=started,
                     sync_id=sync_id,
@@ -81,6 +92,9 @@ def c1_sync(
                 "write: %s",
                 ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.timings.items()),
             )
+            for line in left_out_lines(emails_left_out):
+                context.log.warning(line)
+                log.warning("write: %s", line)
             commit_and_rename.enter_context(interrupts.publishing())
             try:
                 log.info("publish: replacing the c1 tables")
@@ -102,7 +116,12 @@ def c1_sync(
             "bytes": dg.MetadataValue.int(result.bytes),
             "sync_id": dg.MetadataValue.text(result.sync_id),
             "source": dg.MetadataValue.text(str(xmatters.source())),
+            "started_at": dg.MetadataValue.timestamp(started),
             **{name: dg.MetadataValue.int(count) for name, count in result.counts.items()},
+            "shortened": dg.MetadataValue.int(len(shortened)),
+            "shortened_objects": dg.MetadataValue.json(shortened[:SHORTENED_EXAMPLES]),
+            "emails_left_out": dg.MetadataValue.int(len(emails_left_out)),
+            "emails_left_out_examples": dg.MetadataValue.json(emails_left_out[:SHORTENED_EXAMPLES]),
         }
     )
 
@@ -139,15 +158,33 @@ def _json(text: str | None) -> dict[str, Any] | None:
     return orjson.loads(text) if text else None
 
 
-def _users(con: duckdb.DuckDBPyConnection) -> Iterator[UserRow]:
-    query = (
+def _c1_emails(
+    user_id: str, emails: list[dict[str, Any]], left_out: list[dict[str, str]]
+) -> tuple[tuple[str, bool], ...]:
+    """The addresses as C1's email rule accepts them; those it refuses go to `left_out`."""
+    kept = []
+    for email in emails:
+        address = c1_email(email["address"])
+        if address is None:
+            left_out.append({"user_id": user_id, "address": email["address"]})
+        else:
+            kept.append((address, email["is_primary"]))
+    return tuple(kept)
+
+
+def _users(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]) -> Iterator[UserRow]:
+    """The users as the `.c1z` gets them; email addresses C1 would refuse are added to `left_out`."""
+    query = c1z_select(
+        "users",
         # profile::VARCHAR: DuckDB's JSON type converts to Arrow several times slower than text
-        "SELECT user_id, display_name, status, status_details, login, given_name, family_name, "
-        "profile::VARCHAR, "
-        f"emails, created_at, last_login FROM {STAGING}.users "
-        "ORDER BY user_id"
+        [
+            *("user_id", "display_name", "status", "status_details", "login", "given_name", "family_name"),
+            *("profile::VARCHAR", "emails", "created_at", "last_login", "login_aliases", "employee_ids"),
+        ],
+        order_by="user_id",
     )
-    for uid, name, status, details, login, given, family, profile, emails, created, last in _rows(con, query):
+    for row in _rows(con, query):
+        uid, name, status, details, login, given, family, profile, emails, created, last, aliases, ids = row
         yield UserRow(
             user_id=uid,
             display_name=name,
@@ -157,23 +194,50 @@ def _users(con: duckdb.DuckDBPyConnection) -> Iterator[UserRow]:
             given_name=given,
             family_name=family,
             profile=_json(profile),
-            emails=tuple((e["address"], e["is_primary"]) for e in emails or ()),
+            emails=_c1_emails(uid, emails, left_out) if emails else (),
             created_at=created,
             last_login=last,
+            login_aliases=tuple(aliases or ()),
+            employee_ids=tuple(ids or ()),
         )
 
 
 def _groups(con: duckdb.DuckDBPyConnection) -> Iterator[GroupRow]:
-    query = f"SELECT group_id, display_name, description, profile::VARCHAR FROM {STAGING}.groups ORDER BY 1"
-    for group_id, name, description, profile in _rows(con, query):
+    columns = ["group_id", "display_name", "description", "profile::VARCHAR"]
+    for group_id, name, description, profile in _rows(con, c1z_select("groups", columns, order_by="1")):
         yield GroupRow(group_id=group_id, display_name=name, description=description, profile=_json(profile))
 
 
-def _entitlements(con: duckdb.DuckDBPyConnection) -> Iterator[EntitlementRow]:
+def _entitlements(con: duckdb.DuckDBPyConnection, grantable_to: tuple[str, ...]) -> Iterator[EntitlementRow]:
     """With nested groups expanded, a `member` entitlement is also granted to (child) groups."""
-    query = f"SELECT group_id, display_name FROM {STAGING}.entitlements ORDER BY group_id"
-    for group_id, name in _rows(con, query):
-        yield EntitlementRow(group_id=group_id, display_name=name, grantable_to=("user", "group"))
+    query = c1z_select("entitlements", ["group_id", "display_name", "description"], order_by="group_id")
+    for group_id, name, description in _rows(con, query):
+        yield EntitlementRow(group_id, name, description, grantable_to)
+
+
+def _shortened(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every user, group and entitlement whose text the `.c1z` gets shortened (the warehouse keeps it)."""
+    query = " UNION ALL ".join(shortened_query(table) for table in LIMITED_COLUMNS)
+    order = "CASE object_type WHEN 'group' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, id"
+    rows = con.sql(f"SELECT * FROM ({query}) ORDER BY {order}").fetchall()
+    return [
+        {"type": kind, "id": the_id, "name": abbreviate(name), "columns": columns}
+        for kind, the_id, name, columns in rows
+    ]
+
+
+def extract_started_at(context: dg.AssetExecutionContext) -> datetime:
+    """When the extract whose tables are published began (C1 reads it as the sync's start).
+
+    The raw assets record it (`extract_started_at`); a run that publishes tables extracted by an
+    earlier run finds it on their latest materialization. Without one (never extracted): now.
+    """
+    event = context.instance.get_latest_materialization_event(raw_key("groups"))
+    materialization = event.asset_materialization if event is not None else None
+    value = materialization.metadata.get(EXTRACT_STARTED_AT) if materialization is not None else None
+    if value is not None and isinstance(value.value, float):
+        return datetime.fromtimestamp(value.value, UTC)
+    return datetime.now(UTC)
 
 
 def _grants(con: duckdb.DuckDBPyConnection) -> GrantColumns:
@@ -186,6 +250,7 @@ def _batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBa
     """Streams a query as Arrow batches on its own cursor, so several generators never collide."""
     cursor = con.cursor()
     try:
+        install_macros(cursor)  # temporary macros belong to one connection, and a cursor is another
         yield from cursor.sql(query).to_arrow_reader(BATCH_ROWS)
     finally:
         cursor.close()

@@ -1,17 +1,18 @@
 -- c1_staging.groups: one C1 `group` per xMatters group. Mirrors pipelines/c1z/mapping/group.py.
+-- Blank text counts as missing (`c1_text`); full text here, shortened in the .c1z.
 CREATE OR REPLACE TABLE c1_staging.groups AS
 SELECT
     id AS group_id,
-    coalesce(nullif(target_name, ''), id) AS display_name,
-    nullif(description, '') AS description,
+    coalesce(c1_text(target_name), id) AS display_name,
+    c1_text(description) AS description,
     group_type,
     status,
     json_object(
         'targetName', target_name,
         'groupType', group_type,
         'status', status,
-        'description', nullif(description, ''),
-        'site', coalesce(site__name, site__id),
+        'description', c1_text(description),
+        'site', coalesce(c1_text(site__name), c1_text(site__id)),
         'externallyOwned', externally_owned,
         'allowDuplicates', allow_duplicates,
         'useDefaultDevices', use_default_devices,

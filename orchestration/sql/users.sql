@@ -1,7 +1,9 @@
 -- c1_staging.users: one C1 `user` per xMatters person, plus one per PERSON member that /people did
 -- not return (outside the API account's permission scope), so that member's grants are not lost.
 -- Mirrors pipelines/c1z/mapping/user.py column for column (tests compare the two); `emails` comes
--- from c1_staging.user_emails (empty unless --sync-emails).
+-- from c1_staging.user_emails (empty unless --sync-emails). Blank (whitespace-only) text counts as
+-- missing (`c1_text`, orchestration/c1_limits_sql.py); the full text is kept here, the .c1z gets it
+-- shortened to C1's limits.
 CREATE OR REPLACE TABLE c1_staging.users AS
 WITH people AS (
     SELECT *
@@ -12,16 +14,19 @@ visible AS (
     SELECT
         id AS user_id,
         coalesce(
-            nullif(concat_ws(' ', nullif(first_name, ''), nullif(last_name, '')), ''),
-            nullif(target_name, ''),
+            nullif(concat_ws(' ', c1_text(first_name), c1_text(last_name)), ''),
+            c1_text(target_name),
             id
         ) AS display_name,
         CASE status WHEN 'ACTIVE' THEN 'ENABLED' WHEN 'INACTIVE' THEN 'DISABLED' ELSE 'UNSPECIFIED' END
             AS status,
         CAST(NULL AS VARCHAR) AS status_details,
-        coalesce(nullif(web_login, ''), nullif(target_name, '')) AS login,
-        nullif(first_name, '') AS given_name,
-        nullif(last_name, '') AS family_name,
+        coalesce(c1_text(web_login), c1_text(target_name)) AS login,
+        CASE WHEN c1_text(web_login) IS NOT NULL AND c1_text(target_name) IS NOT NULL
+                  AND web_login <> target_name THEN [target_name] ELSE [] END::VARCHAR[] AS login_aliases,
+        CASE WHEN c1_text(external_key) IS NULL THEN [] ELSE [external_key] END::VARCHAR[] AS employee_ids,
+        c1_text(first_name) AS given_name,
+        c1_text(last_name) AS family_name,
         TRUE AS visible,
         json_object(
             'targetName', target_name,
@@ -30,7 +35,7 @@ visible AS (
             'licenseType', license_type,
             'language', language,
             'timezone', timezone,
-            'site', coalesce(site__name, site__id),
+            'site', coalesce(c1_text(site__name), c1_text(site__id)),
             'externalKey', external_key,
             'externallyOwned', externally_owned,
             'lastLogin', last_login,
@@ -46,15 +51,17 @@ hidden AS (
     SELECT
         member__id AS user_id,
         coalesce(
-            nullif(concat_ws(' ', nullif(member__first_name, ''), nullif(member__last_name, '')), ''),
-            nullif(member__target_name, ''),
+            nullif(concat_ws(' ', c1_text(member__first_name), c1_text(member__last_name)), ''),
+            c1_text(member__target_name),
             member__id
         ) AS display_name,
         'UNSPECIFIED' AS status,
         'not visible to the connector account' AS status_details,
-        nullif(member__target_name, '') AS login,
-        nullif(member__first_name, '') AS given_name,
-        nullif(member__last_name, '') AS family_name,
+        c1_text(member__target_name) AS login,
+        []::VARCHAR[] AS login_aliases,
+        []::VARCHAR[] AS employee_ids,
+        c1_text(member__first_name) AS given_name,
+        c1_text(member__last_name) AS family_name,
         FALSE AS visible,
         json_object(
             'targetName', member__target_name,

@@ -97,8 +97,10 @@ def user_resource(user: UserRow) -> pb.Resource:
         profile=profile,
         account_type=pb.UserTrait.ACCOUNT_TYPE_HUMAN,
         login=user.login or "",
+        login_aliases=user.login_aliases,
         created_at=created_at,
         last_login=timestamp(user.last_login) if user.last_login is not None else None,
+        employee_ids=user.employee_ids,
     )
     if user.given_name or user.family_name:
         trait.structured_name.given_name = user.given_name or ""
@@ -404,6 +406,8 @@ def user_resource_bytes(user: UserRow) -> bytes:
         emails,
         created_at,
         last_login,
+        login_aliases,
+        employee_ids,
     ) = user
     small = SMALL_VARINTS
     trait: list[bytes] = []
@@ -429,6 +433,8 @@ def user_resource_bytes(user: UserRow) -> bytes:
         data = login.encode()
         size = len(data)
         trait += (b"\x32", small[size] if size < 16_384 else varint(size), data)
+    for alias in login_aliases:  # repeated string: every item written, even an empty one
+        trait.append(_message_field(b"\x3a", alias.encode()))
     if created_at is not None:
         created = timestamp_bytes(created_at)
         trait.append(_message_field(b"\x42", created))
@@ -438,6 +444,8 @@ def user_resource_bytes(user: UserRow) -> bytes:
         trait.append(
             _message_field(b"\x62", _string_field(b"\x0a", given_name) + _string_field(b"\x12", family_name))
         )
+    for employee_id in employee_ids:
+        trait.append(_message_field(b"\x6a", employee_id.encode()))
     trait_bytes = b"".join(trait)
     trait_size = len(trait_bytes)
     any_size = _USER_TRAIT_URL_SIZE + 1 + len(_length(trait_size)) + trait_size

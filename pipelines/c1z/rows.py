@@ -30,6 +30,8 @@ class UserRow(NamedTuple):
     emails: tuple[tuple[str, bool], ...] = ()  # (address, is_primary)
     created_at: datetime | None = None
     last_login: datetime | None = None
+    login_aliases: tuple[str, ...] = ()  # other logins of the user (UserTrait.login_aliases)
+    employee_ids: tuple[str, ...] = ()  # UserTrait.employee_ids
 
 
 class GroupRow(NamedTuple):

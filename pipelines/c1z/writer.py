@@ -46,6 +46,8 @@ from pipelines.arrow_arrays import int32_values, string_array, true_array
 from pipelines.c1z import encode, schema
 from pipelines.c1z.container import compress_database
 from pipelines.c1z.errors import C1ZWriteError
+from pipelines.c1z.limits import ENTITLEMENT_DESCRIPTION, ENTITLEMENT_DISPLAY_NAME, shorten
+from pipelines.c1z.mapping.grant import member_description, member_display_name
 from pipelines.c1z.rows import (
     EntitlementRow,
     GrantColumns,
@@ -234,12 +236,17 @@ class C1ZWriter:
         self.timings["groups"] = time.perf_counter() - started
 
     def add_entitlements(self, entitlements: Iterable[EntitlementRow] | None = None) -> None:
-        """None: one default `member` entitlement per group, named "<group name> Group Member"."""
+        """None: one default `member` entitlement per group (`mapping.grant.entitlement_for_group`'s
+        name and description, shortened to C1's limits)."""
         conn = self._enter_phase("entitlements")
         started = time.perf_counter()
         if entitlements is None:
             entitlements = (
-                EntitlementRow(group_id=gid, display_name=f"{name} Group Member")
+                EntitlementRow(
+                    group_id=gid,
+                    display_name=shorten(member_display_name(name), ENTITLEMENT_DISPLAY_NAME.max_bytes),
+                    description=shorten(member_description(name), ENTITLEMENT_DESCRIPTION.max_bytes),
+                )
                 for gid, (name, _) in self._groups.items()
             )
         row = f"('group', ?, ?, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
@@ -679,7 +686,8 @@ def write_c1z(
     """Write one finished full sync to `path` atomically (see the module docstring).
 
     `entitlements=None` gives every group one `member` entitlement, "<group name> Group Member",
-    grantable to users. Raises `C1ZWriteError` (naming the offending id) on dangling or duplicate rows.
+    described "Member of the <group name> group in xMatters", grantable to users. Raises
+    `C1ZWriteError` (naming the offending id) on dangling or duplicate rows.
     """
     with C1ZWriter(path, started_at=started_at, sync_id=sync_id) as writer:
         writer.add_users(users)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "interop" / "baton-sdk"
+from tests.shared_dir import SHARED
+
+SAMPLES = SHARED / "interop" / "baton-sdk"
 UNEXPANDED = SAMPLES / "sync.36zfOAoWMxQdISbixanQCRBiX7E.unexpanded.c1z"
 EXPANDED = SAMPLES / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
 IN_PROGRESS = SAMPLES / "sync-in-progress.c1z"

@@ -149,6 +149,8 @@ def _random_user(rng: random.Random, number: int) -> UserRow:
         ),
         created_at=maybe(rng.choice(moments)),
         last_login=maybe(rng.choice(moments)),
+        login_aliases=tuple(rng.choice(["", "zoe.a", "ü" * 70]) for _ in range(rng.randint(0, 2))),
+        employee_ids=tuple(rng.choice(["EMP-1", "", "e" * 200]) for _ in range(rng.randint(0, 2))),
     )
 
 

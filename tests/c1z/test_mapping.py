@@ -95,7 +95,9 @@ def test_group_and_its_entitlement() -> None:
         "site": "HQ", "externallyOwned": False, "allowDuplicates": True, "useDefaultDevices": True,
         "observedByAll": False, "created": "2020-01-01T00:00:00.000Z",
     }  # fmt: skip
-    assert entitlement_for_group(group) == EntitlementRow("g-1", "Database Ops ☎ Group Member")
+    assert entitlement_for_group(group) == EntitlementRow(
+        "g-1", "Database Ops ☎ Group Member", "Member of the Database Ops ☎ group in xMatters"
+    )
 
 
 def _item(member_type: str, member_id: str = "m1") -> dict[str, object]:
@@ -113,3 +115,24 @@ def test_membership_items_to_grants() -> None:
     )
     assert grant_from_member_item(_item("DEVICE")) is None
     assert grant_from_member_item(_item("DYNAMIC_TEAM"), expand_nested_groups=True) is None
+
+
+def test_login_aliases_and_employee_id() -> None:
+    user = user_from_person(PERSON)  # webLogin "mary.mcbride", targetName "mmcbride"
+    assert (user.login, user.login_aliases, user.employee_ids) == ("mary.mcbride", ("mmcbride",), ("EMP-1",))
+    same = user_from_person({"id": "p5", "targetName": "sam", "webLogin": "sam"})
+    assert (same.login, same.login_aliases, same.employee_ids) == ("sam", (), ())
+    no_web = user_from_person({"id": "p6", "targetName": "tom", "webLogin": " ", "externalKey": "\t"})
+    assert (no_web.login, no_web.login_aliases, no_web.employee_ids) == ("tom", (), ())
+    hidden = user_from_hidden_member({"id": "p9", "targetName": "ghost", "recipientType": "PERSON"})
+    assert (hidden.login, hidden.login_aliases, hidden.employee_ids) == ("ghost", (), ())
+
+
+def test_blank_text_falls_back_like_missing_text() -> None:
+    blank = {"id": "p7", "firstName": "  ", "lastName": "\u3000", "targetName": "\t\n", "webLogin": ""}
+    user = user_from_person(blank)
+    assert (user.display_name, user.login, user.given_name, user.family_name) == ("p7", None, None, None)
+    assert user_from_person({"id": "p8", "firstName": " ", "lastName": "Doe"}).display_name == "Doe"
+    assert user_from_person({"id": "p8", "firstName": " Ann ", "lastName": ""}).display_name == " Ann "
+    group = group_from_xmatters({"id": "g-2", "targetName": "\u00a0 ", "description": " "})
+    assert (group.display_name, group.description) == ("g-2", None)

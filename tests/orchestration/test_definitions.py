@@ -35,6 +35,8 @@ def test_asset_graph_keys_and_checks():
     assert ("c1_staging/grants", "grant_principals_exist") in checks
     assert ("c1_staging/grants", "grants_sudden_drop") in checks
     assert ("c1_staging/users", "users_sudden_drop") in checks
+    for table in ("users", "groups", "entitlements", "grants"):
+        assert (f"c1_staging/{table}", f"{table}_c1_limits") in checks
     assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
 
 

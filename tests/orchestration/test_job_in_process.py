@@ -30,7 +30,7 @@ def test_job_runs_with_all_checks_passing_and_reports_metadata(
     assert result.success
 
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 9  # 4 GX suites, 3 SQL reference rules, 2 drop guards
+    assert len(evaluations) == 13  # 4 GX suites, 3 SQL reference rules, 2 drop guards, 4 C1 limits
     assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
 
     materialized = {

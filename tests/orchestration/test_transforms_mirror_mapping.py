@@ -1,23 +1,29 @@
 """The SQL transforms (orchestration/sql/) and the Python mapping (pipelines/c1z/mapping/) agree.
 
 The mapping modules state the rules; the SQL applies them set-based for speed. This test holds the
-two to the same answer, row for row, over the simulator's varied organisation.
+two to the same answer, row for row, over the simulator's varied organisation, and over the same
+organisation with hostile text (blank names fall back alike; the warehouse keeps the full text).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from orchestration.cli import main
+from pipelines.c1z.mapping.grant import entitlement_for_group
 from pipelines.c1z.mapping.group import group_from_xmatters
 from pipelines.c1z.mapping.user import user_from_hidden_member, user_from_person
+from tests.conftest import cached_org
 from tests.orchestration.test_sync_cli import published, sync_args
 
 USER_COLUMNS = (
     "user_id, display_name, status, status_details, login, given_name, family_name, profile, "
-    "created_at, last_login"
+    "created_at, last_login, login_aliases, employee_ids"
 )
 
 
@@ -45,14 +51,21 @@ def _user_tuple(row) -> tuple:
         _without_nones(row.profile),
         _naive_utc(row.created_at),
         _naive_utc(row.last_login),
+        list(row.login_aliases),
+        list(row.employee_ids),
     )
 
 
-def test_sql_users_and_groups_match_the_python_mapping(simulator, org, data_home, tmp_path):
-    assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
+@pytest.mark.parametrize("hostile", [False, True], ids=["default", "hostile-text"])
+def test_sql_users_and_groups_match_the_python_mapping(
+    hostile, org_spec, make_simulator, data_home, tmp_path
+):
+    spec = dataclasses.replace(org_spec, hostile_text=hostile)  # blank names, huge multi-byte text
+    org = cached_org(spec)
+    assert main(sync_args(make_simulator(spec), tmp_path / "sync.c1z")) == 0
 
     sql_users = {
-        r[0]: (*r[:7], _without_nones(json.loads(r[7])), r[8], r[9])
+        r[0]: (*r[:7], _without_nones(json.loads(r[7])), *r[8:])
         for r in published(data_home, f"SELECT {USER_COLUMNS} FROM c1.users")
     }
     visible = {p["id"] for p in org.people}
@@ -71,8 +84,11 @@ def test_sql_users_and_groups_match_the_python_mapping(simulator, org, data_home
         for r in published(data_home, "SELECT group_id, display_name, description, profile FROM c1.groups")
     }
     python_groups = {}
+    python_entitlements = set()
     for group in org.groups:
         row = group_from_xmatters(group)
+        entitlement = entitlement_for_group(row)
+        python_entitlements.add((entitlement.group_id, entitlement.display_name, entitlement.description))
         python_groups[row.group_id] = (
             row.group_id,
             row.display_name,
@@ -80,3 +96,5 @@ def test_sql_users_and_groups_match_the_python_mapping(simulator, org, data_home
             _without_nones(row.profile),
         )
     assert sql_groups == python_groups
+    sql_entitlements = published(data_home, "SELECT group_id, display_name, description FROM c1.entitlements")
+    assert set(sql_entitlements) == python_entitlements

@@ -71,6 +71,8 @@ def test_run_simulate_in_a_thread_honours_the_knobs(capsys):
     add_simulate_arguments(parser)
     args = parser.parse_args([*SMALL, "--latency-ms", "250", "--username", "u", "--password", "p"])
     assert (args.host, args.port, args.members_per_group, args.inactive_share) == ("127.0.0.1", 0, 12, 0.15)
+    assert args.hostile_text is False
+    assert parser.parse_args([*SMALL, "--hostile-text"]).hostile_text is True
     stop = threading.Event()
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(run_simulate(args, stop=stop)))

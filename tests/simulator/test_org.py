@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -287,3 +288,23 @@ def test_with_changes_edits_a_copy_and_the_server_serves_it(org: Org):
         served = get(sim, "/people?limit=1000").json()
         assert sim.base_url == url
     assert {p["id"]: p["status"] for p in served["data"]}[active["id"]] == "INACTIVE"
+
+
+def test_hostile_text_changes_only_text(org_spec: OrgSpec):
+    plain, hostile = build_org(org_spec), build_org(dataclasses.replace(org_spec, hostile_text=True))
+    assert [p["id"] for p in hostile.all_people] == [p["id"] for p in plain.all_people]
+    assert [g["id"] for g in hostile.groups] == [g["id"] for g in plain.groups]
+    assert hostile.person_memberships() == plain.person_memberships()
+    regular = hostile.groups[org_spec.large_groups :]
+    assert regular[0]["targetName"] == "Ω" * 2500 and len(regular[0]["description"].encode()) > 10_000
+    assert regular[2]["targetName"].isspace()
+    assert (
+        len(hostile.people[2]["targetName"].encode()) == 1100 == len(hostile.people[2]["webLogin"].encode())
+    )
+    assert "firstName" not in hostile.people[2]
+    assert len(hostile.hidden_people[0]["firstName"].encode()) == 3000
+    member = next(
+        item["member"] for item in member_items(hostile) if item["member"]["id"] == hostile.people[0]["id"]
+    )
+    assert member["firstName"] == "Ж" * 600  # member references carry the same text
+    assert not build_org(org_spec).spec.hostile_text  # off by default

@@ -2,7 +2,9 @@
 
 Rules (the SQL transforms of `xmatters_raw.group_members` mirror them):
 - Every group has one entitlement `group:<group id>:member`, display name
-  "<group display name> Group Member", grantable to `user`, no description.
+  "<group display name> Group Member", description "Member of the <group display name> group in
+  xMatters" (as C1's Opsgenie and PagerDuty connectors describe theirs), grantable to `user`. Both
+  from the group's full name; the `.c1z` gets them shortened to C1's limits.
 - A `/groups/{id}/members` item whose `member.recipientType` is PERSON -> grant
   `group:<group.id>:member:user:<member.id>`.
 - GROUP members (nested groups) -> no grant, as the C1 xMatters connector does; only with
@@ -20,9 +22,21 @@ from typing import Any
 from pipelines.c1z.rows import EntitlementRow, GrantRow, GroupRow
 
 
+def member_display_name(group_name: str) -> str:
+    return f"{group_name} Group Member"
+
+
+def member_description(group_name: str) -> str:
+    return f"Member of the {group_name} group in xMatters"
+
+
 def entitlement_for_group(group: GroupRow) -> EntitlementRow:
     """The group's single `member` entitlement."""
-    return EntitlementRow(group_id=group.group_id, display_name=f"{group.display_name} Group Member")
+    return EntitlementRow(
+        group_id=group.group_id,
+        display_name=member_display_name(group.display_name),
+        description=member_description(group.display_name),
+    )
 
 
 def grant_from_member_item(item: Mapping[str, Any], *, expand_nested_groups: bool = False) -> GrantRow | None:

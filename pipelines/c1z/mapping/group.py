@@ -1,8 +1,10 @@
 """xMatters group -> C1 `group` row.
 
 Rules (the SQL transform of `xmatters_raw.groups` mirrors them column for column):
+- Text that is absent, empty or only whitespace counts as missing (`mapping/text.py`); other text
+  is kept as sent, full length (the `.c1z` gets it shortened to C1's limits, `pipelines/c1z/limits.py`).
 - group_id = `id`; display_name = `targetName`, else `id`.
-- description = `description` (None when absent or empty).
+- description = `description` (None when missing).
 - profile keys (camelCase; None values dropped when encoded): targetName, groupType, status,
   description, site (= `site.name`, else `site.id`), externallyOwned, allowDuplicates,
   useDefaultDevices, observedByAll, created (the API's text).
@@ -13,11 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pipelines.c1z.mapping.text import text as _text
 from pipelines.c1z.rows import GroupRow
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def group_from_xmatters(group: Mapping[str, Any]) -> GroupRow:

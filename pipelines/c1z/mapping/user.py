@@ -2,11 +2,14 @@
 
 Rules (the SQL transform of `xmatters_raw.people` mirrors them column for column):
 - user_id = `id`.
-- display_name = "firstName lastName" (trimmed, either part may be missing); if both are empty,
-  `targetName`; if that is empty too, `id`.
+- Text that is absent, empty or only whitespace counts as missing (`mapping/text.py`); other text
+  is kept as sent, full length (the `.c1z` gets it shortened to C1's limits, `pipelines/c1z/limits.py`).
+- display_name = "firstName lastName" (either part may be missing); if both are missing,
+  `targetName`; if that is missing too, `id`.
 - status = ENABLED when `status` is ACTIVE, DISABLED when INACTIVE, UNSPECIFIED otherwise;
   status_details is None.
-- login = `webLogin` if non-empty, else `targetName`.
+- login = `webLogin`, else `targetName`; login_aliases = (`targetName`,) when both are present and
+  differ; employee_ids = (`externalKey`,) when present.
 - given_name = `firstName`, family_name = `lastName` (None when absent).
 - emails: none (xMatters keeps addresses on EMAIL devices, which are out of scope).
 - created_at = `whenCreated`, last_login = `lastLogin`, parsed as UTC (None if absent/unparseable).
@@ -18,7 +21,8 @@ Rules (the SQL transform of `xmatters_raw.people` mirrors them column for column
 A PERSON member that `/people` did not return (outside the API account's permission scope) still
 becomes a user, from the member reference of `/groups/{id}/members`: the same rules applied to what
 the reference carries (id, targetName, firstName, lastName, licenseType), status UNSPECIFIED with
-status_details HIDDEN_MEMBER_DETAILS, login = targetName, and profile visibleToConnector = False.
+status_details HIDDEN_MEMBER_DETAILS, login = targetName, no login aliases nor employee ids, and
+profile visibleToConnector = False.
 """
 
 from __future__ import annotations
@@ -26,15 +30,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pipelines.c1z.mapping.text import text as _text
 from pipelines.c1z.mapping.timestamps import parse_xmatters_time
 from pipelines.c1z.rows import UserRow, UserStatus
 
 HIDDEN_MEMBER_DETAILS = "not visible to the connector account"
 _STATUS: dict[str, UserStatus] = {"ACTIVE": "ENABLED", "INACTIVE": "DISABLED"}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def display_name(person: Mapping[str, Any]) -> str:
@@ -69,11 +70,15 @@ def _profile(person: Mapping[str, Any], *, visible: bool) -> dict[str, Any]:
 
 def user_from_person(person: Mapping[str, Any]) -> UserRow:
     """A user row from one `/people` item."""
+    web_login, target_name = _text(person.get("webLogin")), _text(person.get("targetName"))
+    external_key = _text(person.get("externalKey"))
     return UserRow(
         user_id=str(person["id"]),
         display_name=display_name(person),
         status=_STATUS.get(str(person.get("status")), "UNSPECIFIED"),
-        login=_text(person.get("webLogin")) or _text(person.get("targetName")),
+        login=web_login or target_name,
+        login_aliases=(target_name,) if web_login and target_name and web_login != target_name else (),
+        employee_ids=(external_key,) if external_key else (),
         given_name=_text(person.get("firstName")),
         family_name=_text(person.get("lastName")),
         profile=_profile(person, visible=True),

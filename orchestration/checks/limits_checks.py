@@ -1,0 +1,59 @@
+"""Blocking check: what the `.c1z` gets from each staged table passes C1's byte limits.
+
+Why: C1's reader runs protoc-gen-validate's `ValidateAll()` on every message; one display name over
+1024 bytes fails the group, its entitlement and every grant that embeds it. The writer reads the
+staged tables through `c1z_select` (text shortened to the limits); this check audits exactly that
+output, and the ids, which are never shortened. A regression in the shortening then shows in the UI
+as a failed check and nothing is published, instead of a file C1 rejects.
+"""
+
+import dagster as dg
+
+from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.c1_limits_sql import ID_COLUMNS, LIMITED_COLUMNS, install_macros, violations_query
+from orchestration.markdown import markdown_table
+from orchestration.resources import WarehouseResource
+
+EXAMPLES = 5
+CHECKED_TABLES = ["users", "groups", "entitlements", "grants"]
+
+
+def _rules(table: str) -> str:
+    rules = [
+        f"{c} <= {limit.max_bytes} bytes" for c, limit in LIMITED_COLUMNS.get(table, ("", "", {}))[2].items()
+    ]
+    if table in ID_COLUMNS:
+        column, limit = ID_COLUMNS[table]
+        rules.append(f"{column} 1-{limit.max_bytes} bytes")
+    return ", ".join(rules)
+
+
+def _build_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=staging_key(table),
+        name=f"{table}_c1_limits",
+        blocking=True,
+        description=f"What the .c1z gets from {STAGING}.{table} passes C1's validation: {_rules(table)} "
+        "(text shortened to the limits, ids never).",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        query = violations_query(table)
+        with warehouse.connect() as con:
+            install_macros(con)
+            count = int(con.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
+            examples = (
+                markdown_table(con.sql(f"SELECT * FROM ({query}) LIMIT {EXAMPLES}")) if count else "none"
+            )
+        return dg.AssetCheckResult(
+            passed=count == 0,
+            description=f"{count} values over C1's limits" if count else "every value within C1's limits",
+            metadata={
+                "violations": dg.MetadataValue.int(count),
+                "examples": dg.MetadataValue.md(examples),
+            },
+        )
+
+    return _check
+
+
+limits_checks = [_build_check(table) for table in CHECKED_TABLES]
