@@ -12,6 +12,7 @@ published tables and add fake access changes to its history; so the demo ignores
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from pathlib import Path
 
@@ -59,15 +60,14 @@ def run_demo(options: argparse.Namespace) -> int:
             base_url=simulator.base_url,
             username=simulator.username,
             password=simulator.password,
-            file=str(sync_file),
+            sync_file=str(sync_file),
             warehouse=str(warehouse),
             log_level=options.log_level,
             new_source=True,  # each demo's simulator listens on a new port: another source each time
         )
         # the sync reads both from the environment; the demo's own, whatever the shell has set
         demo_env = {"BATON_XMATTERS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-        with sync_command.environment(demo_env):
-            code = sync_command.run_sync(sync_options)
+        code = sync_command.run_sync(sync_options, env={**os.environ, **demo_env})
     if code == 0:
         print(next_steps(home, sync_file, warehouse))
     return code

@@ -1,8 +1,11 @@
 """Dagster resources: the xMatters connection, the warehouse, the expectations worker and the settings.
 
-Credentials reach Dagster only as `EnvVar("BATON_*")` references, resolved at launch: the code
-location loads without them, and their values never appear in the UI, the run config or the
-event log. The CLI puts its flags into those variables of its own process before it launches.
+The config fields of `XmattersResource` and `SyncSettings` derive from their settings tables
+(`XmattersConfig`, `SyncOptions`). In the code location the credentials are `EnvVar("BATON_*")`
+references, resolved at launch: it loads without them, and their values never appear in the UI,
+the run config or the event log. The CLI hands its in-process run the resource object instead
+(`resource_settings.hardcoded`), so the values stay in its memory: never in its environment, in
+its children's, or in the run's stored job snapshot.
 """
 
 from __future__ import annotations
@@ -19,53 +22,24 @@ from pydantic import Field, PrivateAttr
 
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
+from orchestration.resource_settings import settings_of, settings_resource
 from orchestration.run_tags import tag_run
+from orchestration.sync_options import SyncOptions
 from orchestration.sync_source import SyncSource
-from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import raw_pipeline
 
 
-class XmattersResource(dg.ConfigurableResource):
-    """Where and as whom to read xMatters (read-only). Secrets come from `BATON_*` variables."""
+class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
+    """Where and as whom to read xMatters (read-only): the settings of `XmattersConfig` as config.
 
-    base_url: str = Field(description="e.g. https://company.xmatters.com/api/xm/1 (BATON_BASE_URL)")
-    username: str = Field(description="user name, or x-api-key-<id> for an API key (BATON_USERNAME)")
-    password: str = Field(description="password or API key secret (BATON_PASSWORD)")
-    ca_bundle: str | None = Field(
-        default=None, description="CA bundle for a private CA (TLS is always verified)"
-    )
-    allow_insecure_http: bool = Field(
-        default=False,
-        description="allow plain http to a host other than loopback (never do this in production)",
-    )
-    concurrency: int = Field(default=8, description="member calls in flight at once")
-    timeout_s: float = Field(
-        default=settings.DEFAULT_TIMEOUT_S, description="seconds to wait for a connection or a response"
-    )
-    max_attempts: int = Field(
-        default=settings.DEFAULT_MAX_ATTEMPTS, description="attempts per request for 429, 5xx, network errors"
-    )
-    backoff_cap_s: float = Field(
-        default=settings.DEFAULT_BACKOFF_CAP_S,
-        description="longest wait between attempts, also for a longer Retry-After",
-    )
-    page_size: int = Field(default=settings.DEFAULT_PAGE_SIZE, description="items per page (at most 1000)")
+    The password is an `EnvVar` in the code location (the UI, the schedule); the CLI hands its run
+    the resource itself, so no value of it is stored with the run (`resource_settings.hardcoded`).
+    """
 
     def to_config(self) -> XmattersConfig:
         """Validates the settings before any request is made (raises ConfigError)."""
-        return XmattersConfig(
-            base_url=self.base_url,
-            username=self.username,
-            password=self.password,
-            ca_bundle=self.ca_bundle,
-            allow_insecure_http=self.allow_insecure_http,
-            concurrency=self.concurrency,
-            timeout_s=self.timeout_s,
-            max_attempts=self.max_attempts,
-            backoff_cap_s=self.backoff_cap_s,
-            page_size=self.page_size,
-        ).validate()
+        return settings_of(self, XmattersConfig).validate()
 
     def source(self) -> SyncSource:
         """Which tenant this reads (normalized base URL and account; never the password)."""
@@ -135,22 +109,5 @@ class ExpectationsResource(dg.ConfigurableResource):
         return validation_worker.shared().validate(table, rows)
 
 
-class SyncSettings(dg.ConfigurableResource):
+class SyncSettings(settings_resource(SyncOptions)):  # type: ignore[misc]
     """What the sync produces and how strictly it guards publishing (overridable per run)."""
-
-    sync_file: str = Field(description="where the .c1z is written (baton's -f)")
-    max_drop_ratio: float = Field(
-        default=0.5,
-        description="block publishing when users or grants drop by more than this share since the last "
-        "published sync (a permission change on the API account looks exactly like that); 1.0 disables",
-    )
-    expand_nested_groups: bool = Field(
-        default=False, description="report nested groups as expandable grants (C1 expands them)"
-    )
-    sync_emails: bool = Field(default=False, description="add people's EMAIL devices as user emails")
-    history_retention: int = Field(default=30, description="published syncs kept in the warehouse history")
-    new_source: bool = Field(
-        default=False,
-        description="allow a sync of another xMatters base URL or account than the warehouse's last sync "
-        "(otherwise refused); change history and the sudden-drop check start over from it",
-    )

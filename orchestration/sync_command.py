@@ -1,8 +1,8 @@
 """The headless sync: validate the flags, run the Dagster job in-process, print a summary.
 
 It runs the same job as the UI and the schedule, against the persistent Dagster home, so CLI runs
-show up in the UI's run history. Credentials travel to the job as BATON_* variables of this
-process (the resource reads them as EnvVar), never as run config.
+show up in the UI's run history. Credentials travel to the job inside the resource object
+(orchestration/resource_settings.py `hardcoded`): never as run config, never in an environment.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expectations import validation_worker
 from orchestration import interrupts
-from orchestration.paths import data_paths, default_sync_file
+from orchestration.paths import data_paths
+from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
-from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
-from pipelines.xmatters.flags import add_connection_arguments, connection_flags
+from pipelines.xmatters.settings_table import add_arguments, check, values_from
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -58,53 +58,10 @@ telemetry:
 
 
 def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
-    connection = parser.add_argument_group("xMatters connection (flags win over BATON_* variables)")
-    add_connection_arguments(connection)
-    out = parser.add_argument_group("output")
-    out.add_argument("-f", "--file", help="the .c1z to write (default sync.c1z, $BATON_FILE)")
-    out.add_argument(
+    """The flags of both settings tables, plus where the warehouse is and how much to log."""
+    sections = add_arguments(parser, XmattersConfig, SyncOptions)
+    sections[OUTPUT].add_argument(
         "--warehouse", help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
-    )
-    out.add_argument(
-        "--max-drop",
-        type=float,
-        default=0.5,
-        help="block publishing if users or grants drop by more than this share since the last sync "
-        "(default 0.5; 1 disables)",
-    )
-    out.add_argument(
-        "--new-source",
-        action="store_true",
-        help="allow a base URL or account other than the warehouse's last sync; its change history and "
-        "sudden-drop check start over (without it such a sync is refused)",
-    )
-    out.add_argument("--expand-nested-groups", action="store_true", help="nested groups as expandable grants")
-    out.add_argument("--sync-emails", action="store_true", help="add people's EMAIL devices as user emails")
-    advanced = parser.add_argument_group("advanced (retries and timeouts)")
-    advanced.add_argument(
-        "--timeout",
-        type=float,
-        default=settings.DEFAULT_TIMEOUT_S,
-        help=f"seconds to wait for a connection or a response (default {settings.DEFAULT_TIMEOUT_S:g})",
-    )
-    advanced.add_argument(
-        "--max-attempts",
-        type=int,
-        default=settings.DEFAULT_MAX_ATTEMPTS,
-        help=f"attempts per request on 429, 5xx, network errors (default {settings.DEFAULT_MAX_ATTEMPTS})",
-    )
-    advanced.add_argument(
-        "--backoff-cap",
-        type=float,
-        default=settings.DEFAULT_BACKOFF_CAP_S,
-        help="longest wait between attempts in seconds, also for a longer Retry-After "
-        f"(default {settings.DEFAULT_BACKOFF_CAP_S:g})",
-    )
-    advanced.add_argument(
-        "--page-size",
-        type=int,
-        default=settings.DEFAULT_PAGE_SIZE,
-        help=f"items per page requested from xMatters (default {settings.DEFAULT_PAGE_SIZE})",
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -114,67 +71,40 @@ class SyncPlan:
     """Everything a sync run needs, resolved and validated before any request."""
 
     config: XmattersConfig
+    options: SyncOptions
     sync_file: Path
     warehouse: Path
     dlt_dir: Path
     dagster_home: Path
     lock_file: Path
-    max_drop: float
-    expand_nested_groups: bool = False
-    sync_emails: bool = False
-    new_source: bool = False
 
 
-def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[str, str]) -> SyncPlan:
-    config = XmattersConfig.from_sources(connection_flags(options), env)
-    config = _with_advanced_options(config, options)
-    if not 0 <= options.max_drop <= 1:
-        raise XmattersError(f"--max-drop must be between 0 and 1, got {options.max_drop}")
+def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> SyncPlan:
+    """Flags over BATON_* variables over defaults, every setting checked (ConfigError names the flag)."""
+    flags = vars(options)
+    config = XmattersConfig.from_sources(flags, env)
+    sync_options = SyncOptions(**values_from(SyncOptions, flags, env))
+    check(sync_options)
     paths = data_paths(env)
-    sync_file = Path(options.file).resolve() if options.file else default_sync_file(env)
+    sync_file = Path(sync_options.sync_file).expanduser().resolve()
     _require_writable_dir(sync_file.parent, "-f/--file")
     warehouse = Path(options.warehouse).resolve() if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
     return SyncPlan(
         config=config,
+        options=replace(sync_options, sync_file=str(sync_file)),
         sync_file=sync_file,
         warehouse=warehouse,
         dlt_dir=warehouse.parent / "dlt",
         dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else paths.dagster_home,
         lock_file=warehouse.with_name(warehouse.name + ".lock"),
-        max_drop=options.max_drop,
-        expand_nested_groups=options.expand_nested_groups,
-        sync_emails=options.sync_emails,
-        new_source=options.new_source,
     )
 
 
-def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) -> XmattersConfig:
-    """The config with the connection-tuning flags applied, validated again (names the bad flag)."""
-    for flag, value, minimum in (
-        ("--concurrency", options.concurrency, 1),
-        ("--max-attempts", options.max_attempts, 1),
-        ("--page-size", options.page_size, 1),
-    ):
-        if value < minimum:
-            raise XmattersError(f"{flag} must be >= {minimum}, got {value}")
-    if not options.timeout > 0:
-        raise XmattersError(f"--timeout must be > 0 seconds, got {options.timeout}")
-    if options.backoff_cap < 0:
-        raise XmattersError(f"--backoff-cap must be >= 0 seconds, got {options.backoff_cap}")
-    return replace(
-        config,
-        concurrency=options.concurrency,
-        timeout_s=options.timeout,
-        max_attempts=options.max_attempts,
-        backoff_cap_s=options.backoff_cap,
-        page_size=options.page_size,
-    ).validate()
-
-
-def run_sync(options: argparse.Namespace) -> int:
+def run_sync(options: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+    """The sync of `options`; `env` stands in for this process's environment (the demo's homes)."""
     try:
-        plan = plan_from_options(options, os.environ)
+        plan = plan_from_options(options, os.environ if env is None else env)
     except XmattersError as exc:
         return fail(str(exc), EXIT_USAGE)
     started = time.monotonic()
@@ -190,7 +120,7 @@ def run_sync(options: argparse.Namespace) -> int:
                 str(plan.warehouse),
                 read_last_source(plan.warehouse),
                 SyncSource.of(plan.config.base_url, plan.config.username),
-                allow_new=plan.new_source,
+                allow_new=plan.options.new_source,
             )
             # the run would start it too; now, it imports GX while Dagster loads (another core)
             validation_worker.start()
@@ -217,50 +147,29 @@ def execute(plan: SyncPlan) -> RunOutcome:
     Dagster is imported here, not with the module: parsing and checking the flags (and `--help`)
     do not need it, and the expectations worker starts ~1.5 s earlier, before this import.
     """
-    import dagster as dg
+    import dlt
     from dagster._core.utils import make_new_run_id
 
     from orchestration import run_tags
     from orchestration.definitions import build_definitions
     from orchestration.jobs import SYNC_JOB_NAME
+    from orchestration.resource_settings import hardcoded
     from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
     from orchestration.run_outcome import summarize_run
 
     ensure_dagster_home(plan.dagster_home)
     defs = build_definitions(
         {
-            "xmatters": XmattersResource(
-                base_url=dg.EnvVar("BATON_BASE_URL"),
-                username=dg.EnvVar("BATON_USERNAME"),
-                password=dg.EnvVar("BATON_PASSWORD"),
-                ca_bundle=plan.config.ca_bundle,
-                allow_insecure_http=plan.config.allow_insecure_http,
-                concurrency=plan.config.concurrency,
-                timeout_s=plan.config.timeout_s,
-                max_attempts=plan.config.max_attempts,
-                backoff_cap_s=plan.config.backoff_cap_s,
-                page_size=plan.config.page_size,
-            ),
+            # the object itself, not config: the password stays in this process's memory
+            "xmatters": hardcoded(XmattersResource(**asdict(plan.config))),
             "warehouse": WarehouseResource(database=str(plan.warehouse), dlt_pipelines_dir=str(plan.dlt_dir)),
-            "sync_settings": SyncSettings(
-                sync_file=str(plan.sync_file),
-                max_drop_ratio=plan.max_drop,
-                expand_nested_groups=plan.expand_nested_groups,
-                sync_emails=plan.sync_emails,
-                new_source=plan.new_source,
-            ),
+            "sync_settings": SyncSettings(**asdict(plan.options)),
         }
     )
     job = defs.resolve_job_def(SYNC_JOB_NAME)
-    credentials = {
-        "BATON_BASE_URL": plan.config.base_url,
-        "BATON_USERNAME": plan.config.username,
-        "BATON_PASSWORD": plan.config.password,
-        "RUNTIME__DLTHUB_TELEMETRY": "false",  # nothing leaves the machine but the API calls
-    }
+    dlt.config["runtime.dlthub_telemetry"] = False  # nothing leaves the machine but the API calls
     run_id = make_new_run_id()
     with (
-        environment(credentials),
         bulk_allocation_gc(),
         cli_instance(plan.dagster_home) as instance,
         interrupts.at_interrupt(lambda: report_interrupted(instance, run_id)),
@@ -322,21 +231,6 @@ def bulk_allocation_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
-
-
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """Sets variables for the run (the resources read them as EnvVar) and restores them after."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def ensure_dagster_home(home: Path) -> None:

@@ -28,21 +28,14 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from pipelines.xmatters.config import XmattersConfig, config_from_dlt, dlt_configured
+from pipelines.xmatters.config import XmattersConfig, dlt_configured
 from pipelines.xmatters.errors import XmattersError
-from pipelines.xmatters.flags import add_connection_arguments, connection_flags
 from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.settings import (
-    DEFAULT_CONCURRENCY,
-    ENV_BASE_URL,
-    ENV_PASSWORD,
-    ENV_PASSWORD_FILE,
-    ENV_USERNAME,
-)
+from pipelines.xmatters.settings_table import add_arguments, declared, given
 
 # The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME.
 DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME", "var"))
@@ -52,7 +45,7 @@ logger = logging.getLogger("pipelines.xmatters_pipeline")
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_connection_arguments(parser)
+    add_arguments(parser, XmattersConfig)
     parser.add_argument(
         "--warehouse", type=Path, default=DEFAULT_HOME / "warehouse.duckdb", help="DuckDB file"
     )
@@ -64,24 +57,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-_CONNECTION_FLAGS = {
-    "base_url": ENV_BASE_URL,
-    "username": ENV_USERNAME,
-    "password": ENV_PASSWORD,
-    "password_file": ENV_PASSWORD_FILE,
-}
+def resolve_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> XmattersConfig:
+    """Flags and BATON_* variables, or dlt's configuration when they name no connection at all.
 
-
-def resolve_config(flags: dict[str, str | None], env: Mapping[str, str], concurrency: int) -> XmattersConfig:
-    """Flags and BATON_* variables, or dlt's configuration when they name no connection at all."""
-    given = any(flags.get(key) or env.get(name) for key, name in _CONNECTION_FLAGS.items())
-    if not given and dlt_configured():
-        config = config_from_dlt()
-        if concurrency == DEFAULT_CONCURRENCY:  # the flag's default: [sources.xmatters] concurrency decides
-            return config
-    else:
-        config = XmattersConfig.from_sources(flags, env)
-    return replace(config, concurrency=concurrency).validate()
+    On dlt's route a tuning flag that was given (`--concurrency 2`) still wins over its dlt key.
+    """
+    connection = {item.name for item in declared(XmattersConfig) if item.spec.required}
+    if not given(XmattersConfig, flags, env) & connection and dlt_configured():
+        return XmattersConfig.from_dlt(flags)
+    return XmattersConfig.from_sources(flags, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
     with ExitStack() as stack:
-        flags = connection_flags(args)
+        flags = vars(args)
         if args.simulate:
             # Imported lazily: the simulator is a development tool, not a dependency of the source.
             from simulator.app import XmattersSimulator
@@ -100,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flags.update(base_url=simulator.base_url, username="sim-user", password="sim-password")
         report = ExtractReport()
         try:
-            config = resolve_config(flags, os.environ, args.concurrency)
+            config = resolve_config(flags, os.environ)
             load_raw(config, args.warehouse, pipelines_dir=args.pipelines_dir, report=report)
         except XmattersError as exc:
             print(exc, file=sys.stderr)

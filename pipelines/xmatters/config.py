@@ -1,4 +1,4 @@
-"""Connection settings and their validation, done before any request is made.
+"""The connection settings, declared once, and their validation, done before any request is made.
 
 Flags win over environment variables (the BATON_* names of ConductorOne's connector). A missing
 value is named by both its flag and its variable; an unsafe one (plain http to a remote host) is
@@ -8,38 +8,112 @@ refused unless the user opts in explicitly, because Basic auth sends the passwor
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from pipelines.xmatters import settings
 from pipelines.xmatters.errors import ConfigError
+from pipelines.xmatters.settings_table import (
+    at_least,
+    between,
+    check,
+    positive,
+    readable_file,
+    setting,
+    values_from,
+    values_from_dlt,
+)
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
+CONNECTION = "xMatters connection (flags win over BATON_* variables)"
+ADVANCED = "advanced (retries, timeouts, limits)"
 
 
 @dataclass(frozen=True)
 class XmattersConfig:
-    """Everything the client needs; `password` is kept out of `repr` so it never reaches a log."""
+    """Everything the client needs: the table of the connection settings, one line each.
 
-    base_url: str
-    username: str
-    password: str = field(repr=False)
-    allow_insecure_http: bool = False
-    ca_bundle: str | None = None
-    timeout_s: float = settings.DEFAULT_TIMEOUT_S
-    concurrency: int = settings.DEFAULT_CONCURRENCY
-    page_size: int = settings.DEFAULT_PAGE_SIZE
-    max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS
-    backoff_cap_s: float = settings.DEFAULT_BACKOFF_CAP_S
+    The CLI's flags, the BATON_* variables, dlt's `[sources.xmatters]` keys, the Dagster resource's
+    config and the checks all derive from these fields (pipelines/xmatters/settings_table.py). The
+    password is secret: out of `repr`, read by dlt as a secret, never in Dagster's config schema.
+    """
+
+    base_url: str = setting(
+        "e.g. https://company.xmatters.com/api/xm/1",
+        group=CONNECTION,
+        flag="--base-url",
+        env="BATON_BASE_URL",
+        required=True,
+    )
+    username: str = setting(
+        "user name, or x-api-key-<id> for an API key",
+        group=CONNECTION,
+        flag="--username",
+        env="BATON_USERNAME",
+        required=True,
+    )
+    password: str = setting(
+        "password or API key secret",
+        group=CONNECTION,
+        flag="--password",
+        env="BATON_PASSWORD",
+        secret=True,
+        required=True,
+        file_flag="--password-file",
+        file_env="BATON_PASSWORD_FILE",
+        dlt_key="xmatters_password",
+    )
+    allow_insecure_http: bool = setting(
+        "allow plain http to a host other than loopback (sends the password unencrypted)",
+        default=False,
+        group=CONNECTION,
+        flag="--allow-insecure-http",
+    )
+    ca_bundle: str | None = setting(
+        "CA bundle for a private CA; TLS is always verified",
+        group=CONNECTION,
+        flag="--ca-bundle",
+        env="BATON_CA_BUNDLE",
+        check=readable_file,
+    )
+    concurrency: int = setting(
+        "member calls in flight at once", default=8, group=CONNECTION, flag="--concurrency", check=at_least(1)
+    )
+    timeout_s: float = setting(
+        "seconds to wait for a connection or a response",
+        default=30.0,
+        group=ADVANCED,
+        flag="--timeout",
+        check=positive,
+    )
+    max_attempts: int = setting(
+        "attempts per request on 429, 5xx, network errors",
+        default=6,
+        group=ADVANCED,
+        flag="--max-attempts",
+        check=at_least(1),
+    )
+    backoff_cap_s: float = setting(
+        "longest wait between attempts in seconds, also for a longer Retry-After",
+        default=30.0,
+        group=ADVANCED,
+        flag="--backoff-cap",
+        check=at_least(0),
+    )
+    page_size: int = setting(
+        "items per page requested from xMatters (at most 1000)",
+        default=settings.MAX_PAGE_SIZE,
+        group=ADVANCED,
+        flag="--page-size",
+        check=between(1, settings.MAX_PAGE_SIZE),
+    )
 
     def __post_init__(self) -> None:
-        # Accept the trailing slash people paste from a browser; every path is appended to it.
-        if isinstance(self.base_url, str) and self.base_url.endswith("/"):
-            object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        # Accept the blanks and the trailing slash people paste from a browser; every path is
+        # appended to it.
+        if isinstance(self.base_url, str):
+            object.__setattr__(self, "base_url", self.base_url.strip().rstrip("/"))
 
     @property
     def origin(self) -> tuple[str, str, int]:
@@ -54,55 +128,21 @@ class XmattersConfig:
 
     def validate(self) -> XmattersConfig:
         """Raise `ConfigError` naming the first bad setting; return self so calls can chain."""
-        _require("--base-url", settings.ENV_BASE_URL, self.base_url)
-        _require("--username", settings.ENV_USERNAME, self.username)
-        _require("--password", settings.ENV_PASSWORD, self.password)
-        _validate_base_url(self.base_url, self.allow_insecure_http)
-        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
-            raise ConfigError(f"--ca-bundle {self.ca_bundle!r} is not a readable file")
-        if not self.timeout_s > 0:
-            raise ConfigError(f"timeout must be > 0 seconds, got {self.timeout_s}")
-        if self.concurrency < 1:
-            raise ConfigError(f"concurrency must be >= 1, got {self.concurrency}")
-        if not 1 <= self.page_size <= settings.MAX_PAGE_SIZE:
-            raise ConfigError(
-                f"page size must be between 1 and {settings.MAX_PAGE_SIZE}, got {self.page_size}"
-            )
-        if self.max_attempts < 1:
-            raise ConfigError(f"max attempts must be >= 1, got {self.max_attempts}")
-        if self.backoff_cap_s < 0:
-            raise ConfigError(f"backoff cap must be >= 0 seconds, got {self.backoff_cap_s}")
+        check(self)
+        _validate_base_url(self.base_url, self.allow_insecure_http)  # depends on two settings
         return self
 
     @classmethod
-    def from_sources(cls, flags: Mapping[str, str | None], env: Mapping[str, str]) -> XmattersConfig:
-        """Build and validate a config from CLI flags and environment variables.
+    def from_sources(cls, flags: Mapping[str, Any], env: Mapping[str, str]) -> XmattersConfig:
+        """Build and validate a config from CLI flags (None: not given) and BATON_* variables."""
+        return cls(**values_from(cls, flags, env)).validate()
 
-        `flags` keys may be spelled as the flag (`--base-url`) or as argparse's dest (`base_url`);
-        recognised: base_url, username, password, password_file, ca_bundle, allow_insecure_http.
-        The password may also come from a file (`--password-file`, `BATON_PASSWORD_FILE`) so it
-        need not sit in shell history.
-        """
-        given = {_flag_key(k): v for k, v in flags.items() if v is not None}
-
-        def pick(key: str, env_name: str) -> str:
-            value = given.get(key)
-            if value is None or value == "":
-                value = env.get(env_name, "")
-            return value
-
-        password = pick("password", settings.ENV_PASSWORD)
-        if not password:
-            password_file = pick("password_file", settings.ENV_PASSWORD_FILE)
-            if password_file:
-                password = _read_password_file(password_file)
-        return cls(
-            base_url=pick("base_url", settings.ENV_BASE_URL).strip(),
-            username=pick("username", settings.ENV_USERNAME),
-            password=password,
-            allow_insecure_http=_parse_bool("--allow-insecure-http", given.get("allow_insecure_http", "")),
-            ca_bundle=pick("ca_bundle", settings.ENV_CA_BUNDLE) or None,
-        ).validate()
+    @classmethod
+    def from_dlt(cls, flags: Mapping[str, Any] | None = None) -> XmattersConfig:
+        """Build and validate a config from dlt's providers (`.dlt/*.toml`, `SOURCES__XMATTERS__*`),
+        with the flags that were given on top (a tuning flag wins over its dlt key)."""
+        given = values_from(cls, flags or {}, {})
+        return cls(**{**values_from_dlt(cls, DLT_SECTION), **given}).validate()
 
 
 def url_origin(url: str) -> tuple[str, str, int]:
@@ -120,11 +160,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _require(flag: str, env_name: str, value: str | None) -> None:
-    if not value:
-        raise ConfigError(f"missing {flag} (or {env_name})")
 
 
 def _validate_base_url(url: str, allow_insecure_http: bool) -> None:
@@ -153,31 +188,7 @@ def _validate_base_url(url: str, allow_insecure_http: bool) -> None:
         )
 
 
-def _flag_key(name: str) -> str:
-    return name.lstrip("-").replace("-", "_")
-
-
-def _parse_bool(flag: str, value: str | bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = value.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"{flag} must be true or false, got {value!r}")
-
-
-def _read_password_file(path: str) -> str:
-    try:
-        with open(os.path.expanduser(path), encoding="utf-8") as handle:
-            return handle.read().strip("\r\n")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the password file {path!r}: {exc.strerror}") from None
-
-
 DLT_SECTION = "sources.xmatters"
-DLT_PASSWORD_KEY = "xmatters_password"  # not `password`: dlt would fall back to a bare PASSWORD env var
 
 
 def dlt_configured() -> bool:
@@ -185,44 +196,3 @@ def dlt_configured() -> bool:
     import dlt
 
     return bool(dlt.config.get(f"{DLT_SECTION}.base_url"))
-
-
-def config_from_dlt() -> XmattersConfig:
-    """Build and validate a config from dlt's providers (`.dlt/*.toml`, `SOURCES__XMATTERS__*`).
-
-    The password is read through `dlt.secrets` with its default secret type so that dlt's run
-    trace records it as `<secret>`, never the value.
-    """
-    import dlt
-
-    def get(key: str, default: object = None) -> object:
-        value = dlt.config.get(f"{DLT_SECTION}.{key}")
-        return default if value is None else value
-
-    password = dlt.secrets.get(f"{DLT_SECTION}.{DLT_PASSWORD_KEY}")
-    if not password:
-        raise ConfigError(
-            f"missing [{DLT_SECTION}] {DLT_PASSWORD_KEY} in .dlt/secrets.toml "
-            f"(or SOURCES__XMATTERS__{DLT_PASSWORD_KEY.upper()})"
-        )
-    for key in ("base_url", "username"):
-        if not get(key):
-            raise ConfigError(
-                f"missing [{DLT_SECTION}] {key} in .dlt/config.toml (or SOURCES__XMATTERS__{key.upper()})"
-            )
-    try:
-        config = XmattersConfig(
-            base_url=str(get("base_url")),
-            username=str(get("username")),
-            password=str(password),
-            allow_insecure_http=_parse_bool("allow_insecure_http", get("allow_insecure_http", False)),  # type: ignore[arg-type]
-            ca_bundle=get("ca_bundle"),  # type: ignore[arg-type]
-            timeout_s=float(get("timeout_s", settings.DEFAULT_TIMEOUT_S)),  # type: ignore[arg-type]
-            concurrency=int(get("concurrency", settings.DEFAULT_CONCURRENCY)),  # type: ignore[call-overload]
-            page_size=int(get("page_size", settings.DEFAULT_PAGE_SIZE)),  # type: ignore[call-overload]
-            max_attempts=int(get("max_attempts", settings.DEFAULT_MAX_ATTEMPTS)),  # type: ignore[call-overload]
-            backoff_cap_s=float(get("backoff_cap_s", settings.DEFAULT_BACKOFF_CAP_S)),  # type: ignore[arg-type]
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"a [{DLT_SECTION}] setting has the wrong type: {exc}") from None
-    return config.validate()

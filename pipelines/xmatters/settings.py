@@ -1,4 +1,4 @@
-"""Endpoints, defaults and the raw table contracts of the xMatters source.
+"""Endpoints, limits and the raw table contracts of the xMatters source (its settings: config.py).
 
 The column lists are the `xmatters_raw` contract of docs/design.md; the Arrow schemas are explicit
 so that an empty page, or a column that is NULL in every row, still lands with the right type.
@@ -18,22 +18,10 @@ DATASET_NAME = "xmatters_raw"
 PIPELINE_NAME = "baton_xmatters"
 SOURCE_NAME = "xmatters"
 
-DEFAULT_PAGE_SIZE = 1000  # the maximum xMatters accepts (xMatters' own tools ask for it)
-MAX_PAGE_SIZE = 1000
-DEFAULT_CONCURRENCY = 8
-DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_MAX_ATTEMPTS = 6
-DEFAULT_BACKOFF_CAP_S = 30.0
+MAX_PAGE_SIZE = 1000  # the maximum xMatters accepts, and the default (xMatters' own tools ask for it)
 BACKOFF_BASE_S = 0.5  # first fallback wait when a 429/5xx carries no Retry-After
 
 ARROW_BATCH_ROWS = 50_000  # rows per yielded Arrow table: big enough for dlt's fast path, bounded memory
-
-# Environment variables and flags, the names ConductorOne's baton-xmatters connector uses.
-ENV_BASE_URL = "BATON_BASE_URL"
-ENV_USERNAME = "BATON_USERNAME"
-ENV_PASSWORD = "BATON_PASSWORD"
-ENV_PASSWORD_FILE = "BATON_PASSWORD_FILE"
-ENV_CA_BUNDLE = "BATON_CA_BUNDLE"
 
 # Primary-key columns are NOT NULL (paging refuses an item without an id); every other column is
 # nullable because xMatters leaves out absent fields.

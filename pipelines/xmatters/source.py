@@ -17,7 +17,7 @@ from dlt.extract.resource import DltResource
 
 from pipelines.xmatters import settings
 from pipelines.xmatters.client import XmattersClient
-from pipelines.xmatters.config import XmattersConfig, config_from_dlt
+from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.member_calls import member_tables
 from pipelines.xmatters.member_process import MemberProcess
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
@@ -56,7 +56,7 @@ def xmatters_source(
     of on threads of this one.
     """
     if config is None:
-        config = config_from_dlt()
+        config = XmattersConfig.from_dlt()
     client = XmattersClient(config, report)
     groups_resource = groups(client)
     # dlt reads resources round-robin in this order, and a resource yields once per 50,000 rows:

@@ -183,3 +183,38 @@ def test_the_flags_are_read_without_importing_dlt_or_dagster():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_credentials_reach_the_run_in_memory_only(simulator, data_home, tmp_path, monkeypatch):
+    """Not in this process's environment during the run (which children and Dagster would see), not
+    in the run config, not in the job snapshot Dagster stores with the run (shown in the UI)."""
+    import os
+
+    from dagster import DagsterInstance
+    from dagster._serdes import serialize_value
+
+    from orchestration import run_outcome
+
+    seen: dict[str, object] = {}
+    summarize = run_outcome.summarize_run
+
+    def spy(result):
+        seen["environ"] = dict(os.environ)
+        seen["run_id"] = result.run_id
+        return summarize(result)
+
+    monkeypatch.setattr(run_outcome, "summarize_run", spy)
+    assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
+
+    environ = seen["environ"]
+    assert not any(simulator.password in value for value in environ.values())
+    assert not any(name.startswith("BATON_") and name != "BATON_XMATTERS_HOME" for name in environ)
+    instance = DagsterInstance.from_config(str(data_home / "dagster"))
+    try:
+        run = instance.get_run_by_id(seen["run_id"])
+        stored = serialize_value(run) + serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
+        stored += "".join(serialize_value(event) for event in instance.all_logs(run.run_id))
+    finally:
+        instance.dispose()
+    assert str(data_home / "warehouse.duckdb") in stored  # resource config is where the search looks
+    assert simulator.password not in stored

@@ -18,12 +18,13 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from orchestration.cli import main
 from orchestration.interrupts import MESSAGE
-from pipelines.xmatters.settings import DEFAULT_CONCURRENCY
+from pipelines.xmatters.config import XmattersConfig
 from simulator import Faults, Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org
 from tests.reliability.conftest import RELIABILITY_SPEC, Baseline, published_state, subprocess_env
 from tests.reliability.test_process_faults import DATA_TABLES, STAGES, CliProcess
 
+DEFAULT_CONCURRENCY = XmattersConfig().concurrency
 EXIT_WITHIN_S = 5.0  # what the issue asks of an interrupt, at any stage
 CASES = [*((name, signal.SIGINT) for name in STAGES), ("extract", signal.SIGTERM), ("write", signal.SIGTERM)]
 

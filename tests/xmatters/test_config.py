@@ -95,19 +95,21 @@ def test_plain_http_to_a_remote_host_needs_the_explicit_flag():
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "fragment"),
+    ("field", "value", "message"),
     [
-        ("page_size", 0, "page size"),
-        ("page_size", 1001, "page size"),
-        ("concurrency", 0, "concurrency"),
-        ("timeout_s", 0, "timeout"),
-        ("max_attempts", 0, "max attempts"),
-        ("ca_bundle", "/nonexistent/ca.pem", "--ca-bundle"),
+        ("page_size", 0, "--page-size must be between 1 and 1000, got 0"),
+        ("page_size", 1001, "--page-size must be between 1 and 1000, got 1001"),
+        ("concurrency", 0, "--concurrency must be >= 1, got 0"),
+        ("timeout_s", 0, "--timeout must be > 0, got 0"),
+        ("max_attempts", 0, "--max-attempts must be >= 1, got 0"),
+        ("backoff_cap_s", -1.0, "--backoff-cap must be >= 0, got -1"),
+        ("ca_bundle", "/nonexistent/ca.pem", "--ca-bundle '/nonexistent/ca.pem' is not a readable file"),
     ],
 )
-def test_numeric_and_file_settings_are_checked(field, value, fragment):
-    with pytest.raises(ConfigError, match=fragment):
+def test_numeric_and_file_settings_are_checked_with_one_wording_naming_the_flag(field, value, message):
+    with pytest.raises(ConfigError) as raised:
         XmattersConfig(GOOD, "u", "p", **{field: value}).validate()
+    assert str(raised.value) == f"xmatters: {message}"
 
 
 def test_the_password_is_not_in_the_repr():

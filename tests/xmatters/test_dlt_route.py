@@ -121,7 +121,7 @@ def test_flags_and_baton_variables_win_over_dlt(monkeypatch):
     monkeypatch.setenv("SOURCES__XMATTERS__XMATTERS_PASSWORD", "dlt-secret")
     env = {"BATON_USERNAME": "env-user", "BATON_PASSWORD": "env-secret"}
     flags = {**FLAGS, "base_url": "https://flag.example.com/api/xm/1"}
-    config = resolve_config(flags, env, 8)
+    config = resolve_config(flags, env)
     assert (config.base_url, config.username, config.password) == (
         "https://flag.example.com/api/xm/1",
         "env-user",
@@ -129,15 +129,26 @@ def test_flags_and_baton_variables_win_over_dlt(monkeypatch):
     )
     # given nothing else, dlt's configuration decides, its concurrency too unless the flag says otherwise
     monkeypatch.setenv("SOURCES__XMATTERS__CONCURRENCY", "3")
-    config = resolve_config(FLAGS, {}, 8)
+    config = resolve_config(FLAGS, {})
     assert config == XmattersConfig(
         base_url="https://dlt.example.com/api/xm/1", username="dlt-user", password="dlt-secret", concurrency=3
     )
-    assert resolve_config(FLAGS, {}, 2).concurrency == 2
+    assert resolve_config({**FLAGS, "concurrency": "2"}, {}).concurrency == 2
+    # every setting has its dlt key, converted to the setting's type
+    monkeypatch.setenv("SOURCES__XMATTERS__TIMEOUT_S", "2.5")
+    monkeypatch.setenv("SOURCES__XMATTERS__ALLOW_INSECURE_HTTP", "true")
+    config = resolve_config(FLAGS, {})
+    assert (config.timeout_s, config.allow_insecure_http) == (2.5, True)
+    monkeypatch.setenv("SOURCES__XMATTERS__PAGE_SIZE", "0")
+    with pytest.raises(ConfigError, match="--page-size must be between 1 and 1000, got 0"):
+        resolve_config(FLAGS, {})
+    monkeypatch.setenv("SOURCES__XMATTERS__PAGE_SIZE", "many")
+    with pytest.raises(ConfigError, match=r"\[sources.xmatters\] page_size must be an integer"):
+        resolve_config(FLAGS, {})
 
 
 def test_a_partial_dlt_configuration_names_the_missing_key(monkeypatch):
     monkeypatch.setenv("SOURCES__XMATTERS__BASE_URL", "https://dlt.example.com/api/xm/1")
     monkeypatch.setenv("SOURCES__XMATTERS__USERNAME", "dlt-user")
     with pytest.raises(ConfigError, match=r"xmatters_password in \.dlt/secrets\.toml"):
-        resolve_config(FLAGS, {}, 8)
+        resolve_config(FLAGS, {})

@@ -1,0 +1,283 @@
+"""Settings declared once, as data: every place a setting shows up is derived from its declaration.
+
+A setting is a field of a frozen dataclass declared with `setting(...)`: its flag, environment
+variable, default, check, help text and whether it is secret, on one line, the way baton
+connectors declare `field.StringField("api-key", field.WithIsSecret(true), ...)` in one config.go.
+From those fields come the command-line arguments (`add_arguments`), the values taken from flags
+over environment variables over defaults (`values_from`), the checks with one wording (`check`),
+dlt's configuration keys (`values_from_dlt`) and, in orchestration/resource_settings.py, the config
+fields of the Dagster resource. A new setting is one more field; nothing else repeats it.
+
+No Dagster here (pipelines know nothing of it), and dlt only when its configuration route is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import os
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.xmatters.errors import ConfigError
+
+SETTING = "setting"  # the key of a dataclass field's metadata that holds its `Setting`
+
+Check = Callable[[Any], "str | None"]
+"""What is wrong with a value (`must be >= 1`), said after the setting's flag; None when it is fine."""
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+_KIND = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one setting is given: everything but its name, type and default (the field's own)."""
+
+    help: str
+    group: str = ""  # the --help section it is listed in
+    flag: str | None = None  # `--timeout`; None: not on the command line (dlt or Dagster only)
+    short: str | None = None  # `-f`
+    env: str | None = None  # the variable read when the flag is not given
+    secret: bool = False  # out of repr; read by dlt as a secret; never in Dagster's config schema
+    required: bool = False
+    check: Check | None = None
+    file_flag: str | None = None  # a secret may be read from a file instead (out of shell history)
+    file_env: str | None = None
+    dlt_key: str | None = None  # its key under the dlt section; default: the field's name
+
+
+def setting(
+    help: str,
+    *,
+    default: Any = MISSING,
+    group: str = "",
+    flag: str | None = None,
+    short: str | None = None,
+    env: str | None = None,
+    secret: bool = False,
+    required: bool = False,
+    check: Check | None = None,
+    file_flag: str | None = None,
+    file_env: str | None = None,
+    dlt_key: str | None = None,
+) -> Any:
+    """A dataclass field that is a setting (a required one gets "" as its default: `check` names it)."""
+    declared = Setting(help, group, flag, short, env, secret, required, check, file_flag, file_env, dlt_key)
+    if default is MISSING:
+        default = "" if required else None
+    return dataclasses.field(default=default, repr=not secret, metadata={SETTING: declared})
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A setting with its field's name, value type (`T` of `T | None`) and default."""
+
+    name: str
+    type: type
+    optional: bool
+    default: Any
+    spec: Setting
+
+    @property
+    def label(self) -> str:
+        """How messages name it: its flag, else its name."""
+        return self.spec.flag or self.name
+
+    @property
+    def dlt_key(self) -> str:
+        return self.spec.dlt_key or self.name
+
+    def parse(self, raw: Any, source: str) -> Any:
+        """`raw` (text from a flag, a variable or a file; or a typed value) as the setting's type."""
+        if not isinstance(raw, str) or self.type is str:
+            return raw
+        if self.type is bool:
+            text = raw.strip().lower()
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise ConfigError(f"{source} must be {_KIND[bool]}, got {raw!r}")
+        try:
+            return self.type(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{source} must be {_KIND.get(self.type, self.type.__name__)}, got {raw!r}"
+            ) from None
+
+
+@functools.cache
+def declared(cls: type) -> tuple[Declared, ...]:
+    """The settings of dataclass `cls`, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    found = []
+    for field in dataclasses.fields(cls):
+        spec = field.metadata.get(SETTING)
+        if spec is None:
+            continue
+        value_type, optional = _unwrap_optional(hints[field.name])
+        found.append(Declared(field.name, value_type, optional, field.default, spec))
+    return tuple(found)
+
+
+def add_arguments(parser: argparse.ArgumentParser, *classes: type) -> dict[str, argparse._ActionsContainer]:
+    """One argument per setting with a flag, in `--help` sections named by the settings' groups.
+
+    Returns the sections by group name ("" is the parser), for arguments that are not settings.
+
+    Every default is None, so `values_from` can tell a flag not given (the variable, then the
+    setting's default decide) from one given; `--help` shows the real default and the variable.
+    """
+    sections: dict[str, argparse._ActionsContainer] = {"": parser}
+    for cls in classes:
+        for item in declared(cls):
+            spec = item.spec
+            if spec.flag is None:
+                continue
+            if spec.group not in sections:
+                sections[spec.group] = parser.add_argument_group(spec.group)
+            section = sections[spec.group]
+            names = [spec.short, spec.flag] if spec.short else [spec.flag]
+            notes = [f"default {item.default:g}" if isinstance(item.default, float) else ""]
+            if not notes[0] and item.default not in (None, "", False):
+                notes[0] = f"default {item.default}"
+            notes += [f"${spec.env}"] if spec.env else []
+            help_text = spec.help + (f" ({'; '.join(n for n in notes if n)})" if any(notes) else "")
+            if item.type is bool:
+                section.add_argument(
+                    *names, dest=item.name, action="store_true", default=None, help=help_text
+                )
+            else:
+                section.add_argument(*names, dest=item.name, default=None, help=help_text)
+            if spec.file_flag:
+                section.add_argument(
+                    spec.file_flag,
+                    dest=_key(spec.file_flag),
+                    default=None,
+                    metavar="PATH",
+                    help=f"read {spec.flag} from a file" + (f" (${spec.file_env})" if spec.file_env else ""),
+                )
+    return sections
+
+
+def values_from(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings given by a flag (keyed by dest, field name or flag), else by their variable.
+
+    Settings given by neither are left out: the dataclass's defaults fill them in. A secret's file
+    (`--password-file`, `BATON_PASSWORD_FILE`) is read only when the secret itself is not given.
+    """
+    given = {_key(name): value for name, value in flags.items() if value is not None and value != ""}
+    values: dict[str, Any] = {}
+    for item in declared(cls):
+        spec = item.spec
+        raw: Any = given.get(item.name, given.get(_key(spec.flag or item.name)))
+        source = item.label
+        if raw is None and spec.env and env.get(spec.env):
+            raw, source = env[spec.env], spec.env
+        if raw is None and spec.file_flag:
+            path = given.get(_key(spec.file_flag)) or (env.get(spec.file_env) if spec.file_env else None)
+            if path:
+                raw = _read_secret_file(item.name, path)
+        if raw is not None:
+            values[item.name] = item.parse(raw, source)
+    return values
+
+
+def given(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> set[str]:
+    """The names of the settings a flag, their variable or (a secret) their file gives, unread."""
+    present = {_key(name) for name, value in flags.items() if value is not None and value != ""}
+    names = set()
+    for item in declared(cls):
+        spec = item.spec
+        sources = [item.name in present, _key(spec.flag or item.name) in present]
+        sources += [bool(spec.env and env.get(spec.env)), bool(spec.file_env and env.get(spec.file_env))]
+        sources.append(bool(spec.file_flag and _key(spec.file_flag) in present))
+        if any(sources):
+            names.add(item.name)
+    return names
+
+
+def check(instance: object) -> None:
+    """Raise `ConfigError` naming the first setting that is missing or wrong, by its flag."""
+    for item in declared(type(instance)):
+        value = getattr(instance, item.name)
+        if item.spec.required and not value:
+            variable = f" (or {item.spec.env})" if item.spec.env else ""
+            raise ConfigError(f"missing {item.label}{variable}")
+        if value is not None and item.spec.check is not None:
+            problem = item.spec.check(value)
+            if problem:
+                raise ConfigError(f"{item.label} {problem}")
+
+
+def values_from_dlt(cls: type, section: str) -> dict[str, Any]:
+    """The settings dlt's providers hold under `section` (`.dlt/*.toml`, `SECTION__KEY` variables).
+
+    A secret is read through `dlt.secrets`, so dlt's run trace records it as `<secret>`; the
+    others through `dlt.config`, which converts the text of a variable to the setting's type.
+    """
+    import dlt
+
+    values: dict[str, Any] = {}
+    for item in declared(cls):
+        key = f"{section}.{item.dlt_key}"
+        try:
+            value = dlt.secrets.get(key) if item.spec.secret else dlt.config.get(key, item.type)
+        except Exception as exc:  # dlt's coercion errors have no common base class
+            kind = _KIND.get(item.type, item.type.__name__)
+            raise ConfigError(f"[{section}] {item.dlt_key} must be {kind}: {exc}") from None
+        if value is None or value == "":
+            if item.spec.required:
+                where = ".dlt/secrets.toml" if item.spec.secret else ".dlt/config.toml"
+                variable = "__".join(part.upper() for part in key.split("."))
+                raise ConfigError(f"missing [{section}] {item.dlt_key} in {where} (or {variable})")
+            continue
+        values[item.name] = item.parse(value, f"[{section}] {item.dlt_key}")
+    return values
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    return {item.name: item.default for item in declared(cls)}
+
+
+# Checks, each phrased to follow the setting's flag: "--concurrency must be >= 1, got 0".
+def at_least(minimum: float) -> Check:
+    return lambda value: None if value >= minimum else f"must be >= {minimum:g}, got {value:g}"
+
+
+def between(low: float, high: float) -> Check:
+    return lambda value: (
+        None if low <= value <= high else f"must be between {low:g} and {high:g}, got {value:g}"
+    )
+
+
+def positive(value: float) -> str | None:
+    return None if value > 0 else f"must be > 0, got {value:g}"
+
+
+def readable_file(value: str) -> str | None:
+    return None if Path(value).is_file() else f"{value!r} is not a readable file"
+
+
+def _unwrap_optional(hint: Any) -> tuple[type, bool]:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        members = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return members[0], True
+    return hint, False
+
+
+def _key(name: str) -> str:
+    return name.lstrip("-").replace("-", "_")
+
+
+def _read_secret_file(name: str, path: str) -> str:
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as handle:
+            return handle.read().strip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {name} file {path!r}: {exc.strerror}") from None

@@ -1,0 +1,87 @@
+"""Each setting is declared once (`XmattersConfig`, `SyncOptions`); every route to it derives from that.
+
+A new setting is one field of one of those tables: these tests then cover its flag, its variable,
+its dlt key, the Dagster resource's config field and its check without naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from orchestration.resources import SyncSettings, XmattersResource
+from orchestration.sync_command import add_sync_arguments
+from orchestration.sync_options import SyncOptions
+from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.errors import ConfigError
+from pipelines.xmatters.settings_table import check, declared, given, values_from
+
+TABLES = [(XmattersConfig, XmattersResource), (SyncOptions, SyncSettings)]
+SAMPLE = {str: "x", int: 3, float: 0.25, bool: True}
+
+
+def sync_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    add_sync_arguments(parser)
+    return parser
+
+
+@pytest.mark.parametrize(("table", "resource"), TABLES, ids=["connection", "sync"])
+def test_every_setting_is_a_resource_config_field_with_its_default_and_help(table, resource):
+    fields = resource.model_fields
+    assert list(fields) == [item.name for item in declared(table)]
+    for item in declared(table):
+        assert fields[item.name].is_required() == item.spec.required, item.name
+        if not item.spec.required:
+            assert fields[item.name].default == item.default, item.name
+        assert fields[item.name].description.startswith(item.spec.help)
+
+
+@pytest.mark.parametrize("table", [XmattersConfig, SyncOptions], ids=["connection", "sync"])
+def test_every_flag_and_variable_reaches_its_field(table):
+    parser = sync_parser()
+    for item in declared(table):
+        if item.spec.flag is None:
+            continue
+        value = SAMPLE[item.type]
+        argv = [item.spec.flag] if item.type is bool else [item.spec.flag, str(value)]
+        flags = vars(parser.parse_args(argv))
+        assert values_from(table, flags, {})[item.name] == value, item.spec.flag
+        assert given(table, flags, {}) == {item.name}
+        if item.spec.env:
+            assert values_from(table, {}, {item.spec.env: str(value)})[item.name] == value, item.spec.env
+            # the flag wins over the variable
+            other = {item.spec.env: "ignored"}
+            assert values_from(table, flags, other)[item.name] == value
+
+
+def test_flags_not_given_leave_the_defaults_and_the_variables_in_charge():
+    flags = vars(sync_parser().parse_args([]))
+    assert values_from(XmattersConfig, flags, {}) == {}
+    assert values_from(SyncOptions, flags, {}) == {}
+    assert values_from(SyncOptions, flags, {"BATON_FILE": "from-env.c1z"}) == {"sync_file": "from-env.c1z"}
+
+
+def test_a_bad_value_is_named_by_its_flag_in_one_wording():
+    with pytest.raises(ConfigError, match="--ca-bundle '/nonexistent' is not a readable file"):
+        XmattersConfig.from_sources({}, {"BATON_CA_BUNDLE": "/nonexistent"} | _CREDENTIALS)
+    with pytest.raises(ConfigError, match="--max-drop must be a number, got 'lots'"):
+        values_from(SyncOptions, {"max_drop_ratio": "lots"}, {})
+    with pytest.raises(ConfigError, match="--concurrency must be an integer, got '2.5'"):
+        values_from(XmattersConfig, {"concurrency": "2.5"}, {})
+    with pytest.raises(ConfigError, match=r"--max-drop must be between 0 and 1, got 1\.5"):
+        check(SyncOptions(max_drop_ratio=1.5))
+
+
+def test_the_secret_is_kept_out_of_repr_and_marked_in_the_resource():
+    assert [item.name for item in declared(XmattersConfig) if item.spec.secret] == ["password"]
+    assert "p4ss" not in repr(XmattersConfig("https://a.example.com/api/xm/1", "u", "p4ss"))
+    assert "EnvVar" in XmattersResource.model_fields["password"].description
+
+
+_CREDENTIALS = {
+    "BATON_BASE_URL": "https://acme.xmatters.com/api/xm/1",
+    "BATON_USERNAME": "u",
+    "BATON_PASSWORD": "p",
+}
