@@ -1,4 +1,4 @@
-"""C1's text rules as DuckDB SQL: blank names, and the byte limits of `pipelines/c1z/limits.py`.
+"""C1's text rules as DuckDB SQL: ids and names, blank text, the byte limits of `pipelines/c1z/limits.py`.
 
 Why here: the staged tables keep xMatters' full text (the warehouse's users query it), while the
 `.c1z` must pass ConductorOne's validation. So the writer reads the staged tables through
@@ -6,9 +6,12 @@ Why here: the staged tables keep xMatters' full text (the warehouse's users quer
 for it), and the blocking check `orchestration/checks/limits_checks.py` audits exactly that
 output. Both take their numbers from `LIMITED_COLUMNS`, built from `pipelines.c1z.limits`.
 
-`install_macros` defines two temporary macros on a connection (every cursor that runs the staging
-SQL or these queries calls it first):
-- `c1_text(s)`: NULL when `s` is NULL, empty or only whitespace (`pipelines/c1z/mapping/text.py`);
+`install_macros` defines temporary macros on a connection (every cursor that runs the staging SQL
+or these queries calls it first):
+- `c1_entitlement_id(group_id)`, `c1_grant_id(group_id, principal_type, principal_id)`,
+  `c1_member_display_name(group_name)`, `c1_member_description(group_name)`, `c1_member_slug()`:
+  the ids and names of `pipelines/c1z/ids.py`, made from its templates;
+- `c1_text(s)`: NULL when `s` is NULL, empty or only whitespace (`pipelines/c1z/text.py`);
 - `c1_shorten(s, n)`: `s` if it fits in `n` UTF-8 bytes, else its longest prefix of at most
   `n - 3` bytes that ends on a character boundary, then "…" (`limits.shorten` in Python). The
   prefix is cut from the UTF-8 bytes; a cut inside a character leaves invalid UTF-8, which
@@ -17,20 +20,42 @@ SQL or these queries calls it first):
 
 from __future__ import annotations
 
+from string import Formatter
 from typing import Any
 
-from pipelines.c1z import limits
+from pipelines.c1z import ids, limits
 from pipelines.c1z.limits import Limit
-from pipelines.c1z.mapping.text import BLANK_SQL_PATTERN
+from pipelines.c1z.text import BLANK_SQL_PATTERN
 
 STAGING = "c1_staging"
 
 _SHORTEN_CUTS = ", ".join(f"try(decode(encode(s)[1:n - {3 + back}]))" for back in range(4))
+
+
+def template_macro(name: str, template: str) -> str:
+    """A macro that builds `template`'s text in SQL: `"group:{group_id}:member"` becomes
+    `c1_x(group_id) AS 'group:' || group_id || ':member'` (NULL in, NULL out, as in SQL)."""
+    parts, parameters = [], []
+    for literal, field, _, _ in Formatter().parse(template):
+        if literal:
+            parts.append("'" + literal.replace("'", "''") + "'")
+        if field:
+            parts.append(field)
+            parameters.append(field)
+    return f"CREATE OR REPLACE TEMP MACRO {name}({', '.join(parameters)}) AS {' || '.join(parts)}"
+
+
 MACROS = (
     f"CREATE OR REPLACE TEMP MACRO c1_text(s) AS "
     f"CASE WHEN regexp_full_match(s, '{BLANK_SQL_PATTERN}') THEN NULL ELSE s END",
     f"CREATE OR REPLACE TEMP MACRO c1_shorten(s, n) AS "
     f"CASE WHEN strlen(s) <= n THEN s ELSE coalesce({_SHORTEN_CUTS}) || '{limits.ELLIPSIS}' END",
+    # the ids and names of pipelines/c1z/ids.py, which the .c1z writer builds from the same templates
+    template_macro("c1_entitlement_id", ids.ENTITLEMENT_ID),
+    template_macro("c1_grant_id", ids.GRANT_ID),
+    template_macro("c1_member_display_name", ids.MEMBER_DISPLAY_NAME),
+    template_macro("c1_member_description", ids.MEMBER_DESCRIPTION),
+    template_macro("c1_member_slug", ids.MEMBER_SLUG),
 )
 
 # staged table -> (C1 object type, key column, {column: the rule the .c1z value must pass})
@@ -61,7 +86,7 @@ ID_COLUMNS: dict[str, tuple[str, Limit]] = {
 
 
 def install_macros(con: Any) -> None:
-    """Define `c1_text` and `c1_shorten` on this connection or cursor (temporary, idempotent)."""
+    """Define the macros on this connection or cursor (temporary, idempotent)."""
     for statement in MACROS:
         con.execute(statement)
 

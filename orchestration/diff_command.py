@@ -20,6 +20,7 @@ import duckdb
 
 from orchestration.history import CHANGE_KINDS, AccessChanges
 from orchestration.paths import data_paths
+from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NAMED_COLUMNS = {"changed_at", "group_name", "principal_type", "principal_name"}
@@ -214,7 +215,7 @@ def as_json(sync: SyncChanges) -> dict[str, Any]:
             grants[bucket].append(
                 {
                     "id": row["object_id"],
-                    "entitlement_id": f"group:{row['group_id']}:member",
+                    "entitlement_id": entitlement_id(row["group_id"]),
                     "group": {"id": row["group_id"], "display_name": row["group_name"]},
                     "principal": {
                         "resource_type": row["principal_type"],
@@ -230,7 +231,7 @@ def as_json(sync: SyncChanges) -> dict[str, Any]:
         resources[bucket].append(resource)
         if kind == "group":
             entitlements[bucket].append(
-                {"id": f"group:{row['object_id']}:member", "group_id": row["object_id"], "slug": "member"}
+                {"id": entitlement_id(row["object_id"]), "group_id": row["object_id"], "slug": MEMBER_SLUG}
             )
     return {
         "sync_id": sync.sync_id,

@@ -26,11 +26,15 @@ from urllib.parse import urlsplit
 import dagster as dg
 
 from orchestration.run_outcome import step_failure_cause
+from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.settings_table import declared
 
 ENV_ALERT_WEBHOOK = "BATON_XMATTERS_ALERT_WEBHOOK"
 WEBHOOK_TIMEOUT_S = 5.0
 MAX_MESSAGE_CHARS = 1000
-_SECRET_VARIABLES = ("BATON_PASSWORD",)
+_SECRET_VARIABLES = tuple(
+    item.spec.env for item in declared(XmattersConfig) if item.spec.secret and item.spec.env
+)
 _FINISHED = (
     dg.DagsterEventType.RUN_SUCCESS,
     dg.DagsterEventType.RUN_FAILURE,

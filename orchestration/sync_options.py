@@ -16,6 +16,7 @@ OUTPUT = "output"
 
 @dataclass(frozen=True)
 class SyncOptions:
+    # A table: one declaration per setting, alike in shape by design (`duplicates` pairs them).
     sync_file: str = setting(
         "the .c1z to write (baton's -f)",
         default=DEFAULT_SYNC_FILE,

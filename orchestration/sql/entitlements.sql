@@ -1,13 +1,13 @@
 -- c1_staging.entitlements: exactly one `member` entitlement per group, as the C1 connector does.
--- Mirrors pipelines/c1z/mapping/grant.py: display name and description from the group's full name
--- (the .c1z gets them shortened to C1's limits).
+-- Ids and names from pipelines/c1z/ids.py (macros of orchestration/c1_limits_sql.py): display name
+-- and description from the group's full name (the .c1z gets them shortened to C1's limits).
 CREATE OR REPLACE TABLE c1_staging.entitlements AS
 SELECT
-    'group:' || group_id || ':member' AS entitlement_id,
+    c1_entitlement_id(group_id) AS entitlement_id,
     group_id,
-    'member' AS slug,
-    display_name || ' Group Member' AS display_name,
-    'Member of the ' || display_name || ' group in xMatters' AS description,
+    c1_member_slug() AS slug,
+    c1_member_display_name(display_name) AS display_name,
+    c1_member_description(display_name) AS description,
     'ASSIGNMENT' AS purpose
 FROM c1_staging.groups
 ORDER BY entitlement_id;

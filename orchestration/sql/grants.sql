@@ -3,8 +3,8 @@
 -- dynamic teams never become grants: the C1 connector's behaviour.
 CREATE OR REPLACE TABLE c1_staging.grants AS
 SELECT
-    'group:' || group_id || ':member:' || principal_type || ':' || member_id AS grant_id,
-    'group:' || group_id || ':member' AS entitlement_id,
+    c1_grant_id(group_id, principal_type, member_id) AS grant_id,
+    c1_entitlement_id(group_id) AS entitlement_id,
     group_id,
     principal_type,
     member_id AS principal_id,

@@ -1,4 +1,4 @@
--- c1_staging.groups: one C1 `group` per xMatters group. Mirrors pipelines/c1z/mapping/group.py.
+-- c1_staging.groups: one C1 `group` per xMatters group. Mirrored by the test oracle tests/c1z/mapping/group.py.
 -- Blank text counts as missing (`c1_text`); full text here, shortened in the .c1z.
 CREATE OR REPLACE TABLE c1_staging.groups AS
 SELECT

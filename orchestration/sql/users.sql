@@ -1,6 +1,6 @@
 -- c1_staging.users: one C1 `user` per xMatters person, plus one per PERSON member that /people did
 -- not return (outside the API account's permission scope), so that member's grants are not lost.
--- Mirrors pipelines/c1z/mapping/user.py column for column (tests compare the two); `emails` comes
+-- Mirrored column for column by the test oracle tests/c1z/mapping/user.py (tests compare the two); `emails` comes
 -- from c1_staging.user_emails (empty unless --sync-emails). Blank (whitespace-only) text counts as
 -- missing (`c1_text`, orchestration/c1_limits_sql.py); the full text is kept here, the .c1z gets it
 -- shortened to C1's limits.

@@ -1,10 +1,12 @@
-"""Rows -> `c1.connector.v2` messages, and the byte-level fast path for grants.
+"""Rows -> `c1.connector.v2` message bytes, encoded directly (the protobuf library only for the few
+resource types and annotations).
 
-Users, groups and entitlements are few (at most ~100k) and go through the protobuf library.
-Grants are many (a million) and almost all bytes of a grant repeat: its entitlement embeds the
-whole group resource. So a grant is assembled by concatenating pre-encoded length-delimited fields:
-the entitlement field once per group, the principal field once per principal, and only the grant id
-per grant. `tests/c1z/test_encode.py` proves this equals the library's deterministic serialization.
+Almost all bytes of a grant repeat: its entitlement embeds the whole group resource. So a grant is
+assembled by concatenating pre-encoded length-delimited fields: the entitlement field once per
+group, the principal field once per principal, and only the grant id per grant; users, groups and
+entitlements are encoded field by field the same way. `tests/c1z/test_encode.py` proves every one
+equals the protobuf library's deterministic serialization of the message built the plain way
+(the test oracle `tests/c1z/messages.py`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
+from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
+from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id
 from pipelines.c1z.proto import pb
-from pipelines.c1z.rows import EntitlementRow, GroupRow, UserRow, entitlement_id
+from pipelines.c1z.rows import EntitlementRow, GroupRow, UserRow
 
 USER_TYPE = "user"
 GROUP_TYPE = "group"
@@ -48,24 +51,6 @@ def pack_any(message: Message) -> any_pb2.Any:
     )
 
 
-def _without_none(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_without_none(v) for v in value]
-    return value
-
-
-def profile_struct(profile: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
-    """A Struct of the profile with None values dropped (at every depth); None when nothing is left."""
-    cleaned = _without_none(profile or {})
-    if not cleaned:
-        return None
-    struct = struct_pb2.Struct()
-    struct.update(cleaned)
-    return struct
-
-
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
     """A Timestamp; naive datetimes are taken as UTC (the mapping always produces aware ones)."""
     stamp = timestamp_pb2.Timestamp()
@@ -85,74 +70,6 @@ def resource_type_message(type_id: str) -> pb.ResourceType:
     if type_id == GROUP_TYPE:
         return pb.ResourceType(id=GROUP_TYPE, display_name="Group", traits=[pb.ResourceType.TRAIT_GROUP])
     raise ValueError(f"unknown resource type {type_id!r}")
-
-
-def user_resource(user: UserRow) -> pb.Resource:
-    """A user resource: UserTrait annotation, plus profile/status/created_at copied to fields 9/11/12."""
-    profile = profile_struct(user.profile)
-    created_at = timestamp(user.created_at) if user.created_at is not None else None
-    trait = pb.UserTrait(
-        emails=[pb.UserTrait.Email(address=address, is_primary=primary) for address, primary in user.emails],
-        status=pb.UserTrait.Status(status=_USER_STATUS[user.status], details=user.status_details or ""),
-        profile=profile,
-        account_type=pb.UserTrait.ACCOUNT_TYPE_HUMAN,
-        login=user.login or "",
-        login_aliases=user.login_aliases,
-        created_at=created_at,
-        last_login=timestamp(user.last_login) if user.last_login is not None else None,
-        employee_ids=user.employee_ids,
-    )
-    if user.given_name or user.family_name:
-        trait.structured_name.given_name = user.given_name or ""
-        trait.structured_name.family_name = user.family_name or ""
-    return pb.Resource(
-        id=pb.ResourceId(resource_type=USER_TYPE, resource=user.user_id),
-        display_name=user.display_name,
-        annotations=[pack_any(trait)],
-        profile=profile,
-        status=pb.Status(status=_RESOURCE_STATUS[user.status], details=user.status_details or ""),
-        created_at=created_at,
-    )
-
-
-def group_resource(group: GroupRow) -> pb.Resource:
-    """A group resource: GroupTrait annotation with the profile, profile also in field 9."""
-    profile = profile_struct(group.profile)
-    trait = pb.GroupTrait()
-    resource = pb.Resource(
-        id=pb.ResourceId(resource_type=GROUP_TYPE, resource=group.group_id),
-        display_name=group.display_name,
-        description=group.description or "",
-    )
-    if profile is not None:
-        trait.profile.CopyFrom(profile)
-        resource.profile.CopyFrom(profile)
-    resource.annotations.append(pack_any(trait))
-    return resource
-
-
-def entitlement_message(
-    entitlement: EntitlementRow, group: pb.Resource, grantable_to: list[pb.ResourceType]
-) -> pb.Entitlement:
-    """A group's `member` entitlement (purpose ASSIGNMENT, slug `member`) embedding the group resource."""
-    return pb.Entitlement(
-        resource=group,
-        id=entitlement_id(entitlement.group_id),
-        display_name=entitlement.display_name,
-        description=entitlement.description or "",
-        grantable_to=grantable_to,
-        purpose=pb.Entitlement.PURPOSE_VALUE_ASSIGNMENT,
-        slug="member",
-    )
-
-
-def grant_message(group: pb.Resource, grant_id: str, principal_type: str, principal_id: str) -> pb.Grant:
-    """The reference encoding of a grant (the fast path in this module must equal it)."""
-    return pb.Grant(
-        entitlement=pb.Entitlement(resource=group, id=entitlement_id(group.id.resource)),
-        principal=pb.Resource(id=pb.ResourceId(resource_type=principal_type, resource=principal_id)),
-        id=grant_id,
-    )
 
 
 def expansion_bytes(child_group_id: str) -> bytes:
@@ -493,7 +410,8 @@ def user_principal_field(user_id: str) -> bytes:
 
 _GROUP_TRAIT_URL = length_delimited(1, f"type.googleapis.com/{pb.GroupTrait.DESCRIPTOR.full_name}".encode())
 _GROUP_RESOURCE_ID_PREFIX = b"\n\x05group"
-_ASSIGNMENT_MEMBER = b"\x38\x01\x42\x06member"  # Entitlement.purpose = ASSIGNMENT, slug = "member"
+# Entitlement.purpose = ASSIGNMENT (field 7), slug (field 8)
+_ASSIGNMENT_MEMBER = b"\x38\x01" + length_delimited(8, MEMBER_SLUG.encode())
 
 
 def group_resource_bytes(group: GroupRow) -> bytes:

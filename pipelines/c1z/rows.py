@@ -69,11 +69,3 @@ class GrantRow(NamedTuple):
     principal_type: str  # "user" or "group"
     principal_id: str
     expandable: bool = False
-
-
-def entitlement_id(group_id: str) -> str:
-    return f"group:{group_id}:member"
-
-
-def grant_id(group_id: str, principal_type: str, principal_id: str) -> str:
-    return f"{entitlement_id(group_id)}:{principal_type}:{principal_id}"

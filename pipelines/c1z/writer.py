@@ -46,16 +46,14 @@ from pipelines.arrow_arrays import int32_values, string_array, true_array
 from pipelines.c1z import encode, schema
 from pipelines.c1z.container import compress_database
 from pipelines.c1z.errors import C1ZWriteError
+from pipelines.c1z.ids import entitlement_id, grant_id, member_description, member_display_name
 from pipelines.c1z.limits import ENTITLEMENT_DESCRIPTION, ENTITLEMENT_DISPLAY_NAME, shorten
-from pipelines.c1z.mapping.grant import member_description, member_display_name
 from pipelines.c1z.rows import (
     EntitlementRow,
     GrantColumns,
     GrantRow,
     GroupRow,
     UserRow,
-    entitlement_id,
-    grant_id,
 )
 from pipelines.c1z.sync_ids import format_sync_time, new_ksuid
 

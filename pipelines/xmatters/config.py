@@ -39,6 +39,7 @@ class XmattersConfig:
     password is secret: out of `repr`, read by dlt as a secret, never in Dagster's config schema.
     """
 
+    # A table: one declaration per setting, alike in shape by design (`duplicates` pairs them).
     base_url: str = setting(
         "e.g. https://company.xmatters.com/api/xm/1",
         group=CONNECTION,

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from pipelines.c1z import encode
+from pipelines.c1z.ids import grant_id
 from pipelines.c1z.proto import pb
-from pipelines.c1z.rows import EntitlementRow, GroupRow, UserRow, grant_id
+from pipelines.c1z.rows import EntitlementRow, GroupRow, UserRow
 from pipelines.c1z.sync_ids import format_sync_time, ksuid_time, new_ksuid, parse_sync_time
+from tests.c1z import messages
 from tests.c1z.wire import WireMismatch, canonical
 
 
@@ -26,7 +28,7 @@ from tests.c1z.wire import WireMismatch, canonical
 def test_grant_fast_path_equals_library_encoding(
     group_id: str, principal_type: str, principal_id: str
 ) -> None:
-    group = encode.group_resource(
+    group = messages.group_resource(
         GroupRow(group_id, "Ops ☎", description="d" * 200, profile={"targetName": "Ops", "n": 3, "x": None})
     )
     the_id = grant_id(group_id, principal_type, principal_id)
@@ -35,7 +37,7 @@ def test_grant_fast_path_equals_library_encoding(
         encode.grant_principal_field(principal_type, principal_id),
         the_id,
     )
-    assert fast == encode.serialize(encode.grant_message(group, the_id, principal_type, principal_id))
+    assert fast == encode.serialize(messages.grant_message(group, the_id, principal_type, principal_id))
 
 
 def test_varint_matches_protobuf() -> None:
@@ -49,12 +51,12 @@ def test_varint_matches_protobuf() -> None:
 
 
 def test_profile_struct_drops_none_and_turns_ints_into_numbers() -> None:
-    struct = encode.profile_struct({"a": None, "b": 2, "c": {"d": None, "e": [1, "x"]}, "f": True})
+    struct = messages.profile_struct({"a": None, "b": 2, "c": {"d": None, "e": [1, "x"]}, "f": True})
     assert struct is not None
     assert dict(struct) == {"b": 2.0, "c": struct["c"], "f": True}
     assert dict(struct["c"]) == {"e": struct["c"]["e"]}
     assert list(struct["c"]["e"]) == [1.0, "x"]
-    assert encode.profile_struct({"a": None}) is None
+    assert messages.profile_struct({"a": None}) is None
 
 
 def test_resource_types_are_batons_bytes() -> None:
@@ -164,7 +166,7 @@ def test_user_fast_path_equals_library_encoding_over_random_users(
     rng = random.Random(20260301)
     for number in range(3000):
         user = _random_user(rng, number)
-        assert encode.user_resource_bytes(user) == encode.serialize(encode.user_resource(user)), user
+        assert encode.user_resource_bytes(user) == encode.serialize(messages.user_resource(user)), user
 
 
 @pytest.mark.parametrize(
@@ -181,7 +183,7 @@ def test_user_fast_path_equals_library_encoding_over_random_users(
     ],
 )
 def test_profile_bytes_equal_the_library(profile: dict[Any, Any] | None) -> None:
-    struct = encode.profile_struct(profile)
+    struct = messages.profile_struct(profile)
     expected = None if struct is None else encode.serialize(struct)
     assert encode.profile_bytes(profile) == expected
 
@@ -189,7 +191,7 @@ def test_profile_bytes_equal_the_library(profile: dict[Any, Any] | None) -> None
 def test_profile_with_an_unsupported_value_fails_like_the_library() -> None:
     profile = {"when": datetime(2020, 1, 1)}
     with pytest.raises(ValueError):
-        encode.profile_struct(profile)
+        messages.profile_struct(profile)
     with pytest.raises(ValueError):
         encode.profile_bytes(profile)
 
@@ -219,7 +221,7 @@ def test_group_and_entitlement_fast_paths_equal_library_encoding(
     resource_types = [encode.resource_type_message(t) for t in ("user", "group")]
     for number in range(2000):
         group = _random_group(rng, number)
-        library = encode.group_resource(group)
+        library = messages.group_resource(group)
         fast = encode.group_resource_bytes(group)
         assert fast == encode.serialize(library), group
         row = EntitlementRow(
@@ -228,5 +230,5 @@ def test_group_and_entitlement_fast_paths_equal_library_encoding(
             description=rng.choice([None, "", "who is paged"]),
         )
         grantable = rng.choice([[], resource_types[:1], resource_types])
-        expected = encode.serialize(encode.entitlement_message(row, library, grantable))
+        expected = encode.serialize(messages.entitlement_message(row, library, grantable))
         assert encode.entitlement_bytes(row, fast, [encode.serialize(t) for t in grantable]) == expected

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipelines.c1z.mapping import (
+from pipelines.c1z.rows import EntitlementRow, GrantRow
+from tests.c1z.mapping import (
     HIDDEN_MEMBER_DETAILS,
     entitlement_for_group,
     grant_from_member_item,
@@ -12,7 +13,6 @@ from pipelines.c1z.mapping import (
     user_from_hidden_member,
     user_from_person,
 )
-from pipelines.c1z.rows import EntitlementRow, GrantRow
 
 PERSON = {
     "id": "a1b2c3d4-0000-4000-8000-000000000001",

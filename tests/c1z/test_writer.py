@@ -20,6 +20,7 @@ from pipelines.c1z.proto import pb
 from pipelines.c1z.reader import is_expandable, open_c1z
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GrantRow, GroupRow, UserRow
 from pipelines.c1z.writer import C1ZWriter, write_c1z
+from tests.c1z import messages
 
 USERS = [
     UserRow("u1", "Zoë Ångström", "ENABLED", login="zoe", given_name="Zoë", family_name="Ångström",
@@ -233,7 +234,7 @@ def test_grants_in_any_order_are_stored_sorted_and_equal_the_reference_encoding(
         the_id = f"group:{grant.group_id}:member:{grant.principal_type}:{grant.principal_id}"
         (found,) = [g for g in stored if g.id == the_id]
         group = groups[grant.group_id]
-        expected = encode.grant_message(group, the_id, grant.principal_type, grant.principal_id)
+        expected = messages.grant_message(group, the_id, grant.principal_type, grant.principal_id)
         if not grant.expandable:
             assert found.SerializeToString(deterministic=True) == encode.serialize(expected)
 
@@ -314,11 +315,11 @@ def test_user_grant_data_equals_the_reference_encoding(tmp_path: Path, group_id:
         "select resource_id, entitlement_id, principal_resource_id, external_id, typeof(external_id), data "
         "from v1_grants order by id"
     ).fetchall()
-    group = encode.group_resource(groups[0])
+    group = messages.group_resource(groups[0])
     assert len(rows) == 3
     for row, user_id in zip(rows, sorted(user.user_id for user in users), strict=True):
         the_id = f"group:{group_id}:member:user:{user_id}"
-        expected = encode.serialize(encode.grant_message(group, the_id, "user", user_id))
+        expected = encode.serialize(messages.grant_message(group, the_id, "user", user_id))
         assert row[:5] == (group_id, f"group:{group_id}:member", user_id, the_id, "text")
         assert row[5] == expected
 

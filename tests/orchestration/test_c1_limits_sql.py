@@ -10,8 +10,9 @@ import pytest
 
 from orchestration.c1_limits_sql import install_macros, violations_query
 from orchestration.shortened import abbreviate, shortened_lines
+from pipelines.c1z import ids
 from pipelines.c1z.limits import shorten
-from pipelines.c1z.mapping.text import WHITESPACE_RANGES, text
+from pipelines.c1z.text import WHITESPACE_RANGES, text
 
 
 @pytest.fixture
@@ -67,3 +68,20 @@ def test_the_warning_names_objects_in_one_escaped_line():
         "user \\u202eZoë\\u0007\\u000a, user Ann, and 2 more"
     )
     assert shortened_lines([]) == []
+
+
+@pytest.mark.parametrize("name", ["Ops", "O'Brien's ☎ team", "", "a:b:c", "日本 🚀"])
+def test_the_id_and_name_macros_equal_the_writers_functions(con, name):
+    """One definition (pipelines/c1z/ids.py): the staging SQL's ids and names are the writer's."""
+    row = con.execute(
+        "SELECT c1_entitlement_id(?), c1_grant_id(?, 'user', ?), c1_member_display_name(?), "
+        "c1_member_description(?), c1_member_slug()",
+        [name, name, name + "x", name, name],
+    ).fetchone()
+    assert row == (
+        ids.entitlement_id(name),
+        ids.grant_id(name, "user", name + "x"),
+        ids.member_display_name(name),
+        ids.member_description(name),
+        ids.MEMBER_SLUG,
+    )

@@ -1,4 +1,4 @@
-"""The SQL transforms (orchestration/sql/) and the Python mapping (pipelines/c1z/mapping/) agree.
+"""The SQL transforms (orchestration/sql/) and the Python mapping (tests/c1z/mapping/) agree.
 
 The mapping modules state the rules; the SQL applies them set-based for speed. This test holds the
 two to the same answer, row for row, over the simulator's varied organisation, and over the same
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from orchestration.cli import main
-from pipelines.c1z.mapping.grant import entitlement_for_group
-from pipelines.c1z.mapping.group import group_from_xmatters
-from pipelines.c1z.mapping.user import user_from_hidden_member, user_from_person
+from tests.c1z.mapping.grant import entitlement_for_group
+from tests.c1z.mapping.group import group_from_xmatters
+from tests.c1z.mapping.user import user_from_hidden_member, user_from_person
 from tests.conftest import cached_org
 from tests.orchestration.test_sync_cli import published, sync_args
 

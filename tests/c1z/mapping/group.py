@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.c1z.mapping.text import text as _text
 from pipelines.c1z.rows import GroupRow
+from pipelines.c1z.text import text as _text
 
 
 def group_from_xmatters(group: Mapping[str, Any]) -> GroupRow:

@@ -30,9 +30,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.c1z.mapping.text import text as _text
-from pipelines.c1z.mapping.timestamps import parse_xmatters_time
 from pipelines.c1z.rows import UserRow, UserStatus
+from pipelines.c1z.text import text as _text
+from tests.c1z.mapping.timestamps import parse_xmatters_time
 
 HIDDEN_MEMBER_DETAILS = "not visible to the connector account"
 _STATUS: dict[str, UserStatus] = {"ACTIVE": "ENABLED", "INACTIVE": "DISABLED"}

@@ -19,15 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pipelines.c1z.ids import member_description, member_display_name
 from pipelines.c1z.rows import EntitlementRow, GrantRow, GroupRow
-
-
-def member_display_name(group_name: str) -> str:
-    return f"{group_name} Group Member"
-
-
-def member_description(group_name: str) -> str:
-    return f"Member of the {group_name} group in xMatters"
 
 
 def entitlement_for_group(group: GroupRow) -> EntitlementRow:
