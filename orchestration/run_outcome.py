@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration import metadata_keys as keys
 from orchestration.shortened import left_out_lines, shortened_lines
 
 
@@ -22,8 +23,8 @@ class RunOutcome:
         return self.metadata.get(asset, {}).get(key, default)
 
     def render_summary(self, base_url: str, warehouse: Path, seconds: float) -> str:
-        sync = "c1_sync"
-        hidden = self.value("c1_staging/users", "hidden_members", 0)
+        sync = keys.SYNC_FILE_ASSET
+        hidden = self.value(keys.STAGED_USERS_ASSET, keys.HIDDEN_MEMBERS, 0)
         lines = [
             f"Synced {base_url} in {seconds:.1f} s",
             f"  users          {self.value(sync, 'users', 0)}"
@@ -32,13 +33,13 @@ class RunOutcome:
             f"  entitlements   {self.value(sync, 'entitlements', 0)}",
             f"  grants         {self.value(sync, 'grants', 0)}",
         ]
-        changes = self.value("c1_access_changes", "summary")
+        changes = self.value(keys.ACCESS_CHANGES_ASSET, keys.SUMMARY)
         if changes:
             lines.append(f"  changes        {changes}")
         lines += [f"  warning        {w}" for w in self.warnings]
         lines += [
-            f"  sync file      {self.value(sync, 'path')} ({self.value(sync, 'bytes', 0)} bytes, "
-            f"sync {self.value(sync, 'sync_id')})",
+            f"  sync file      {self.value(sync, keys.PATH)} ({self.value(sync, keys.BYTES, 0)} bytes, "
+            f"sync {self.value(sync, keys.SYNC_ID)})",
             f"  warehouse      {warehouse}",
         ]
         return "\n".join(lines)
@@ -52,17 +53,18 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
             continue
         plain = {k: _plain(v) for k, v in materialization.metadata.items()}
         outcome.metadata[materialization.asset_key.to_user_string()] = plain
-    skipped = outcome.value("xmatters_raw/group_members", "skipped_groups") or []
+    skipped = outcome.value(keys.RAW_MEMBERS_ASSET, keys.SKIPPED_GROUPS) or []
     for group in skipped:
         outcome.warnings.append(
             f"group {group.get('name') or group.get('group_id')} skipped: {group.get('reason')}"
         )
     outcome.warnings += shortened_lines(
-        outcome.value("c1_sync", "shortened_objects") or [], outcome.value("c1_sync", "shortened", 0)
+        outcome.value(keys.SYNC_FILE_ASSET, keys.SHORTENED_OBJECTS) or [],
+        outcome.value(keys.SYNC_FILE_ASSET, keys.SHORTENED, 0),
     )
     outcome.warnings += left_out_lines(
-        outcome.value("c1_sync", "emails_left_out_examples") or [],
-        outcome.value("c1_sync", "emails_left_out", 0),
+        outcome.value(keys.SYNC_FILE_ASSET, keys.EMAILS_LEFT_OUT_EXAMPLES) or [],
+        outcome.value(keys.SYNC_FILE_ASSET, keys.EMAILS_LEFT_OUT, 0),
     )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     if failed_checks:

@@ -3,13 +3,14 @@
 import dagster as dg
 
 from orchestration import history
+from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
 
 
 @dg.asset(
-    key="c1_access_changes",
-    deps=["c1_sync"],
+    key=keys.ACCESS_CHANGES_ASSET,
+    deps=[keys.SYNC_FILE_ASSET],
     group_name="c1",
     kinds={"duckdb"},
     description="Grants added and removed, users added, removed, activated or deactivated, groups added or "
@@ -31,10 +32,10 @@ def c1_access_changes(warehouse: WarehouseResource, sync_settings: SyncSettings)
             else None
         )
     if changes is None:
-        return dg.MaterializeResult(metadata={"summary": "no published sync yet"})
+        return dg.MaterializeResult(metadata={keys.SUMMARY: "no published sync yet"})
     return dg.MaterializeResult(
         metadata={
-            "summary": dg.MetadataValue.text(changes.summary()),
+            keys.SUMMARY: dg.MetadataValue.text(changes.summary()),
             "sync_id": dg.MetadataValue.text(changes.sync_id),
             "previous_sync_id": dg.MetadataValue.text(changes.previous_sync_id or ""),
             **{kind: dg.MetadataValue.int(n) for kind, n in changes.counts.items()},

@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration import metadata_keys as keys
 from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
 from orchestration.markdown import markdown_table
@@ -103,7 +104,7 @@ def _count(con: Any, table: str) -> int:
 def _extra_metadata(con: Any, table: str) -> dict[str, Any]:
     if table == "users":
         hidden = con.sql(f"SELECT count(*) FROM {STAGING}.users WHERE NOT visible").fetchall()[0][0]
-        return {"hidden_members": dg.MetadataValue.int(int(hidden))}
+        return {keys.HIDDEN_MEMBERS: dg.MetadataValue.int(int(hidden))}
     if table == "memberships":
         by_type = dict(
             con.sql(f"SELECT member_type, count(*) FROM {STAGING}.memberships GROUP BY 1").fetchall()

@@ -15,6 +15,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from orchestration.sync_source import last_source, require_same_source
@@ -22,13 +23,12 @@ from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
 from pipelines.xmatters.member_process import MemberProcess
 from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.settings import GROUP_MEMBERS
 from pipelines.xmatters.source import xmatters_source
 
 log = logging.getLogger("baton_xmatters")
 
 RAW_PREFIX = "xmatters_raw"
-# metadata of every raw materialization: when its extract began (the `.c1z` sync's started_at)
-EXTRACT_STARTED_AT = "extract_started_at"
 
 PLACEHOLDER_CONFIG = XmattersConfig(
     base_url="https://placeholder.invalid/api/xm/1", username="placeholder", password="placeholder"
@@ -113,14 +113,14 @@ def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource
     if isinstance(event, dg.MaterializeResult) and event.asset_key is not None:
         name = event.asset_key.path[-1]
         extra: dict[str, Any] = {
-            EXTRACT_STARTED_AT: dg.MetadataValue.timestamp(started),
+            keys.EXTRACT_STARTED_AT: dg.MetadataValue.timestamp(started),
             "preview": dg.MetadataValue.md(_preview(warehouse, name)),
-            "dagster/row_count": dg.MetadataValue.int(getattr(report, name, 0)),
+            "dagster/row_count": dg.MetadataValue.int(report.rows.get(name, 0)),
             "requests": dg.MetadataValue.int(report.requests),
             "retries": dg.MetadataValue.int(report.retries),
         }
-        if name == "group_members":
-            extra["skipped_groups"] = dg.MetadataValue.json(
+        if name == GROUP_MEMBERS.name:
+            extra[keys.SKIPPED_GROUPS] = dg.MetadataValue.json(
                 [skipped._asdict() for skipped in report.skipped_groups]
             )
         return dg.MaterializeResult(asset_key=event.asset_key, metadata={**(event.metadata or {}), **extra})

@@ -27,8 +27,8 @@ import pyarrow as pa
 
 from expectations import validation_worker
 from orchestration import interrupts
+from orchestration import metadata_keys as keys
 from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
-from orchestration.assets.raw import EXTRACT_STARTED_AT
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
@@ -45,7 +45,7 @@ BATCH_ROWS = 50_000
 
 
 @dg.asset(
-    key="c1_sync",
+    key=keys.SYNC_FILE_ASSET,
     deps=[staging_key(t) for t in PUBLISHED_TABLES],
     group_name="c1",
     kinds={"duckdb", "file"},
@@ -112,16 +112,16 @@ def c1_sync(
     return dg.MaterializeResult(
         metadata={
             **published_columns,
-            "path": dg.MetadataValue.path(str(target)),
-            "bytes": dg.MetadataValue.int(result.bytes),
-            "sync_id": dg.MetadataValue.text(result.sync_id),
+            keys.PATH: dg.MetadataValue.path(str(target)),
+            keys.BYTES: dg.MetadataValue.int(result.bytes),
+            keys.SYNC_ID: dg.MetadataValue.text(result.sync_id),
             "source": dg.MetadataValue.text(str(xmatters.source())),
             "started_at": dg.MetadataValue.timestamp(started),
             **{name: dg.MetadataValue.int(count) for name, count in result.counts.items()},
-            "shortened": dg.MetadataValue.int(len(shortened)),
-            "shortened_objects": dg.MetadataValue.json(shortened[:SHORTENED_EXAMPLES]),
-            "emails_left_out": dg.MetadataValue.int(len(emails_left_out)),
-            "emails_left_out_examples": dg.MetadataValue.json(emails_left_out[:SHORTENED_EXAMPLES]),
+            keys.SHORTENED: dg.MetadataValue.int(len(shortened)),
+            keys.SHORTENED_OBJECTS: dg.MetadataValue.json(shortened[:SHORTENED_EXAMPLES]),
+            keys.EMAILS_LEFT_OUT: dg.MetadataValue.int(len(emails_left_out)),
+            keys.EMAILS_LEFT_OUT_EXAMPLES: dg.MetadataValue.json(emails_left_out[:SHORTENED_EXAMPLES]),
         }
     )
 
@@ -234,7 +234,7 @@ def extract_started_at(context: dg.AssetExecutionContext) -> datetime:
     """
     event = context.instance.get_latest_materialization_event(raw_key("groups"))
     materialization = event.asset_materialization if event is not None else None
-    value = materialization.metadata.get(EXTRACT_STARTED_AT) if materialization is not None else None
+    value = materialization.metadata.get(keys.EXTRACT_STARTED_AT) if materialization is not None else None
     if value is not None and isinstance(value.value, float):
         return datetime.fromtimestamp(value.value, UTC)
     return datetime.now(UTC)

@@ -28,7 +28,8 @@ REPLACE_STRATEGY = "insert-from-staging"
 
 
 def duckdb_destination(warehouse_path: Path) -> dlt.destinations.duckdb:
-    """The DuckDB destination with the staging replace strategy (shared with the Dagster assets)."""
+    """The DuckDB destination with the staging replace strategy (for `raw_pipeline`, which both the
+    standalone loader and the Dagster raw assets run)."""
     return dlt.destinations.duckdb(str(warehouse_path), replace_strategy=REPLACE_STRATEGY)
 
 

@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from pipelines.xmatters.settings import GROUP_MEMBERS, GROUPS, PEOPLE
+
 
 class SkippedGroup(NamedTuple):
     """A group whose members could not be read (deleted mid-sync): kept, with no memberships."""
@@ -22,15 +24,16 @@ class SkippedGroup(NamedTuple):
 
 @dataclass
 class ExtractReport:
-    people: int = 0
-    groups: int = 0
-    group_members: int = 0
-    email_devices: int = 0
+    rows: dict[str, int] = field(default_factory=dict)  # by raw resource name (settings.RawTable.name)
     requests: int = 0
     retries: int = 0
     duplicates_dropped: int = 0
     skipped_groups: list[SkippedGroup] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count_rows(self, resource: str, n: int) -> None:
+        with self._lock:
+            self.rows[resource] = self.rows.get(resource, 0) + n
 
     def count_request(self) -> None:
         with self._lock:
@@ -64,7 +67,8 @@ class ExtractReport:
     def summary(self) -> str:
         """One line for logs and run metadata."""
         return (
-            f"{self.people} people, {self.groups} groups, {self.group_members} memberships; "
+            f"{self.rows.get(PEOPLE.name, 0)} people, {self.rows.get(GROUPS.name, 0)} groups, "
+            f"{self.rows.get(GROUP_MEMBERS.name, 0)} memberships; "
             f"{self.requests} requests, {self.retries} retries, "
             f"{self.duplicates_dropped} duplicate rows dropped, {len(self.skipped_groups)} groups skipped"
         )

@@ -6,6 +6,8 @@ so that an empty page, or a column that is NULL in every row, still lands with t
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pyarrow as pa
 
 API_PATH = "/api/xm/1"
@@ -104,7 +106,18 @@ EMAIL_DEVICES_SCHEMA = pa.schema(
     ]
 )
 
-PEOPLE_PRIMARY_KEY = "id"
-GROUPS_PRIMARY_KEY = "id"
-GROUP_MEMBERS_PRIMARY_KEY = ("group_id", "member__id")
-EMAIL_DEVICES_PRIMARY_KEY = "id"
+
+class RawTable(NamedTuple):
+    """One raw resource: its name (the dlt resource, the `xmatters_raw` table, the Dagster asset
+    `xmatters_raw/<name>`, the key of its row count in `ExtractReport.rows`), schema and primary key."""
+
+    name: str
+    schema: pa.Schema
+    primary_key: str | tuple[str, ...]
+
+
+PEOPLE = RawTable("people", PEOPLE_SCHEMA, "id")
+GROUPS = RawTable("groups", GROUPS_SCHEMA, "id")
+GROUP_MEMBERS = RawTable("group_members", GROUP_MEMBERS_SCHEMA, ("group_id", "member__id"))
+EMAIL_DEVICES = RawTable("email_devices", EMAIL_DEVICES_SCHEMA, "id")
+RAW_TABLES = (PEOPLE, GROUPS, GROUP_MEMBERS, EMAIL_DEVICES)

@@ -71,10 +71,10 @@ def xmatters_source(
 
 
 @dlt.resource(
-    name="people",
+    name=settings.PEOPLE.name,
     parallelized=True,
     write_disposition="replace",
-    primary_key=settings.PEOPLE_PRIMARY_KEY,
+    primary_key=settings.PEOPLE.primary_key,
     columns=_column_hints(settings.PEOPLE_SCHEMA),
 )
 def people(client: XmattersClient) -> Iterator[pa.Table]:
@@ -86,7 +86,7 @@ def people(client: XmattersClient) -> Iterator[pa.Table]:
     try:
         pages = tables_from_pages(client.people_pages(), person_row, settings.PEOPLE_SCHEMA)
         for table in at_least_one_table(pages, settings.PEOPLE_SCHEMA):
-            client.report.people += table.num_rows
+            client.report.count_rows(settings.PEOPLE.name, table.num_rows)
             yield table
     except BaseException:
         client.cancel()
@@ -94,9 +94,9 @@ def people(client: XmattersClient) -> Iterator[pa.Table]:
 
 
 @dlt.resource(
-    name="groups",
+    name=settings.GROUPS.name,
     write_disposition="replace",
-    primary_key=settings.GROUPS_PRIMARY_KEY,
+    primary_key=settings.GROUPS.primary_key,
     columns=_column_hints(settings.GROUPS_SCHEMA),
 )
 def groups(client: XmattersClient) -> Iterator[pa.Table]:
@@ -106,14 +106,14 @@ def groups(client: XmattersClient) -> Iterator[pa.Table]:
     """
     pages = tables_from_pages(client.group_pages(), group_row, settings.GROUPS_SCHEMA)
     for table in at_least_one_table(pages, settings.GROUPS_SCHEMA):
-        client.report.groups += table.num_rows
+        client.report.count_rows(settings.GROUPS.name, table.num_rows)
         yield table
 
 
 @dlt.resource(
-    name="email_devices",
+    name=settings.EMAIL_DEVICES.name,
     write_disposition="replace",
-    primary_key=settings.EMAIL_DEVICES_PRIMARY_KEY,
+    primary_key=settings.EMAIL_DEVICES.primary_key,
     columns=_column_hints(settings.EMAIL_DEVICES_SCHEMA),
 )
 def email_devices(client: XmattersClient, enabled: bool) -> Iterator[pa.Table]:
@@ -124,14 +124,14 @@ def email_devices(client: XmattersClient, enabled: bool) -> Iterator[pa.Table]:
     schema = settings.EMAIL_DEVICES_SCHEMA
     pages = tables_from_pages(client.email_device_pages(), email_device_row, schema) if enabled else ()
     for table in at_least_one_table(pages, schema):
-        client.report.email_devices += table.num_rows
+        client.report.count_rows(settings.EMAIL_DEVICES.name, table.num_rows)
         yield table
 
 
 @dlt.transformer(
-    name="group_members",
+    name=settings.GROUP_MEMBERS.name,
     write_disposition="replace",
-    primary_key=settings.GROUP_MEMBERS_PRIMARY_KEY,
+    primary_key=settings.GROUP_MEMBERS.primary_key,
     columns=_column_hints(settings.GROUP_MEMBERS_SCHEMA),
 )
 def group_members(
@@ -148,7 +148,7 @@ def group_members(
     calls = member_process.member_tables(client, listed) if member_process else member_tables(client, listed)
     try:
         for table in at_least_one_table(_member_tables(calls, client), settings.GROUP_MEMBERS_SCHEMA):
-            client.report.group_members += table.num_rows
+            client.report.count_rows(settings.GROUP_MEMBERS.name, table.num_rows)
             yield table
     except BaseException:
         client.cancel()  # `people` stops too instead of retrying for a run that already failed

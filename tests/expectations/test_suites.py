@@ -89,3 +89,19 @@ def test_validation_does_not_fingerprint_the_frame(monkeypatch):
     outcome = validate("groups", frame)
     assert outcome.success, outcome.describe()
     assert hashed == []
+
+
+def test_the_checks_load_exactly_the_columns_the_suites_read():
+    """`SUITE_COLUMNS` (orchestration, which must not import GX) and the suites name the same columns:
+    one missing would fail every sync's check, one extra would load a million grants' worth for nothing."""
+    from expectations import runner
+    from orchestration.checks.expectation_checks import SUITE_COLUMNS
+
+    runner.prepare()  # the GX context the suites are built in
+    assert set(SUITE_COLUMNS) == set(runner.SUITES)
+    for table, build_suite in runner.SUITES.items():
+        read: set[str] = set()
+        for expectation in build_suite().expectations:
+            read.add(getattr(expectation, "column", None))
+            read.update(getattr(expectation, "column_list", None) or [])
+        assert read - {None} == set(SUITE_COLUMNS[table]), table

@@ -30,7 +30,7 @@ def test_lands_exactly_the_simulated_org_over_several_pages(
     # Row counts equal id counts: nothing landed twice.
     assert rows(warehouse, "select count(*) from xmatters_raw.people") == [(len(xm_org.people),)]
     assert rows(warehouse, "select count(*) from xmatters_raw.group_members") == [(xm_org.membership_rows(),)]
-    assert (report.people, report.groups, report.group_members) == (
+    assert (report.rows["people"], report.rows["groups"], report.rows["group_members"]) == (
         len(xm_org.people),
         len(xm_org.groups),
         xm_org.membership_rows(),
