@@ -1,8 +1,10 @@
 """The sync's side of the expectations worker (`worker.py`): start it early, send it tables.
 
 One worker per process, shared by the runs of that process (the CLI runs one; a test session
-runs many and pays for the GX import once). `start()` is cheap and returns at once: the child
-imports GX on another core while the caller goes on. A request waits for that import if it is
+runs many and pays for the GX import once). Its owner in a run is `ExpectationsResource`
+(orchestration/resources.py), which starts it, sends it the tables and stops it when the run asks
+for that; the CLI only calls `start()` earlier, to warm it up. `start()` is cheap and returns at
+once: the child imports GX on another core while the caller goes on. A request waits for that import if it is
 not done yet. The worker gets the environment without `BATON_*` variables (it needs no secret),
 and its output goes to a private file whose last line explains a worker that died.
 """
@@ -99,28 +101,9 @@ def start() -> None:
     shared()
 
 
-_keep_between_runs = True
-
-
-def stop_when_released() -> None:
-    """For a process that runs one job and exits (the CLI): `release()` then stops the worker."""
-    global _keep_between_runs
-    _keep_between_runs = False
-
-
-def release() -> None:
-    """The run's checks are done: stop the worker unless later runs of this process may use it.
-
-    Idle, the worker still holds GX, pandas and its allocator's pages (~0.55 GB after validating a
-    million grants), through the `.c1z` write that is the run's memory peak. A process that runs
-    many jobs (a test session, the UI's code server) keeps it and pays the GX import once.
-    """
-    if not _keep_between_runs:
-        _stop_shared()
-
-
 @atexit.register
-def _stop_shared() -> None:
+def stop_shared() -> None:
+    """Stop this process's worker, if one runs (a later `shared()` starts a new one)."""
     global _shared
     with _shared_lock:
         worker, _shared = _shared, None

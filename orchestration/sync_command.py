@@ -122,9 +122,9 @@ def run_sync(options: argparse.Namespace, env: Mapping[str, str] | None = None) 
                 SyncSource.of(plan.config.base_url, plan.config.username),
                 allow_new=plan.options.new_source,
             )
-            # the run would start it too; now, it imports GX while Dagster loads (another core)
+            # warm-up: the run's ExpectationsResource starts it anyway; started now, it imports GX
+            # while this process imports Dagster (on the other core)
             validation_worker.start()
-            validation_worker.stop_when_released()  # one run: its memory goes before the .c1z write
             remove_stale_temporaries(plan.sync_file)
             restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
             outcome = execute(plan)
@@ -154,7 +154,12 @@ def execute(plan: SyncPlan) -> RunOutcome:
     from orchestration.definitions import build_definitions
     from orchestration.jobs import SYNC_JOB_NAME
     from orchestration.resource_settings import hardcoded
-    from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+    from orchestration.resources import (
+        ExpectationsResource,
+        SyncSettings,
+        WarehouseResource,
+        XmattersResource,
+    )
     from orchestration.run_outcome import summarize_run
 
     ensure_dagster_home(plan.dagster_home)
@@ -164,6 +169,8 @@ def execute(plan: SyncPlan) -> RunOutcome:
             "xmatters": hardcoded(XmattersResource(**asdict(plan.config))),
             "warehouse": WarehouseResource(database=str(plan.warehouse), dlt_pipelines_dir=str(plan.dlt_dir)),
             "sync_settings": SyncSettings(**asdict(plan.options)),
+            # one run in this process: the worker's memory goes before the .c1z write
+            "expectations": ExpectationsResource(stop_after_checks=True),
         }
     )
     job = defs.resolve_job_def(SYNC_JOB_NAME)

@@ -25,13 +25,12 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from expectations import validation_worker
 from orchestration import interrupts
 from orchestration import metadata_keys as keys
 from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
-from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, left_out_lines, shortened_lines
 from orchestration.table_schema import column_schema
 from pipelines.c1z.email import c1_email
@@ -57,8 +56,9 @@ def c1_sync(
     warehouse: WarehouseResource,
     sync_settings: SyncSettings,
     xmatters: XmattersResource,
+    expectations: ExpectationsResource,
 ) -> dg.MaterializeResult:
-    validation_worker.release()  # the checks upstream have run; the write below is the memory peak
+    expectations.checks_done()  # the checks upstream have run; the write below is the memory peak
     target = Path(sync_settings.sync_file)
     pending = target.with_name(target.name + ".pending")
     pending.unlink(missing_ok=True)

@@ -117,16 +117,16 @@ def test_a_worker_that_cannot_import_gx_fails_each_check_with_the_cause(tmp_path
         worker.stop()
 
 
-def test_release_keeps_the_worker_for_later_runs_unless_the_process_runs_one(monkeypatch):
+def test_the_resource_keeps_the_worker_for_later_runs_unless_the_process_runs_one():
     """A test session or code server keeps its worker; the CLI's is stopped before the `.c1z` write."""
+    from orchestration.resources import ExpectationsResource
+
     kept = validation_worker.shared()
-    validation_worker.release()
+    ExpectationsResource().checks_done()
     assert kept.alive()
     assert validation_worker.shared() is kept
 
-    monkeypatch.setattr(validation_worker, "_keep_between_runs", True)  # restored after the test
-    validation_worker.stop_when_released()
-    validation_worker.release()
+    ExpectationsResource(stop_after_checks=True).checks_done()
     assert not kept.alive()
     with pytest.raises(ProcessLookupError):
         os.kill(kept.pid, 0)  # reaped, not left as a zombie

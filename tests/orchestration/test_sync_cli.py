@@ -218,3 +218,22 @@ def test_credentials_reach_the_run_in_memory_only(simulator, data_home, tmp_path
         instance.dispose()
     assert str(data_home / "warehouse.duckdb") in stored  # resource config is where the search looks
     assert simulator.password not in stored
+
+
+def test_the_cli_run_stops_the_expectations_worker_once_the_checks_ran(
+    simulator, data_home, tmp_path, monkeypatch
+):
+    """One sync per CLI process: its ExpectationsResource frees the worker's memory before the write."""
+    from expectations import validation_worker
+    from orchestration import run_outcome
+
+    seen: dict[str, object] = {}
+    summarize = run_outcome.summarize_run
+
+    def spy(result):
+        seen["worker"] = validation_worker._shared
+        return summarize(result)
+
+    monkeypatch.setattr(run_outcome, "summarize_run", spy)
+    assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
+    assert seen == {"worker": None}
