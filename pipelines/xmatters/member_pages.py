@@ -10,8 +10,8 @@ The typed path never decides what is wrong with a page. A body it refuses (not J
 unexpected type, an item that is not an object) makes `decode_page` return None and the client
 decodes the body the generic way, whose checks and error messages stay the only ones.
 
-The structs hold only strings and other such structs, so they cannot form reference cycles:
-`gc=False` keeps a million of them out of the cyclic collector (cheaper to make and to free).
+The structs, the JSON reader's schema and the leaf columns are derived from the raw column table
+`settings.GROUP_MEMBERS_COLUMNS`, like `tables.member_row`: a new member column is one line there.
 """
 
 from __future__ import annotations
@@ -26,37 +26,50 @@ import pyarrow.json as pa_json
 
 from pipelines.arrow_arrays import repeated_strings
 from pipelines.xmatters.paging import member_id
-from pipelines.xmatters.settings import ARROW_BATCH_ROWS, GROUP_MEMBERS_SCHEMA
+from pipelines.xmatters.settings import ARROW_BATCH_ROWS, GROUP_MEMBERS_COLUMNS, GROUP_MEMBERS_SCHEMA
 from pipelines.xmatters.tables import Batcher, member_row
 
-
-class MemberOwner(msgspec.Struct, gc=False):
-    id: str | None = None
-    targetName: str | None = None  # the API's (camelCase) field names
-
-
-class Member(msgspec.Struct, gc=False):
-    id: str | None = None
-    targetName: str | None = None
-    recipientType: str | None = None
-    status: str | None = None
-    firstName: str | None = None
-    lastName: str | None = None
-    licenseType: str | None = None
-    deviceType: str | None = None
-    name: str | None = None
-    owner: MemberOwner | None = None
+# The typed member item, derived from the raw column table: {"group": {"targetName": string},
+# "member": {"id": string, ..., "owner": {"id": string, "targetName": string}}}.
+_ITEM_PATHS = {column.path: column.type for column in GROUP_MEMBERS_COLUMNS if column.path is not None}
+_PYTHON_TYPES: dict[pa.DataType, type] = {pa.string(): str, pa.bool_(): bool, pa.int64(): int}
 
 
-class MemberGroup(msgspec.Struct, gc=False):
-    targetName: str | None = None
+def _tree(paths: dict[tuple[str, ...], pa.DataType]) -> dict[str, Any]:
+    """{key: subtree or leaf Arrow type}, keys in the table's order."""
+    tree: dict[str, Any] = {}
+    for path, arrow_type in paths.items():
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = arrow_type
+    return tree
 
 
-class MemberItem(msgspec.Struct, gc=False):
-    """One item of a members page: an absent or null object is None, like `member_row` reads it."""
+def _struct(name: str, tree: dict[str, Any]) -> type[msgspec.Struct]:
+    """A msgspec struct of `tree`: an absent or null object is None, like `member_row` reads it.
 
-    member: Member | None = None
-    group: MemberGroup | None = None
+    Only strings and other such structs: they cannot form reference cycles, so `gc=False` keeps a
+    million of them out of the cyclic collector (cheaper to make and to free).
+    """
+    fields = []
+    for key, node in tree.items():
+        field_type = (
+            _struct(name + key[:1].upper() + key[1:], node) if isinstance(node, dict) else _PYTHON_TYPES[node]
+        )
+        fields.append((key, field_type | None, None))
+    return msgspec.defstruct(name, fields, gc=False, module=__name__)
+
+
+def _arrow_struct(tree: dict[str, Any]) -> list[tuple[str, pa.DataType]]:
+    return [
+        (key, pa.struct(_arrow_struct(node)) if isinstance(node, dict) else node)
+        for key, node in tree.items()
+    ]
+
+
+_ITEM_TREE = _tree(_ITEM_PATHS)
+MemberItem = _struct("MemberItem", _ITEM_TREE)  # .group.targetName, .member.id, .member.owner.id, ...
 
 
 class _Links(msgspec.Struct, gc=False):
@@ -94,7 +107,7 @@ class MembersBatcher:
 
     A batch's typed items become columns without a Python step per item: msgspec writes them as
     JSON lines (C, ~0.5 us an item) and pyarrow's JSON reader parses those with the GIL released,
-    instead of thirteen list comprehensions and `pa.array` calls over the items holding it (~5 us
+    instead of a list comprehension and a `pa.array` call per column over the items holding it (~5 us
     an item) while the member calls wait for it. The reader uses one thread: the member calls and
     the server need the other core more than the parse does. Items of a page the typed decoder
     refused are dicts and take the row path of `tables.member_row`.
@@ -136,50 +149,17 @@ class MembersBatcher:
             parsed = pa_json.read_json(
                 io.BytesIO(lines), read_options=read_options, parse_options=_PARSE_OPTIONS
             )
-        leaves = parsed.flatten().flatten()
+        leaves = parsed
+        while any(pa.types.is_struct(column.type) for column in leaves.columns):
+            leaves = leaves.flatten()
         columns = [repeated_strings(group_runs), *(leaves.column(name) for name in _LEAF_NAMES)]
         return pa.Table.from_arrays(columns, schema=GROUP_MEMBERS_SCHEMA)
 
 
-_STRING = pa.string()
 _ENCODER = msgspec.json.Encoder()
 # MemberItem as pyarrow's JSON reader reads it; flattened, its leaves are GROUP_MEMBERS_SCHEMA's
 # columns after `group_id`, in this order.
-_ITEM_SCHEMA = pa.schema(
-    [
-        ("group", pa.struct([("targetName", _STRING)])),
-        (
-            "member",
-            pa.struct(
-                [
-                    ("id", _STRING),
-                    ("targetName", _STRING),
-                    ("recipientType", _STRING),
-                    ("status", _STRING),
-                    ("firstName", _STRING),
-                    ("lastName", _STRING),
-                    ("licenseType", _STRING),
-                    ("deviceType", _STRING),
-                    ("name", _STRING),
-                    ("owner", pa.struct([("id", _STRING), ("targetName", _STRING)])),
-                ]
-            ),
-        ),
-    ]
-)
+_ITEM_SCHEMA = pa.schema(_arrow_struct(_ITEM_TREE))
 _READ_OPTIONS = pa_json.ReadOptions(use_threads=False)
 _PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=_ITEM_SCHEMA, unexpected_field_behavior="error")
-_LEAF_NAMES = [
-    "group.targetName",
-    "member.id",
-    "member.targetName",
-    "member.recipientType",
-    "member.status",
-    "member.firstName",
-    "member.lastName",
-    "member.licenseType",
-    "member.deviceType",
-    "member.name",
-    "member.owner.id",
-    "member.owner.targetName",
-]
+_LEAF_NAMES = [".".join(path) for path in _ITEM_PATHS]
