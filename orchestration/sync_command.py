@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expectations import validation_worker
-from orchestration import interrupts
+from orchestration import interrupts, preflight
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
 from pipelines.xmatters import settings
@@ -135,6 +135,8 @@ def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[
     _require_writable_dir(sync_file.parent, "-f/--file")
     warehouse = Path(options.warehouse).resolve() if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
+    preflight.check_sync_file(sync_file)
+    preflight.check_warehouse_file(warehouse)
     return SyncPlan(
         config=config,
         sync_file=sync_file,
@@ -186,6 +188,7 @@ def run_sync(options: argparse.Namespace) -> int:
             sync_lock(plan.lock_file, plan.warehouse),
             interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
         ):
+            preflight.check_warehouse_unlocked(plan.warehouse)
             require_same_source(
                 str(plan.warehouse),
                 read_last_source(plan.warehouse),
