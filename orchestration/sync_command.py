@@ -24,6 +24,7 @@ from expectations import validation_worker
 from orchestration import interrupts, preflight
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
+from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
@@ -210,7 +211,7 @@ def run_sync(options: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     if not outcome.success:
         return fail(outcome.error or "the sync failed", EXIT_FAILED)
-    print(outcome.render_summary(plan.config.base_url, plan.warehouse, elapsed))
+    print(terminal_lines(outcome.render_summary(plan.config.base_url, plan.warehouse, elapsed)))
     return EXIT_OK
 
 
@@ -401,7 +402,7 @@ def _require_writable_dir(directory: Path, flag: str) -> None:
 
 
 def fail(message: str, code: int) -> int:
-    print(f"baton-xmatters: error: {message}", file=sys.stderr)
+    print(f"baton-xmatters: error: {printable(message)}", file=sys.stderr)
     return code
 
 

@@ -20,6 +20,11 @@ def printable(text: str) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+def terminal_lines(text: str) -> str:
+    """Lines for a terminal: each line's control characters escaped, the line breaks kept."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def cell(text: str, limit: int = CELL_CHARS) -> str:
     """A table cell: cut to `limit` characters (ending in "…") before the escaping, so a 50 MB name
     costs no more than its first characters."""
