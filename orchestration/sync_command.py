@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expectations import validation_worker
-from orchestration import interrupts
+from orchestration import interrupts, preflight
 from orchestration.paths import data_paths
 from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
+from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.settings_table import add_arguments, check, values_from
@@ -90,6 +91,8 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     _require_writable_dir(sync_file.parent, "-f/--file")
     warehouse = Path(options.warehouse).resolve() if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
+    preflight.check_sync_file(sync_file)
+    preflight.check_warehouse_file(warehouse)
     return SyncPlan(
         config=config,
         options=replace(sync_options, sync_file=str(sync_file)),
@@ -116,6 +119,7 @@ def run_sync(options: argparse.Namespace, env: Mapping[str, str] | None = None) 
             sync_lock(plan.lock_file, plan.warehouse),
             interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
         ):
+            preflight.check_warehouse_unlocked(plan.warehouse)
             require_same_source(
                 str(plan.warehouse),
                 read_last_source(plan.warehouse),
@@ -137,7 +141,7 @@ def run_sync(options: argparse.Namespace, env: Mapping[str, str] | None = None) 
     elapsed = time.monotonic() - started
     if not outcome.success:
         return fail(outcome.error or "the sync failed", EXIT_FAILED)
-    print(outcome.render_summary(plan.config.base_url, plan.warehouse, elapsed))
+    print(terminal_lines(outcome.render_summary(plan.config.base_url, plan.warehouse, elapsed)))
     return EXIT_OK
 
 
@@ -299,7 +303,7 @@ def _require_writable_dir(directory: Path, flag: str) -> None:
 
 
 def fail(message: str, code: int) -> int:
-    print(f"baton-xmatters: error: {message}", file=sys.stderr)
+    print(f"baton-xmatters: error: {printable(message)}", file=sys.stderr)
     return code
 
 
