@@ -21,6 +21,8 @@ import json
 import logging
 import os
 import threading
+import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -47,14 +49,16 @@ except ImportError:  # pragma: no cover - dlt always brings it
 from pipelines.halt import park_if_halted
 from pipelines.xmatters import settings
 from pipelines.xmatters.backoff import backoff_delay, retry_after_seconds
+from pipelines.xmatters.bounded import TooLarge, Watchdog, check_declared_length, read_bounded
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.direct_http import DirectConnections, DirectFailure
+from pipelines.xmatters.direct_http import DirectConnections, DirectFailure, DirectTooLarge
 from pipelines.xmatters.errors import (
     ProtocolError,
     TransportFailureKind,
     UnavailableError,
     XmattersError,
     describe_status,
+    describe_too_large,
     describe_transport,
     error_class_for_status,
 )
@@ -62,10 +66,12 @@ from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
 from pipelines.xmatters.paging import ItemKey, item_id, iter_pages
 from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.scrub import register_credentials, scrub
 
 logger = logging.getLogger(__name__)
 
 _API_MESSAGE_MAX = 300
+_HEADER_SHOWN_MAX = 300  # a header value quoted in a message (a redirect's Location)
 _USER_AGENT = "baton-xmatters (dlt source; read-only)"
 
 
@@ -100,6 +106,7 @@ class XmattersClient:
         self.config = config.validate()
         self.report = report if report is not None else ExtractReport()
         token = base64.b64encode(f"{config.username}:{config.password}".encode()).decode("ascii")
+        register_credentials(config.username, config.password)  # redacted from every message (scrub.py)
         self._headers = {
             "Accept": "application/json",
             "Accept-Encoding": "gzip, deflate",
@@ -109,6 +116,7 @@ class XmattersClient:
         self._timeout = urllib3.Timeout(connect=config.timeout_s, read=config.timeout_s)
         self._http: DirectConnections | urllib3.PoolManager | None = None
         self._http_lock = threading.Lock()
+        self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
 
     def __repr__(self) -> str:
@@ -134,6 +142,7 @@ class XmattersClient:
     def close(self) -> None:
         with self._http_lock:
             http, self._http = self._http, None
+        self._watchdog.close()
         if isinstance(http, DirectConnections):
             http.close()
         elif http is not None:
@@ -160,7 +169,13 @@ class XmattersClient:
             return self.get_json(url, not_found_hint=not_found_hint, decode=decode)
 
         first = self.url(path, **(params or {}))
-        return iter_pages(fetch, first, key=key, on_duplicates=self.report.count_duplicates)
+        return iter_pages(
+            fetch,
+            first,
+            key=key,
+            on_duplicates=self.report.count_duplicates,
+            max_pages=self.config.max_pages,
+        )
 
     def people_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url")
@@ -176,7 +191,7 @@ class XmattersClient:
 
         Items are `member_pages.MemberItem`s, or dicts from a page the typed decoder refused.
         """
-        path = settings.MEMBERS_PATH.format(group_id=quote(group_id, safe=""))
+        path = settings.MEMBERS_PATH.format(group_id=path_segment(group_id))
         pages = self.pages(path, key=member_key, decode=decode_members_page)
         return [item for page in pages for item in page]
 
@@ -211,7 +226,7 @@ class XmattersClient:
             capped = outcome.retry_after is not None and outcome.retry_after > delay
             logger.warning(
                 "%s; retrying in %.1f s (attempt %d/%d)%s",
-                outcome.message.removeprefix("HTTP "),
+                scrub(outcome.message.removeprefix("HTTP ")),
                 delay,
                 attempt + 1,
                 attempts,
@@ -238,7 +253,8 @@ class XmattersClient:
         if not_found_hint and response.status_code == 404:
             detail += f" ({not_found_hint})"
         if 300 <= response.status_code < 400:
-            detail += f" (redirect to {response.headers.get('Location', '?')}; not followed)"
+            location = _shortened(response.headers.get("Location", "?"), _HEADER_SHOWN_MAX)
+            detail += f" (redirect to {location}; not followed)"
         raise error_class(detail)
 
     def _send(self, url: str) -> tuple[_Reply | None, _Transient | None]:
@@ -249,7 +265,10 @@ class XmattersClient:
                 status, headers, content = transport.get(url, self._headers)
             except DirectFailure as failure:
                 return None, self._transport_failure(failure.kind, url)
+            except DirectTooLarge as too_large:
+                return None, self._too_large(url, too_large.declared)
             return _Reply(status, headers, content), None
+        deadline = time.monotonic() + self.config.timeout_s
         try:
             response = transport.urlopen(
                 "GET",
@@ -259,18 +278,44 @@ class XmattersClient:
                 retries=False,  # retries are ours (classified, logged, cancellable); no redirects
                 redirect=False,
                 preload_content=False,
+                decode_content=False,  # decoded here, bounded (bounded.py)
             )
         except SSLError:
             return None, self._transport_failure("tls", url)
         except (Urllib3Error, OSError) as exc:
             return None, self._transport_failure(_transport_failure_kind(exc), url)
+        sock = getattr(getattr(response, "connection", None), "sock", None)
+        token = self._watchdog.watch(sock, deadline) if sock is not None else None
+        limit = self.config.max_response_bytes
+        too_large: TooLarge | None = None
+        failure: TransportFailureKind | None = None
         try:
-            content = response.data
-        except (Urllib3Error, OSError) as exc:
-            return None, self._transport_failure(_body_failure_kind(exc), url)
+            check_declared_length(response.headers.get("Content-Length"), limit)
+            content = read_bounded(
+                lambda amount: response.read(amount, decode_content=False),
+                response.headers.get("Content-Encoding"),
+                limit,
+            )
+        except TooLarge as exc:
+            too_large = exc
+        except (Urllib3Error, OSError, zlib.error) as exc:
+            failure = "read_timeout" if time.monotonic() >= deadline else _body_failure_kind(exc)
         finally:
+            if token is not None:
+                self._watchdog.release(token)
+            if too_large is not None or failure is not None:
+                response.close()  # unread or cut off: the connection cannot serve another request
             response.release_conn()
+        if too_large is not None:
+            return None, self._too_large(url, too_large.declared)
+        if failure is not None:
+            return None, self._transport_failure(failure, url)
         return _Reply(response.status, response.headers, content), None
+
+    def _too_large(self, url: str, declared: int | None) -> _Transient:
+        # Not retried: the same request gets the same bomb.
+        message = describe_too_large(url, self.config.max_response_bytes, declared)
+        return _Transient(message, ProtocolError, retryable=False)
 
     def _transport_failure(self, kind: TransportFailureKind, url: str) -> _Transient:
         message = describe_transport(kind, url, self.config.timeout_s)
@@ -288,13 +333,14 @@ class XmattersClient:
                         self.config.ca_bundle,
                         self.config.concurrency,
                         self.config.timeout_s,
+                        self.config.max_response_bytes,
                     )
                 transport = self._http
         return transport
 
 
 def _transport(
-    base_url: str, ca_bundle: str | None, concurrency: int, timeout_s: float
+    base_url: str, ca_bundle: str | None, concurrency: int, timeout_s: float, max_body_bytes: int
 ) -> DirectConnections | urllib3.PoolManager:
     """A transport for `base_url` that trusts and routes like `requests` would (paging never leaves
     its origin): `http.client` connections when no proxy applies, urllib3 through a proxy.
@@ -311,7 +357,7 @@ def _transport(
     )
     proxy = requests.utils.select_proxy(base_url, requests.utils.get_environ_proxies(base_url))
     if not proxy:
-        return DirectConnections(base_url, ca, timeout_s)
+        return DirectConnections(base_url, ca, timeout_s, max_body_bytes)
     tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
     tls["ca_cert_dir" if os.path.isdir(ca) else "ca_certs"] = ca
     pool_size = max(concurrency, 1) + 2  # member threads plus the people/groups listing
@@ -357,27 +403,48 @@ def _body_failure_kind(exc: BaseException) -> TransportFailureKind:
     return "dropped"
 
 
+def path_segment(value: str) -> str:
+    """`value` as one path segment: `/` and the rest percent-encoded, and `.`/`..` too, which a
+    normalising proxy or server would otherwise resolve (`/groups/../members` is `/members`)."""
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="")
+
+
 def _decode_json(response: _Reply, url: str) -> Any:
     """The JSON body, or a `_Transient` protocol failure naming what came instead."""
     if orjson is not None:
         try:
             return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            pass  # the json module decides, and names what is wrong the way the messages expect
+        except orjson.JSONDecodeError as exc:
+            if "depth" in str(exc).lower():  # nested past orjson's 1024 levels
+                return _Transient(_too_deep(response, url), ProtocolError)
+            # otherwise the json module decides, and names what is wrong the way the messages expect
     content_type = response.headers.get("Content-Type", "")
     try:
         return json.loads(response.content)
+    except RecursionError:  # the stdlib parser recurses per level: a deep document is refused
+        message = _too_deep(response, url)
     except (ValueError, UnicodeDecodeError) as exc:
         size = len(response.content)
         status = response.status_code
         if "json" not in content_type.lower():
-            shown = content_type.split(";")[0].strip() or "no content type"
+            shown = _shortened(content_type.split(";")[0].strip(), 80) or "no content type"
             message = f"expected JSON from {url} (HTTP {status}) but got {shown}"
         elif isinstance(exc, json.JSONDecodeError) and _ends_early(exc):
             message = f"truncated JSON from {url} (HTTP {status}, ended after {size} bytes)"
         else:
             message = f"malformed JSON from {url} (HTTP {status}, {size} bytes)"
     return _Transient(message, ProtocolError)
+
+
+def _too_deep(response: _Reply, url: str) -> str:
+    size = len(response.content)
+    return f"malformed JSON from {url} (HTTP {response.status_code}, {size} bytes, nested too deep to read)"
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _ends_early(exc: json.JSONDecodeError) -> bool:
@@ -388,11 +455,10 @@ def _ends_early(exc: json.JSONDecodeError) -> bool:
 def _api_message(response: _Reply) -> str | None:
     """The `message` of an xMatters error body, shortened to one line."""
     try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+        body = orjson.loads(response.content) if orjson is not None else json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # orjson's error is a ValueError
         return None
     message = body.get("message") if isinstance(body, dict) else None
     if not isinstance(message, str) or not message.strip():
         return None
-    message = " ".join(message.split())
-    return message if len(message) <= _API_MESSAGE_MAX else message[: _API_MESSAGE_MAX - 1] + "…"
+    return _shortened(" ".join(message.split()), _API_MESSAGE_MAX)
