@@ -93,7 +93,9 @@ class DirectConnections:
 
             def body() -> bytes:
                 check_declared_length(response.headers.get("Content-Length"), self._max_body)
-                content = read_bounded(response.read1, response.headers.get("Content-Encoding"), self._max_body)
+                content = read_bounded(
+                    response.read1, response.headers.get("Content-Encoding"), self._max_body
+                )
                 response.read()  # b"": marks the response done, so the connection serves the next one
                 return content
 
