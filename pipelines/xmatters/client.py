@@ -296,6 +296,8 @@ class XmattersClient:
                 response.headers.get("Content-Encoding"),
                 limit,
             )
+            if time.monotonic() >= deadline:  # ended by the watchdog's shutdown, not by the server
+                failure = "read_timeout"
         except TooLarge as exc:
             too_large = exc
         except (Urllib3Error, OSError, zlib.error) as exc:

@@ -96,6 +96,8 @@ class DirectConnections:
                 content = read_bounded(
                     response.read1, response.headers.get("Content-Encoding"), self._max_body
                 )
+                if response.length or time.monotonic() >= deadline:  # cut short (maybe by the watchdog)
+                    raise http.client.IncompleteRead(content, response.length)
                 response.read()  # b"": marks the response done, so the connection serves the next one
                 return content
 
