@@ -51,6 +51,14 @@ def register_credentials(username: str, password: str) -> None:
         _pattern = re.compile("|".join(re.escape(form) for form in ordered))
 
 
+def forget_credentials() -> None:
+    """Forget every registered credential (tests: each redacts only its own)."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = None
+
+
 def escape_controls(text: str) -> str:
     """Control characters shown as `\\x1b` / `\\u202e`: visible, and inert on a terminal."""
     return _CONTROL.sub(_escaped, text)
