@@ -222,3 +222,25 @@ def test_an_error_of_the_member_call_process_is_prefixed_once(
     assert line.startswith("baton-xmatters: error: xmatters: HTTP 503 from"), line
     assert "xmatters: xmatters:" not in err
     baseline.assert_unchanged()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--max-response-mib", "0", "--max-response-mib must be > 0"),
+        ("--max-pages", "0", "--max-pages must be >= 1"),
+    ],
+)
+def test_the_bounds_flags_are_checked_before_any_request(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    message: str,
+) -> None:
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    code, err = _sync(baseline, sim, capsys, flag, value)
+    assert code == 2, err
+    assert message in error_line(err)
+    assert sim.request_count == 0
