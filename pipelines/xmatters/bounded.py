@@ -8,7 +8,9 @@ Both transports (`direct_http.py` and urllib3 through a proxy) read bodies throu
   most one chunk beyond the limit is ever inflated, and refuses the body once the decoded bytes
   pass `--max-response-mib`;
 - `Watchdog` shuts down the socket of a response whose deadline (`--timeout` from the start of the
-  request) has passed; a socket timeout alone bounds each read, not the response.
+  request) has passed; a socket timeout alone bounds each read, not the response. urllib3 opens
+  and picks its connections inside one call, so its pools are given connections that report their
+  socket to the watchdog of the request running on their thread (`watched_pools`, `watching`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Iterator
+from typing import Any
 
 _CHUNK = 64 * 1024
 
@@ -162,3 +166,62 @@ class Watchdog:
                 earliest = min((deadline for _sock, deadline in self._watched.values()), default=None)
                 self._wake_at = earliest
                 self._cond.wait(None if earliest is None else max(earliest - now, 0.01))
+
+
+_current = threading.local()  # the watchdog and deadline of the request running on this thread
+
+
+@contextlib.contextmanager
+def watching(watchdog: Watchdog, deadline: float) -> Iterator[None]:
+    """Within this block, every socket a watched urllib3 connection uses on this thread is shut
+    down at `deadline`; leaving it releases them."""
+    tokens: list[int] = []
+    _current.watch = lambda sock: tokens.append(watchdog.watch(sock, deadline))
+    try:
+        yield
+    finally:
+        _current.watch = None
+        for token in tokens:
+            watchdog.release(token)
+
+
+class _WatchedConnection:
+    """Mixed into a urllib3 connection class: its socket, new or reused, is watched (`watching`)."""
+
+    sock: socket.socket | None
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _watch(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self.sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _watch(sock: socket.socket | None) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None and sock is not None:
+        watch(sock)
+
+
+def watched_pools(manager: Any) -> Any:
+    """`manager` (a urllib3 PoolManager, ProxyManager or SOCKSProxyManager) with pools whose
+    connections are watched; returns it."""
+    manager.pool_classes_by_scheme = {
+        scheme: _watched_pool(pool_class) for scheme, pool_class in manager.pool_classes_by_scheme.items()
+    }
+    return manager
+
+
+_watched_classes: dict[type, type] = {}
+
+
+def _watched_pool(pool_class: type) -> type:
+    watched = _watched_classes.get(pool_class)
+    if watched is None:
+        base = pool_class.ConnectionCls  # type: ignore[attr-defined]
+        connection = type(f"Watched{base.__name__}", (_WatchedConnection, base), {})
+        watched = type(f"Watched{pool_class.__name__}", (pool_class,), {"ConnectionCls": connection})
+        _watched_classes[pool_class] = watched
+    return watched

@@ -49,7 +49,14 @@ except ImportError:  # pragma: no cover - dlt always brings it
 from pipelines.halt import park_if_halted
 from pipelines.xmatters import settings
 from pipelines.xmatters.backoff import backoff_delay, retry_after_seconds
-from pipelines.xmatters.bounded import TooLarge, Watchdog, check_declared_length, read_bounded
+from pipelines.xmatters.bounded import (
+    TooLarge,
+    Watchdog,
+    check_declared_length,
+    read_bounded,
+    watched_pools,
+    watching,
+)
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.direct_http import DirectConnections, DirectFailure, DirectTooLarge
 from pipelines.xmatters.errors import (
@@ -269,6 +276,12 @@ class XmattersClient:
                 return None, self._too_large(url, too_large.declared)
             return _Reply(status, headers, content), None
         deadline = time.monotonic() + self.config.timeout_s
+        with watching(self._watchdog, deadline):  # connect, headers and body: one deadline
+            return self._send_urllib3(transport, url, deadline)
+
+    def _send_urllib3(
+        self, transport: urllib3.PoolManager, url: str, deadline: float
+    ) -> tuple[_Reply | None, _Transient | None]:
         try:
             response = transport.urlopen(
                 "GET",
@@ -283,9 +296,10 @@ class XmattersClient:
         except SSLError:
             return None, self._transport_failure("tls", url)
         except (Urllib3Error, OSError) as exc:
-            return None, self._transport_failure(_transport_failure_kind(exc), url)
-        sock = getattr(getattr(response, "connection", None), "sock", None)
-        token = self._watchdog.watch(sock, deadline) if sock is not None else None
+            kind = _transport_failure_kind(exc)
+            if time.monotonic() >= deadline and kind not in ("dns", "refused", "proxy"):
+                kind = "read_timeout"  # the watchdog cut a response that took too long
+            return None, self._transport_failure(kind, url)
         limit = self.config.max_response_bytes
         too_large: TooLarge | None = None
         failure: TransportFailureKind | None = None
@@ -303,8 +317,6 @@ class XmattersClient:
         except (Urllib3Error, OSError, zlib.error) as exc:
             failure = "read_timeout" if time.monotonic() >= deadline else _body_failure_kind(exc)
         finally:
-            if token is not None:
-                self._watchdog.release(token)
             if too_large is not None or failure is not None:
                 response.close()  # unread or cut off: the connection cannot serve another request
             response.release_conn()
@@ -367,13 +379,15 @@ def _transport(
     if parts.scheme.lower().startswith("socks"):
         from urllib3.contrib.socks import SOCKSProxyManager  # needs PySocks, as with requests
 
-        return SOCKSProxyManager(proxy, num_pools=4, maxsize=pool_size, **tls)
+        return watched_pools(SOCKSProxyManager(proxy, num_pools=4, maxsize=pool_size, **tls))
     proxy_headers = (
         urllib3.make_headers(proxy_basic_auth=f"{unquote(parts.username)}:{unquote(parts.password or '')}")
         if parts.username
         else None
     )
-    return urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, proxy_headers=proxy_headers, **tls)
+    return watched_pools(
+        urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, proxy_headers=proxy_headers, **tls)
+    )
 
 
 def _transport_failure_kind(exc: BaseException) -> TransportFailureKind:

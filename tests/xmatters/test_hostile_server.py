@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import base64
 import pickle
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 
 from pipelines.xmatters.client import XmattersClient, path_segment
+from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import AuthError, ProtocolError, UnavailableError, XmattersError
 from pipelines.xmatters.paging import item_id, iter_pages, pages_for_total
 from pipelines.xmatters.scrub import REDACTED, scrub
@@ -86,6 +90,63 @@ def test_a_trickled_body_fails_within_the_timeout_not_per_read(xm_sim, make_conf
     elapsed = time.monotonic() - started
     assert "no complete response from" in message and "within 1 s (gave up after 2 attempts)" in message
     assert elapsed < 4.0  # two attempts of 1 s; a per-read timeout would wait for every byte (minutes)
+
+
+@pytest.fixture
+def header_trickler() -> Iterator[int]:
+    """A server (or proxy: it answers any request line) that sends its status line and then header
+    bytes, one every 0.1 s, forever; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.wait(0.1):
+                    conn.sendall(b"a")
+            except OSError:
+                return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield listener.getsockname()[1]
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("via_proxy", [False, True])
+def test_trickled_headers_fail_within_the_timeout(header_trickler, monkeypatch, via_proxy):
+    base_url = f"http://127.0.0.1:{header_trickler}/api/xm/1"
+    for name in (
+        "NO_PROXY",
+        "no_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTP_PROXY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    if via_proxy:  # urllib3: the "proxy" trickles its answer
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{header_trickler}")
+        base_url = "http://127.0.0.1:9/api/xm/1"
+    config = XmattersConfig(
+        base_url=base_url, username=USERNAME, password=PASSWORD, timeout_s=1.0, max_attempts=1
+    )
+    started = time.monotonic()
+    with XmattersClient(config) as client:
+        message = _fails(client, UnavailableError)
+    assert "no complete response from" in message and "within 1 s" in message
+    assert time.monotonic() - started < 3
 
 
 # ---- paging ---------------------------------------------------------------------------------------
