@@ -95,7 +95,7 @@ def test_a_trickled_body_fails_within_the_timeout_not_per_read(xm_sim, make_conf
 @pytest.fixture
 def header_trickler() -> Iterator[int]:
     """A server (or proxy: it answers any request line) that sends its status line and then header
-    bytes, one every 0.1 s, forever; yields its port."""
+    bytes, one every 0.1 s for 10 s; yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
@@ -104,7 +104,9 @@ def header_trickler() -> Iterator[int]:
             conn.recv(65536)
             try:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-                while not stop.wait(0.1):
+                for _ in range(100):  # 10 s: a client bounded per read only fails the test, not hangs
+                    if stop.wait(0.1):
+                        return
                     conn.sendall(b"a")
             except OSError:
                 return
