@@ -129,17 +129,20 @@ class Watchdog:
         self._next = 0
         self._cond = threading.Condition()
         self._wake_at: float | None = None
-        self._closed = False
-        self._thread: threading.Thread | None = None
+        self._generation = 0  # close() starts a new one; a thread serves only its own
+        self._running = -1  # the generation whose thread runs
 
     def watch(self, sock: socket.socket, deadline: float) -> int:
         with self._cond:
             token = self._next
             self._next += 1
             self._watched[token] = (sock, deadline)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="xmatters-deadlines", daemon=True)
-                self._thread.start()
+            if self._running != self._generation:  # first use, or used again after close()
+                self._running = self._generation
+                thread = threading.Thread(
+                    target=self._run, args=(self._generation,), name="xmatters-deadlines", daemon=True
+                )
+                thread.start()
             elif self._wake_at is None or deadline < self._wake_at:
                 self._cond.notify()
             return token
@@ -150,13 +153,13 @@ class Watchdog:
 
     def close(self) -> None:
         with self._cond:
-            self._closed = True
+            self._generation += 1
             self._watched.clear()
-            self._cond.notify()
+            self._cond.notify_all()
 
-    def _run(self) -> None:
+    def _run(self, generation: int) -> None:
         with self._cond:
-            while not self._closed:
+            while self._generation == generation:
                 now = time.monotonic()
                 for token, (sock, deadline) in list(self._watched.items()):
                     if deadline <= now:

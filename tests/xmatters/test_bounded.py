@@ -88,6 +88,7 @@ def test_the_watchdog_shuts_a_socket_at_its_deadline_and_not_a_released_one():
         token = watchdog.watch(released, time.monotonic() + 0.2)
         watchdog.watch(late, time.monotonic() + 0.2)
         watchdog.release(token)
+        late.settimeout(3)
         started = time.monotonic()
         assert late.recv(1) == b""  # blocks until the watchdog shuts it
         assert 0.1 < time.monotonic() - started < 2
@@ -97,3 +98,17 @@ def test_the_watchdog_shuts_a_socket_at_its_deadline_and_not_a_released_one():
         watchdog.close()
         for sock in (late, late_peer, released, released_peer):
             sock.close()
+
+
+def test_a_closed_watchdog_watches_again_when_used_again():
+    watchdog = Watchdog()
+    watchdog.close()
+    sock, peer = socket.socketpair()
+    try:
+        sock.settimeout(3)  # not shut down: TimeoutError, not a hang
+        watchdog.watch(sock, time.monotonic() + 0.1)
+        assert sock.recv(1) == b""
+    finally:
+        watchdog.close()
+        sock.close()
+        peer.close()
