@@ -107,6 +107,20 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
         default=settings.DEFAULT_PAGE_SIZE,
         help=f"items per page requested from xMatters (default {settings.DEFAULT_PAGE_SIZE})",
     )
+    advanced.add_argument(
+        "--max-response-mib",
+        type=float,
+        default=settings.DEFAULT_MAX_RESPONSE_MIB,
+        help="refuse a response whose decoded body is larger, in MiB "
+        f"(default {settings.DEFAULT_MAX_RESPONSE_MIB})",
+    )
+    advanced.add_argument(
+        "--max-pages",
+        type=int,
+        default=settings.DEFAULT_MAX_PAGES,
+        help="most pages read from one listing (fewer when its first page states a total) "
+        f"(default {settings.DEFAULT_MAX_PAGES})",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -158,6 +172,7 @@ def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) 
         ("--concurrency", options.concurrency, 1),
         ("--max-attempts", options.max_attempts, 1),
         ("--page-size", options.page_size, 1),
+        ("--max-pages", options.max_pages, 1),
     ):
         if value < minimum:
             raise XmattersError(f"{flag} must be >= {minimum}, got {value}")
@@ -165,6 +180,8 @@ def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) 
         raise XmattersError(f"--timeout must be > 0 seconds, got {options.timeout}")
     if options.backoff_cap < 0:
         raise XmattersError(f"--backoff-cap must be >= 0 seconds, got {options.backoff_cap}")
+    if not options.max_response_mib > 0:
+        raise XmattersError(f"--max-response-mib must be > 0, got {options.max_response_mib}")
     return replace(
         config,
         concurrency=options.concurrency,
@@ -172,6 +189,8 @@ def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) 
         max_attempts=options.max_attempts,
         backoff_cap_s=options.backoff_cap,
         page_size=options.page_size,
+        max_response_mib=options.max_response_mib,
+        max_pages=options.max_pages,
     ).validate()
 
 
@@ -244,6 +263,8 @@ def execute(plan: SyncPlan) -> RunOutcome:
                 max_attempts=plan.config.max_attempts,
                 backoff_cap_s=plan.config.backoff_cap_s,
                 page_size=plan.config.page_size,
+                max_response_mib=plan.config.max_response_mib,
+                max_pages=plan.config.max_pages,
             ),
             "warehouse": WarehouseResource(database=str(plan.warehouse), dlt_pipelines_dir=str(plan.dlt_dir)),
             "sync_settings": SyncSettings(
