@@ -19,11 +19,9 @@ import re
 import threading
 from urllib.parse import quote
 
-REDACTED = "[redacted]"
+from pipelines.terminal_text import printable
 
-# C0 controls, DEL, C1 controls; and the invisible Unicode marks that reorder or hide text
-# (bidirectional overrides and isolates, line/paragraph separators).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+REDACTED = "[redacted]"
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -59,19 +57,9 @@ def forget_credentials() -> None:
         _pattern = None
 
 
-def escape_controls(text: str) -> str:
-    """Control characters shown as `\\x1b` / `\\u202e`: visible, and inert on a terminal."""
-    return _CONTROL.sub(_escaped, text)
-
-
 def scrub(text: str) -> str:
     """`text` with the registered secrets replaced by `[redacted]` and control characters escaped."""
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    return escape_controls(text)
-
-
-def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return printable(text)
