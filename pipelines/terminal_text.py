@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-# C0 controls, DEL and C1 controls; also the line and paragraph separators, which end lines.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 controls, DEL, C1 controls; and the invisible Unicode marks that reorder or hide text
+# (bidirectional marks, overrides and isolates, line/paragraph separators).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 CELL_CHARS = 120  # a console table cell shows at most this many characters
 
 

@@ -109,6 +109,20 @@ class XmattersConfig:
         flag="--page-size",
         check=between(1, settings.MAX_PAGE_SIZE),
     )
+    max_response_mib: float = setting(
+        "refuse a response whose decoded body is larger, in MiB",
+        default=256.0,
+        group=ADVANCED,
+        flag="--max-response-mib",
+        check=positive,
+    )  # a gzip bomb, a runaway page
+    max_pages: int = setting(
+        "most pages read from one listing (fewer when its first page states a total)",
+        default=settings.DEFAULT_MAX_PAGES,
+        group=ADVANCED,
+        flag="--max-pages",
+        check=at_least(1),
+    )
 
     def __post_init__(self) -> None:
         # Accept the blanks and the trailing slash people paste from a browser; every path is
@@ -132,6 +146,10 @@ class XmattersConfig:
         check(self)
         _validate_base_url(self.base_url, self.allow_insecure_http)  # depends on two settings
         return self
+
+    @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mib * 2**20)
 
     @classmethod
     def from_sources(cls, flags: Mapping[str, Any], env: Mapping[str, str]) -> XmattersConfig:

@@ -104,6 +104,8 @@ def test_plain_http_to_a_remote_host_needs_the_explicit_flag():
         ("max_attempts", 0, "--max-attempts must be >= 1, got 0"),
         ("backoff_cap_s", -1.0, "--backoff-cap must be >= 0, got -1"),
         ("ca_bundle", "/nonexistent/ca.pem", "--ca-bundle '/nonexistent/ca.pem' is not a readable file"),
+        ("max_response_mib", 0, "--max-response-mib must be > 0, got 0"),
+        ("max_pages", 0, "--max-pages must be >= 1, got 0"),
     ],
 )
 def test_numeric_and_file_settings_are_checked_with_one_wording_naming_the_flag(field, value, message):
