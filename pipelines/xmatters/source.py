@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import dlt
 import pyarrow as pa
@@ -43,6 +44,23 @@ def _column_hints(schema: pa.Schema) -> dict[str, dict[str, str | bool]]:
     return {f.name: {"data_type": _DLT_TYPES.get(f.type, "text"), "nullable": f.nullable} for f in schema}
 
 
+def _hints(raw: settings.RawTable) -> dict[str, Any]:
+    """The dlt resource's name, key and columns: from its raw table, replaced by every extract."""
+    return {
+        "name": raw.name,
+        "write_disposition": "replace",
+        "primary_key": raw.primary_key,
+        "columns": _column_hints(raw.schema),
+    }
+
+
+def _loaded(raw: settings.RawTable, tables: Iterable[pa.Table], report: ExtractReport) -> Iterator[pa.Table]:
+    """`tables` (one empty table when none, so the raw table exists), their rows counted in `report`."""
+    for table in at_least_one_table(tables, raw.schema):
+        report.count_rows(raw.name, table.num_rows)
+        yield table
+
+
 @dlt.source(name=settings.SOURCE_NAME, max_table_nesting=0)
 def xmatters_source(
     config: XmattersConfig | None = None,
@@ -71,13 +89,7 @@ def xmatters_source(
     )
 
 
-@dlt.resource(
-    name=settings.PEOPLE.name,
-    parallelized=True,
-    write_disposition="replace",
-    primary_key=settings.PEOPLE.primary_key,
-    columns=_column_hints(settings.PEOPLE_SCHEMA),
-)
+@dlt.resource(**_hints(settings.PEOPLE), parallelized=True)
 def people(client: XmattersClient) -> Iterator[pa.Table]:
     """Every person `/people` returns to this account (its permission scope).
 
@@ -86,37 +98,23 @@ def people(client: XmattersClient) -> Iterator[pa.Table]:
     """
     try:
         pages = tables_from_pages(client.people_pages(), person_row, settings.PEOPLE_SCHEMA)
-        for table in at_least_one_table(pages, settings.PEOPLE_SCHEMA):
-            client.report.count_rows(settings.PEOPLE.name, table.num_rows)
-            yield table
+        yield from _loaded(settings.PEOPLE, pages, client.report)
     except BaseException:
         client.cancel()
         raise
 
 
-@dlt.resource(
-    name=settings.GROUPS.name,
-    write_disposition="replace",
-    primary_key=settings.GROUPS.primary_key,
-    columns=_column_hints(settings.GROUPS_SCHEMA),
-)
+@dlt.resource(**_hints(settings.GROUPS))
 def groups(client: XmattersClient) -> Iterator[pa.Table]:
     """Every group of `/groups`; also the parent that drives `group_members`.
 
     The member calls start when this yields.
     """
     pages = tables_from_pages(client.group_pages(), group_row, settings.GROUPS_SCHEMA)
-    for table in at_least_one_table(pages, settings.GROUPS_SCHEMA):
-        client.report.count_rows(settings.GROUPS.name, table.num_rows)
-        yield table
+    yield from _loaded(settings.GROUPS, pages, client.report)
 
 
-@dlt.resource(
-    name=settings.EMAIL_DEVICES.name,
-    write_disposition="replace",
-    primary_key=settings.EMAIL_DEVICES.primary_key,
-    columns=_column_hints(settings.EMAIL_DEVICES_SCHEMA),
-)
+@dlt.resource(**_hints(settings.EMAIL_DEVICES))
 def email_devices(client: XmattersClient, enabled: bool) -> Iterator[pa.Table]:
     """People's EMAIL devices (`/devices?deviceType=EMAIL`), only when asked: no request otherwise.
 
@@ -124,17 +122,10 @@ def email_devices(client: XmattersClient, enabled: bool) -> Iterator[pa.Table]:
     """
     schema = settings.EMAIL_DEVICES_SCHEMA
     pages = tables_from_pages(client.email_device_pages(), email_device_row, schema) if enabled else ()
-    for table in at_least_one_table(pages, schema):
-        client.report.count_rows(settings.EMAIL_DEVICES.name, table.num_rows)
-        yield table
+    yield from _loaded(settings.EMAIL_DEVICES, pages, client.report)
 
 
-@dlt.transformer(
-    name=settings.GROUP_MEMBERS.name,
-    write_disposition="replace",
-    primary_key=settings.GROUP_MEMBERS.primary_key,
-    columns=_column_hints(settings.GROUP_MEMBERS_SCHEMA),
-)
+@dlt.transformer(**_hints(settings.GROUP_MEMBERS))
 def group_members(
     groups_table: pa.Table, client: XmattersClient, member_process: MemberProcess | None
 ) -> Iterator[pa.Table]:
@@ -148,9 +139,7 @@ def group_members(
     )
     calls = member_process.member_tables(client, listed) if member_process else member_tables(client, listed)
     try:
-        for table in at_least_one_table(_member_tables(calls, client), settings.GROUP_MEMBERS_SCHEMA):
-            client.report.count_rows(settings.GROUP_MEMBERS.name, table.num_rows)
-            yield table
+        yield from _loaded(settings.GROUP_MEMBERS, _member_tables(calls, client), client.report)
     except BaseException:
         client.cancel()  # `people` stops too instead of retrying for a run that already failed
         raise
