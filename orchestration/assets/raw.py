@@ -21,7 +21,7 @@ from orchestration.resources import SyncSettings, WarehouseResource, XmattersRes
 from orchestration.sync_source import last_source, require_same_source
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
-from pipelines.xmatters.member_process import MemberProcess
+from pipelines.xmatters.member_calls import MemberProcess
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings import GROUP_MEMBERS
 from pipelines.xmatters.source import xmatters_source

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from pipelines.arrow_arrays import repeated_strings
-from pipelines.xmatters.paging import member_id
+from pipelines.xmatters.paging import item_id
 from pipelines.xmatters.settings import ARROW_BATCH_ROWS, GROUP_MEMBERS_COLUMNS, GROUP_MEMBERS_SCHEMA
 from pipelines.xmatters.tables import Batcher, member_row
 
@@ -100,7 +100,7 @@ def member_key(item: Any) -> str | None:
     if isinstance(item, MemberItem):
         member = item.member
         return member.id if member is not None and member.id else None
-    return member_id(item)
+    return item_id(item.get("member")) if isinstance(item, dict) else None  # a generically decoded item
 
 
 class MembersBatcher:

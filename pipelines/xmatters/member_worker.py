@@ -3,7 +3,7 @@
 Why a process: a large tenant's member calls are thousands of requests whose responses are decoded
 and batched in Python. In the sync's own process they share one GIL with dlt writing the tables,
 so one core does both while the other waits; here they run on the other core, and the sync only
-receives finished tables (`member_process.py` is the sync's side).
+receives finished tables (`member_calls.MemberProcess` is the sync's side).
 
 Protocol, pickled objects (the parent is this process's only peer):
 - stdin: `(XmattersConfig, log level)` once, then one list of `(group id, name)` per request;

@@ -34,11 +34,6 @@ def item_id(item: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def member_id(item: Any) -> str | None:
-    """Key of a group-members item: the member's id (unique within one group)."""
-    return item_id(item.get("member")) if isinstance(item, dict) else None
-
-
 def iter_pages(
     fetch: Callable[[str], Any],
     first_url: str,

@@ -19,8 +19,7 @@ from dlt.extract.resource import DltResource
 from pipelines.xmatters import settings
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.member_calls import member_tables
-from pipelines.xmatters.member_process import MemberProcess
+from pipelines.xmatters.member_calls import MemberProcess, member_tables
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
 from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.tables import (

@@ -13,8 +13,7 @@ import pytest
 
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.errors import AuthError, XmattersError
-from pipelines.xmatters.member_calls import member_tables
-from pipelines.xmatters.member_process import MemberProcess
+from pipelines.xmatters.member_calls import MemberProcess, member_tables
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
 from simulator import FaultRule
 from tests.xmatters.helpers import PASSWORD, expected_memberships
