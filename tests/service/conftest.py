@@ -49,6 +49,20 @@ class ServiceProcess:
         return self.log.read_text(errors="replace")
 
 
+def assert_secret_nowhere(secret: str, *places: Path) -> None:
+    """Neither the secret nor its key part appears in any file under `places` (logs, data home, temp)."""
+    needles = [secret.encode(), secret.rsplit(":", 1)[-1].encode()]
+    scanned = 0
+    for place in places:
+        files = [place] if place.is_file() else [p for p in place.rglob("*") if p.is_file()]
+        for path in files:
+            data = path.read_bytes()
+            scanned += 1
+            for needle in needles:
+                assert needle not in data, f"the client secret is in {path}"
+    assert scanned > 0
+
+
 def service_env(fake: FakeC1, sim, home: Path, pki: TestPki, **extra: str) -> dict[str, str]:
     """Exactly the documented variables (plus PATH/HOME and the data home)."""
     env = {

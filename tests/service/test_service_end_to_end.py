@@ -11,7 +11,7 @@ from pathlib import Path
 from pipelines.c1z.proto.c1.connector.v2 import connector_pb2
 from tests.orchestration.conftest import expected_from_org, read_sync
 from tests.orchestration.test_sync_cli import published
-from tests.service.conftest import service_env
+from tests.service.conftest import assert_secret_nowhere, service_env
 from tests.service.fake_c1 import CLIENT_ID, TENANT_HOST
 
 TIMEOUT_S = 240
@@ -115,4 +115,4 @@ def test_service_syncs_uploads_finishes_and_exits_on_sigterm(
     # the task's temporary directory is gone; the secret never shows
     assert not list((tmp_path / "tmp").iterdir())
     assert "secret-token" not in output
-    assert fake_c1.credentials.client_secret not in output
+    assert_secret_nowhere(fake_c1.credentials.client_secret, service.log, tmp_path / "home", tmp_path / "tmp")
