@@ -302,10 +302,20 @@ class FakeC1:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.close()
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._grpc.stop(grace=None)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
+
+    async def _shutdown(self) -> None:
+        """Close the listener and end every open connection inside the loop (no warnings at exit)."""
+        self._server.close()
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     # -- the TLS front ---------------------------------------------------------------------------
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
