@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
+from orchestration.service import health
 from orchestration.service.client import BatonClient, CallError
 from orchestration.service.hello import hello_request
 from orchestration.service.sync_task import SyncProcess, SyncResult, child_options
@@ -76,6 +77,11 @@ class Service:
         self.temp_dir = temp_dir
         self.stop = stop
         self._start_sync = start_sync
+        self._alive = health.alive_file()
+
+    def alive(self) -> None:
+        """A call to C1 succeeded: the health check's file (see health.py)."""
+        health.touch(self._alive)
 
     # -- start-up -------------------------------------------------------------------------------
     def hello(self) -> None:
@@ -84,6 +90,7 @@ class Service:
         while not self.stop.is_set():
             try:
                 self.client.hello(hello_request(self.client.host_id))
+                self.alive()
                 logger.info("connected to C1 at %s as host %s", self.client.target, self.client.host_id)
                 return
             except CallError as exc:
@@ -108,6 +115,7 @@ class Service:
                 self.stop.wait(wait)
                 continue
             errors = 0
+            self.alive()
             task = response.task if response.HasField("task") else None
             if task is not None and task.WhichOneof("task_type") not in (None, "none"):
                 self.handle(task, response.next_heartbeat if response.HasField("next_heartbeat") else None)
@@ -217,6 +225,7 @@ class Service:
                     return
                 continue
             failures = 0
+            self.alive()
             if reply.cancelled:
                 logger.info("task %s: cancelled by C1", task_id)
                 cancelled.set()
