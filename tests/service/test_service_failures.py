@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import grpc
+import psutil
 
 from simulator import Faults
 from tests.conftest import cached_org
@@ -115,6 +117,15 @@ def test_sigterm_during_a_sync_cancels_the_task_and_exits_0(
     while sim.request_count == 0 and time.monotonic() < deadline:  # the Dagster run is extracting
         time.sleep(0.1)
     assert fake_c1.state.heartbeats[task] >= 2
+    # the sync's processes got neither the client secret (argv, environment) nor the password in argv
+    children = psutil.Process(service.process.pid).children(recursive=True)
+    assert children
+    for child in children:
+        environ = Path(f"/proc/{child.pid}/environ").read_bytes()
+        cmdline = Path(f"/proc/{child.pid}/cmdline").read_bytes()
+        assert fake_c1.credentials.client_secret.encode() not in environ + cmdline
+        assert b"BATON_CLIENT_SECRET" not in environ
+        assert sim.password.encode() not in cmdline
     started = time.monotonic()
     assert service.stop() == 0
     assert time.monotonic() - started < 25
