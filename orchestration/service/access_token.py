@@ -15,7 +15,9 @@ import secrets
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -112,15 +114,12 @@ class TokenSource:
             return self._token.authorization
 
     def _fetch(self) -> Token:
-        host, _, port = (
-            self._api_host.rpartition(":")
-            if self._api_host.count(":") == 1
-            else (
-                self._api_host,
-                "",
-                "",
-            )
-        )
+        """POST the assertion; HTTPS_PROXY/NO_PROXY apply as for baton-sdk's HTTP client.
+
+        A 4xx answer is a refusal (fatal at start-up, as every non-200 is in baton-sdk); a 5xx or
+        429 answer, like a network error, is retried with the caller's backoff instead: a C1 outage
+        should not end a self-hosted connector.
+        """
         body = urllib.parse.urlencode(
             {
                 "client_id": self._credentials.client_id.raw,
@@ -128,31 +127,33 @@ class TokenSource:
                 "client_assertion_type": ASSERTION_TYPE,
                 "client_assertion": client_assertion(self._credentials),
             }
+        ).encode("ascii")
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT},
         )
-        connection = http.client.HTTPSConnection(
-            host, int(port) if port else 443, timeout=TIMEOUT_S, context=self._context
-        )
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self._context))
         try:
-            connection.request(
-                "POST",
-                TOKEN_PATH,
-                body=body,
-                headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT},
-            )
-            response = connection.getresponse()
-            payload = response.read(1 << 20)
-        except ssl.SSLError as exc:
-            raise TokenError(f"TLS error talking to {self.url}: {exc.reason or exc}", refused=False) from None
+            with opener.open(request, timeout=TIMEOUT_S) as response:
+                payload = response.read(1 << 20)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if 400 <= exc.code < 500 and exc.code != 429:
+                raise TokenError(
+                    f"{self.url} refused the client credentials (HTTP {exc.code}); check "
+                    "BATON_CLIENT_ID/BATON_CLIENT_SECRET (rotate them in C1's connector settings)",
+                    refused=True,
+                ) from None
+            raise TokenError(f"{self.url} answered HTTP {exc.code}", refused=False) from None
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            if isinstance(reason, ssl.SSLError):
+                reason = f"TLS error: {reason.reason or reason}"
+            raise TokenError(f"cannot reach {self.url}: {reason}", refused=False) from None
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
             raise TokenError(f"cannot reach {self.url}: {exc}", refused=False) from None
-        finally:
-            connection.close()
-        if response.status != 200:
-            raise TokenError(
-                f"{self.url} refused the client credentials (HTTP {response.status}); check "
-                "BATON_CLIENT_ID/BATON_CLIENT_SECRET (rotate them in C1's connector settings)",
-                refused=True,
-            )
         try:
             data = json.loads(payload)
             value = str(data["access_token"])

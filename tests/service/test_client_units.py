@@ -85,7 +85,7 @@ def test_a_wrong_ca_is_a_tls_error_not_a_refusal(fake_c1, tmp_path, pki):
     finally:
         client.close()
     assert failure.value.code == grpc.StatusCode.UNAVAILABLE
-    assert "TLS error" in failure.value.message and "CERTIFICATE_VERIFY_FAILED" in failure.value.message
+    assert "TLS error: CERTIFICATE_VERIFY_FAILED" in failure.value.message
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,22 @@ def test_a_malformed_client_id_is_named(raw):
 def test_audience_drops_the_port():
     assert audience("tenant.conductor.one:443") == "tenant.conductor.one"
     assert audience("tenant.conductor.one") == "tenant.conductor.one"
+
+
+def test_a_token_endpoint_outage_is_retryable_a_4xx_is_a_refusal(fake_c1):
+    client, _ = client_for(fake_c1)
+    try:
+        fake_c1.state.token_status = 503
+        with pytest.raises(CallError) as outage:
+            client.get_task()
+        assert outage.value.code == grpc.StatusCode.UNAVAILABLE
+        assert outage.value.message.endswith("/auth/v1/token answered HTTP 503")
+        fake_c1.state.token_status = 403
+        with pytest.raises(CallError) as refusal:
+            client.get_task()
+        assert refusal.value.code == grpc.StatusCode.UNAUTHENTICATED
+        assert "refused the client credentials (HTTP 403)" in refusal.value.message
+        fake_c1.state.token_status = 200
+        client.get_task()
+    finally:
+        client.close()
