@@ -112,6 +112,8 @@ def test_service_syncs_uploads_finishes_and_exits_on_sigterm(
     assert published(tmp_path / "home", "SELECT count(*) FROM c1.sync_runs")[0][0] == 1
     assert published(tmp_path / "home", "SELECT count(DISTINCT sync_id) FROM c1.history_users")[0][0] == 1
 
+    assert (tmp_path / "home" / "service.alive").is_file()  # the container health check's file
+
     # the task's temporary directory is gone; the secret never shows
     assert not list((tmp_path / "tmp").iterdir())
     assert "secret-token" not in output

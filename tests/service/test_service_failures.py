@@ -30,6 +30,7 @@ def test_unavailable_c1_and_a_cut_upload_are_retried_and_unsupported_tasks_refus
     fake_c1.state.unavailable_calls.update({"Hello": 1, "GetTask": 2})
     fake_c1.state.cut_uploads = 1
     grant = fake_c1.add_task("grant")
+    hello = fake_c1.add_task("hello")
     sync = fake_c1.add_task()
     service = start_service(service_env(fake_c1, simulator, tmp_path / "home", pki))
 
@@ -45,6 +46,10 @@ def test_unavailable_c1_and_a_cut_upload_are_retried_and_unsupported_tasks_refus
     methods = fake_c1.state.methods()
     assert methods[:2] == ["Hello", "Hello"]  # the first answered UNAVAILABLE: retried after 1 s
     assert methods[2:5] == ["GetTask"] * 3  # two UNAVAILABLE, then the grant task
+    # a hello task is answered with Hello carrying its id, and no FinishTask (baton-sdk's hello.go)
+    hellos = [r for n, r in fake_c1.state.calls if n == "Hello"]
+    assert [h.task_id for h in hellos] == ["", "", hello]
+    assert fake_c1.finished_task(hello) is None
     assert fake_c1.state.cut == 1
     assert methods.count("UploadAsset") == 2  # the cut stream, then the whole file again
     (upload,) = fake_c1.state.uploads
