@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -124,7 +124,7 @@ class BatonClient:
         except CallError as exc:
             logger.error("FinishTask for task %s failed: %s", request.task_id, exc)
 
-    def upload(self, task_id: str, path: Path, stop: threading.Event | None = None) -> str:
+    def upload(self, task_id: str, path: Path, stop: Callable[[], bool] = lambda: False) -> str:
         """UploadAsset of the whole file: metadata, 512 KiB chunks, the sha256; three attempts.
 
         Returns the hex digest. Each attempt streams from offset 0, as baton-sdk does.
@@ -137,7 +137,7 @@ class BatonClient:
                 logger.warning(
                     "upload of task %s failed (%s); attempt %d in %.0f s", task_id, last, attempt + 1, wait
                 )
-                if stop is not None and stop.wait(wait):
+                if _sleep_unless(stop, wait):
                     break
             try:
                 self._call(
@@ -151,8 +151,7 @@ class BatonClient:
                 return digest.hex()
             except CallError as exc:
                 last = exc
-        assert last is not None or (stop is not None and stop.is_set())
-        raise last or CallError(grpc.StatusCode.CANCELLED, "upload abandoned: the service is stopping")
+        raise last or CallError(grpc.StatusCode.CANCELLED, "upload abandoned: the task was stopped")
 
 
 def sha256_file(path: Path) -> bytes:
@@ -164,21 +163,27 @@ def sha256_file(path: Path) -> bytes:
 
 
 def _upload_messages(
-    host_id: str, task_id: str, path: Path, digest: bytes, stop: threading.Event | None
+    host_id: str, task_id: str, path: Path, digest: bytes, stop: Callable[[], bool]
 ) -> Iterator[baton.BatonServiceUploadAssetRequest]:
     request = baton.BatonServiceUploadAssetRequest
     yield request(metadata=request.UploadMetadata(host_id=host_id, task_id=task_id))
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK_BYTES):
-            if stop is not None and stop.is_set():
+            if stop():
                 return  # the stream ends without eof: C1 discards it
             yield request(data=request.UploadData(data=chunk))
     yield request(eof=request.UploadEOF(sha256_checksum=digest))
 
 
-def backoff_sleep(stop: threading.Event, seconds: float) -> bool:
-    """Waits, waking at once on stop; True when stopping."""
-    return stop.wait(max(0.0, seconds)) if seconds > 0 else stop.is_set()
+def _sleep_unless(stop: Callable[[], bool], seconds: float) -> bool:
+    """Sleeps `seconds` in small steps; True (at once) when `stop()` says so."""
+    deadline = time.monotonic() + seconds
+    while not stop():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, 0.1))
+    return True
 
 
-__all__ = ["BatonClient", "CallError", "backoff_sleep", "grpc_target", "sha256_file"]
+__all__ = ["BatonClient", "CallError", "grpc_target", "sha256_file"]

@@ -166,11 +166,16 @@ class Service:
         )
         sync = self._start_sync(child_options(self.sync_options, sync_file))
         beats.start()
-        try:
-            result = self._wait(sync, cancelled)
+        try:  # heartbeats go on through the upload, as in baton-sdk, until the task is finished
+            self._run_and_upload(task, sync, sync_file, cancelled)
         finally:
             done.set()
             beats.join(timeout=35)
+
+    def _run_and_upload(
+        self, task: baton.Task, sync: SyncProcess, sync_file: Path, cancelled: threading.Event
+    ) -> None:
+        result = self._wait(sync, cancelled)
         if cancelled.is_set() or self.stop.is_set():
             reason = "cancelled by C1" if cancelled.is_set() else "the service is stopping"
             self._finish_cancelled(task.id, f"sync stopped: {reason}")
@@ -186,10 +191,11 @@ class Service:
             )
             return
         try:
-            digest = self.client.upload(task.id, sync_file, self.stop)
+            digest = self.client.upload(task.id, sync_file, lambda: cancelled.is_set() or self.stop.is_set())
         except CallError as exc:
             logger.error("task %s: upload failed: %s", task.id, exc)
-            code = grpc.StatusCode.CANCELLED if self.stop.is_set() else exc.code
+            stopped = cancelled.is_set() or self.stop.is_set()
+            code = grpc.StatusCode.CANCELLED if stopped else exc.code
             self.client.finish_error(task.id, code, f"upload failed: {exc.message}", non_retryable=False)
             return
         logger.info(
