@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestration.service.credentials import ClientCredentials
 
@@ -76,7 +76,7 @@ def client_assertion(credentials: ClientCredentials, now: float | None = None) -
 
 @dataclass(frozen=True)
 class Token:
-    value: str
+    value: str = field(repr=False)
     token_type: str
     expires_at: float  # time.monotonic()
 
