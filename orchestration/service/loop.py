@@ -164,7 +164,13 @@ class Service:
         beats = threading.Thread(
             target=self._heartbeats, args=(task.id, interval, cancelled, done), name="heartbeats", daemon=True
         )
-        sync = self._start_sync(child_options(self.sync_options, sync_file))
+        try:
+            sync = self._start_sync(child_options(self.sync_options, sync_file))
+        except OSError as exc:  # no interpreter, no memory for a process: the task fails, the service stays
+            message = f"cannot start the sync process: {exc}"
+            logger.error("task %s: %s", task.id, message)
+            self.client.finish_error(task.id, grpc.StatusCode.UNKNOWN, message, non_retryable=False)
+            return
         beats.start()
         try:  # heartbeats go on through the upload, as in baton-sdk, until the task is finished
             self._run_and_upload(task, sync, sync_file, cancelled)

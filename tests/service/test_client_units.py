@@ -124,3 +124,25 @@ def test_a_token_endpoint_outage_is_retryable_a_4xx_is_a_refusal(fake_c1):
         client.get_task()
     finally:
         client.close()
+
+
+def test_a_sync_process_that_cannot_start_fails_the_task_not_the_service(fake_c1, tmp_path):
+    import threading
+
+    from orchestration.service.loop import Service
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    def cannot_start(options):
+        raise OSError(12, "Cannot allocate memory")
+
+    client, _ = client_for(fake_c1)
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+    try:
+        Service(client, {}, str(tmp_path), threading.Event(), start_sync=cannot_start).handle(task, None)
+    finally:
+        client.close()
+    finished = fake_c1.finished_task(task.id)
+    assert finished.status.message == "cannot start the sync process: [Errno 12] Cannot allocate memory"
+    assert finished.status.code == grpc.StatusCode.UNKNOWN.value[0]
+    assert list(tmp_path.iterdir()) == []  # the task's directory is gone
