@@ -78,6 +78,7 @@ class Service:
         self.stop = stop
         self._start_sync = start_sync
         self._alive = health.alive_file()
+        self._cancel_reason = "cancelled by C1"  # set by the heartbeat thread before it cancels
 
     def alive(self) -> None:
         """A call to C1 succeeded: the health check's file (see health.py)."""
@@ -183,7 +184,7 @@ class Service:
     ) -> None:
         result = self._wait(sync, cancelled)
         if cancelled.is_set() or self.stop.is_set():
-            reason = "cancelled by C1" if cancelled.is_set() else "the service is stopping"
+            reason = self._cancel_reason if cancelled.is_set() else "the service is stopping"
             self._finish_cancelled(task.id, f"sync stopped: {reason}")
             return
         if not result.success:
@@ -233,6 +234,7 @@ class Service:
                 logger.warning("task %s: heartbeat failed (%d in a row): %s", task_id, failures, exc)
                 if failures >= MAX_HEARTBEAT_FAILURES:
                     logger.error("task %s: %d heartbeats failed; cancelling the sync", task_id, failures)
+                    self._cancel_reason = f"{failures} heartbeats failed in a row"
                     cancelled.set()
                     return
                 continue
@@ -240,6 +242,7 @@ class Service:
             self.alive()
             if reply.cancelled:
                 logger.info("task %s: cancelled by C1", task_id)
+                self._cancel_reason = "cancelled by C1"
                 cancelled.set()
                 return
             if reply.HasField("next_heartbeat"):

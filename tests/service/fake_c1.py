@@ -165,6 +165,7 @@ class FakeState:
     unavailable_calls: dict[str, int] = field(default_factory=dict)  # method -> calls to fail first
     cancel_at_heartbeat: int | None = None  # answer cancelled=true from this heartbeat on (1-based)
     cut_uploads: int = 0  # uploads to abort after their first data chunk
+    fail_heartbeats_after: int | None = None  # answer UNAVAILABLE to heartbeats after this many
     # observations
     calls: list[tuple[str, Any]] = field(default_factory=list)  # (method, request), in order
     token_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -224,7 +225,10 @@ class _Servicer(baton_grpc.BatonServiceServicer):
             count = self.state.heartbeats.get(request.task_id, 0) + 1
             self.state.heartbeats[request.task_id] = count
             cancel = self.state.cancel_at_heartbeat is not None and count >= self.state.cancel_at_heartbeat
+            fail = self.state.fail_heartbeats_after is not None and count > self.state.fail_heartbeats_after
             self.state.lock.notify_all()
+        if fail:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "fake C1 heartbeat outage")
         return baton.BatonServiceHeartbeatResponse(
             next_heartbeat=duration(self.state.next_heartbeat_s), cancelled=cancel
         )

@@ -146,3 +146,49 @@ def test_a_sync_process_that_cannot_start_fails_the_task_not_the_service(fake_c1
     assert finished.status.message == "cannot start the sync process: [Errno 12] Cannot allocate memory"
     assert finished.status.code == grpc.StatusCode.UNKNOWN.value[0]
     assert list(tmp_path.iterdir()) == []  # the task's directory is gone
+
+
+class _EndlessSync:
+    """Stands in for the sync process (its stopping is what is under test, not the sync)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def poll(self, timeout: float):
+        import time
+
+        time.sleep(timeout)
+        return None
+
+    def stop(self):
+        from orchestration.service.sync_task import SyncResult
+
+        self.stopped = True
+        return SyncResult(143, None)
+
+
+def test_ten_failed_heartbeats_in_a_row_cancel_the_sync(fake_c1, tmp_path, monkeypatch):
+    import threading
+
+    from orchestration.service import loop
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    monkeypatch.setattr(loop, "MIN_HEARTBEAT_S", 0.01)
+    fake_c1.state.next_heartbeat_s = 0.02
+    fake_c1.state.fail_heartbeats_after = 2
+    sync = _EndlessSync()
+    client, _ = client_for(fake_c1)
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+    try:
+        loop.Service(client, {}, str(tmp_path), threading.Event(), start_sync=lambda o: sync).handle(
+            task, None
+        )
+    finally:
+        client.close()
+    assert sync.stopped
+    assert fake_c1.state.heartbeats[task.id] == 2 + loop.MAX_HEARTBEAT_FAILURES
+    finished = fake_c1.finished_task(task.id)
+    assert finished.status.code == grpc.StatusCode.CANCELLED.value[0]
+    assert finished.status.message == "sync stopped: 10 heartbeats failed in a row"
+    assert fake_c1.state.uploads == []
