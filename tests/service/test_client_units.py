@@ -192,3 +192,30 @@ def test_ten_failed_heartbeats_in_a_row_cancel_the_sync(fake_c1, tmp_path, monke
     assert finished.status.code == grpc.StatusCode.CANCELLED.value[0]
     assert finished.status.message == "sync stopped: 10 heartbeats failed in a row"
     assert fake_c1.state.uploads == []
+
+
+@pytest.mark.parametrize(
+    ("api_host", "target"),
+    [("tenant.conductor.one", "tenant.conductor.one:443"), ("localhost:8443", "localhost:8443")],
+)
+def test_grpc_address_defaults_to_port_443(api_host, target):
+    from orchestration.service.client import grpc_target
+
+    assert grpc_target(api_host) == target
+
+
+def test_settings_are_declared_once_flags_win_over_variables():
+    import argparse
+
+    from orchestration.service.settings import SETTINGS, add_service_arguments, read_settings
+
+    parser = argparse.ArgumentParser()
+    add_service_arguments(parser)
+    flags = {s.flag for s in SETTINGS if s.flag}
+    assert flags == {"--client-id", "--client-secret", "--c1z-temp-dir"}
+    assert all(s.env.startswith("BATON_") for s in SETTINGS)
+    env = {"BATON_CLIENT_ID": "env-id", "BATON_CLIENT_SECRET": "env-secret", "BATON_HOST_ID": "h"}
+    settings = read_settings(parser.parse_args(["--client-id", "flag-id"]), env)
+    assert (settings.client_id, settings.client_secret, settings.host_id) == ("flag-id", "env-secret", "h")
+    assert settings.enabled and "env-secret" not in repr(settings)
+    assert not read_settings(parser.parse_args([]), {}).enabled
