@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 from orchestration import interrupts
+from pipelines.terminal_text import terminal_lines
 
 
 class Subcommand(NamedTuple):
@@ -151,12 +152,19 @@ def _run_subcommand(name: str, args: list[str]) -> int:
 def _configure_logging(level: str) -> None:
     """Progress goes to stderr, one line per stage; the summary goes to stdout."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
     for name in ("baton_xmatters", "pipelines", "simulator"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level.upper())
         logger.propagate = False
+
+
+class TerminalFormatter(logging.Formatter):
+    """Log lines with control characters escaped: names and messages from xMatters are data."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_lines(super().format(record))
 
 
 if __name__ == "__main__":

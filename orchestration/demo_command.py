@@ -39,17 +39,18 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
+def demo_spec(people: int, groups: int, seed: int) -> OrgSpec:
+    """The demo's tenant. Its large group (several member pages) is no bigger than the tenant, so a
+    small demo is not mostly people outside the API account's scope."""
+    large_group_size = min(_SPEC.large_group_size, people)
+    return OrgSpec(seed=seed, people=people, groups=groups, large_group_size=large_group_size)
+
+
 def run_demo(options: argparse.Namespace) -> int:
     home = Path(options.home).resolve()
     sync_file = Path(options.file).resolve() if options.file else home / "demo.c1z"
     warehouse = Path(options.warehouse).resolve() if options.warehouse else home / "warehouse.duckdb"
-    # the large group (several member pages) no bigger than the tenant: a small demo is not mostly
-    # people outside the API account's scope
-    large_group_size = min(_SPEC.large_group_size, options.people)
-    spec = OrgSpec(
-        seed=options.seed, people=options.people, groups=options.groups, large_group_size=large_group_size
-    )
-    org = build_org(spec)
+    org = build_org(demo_spec(options.people, options.groups, options.seed))
     with XmattersSimulator(org) as simulator:
         print(
             f"Simulator: {simulator.base_url} ({len(org.people)} people, +{len(org.hidden_people)} outside "

@@ -20,6 +20,7 @@ import duckdb
 
 from orchestration.history import CHANGE_KINDS, AccessChanges
 from orchestration.paths import data_paths
+from pipelines.terminal_text import printable, terminal_lines
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NAMED_COLUMNS = {"changed_at", "group_name", "principal_type", "principal_name"}
@@ -78,12 +79,12 @@ def run_diff(options: argparse.Namespace) -> int:
             raise DiffError(f"--last must be >= 1, got {options.last}", EXIT_USAGE)
         syncs = read_changes(warehouse, last=options.last or 1, since=options.since)
     except DiffError as exc:
-        print(f"baton-xmatters: error: {exc}", file=sys.stderr)
+        print(f"baton-xmatters: error: {printable(str(exc))}", file=sys.stderr)
         return exc.code
     if options.output_format == "json":
         print(json.dumps([as_json(sync) for sync in syncs], indent=2, ensure_ascii=False))
     else:
-        print(render_table(syncs))
+        print(terminal_lines(render_table(syncs)))
     return EXIT_OK
 
 

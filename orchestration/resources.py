@@ -51,6 +51,13 @@ class XmattersResource(dg.ConfigurableResource):
         description="longest wait between attempts, also for a longer Retry-After",
     )
     page_size: int = Field(default=settings.DEFAULT_PAGE_SIZE, description="items per page (at most 1000)")
+    max_response_mib: float = Field(
+        default=settings.DEFAULT_MAX_RESPONSE_MIB, description="refuse a larger decoded response body (MiB)"
+    )
+    max_pages: int = Field(
+        default=settings.DEFAULT_MAX_PAGES,
+        description="most pages of one listing (fewer when its first page states a total)",
+    )
 
     def to_config(self) -> XmattersConfig:
         """Validates the settings before any request is made (raises ConfigError)."""
@@ -65,6 +72,8 @@ class XmattersResource(dg.ConfigurableResource):
             max_attempts=self.max_attempts,
             backoff_cap_s=self.backoff_cap_s,
             page_size=self.page_size,
+            max_response_mib=self.max_response_mib,
+            max_pages=self.max_pages,
         ).validate()
 
     def source(self) -> SyncSource:

@@ -37,6 +37,7 @@ from typing import IO, Any
 import duckdb
 
 from orchestration.paths import data_paths
+from pipelines.terminal_text import printable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -310,9 +311,9 @@ def _table_cell(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, str):
-        return value.replace("\n", "\\n")
+        return printable(value)  # control characters shown escaped, never sent to the terminal
     if isinstance(value, list | dict | tuple):
-        return json.dumps(value, ensure_ascii=False, default=_json_value)
+        return printable(json.dumps(value, ensure_ascii=False, default=_json_value))
     return str(value)
 
 

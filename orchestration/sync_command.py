@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expectations import validation_worker
-from orchestration import interrupts
+from orchestration import interrupts, preflight
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
+from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters import settings
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
@@ -106,6 +107,20 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
         default=settings.DEFAULT_PAGE_SIZE,
         help=f"items per page requested from xMatters (default {settings.DEFAULT_PAGE_SIZE})",
     )
+    advanced.add_argument(
+        "--max-response-mib",
+        type=float,
+        default=settings.DEFAULT_MAX_RESPONSE_MIB,
+        help="refuse a response whose decoded body is larger, in MiB "
+        f"(default {settings.DEFAULT_MAX_RESPONSE_MIB})",
+    )
+    advanced.add_argument(
+        "--max-pages",
+        type=int,
+        default=settings.DEFAULT_MAX_PAGES,
+        help="most pages read from one listing (fewer when its first page states a total) "
+        f"(default {settings.DEFAULT_MAX_PAGES})",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -135,6 +150,8 @@ def plan_from_options(options: argparse.Namespace, env: os._Environ[str] | dict[
     _require_writable_dir(sync_file.parent, "-f/--file")
     warehouse = Path(options.warehouse).resolve() if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
+    preflight.check_sync_file(sync_file)
+    preflight.check_warehouse_file(warehouse)
     return SyncPlan(
         config=config,
         sync_file=sync_file,
@@ -155,6 +172,7 @@ def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) 
         ("--concurrency", options.concurrency, 1),
         ("--max-attempts", options.max_attempts, 1),
         ("--page-size", options.page_size, 1),
+        ("--max-pages", options.max_pages, 1),
     ):
         if value < minimum:
             raise XmattersError(f"{flag} must be >= {minimum}, got {value}")
@@ -162,6 +180,8 @@ def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) 
         raise XmattersError(f"--timeout must be > 0 seconds, got {options.timeout}")
     if options.backoff_cap < 0:
         raise XmattersError(f"--backoff-cap must be >= 0 seconds, got {options.backoff_cap}")
+    if not options.max_response_mib > 0:
+        raise XmattersError(f"--max-response-mib must be > 0, got {options.max_response_mib}")
     return replace(
         config,
         concurrency=options.concurrency,
@@ -169,6 +189,8 @@ def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) 
         max_attempts=options.max_attempts,
         backoff_cap_s=options.backoff_cap,
         page_size=options.page_size,
+        max_response_mib=options.max_response_mib,
+        max_pages=options.max_pages,
     ).validate()
 
 
@@ -187,6 +209,7 @@ def run_sync(options: argparse.Namespace, tags: Mapping[str, str] | None = None)
             sync_lock(plan.lock_file, plan.warehouse),
             interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
         ):
+            preflight.check_warehouse_unlocked(plan.warehouse)
             require_same_source(
                 str(plan.warehouse),
                 read_last_source(plan.warehouse),
@@ -208,7 +231,7 @@ def run_sync(options: argparse.Namespace, tags: Mapping[str, str] | None = None)
     elapsed = time.monotonic() - started
     if not outcome.success:
         return fail(outcome.error or "the sync failed", EXIT_FAILED)
-    print(outcome.render_summary(plan.config.base_url, plan.warehouse, elapsed))
+    print(terminal_lines(outcome.render_summary(plan.config.base_url, plan.warehouse, elapsed)))
     return EXIT_OK
 
 
@@ -241,6 +264,8 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
                 max_attempts=plan.config.max_attempts,
                 backoff_cap_s=plan.config.backoff_cap_s,
                 page_size=plan.config.page_size,
+                max_response_mib=plan.config.max_response_mib,
+                max_pages=plan.config.max_pages,
             ),
             "warehouse": WarehouseResource(database=str(plan.warehouse), dlt_pipelines_dir=str(plan.dlt_dir)),
             "sync_settings": SyncSettings(
@@ -399,7 +424,7 @@ def _require_writable_dir(directory: Path, flag: str) -> None:
 
 
 def fail(message: str, code: int) -> int:
-    print(f"baton-xmatters: error: {message}", file=sys.stderr)
+    print(f"baton-xmatters: error: {printable(message)}", file=sys.stderr)
     return code
 
 

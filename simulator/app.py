@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import hmac
 import json
 import logging
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from simulator.faults import PAGE_KINDS, FaultRule, Faults
 from simulator.org import API_PREFIX, Org, to_json_bytes
@@ -191,6 +192,13 @@ def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
     elif kind == "empty_page_with_next":
         data, count = b"[]", 0
         links["next"] = page.link(page.offset + page.limit)
+    elif kind == "endless_next":
+        if start >= total and total:  # past the end: the last page's rows again
+            last = max(0, total - page.limit)
+            data, count = page.collection.array_json(last, total), total - last
+        links["next"] = page.link(page.offset + page.limit)
+        if rule is not None and rule.omit_total:
+            total_out = None
     total_part = b"" if total_out is None else b'"total":%d,' % total_out
     return b"".join(
         (b'{"count":%d,' % count, total_part, b'"data":', data, b',"links":', to_json_bytes(links), b"}")
@@ -483,7 +491,10 @@ class _Handler(BaseHTTPRequestHandler):
         kind = rule.kind if rule is not None else None
         if rule is not None and kind == "status":
             headers = () if rule.retry_after is None else (("Retry-After", _retry_after(rule.retry_after)),)
-            self._send(rule.status, error_body(rule.status, rule.message), headers=headers)
+            self._send(rule.status, error_body(rule.status, rule.message), headers=(*headers, *rule.headers))
+            return
+        if rule is not None and kind in _HOSTILE_KINDS:
+            self._hostile(rule)
             return
         if kind == "drop":
             sim._record(self.command, self.path, 0)
@@ -510,6 +521,59 @@ class _Handler(BaseHTTPRequestHandler):
             self._close(reset=True)
         else:
             self._send(status, body, headers=resolved.headers if isinstance(resolved, _Response) else ())
+
+    def _hostile(self, rule: FaultRule) -> None:
+        """The responses of a hostile server (see `faults.py`); all but "trickle" are not pages."""
+        kind = rule.kind
+        if kind == "gzip_bomb":
+            self._send(200, gzip_bomb(rule.size_bytes), headers=(("Content-Encoding", "gzip"),))
+        elif kind == "deep_json":
+            self._send(200, b"[" * rule.depth + b"]" * rule.depth)
+        elif kind == "echo_auth":
+            auth = self.headers.get("Authorization", "")
+            decoded = base64.b64decode(auth.partition(" ")[2] or "").decode("utf-8", "replace")
+            message = (
+                f"Internal error for request with Authorization: {auth} (user:password {decoded}); "
+                f"token={quote(auth.partition(' ')[2], safe='')}"
+            )
+            self._send(rule.status, error_body(rule.status, message))
+        elif kind == "huge_body":
+            self._stream_padded(rule.size_bytes, declare_length=rule.declare_length)
+        else:  # "trickle": the real answer, one byte at a time
+            sim = self.server.simulator
+            resolved = sim.resolve(self.path, sim.faults)
+            body = resolved.body if isinstance(resolved, _Response) else render_page(resolved)
+            sim._record(self.command, self.path, 200)
+            self._write(self._head(200, JSON_CONTENT_TYPE, len(body), ()))
+            for index in range(len(body)):
+                time.sleep(rule.delay_s)
+                if self.close_connection:
+                    return
+                self._write(body[index : index + 1])
+
+    def _stream_padded(self, size: int, *, declare_length: bool) -> None:
+        """An empty page padded with spaces to `size` bytes, written in 1 MiB pieces."""
+        self.server.simulator._record(self.command, self.path, 200)
+        page = _EMPTY_PAGE
+        if declare_length:
+            self._write(self._head(200, JSON_CONTENT_TYPE, max(size, len(page)), ()))
+        else:
+            self.close_connection = True
+            lines = ["HTTP/1.1 200 OK", f"Content-Type: {JSON_CONTENT_TYPE}", "Connection: close"]
+            self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self._write(page)
+        left = size - len(page)
+        piece = b" " * 2**20
+        while left > 0:
+            chunk = piece if left >= len(piece) else piece[:left]
+            try:
+                self.wfile.write(chunk)
+            except OSError:  # the client gave up (it refused the body)
+                self.close_connection = True
+                return
+            left -= len(chunk)
+        if not declare_length:
+            self._close(reset=False)
 
     # ---- low-level writing -------------------------------------------------------------------------
     def _head(self, status: int, content_type: str, length: int, headers: Sequence[tuple[str, str]]) -> bytes:
@@ -563,6 +627,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
         except OSError:
             pass
+
+
+_HOSTILE_KINDS = frozenset({"gzip_bomb", "huge_body", "trickle", "deep_json", "echo_auth"})
+_EMPTY_PAGE = b'{"count":0,"total":0,"data":[],"links":{}}'
+_BOMB_MEMBER_BYTES = 64 * 2**20
+_bombs: dict[int, bytes] = {}
+_bombs_lock = threading.Lock()
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A gzip body (several members) that decodes to an empty page padded with spaces to `size` bytes.
+
+    A 64 MiB member of spaces compresses to ~64 KB, so 3 GiB is ~3 MB on the wire; built once per size.
+    """
+    with _bombs_lock:
+        bomb = _bombs.get(size)
+        if bomb is None:
+            full, rest = divmod(max(size - len(_EMPTY_PAGE), 0), _BOMB_MEMBER_BYTES)
+            parts = [gzip.compress(_EMPTY_PAGE, compresslevel=6)]
+            if full:
+                member = gzip.compress(b" " * _BOMB_MEMBER_BYTES, compresslevel=6)
+                parts.extend([member] * full)
+            if rest:
+                parts.append(gzip.compress(b" " * rest, compresslevel=6))
+            bomb = _bombs[size] = b"".join(parts)
+        return bomb
 
 
 def _retry_after(value: int | float | str) -> str:

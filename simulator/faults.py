@@ -24,6 +24,17 @@ Transport and status faults (the request never gets its normal page):
 - "truncated_json": status 200, a complete HTTP message whose body is the first half of the page.
 - "html_200": status 200 with a `text/html` error page, as a proxy or maintenance page sends.
 
+Hostile servers (what a broken or malicious server, or one behind a broken proxy, can send):
+- "gzip_bomb": status 200, `Content-Encoding: gzip`, an empty page padded with spaces to
+  `size_bytes` decoded bytes (default 3 GiB; ~1 MB on the wire per GiB).
+- "huge_body": status 200, an empty page padded with spaces to `size_bytes` bytes, streamed; with
+  `declare_length` False it has no Content-Length (the body ends when the connection closes).
+- "trickle": the normal response, its body sent one byte every `delay_s` seconds.
+- "deep_json": status 200, a JSON document of arrays nested `depth` levels.
+- "echo_auth": status `status` (500) whose message echoes the request's Authorization header, the
+  user name and password it decodes to, and the token URL-encoded (what a debug error page does).
+- "status" with `headers`: extra response headers (a huge or hostile `Retry-After`, `Location`).
+
 Page faults (the normal page, altered; they only apply to list endpoints):
 - "data_not_list": `data` is a JSON object instead of a list.
 - "item_without_id": the first item has no `id` (for `/members`, the first item's `member.id`).
@@ -36,6 +47,8 @@ Page faults (the normal page, altered; they only apply to list endpoints):
 - "total_mismatch": `total` is the true total plus `total_delta`.
 - "empty_page_with_next": the page has `count` 0 and `data` [], but still a `next` link to the
   following page (its rows are not served on this response).
+- "endless_next": every page links to a next one, forever (past the end it serves the last page's
+  rows again); `omit_total` leaves `total` out of every page.
 
 `deleted_groups` holds group ids or targetNames whose members call answers 404 (the group was
 deleted between the group list and its members call); `/groups` still lists them.
@@ -59,6 +72,11 @@ TransportKind = Literal[
     "malformed_json",
     "truncated_json",
     "html_200",
+    "gzip_bomb",
+    "huge_body",
+    "trickle",
+    "deep_json",
+    "echo_auth",
 ]
 PageKind = Literal[
     "data_not_list",
@@ -69,6 +87,7 @@ PageKind = Literal[
     "next_foreign",
     "total_mismatch",
     "empty_page_with_next",
+    "endless_next",
 ]
 FaultKind = Literal[TransportKind, PageKind]
 TRANSPORT_KINDS: frozenset[str] = frozenset(get_args(TransportKind))
@@ -92,6 +111,11 @@ class FaultRule:
     delay_s: how long a "slow" rule sleeps before answering.
     foreign_origin: scheme+host that a "next_foreign" rule puts in front of the next link.
     total_delta: what a "total_mismatch" rule adds to `total`.
+    size_bytes: decoded size of a "gzip_bomb" or "huge_body" response.
+    declare_length: whether a "huge_body" response has a Content-Length.
+    depth: nesting of a "deep_json" document.
+    omit_total: an "endless_next" page leaves out `total`.
+    headers: extra headers of a "status" response.
     """
 
     kind: FaultKind
@@ -104,6 +128,11 @@ class FaultRule:
     delay_s: float = 5.0
     foreign_origin: str = "http://xmatters.invalid"
     total_delta: int = 7
+    size_bytes: int = 3 * 2**30
+    declare_length: bool = True
+    depth: int = 100_000
+    omit_total: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
     seen: int = field(default=0, init=False)
     fired: int = field(default=0, init=False)
 

@@ -44,6 +44,16 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def _forget_credentials() -> Iterator[None]:
+    """Each test redacts only its own passwords: one test's "secret" must not mangle the next's
+    messages (a sync process has one credential; the test process has hundreds)."""
+    yield
+    from pipelines.xmatters.scrub import forget_credentials
+
+    forget_credentials()
+
+
 @pytest.fixture(scope="session")
 def org_spec() -> OrgSpec:
     return SMALL_ORG_SPEC

@@ -23,6 +23,8 @@ from google.protobuf.message import Message
 from pipelines.c1z.errors import C1ZFormatError
 from pipelines.c1z.proto import pb
 from pipelines.c1z.reader import C1ZReader, open_c1z
+from pipelines.c1z.summaries import ResourceKey
+from pipelines.terminal_text import cell, printable
 
 COMMANDS = ("resource-types", "resources", "entitlements", "grants", "syncs", "stats")
 
@@ -43,7 +45,12 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
-    """A plain header + rows table with ` | ` separators, like pterm's default table."""
+    """A plain header + rows table with ` | ` separators, like pterm's default table.
+
+    Each cell is cut to a readable width and its control characters escaped (pipelines/terminal_text):
+    a crafted 50 MB name padded every row to its width, and ESC sequences drove the terminal.
+    """
+    rows = [[cell(text) for text in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -95,6 +102,11 @@ def _resource_index(reader: C1ZReader) -> dict[tuple[str, str], pb.Resource]:
     return {(r.id.resource_type, r.id.resource): r for r in reader.resources()}
 
 
+def _resource_names(reader: C1ZReader) -> dict[ResourceKey, str]:
+    """Each resource's display name as a console cell: a huge name is never held whole for a table."""
+    return {r.id: cell(r.display_name) for r in reader.resource_summaries()}
+
+
 def _lookup(items: dict[Any, Any], key: Any, what: str) -> Any:
     if key not in items:
         raise C1ZFormatError(f"{what} {key!r} referenced by the sync does not exist")
@@ -114,65 +126,92 @@ def _resource_types(reader: C1ZReader, fmt: str) -> str:
 
 def _resources(reader: C1ZReader, fmt: str, resource_type: str | None) -> str:
     types = {t.id: t for t in reader.resource_types()}
-    index = _resource_index(reader)
-    out = []
-    for resource in reader.resources(resource_type):
-        parent = None
-        if resource.HasField("parent_resource_id"):
-            key = (resource.parent_resource_id.resource_type, resource.parent_resource_id.resource)
-            parent = _lookup(index, key, "parent resource")
-        out.append((resource, _lookup(types, resource.id.resource_type, "resource type"), parent))
     if fmt == "json":
-        items = [
-            {"resource": _as_dict(r), "resourceType": _as_dict(t), "parent": _as_dict(p)} for r, t, p in out
-        ]
-        return json.dumps({"resources": [{k: v for k, v in i.items() if v is not None} for i in items]})
+        index = _resource_index(reader)
+        items = []
+        for resource in reader.resources(resource_type):
+            item = {
+                "resource": _as_dict(resource),
+                "resourceType": _as_dict(_lookup(types, resource.id.resource_type, "resource type")),
+                "parent": _as_dict(_parent(resource, index)),
+            }
+            items.append({k: v for k, v in item.items() if v is not None})
+        return json.dumps({"resources": items})
+    names = _resource_names(reader)
     rows = [["ID", "Display Name", "Resource Type", "Parent Resource"]]
-    for r, t, p in out:
-        parent_text = f"{p.display_name} ({p.id.resource_type})" if p is not None else "-"
-        rows.append([r.id.resource, r.display_name, t.display_name, parent_text])
+    for r in reader.resource_summaries(resource_type):
+        type_name = _lookup(types, r.id.resource_type, "resource type").display_name
+        parent_text = "-"
+        if r.parent is not None:
+            parent_text = f"{_lookup(names, r.parent, 'parent resource')} ({r.parent.resource_type})"
+        rows.append([cell(r.id.resource), cell(r.display_name), type_name, parent_text])
     return _table(rows)
+
+
+def _parent(resource: pb.Resource, index: dict[tuple[str, str], pb.Resource]) -> pb.Resource | None:
+    if not resource.HasField("parent_resource_id"):
+        return None
+    key = (resource.parent_resource_id.resource_type, resource.parent_resource_id.resource)
+    return _lookup(index, key, "parent resource")
 
 
 def _entitlements(reader: C1ZReader, fmt: str, resource_type: str | None) -> str:
     types = {t.id: t for t in reader.resource_types()}
-    index = _resource_index(reader)
-    out = []
-    for ent in reader.entitlements():
-        type_ = _lookup(types, ent.resource.id.resource_type, "resource type")
+    if fmt == "json":
+        index = _resource_index(reader)
+        items = []
+        for ent in reader.entitlements():
+            type_ = _lookup(types, ent.resource.id.resource_type, "resource type")
+            if resource_type is not None and type_.id != resource_type:
+                continue
+            key = (ent.resource.id.resource_type, ent.resource.id.resource)
+            resource = _lookup(index, key, "resource")
+            items.append(
+                {
+                    "entitlement": _as_dict(ent),
+                    "resource": _as_dict(resource),
+                    "resourceType": _as_dict(type_),
+                }
+            )
+        return json.dumps({"entitlements": items})
+    names = _resource_names(reader)
+    rows = [["ID", "Display Name", "Resource Type", "Resource", "Permission"]]
+    for ent in reader.entitlement_summaries():
+        type_ = _lookup(types, ent.resource.resource_type, "resource type")
         if resource_type is not None and type_.id != resource_type:
             continue
-        resource = _lookup(index, (ent.resource.id.resource_type, ent.resource.id.resource), "resource")
-        out.append((ent, resource, type_))
-    if fmt == "json":
-        items = [
-            {"entitlement": _as_dict(e), "resource": _as_dict(r), "resourceType": _as_dict(t)}
-            for e, r, t in out
-        ]
-        return json.dumps({"entitlements": items})
-    rows = [["ID", "Display Name", "Resource Type", "Resource", "Permission"]]
-    rows += [[e.id, e.display_name, t.display_name, r.display_name, e.slug] for e, r, t in out]
+        name = _lookup(names, ent.resource, "resource")
+        rows.append([cell(ent.id), cell(ent.display_name), type_.display_name, name, cell(ent.slug)])
     return _table(rows)
 
 
 def _grants(reader: C1ZReader, fmt: str) -> str:
     types = {t.id: t for t in reader.resource_types()}
-    index = _resource_index(reader)
-    entitlements = {e.id: e for e in reader.entitlements()}
-    out = []
-    for grant in reader.grants():
-        ent = _lookup(entitlements, grant.entitlement.id, "entitlement")
-        principal = _lookup(
-            index, (grant.principal.id.resource_type, grant.principal.id.resource), "principal"
-        )
-        res_id = grant.entitlement.resource.id
-        resource = _lookup(index, (res_id.resource_type, res_id.resource), "resource")
-        out.append((grant, ent, principal, resource, _lookup(types, res_id.resource_type, "resource type")))
     if fmt == "json":
+        index = _resource_index(reader)
+        entitlements = {e.id: e for e in reader.entitlements()}
         keys = ("grant", "entitlement", "principal", "resource", "resourceType")
-        return json.dumps({"grants": [dict(zip(keys, map(_as_dict, row), strict=True)) for row in out]})
+        items = []
+        for grant in reader.grants():
+            ent = _lookup(entitlements, grant.entitlement.id, "entitlement")
+            principal_id = grant.principal.id
+            principal = _lookup(index, (principal_id.resource_type, principal_id.resource), "principal")
+            res_id = grant.entitlement.resource.id
+            resource = _lookup(index, (res_id.resource_type, res_id.resource), "resource")
+            type_ = _lookup(types, res_id.resource_type, "resource type")
+            items.append(
+                dict(zip(keys, map(_as_dict, (grant, ent, principal, resource, type_)), strict=True))
+            )
+        return json.dumps({"grants": items})
+    names = _resource_names(reader)
+    entitlement_names = {e.id: cell(e.display_name) for e in reader.entitlement_summaries()}
     rows = [["Resource Type", "Resource", "Entitlement", "Principal"]]
-    rows += [[t.display_name, r.display_name, e.display_name, p.display_name] for _, e, p, r, t in out]
+    for grant in reader.grant_summaries():
+        ent_name = _lookup(entitlement_names, grant.entitlement_id, "entitlement")
+        principal = _lookup(names, grant.principal, "principal")
+        resource = _lookup(names, grant.resource, "resource")
+        type_name = _lookup(types, grant.resource.resource_type, "resource type").display_name
+        rows.append([type_name, resource, ent_name, principal])
     return _table(rows)
 
 
@@ -227,7 +266,7 @@ def run_inspect(args: argparse.Namespace) -> int:
             else:
                 text = _stats(reader, args.output_format)
     except (C1ZFormatError, OSError) as exc:
-        print(f"baton-xmatters: error: {exc}", file=sys.stderr)
+        print(f"baton-xmatters: error: {printable(str(exc))}", file=sys.stderr)
         return 1
     print(text)
     return 0

@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -25,6 +25,17 @@ from pipelines.c1z.container import DEFAULT_MAX_DECODED_BYTES, decompress_to_fil
 from pipelines.c1z.encode import pack_any
 from pipelines.c1z.errors import C1ZFormatError
 from pipelines.c1z.proto import pb
+from pipelines.c1z.summaries import (
+    EntitlementSummary,
+    GrantSummary,
+    ResourceSummary,
+    entitlement_summary,
+    grant_summary,
+    resource_summary,
+    summarize_entitlement,
+    summarize_grant,
+    summarize_resource,
+)
 from pipelines.c1z.sync_ids import parse_sync_time
 
 log = logging.getLogger(__name__)
@@ -32,6 +43,8 @@ log = logging.getLogger(__name__)
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _REQUIRED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_sync_runs")
 M = TypeVar("M", bound=Message)
+S = TypeVar("S")
+WHOLE_ROW_BYTES = 1 << 20  # rows up to 1 MiB are decoded whole for a console listing
 
 
 def _decode(cls: type[M], data: bytes, table: str, row_id: int) -> M:
@@ -39,6 +52,26 @@ def _decode(cls: type[M], data: bytes, table: str, row_id: int) -> M:
         return cls.FromString(data)
     except DecodeError as exc:
         raise C1ZFormatError(f"undecodable {cls.DESCRIPTOR.name} in {table} row {row_id}: {exc}") from None
+
+
+def _require_plain_layout(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuses what baton-sdk's layout never has and what would run code on read: views, triggers,
+    virtual tables, generated or hidden columns (a crafted `v1_grants.data` generated from an
+    expression made a 470 KB file take 1.7 GB to list). Checked from the schema, before any row.
+    """
+    for kind, name, sql in conn.execute("select type, name, coalesce(sql, '') from sqlite_master"):
+        if kind in ("view", "trigger"):
+            raise C1ZFormatError(f"{path}: not a plain v1 c1z database (it holds a {kind}, {name!r})")
+        if kind == "table" and sql.lstrip().upper().startswith("CREATE VIRTUAL"):
+            raise C1ZFormatError(f"{path}: not a plain v1 c1z database ({name!r} is a virtual table)")
+    for table in _REQUIRED_TABLES:
+        for _cid, column, _type, _notnull, _default, _pk, hidden in conn.execute(
+            f"pragma table_xinfo({table})"
+        ):
+            if hidden:
+                raise C1ZFormatError(
+                    f"{path}: not a plain v1 c1z database ({table}.{column} is a generated or hidden column)"
+                )
 
 
 class C1ZReader:
@@ -84,6 +117,11 @@ class C1ZReader:
         if missing:
             conn.close()
             raise C1ZFormatError(f"{self.path}: not a v1 c1z database (missing tables {', '.join(missing)})")
+        try:
+            _require_plain_layout(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -194,6 +232,54 @@ class C1ZReader:
                 expandable = _decode(pb.GrantExpandable, expansion_bytes, "v1_grants.expansion", row_id)
                 grant.annotations.append(pack_any(expandable))
             yield grant
+
+    # --- summaries: the fields a console table shows, a huge row read without decoding it ------
+
+    def resource_summaries(self, resource_type: str | None = None) -> Iterator[ResourceSummary]:
+        where = "" if resource_type is None else " and resource_type_id = ?"
+        params = (self.sync_id,) if resource_type is None else (self.sync_id, resource_type)
+        for row in self._summaries("v1_resources", where, params, pb.Resource, resource_summary):
+            yield row if isinstance(row, ResourceSummary) else summarize_resource(row)
+
+    def entitlement_summaries(self) -> Iterator[EntitlementSummary]:
+        for row in self._summaries(
+            "v1_entitlements", "", (self.sync_id,), pb.Entitlement, entitlement_summary
+        ):
+            yield row if isinstance(row, EntitlementSummary) else summarize_entitlement(row)
+
+    def grant_summaries(self) -> Iterator[GrantSummary]:
+        for row in self._summaries("v1_grants", "", (self.sync_id,), pb.Grant, grant_summary):
+            yield row if isinstance(row, GrantSummary) else summarize_grant(row)
+
+    def _summaries(
+        self,
+        table: str,
+        where: str,
+        params: tuple[Any, ...],
+        cls: type[M],
+        summarize: Callable[[Any, int], S],
+    ) -> Iterator[M | S]:
+        """Each row decoded (at C speed) when small; a row over `WHOLE_ROW_BYTES` summarized from
+        SQLite's incremental blob I/O instead, so its size never sits in memory."""
+        sql = (
+            f"select id, case when length(data) <= {WHOLE_ROW_BYTES} then data end from {table} "
+            f"where sync_id = ?{where} order by id"
+        )
+        assert self._conn is not None
+        for row_id, data in self._query(sql, params):
+            if data is not None:
+                yield _decode(cls, data, table, row_id)
+                continue
+            try:
+                with self._conn.blobopen(table, "data", row_id, readonly=True) as blob:
+                    summary = summarize(blob, len(blob))
+            except C1ZFormatError as exc:
+                raise C1ZFormatError(
+                    f"undecodable {cls.DESCRIPTOR.name} in {table} row {row_id}: {exc}"
+                ) from None
+            except sqlite3.Error as exc:
+                raise C1ZFormatError(f"{self.path}: corrupt SQLite database ({exc})") from None
+            yield summary
 
     def stats(self) -> dict[str, Any]:
         """Counts as `baton stats`: resources per resource type id, entitlements, grants."""

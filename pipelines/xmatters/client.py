@@ -21,6 +21,8 @@ import json
 import logging
 import os
 import threading
+import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -47,14 +49,23 @@ except ImportError:  # pragma: no cover - dlt always brings it
 from pipelines.halt import park_if_halted
 from pipelines.xmatters import settings
 from pipelines.xmatters.backoff import backoff_delay, retry_after_seconds
+from pipelines.xmatters.bounded import (
+    TooLarge,
+    Watchdog,
+    check_declared_length,
+    read_bounded,
+    watched_pools,
+    watching,
+)
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.direct_http import DirectConnections, DirectFailure
+from pipelines.xmatters.direct_http import DirectConnections, DirectFailure, DirectTooLarge
 from pipelines.xmatters.errors import (
     ProtocolError,
     TransportFailureKind,
     UnavailableError,
     XmattersError,
     describe_status,
+    describe_too_large,
     describe_transport,
     error_class_for_status,
 )
@@ -62,10 +73,12 @@ from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
 from pipelines.xmatters.paging import ItemKey, item_id, iter_pages
 from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.scrub import register_credentials, scrub
 
 logger = logging.getLogger(__name__)
 
 _API_MESSAGE_MAX = 300
+_HEADER_SHOWN_MAX = 300  # a header value quoted in a message (a redirect's Location)
 _USER_AGENT = "baton-xmatters (dlt source; read-only)"
 
 
@@ -100,6 +113,7 @@ class XmattersClient:
         self.config = config.validate()
         self.report = report if report is not None else ExtractReport()
         token = base64.b64encode(f"{config.username}:{config.password}".encode()).decode("ascii")
+        register_credentials(config.username, config.password)  # redacted from every message (scrub.py)
         self._headers = {
             "Accept": "application/json",
             "Accept-Encoding": "gzip, deflate",
@@ -109,6 +123,7 @@ class XmattersClient:
         self._timeout = urllib3.Timeout(connect=config.timeout_s, read=config.timeout_s)
         self._http: DirectConnections | urllib3.PoolManager | None = None
         self._http_lock = threading.Lock()
+        self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
 
     def __repr__(self) -> str:
@@ -134,6 +149,7 @@ class XmattersClient:
     def close(self) -> None:
         with self._http_lock:
             http, self._http = self._http, None
+        self._watchdog.close()
         if isinstance(http, DirectConnections):
             http.close()
         elif http is not None:
@@ -160,7 +176,13 @@ class XmattersClient:
             return self.get_json(url, not_found_hint=not_found_hint, decode=decode)
 
         first = self.url(path, **(params or {}))
-        return iter_pages(fetch, first, key=key, on_duplicates=self.report.count_duplicates)
+        return iter_pages(
+            fetch,
+            first,
+            key=key,
+            on_duplicates=self.report.count_duplicates,
+            max_pages=self.config.max_pages,
+        )
 
     def people_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url")
@@ -176,7 +198,7 @@ class XmattersClient:
 
         Items are `member_pages.MemberItem`s, or dicts from a page the typed decoder refused.
         """
-        path = settings.MEMBERS_PATH.format(group_id=quote(group_id, safe=""))
+        path = settings.MEMBERS_PATH.format(group_id=path_segment(group_id))
         pages = self.pages(path, key=member_key, decode=decode_members_page)
         return [item for page in pages for item in page]
 
@@ -211,7 +233,7 @@ class XmattersClient:
             capped = outcome.retry_after is not None and outcome.retry_after > delay
             logger.warning(
                 "%s; retrying in %.1f s (attempt %d/%d)%s",
-                outcome.message.removeprefix("HTTP "),
+                scrub(outcome.message.removeprefix("HTTP ")),
                 delay,
                 attempt + 1,
                 attempts,
@@ -238,7 +260,8 @@ class XmattersClient:
         if not_found_hint and response.status_code == 404:
             detail += f" ({not_found_hint})"
         if 300 <= response.status_code < 400:
-            detail += f" (redirect to {response.headers.get('Location', '?')}; not followed)"
+            location = _shortened(response.headers.get("Location", "?"), _HEADER_SHOWN_MAX)
+            detail += f" (redirect to {location}; not followed)"
         raise error_class(detail)
 
     def _send(self, url: str) -> tuple[_Reply | None, _Transient | None]:
@@ -249,7 +272,16 @@ class XmattersClient:
                 status, headers, content = transport.get(url, self._headers)
             except DirectFailure as failure:
                 return None, self._transport_failure(failure.kind, url)
+            except DirectTooLarge as too_large:
+                return None, self._too_large(url, too_large.declared)
             return _Reply(status, headers, content), None
+        deadline = time.monotonic() + self.config.timeout_s
+        with watching(self._watchdog, deadline):  # connect, headers and body: one deadline
+            return self._send_urllib3(transport, url, deadline)
+
+    def _send_urllib3(
+        self, transport: urllib3.PoolManager, url: str, deadline: float
+    ) -> tuple[_Reply | None, _Transient | None]:
         try:
             response = transport.urlopen(
                 "GET",
@@ -259,18 +291,45 @@ class XmattersClient:
                 retries=False,  # retries are ours (classified, logged, cancellable); no redirects
                 redirect=False,
                 preload_content=False,
+                decode_content=False,  # decoded here, bounded (bounded.py)
             )
         except SSLError:
             return None, self._transport_failure("tls", url)
         except (Urllib3Error, OSError) as exc:
-            return None, self._transport_failure(_transport_failure_kind(exc), url)
+            kind = _transport_failure_kind(exc)
+            if time.monotonic() >= deadline and kind not in ("dns", "refused", "proxy"):
+                kind = "read_timeout"  # the watchdog cut a response that took too long
+            return None, self._transport_failure(kind, url)
+        limit = self.config.max_response_bytes
+        too_large: TooLarge | None = None
+        failure: TransportFailureKind | None = None
         try:
-            content = response.data
-        except (Urllib3Error, OSError) as exc:
-            return None, self._transport_failure(_body_failure_kind(exc), url)
+            check_declared_length(response.headers.get("Content-Length"), limit)
+            content = read_bounded(
+                lambda amount: response.read(amount, decode_content=False),
+                response.headers.get("Content-Encoding"),
+                limit,
+            )
+            if time.monotonic() >= deadline:  # ended by the watchdog's shutdown, not by the server
+                failure = "read_timeout"
+        except TooLarge as exc:
+            too_large = exc
+        except (Urllib3Error, OSError, zlib.error) as exc:
+            failure = "read_timeout" if time.monotonic() >= deadline else _body_failure_kind(exc)
         finally:
+            if too_large is not None or failure is not None:
+                response.close()  # unread or cut off: the connection cannot serve another request
             response.release_conn()
+        if too_large is not None:
+            return None, self._too_large(url, too_large.declared)
+        if failure is not None:
+            return None, self._transport_failure(failure, url)
         return _Reply(response.status, response.headers, content), None
+
+    def _too_large(self, url: str, declared: int | None) -> _Transient:
+        # Not retried: the same request gets the same bomb.
+        message = describe_too_large(url, self.config.max_response_bytes, declared)
+        return _Transient(message, ProtocolError, retryable=False)
 
     def _transport_failure(self, kind: TransportFailureKind, url: str) -> _Transient:
         message = describe_transport(kind, url, self.config.timeout_s)
@@ -288,13 +347,14 @@ class XmattersClient:
                         self.config.ca_bundle,
                         self.config.concurrency,
                         self.config.timeout_s,
+                        self.config.max_response_bytes,
                     )
                 transport = self._http
         return transport
 
 
 def _transport(
-    base_url: str, ca_bundle: str | None, concurrency: int, timeout_s: float
+    base_url: str, ca_bundle: str | None, concurrency: int, timeout_s: float, max_body_bytes: int
 ) -> DirectConnections | urllib3.PoolManager:
     """A transport for `base_url` that trusts and routes like `requests` would (paging never leaves
     its origin): `http.client` connections when no proxy applies, urllib3 through a proxy.
@@ -311,7 +371,7 @@ def _transport(
     )
     proxy = requests.utils.select_proxy(base_url, requests.utils.get_environ_proxies(base_url))
     if not proxy:
-        return DirectConnections(base_url, ca, timeout_s)
+        return DirectConnections(base_url, ca, timeout_s, max_body_bytes)
     tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
     tls["ca_cert_dir" if os.path.isdir(ca) else "ca_certs"] = ca
     pool_size = max(concurrency, 1) + 2  # member threads plus the people/groups listing
@@ -319,13 +379,15 @@ def _transport(
     if parts.scheme.lower().startswith("socks"):
         from urllib3.contrib.socks import SOCKSProxyManager  # needs PySocks, as with requests
 
-        return SOCKSProxyManager(proxy, num_pools=4, maxsize=pool_size, **tls)
+        return watched_pools(SOCKSProxyManager(proxy, num_pools=4, maxsize=pool_size, **tls))
     proxy_headers = (
         urllib3.make_headers(proxy_basic_auth=f"{unquote(parts.username)}:{unquote(parts.password or '')}")
         if parts.username
         else None
     )
-    return urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, proxy_headers=proxy_headers, **tls)
+    return watched_pools(
+        urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, proxy_headers=proxy_headers, **tls)
+    )
 
 
 def _transport_failure_kind(exc: BaseException) -> TransportFailureKind:
@@ -357,27 +419,48 @@ def _body_failure_kind(exc: BaseException) -> TransportFailureKind:
     return "dropped"
 
 
+def path_segment(value: str) -> str:
+    """`value` as one path segment: `/` and the rest percent-encoded, and `.`/`..` too, which a
+    normalising proxy or server would otherwise resolve (`/groups/../members` is `/members`)."""
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="")
+
+
 def _decode_json(response: _Reply, url: str) -> Any:
     """The JSON body, or a `_Transient` protocol failure naming what came instead."""
     if orjson is not None:
         try:
             return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            pass  # the json module decides, and names what is wrong the way the messages expect
+        except orjson.JSONDecodeError as exc:
+            if "depth" in str(exc).lower():  # nested past orjson's 1024 levels
+                return _Transient(_too_deep(response, url), ProtocolError)
+            # otherwise the json module decides, and names what is wrong the way the messages expect
     content_type = response.headers.get("Content-Type", "")
     try:
         return json.loads(response.content)
+    except RecursionError:  # the stdlib parser recurses per level: a deep document is refused
+        message = _too_deep(response, url)
     except (ValueError, UnicodeDecodeError) as exc:
         size = len(response.content)
         status = response.status_code
         if "json" not in content_type.lower():
-            shown = content_type.split(";")[0].strip() or "no content type"
+            shown = _shortened(content_type.split(";")[0].strip(), 80) or "no content type"
             message = f"expected JSON from {url} (HTTP {status}) but got {shown}"
         elif isinstance(exc, json.JSONDecodeError) and _ends_early(exc):
             message = f"truncated JSON from {url} (HTTP {status}, ended after {size} bytes)"
         else:
             message = f"malformed JSON from {url} (HTTP {status}, {size} bytes)"
     return _Transient(message, ProtocolError)
+
+
+def _too_deep(response: _Reply, url: str) -> str:
+    size = len(response.content)
+    return f"malformed JSON from {url} (HTTP {response.status_code}, {size} bytes, nested too deep to read)"
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _ends_early(exc: json.JSONDecodeError) -> bool:
@@ -388,11 +471,10 @@ def _ends_early(exc: json.JSONDecodeError) -> bool:
 def _api_message(response: _Reply) -> str | None:
     """The `message` of an xMatters error body, shortened to one line."""
     try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+        body = orjson.loads(response.content) if orjson is not None else json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # orjson's error is a ValueError
         return None
     message = body.get("message") if isinstance(body, dict) else None
     if not isinstance(message, str) or not message.strip():
         return None
-    message = " ".join(message.split())
-    return message if len(message) <= _API_MESSAGE_MAX else message[: _API_MESSAGE_MAX - 1] + "…"
+    return _shortened(" ".join(message.split()), _API_MESSAGE_MAX)

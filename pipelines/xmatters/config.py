@@ -35,6 +35,8 @@ class XmattersConfig:
     page_size: int = settings.DEFAULT_PAGE_SIZE
     max_attempts: int = settings.DEFAULT_MAX_ATTEMPTS
     backoff_cap_s: float = settings.DEFAULT_BACKOFF_CAP_S
+    max_response_mib: float = settings.DEFAULT_MAX_RESPONSE_MIB
+    max_pages: int = settings.DEFAULT_MAX_PAGES
 
     def __post_init__(self) -> None:
         # Accept the trailing slash people paste from a browser; every path is appended to it.
@@ -72,7 +74,15 @@ class XmattersConfig:
             raise ConfigError(f"max attempts must be >= 1, got {self.max_attempts}")
         if self.backoff_cap_s < 0:
             raise ConfigError(f"backoff cap must be >= 0 seconds, got {self.backoff_cap_s}")
+        if not self.max_response_mib > 0:
+            raise ConfigError(f"max response size must be > 0 MiB, got {self.max_response_mib}")
+        if self.max_pages < 1:
+            raise ConfigError(f"max pages must be >= 1, got {self.max_pages}")
         return self
+
+    @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mib * 2**20)
 
     @classmethod
     def from_sources(cls, flags: Mapping[str, str | None], env: Mapping[str, str]) -> XmattersConfig:
@@ -222,6 +232,8 @@ def config_from_dlt() -> XmattersConfig:
             page_size=int(get("page_size", settings.DEFAULT_PAGE_SIZE)),  # type: ignore[call-overload]
             max_attempts=int(get("max_attempts", settings.DEFAULT_MAX_ATTEMPTS)),  # type: ignore[call-overload]
             backoff_cap_s=float(get("backoff_cap_s", settings.DEFAULT_BACKOFF_CAP_S)),  # type: ignore[arg-type]
+            max_response_mib=float(get("max_response_mib", settings.DEFAULT_MAX_RESPONSE_MIB)),  # type: ignore[arg-type]
+            max_pages=int(get("max_pages", settings.DEFAULT_MAX_PAGES)),  # type: ignore[call-overload]
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"a [{DLT_SECTION}] setting has the wrong type: {exc}") from None

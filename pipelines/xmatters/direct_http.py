@@ -9,19 +9,21 @@ transport whenever a proxy applies (HTTP or SOCKS); this one does what urllib3 d
 - a connection is reused only while the server has not closed it (checked before each request,
   the way urllib3 checks a pooled connection), and any failure closes it;
 - TLS is verified against the same CA bundle, host name included;
-- gzip and deflate bodies are decoded; redirects are never followed (there is no code for it);
+- gzip and deflate bodies are decoded incrementally, and refused past the size limit; the whole
+  response (connect, headers, body) must arrive within the timeout (`bounded.py`);
+- redirects are never followed (there is no code for it);
 - every failure is raised as a `DirectFailure` whose `kind` says in which phase it happened, so the
   client words it exactly as it words urllib3's (`errors.describe_transport`).
 """
 
 from __future__ import annotations
 
-import gzip
 import http.client
 import os
 import socket
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 
 from urllib3.util.wait import wait_for_read
 
+from pipelines.xmatters.bounded import TooLarge, Watchdog, check_declared_length, read_bounded
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import TransportFailureKind
 
@@ -43,11 +46,21 @@ class DirectFailure(Exception):
         self.kind = kind
 
 
+class DirectTooLarge(Exception):
+    """The body is over the size limit (`declared`: its Content-Length, when that said so)."""
+
+    def __init__(self, declared: int | None) -> None:
+        super().__init__(declared)
+        self.declared = declared
+
+
 class DirectConnections:
     """GETs to one origin (`base_url`'s scheme, host and port) over one connection per thread."""
 
-    def __init__(self, base_url: str, ca: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, ca: str, timeout_s: float, max_body_bytes: int) -> None:
         parts = urlsplit(base_url)
+        self._max_body = max_body_bytes
+        self._watchdog = Watchdog()
         self._origin = url_origin(base_url)
         self._prefix = f"{parts.scheme}://{parts.netloc}"
         self._timeout = timeout_s
@@ -61,25 +74,46 @@ class DirectConnections:
         self._opened: list[http.client.HTTPConnection] = []
 
     def get(self, url: str, headers: Mapping[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
-        """(status, headers, decoded body) of one GET; raises `DirectFailure`."""
+        """(status, headers, decoded body) of one GET within the timeout; raises `DirectFailure`
+        (a `read_timeout` once the whole response took longer) or `DirectTooLarge`."""
+        deadline = time.monotonic() + self._timeout
         target = self._target(url)
         connection = self._connection()
         if connection.sock is None:
-            _in_phase(connection, _connect_failure, connection.connect)
+            _in_phase(connection, _connect_failure, connection.connect, deadline)
+        sock = connection.sock
+        token = self._watchdog.watch(sock, deadline) if sock is not None else None
+        try:
 
-        def exchange() -> http.client.HTTPResponse:
-            connection.request("GET", target, headers=headers)
-            return connection.getresponse()
+            def exchange() -> http.client.HTTPResponse:
+                connection.request("GET", target, headers=headers)
+                return connection.getresponse()
 
-        response = _in_phase(connection, _response_failure, exchange)
-        body = _in_phase(
-            connection,
-            _body_failure,
-            lambda: _decoded(response.read(), response.headers.get("Content-Encoding")),
-        )
-        return response.status, response.headers, body
+            response = _in_phase(connection, _response_failure, exchange, deadline)
+
+            def body() -> bytes:
+                check_declared_length(response.headers.get("Content-Length"), self._max_body)
+                content = read_bounded(
+                    response.read1, response.headers.get("Content-Encoding"), self._max_body
+                )
+                if response.length or time.monotonic() >= deadline:  # cut short (maybe by the watchdog)
+                    raise http.client.IncompleteRead(content, response.length)
+                response.read()  # b"": marks the response done, so the connection serves the next one
+                return content
+
+            try:
+                content = _in_phase(connection, _body_failure, body, deadline)
+            except TooLarge as too_large:
+                declared = too_large.declared
+            else:
+                return response.status, response.headers, content
+        finally:
+            if token is not None:
+                self._watchdog.release(token)
+        raise DirectTooLarge(declared)
 
     def close(self) -> None:
+        self._watchdog.close()
         with self._lock:
             opened, self._opened = self._opened, []
         for connection in opened:
@@ -117,15 +151,22 @@ def _in_phase(
     connection: http.client.HTTPConnection,
     classify: Callable[[BaseException], TransportFailureKind | None],
     step: Callable[[], T],
+    deadline: float,
 ) -> T:
-    """`step()`; a failure closes the connection and is raised as a `DirectFailure` of its kind."""
+    """`step()`; a failure closes the connection and is raised as a `DirectFailure` of its kind
+    (`read_timeout` once the deadline has passed: the watchdog cut the socket, or a read timed out).
+    """
     try:
         return step()
     except BaseException as exc:
         connection.close()
+        if isinstance(exc, TooLarge):
+            raise
         kind = classify(exc)
         if kind is None:
             raise
+        if time.monotonic() >= deadline and kind not in ("dns", "refused", "tls"):
+            kind = "connect_timeout" if classify is _connect_failure else "read_timeout"
     raise DirectFailure(kind) from None
 
 
@@ -160,15 +201,3 @@ def _body_failure(exc: BaseException) -> TransportFailureKind | None:
     if isinstance(exc, http.client.HTTPException | OSError | zlib.error | EOFError):
         return "dropped"  # cut off (IncompleteRead), reset, or a body its encoding cannot decode
     return None
-
-
-def _decoded(body: bytes, content_encoding: str | None) -> bytes:
-    encoding = (content_encoding or "").strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        return gzip.decompress(body)  # BadGzipFile is an OSError
-    if encoding == "deflate":  # zlib-wrapped as the RFC says, or raw as some servers send it
-        try:
-            return zlib.decompress(body)
-        except zlib.error:
-            return zlib.decompress(body, -zlib.MAX_WBITS)
-    return body

@@ -9,16 +9,33 @@ exception, whose request object holds the Authorization header, travels with the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+from pipelines.xmatters.scrub import scrub
 
 PREFIX = "xmatters"
 
 
 class XmattersError(Exception):
-    """Base of every error the extractor raises on purpose."""
+    """Base of every error the extractor raises on purpose.
+
+    The message is made safe here, the one place every error passes: one line, the secrets of this
+    process redacted and control characters shown escaped (`scrub`), because parts of it (an API
+    message, a header, a link) come from the server.
+    """
 
     def __init__(self, message: str) -> None:
-        super().__init__(f"{PREFIX}: {' '.join(message.split())}")
+        super().__init__(f"{PREFIX}: {scrub(' '.join(message.split()))}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickled (the member-call process sends its errors) as it was, not prefixed a second time.
+        return _restore, (type(self), str(self))
+
+
+def _restore(cls: type[XmattersError], text: str) -> XmattersError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, text)
+    return error
 
 
 class ConfigError(XmattersError):
@@ -79,7 +96,7 @@ _TRANSPORT_MESSAGES: dict[str, str] = {
     "refused": "connection refused by {url}",
     "connect_error": "connection error while requesting {url}",
     "connect_timeout": "connection to {url} timed out after {timeout_s:g} s",
-    "read_timeout": "no response from {url} within {timeout_s:g} s",
+    "read_timeout": "no complete response from {url} within {timeout_s:g} s",
     "reset": "connection reset while requesting {url}",
     "dropped": "connection dropped while reading {url}",
     "proxy": "the proxy failed the request to {url} (check HTTPS_PROXY, HTTP_PROXY and NO_PROXY)",
@@ -88,5 +105,28 @@ _TRANSPORT_MESSAGES: dict[str, str] = {
 
 
 def describe_transport(kind: TransportFailureKind, url: str, timeout_s: float) -> str:
-    """One line naming a transport failure; never the exception's own text (object reprs, proxies)."""
+    """One line naming a transport failure; never the exception's own text (object reprs, proxies).
+
+    `timeout_s` bounds the whole response (connect, headers and body), not each read.
+    """
     return _TRANSPORT_MESSAGES[kind].format(url=url, timeout_s=timeout_s)
+
+
+def describe_too_large(url: str, limit_bytes: int, declared: int | None = None) -> str:
+    """A body over `--max-response-mib`: refused, not retried (a bomb stays a bomb)."""
+    limit = f"{limit_bytes / 2**20:g} MiB"
+    if declared is not None:
+        size = f"declares {declared:,} bytes (Content-Length), over the {limit} limit"
+    else:
+        size = f"decodes to more than the {limit} limit"
+    return f"the response from {url} {size}; refused (raise --max-response-mib if it is genuine)"
+
+
+def describe_too_many_pages(listing: str, pages: int, total: int | None) -> str:
+    """A listing that does not end: `links.next` kept coming past the bound of `iter_pages`."""
+    basis = (
+        f"its first page's total of {total:,} items allows {pages:,} pages"
+        if total is not None
+        else f"the first page has no total and --max-pages is {pages:,}"
+    )
+    return f"the listing {listing} links past {pages:,} pages ({basis}); stopped (check --max-pages)"

@@ -66,6 +66,7 @@ class _Links(msgspec.Struct, gc=False):
 class _Page(msgspec.Struct):
     data: list[MemberItem]
     links: _Links | None = None
+    total: int | None = None  # bounds the pages paging follows (paging.py)
 
 
 _DECODER = msgspec.json.Decoder(_Page)
@@ -75,10 +76,10 @@ def decode_page(content: bytes) -> dict[str, Any] | None:
     """The paging envelope (`data`, `links.next`) with typed items; None: decode it generically."""
     try:
         page = _DECODER.decode(content)
-    except msgspec.DecodeError:  # ValidationError (a value of the wrong type) is a DecodeError too
+    except (msgspec.DecodeError, RecursionError):  # a ValidationError is a DecodeError; a deep document
         return None
     links = page.links
-    return {"data": page.data, "links": None if links is None else {"next": links.next}}
+    return {"data": page.data, "links": None if links is None else {"next": links.next}, "total": page.total}
 
 
 def member_key(item: Any) -> str | None:

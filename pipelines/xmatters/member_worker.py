@@ -34,6 +34,7 @@ from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.member_calls import member_tables
 from pipelines.xmatters.report import SkippedGroup
+from pipelines.xmatters.scrub import scrub
 
 
 class _Replies:
@@ -112,7 +113,7 @@ def _portable(exc: BaseException) -> BaseException:
     """The exception as the parent should raise it: classified errors as they are, others named."""
     if isinstance(exc, XmattersError):
         return exc
-    return RuntimeError(f"the member calls failed: {type(exc).__name__}: {exc}")
+    return RuntimeError(scrub(f"the member calls failed: {type(exc).__name__}: {exc}"))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,12 @@ already read is a loop, and a row already seen on an earlier page (offset paging
 data) is dropped. An empty page that still links onward is anomalous (the server says there is
 more at this offset but sent none of it): following the link would skip this page's rows and
 stopping would lose the rest, so the page is read once more and, if still empty, paging fails.
+
+A listing is also bounded in length, against a server whose distinct next links never end: when
+its first page states a `total`, to the pages that total needs at the first page's size (with a
+little slack for rows added while paging) but never past `max_pages` (`--max-pages`), which bounds
+a listing whose first page has no `total`. A next link longer than `MAX_NEXT_LINK_CHARS` is refused
+rather than requested (and quoted in messages).
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from pipelines.xmatters.config import url_origin
-from pipelines.xmatters.errors import ProtocolError
+from pipelines.xmatters.errors import ProtocolError, describe_too_many_pages
+from pipelines.xmatters.settings import DEFAULT_MAX_PAGES, MAX_NEXT_LINK_CHARS
 
 ItemKey = Callable[[Any], Hashable | None]
 
@@ -38,6 +45,7 @@ def iter_pages(
     *,
     key: ItemKey,
     on_duplicates: Callable[[int], None] | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the new (not yet seen) items of each page, starting at `first_url`.
 
@@ -50,7 +58,11 @@ def iter_pages(
     fetched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     seen: set[Hashable] = set()
     url: str | None = first_url
+    page_bound = max_pages
+    total: int | None = None
     while url is not None:
+        if len(fetched) >= page_bound:
+            raise ProtocolError(describe_too_many_pages(first_url, page_bound, total))
         page_key = _page_identity(url)
         if page_key in fetched:
             raise ProtocolError(f"paging loop: the next link {url} repeats a page already read")
@@ -68,6 +80,10 @@ def iter_pages(
                     f"the page {url} is empty but links to a next page (read twice); "
                     "following it could skip rows"
                 )
+        if len(fetched) == 1:
+            total = _total(body)
+            if total is not None:
+                page_bound = min(max_pages, pages_for_total(total, len(items)))
         fresh: list[dict[str, Any]] = []
         for item in items:
             item_key = key(item)
@@ -83,6 +99,19 @@ def iter_pages(
             yield fresh
 
         url = _resolve(next_link, url, origin) if next_link is not None else None
+
+
+def pages_for_total(total: int, first_page_items: int) -> int:
+    """Pages a listing of `total` items needs at the first page's size, plus slack: 10% and 2 pages
+    (rows added while paging, a last page that comes out empty)."""
+    per_page = max(first_page_items, 1)
+    pages = -(-total // per_page) if total > 0 else 1
+    return pages + pages // 10 + 2
+
+
+def _total(body: Any) -> int | None:
+    total = body.get("total") if isinstance(body, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
 
 def _page_identity(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -111,6 +140,11 @@ def _next_link(body: dict[str, Any], url: str) -> str | None:
         return None
     if not isinstance(link, str):
         raise ProtocolError(f"the page {url} has a 'links.next' value that is not a string")
+    if len(link) > MAX_NEXT_LINK_CHARS:
+        raise ProtocolError(
+            f"the page {url} has a 'links.next' of {len(link):,} characters "
+            f"(at most {MAX_NEXT_LINK_CHARS:,} are followed)"
+        )
     return link
 
 

@@ -24,6 +24,9 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_BACKOFF_CAP_S = 30.0
+DEFAULT_MAX_RESPONSE_MIB = 256  # decoded bytes of one response body (a gzip bomb, a runaway page)
+DEFAULT_MAX_PAGES = 10_000  # pages of one listing whose first page has no `total` (10M items at 1000)
+MAX_NEXT_LINK_CHARS = 8192  # a longer `links.next` is refused, not requested
 BACKOFF_BASE_S = 0.5  # first fallback wait when a 429/5xx carries no Retry-After
 
 ARROW_BATCH_ROWS = 50_000  # rows per yielded Arrow table: big enough for dlt's fast path, bounded memory

@@ -21,6 +21,7 @@ from pipelines.xmatters.config import XmattersConfig, config_from_dlt
 from pipelines.xmatters.member_calls import member_tables
 from pipelines.xmatters.member_process import MemberProcess
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
+from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.tables import (
     at_least_one_table,
     email_device_row,
@@ -159,11 +160,11 @@ def _member_tables(calls: Iterable[pa.Table | SkippedGroup], client: XmattersCli
     """The member tables of `calls`; a group deleted during the sync is logged and reported."""
     for item in calls:
         if isinstance(item, SkippedGroup):
-            logger.warning(
+            logger.warning(  # ids and names are server text: scrubbed (scrub.py)
                 "group %s (%s) was deleted during the sync; kept without members: %s",
-                item.group_id,
-                item.name,
-                item.reason,
+                scrub(item.group_id),
+                scrub(str(item.name)),
+                scrub(item.reason),
             )
             client.report.skip_group(*item)
             continue

@@ -16,19 +16,18 @@ import pytest
 
 from orchestration import c1_limits_sql
 from orchestration.cli import main
+from orchestration.demo_command import demo_spec
 from pipelines.c1z.email import c1_email
 from pipelines.c1z.proto import pb
 from pipelines.c1z.reader import open_c1z
-from simulator import Org, OrgSpec
+from simulator import Org
 from simulator.hostile_text import BAD_EMAIL, GROUP_TEXT, PERSON_TEXT
 from tests.conftest import SMALL_ORG_SPEC, cached_org
 from tests.interop.conftest import BATON_COMMANDS, C1Readers
 from tests.orchestration.test_sync_cli import published, sync_args
 
 HOSTILE_SPEC = dataclasses.replace(SMALL_ORG_SPEC, hostile_text=True)
-DEMO_SPEC = OrgSpec(
-    seed=7, people=300, groups=24
-)  # what `baton-xmatters demo --people 300 --groups 24` serves
+DEMO_SPEC = demo_spec(people=300, groups=24, seed=7)  # what `demo --people 300 --groups 24` serves
 
 
 def expected_counts(org: Org, *, expand: bool) -> dict[str, object]:

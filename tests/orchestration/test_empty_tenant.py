@@ -160,11 +160,12 @@ def test_groups_going_from_some_to_none_leave_no_stale_rows(make_simulator, data
     first = expected_from_org(build_org(before))
     assert first.grants and first.users == expected_from_org(build_org(after)).users
     sync_file = tmp_path / "sync.c1z"
-    assert main(sync_args(make_simulator(spec=before), sync_file)) == 0
+    sim = make_simulator(spec=before)
+    assert main(sync_args(sim, sync_file)) == 0
     assert published_counts(data_home) == (3, 5, 3, len(first.grants))
     capsys.readouterr()
 
-    sim = make_simulator(spec=after)
+    sim.serve(build_org(after))  # the same tenant (URL and account), its groups deleted
     # losing every grant is what the sudden-drop guard exists for: blocked unless accepted
     assert main(sync_args(sim, sync_file)) == 1
     assert "grants_sudden_drop" in capsys.readouterr().err

@@ -71,8 +71,8 @@ def history(tmp_path_factory) -> History:
         args = sync_args(good, sync_file)
         args[args.index("--password") + 1] = WRONG_PASSWORD
         assert main(args) == 1
-        with XmattersSimulator(build_org(tenant(0, 0))) as emptied:
-            assert main(sync_args(emptied, sync_file)) == 1  # every grant gone: blocked
+        good.serve(build_org(tenant(0, 0)))  # the same tenant, emptied
+        assert main(sync_args(good, sync_file)) == 1  # every grant gone: blocked
     return History(home, run_cursor, check_cursor, good.password)
 
 
@@ -150,11 +150,11 @@ def test_a_failed_check_is_logged_and_posted(history, receiver, monkeypatch, cap
         "asset": "c1_staging/grants",
         "check": "grants_sudden_drop",
         "severity": "ERROR",
-        "message": "grants: 11 -> 0 (100% drop; limit 50%)",
+        "message": "grants 11 -> 0: 100% of grants dropped; limit 50% (--max-drop)",
     }
     expected = (
         f"check grants_sudden_drop on c1_staging/grants failed in run {alert['run_id']} of job "
-        "xmatters_sync: grants: 11 -> 0 (100% drop; limit 50%)"
+        "xmatters_sync: grants 11 -> 0: 100% of grants dropped; limit 50% (--max-drop)"
     )
     assert expected + "\n" in logged(capfd)
     # the next tick starts after those runs: nothing is reported twice

@@ -76,13 +76,13 @@ ROWS: dict[str, Row] = {
     "response slower than the timeout": Row(
         _rule("slow", delay_s=2.0, times=1),
         extra_args=("--timeout", "0.5"),
-        stderr_has=("no response from", "within 0.5 s"),
+        stderr_has=("no complete response from", "within 0.5 s"),
         fired=1,
     ),
     "every response slower than the timeout": Row(
         _rule("slow", path="/groups", delay_s=2.0, times=None),
         extra_args=("--timeout", "0.5"),
-        fails=("no response from", "/groups", "within 0.5 s", "gave up after 3 attempts"),
+        fails=("no complete response from", "/groups", "within 0.5 s", "gave up after 3 attempts"),
         fired=3,
     ),
     # --- bodies that are not an xMatters page

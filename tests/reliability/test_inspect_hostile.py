@@ -72,7 +72,54 @@ def garbage_protobuf(d: Path) -> Path:
     return _container(d / "bad.c1z", db.read_bytes())
 
 
+def _edited(d: Path, *statements: str) -> Path:
+    """The good file with `statements` run on its database, recompressed."""
+    db = d / "db"
+    with db.open("wb") as out:
+        decompress_to_file(_good(d), out)
+    conn = sqlite3.connect(db)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    return _container(d / "crafted.c1z", db.read_bytes())
+
+
+def generated_grants_data(d: Path) -> Path:
+    """`v1_grants.data` as a virtual generated column: every read would build a 900 MB blob."""
+    columns = (
+        "resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
+        "principal_resource_id, external_id, expansion, needs_expansion, sync_id, discovered_at"
+    )
+    return _edited(
+        d,
+        "alter table v1_grants rename to v1_grants_old",
+        "create table v1_grants (id integer primary key, resource_type_id text not null, resource_id text "
+        "not null, entitlement_id text not null, principal_resource_type_id text not null, "
+        "principal_resource_id text not null, external_id text not null, expansion blob, needs_expansion "
+        "integer not null default 0, data blob generated always as (zeroblob(900000000)) virtual, sync_id "
+        "text not null, discovered_at datetime not null)",
+        f"insert into v1_grants (id, {columns}) select id, {columns} from v1_grants_old",
+        "drop table v1_grants_old",
+    )
+
+
+def with_trigger(d: Path) -> Path:
+    return _edited(d, "create trigger t after insert on v1_grants begin select 1; end")
+
+
+def with_view(d: Path) -> Path:
+    return _edited(d, "create view v1_everything as select * from v1_grants, v1_resources")
+
+
 HOSTILE: dict[str, tuple[Callable[[Path], Path], str, str]] = {
+    "generated data column": (
+        generated_grants_data,
+        "grants",
+        "v1_grants.data is a generated or hidden column",
+    ),
+    "a trigger": (with_trigger, "stats", "it holds a trigger, 't'"),
+    "a view": (with_view, "grants", "it holds a view, 'v1_everything'"),
     "bad magic": (bad_magic, "stats", "not a c1z file (bad magic"),
     "decompression bomb (64 GiB declared)": (declared_bomb, "stats", "exceeds the"),
     "corrupt SQLite": (corrupt_sqlite, "stats", "corrupt SQLite database"),
@@ -137,3 +184,30 @@ def test_inspect_sql_looking_ids_are_data(tmp_path: Path) -> None:
     assert code == 0 and '"grants": 2' in out
     assert peak < MAX_RSS_BYTES
     assert path.read_bytes() == before
+
+
+def huge_names(d: Path) -> Path:
+    """A user and a group whose display names are 50 MB of Cyrillic led by terminal escapes."""
+    name = "\x1b]0;pwned\x07\x1b[2J" + "Ж" * 25_000_000
+    path = d / "huge.c1z"
+    write_c1z(
+        path,
+        users=[UserRow("u1", name, "ENABLED"), UserRow("u2", "Bob", "ENABLED")],
+        groups=[GroupRow("g1", "Ops" + name)],
+        grants=[GrantRow("g1", "user", "u1"), GrantRow("g1", "user", "u2")],
+    )
+    return path
+
+
+@pytest.mark.parametrize("command", ["resources", "entitlements", "grants"])
+def test_inspect_huge_names_in_bounded_memory_and_escaped(command: str, tmp_path: Path) -> None:
+    """Console cells are cut and their control characters escaped; a 50 MB name is never held whole."""
+    path = huge_names(tmp_path)
+    code, out, err, peak = run_inspect(tmp_path, "-f", str(path), command)
+    assert code == 0, err
+    assert peak < 200 * 1024 * 1024, f"peak RSS {peak / 2**20:.0f} MiB"
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in out  # shown, escaped
+    assert max(len(line) for line in out.splitlines()) < 1000
+    if command != "entitlements":
+        assert "Bob" in out

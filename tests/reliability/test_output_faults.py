@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,5 +113,85 @@ def test_output_path_through_a_file(
     code = main(baseline.args(sim, sync_file=not_a_dir / "sync.c1z"))
     assert code == 2
     assert error_line(capsys.readouterr().err).endswith(f"-f/--file: cannot write to {not_a_dir}")
+    assert sim.request_count == 0
+    baseline.assert_unchanged()
+
+
+def test_output_file_that_is_a_directory(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Refused before any request, and nothing (no `dir.c1z.pending`) left beside it."""
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    directory = tmp_path / "out.c1z"
+    directory.mkdir()
+    code = main(baseline.args(sim, sync_file=directory))
+    assert code == 2
+    line = error_line(capsys.readouterr().err)
+    assert f"-f/--file: {directory} is a directory" in line
+    assert sim.request_count == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if "out.c1z" in p.name) == ["out.c1z"]
+    assert list(directory.iterdir()) == []
+    baseline.assert_unchanged()
+
+
+@pytest.mark.parametrize("kind", ["text", "c1z"])
+def test_warehouse_that_is_not_a_duckdb_database(
+    kind: str,
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--warehouse` naming a text file or the `.c1z`: refused, the file untouched, mode included."""
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    wrong = tmp_path / f"wrong.{kind}"
+    if kind == "text":
+        wrong.write_text("notes about the tenant\n" * 50)
+    else:
+        wrong.write_bytes(baseline.file_bytes)
+    wrong.chmod(0o644)
+    before = (wrong.read_bytes(), wrong.stat().st_mode, wrong.stat().st_mtime_ns)
+    code = main([*baseline.args(sim), "--warehouse", str(wrong)])
+    assert code == 2
+    assert error_line(capsys.readouterr().err).endswith(
+        f"--warehouse: not a DuckDB database: {wrong} (left as it is)"
+    )
+    assert sim.request_count == 0
+    assert (wrong.read_bytes(), wrong.stat().st_mode, wrong.stat().st_mtime_ns) == before
+    baseline.assert_unchanged()
+
+
+def test_warehouse_held_open_by_another_process(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An analyst's read-only session on the warehouse: one line naming the holder, before any request."""
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    args = baseline.args(sim)  # before the session opens: it records the source in the warehouse
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); sys.stdin.read()",
+            str(baseline.warehouse),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        code = main(args)
+    finally:
+        holder.communicate("")
+    assert code == 1
+    line = error_line(capsys.readouterr().err)
+    assert f"the warehouse {baseline.warehouse} is open in another process (PID {holder.pid}" in line, line
+    assert "close that session" in line
     assert sim.request_count == 0
     baseline.assert_unchanged()

@@ -16,11 +16,13 @@ import io
 import ipaddress
 import ssl
 import stat
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
+import psutil
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -31,9 +33,10 @@ from cryptography.x509.oid import NameOID
 
 from orchestration.cli import main
 from pipelines.c1z.container import decompress_to_file
-from simulator import Org, XmattersSimulator
+from simulator import Faults, Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org
-from tests.reliability.conftest import RELIABILITY_SPEC, Baseline
+from tests.reliability.conftest import RELIABILITY_SPEC, Baseline, subprocess_env
+from tests.reliability.test_process_faults import CliProcess
 
 SECRET = "xm-Secret-7f3a9c2e-do-not-leak"
 WRONG_SECRET = "xm-Wrong-41b8d0aa-do-not-leak"
@@ -308,3 +311,42 @@ def test_tls_private_ca_works_with_ca_bundle(
     code = main(baseline.args(sim, "--ca-bundle", str(bundle), base_url=base_url))
     baseline.assert_synced(code, capsys.readouterr().err, expected_from_org(reliability_org))
     assert sim.request_count > 0
+
+
+def test_password_file_secret_is_in_no_process_environment_or_argv(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    reliability_org: Org,
+    tmp_path: Path,
+) -> None:
+    """With `--password-file`, no process of the sync (the CLI, the workers, anything Dagster starts)
+    carries the password in its environment or its argv (`/proc/<pid>/environ`, `/proc/<pid>/cmdline`),
+    sampled every few milliseconds while the sync runs."""
+    sim = make_simulator(spec=RELIABILITY_SPEC, password=SECRET, faults=Faults(latency_s=0.05))
+    password_file = tmp_path / "password"
+    password_file.write_text(SECRET + "\n")
+    args = baseline.args(sim)
+    del args[args.index("--password") : args.index("--password") + 2]
+    run = CliProcess([*args, "--password-file", str(password_file)], subprocess_env(baseline.home), tmp_path)
+    cli = psutil.Process(run.proc.pid)
+    seen: set[int] = set()
+    leaks: list[str] = []
+    while run.proc.poll() is None:
+        try:
+            processes = [cli, *cli.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        for process in processes:
+            for name in ("environ", "cmdline"):
+                try:
+                    raw = (Path("/proc") / str(process.pid) / name).read_bytes()
+                except OSError:
+                    continue
+                seen.add(process.pid)
+                if SECRET.encode() in raw:
+                    leaks.append(f"{name} of pid {process.pid} ({process.name()})")
+        time.sleep(0.005)
+    code, _, err = run.finish()
+    baseline.assert_synced(code, err, expected_from_org(reliability_org))
+    assert len(seen) >= 3, "the sampling saw the CLI and its two workers"
+    assert leaks == []

@@ -368,13 +368,23 @@ def _graph_menu_item(driver: webdriver.Chrome) -> str:
 _GROUP_ITEMS = "normalize-space(text())='Expand all groups' or normalize-space(text())='Collapse all groups'"
 
 
-def _click_menu_item(driver: webdriver.Chrome, label: str) -> None:
-    _wait(
-        driver,
-        lambda d: d.find_elements(By.XPATH, f"//*[normalize-space(text())='{label}']"),
-        f"the menu item {label!r}",
-    )[0].click()
-    _close_menu(driver)
+def _click_menu_item(driver: webdriver.Chrome, label: str, attempts: int = 5) -> None:
+    """Clicks `label` in the open settings menu. On a loaded machine the graph may re-render (live
+    run data arriving) and close the menu before the click: then the menu is opened again."""
+    xpath = f"//*[normalize-space(text())='{label}']"
+    for _ in range(attempts):
+        try:
+            item = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: d.find_elements(By.XPATH, xpath)
+            )[0]
+            item.click()
+        except (TimeoutException, StaleElementReferenceException):
+            _close_menu(driver)
+            _open_menu_offering(driver, label)
+            continue
+        _close_menu(driver)
+        return
+    raise AssertionError(f"the settings menu item {label!r} could not be clicked")
 
 
 def _close_menu(driver: webdriver.Chrome) -> None:

@@ -192,7 +192,7 @@ def test_a_response_slower_than_the_timeout_every_time_fails(xm_sim, make_config
     with (
         XmattersClient(make_config(timeout_s=0.2, max_attempts=2)) as client,
         pytest.raises(
-            UnavailableError, match=r"no response from .* within 0.2 s \(gave up after 2 attempts\)"
+            UnavailableError, match=r"no complete response from .* within 0.2 s \(gave up after 2 attempts\)"
         ),
     ):
         people_ids(client)

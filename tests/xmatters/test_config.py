@@ -103,6 +103,8 @@ def test_plain_http_to_a_remote_host_needs_the_explicit_flag():
         ("timeout_s", 0, "timeout"),
         ("max_attempts", 0, "max attempts"),
         ("ca_bundle", "/nonexistent/ca.pem", "--ca-bundle"),
+        ("max_response_mib", 0, "max response size"),
+        ("max_pages", 0, "max pages"),
     ],
 )
 def test_numeric_and_file_settings_are_checked(field, value, fragment):

@@ -107,7 +107,7 @@ def test_anything_unexpected_is_left_to_the_generic_decoder(body: bytes) -> None
 
 
 def test_page_without_links_has_no_next_page() -> None:
-    assert decode_page(b'{"data": []}') == {"data": [], "links": None}
+    assert decode_page(b'{"data": []}') == {"data": [], "links": None, "total": None}
 
 
 def test_member_key_of_dict_items_and_of_items_without_an_id() -> None:

@@ -175,3 +175,19 @@ def test_email_devices_are_read_only_when_asked(xm_sim, make_config):
             device["sequence"],
         )
     assert all("deviceType=EMAIL" in path for _, path, _ in xm_sim.requests)
+
+
+def test_a_skipped_group_with_escapes_in_its_name_is_warned_escaped_and_stored_as_sent(
+    xm_org, xm_sim, make_config, warehouse, pipelines_dir, caplog, monkeypatch
+):
+    group = xm_org.groups[3]
+    hostile = "ops\x1b]0;owned\x07\x1b[2J"
+    monkeypatch.setitem(group, "targetName", hostile)
+    xm_sim.faults.delete_groups([group["id"]])
+    load_raw(make_config(), warehouse, pipelines_dir=pipelines_dir)
+    warnings = [r.getMessage() for r in caplog.records if "deleted during the sync" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "(ops\\x1b]0;owned\\x07\\x1b[2J)" in warnings[0]
+    assert "\x1b" not in caplog.text
+    stored = rows(warehouse, f"select target_name from xmatters_raw.groups where id = '{group['id']}'")
+    assert stored == [(hostile,)]  # data keeps what xMatters holds

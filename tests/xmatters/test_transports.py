@@ -40,15 +40,26 @@ class _ForwardingProxy(http.server.BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if not k.lower().startswith("proxy-")}
         upstream.request("GET", self.path[len(f"{target.scheme}://{target.netloc}") :], headers=headers)
         response = upstream.getresponse()
-        body = response.read()
-        upstream.close()
         self.send_response(response.status)
-        for name in ("Content-Type", "Retry-After"):
+        for name in ("Content-Type", "Retry-After", "Content-Encoding"):
             if response.getheader(name):
                 self.send_header(name, response.getheader(name))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        length = response.getheader("Content-Length")
+        if length is None:  # read to the end, then relay with a length
+            body = response.read()
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:  # relayed as it arrives (a trickle stays a trickle), the length as announced
+            self.send_header("Content-Length", length)
+            self.end_headers()
+            try:
+                while chunk := response.read1(65536):
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except OSError:  # the client went away
+                self.close_connection = True
+        upstream.close()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass

@@ -1,0 +1,64 @@
+"""What is checked about the output files before the first request, so a careless path costs nothing.
+
+A sync that fails on its output after a full extract wastes the extract, and worse, DuckDB or the
+writer may touch the file on the way (`chmod 600`, a `.pending` left beside it). Each check names the
+flag and the path and says what to do instead.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from pipelines.xmatters.errors import XmattersError
+
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file (its main header)
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def check_sync_file(path: Path) -> None:
+    """`-f` must name a file: a directory (or a link to one) cannot be replaced by the new `.c1z`."""
+    if path.is_dir():
+        raise XmattersError(
+            f"-f/--file: {path} is a directory; name the .c1z file to write, e.g. {path}/sync.c1z"
+        )
+
+
+def check_warehouse_file(path: Path) -> None:
+    """`--warehouse` must be a DuckDB database or not exist yet (then the sync creates it)."""
+    if path.is_dir():
+        raise XmattersError(
+            f"--warehouse: {path} is a directory; name the DuckDB file, e.g. {path}/warehouse.duckdb"
+        )
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+    except OSError as exc:
+        raise XmattersError(f"--warehouse: cannot read {path}: {exc.strerror}") from None
+    if header[8:12] != DUCKDB_MAGIC:
+        raise XmattersError(f"--warehouse: not a DuckDB database: {path} (left as it is)")
+
+
+def check_warehouse_unlocked(path: Path) -> None:
+    """No other process may hold the warehouse open: DuckDB allows one writer and no reader beside it.
+
+    Asked once by opening the file for writing (and closing it at once), before the first request:
+    without it, an analyst's open session made the sync fail after its whole extract.
+    """
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.Error as exc:
+        holder = _LOCK_HOLDER.search(str(exc))
+        if holder is None:
+            raise XmattersError(f"--warehouse: cannot open {path}: {exc}") from None
+        raise XmattersError(
+            f"the warehouse {path} is open in another process (PID {holder['pid']}, {holder['program']}): "
+            "DuckDB allows no other session while a sync writes; close that session (or query with "
+            "`baton-xmatters sql`, which holds the file only while a statement runs) and sync again"
+        ) from None
