@@ -122,7 +122,7 @@ def test_sigterm_during_a_sync_cancels_the_task_and_exits_0(
     while sim.request_count == 0 and time.monotonic() < deadline:  # the Dagster run is extracting
         time.sleep(0.1)
     assert fake_c1.state.heartbeats[task] >= 2
-    # the sync's processes got neither the client secret (argv, environment) nor the password in argv
+    # the sync's processes get neither the client secret nor the xMatters password in argv or environment
     children = psutil.Process(service.process.pid).children(recursive=True)
     assert children
     for child in children:
@@ -130,7 +130,7 @@ def test_sigterm_during_a_sync_cancels_the_task_and_exits_0(
         cmdline = Path(f"/proc/{child.pid}/cmdline").read_bytes()
         assert fake_c1.credentials.client_secret.encode() not in environ + cmdline
         assert b"BATON_CLIENT_SECRET" not in environ
-        assert sim.password.encode() not in cmdline
+        assert sim.password.encode() not in environ + cmdline  # it travels on the child's stdin
     started = time.monotonic()
     assert service.stop() == 0
     assert time.monotonic() - started < 25
