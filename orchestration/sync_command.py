@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -194,7 +194,8 @@ def _with_advanced_options(config: XmattersConfig, options: argparse.Namespace) 
     ).validate()
 
 
-def run_sync(options: argparse.Namespace) -> int:
+def run_sync(options: argparse.Namespace, tags: Mapping[str, str] | None = None) -> int:
+    """The sync from parsed options; `tags` (default: started by the CLI) go on the Dagster run."""
     try:
         plan = plan_from_options(options, os.environ)
     except XmattersError as exc:
@@ -220,7 +221,7 @@ def run_sync(options: argparse.Namespace) -> int:
             validation_worker.stop_when_released()  # one run: its memory goes before the .c1z write
             remove_stale_temporaries(plan.sync_file)
             restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
-            outcome = execute(plan)
+            outcome = execute(plan, tags)
     except SourceChangedError as exc:  # nothing was requested or written
         return fail(str(exc), EXIT_USAGE)
     except XmattersError as exc:
@@ -234,7 +235,7 @@ def run_sync(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def execute(plan: SyncPlan) -> RunOutcome:
+def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome:
     """Runs the job in-process on the persistent instance and reads its outcome.
 
     Dagster is imported here, not with the module: parsing and checking the flags (and `--help`)
@@ -294,7 +295,7 @@ def execute(plan: SyncPlan) -> RunOutcome:
             instance=instance,
             raise_on_error=False,
             run_id=run_id,
-            tags=run_tags.CLI,
+            tags=dict(run_tags.CLI if tags is None else tags),
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         return summarize_run(result)
