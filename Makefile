@@ -40,10 +40,9 @@ ui: $(STAMP)
 	BATON_XMATTERS_HOME=$(abspath $(BATON_XMATTERS_HOME)) DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) \
 		$(BIN)/dagster dev -w workspace.yaml -p $(PORT)
 
-# Regenerate the committed protobuf code from pipelines/c1z/proto/*.proto.
+# Regenerate the committed protobuf/gRPC code from baton-sdk's .proto files in pipelines/c1z/proto/.
 proto: $(STAMP)
-	$(BIN)/python -m grpc_tools.protoc -Ipipelines/c1z/proto --python_out=pipelines/c1z/proto \
-		--pyi_out=pipelines/c1z/proto pipelines/c1z/proto/c1/connector/v2/*.proto
+	$(BIN)/python pipelines/c1z/proto/regenerate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

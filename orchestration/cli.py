@@ -66,6 +66,7 @@ def build_sync_parser() -> argparse.ArgumentParser:
     # Imported here, not at the top: the sync loads Dagster (seconds, ~100 MB), which `inspect` and
     # `simulate` do not need; reading a hostile file should not start by loading an orchestrator.
     from orchestration import sync_command
+    from orchestration.service import settings as service_settings
 
     parser = argparse.ArgumentParser(
         prog="baton-xmatters",
@@ -76,6 +77,7 @@ def build_sync_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=version())
     sync_command.add_sync_arguments(parser)
+    service_settings.add_service_arguments(parser)
     return parser
 
 
@@ -114,6 +116,13 @@ def _main(args: list[str]) -> int:
         return 2
     options = build_sync_parser().parse_args(args)
     _configure_logging(options.log_level)
+    from orchestration.service.settings import read_settings
+
+    service = read_settings(options)
+    if service.enabled:  # a C1 client id/secret: the self-hosted connector (orchestration/service)
+        from orchestration.service.run import run_service
+
+        return run_service(options, service)
     from orchestration import sync_command
 
     return sync_command.run_sync(options)

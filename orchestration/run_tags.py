@@ -1,8 +1,9 @@
 """Who started a run, as a run tag the UI shows and filters by: `baton-xmatters/started-by`.
 
-The CLI and the schedule set it when they launch; a run launched any other way (the UI's buttons,
-`dagster asset materialize`, `dagster job execute`) carries no tag of ours, and is tagged `ui` by
-its first resource set-up, since Dagster does not say which of its own front ends launched it.
+The CLI, the schedule and C1 service mode (`c1`) set it when they launch; a run launched any other
+way (the UI's buttons, `dagster asset materialize`, `dagster job execute`) carries no tag of ours,
+and is tagged `ui` by its first resource set-up, since Dagster does not say which of its own front
+ends launched it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dagster as dg
 STARTED_BY = "baton-xmatters/started-by"
 CLI = {STARTED_BY: "cli"}
 SCHEDULE = {STARTED_BY: "schedule"}
+C1 = {STARTED_BY: "c1"}  # a full-sync task of ConductorOne service mode (orchestration/service)
 _DAGSTER_SCHEDULE = "dagster/schedule_name"
 _DAGSTER_SENSOR = "dagster/sensor_name"
 

@@ -104,8 +104,11 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     )
 
 
-def run_sync(options: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
-    """The sync of `options`; `env` stands in for this process's environment (the demo's homes)."""
+def run_sync(
+    options: argparse.Namespace, tags: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None
+) -> int:
+    """The sync from parsed options; `tags` (default: started by the CLI) go on the Dagster run; `env`
+    stands in for this process's environment (the demo's homes)."""
     try:
         plan = plan_from_options(options, os.environ if env is None else env)
     except XmattersError as exc:
@@ -131,7 +134,7 @@ def run_sync(options: argparse.Namespace, env: Mapping[str, str] | None = None) 
             validation_worker.start()
             remove_stale_temporaries(plan.sync_file)
             restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
-            outcome = execute(plan)
+            outcome = execute(plan, tags)
     except SourceChangedError as exc:  # nothing was requested or written
         return fail(str(exc), EXIT_USAGE)
     except XmattersError as exc:
@@ -145,7 +148,7 @@ def run_sync(options: argparse.Namespace, env: Mapping[str, str] | None = None) 
     return EXIT_OK
 
 
-def execute(plan: SyncPlan) -> RunOutcome:
+def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome:
     """Runs the job in-process on the persistent instance and reads its outcome.
 
     Dagster is imported here, not with the module: parsing and checking the flags (and `--help`)
@@ -189,7 +192,7 @@ def execute(plan: SyncPlan) -> RunOutcome:
             instance=instance,
             raise_on_error=False,
             run_id=run_id,
-            tags=run_tags.CLI,
+            tags=dict(run_tags.CLI if tags is None else tags),
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         return summarize_run(result)

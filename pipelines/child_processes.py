@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from pipelines.halt import park_if_halted
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # `python -m <module>`, but deaf to Ctrl-C: a terminal sends SIGINT to the whole process group, and
@@ -43,6 +45,7 @@ class ChildProcess:
     """
 
     def __init__(self, module: str, *, unbuffered: bool = False) -> None:
+        park_if_halted()  # an interrupted sync starts no worker that its exit would not stop
         self._log: IO[bytes] = tempfile.TemporaryFile(prefix=f"{module}-")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-c", _RUN_IGNORING_SIGINT, module],

@@ -59,13 +59,7 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
     # The extract case pages /people slowly, so the signal lands while pages are still being read.
     sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=max(stage.latency_s, 0.2)))
     run = CliProcess(baseline.args(sim), subprocess_env(baseline.home), tmp_path, new_session=True)
-    if stage.marker is not None:
-        marker = stage.marker
-        reached = run.wait_for(lambda: run.has_line(marker))
-    else:
-        assert stage.on_disk is not None
-        on_disk = stage.on_disk
-        reached = run.wait_for(lambda: on_disk(baseline.home))
+    reached = run.wait_for_stage(stage, baseline.home)
     requests_at_signal = sim.request_count
     signalled = time.monotonic()
     if reached:

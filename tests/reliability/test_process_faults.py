@@ -98,6 +98,15 @@ class CliProcess:
                 self._seen.wait(0.005)
         return ready()
 
+    def wait_for_stage(self, stage: Stage, home: Path) -> bool:
+        """Wait until the run reaches `stage` (True) or ends first (False)."""
+        if stage.marker is not None:
+            marker = stage.marker
+            return self.wait_for(lambda: self.has_line(marker))
+        assert stage.on_disk is not None
+        on_disk = stage.on_disk
+        return self.wait_for(lambda: on_disk(home))
+
     def finish(self) -> tuple[int, str, str]:
         out = self.proc.stdout.read() if self.proc.stdout is not None else ""
         code = self.proc.wait()
@@ -118,13 +127,7 @@ def test_sigkill_at_stage_loses_nothing(
     sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=stage.latency_s))
     env = subprocess_env(baseline.home)
     run = CliProcess(baseline.args(sim), env, tmp_path)
-    if stage.marker is not None:
-        marker = stage.marker
-        reached = run.wait_for(lambda: run.has_line(marker))
-    else:
-        assert stage.on_disk is not None
-        on_disk = stage.on_disk
-        reached = run.wait_for(lambda: on_disk(baseline.home))
+    reached = run.wait_for_stage(stage, baseline.home)
     if reached:
         os.kill(run.proc.pid, signal.SIGKILL)
     code, _, err = run.finish()

@@ -1,15 +1,17 @@
-"""Our `.proto` definitions of the `c1.connector.v2` messages and their committed generated code.
+"""baton-sdk's own `.proto` files (v0.25.0, Apache-2.0, `LICENSE.baton-sdk`) and their generated code.
 
-Layout: the source is `proto/c1/connector/v2/c1z.proto` so that protoc (run with `-Ipipelines/c1z/proto`,
-see `make proto`) registers it under the same file path and package as baton-sdk's. All messages live
-in that ONE file on purpose: protoc then emits only `google.protobuf` imports, never
-`from c1.connector.v2 import ...`, so the generated module imports cleanly as
-`pipelines.c1z.proto.c1.connector.v2.c1z_pb2` without touching `sys.path`.
+Layout: this directory is protoc's include root, with baton-sdk's layout (`c1/connector/v2/*.proto`,
+`c1/connectorapi/baton/v1/baton.proto`) plus `validate/validate.proto` (protoc-gen-validate) and
+`google/rpc/status.proto` (googleapis). Files register in the descriptor pool under those same
+paths, so there is ONE set of `c1.connector.v2` messages: the `.c1z` code and the service-mode
+gRPC client share it. The copies are byte-identical to upstream; add more upstream files here
+(never hand-written ones) when a new message is needed.
 
-The generated `c1z_pb2.py`/`.pyi` are committed (regenerate with `make proto` after editing the .proto);
-`pb` below is the short name the rest of the package uses.
+The generated `*_pb2.py`/`.pyi`/`*_pb2_grpc.py` are committed; `make proto` regenerates them
+(`regenerate.py` rewrites protoc's import lines to this package). `pb` is the short name the
+rest of the package uses for the `.c1z` messages.
 """
 
-from pipelines.c1z.proto.c1.connector.v2 import c1z_pb2 as pb
+from pipelines.c1z.proto import pb
 
 __all__ = ["pb"]

@@ -1,0 +1,32 @@
+"""A full-sync task's sync, in its own process: `python -m orchestration.service.child` (JSON on stdin).
+
+Why a process per task: a task cancelled by C1 must stop its sync without stopping the service, and
+the CLI's sync already stops cleanly on SIGTERM (orchestration/interrupts.py: requests halt, the
+Dagster run is marked canceled, temporaries go, exit 143). Each task's memory also goes with it.
+The options arrive on stdin, not argv or environment, so the xMatters password is not readable from
+/proc by other users' tools; the C1 client secret is not passed at all.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    from orchestration import run_tags
+    from orchestration.cli import _configure_logging
+    from orchestration.sync_command import build_options, run_sync
+
+    options = build_options(**request["options"])
+    _configure_logging(options.log_level)
+    return run_sync(options, tags=run_tags.C1)
+
+
+if __name__ == "__main__":
+    exit_code = main()
+    gc.freeze()  # as the console script: no collection of Dagster's heap at exit
+    sys.exit(exit_code)

@@ -1,0 +1,189 @@
+"""The gRPC client of C1's `BatonService`: TLS, the access token on every call, errors as one type.
+
+As baton-sdk's `service_client.go`: the address is `BATON_C1_API_HOST` or the client id's host, port
+443 unless given; every request carries the host id; `authorization: Bearer <token>` on every call.
+One channel for the process (grpcio reconnects by itself) instead of the SDK's dial per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+
+from orchestration.service.access_token import TokenError, TokenSource
+from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2_grpc as baton_grpc
+from pipelines.c1z.proto.google.rpc import status_pb2
+
+logger = logging.getLogger("baton_xmatters.service")
+
+CALL_TIMEOUT_S = 30.0
+UPLOAD_TIMEOUT_S = 600.0
+CHUNK_BYTES = 512 * 1024  # baton-sdk's chunk size; C1 accepts at most 1 MiB per message
+UPLOAD_ATTEMPTS = 3
+UPLOAD_WAITS_S = (0.0, 1.0)
+
+T = TypeVar("T")
+
+
+class CallError(Exception):
+    """A failed call: its gRPC status code and a one-line message (never a credential)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+def grpc_target(api_host: str) -> str:
+    host_has_port = api_host.startswith("[") and "]:" in api_host or api_host.count(":") == 1
+    return api_host if host_has_port else f"{api_host}:443"
+
+
+class BatonClient:
+    def __init__(
+        self,
+        api_host: str,
+        host_id: str,
+        tokens: TokenSource,
+        root_certificates: bytes | None,
+        user_agent: str,
+    ) -> None:
+        self.host_id = host_id
+        self.target = grpc_target(api_host)
+        self._tokens = tokens
+        credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+        self._channel = grpc.secure_channel(
+            self.target, credentials, options=[("grpc.primary_user_agent", user_agent)]
+        )
+        self._stub = baton_grpc.BatonServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        try:
+            return (("authorization", self._tokens.authorization()),)
+        except TokenError as exc:
+            code = grpc.StatusCode.UNAUTHENTICATED if exc.refused else grpc.StatusCode.UNAVAILABLE
+            raise CallError(code, str(exc)) from None
+
+    def _call(self, name: str, call: Callable[[tuple[tuple[str, str], ...]], T]) -> T:
+        metadata = self._metadata()
+        try:
+            return call(metadata)
+        except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+            details = (exc.details() if isinstance(exc, grpc.Call) else None) or ""
+            raise CallError(
+                code, f"{name} at {self.target}: {details.splitlines()[0] if details else code.name}"
+            ) from None
+
+    def hello(self, request: baton.BatonServiceHelloRequest) -> None:
+        self._call("Hello", lambda md: self._stub.Hello(request, metadata=md, timeout=CALL_TIMEOUT_S))
+
+    def get_task(self) -> baton.BatonServiceGetTaskResponse:
+        request = baton.BatonServiceGetTaskRequest(host_id=self.host_id)
+        return self._call(
+            "GetTask", lambda md: self._stub.GetTask(request, metadata=md, timeout=CALL_TIMEOUT_S)
+        )
+
+    def heartbeat(self, task_id: str) -> baton.BatonServiceHeartbeatResponse:
+        request = baton.BatonServiceHeartbeatRequest(host_id=self.host_id, task_id=task_id)
+        return self._call(
+            "Heartbeat", lambda md: self._stub.Heartbeat(request, metadata=md, timeout=CALL_TIMEOUT_S)
+        )
+
+    def finish_success(self, task_id: str) -> None:
+        request = baton.BatonServiceFinishTaskRequest(
+            host_id=self.host_id, task_id=task_id, success=baton.BatonServiceFinishTaskRequest.Success()
+        )
+        self._finish(request)
+
+    def finish_error(self, task_id: str, code: grpc.StatusCode, message: str, *, non_retryable: bool) -> None:
+        request = baton.BatonServiceFinishTaskRequest(
+            host_id=self.host_id,
+            task_id=task_id,
+            status=status_pb2.Status(code=code.value[0], message=message),
+            error=baton.BatonServiceFinishTaskRequest.Error(non_retryable=non_retryable),
+        )
+        self._finish(request)
+
+    def _finish(self, request: baton.BatonServiceFinishTaskRequest) -> None:
+        """A failed FinishTask is logged, not retried (baton-sdk's manager.go does the same)."""
+        try:
+            self._call(
+                "FinishTask", lambda md: self._stub.FinishTask(request, metadata=md, timeout=CALL_TIMEOUT_S)
+            )
+        except CallError as exc:
+            logger.error("FinishTask for task %s failed: %s", request.task_id, exc)
+
+    def upload(self, task_id: str, path: Path, stop: Callable[[], bool] = lambda: False) -> str:
+        """UploadAsset of the whole file: metadata, 512 KiB chunks, the sha256; three attempts.
+
+        Returns the hex digest. Each attempt streams from offset 0, as baton-sdk does.
+        """
+        digest = sha256_file(path)
+        last: CallError | None = None
+        for attempt in range(UPLOAD_ATTEMPTS):
+            if attempt:
+                wait = UPLOAD_WAITS_S[min(attempt - 1, len(UPLOAD_WAITS_S) - 1)]
+                logger.warning(
+                    "upload of task %s failed (%s); attempt %d in %.0f s", task_id, last, attempt + 1, wait
+                )
+                if _sleep_unless(stop, wait):
+                    break
+            try:
+                self._call(
+                    "UploadAsset",
+                    lambda md: self._stub.UploadAsset(
+                        _upload_messages(self.host_id, task_id, path, digest, stop),
+                        metadata=md,
+                        timeout=UPLOAD_TIMEOUT_S,
+                    ),
+                )
+                return digest.hex()
+            except CallError as exc:
+                last = exc
+        raise last or CallError(grpc.StatusCode.CANCELLED, "upload abandoned: the task was stopped")
+
+
+def sha256_file(path: Path) -> bytes:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.digest()
+
+
+def _upload_messages(
+    host_id: str, task_id: str, path: Path, digest: bytes, stop: Callable[[], bool]
+) -> Iterator[baton.BatonServiceUploadAssetRequest]:
+    request = baton.BatonServiceUploadAssetRequest
+    yield request(metadata=request.UploadMetadata(host_id=host_id, task_id=task_id))
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            if stop():
+                return  # the stream ends without eof: C1 discards it
+            yield request(data=request.UploadData(data=chunk))
+    yield request(eof=request.UploadEOF(sha256_checksum=digest))
+
+
+def _sleep_unless(stop: Callable[[], bool], seconds: float) -> bool:
+    """Sleeps `seconds` in small steps; True (at once) when `stop()` says so."""
+    deadline = time.monotonic() + seconds
+    while not stop():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, 0.1))
+    return True
+
+
+__all__ = ["BatonClient", "CallError", "grpc_target", "sha256_file"]

@@ -1,0 +1,77 @@
+"""`baton-xmatters` with a C1 client id and secret: check everything, then serve C1 until SIGTERM.
+
+Every setting is checked before the first request (a malformed secret is one line that never shows
+it). SIGTERM and SIGINT stop polling, stop a running sync (its task finishes as CANCELLED) and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from orchestration.service.access_token import TokenSource
+from orchestration.service.client import BatonClient
+from orchestration.service.credentials import CredentialError, parse_credentials
+from orchestration.service.hello import PACKAGE, default_host_id, package_version
+from orchestration.service.loop import FatalServiceError, Service
+from orchestration.service.settings import ServiceSettings
+from orchestration.service.tls import TlsConfigError, grpc_root_certificates, http_context
+from orchestration.sync_command import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    build_options,
+    fail,
+    plan_from_options,
+)
+from pipelines.xmatters.errors import XmattersError
+
+logger = logging.getLogger("baton_xmatters.service")
+
+
+def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
+    try:
+        credentials = parse_credentials(settings.client_id, settings.client_secret)
+        plan = plan_from_options(options, os.environ)  # the xMatters settings, checked now, not per task
+        context = http_context()
+        roots = grpc_root_certificates()
+        if settings.c1z_temp_dir and not Path(settings.c1z_temp_dir).is_dir():
+            raise XmattersError(
+                f"--c1z-temp-dir/BATON_C1Z_TEMP_DIR {settings.c1z_temp_dir!r} is not a directory"
+            )
+    except (CredentialError, TlsConfigError, XmattersError) as exc:
+        return fail(str(exc), EXIT_USAGE)
+    api_host = settings.c1_api_host or credentials.client_id.token_host
+    host_id = settings.host_id or default_host_id()
+    tokens = TokenSource(credentials, api_host, context)
+    user_agent = f"{credentials.client_id.client_name} {PACKAGE}/{package_version()}"
+    client = BatonClient(api_host, host_id, tokens, roots, user_agent)
+    sync_options = _sync_options(options, plan.config.base_url, plan.config.username, plan.config.password)
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    service = Service(client, sync_options, settings.c1z_temp_dir or None, stop)
+    try:
+        service.run()
+    except FatalServiceError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        client.close()
+    logger.info("service stopped")
+    return EXIT_OK
+
+
+def _sync_options(options: argparse.Namespace, base_url: str, username: str, password: str) -> dict[str, Any]:
+    """The sync flags the service was started with, with the resolved connection (for child.py)."""
+    known = vars(build_options())
+    values = {key: getattr(options, key, default) for key, default in known.items()}
+    values.update(base_url=base_url, username=username, password=password, password_file=None)
+    return values

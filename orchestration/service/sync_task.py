@@ -1,0 +1,93 @@
+"""Runs one full-sync task's sync in a child process and watches it (see child.py for why a process).
+
+The parent forwards the child's output lines to its own stderr (the container log) and keeps the
+child's `baton-xmatters: error: ...` line: that line becomes the task's FinishTask message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+logger = logging.getLogger("baton_xmatters.service")
+
+ERROR_PREFIX = "baton-xmatters: error: "
+STOP_WAIT_S = 20.0  # the CLI's interrupt ends within a few seconds; then it is killed
+# Never handed to the child: it needs neither the C1 credentials nor a second copy of the password.
+WITHHELD_ENV = ("BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_PASSWORD", "BATON_PASSWORD_FILE")
+
+
+@dataclass
+class SyncResult:
+    exit_code: int
+    error: str | None  # the child's one-line error, without the prefix
+
+    @property
+    def success(self) -> bool:
+        return self.exit_code == 0
+
+
+class SyncProcess:
+    def __init__(self, options: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+        child_env = {k: v for k, v in (os.environ if env is None else env).items() if k not in WITHHELD_ENV}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.service.child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            text=True,
+            start_new_session=True,  # a terminal's Ctrl-C reaches the service, which stops the child
+        )
+        self._error: str | None = None
+        self._reader = threading.Thread(target=self._forward, args=(self._process.stdout,), daemon=True)
+        self._reader.start()
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps({"options": dict(options)}))
+        self._process.stdin.close()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def _forward(self, stream: IO[str]) -> None:
+        for line in stream:
+            sys.stderr.write(line)
+            if line.startswith(ERROR_PREFIX):
+                self._error = line[len(ERROR_PREFIX) :].strip()
+        sys.stderr.flush()
+
+    def poll(self, timeout: float) -> SyncResult | None:
+        try:
+            code = self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._reader.join(timeout=5)
+        return SyncResult(code, self._error)
+
+    def stop(self) -> SyncResult:
+        """SIGTERM (the CLI's clean interrupt: the run is marked canceled), then SIGKILL if it hangs."""
+        if self._process.poll() is None:
+            logger.info("stopping the sync (process %d)", self._process.pid)
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._reader.join(timeout=5)
+        return SyncResult(self._process.returncode, self._error)
+
+
+def child_options(options: Mapping[str, Any], sync_file: Path) -> dict[str, Any]:
+    """The sync's options for one task: its own file; everything else as the service was started."""
+    return {**options, "sync_file": str(sync_file)}

@@ -1,0 +1,221 @@
+"""The client pieces in-process against the fake C1: multi-chunk uploads, a cut stream retried,
+token caching and refresh, credential parsing; quicker than a whole service run."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import grpc
+import pytest
+
+from orchestration.service.access_token import TokenSource, audience
+from orchestration.service.client import CHUNK_BYTES, BatonClient, CallError
+from orchestration.service.credentials import CredentialError, parse_client_id, parse_credentials
+from orchestration.service.tls import grpc_root_certificates, http_context
+
+
+def client_for(fake, clock=None) -> tuple[BatonClient, TokenSource]:
+    env = {"SSL_CERT_FILE": str(fake.pki.ca_pem)}
+    credentials = parse_credentials(fake.credentials.client_id, fake.credentials.client_secret)
+    tokens = TokenSource(credentials, fake.api_host, http_context(env), **({"clock": clock} if clock else {}))
+    return BatonClient(fake.api_host, "unit-host", tokens, grpc_root_certificates(env), "unit"), tokens
+
+
+def test_upload_sends_512k_chunks_and_retries_a_cut_stream_from_the_start(fake_c1, tmp_path):
+    payload = os.urandom(2 * CHUNK_BYTES + 12345)
+    path = tmp_path / "big.c1z"
+    path.write_bytes(payload)
+    fake_c1.state.cut_uploads = 1
+    client, _ = client_for(fake_c1)
+    try:
+        digest = client.upload("T" * 27, path)
+    finally:
+        client.close()
+    assert digest == hashlib.sha256(payload).hexdigest()
+    assert fake_c1.state.cut == 1
+    (upload,) = fake_c1.state.uploads
+    assert upload.data == payload
+    assert upload.chunk_sizes == [CHUNK_BYTES, CHUNK_BYTES, 12345]
+    assert upload.sha256 == hashlib.sha256(payload).digest()
+
+
+def test_upload_gives_up_after_three_attempts(fake_c1, tmp_path):
+    path = tmp_path / "small.c1z"
+    path.write_bytes(b"x" * 100)
+    fake_c1.state.cut_uploads = 5
+    client, _ = client_for(fake_c1)
+    try:
+        with pytest.raises(CallError) as failure:
+            client.upload("T" * 27, path)
+    finally:
+        client.close()
+    assert failure.value.code == grpc.StatusCode.UNAVAILABLE
+    assert fake_c1.state.cut == 3 and fake_c1.state.uploads == []
+
+
+def test_the_token_is_reused_until_ten_seconds_before_it_expires(fake_c1):
+    now = [1000.0]
+    fake_c1.state.token_expires_in = 60
+    client, tokens = client_for(fake_c1, clock=lambda: now[0])
+    try:
+        first = tokens.authorization()
+        now[0] += 49
+        assert tokens.authorization() == first
+        now[0] += 1.5  # 9.5 s left
+        second = tokens.authorization()
+        assert second != first and second.startswith("Bearer ")
+        client.get_task()  # the new token is accepted
+    finally:
+        client.close()
+    assert len(fake_c1.state.token_requests) == 2
+
+
+def test_a_wrong_ca_is_a_tls_error_not_a_refusal(fake_c1, tmp_path, pki):
+    from tests.service.fake_c1 import make_pki
+
+    other = make_pki(tmp_path / "other")
+    env = {"SSL_CERT_FILE": str(other.ca_pem)}
+    credentials = parse_credentials(fake_c1.credentials.client_id, fake_c1.credentials.client_secret)
+    tokens = TokenSource(credentials, fake_c1.api_host, http_context(env))
+    client = BatonClient(fake_c1.api_host, "h", tokens, grpc_root_certificates(env), "unit")
+    try:
+        with pytest.raises(CallError) as failure:
+            client.get_task()
+    finally:
+        client.close()
+    assert failure.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "TLS error: CERTIFICATE_VERIFY_FAILED" in failure.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "host"),
+    [("a@tenant.conductor.one/x", "tenant.conductor.one"), ("a@h:8443/x/y", "h:8443"), ("a@b@c/d", "b@c")],
+)
+def test_client_id_is_split_as_baton_sdk_does(raw, host):
+    assert parse_client_id(raw).token_host == host
+
+
+@pytest.mark.parametrize("raw", ["no-at/x", "a@no-slash", "a@/x"])
+def test_a_malformed_client_id_is_named(raw):
+    with pytest.raises(CredentialError, match="--client-id/BATON_CLIENT_ID is malformed"):
+        parse_client_id(raw)
+
+
+def test_audience_drops_the_port():
+    assert audience("tenant.conductor.one:443") == "tenant.conductor.one"
+    assert audience("tenant.conductor.one") == "tenant.conductor.one"
+
+
+def test_a_token_endpoint_outage_is_retryable_a_4xx_is_a_refusal(fake_c1):
+    client, _ = client_for(fake_c1)
+    try:
+        fake_c1.state.token_status = 503
+        with pytest.raises(CallError) as outage:
+            client.get_task()
+        assert outage.value.code == grpc.StatusCode.UNAVAILABLE
+        assert outage.value.message.endswith("/auth/v1/token answered HTTP 503")
+        fake_c1.state.token_status = 403
+        with pytest.raises(CallError) as refusal:
+            client.get_task()
+        assert refusal.value.code == grpc.StatusCode.UNAUTHENTICATED
+        assert "refused the client credentials (HTTP 403)" in refusal.value.message
+        fake_c1.state.token_status = 200
+        client.get_task()
+    finally:
+        client.close()
+
+
+def test_a_sync_process_that_cannot_start_fails_the_task_not_the_service(fake_c1, tmp_path):
+    import threading
+
+    from orchestration.service.loop import Service
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    def cannot_start(options):
+        raise OSError(12, "Cannot allocate memory")
+
+    client, _ = client_for(fake_c1)
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+    try:
+        Service(client, {}, str(tmp_path), threading.Event(), start_sync=cannot_start).handle(task, None)
+    finally:
+        client.close()
+    finished = fake_c1.finished_task(task.id)
+    assert finished.status.message == "cannot start the sync process: [Errno 12] Cannot allocate memory"
+    assert finished.status.code == grpc.StatusCode.UNKNOWN.value[0]
+    assert list(tmp_path.iterdir()) == []  # the task's directory is gone
+
+
+class _EndlessSync:
+    """Stands in for the sync process (its stopping is what is under test, not the sync)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def poll(self, timeout: float):
+        import time
+
+        time.sleep(timeout)
+        return None
+
+    def stop(self):
+        from orchestration.service.sync_task import SyncResult
+
+        self.stopped = True
+        return SyncResult(143, None)
+
+
+def test_ten_failed_heartbeats_in_a_row_cancel_the_sync(fake_c1, tmp_path, monkeypatch):
+    import threading
+
+    from orchestration.service import loop
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    monkeypatch.setattr(loop, "MIN_HEARTBEAT_S", 0.01)
+    fake_c1.state.next_heartbeat_s = 0.02
+    fake_c1.state.fail_heartbeats_after = 2
+    sync = _EndlessSync()
+    client, _ = client_for(fake_c1)
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+    try:
+        loop.Service(client, {}, str(tmp_path), threading.Event(), start_sync=lambda o: sync).handle(
+            task, None
+        )
+    finally:
+        client.close()
+    assert sync.stopped
+    assert fake_c1.state.heartbeats[task.id] == 2 + loop.MAX_HEARTBEAT_FAILURES
+    finished = fake_c1.finished_task(task.id)
+    assert finished.status.code == grpc.StatusCode.CANCELLED.value[0]
+    assert finished.status.message == "sync stopped: 10 heartbeats failed in a row"
+    assert fake_c1.state.uploads == []
+
+
+@pytest.mark.parametrize(
+    ("api_host", "target"),
+    [("tenant.conductor.one", "tenant.conductor.one:443"), ("localhost:8443", "localhost:8443")],
+)
+def test_grpc_address_defaults_to_port_443(api_host, target):
+    from orchestration.service.client import grpc_target
+
+    assert grpc_target(api_host) == target
+
+
+def test_settings_are_declared_once_flags_win_over_variables():
+    import argparse
+
+    from orchestration.service.settings import SETTINGS, add_service_arguments, read_settings
+
+    parser = argparse.ArgumentParser()
+    add_service_arguments(parser)
+    flags = {s.flag for s in SETTINGS if s.flag}
+    assert flags == {"--client-id", "--client-secret", "--c1z-temp-dir"}
+    assert all(s.env.startswith("BATON_") for s in SETTINGS)
+    env = {"BATON_CLIENT_ID": "env-id", "BATON_CLIENT_SECRET": "env-secret", "BATON_HOST_ID": "h"}
+    settings = read_settings(parser.parse_args(["--client-id", "flag-id"]), env)
+    assert (settings.client_id, settings.client_secret, settings.host_id) == ("flag-id", "env-secret", "h")
+    assert settings.enabled and "env-secret" not in repr(settings)
+    assert not read_settings(parser.parse_args([]), {}).enabled

@@ -1,0 +1,177 @@
+"""Service mode when things go wrong: C1 unavailable, uploads cut, checks failing, cancellation,
+SIGTERM mid-sync, refused or malformed credentials. Each runs the real service process against the
+fake C1 and the simulator, and scans everything it wrote for the client secret."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import grpc
+import psutil
+
+from simulator import Faults
+from tests.conftest import cached_org
+from tests.service.conftest import assert_secret_nowhere, service_env
+from tests.service.test_service_end_to_end import dagster_runs
+
+TIMEOUT_S = 240
+
+
+def finished(fake, task):
+    assert fake.state.wait_for(lambda s: any(f.task_id == task for f in s.finished), TIMEOUT_S)
+    return fake.finished_task(task)
+
+
+def test_unavailable_c1_and_a_cut_upload_are_retried_and_unsupported_tasks_refused(
+    fake_c1, simulator, pki, tmp_path, start_service
+):
+    fake_c1.state.unavailable_calls.update({"Hello": 1, "GetTask": 2})
+    fake_c1.state.cut_uploads = 1
+    grant = fake_c1.add_task("grant")
+    hello = fake_c1.add_task("hello")
+    sync = fake_c1.add_task()
+    service = start_service(service_env(fake_c1, simulator, tmp_path / "home", pki))
+
+    refused = finished(fake_c1, grant)
+    assert refused.WhichOneof("final_state") == "error"
+    assert refused.error.non_retryable
+    assert refused.status.code == grpc.StatusCode.UNIMPLEMENTED.value[0]
+    assert "read-only" in refused.status.message
+
+    done = finished(fake_c1, sync)
+    assert done.WhichOneof("final_state") == "success", service.output()
+    assert service.stop() == 0
+    methods = fake_c1.state.methods()
+    assert methods[:2] == ["Hello", "Hello"]  # the first answered UNAVAILABLE: retried after 1 s
+    assert methods[2:5] == ["GetTask"] * 3  # two UNAVAILABLE, then the grant task
+    # a hello task is answered with Hello carrying its id, and no FinishTask (baton-sdk's hello.go)
+    hellos = [r for n, r in fake_c1.state.calls if n == "Hello"]
+    assert [h.task_id for h in hellos] == ["", "", hello]
+    assert fake_c1.finished_task(hello) is None
+    assert fake_c1.state.cut == 1
+    assert methods.count("UploadAsset") == 2  # the cut stream, then the whole file again
+    (upload,) = fake_c1.state.uploads
+    assert upload.task_id == sync
+    output = service.output()
+    assert "GetTask failed" in output and "UNAVAILABLE" in output
+    assert_secret_nowhere(fake_c1.credentials.client_secret, service.log, tmp_path / "home")
+
+
+def test_a_failed_blocking_check_finishes_the_task_with_its_error_and_uploads_nothing(
+    fake_c1, simulator, org_spec, pki, tmp_path, start_service
+):
+    first = fake_c1.add_task()
+    service = start_service(service_env(fake_c1, simulator, tmp_path / "home", pki))
+    assert finished(fake_c1, first).WhichOneof("final_state") == "success", service.output()
+    assert len(fake_c1.state.uploads) == 1
+
+    # the same tenant now shows the API account far fewer people: the sudden-drop check blocks
+    simulator.serve(cached_org(dataclasses.replace(org_spec, people=10, hidden_people=0, large_groups=0)))
+    second = fake_c1.add_task()
+    failed = finished(fake_c1, second)
+    assert service.stop() == 0
+    assert failed.WhichOneof("final_state") == "error"
+    assert failed.status.code == grpc.StatusCode.UNKNOWN.value[0]
+    assert "users_sudden_drop" in failed.status.message
+    assert "nothing was published" in failed.status.message
+    assert not failed.error.non_retryable
+    assert len(fake_c1.state.uploads) == 1  # nothing uploaded for the failed sync
+    assert "UploadAsset" not in fake_c1.state.methods()[fake_c1.state.methods().index("UploadAsset") + 1 :]
+    runs = dagster_runs(tmp_path / "home" / "dagster")
+    assert sorted(r.status.value for r in runs) == ["FAILURE", "SUCCESS"]
+    assert_secret_nowhere(fake_c1.credentials.client_secret, service.log, tmp_path / "home")
+
+
+def test_cancellation_seen_in_a_heartbeat_stops_the_sync_and_the_service_goes_on(
+    fake_c1, make_simulator, pki, tmp_path, start_service
+):
+    sim = make_simulator(faults=Faults(latency_s=0.3))  # a sync of many seconds
+    fake_c1.state.next_heartbeat_s = 0.5
+    task = fake_c1.add_task()
+    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
+    deadline = time.monotonic() + TIMEOUT_S
+    while sim.request_count == 0 and time.monotonic() < deadline:  # the Dagster run is extracting
+        time.sleep(0.1)
+    with fake_c1.state.lock:
+        cancel_at = fake_c1.state.heartbeats[task] + 1
+        fake_c1.state.cancel_at_heartbeat = cancel_at
+    result = finished(fake_c1, task)
+    assert result.WhichOneof("final_state") == "error", service.output()
+    assert result.status.code == grpc.StatusCode.CANCELLED.value[0]
+    assert "cancelled by C1" in result.status.message
+    assert fake_c1.state.heartbeats[task] == cancel_at  # none after the one that said cancelled
+    # still serving: polls again after the cancelled task
+    polls = fake_c1.state.methods().count("GetTask")
+    assert fake_c1.state.wait_for(lambda s: [n for n, _ in s.calls].count("GetTask") > polls, 10)
+    assert service.stop() == 0
+    assert fake_c1.state.uploads == []
+    runs = dagster_runs(tmp_path / "home" / "dagster")
+    assert [(r.tags.get("baton-xmatters/started-by"), r.status.value) for r in runs] == [("c1", "CANCELED")]
+
+
+def test_sigterm_during_a_sync_cancels_the_task_and_exits_0(
+    fake_c1, make_simulator, pki, tmp_path, start_service
+):
+    sim = make_simulator(faults=Faults(latency_s=0.3))
+    fake_c1.state.next_heartbeat_s = 0.5
+    task = fake_c1.add_task()
+    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
+    deadline = time.monotonic() + TIMEOUT_S
+    while sim.request_count == 0 and time.monotonic() < deadline:  # the Dagster run is extracting
+        time.sleep(0.1)
+    assert fake_c1.state.heartbeats[task] >= 2
+    # the sync's processes get neither the client secret nor the xMatters password in argv or environment
+    children = psutil.Process(service.process.pid).children(recursive=True)
+    assert children
+    for child in children:
+        environ = Path(f"/proc/{child.pid}/environ").read_bytes()
+        cmdline = Path(f"/proc/{child.pid}/cmdline").read_bytes()
+        assert fake_c1.credentials.client_secret.encode() not in environ + cmdline
+        assert b"BATON_CLIENT_SECRET" not in environ
+        assert sim.password.encode() not in environ + cmdline  # it travels on the child's stdin
+    started = time.monotonic()
+    assert service.stop() == 0
+    assert time.monotonic() - started < 25
+    result = fake_c1.finished_task(task)
+    assert result is not None and result.status.code == grpc.StatusCode.CANCELLED.value[0]
+    assert fake_c1.state.uploads == []
+    runs = dagster_runs(tmp_path / "home" / "dagster")
+    assert [r.status.value for r in runs] == ["CANCELED"]
+
+
+def test_a_refused_token_is_one_line_and_exit_1(fake_c1, simulator, pki, tmp_path, start_service):
+    fake_c1.state.token_status = 401
+    service = start_service(service_env(fake_c1, simulator, tmp_path / "home", pki))
+    assert service.process.wait(timeout=60) == 1
+    lines = service.output().strip().splitlines()
+    assert lines[-1] == (
+        f"baton-xmatters: error: https://{fake_c1.api_host}/auth/v1/token refused the client credentials "
+        "(HTTP 401); check BATON_CLIENT_ID/BATON_CLIENT_SECRET (rotate them in C1's connector settings)"
+    )
+    assert fake_c1.state.calls == []  # no gRPC call without a token
+    assert_secret_nowhere(fake_c1.credentials.client_secret, service.log, tmp_path)
+
+
+def test_a_malformed_secret_is_named_never_shown(fake_c1, simulator, pki, tmp_path, start_service):
+    secret = fake_c1.credentials.client_secret
+    cases = {
+        secret.replace(":v1:", ":v2:"): "unsupported version (the third field must be v1)",
+        secret[:-6]: "the key is not base64url-encoded JSON",
+        secret.split(":", 1)[1]: "expected 4 ':'-separated fields, got 3",
+    }
+    for bad, reason in cases.items():
+        env = service_env(fake_c1, simulator, tmp_path / "home", pki, BATON_CLIENT_SECRET=bad)
+        service = start_service(env)
+        assert service.process.wait(timeout=60) == 2
+        assert service.output().strip().splitlines() == [
+            f"baton-xmatters: error: --client-secret/BATON_CLIENT_SECRET is malformed: {reason}"
+        ]
+        assert bad.rsplit(":", 1)[-1][:20] not in service.output()
+    env = service_env(fake_c1, simulator, tmp_path / "home", pki)
+    del env["BATON_CLIENT_ID"]
+    service = start_service(env)
+    assert service.process.wait(timeout=60) == 2
+    assert "--client-id/BATON_CLIENT_ID is required" in service.output()
+    assert fake_c1.state.token_requests == []
