@@ -1,9 +1,9 @@
-"""The service-mode settings, declared once as data: name, flag, environment variable, secret or not, help.
+"""The service-mode settings: a table of the project's settings machinery, one declaration each.
 
-Why data: the argparse flags and the environment reading are both derived from `SETTINGS`, so a
-setting cannot have a flag that its variable disagrees with, and moving these rows into the
-project's settings table later is one line each. Names and variables are baton-sdk's
-(`pkg/field/defaults.go`); `BATON_HOST_ID` and `BATON_C1_API_HOST` have no flag there either.
+The argparse flags, the environment reading and the secret handling all derive from the fields of
+`ServiceSettings` (pipelines/xmatters/settings_table.py), as for the connection and sync settings.
+Names and variables are baton-sdk's (`pkg/field/defaults.go`); `BATON_HOST_ID` and
+`BATON_C1_API_HOST` have no flag there either.
 """
 
 from __future__ import annotations
@@ -11,40 +11,42 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from pipelines.xmatters.settings_table import add_arguments, declared, setting, values_from
 
-@dataclass(frozen=True)
-class Setting:
-    name: str  # the argparse dest and ServiceSettings field
-    env: str
-    flag: str | None  # None: environment only, as in baton-sdk
-    help: str
-    secret: bool = False
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "client_id", "BATON_CLIENT_ID", "--client-id", "C1 connector client id; with the secret: service mode"
-    ),
-    Setting(
-        "client_secret", "BATON_CLIENT_SECRET", "--client-secret", "C1 connector client secret", secret=True
-    ),
-    Setting("host_id", "BATON_HOST_ID", None, "host id sent to C1 (default: the hostname)"),
-    Setting(
-        "c1_api_host", "BATON_C1_API_HOST", None, "host[:port] replacing the tenant host of the client id"
-    ),
-    Setting("c1z_temp_dir", "BATON_C1Z_TEMP_DIR", "--c1z-temp-dir", "directory for each task's .c1z"),
-)
+SERVICE = "ConductorOne service mode (flags win over BATON_* variables)"
 
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    client_id: str = ""
-    client_secret: str = field(default="", repr=False)
-    host_id: str = ""
-    c1_api_host: str = ""
-    c1z_temp_dir: str = ""
+    # A table: one declaration per setting, alike in shape by design (`duplicates` pairs them).
+    client_id: str = setting(
+        "C1 connector client id; with the secret: service mode",
+        default="",
+        group=SERVICE,
+        flag="--client-id",
+        env="BATON_CLIENT_ID",
+    )
+    client_secret: str = setting(
+        "C1 connector client secret",
+        default="",
+        group=SERVICE,
+        flag="--client-secret",
+        env="BATON_CLIENT_SECRET",
+        secret=True,
+    )
+    host_id: str = setting("host id sent to C1 (default: the hostname)", default="", env="BATON_HOST_ID")
+    c1_api_host: str = setting(
+        "host[:port] replacing the tenant host of the client id", default="", env="BATON_C1_API_HOST"
+    )
+    c1z_temp_dir: str = setting(
+        "directory for each task's .c1z",
+        default="",
+        group=SERVICE,
+        flag="--c1z-temp-dir",
+        env="BATON_C1Z_TEMP_DIR",
+    )
 
     @property
     def enabled(self) -> bool:
@@ -53,22 +55,20 @@ class ServiceSettings:
 
 
 def add_service_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("ConductorOne service mode (flags win over BATON_* variables)")
-    for setting in SETTINGS:
-        if setting.flag:
-            group.add_argument(setting.flag, dest=setting.name, help=f"{setting.help} (${setting.env})")
+    add_arguments(parser, ServiceSettings)
 
 
 def read_settings(options: argparse.Namespace, env: Mapping[str, str] | None = None) -> ServiceSettings:
-    """Flag if given, else the variable, else empty."""
+    """Flag if given, else the variable, else empty; blanks around a pasted value dropped."""
     env = os.environ if env is None else env
-    values: dict[str, str] = {}
-    for setting in SETTINGS:
-        given = getattr(options, setting.name, None) if setting.flag else None
-        values[setting.name] = (given if given else env.get(setting.env, "")).strip()
-    return ServiceSettings(**values)
+    values = values_from(ServiceSettings, vars(options), env)
+    return ServiceSettings(**{name: value.strip() for name, value in values.items()})
 
 
 def secret_values(settings: ServiceSettings) -> list[str]:
     """The values never to print: for scrubbing output in tests and logs."""
-    return [getattr(settings, s.name) for s in SETTINGS if s.secret and getattr(settings, s.name)]
+    return [
+        getattr(settings, s.name)
+        for s in declared(ServiceSettings)
+        if s.spec.secret and getattr(settings, s.name)
+    ]

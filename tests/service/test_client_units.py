@@ -207,13 +207,14 @@ def test_grpc_address_defaults_to_port_443(api_host, target):
 def test_settings_are_declared_once_flags_win_over_variables():
     import argparse
 
-    from orchestration.service.settings import SETTINGS, add_service_arguments, read_settings
+    from orchestration.service.settings import ServiceSettings, add_service_arguments, read_settings
+    from pipelines.xmatters.settings_table import declared
 
     parser = argparse.ArgumentParser()
     add_service_arguments(parser)
-    flags = {s.flag for s in SETTINGS if s.flag}
+    flags = {s.spec.flag for s in declared(ServiceSettings) if s.spec.flag}
     assert flags == {"--client-id", "--client-secret", "--c1z-temp-dir"}
-    assert all(s.env.startswith("BATON_") for s in SETTINGS)
+    assert all(s.spec.env and s.spec.env.startswith("BATON_") for s in declared(ServiceSettings))
     env = {"BATON_CLIENT_ID": "env-id", "BATON_CLIENT_SECRET": "env-secret", "BATON_HOST_ID": "h"}
     settings = read_settings(parser.parse_args(["--client-id", "flag-id"]), env)
     assert (settings.client_id, settings.client_secret, settings.host_id) == ("flag-id", "env-secret", "h")

@@ -11,11 +11,12 @@ import argparse
 import pytest
 
 from orchestration.resources import SyncSettings, XmattersResource
+from orchestration.service.settings import ServiceSettings
 from orchestration.sync_command import add_sync_arguments
 from orchestration.sync_options import SyncOptions
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import ConfigError
-from pipelines.xmatters.settings_table import check, declared, given, values_from
+from pipelines.xmatters.settings_table import add_arguments, check, declared, given, values_from
 
 TABLES = [(XmattersConfig, XmattersResource), (SyncOptions, SyncSettings)]
 SAMPLE = {str: "x", int: 3, float: 0.25, bool: True}
@@ -38,22 +39,24 @@ def test_every_setting_is_a_resource_config_field_with_its_default_and_help(tabl
         assert fields[item.name].description.startswith(item.spec.help)
 
 
-@pytest.mark.parametrize("table", [XmattersConfig, SyncOptions], ids=["connection", "sync"])
+@pytest.mark.parametrize(
+    "table", [XmattersConfig, SyncOptions, ServiceSettings], ids=["connection", "sync", "service"]
+)
 def test_every_flag_and_variable_reaches_its_field(table):
-    parser = sync_parser()
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, table)
     for item in declared(table):
+        value = SAMPLE[item.type]
+        if item.spec.env and item.type is not bool:
+            assert values_from(table, {}, {item.spec.env: str(value)})[item.name] == value, item.spec.env
         if item.spec.flag is None:
             continue
-        value = SAMPLE[item.type]
         argv = [item.spec.flag] if item.type is bool else [item.spec.flag, str(value)]
         flags = vars(parser.parse_args(argv))
         assert values_from(table, flags, {})[item.name] == value, item.spec.flag
         assert given(table, flags, {}) == {item.name}
-        if item.spec.env:
-            assert values_from(table, {}, {item.spec.env: str(value)})[item.name] == value, item.spec.env
-            # the flag wins over the variable
-            other = {item.spec.env: "ignored"}
-            assert values_from(table, flags, other)[item.name] == value
+        if item.spec.env:  # the flag wins over the variable
+            assert values_from(table, flags, {item.spec.env: "ignored"})[item.name] == value
 
 
 def test_flags_not_given_leave_the_defaults_and_the_variables_in_charge():
