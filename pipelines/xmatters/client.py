@@ -297,8 +297,10 @@ class XmattersClient:
             return None, self._transport_failure("tls", url)
         except (Urllib3Error, OSError) as exc:
             kind = _transport_failure_kind(exc)
-            if time.monotonic() >= deadline and kind not in ("dns", "refused", "proxy"):
-                kind = "read_timeout"  # the watchdog cut a response that took too long
+            if time.monotonic() >= deadline and kind not in ("dns", "refused"):
+                # the watchdog cut a response that took too long; through a proxy urllib3 words the
+                # cut as a proxy failure (seen on a loaded machine), but it is the same timeout
+                kind = "read_timeout"
             return None, self._transport_failure(kind, url)
         limit = self.config.max_response_bytes
         too_large: TooLarge | None = None

@@ -336,7 +336,7 @@ def _expand_all_groups(driver: webdriver.Chrome) -> None:
     time.sleep(1.0)  # the graph animates its zoom-to-fit after a layout change; let it settle
 
 
-def _open_menu_offering(driver: webdriver.Chrome, label: str, attempts: int = 10) -> None:
+def _open_menu_offering(driver: webdriver.Chrome, label: str, attempts: int = 40) -> None:
     """Opens the settings menu until it offers `label`: right after a collapse it may still read
     "Collapse all groups" while the graph re-renders."""
     for _ in range(attempts):
@@ -379,6 +379,11 @@ def _click_menu_item(driver: webdriver.Chrome, label: str, attempts: int = 5) ->
             )[0]
             item.click()
         except (TimeoutException, StaleElementReferenceException):
+            _close_menu(driver)
+            opposite = {"Expand all groups": "Collapse", "Collapse all groups": "Expand"}[label]
+            if _graph_menu_item(driver).startswith(opposite):  # the click took effect after all
+                _close_menu(driver)
+                return
             _close_menu(driver)
             _open_menu_offering(driver, label)
             continue
