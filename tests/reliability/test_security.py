@@ -10,10 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import datetime as dt
 import gzip
 import io
-import ipaddress
 import ssl
 import stat
 import time
@@ -26,15 +24,12 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 import zstandard
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from orchestration.cli import main
 from pipelines.c1z.container import decompress_to_file
 from simulator import Faults, Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org
+from tests.pki import make_pki
 from tests.reliability.conftest import RELIABILITY_SPEC, Baseline, subprocess_env
 from tests.reliability.test_process_faults import CliProcess
 
@@ -218,66 +213,16 @@ def test_rejected_password_is_not_written_on_the_error_path(
 # ---- TLS ----------------------------------------------------------------------------------------
 
 
-def _certificates(directory: Path) -> tuple[Path, Path]:
-    """A private CA and a server certificate for 127.0.0.1 signed by it: (CA bundle, server PEM)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "baton-xmatters test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    bundle, server = directory / "ca.pem", directory / "server.pem"
-    bundle.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    server.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        + leaf.public_bytes(serialization.Encoding.PEM)
-    )
-    return bundle, server
-
-
 @pytest.fixture
 def https_simulator(
     make_simulator: Callable[..., XmattersSimulator], tmp_path: Path
 ) -> tuple[XmattersSimulator, str, Path]:
     """The simulator's listening socket wrapped in TLS with a private CA: (sim, https base URL, CA bundle)."""
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    bundle, server_pem = _certificates(certs)
+    pki = make_pki(tmp_path / "certs")
+    bundle = pki.ca_pem
     sim = make_simulator(spec=RELIABILITY_SPEC)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(server_pem)
+    context.load_cert_chain(pki.cert_pem, pki.key_pem)
     server = sim._server  # the simulator serves plain http; TLS is added around its socket for this test
     assert server is not None
     server.socket = context.wrap_socket(server.socket, server_side=True)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.interop.conftest import c1_readers  # noqa: F401 - ConductorOne's readers
-from tests.service.fake_c1 import ClientCredentials, FakeC1, TestPki, make_pki, mint_credentials
+from tests.pki import TestPki, make_pki
+from tests.service.fake_c1 import ClientCredentials, FakeC1, mint_credentials
 
 BATON_XMATTERS = Path(sys.executable).with_name("baton-xmatters")
 

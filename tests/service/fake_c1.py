@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import hashlib
-import ipaddress
 import json
 import secrets
 import ssl
@@ -29,16 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.x509.oid import NameOID
 from google.protobuf.duration_pb2 import Duration
 
 from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
 from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2_grpc as baton_grpc
+from tests.pki import TestPki
 
 TENANT_HOST = "tenant.conductor.one"
 CLIENT_ID = f"fake-connector@{TENANT_HOST}/pcc"
@@ -61,67 +57,6 @@ def task_id() -> str:
 def duration(seconds: float) -> Duration:
     whole = int(seconds)
     return Duration(seconds=whole, nanos=int((seconds - whole) * 1e9))
-
-
-# -- a throwaway CA and a server certificate for localhost / 127.0.0.1 ------------------------------
-@dataclass(frozen=True)
-class TestPki:
-    ca_pem: Path
-    cert_pem: Path
-    key_pem: Path
-
-
-def make_pki(directory: Path) -> TestPki:
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake C1 test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    pki = TestPki(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
-    pki.ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    pki.cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.key_pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return pki
 
 
 # -- client credentials as C1 mints them --------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_the_token_is_reused_until_ten_seconds_before_it_expires(fake_c1):
 
 
 def test_a_wrong_ca_is_a_tls_error_not_a_refusal(fake_c1, tmp_path, pki):
-    from tests.service.fake_c1 import make_pki
+    from tests.pki import make_pki
 
     other = make_pki(tmp_path / "other")
     env = {"SSL_CERT_FILE": str(other.ca_pem)}
