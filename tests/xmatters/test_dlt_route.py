@@ -129,9 +129,27 @@ def test_dlt_pipeline_show_serves_the_dashboard_on_localhost(sim, tmp_path):
         assert wait_healthy(url) == {"status": "healthy"}
         with urllib.request.urlopen(url, timeout=30) as page:
             assert "<title>dlt workspace dashboard</title>" in page.read().decode()
+        # the page is drawn by marimo's kernel over a websocket: it reads our pipeline offline
+        assert "people" in kernel_output(url, until="group_members")
     finally:
         os.killpg(show.pid, signal.SIGTERM)
         show.wait(timeout=30)
+
+
+def kernel_output(url: str, *, until: str) -> str:
+    """What marimo's kernel sends a new session, up to the first message holding `until`."""
+    from websockets.sync.client import connect  # a marimo dependency: present with the extra
+
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    ws_url = url.replace("http://", "ws://") + "/ws?session_id=s_test&kiosk=false"
+    with connect(ws_url, max_size=None, open_timeout=30) as ws:
+        while time.monotonic() < deadline:
+            message = ws.recv(timeout=max(deadline - time.monotonic(), 0.1))
+            seen.append(message if isinstance(message, str) else message.decode())
+            if until in seen[-1]:
+                break
+    return "".join(seen)
 
 
 def wait_healthy(url: str) -> object:
