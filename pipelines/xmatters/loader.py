@@ -34,7 +34,7 @@ def duckdb_destination(warehouse_path: Path) -> dlt.destinations.duckdb:
 
 
 def raw_pipeline(warehouse_path: Path, *, pipelines_dir: Path | None = None) -> Pipeline:
-    """The `baton_xmatters` pipeline writing dataset `xmatters_raw` into `warehouse_path`."""
+    """The `xmatters` pipeline writing dataset `xmatters_raw` into `warehouse_path`."""
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=duckdb_destination(warehouse_path),

@@ -16,7 +16,7 @@ MEMBERS_PATH = "/groups/{group_id}/members"
 DEVICES_PATH = "/devices"
 
 DATASET_NAME = "xmatters_raw"
-PIPELINE_NAME = "baton_xmatters"
+PIPELINE_NAME = "xmatters"  # `dlt pipeline xmatters info|trace|show`, as users type it
 SOURCE_NAME = "xmatters"
 
 MAX_PAGE_SIZE = 1000  # the maximum xMatters accepts, and the default (xMatters' own tools ask for it)

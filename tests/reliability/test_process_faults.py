@@ -43,7 +43,7 @@ class Stage:
 
 
 def _load_package_waiting(home: Path) -> bool:
-    normalized = home / "dlt" / "baton_xmatters" / "load" / "normalized"
+    normalized = home / "dlt" / "xmatters" / "load" / "normalized"
     try:  # dlt may move the package away between the check and the listing
         return any(normalized.iterdir())
     except FileNotFoundError:

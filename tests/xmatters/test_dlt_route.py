@@ -7,9 +7,15 @@ from the environment. Before the dlt route was wired in, both ended in `missing 
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,14 +63,18 @@ def assert_loaded(project: Path, sim: XmattersSimulator) -> None:
             assert PASSWORD.encode() not in path.read_bytes(), path
 
 
-def test_secrets_toml_of_the_working_directory_configures_the_pipeline(sim, tmp_path):
-    (tmp_path / ".dlt").mkdir()
-    (tmp_path / ".dlt" / "secrets.toml").write_text(
+def write_secrets(project: Path, sim: XmattersSimulator) -> None:
+    (project / ".dlt").mkdir()
+    (project / ".dlt" / "secrets.toml").write_text(
         "[sources.xmatters]\n"
         f'base_url = "{sim.base_url}"\n'
         f'username = "{sim.username}"\n'
         f'xmatters_password = "{PASSWORD}"\n'
     )
+
+
+def test_secrets_toml_of_the_working_directory_configures_the_pipeline(sim, tmp_path):
+    write_secrets(tmp_path, sim)
     done = run_pipeline(tmp_path, clean_env())
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"{len(sim.org.people)} people, {len(sim.org.groups)} groups" in done.stdout
@@ -73,26 +83,102 @@ def test_secrets_toml_of_the_working_directory_configures_the_pipeline(sim, tmp_
     # dlt's own CLI on the pipeline just run: the pipelines dir is var/dlt, not dlt's ~/.dlt default
     dlt_pipeline = [str(DLT), "pipeline", "--pipelines-dir", "var/dlt"]
     listed = run([*dlt_pipeline, "--list-pipelines"], tmp_path, clean_env())
-    assert listed.returncode == 0 and "baton_xmatters" in listed.stdout, listed.stdout + listed.stderr
-    info = run([*dlt_pipeline, "baton_xmatters", "info"], tmp_path, clean_env())
+    assert listed.returncode == 0 and "xmatters" in listed.stdout.split(), listed.stdout + listed.stderr
+    info = run([*dlt_pipeline, "xmatters", "info"], tmp_path, clean_env())
     assert info.returncode == 0, info.stderr
     assert "dataset_name: xmatters_raw" in info.stdout
     for table in RAW_TABLES:
         assert f"{table} with 1 table(s)" in info.stdout
-    trace = run([*dlt_pipeline, "baton_xmatters", "trace", "-v"], tmp_path, clean_env())
+    trace = run([*dlt_pipeline, "xmatters", "trace", "-v"], tmp_path, clean_env())
     assert trace.returncode == 0, trace.stderr
     assert f"- people: {len(sim.org.people)} row(s)" in trace.stdout
     assert f"- group_members: {sim.org.membership_rows()} row(s)" in trace.stdout
     assert "`sources.xmatters.xmatters_password` = <secret>" in trace.stdout
     assert PASSWORD not in trace.stdout + info.stdout
 
-    # `show` is dlt's workspace dashboard: it needs dlt[hub] (the dlthub package) and marimo
-    import dlt.hub
+    # `show` is dlt's workspace dashboard: without dlt[hub] (the `dashboard` extra) dlt says so
+    if importlib.util.find_spec("dlthub") is None:
+        show = run([*dlt_pipeline, "xmatters", "show"], tmp_path, clean_env())
+        assert "Install dlt[hub]" in show.stdout + show.stderr
 
-    if dlt.hub.__found__:
-        pytest.skip("dlt[hub] is installed: `dlt pipeline ... show` would start a dashboard server")
-    show = run([*dlt_pipeline, "baton_xmatters", "show"], tmp_path, clean_env())
-    assert "Install dlt[hub]" in show.stdout + show.stderr
+
+DASHBOARD_INSTALLED = all(importlib.util.find_spec(name) for name in ("dlthub", "marimo", "ibis"))
+
+
+@pytest.mark.skipif(
+    not DASHBOARD_INSTALLED,
+    reason="the dashboard extra is not installed: pip install -e '.[dashboard]' (dlt[hub], marimo, ibis)",
+)
+def test_dlt_pipeline_show_serves_the_dashboard_on_localhost(sim, tmp_path):
+    write_secrets(tmp_path, sim)
+    done = run_pipeline(tmp_path, clean_env())
+    assert done.returncode == 0, done.stderr[-2000:]
+    # dlt starts `marimo run` by name: the environment's bin directory must be on PATH (an active venv)
+    env = clean_env(PATH=f"{DLT.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    show = subprocess.Popen(
+        [str(DLT), "pipeline", "--pipelines-dir", "var/dlt", "xmatters", "show"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # dlt's marimo child is stopped with it, as one process group
+    )
+    try:
+        url = dashboard_url(show)
+        assert wait_healthy(url) == {"status": "healthy"}
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert "<title>dlt workspace dashboard</title>" in page.read().decode()
+        # the page is drawn by marimo's kernel over a websocket: it reads our pipeline offline
+        assert "people" in kernel_output(url, until="group_members")
+    finally:
+        os.killpg(show.pid, signal.SIGTERM)
+        show.wait(timeout=30)
+
+
+def kernel_output(url: str, *, until: str) -> str:
+    """What marimo's kernel sends a new session, up to the first message holding `until`."""
+    from websockets.sync.client import connect  # a marimo dependency: present with the extra
+
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    ws_url = url.replace("http://", "ws://") + "/ws?session_id=s_test&kiosk=false"
+    with connect(ws_url, max_size=None, open_timeout=30) as ws:
+        while time.monotonic() < deadline:
+            message = ws.recv(timeout=max(deadline - time.monotonic(), 0.1))
+            seen.append(message if isinstance(message, str) else message.decode())
+            if until in seen[-1]:
+                break
+    return "".join(seen)
+
+
+def wait_healthy(url: str) -> object:
+    """marimo's `/health` answer, polled: the URL is printed a moment before the server listens."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=10) as health:
+                return json.load(health)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def dashboard_url(show: subprocess.Popen[str]) -> str:
+    """The `URL: http://localhost:PORT` marimo prints once it listens (the port is 2718 unless taken)."""
+    assert show.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = show.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        found = re.search(r"URL: (http://(?:localhost|127\.0\.0\.1):\d+)", line)
+        if found:
+            return found.group(1)
+    raise AssertionError("dlt pipeline show printed no URL:\n" + "".join(seen))
 
 
 def test_sources_environment_variables_configure_the_pipeline(sim, tmp_path):
