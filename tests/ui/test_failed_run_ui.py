@@ -1,0 +1,181 @@
+"""What the Dagster UI shows after a sync that failed on credentials (issue #16, item 9).
+
+Dagster 1.13's open-source UI cannot mark the assets downstream of a failed step as "skipped": the
+Catalog derives an asset's status from the latest run that *planned* it (`assetsLatestInfo.latestRun`,
+set by the ASSET_MATERIALIZATION_PLANNED event every asset of the run gets at launch), so every asset
+of a failed run reads "Failed" (see docs/design.md, "What the UI shows for a failed run"). The page
+that does tell the failures apart is the run page: the raw step is the one errored step, with the
+HTTP status as its cause, and every step after it is "Not executed". This test pins that, and that
+the run stays FAILED (the run-failure alert sensor relies on it) and no `.c1z` is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from simulator import XmattersSimulator
+from tests.conftest import cached_org
+from tests.ui.conftest import UI_ORG_SPEC
+from tests.ui.test_dagster_ui import _dismiss_community_dialog
+from tests.ui.webserver import REPO_ROOT, DagsterUi
+
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
+PAGE_TIMEOUT_S = 60.0
+
+RUNS_QUERY = """
+query { runsOrError { ... on Runs { results { runId status stepStats { stepKey status } } } } }
+"""
+LATEST_MATERIALIZATION_QUERY = """
+query {
+  assetNodeOrError(assetKey: {path: ["c1_sync"]}) {
+    ... on AssetNode { assetMaterializations(limit: 1) { runId } }
+  }
+}
+"""
+STEP_FAILURES_QUERY = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection {
+      events {
+        __typename
+        ... on ExecutionStepFailureEvent { stepKey error { message errorChain { error { message } } } }
+      }
+    }
+  }
+}
+"""
+
+
+def test_a_credentials_failure_is_the_raw_step_the_rest_not_executed(
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, ui_simulator: XmattersSimulator, tmp_path: Path
+) -> None:
+    cli = _sync_with_wrong_password(dagster_ui, ui_simulator, tmp_path / "dagster_home")
+    assert cli.returncode != 0
+    assert "baton-xmatters: error:" in cli.stderr and "HTTP 401" in cli.stderr, cli.stderr
+    assert not dagster_ui.sync_file.exists()
+
+    runs = dagster_ui.graphql(RUNS_QUERY)["runsOrError"]["results"]
+    assert len(runs) == 1, runs
+    run = runs[0]
+    # Still a failed run: orchestration/sensors.py alerts on it.
+    assert run["status"] == "FAILURE"
+    # Only the raw step ran, and it is the one that failed; nothing downstream started or failed.
+    assert run["stepStats"] == [{"stepKey": "xmatters_raw", "status": "FAILURE"}], run["stepStats"]
+    failures = [
+        event
+        for event in dagster_ui.graphql(STEP_FAILURES_QUERY, {"runId": run["runId"]})["logsForRun"]["events"]
+        if event["__typename"] == "ExecutionStepFailureEvent"
+    ]
+    assert [event["stepKey"] for event in failures] == ["xmatters_raw"]
+    causes = " ".join(link["error"]["message"] for link in failures[0]["error"]["errorChain"])
+    assert "HTTP 401" in causes and "Authentication failed" in causes, causes
+    assert ui_simulator.password not in causes and "wrong-password" not in causes
+
+    browser.get(f"{dagster_ui.url}/runs/{run['runId']}")
+    _dismiss_community_dialog(browser)
+    text = _wait_for_text(browser, "Not executed (")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "failed-run-credentials-run-page.png"))
+    assert "Errored (1)" in text, text[:2000]
+    assert "Succeeded (0)" in text, text[:2000]
+    errored = text.split("Errored (1)", 1)[1].split("Succeeded (0)", 1)[0]
+    assert "xmatters_raw" in errored and "c1_sync" not in errored, errored
+    assert "HTTP 401" in text, text[:4000]
+
+    # The Catalog: Dagster reads the failed run as every planned asset "Failed" (the limitation above).
+    browser.get(f"{dagster_ui.url}/assets")
+    _wait_for_text(browser, "c1_sync")
+    time.sleep(2.0)
+    browser.save_screenshot(str(ARTIFACTS / "failed-run-credentials-catalog.png"))
+
+
+def test_a_blocked_publish_leaves_c1_sync_not_executed(
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, ui_simulator: XmattersSimulator, tmp_path: Path
+) -> None:
+    dagster_home = tmp_path / "dagster_home"
+    first = _sync(dagster_ui, ui_simulator, dagster_home, ui_simulator.password)
+    assert first.returncode == 0, first.stderr[-2000:]
+    published = dagster_ui.sync_file.read_bytes()
+    # The API account suddenly sees far fewer people: the drop check blocks publishing.
+    ui_simulator.serve(cached_org(dataclasses.replace(UI_ORG_SPEC, people=5, hidden_people=0)))
+    blocked = _sync(dagster_ui, ui_simulator, dagster_home, ui_simulator.password)
+    assert blocked.returncode != 0 and "users_sudden_drop" in blocked.stderr, blocked.stderr[-2000:]
+    assert dagster_ui.sync_file.read_bytes() == published
+
+    runs = dagster_ui.graphql(RUNS_QUERY)["runsOrError"]["results"]
+    assert [run["status"] for run in runs] == ["FAILURE", "SUCCESS"], runs
+    steps = {step["stepKey"]: step["status"] for step in runs[0]["stepStats"]}
+    assert steps["xmatters_raw"] == "SUCCESS" and steps["c1_staging__users"] == "SUCCESS", steps
+    assert steps["c1_staging__users_users_sudden_drop"] == "FAILURE", steps
+    # c1_sync never started: no step stats, so neither failed nor succeeded.
+    assert "c1_sync" not in steps and "c1_access_changes" not in steps, steps
+
+    browser.get(f"{dagster_ui.url}/runs/{runs[0]['runId']}")
+    _dismiss_community_dialog(browser)
+    text = _wait_for_text(browser, "Not executed (")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "blocked-run-run-page.png"))
+    errored = text.split("Errored (", 1)[1].split("Succeeded (", 1)[0]
+    assert "users_sudden_drop" in errored and "c1_sync" not in errored, errored
+
+    # The asset page keeps the previous sync's metadata but, like the Catalog, reads the failed run
+    # that planned c1_sync as "Failed" (Dagster 1.13; docs/design.md "A failed run in the UI").
+    browser.get(f"{dagster_ui.url}/assets/c1_sync")
+    text = _wait_for_text(browser, "Latest materialization")
+    _wait_for_text(browser, "sync_id")
+    browser.save_screenshot(str(ARTIFACTS / "blocked-run-c1-sync-asset.png"))
+    status = " ".join(_wait_for_text(browser, "Failed in").split())
+    assert f"Latest materialization Failed in {runs[0]['runId'][:8]}" in status, text[:2000]
+    latest = dagster_ui.graphql(LATEST_MATERIALIZATION_QUERY)["assetNodeOrError"]["assetMaterializations"]
+    assert [event["runId"] for event in latest] == [runs[1]["runId"]]
+
+
+def _sync_with_wrong_password(
+    ui: DagsterUi, simulator: XmattersSimulator, dagster_home: Path
+) -> subprocess.CompletedProcess[str]:
+    return _sync(ui, simulator, dagster_home, "wrong-password")
+
+
+def _sync(
+    ui: DagsterUi, simulator: XmattersSimulator, dagster_home: Path, password: str
+) -> subprocess.CompletedProcess[str]:
+    """The CLI's sync against the webserver's Dagster home, so the UI shows the CLI's run."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("BATON_", "DAGSTER_", "DESTINATION__", "SOURCES__", "RUNTIME__"))
+    }
+    env.update(DAGSTER_HOME=str(dagster_home), BATON_XMATTERS_HOME=str(ui.data_home))
+    command = [
+        str(Path(sys.executable).parent / "baton-xmatters"),
+        "--base-url",
+        simulator.base_url,
+        "--allow-insecure-http",
+        "--username",
+        simulator.username,
+        "--password",
+        password,
+        "-f",
+        str(ui.sync_file),
+    ]
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180)
+
+
+def _wait_for_text(driver: webdriver.Chrome, needle: str) -> str:
+    """The page's text once it shows `needle` and the run's logs (which fill the step lists) are in."""
+
+    def page_text(d: Any) -> str | None:
+        text = str(d.find_element(By.TAG_NAME, "body").text)
+        return text if needle in text and "Loading run logs" not in text else None
+
+    return str(WebDriverWait(driver, PAGE_TIMEOUT_S, poll_frequency=0.5).until(page_text))
