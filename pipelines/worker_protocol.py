@@ -35,7 +35,6 @@ import pyarrow as pa
 
 from pipelines.child_processes import ChildProcess
 
-Body = pa.Table | pa.RecordBatchReader
 _HEADER_LIMIT = 1 << 24  # a header is a small JSON object; a larger length means a broken stream
 
 
@@ -164,19 +163,21 @@ class WorkerProcess:
         kind: str,
         fields: Mapping[str, Any] | None = None,
         body: pa.Table | pa.RecordBatchReader | None = None,
+        *,
+        doing: str | None = None,
     ) -> int:
         """Sends one frame (rows sent); a broken pipe (pyarrow's IO errors too) raises `WorkerDied`."""
         try:
             return write_frame(self._requests, kind, fields, body)
         except OSError:
-            raise WorkerDied(self.death_notice()) from None
+            raise WorkerDied(self.death_notice(doing)) from None
 
     def readable(self, timeout_s: float) -> bool:
         """Whether a frame (or the child's end) has arrived within `timeout_s`."""
         stdout = self.child.process.stdout
         return bool(select.select([stdout], [], [], timeout_s)[0])
 
-    def receive(self) -> Frame:
+    def receive(self, *, doing: str | None = None) -> Frame:
         """The next frame other than a log record (those are logged here as the parent's own)."""
         stdout = self.child.process.stdout
         assert stdout is not None
@@ -186,7 +187,7 @@ class WorkerProcess:
             except (FrameError, OSError, ValueError):
                 frame = None
             if frame is None:
-                raise WorkerDied(self.death_notice())
+                raise WorkerDied(self.death_notice(doing))
             if frame.kind != "log":
                 return frame
             fields = frame.fields
@@ -197,9 +198,11 @@ class WorkerProcess:
     def stop(self) -> None:
         self.child.stop()
 
-    def death_notice(self) -> str:
+    def death_notice(self, doing: str | None = None) -> str:
+        """`the <description> (pid N) exited with code C[ while <doing>]: <its last stderr line>`."""
         code, last = self.child.exit_status()
-        return f"the {self.description} (pid {self.pid}) exited with code {code}: {last}"
+        while_doing = f" while {doing}" if doing else ""
+        return f"the {self.description} (pid {self.pid}) exited with code {code}{while_doing}: {last}"
 
 
 class ParentLink:
