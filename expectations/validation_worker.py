@@ -12,13 +12,12 @@ and its output goes to a private file whose last line explains a worker that die
 from __future__ import annotations
 
 import atexit
-import json
 import threading
 
 import pyarrow as pa
 
 from expectations.outcome import SuiteOutcome
-from pipelines.child_processes import ChildProcess
+from pipelines.worker_protocol import WorkerDied, WorkerProcess
 
 
 class WorkerError(RuntimeError):
@@ -26,47 +25,37 @@ class WorkerError(RuntimeError):
 
 
 class ValidationWorker:
-    """One `python -m expectations.worker` child and its pipes; one request at a time."""
+    """One `python -m expectations.worker` child (`WorkerProcess`); one request at a time."""
 
     def __init__(self) -> None:
-        self._child = ChildProcess("expectations.worker")
+        self._worker = WorkerProcess("expectations.worker", "expectations worker")
+        self._child = self._worker.child
         self._lock = threading.Lock()
 
     @property
     def pid(self) -> int:
-        return self._child.pid
+        return self._worker.pid
 
     def alive(self) -> bool:
-        return self._child.alive()
+        return self._worker.alive()
 
     def validate(self, table: str, rows: pa.RecordBatchReader | pa.Table) -> tuple[SuiteOutcome, int]:
         """(outcome, rows sent): the suite `table` over `rows`, streamed to the worker batch by batch."""
-        batches = rows.to_reader() if isinstance(rows, pa.Table) else rows
-        process = self._child.process
-        assert process.stdin is not None and process.stdout is not None
         with self._lock:
-            sent = 0
             try:
-                process.stdin.write(json.dumps({"table": table}).encode() + b"\n")
-                with pa.ipc.new_stream(process.stdin, batches.schema) as stream:
-                    for batch in batches:
-                        stream.write_batch(batch)
-                        sent += batch.num_rows
-                process.stdin.flush()
-                line = process.stdout.readline()
-            except OSError:  # a broken pipe (pyarrow's IO errors are OSError too)
-                line = b""
+                doing = f"validating {table}"
+                sent = self._worker.send("validate", {"table": table}, body=rows, doing=doing)
+                reply = self._worker.receive(doing=doing)
+            except WorkerDied as exc:
+                raise WorkerError(str(exc)) from None
             except BaseException:
                 # the rows failed mid-stream (a query error): the worker may answer a half-sent
                 # table, so its replies are out of step; end it, the next request starts a new one
-                process.kill()
+                self._child.process.kill()
                 raise
-            if not line:
-                raise WorkerError(self._death_notice(f"validating {table}"))
-        reply = json.loads(line)
-        if not reply["ok"]:
-            raise WorkerError(reply["error"])
-        return SuiteOutcome.from_dict(reply["outcome"]), sent
+        if reply.kind == "error":
+            raise reply.error({}, WorkerError)
+        return SuiteOutcome.from_dict(reply.fields["outcome"]), sent
 
     def stop(self) -> None:
         """Ends the worker at once: it holds nothing worth waiting for.
@@ -74,11 +63,7 @@ class ValidationWorker:
         A sync that fails early (bad credentials) exits while the worker may still be importing
         GX; it would only read the closed pipe after that import, seconds later.
         """
-        self._child.stop()
-
-    def _death_notice(self, doing: str) -> str:
-        code, last = self._child.exit_status()
-        return f"the expectations worker (pid {self.pid}) exited with code {code} while {doing}: {last}"
+        self._worker.stop()
 
 
 _shared: ValidationWorker | None = None

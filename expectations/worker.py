@@ -5,10 +5,10 @@ process that time either delays the checks or, started early on a thread, holds 
 the extract's member calls. A child process imports it on the machine's other core while the
 extract runs, and the validations themselves run there too.
 
-Protocol (parent side: `expectations/validation_worker.py`), one request at a time:
-- request: a JSON line `{"table": "<suite>"}` on stdin, then an Arrow IPC stream of the table;
-- reply: one JSON line on the original stdout, `{"ok": true, "outcome": {...}}` or
-  `{"ok": false, "error": "<one line>"}`.
+Protocol: the frames of `pipelines/worker_protocol.py` (parent side:
+`expectations/validation_worker.py`), one request at a time:
+- request: `validate` (`{"table": "<suite>"}`) with the table as its Arrow body;
+- reply: `outcome` (`{"outcome": {...}}`) or `error` (`{"error": "WorkerError", "message": ...}`).
 The process ends when stdin closes (the parent is done, or died). Everything else the process
 prints, including GX's own output, goes to stderr so it can never corrupt a reply.
 
@@ -21,33 +21,32 @@ import ctypes
 import ctypes.util
 import dataclasses
 import gc
-import json
 import os
 import sys
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 
 import pyarrow as pa
 
+from pipelines.worker_protocol import Frame, FrameError, ParentLink
+
 
 def main() -> NoReturn:
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints land on stderr
-    sys.stdout = sys.stderr
-    requests = sys.stdin.buffer
-
+    link = ParentLink()
     # Below the sync's priority: on two cores the GX import runs beside the extract, whose member
     # calls wait on the CPU after every response (20 ms latency bench: extract ~0.5 s shorter).
     os.nice(10)
     startup_error = _prepare()
     while True:
-        header = requests.readline()
-        if not header:  # the parent closed the pipe: leave without tearing GX's objects down
-            replies.close()
+        try:
+            request = link.receive()
+        except FrameError:  # the parent stopped mid-request: it kills this process
+            request = None
+        if request is None:  # the parent closed the pipe: leave without tearing GX's objects down
+            link.close()
             sys.stderr.flush()
             os._exit(0)
-        reply = _handle(header, requests, startup_error)
-        replies.write(json.dumps(reply).encode() + b"\n")
-        replies.flush()
+        kind, fields = _handle(request, startup_error)
+        link.send(kind, fields)
         _release_memory()
 
 
@@ -86,14 +85,14 @@ def _prepare() -> str | None:
     return None
 
 
-def _handle(header: bytes, requests: BinaryIO, startup_error: str | None) -> dict[str, Any]:
-    try:
-        table = pa.ipc.open_stream(requests).read_all()  # first, so the pipe stays in step
-        table_name = json.loads(header)["table"]
-    except Exception as exc:  # noqa: BLE001 - a broken request cannot be answered any other way
-        return {"ok": False, "error": f"unreadable request: {type(exc).__name__}: {exc}"}
+def _handle(request: Frame, startup_error: str | None) -> tuple[str, dict[str, Any]]:
+    """The reply to one request: `("outcome", {...})` or `("error", {...})`."""
+    table, table_name = request.table, request.fields.get("table")
+    request.table = None  # this function holds the only reference: converting frees it column by column
+    if request.kind != "validate" or table is None or not isinstance(table_name, str):
+        return _error(f"unreadable request: a {request.kind!r} frame")
     if startup_error is not None:
-        return {"ok": False, "error": startup_error}
+        return _error(startup_error)
     try:
         from expectations.runner import validate
 
@@ -103,8 +102,12 @@ def _handle(header: bytes, requests: BinaryIO, startup_error: str | None) -> dic
         del table
         outcome = validate(table_name, frame)
     except Exception as exc:  # noqa: BLE001 - the check reports it as its failure
-        return {"ok": False, "error": f"validating {table_name} failed: {type(exc).__name__}: {exc}"}
-    return {"ok": True, "outcome": dataclasses.asdict(outcome)}
+        return _error(f"validating {table_name} failed: {type(exc).__name__}: {exc}")
+    return "outcome", {"outcome": dataclasses.asdict(outcome)}
+
+
+def _error(message: str) -> tuple[str, dict[str, Any]]:
+    return "error", {"error": "WorkerError", "message": message}
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ class XmattersError(Exception):
         super().__init__(f"{PREFIX}: {scrub(' '.join(message.split()))}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Unpickled (the member-call process sends its errors) as it was, not prefixed a second time.
+        # Unpickled (a copy made by any library that pickles exceptions) as it was, not prefixed twice.
         return _restore, (type(self), str(self))
 
 

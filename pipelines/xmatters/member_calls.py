@@ -17,9 +17,8 @@ finished, failed or cancelled extract) ends the child.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import pickle
-import select
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from types import TracebackType
@@ -27,10 +26,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.child_processes import ChildProcess
+from pipelines.worker_protocol import Frame, WorkerDied, WorkerProcess
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.errors import NotFoundError, XmattersError
+from pipelines.xmatters.errors import (
+    AuthError,
+    ConfigError,
+    NotFoundError,
+    ProtocolError,
+    UnavailableError,
+    XmattersError,
+)
 from pipelines.xmatters.member_pages import MembersBatcher
 from pipelines.xmatters.report import SkippedGroup
 
@@ -73,20 +79,20 @@ _CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while no reply 
 
 
 class MemberProcess:
-    """One `python -m pipelines.xmatters.member_worker` child and its pipes; one request at a time."""
+    """One `python -m pipelines.xmatters.member_worker` child (`WorkerProcess`); one request at a time."""
 
     def __init__(self, config: XmattersConfig) -> None:
-        # unbuffered: select() on the pipe then tells whether a reply has arrived
-        self._child = ChildProcess("pipelines.xmatters.member_worker", unbuffered=True)
+        self._worker = WorkerProcess("pipelines.xmatters.member_worker", "member-call process")
         self._in_step = True  # replies and requests are in step (no request half answered)
-        self._send((config.validate(), logging.getLogger("pipelines").getEffectiveLevel()))
+        level = logging.getLogger("pipelines").getEffectiveLevel()
+        self._send("config", {"config": dataclasses.asdict(config.validate()), "level": level})
 
     @property
     def pid(self) -> int:
-        return self._child.pid
+        return self._worker.pid
 
     def alive(self) -> bool:
-        return self._child.alive()
+        return self._worker.alive()
 
     def __enter__(self) -> MemberProcess:
         return self
@@ -107,28 +113,27 @@ class MemberProcess:
         if not self._in_step:
             raise XmattersError("the member-call process was stopped by an earlier failure")
         self._in_step = False
-        self._send(list(groups))
+        self._send("groups", {"groups": [list(group) for group in groups]})
         done = False
         try:
             while not done:
                 if client.cancelled:
                     return
-                if not select.select([self._child.process.stdout], [], [], _CANCEL_POLL_S)[0]:
+                if not self._worker.readable(_CANCEL_POLL_S):
                     continue
-                kind, *rest = self._receive()
-                if kind == "table":
-                    yield pa.ipc.open_stream(pa.py_buffer(rest[0])).read_all()
-                elif kind == "skipped":
-                    yield rest[0]
-                elif kind == "log":
-                    level, name, message = rest
-                    logging.getLogger(name).log(level, "%s", message)
-                elif kind == "done":
-                    client.report.add_counts(rest[0])
+                frame = self._receive()
+                if frame.kind == "table" and frame.table is not None:
+                    yield frame.table
+                elif frame.kind == "skipped":
+                    yield SkippedGroup(*frame.fields["group"])
+                elif frame.kind == "done":
+                    client.report.add_counts(tuple(frame.fields["counts"]))  # type: ignore[arg-type]
                     done = True
-                else:  # "error": the child has exited
-                    client.report.add_counts(rest[1])
-                    raise rest[0]
+                elif frame.kind == "error":  # the child has exited
+                    client.report.add_counts(tuple(frame.fields["counts"]))  # type: ignore[arg-type]
+                    raise frame.error(ERROR_CLASSES, RuntimeError)
+                else:
+                    raise XmattersError(f"the member-call process sent an unknown {frame.kind!r} frame")
         finally:
             if done:
                 self._in_step = True
@@ -137,39 +142,32 @@ class MemberProcess:
 
     def stop(self) -> None:
         """Ends the child at once: an unfinished request has no use once the extract stopped."""
-        self._child.stop()
+        self._worker.stop()
         self._in_step = False
 
-    def _send(self, message: Any) -> None:
-        stdin = self._child.process.stdin
-        assert stdin is not None
+    def _send(self, kind: str, fields: dict[str, Any]) -> None:
         try:
-            pickle.dump(message, stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            stdin.flush()
-        except OSError:  # a broken pipe: the child died
-            raise XmattersError(self._death_notice()) from None
+            self._worker.send(kind, fields)
+        except WorkerDied as exc:
+            raise XmattersError(str(exc)) from None
 
-    def _receive(self) -> tuple[Any, ...]:
-        """The next reply: an 8-byte length, then that many bytes of pickle."""
+    def _receive(self) -> Frame:
         try:
-            size = int.from_bytes(self._read_exactly(8), "little")
-            return pickle.loads(self._read_exactly(size))  # noqa: S301 - our own child's replies
-        except (EOFError, pickle.UnpicklingError, OSError):
-            raise XmattersError(self._death_notice()) from None
+            return self._worker.receive()
+        except WorkerDied as exc:
+            raise XmattersError(str(exc)) from None
 
-    def _read_exactly(self, size: int) -> bytearray:
-        stdout = self._child.process.stdout
-        assert stdout is not None
-        data = bytearray(size)
-        view = memoryview(data)
-        received = 0
-        while received < size:
-            count = stdout.readinto(view[received:])  # type: ignore[attr-defined]
-            if not count:
-                raise EOFError("the member-call process closed its output")
-            received += count
-        return data
 
-    def _death_notice(self) -> str:
-        code, last = self._child.exit_status()
-        return f"the member-call process (pid {self.pid}) exited with code {code}: {last}"
+# The errors the child may send, by class name: re-raised as these classes, never unpickled.
+ERROR_CLASSES: dict[str, type[BaseException]] = {"RuntimeError": RuntimeError} | {
+    cls.__name__: cls
+    for cls in (
+        XmattersError,
+        ConfigError,
+        AuthError,
+        NotFoundError,
+        UnavailableError,
+        ProtocolError,
+        RuntimeError,
+    )
+}
