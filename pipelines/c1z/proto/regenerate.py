@@ -58,9 +58,12 @@ def main() -> int:
             init.write_text("")
             directory = directory.parent
             init = directory / "__init__.py"
-    # Services only exist in baton.proto; protoc still writes an empty *_pb2_grpc.py per file.
+    # gRPC stubs only for the service the project calls (BatonService in baton.proto): the
+    # connector services of c1/connector/v2 are for connectors that serve gRPC, which this one
+    # does not, and protoc writes an empty stub for every other file.
+    service_dir = ROOT / "c1" / "connectorapi"
     for stub in ROOT.rglob("*_pb2_grpc.py"):
-        if "class " not in stub.read_text():
+        if service_dir not in stub.parents:
             stub.unlink()
     return 0
 
