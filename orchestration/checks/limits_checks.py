@@ -11,10 +11,9 @@ import dagster as dg
 
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.c1_limits_sql import ID_COLUMNS, LIMITED_COLUMNS, install_macros, violations_query
-from orchestration.markdown import markdown_table
+from orchestration.checks.violations import violations_result
 from orchestration.resources import WarehouseResource
 
-EXAMPLES = 5
 CHECKED_TABLES = ["users", "groups", "entitlements", "grants"]
 
 
@@ -37,21 +36,14 @@ def _build_check(table: str) -> dg.AssetChecksDefinition:
         "(text shortened to the limits, ids never).",
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        query = violations_query(table)
         with warehouse.connect() as con:
             install_macros(con)
-            count = int(con.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
-            examples = (
-                markdown_table(con.sql(f"SELECT * FROM ({query}) LIMIT {EXAMPLES}")) if count else "none"
+            return violations_result(
+                con,
+                violations_query(table),
+                found="values over C1's limits",
+                none="every value within C1's limits",
             )
-        return dg.AssetCheckResult(
-            passed=count == 0,
-            description=f"{count} values over C1's limits" if count else "every value within C1's limits",
-            metadata={
-                "violations": dg.MetadataValue.int(count),
-                "examples": dg.MetadataValue.md(examples),
-            },
-        )
 
     return _check
 

@@ -6,10 +6,8 @@ Each query returns the offending rows; the check passes when there are none and 
 import dagster as dg
 
 from orchestration.assets.c1_tables import STAGING, staging_key
-from orchestration.markdown import markdown_table
+from orchestration.checks.violations import violations_result
 from orchestration.resources import WarehouseResource
-
-EXAMPLES = 5
 
 REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
     # name: (checked table, description, query returning violating rows)
@@ -41,16 +39,7 @@ def _build_check(name: str, table: str, description: str, query: str) -> dg.Asse
     @dg.asset_check(asset=staging_key(table), name=name, blocking=True, description=description)
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
-            count = int(con.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
-            examples = markdown_table(con.sql(f"{query} LIMIT {EXAMPLES}")) if count else "none"
-        return dg.AssetCheckResult(
-            passed=count == 0,
-            description=f"{count} violating rows" if count else "no violations",
-            metadata={
-                "violations": dg.MetadataValue.int(count),
-                "examples": dg.MetadataValue.md(examples),
-            },
-        )
+            return violations_result(con, query, found="violating rows", none="no violations")
 
     return _check
 
