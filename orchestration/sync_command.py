@@ -44,11 +44,8 @@ PRIVATE_UMASK = 0o077
 # DuckDB has one writer. The event log is one SQLite file instead of Dagster's default of one per
 # run plus an index: the default opens, creates and migrates a new database for every run and
 # writes every asset event twice, which cost ~1.5 s of each sync's start-up and steps.
-DAGSTER_YAML = """# written by baton-xmatters
-concurrency:
-  runs:
-    max_concurrent_runs: 1
-event_log_storage:
+# EVENT_LOG_YAML is also the UI tests' (tests/ui/webserver.py), so their runs log like the CLI's.
+EVENT_LOG_YAML = """event_log_storage:
   module: dagster._core.storage.event_log
   class: ConsolidatedSqliteEventLogStorage
   config:
@@ -56,6 +53,14 @@ event_log_storage:
 telemetry:
   enabled: false
 """
+DAGSTER_YAML = (
+    """# written by baton-xmatters
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+    + EVENT_LOG_YAML
+)
 
 
 def add_sync_arguments(parser: argparse.ArgumentParser) -> None:

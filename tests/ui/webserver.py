@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from orchestration.sync_command import EVENT_LOG_YAML
 from simulator import XmattersSimulator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,18 +37,14 @@ LOCATION = "baton_xmatters"
 # loop to wait for. The DefaultRunCoordinator hands the run to the run launcher at once, so the
 # click in the browser starts the run worker (a subprocess of the code server) immediately.
 # The event log is configured as the CLI writes it into a new home (orchestration/sync_command.py).
-DAGSTER_YAML = """\
+DAGSTER_YAML = (
+    """\
 run_coordinator:
   module: dagster._core.run_coordinator
   class: DefaultRunCoordinator
-event_log_storage:
-  module: dagster._core.storage.event_log
-  class: ConsolidatedSqliteEventLogStorage
-  config:
-    base_dir: {history_dir}
-telemetry:
-  enabled: false
 """
+    + EVENT_LOG_YAML
+)
 
 SERVER_START_TIMEOUT_S = 150.0
 
