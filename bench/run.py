@@ -182,6 +182,7 @@ def _cpu_seconds(process: psutil.Process) -> float:
 # ---- one sync --------------------------------------------------------------------------------------
 
 
+# Copied on purpose by tests/reliability/test_hostile_server.py's `PeakRss`: this script stands alone.
 class _TreeRssSampler:
     """Peak summed RSS of a process and its descendants, polled every POLL_S on a thread."""
 

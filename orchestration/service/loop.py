@@ -72,6 +72,8 @@ class Service:
         stop: threading.Event,
         start_sync: Callable[[Mapping[str, Any]], SyncProcess] = SyncProcess,
     ) -> None:
+        # Alike in shape only to simulator/app.py's constructor (`duplicates` pairs them): plain
+        # assignments of unrelated classes, nothing to share.
         self.client = client
         self.sync_options = sync_options
         self.temp_dir = temp_dir

@@ -170,6 +170,8 @@ class C1ZReader:
                 self._db_path.unlink()
             self._db_path = None
 
+    # The context-manager protocol, the same few lines as other closeable classes (`duplicates`
+    # pairs them, e.g. member_calls.py's MemberProcess): nothing shared beyond the protocol.
     def __enter__(self) -> C1ZReader:
         return self
 

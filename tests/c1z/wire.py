@@ -35,6 +35,8 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
             return value, pos
 
 
+# The same few lines as pipelines/c1z/encode.py's `varint`, on purpose: this walker is the test
+# oracle for that encoder, so it must not share code with it.
 def _encode_varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
