@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,16 @@ def expected_from_org(org) -> SyncContents:
         grants=grants,
         stats={},
     )
+
+
+HEAVY_MODULES = ("dlt", "dagster", "great_expectations", "pandas")
+
+
+def heavy_modules_imported_by(module: str) -> list[str]:
+    """Which of the slow-to-import libraries importing `module` loads, in a fresh interpreter."""
+    script = f"import sys\nimport {module}\nprint(*(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return done.stdout.split()
 
 
 @pytest.fixture

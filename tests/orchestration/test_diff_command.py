@@ -5,23 +5,15 @@ What it prints after real syncs is asserted in test_history.py (a change made th
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import duckdb
 
 from orchestration.cli import main
 from orchestration.publish import migrate_sync_runs
+from tests.orchestration.conftest import heavy_modules_imported_by
 
 
 def test_diff_imports_neither_dagster_nor_dlt():
-    script = (
-        "import sys\n"
-        "import orchestration.diff_command\n"
-        "print(sorted(m for m in ('dlt', 'dagster', 'great_expectations', 'pandas') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert heavy_modules_imported_by("orchestration.diff_command") == []
 
 
 def test_missing_warehouse_is_named(tmp_path, capsys):

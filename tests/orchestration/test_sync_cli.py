@@ -10,7 +10,7 @@ import duckdb
 
 from orchestration.cli import main
 from simulator.faults import FaultRule, Faults
-from tests.orchestration.conftest import expected_from_org, read_sync
+from tests.orchestration.conftest import expected_from_org, heavy_modules_imported_by, read_sync
 
 
 def sync_args(sim, sync_file: Path, *extra: str) -> list[str]:
@@ -176,13 +176,7 @@ def test_the_sync_process_never_imports_pandas(simulator, data_home, tmp_path):
 def test_the_flags_are_read_without_importing_dlt_or_dagster():
     """The expectations worker starts once the flags are valid: GX imports on the other core
     while this process imports dlt and Dagster (~3 s), not after them."""
-    script = (
-        "import sys\n"
-        "import orchestration.sync_command\n"
-        "print(sorted(m for m in ('dlt', 'dagster', 'great_expectations', 'pandas') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert heavy_modules_imported_by("orchestration.sync_command") == []
 
 
 def test_credentials_reach_the_run_in_memory_only(simulator, data_home, tmp_path, monkeypatch):
