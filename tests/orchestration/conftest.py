@@ -47,6 +47,16 @@ def expected_from_org(org) -> SyncContents:
     )
 
 
+def assert_sync_holds(path: Path, expected: SyncContents) -> SyncContents:
+    """The .c1z at `path` holds exactly `expected`'s users, groups, entitlements and grants."""
+    contents = read_sync(path)
+    assert contents.users == expected.users
+    assert contents.groups == expected.groups
+    assert contents.entitlements == expected.entitlements
+    assert contents.grants == expected.grants
+    return contents
+
+
 HEAVY_MODULES = ("dlt", "dagster", "great_expectations", "pandas")
 
 

@@ -10,7 +10,12 @@ import duckdb
 
 from orchestration.cli import main
 from simulator.faults import FaultRule, Faults
-from tests.orchestration.conftest import expected_from_org, heavy_modules_imported_by, read_sync
+from tests.orchestration.conftest import (
+    assert_sync_holds,
+    expected_from_org,
+    heavy_modules_imported_by,
+    read_sync,
+)
 
 
 def sync_args(sim, sync_file: Path, *extra: str) -> list[str]:
@@ -40,12 +45,8 @@ def test_sync_writes_exactly_what_the_simulator_holds(simulator, org, data_home,
     assert main(sync_args(simulator, sync_file)) == 0
     out = capsys.readouterr().out
 
-    contents = read_sync(sync_file)
     expected = expected_from_org(org)
-    assert contents.users == expected.users
-    assert contents.groups == expected.groups
-    assert contents.entitlements == expected.entitlements
-    assert contents.grants == expected.grants
+    contents = assert_sync_holds(sync_file, expected)
     assert contents.stats["grants"] == len(expected.grants)
     assert f"grants         {len(expected.grants)}" in out
     assert f"({len(org.hidden_people)} not visible to the connector account)" in out
@@ -114,13 +115,7 @@ def test_sync_survives_throttling_errors_and_paging_quirks(make_simulator, org, 
     sim = make_simulator(faults=faults)
     sync_file = tmp_path / "sync.c1z"
     assert main(sync_args(sim, sync_file)) == 0
-    expected = expected_from_org(org)
-    contents = read_sync(sync_file)
-    assert (contents.users, contents.groups, contents.grants) == (
-        expected.users,
-        expected.groups,
-        expected.grants,
-    )
+    assert_sync_holds(sync_file, expected_from_org(org))
     throttled, unavailable, bad_gateway, repeated, totals = (r.fired for r in sim.faults.rules)
     assert (throttled, unavailable, bad_gateway) == (2, 3, 1)
     # the large group's member pages at offsets 1000 and 2000 (one fault per request)

@@ -24,7 +24,7 @@ from orchestration.cli import main
 from orchestration.sync_source import SyncSource
 from simulator import Org, OrgSpec, XmattersSimulator
 from tests.conftest import cached_org
-from tests.orchestration.conftest import SyncContents, expected_from_org, read_sync
+from tests.orchestration.conftest import SyncContents, assert_sync_holds, expected_from_org, read_sync
 
 # 40 people in pages of 15 (three /people pages, so paging faults have later pages to hit), six
 # small groups, a few people visible only as members; one sync takes a few seconds.
@@ -150,11 +150,7 @@ class Baseline:
     def assert_synced(self, code: int, err: str, expected: SyncContents) -> SyncContents:
         """Exit 0 and a `.c1z` holding exactly `expected` (the simulator's ground truth)."""
         assert code == 0, err
-        contents = read_sync(self.sync_file)
-        assert contents.users == expected.users
-        assert contents.groups == expected.groups
-        assert contents.entitlements == expected.entitlements
-        assert contents.grants == expected.grants
+        contents = assert_sync_holds(self.sync_file, expected)
         assert leftovers_beside(self.sync_file) == []
         return contents
 

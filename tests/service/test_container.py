@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from tests.orchestration.conftest import expected_from_org, read_sync
+from tests.orchestration.conftest import assert_sync_holds, expected_from_org
 
 IMAGE = os.environ.get("BATON_XMATTERS_IMAGE", "localhost/baton-xmatters:test")
 TIMEOUT_S = 300
@@ -81,13 +81,7 @@ def test_the_container_serves_c1_and_syncs_the_simulator(image, fake_c1, simulat
     (upload,) = fake_c1.state.uploads
     received = tmp_path / "received.c1z"
     received.write_bytes(upload.data)
-    contents = read_sync(received)
-    expected = expected_from_org(org)
-    assert (contents.users, contents.groups, contents.grants) == (
-        expected.users,
-        expected.groups,
-        expected.grants,
-    )
+    assert_sync_holds(received, expected_from_org(org))
     assert fake_c1.state.calls[0][1].host_id == "container-host"
     assert "uploaded sync.c1z" in logs
     assert fake_c1.credentials.client_secret not in logs

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from pipelines.c1z.proto.c1.connector.v2 import connector_pb2
-from tests.orchestration.conftest import expected_from_org, read_sync
+from tests.orchestration.conftest import assert_sync_holds, expected_from_org
 from tests.orchestration.test_sync_cli import published
 from tests.service.conftest import assert_secret_nowhere, service_env
 from tests.service.fake_c1 import CLIENT_ID, TENANT_HOST
@@ -96,12 +96,8 @@ def test_service_syncs_uploads_finishes_and_exits_on_sigterm(
     assert 0 < upload.chunk_sizes[-1] <= 512 * 1024
     received = tmp_path / "received.c1z"
     received.write_bytes(upload.data)
-    contents = read_sync(received)
     expected = expected_from_org(org)
-    assert contents.users == expected.users
-    assert contents.groups == expected.groups
-    assert contents.entitlements == expected.entitlements
-    assert contents.grants == expected.grants
+    assert_sync_holds(received, expected)
 
     # ConductorOne's own reader validates every message and counts what the simulator holds
     code, report = c1_readers.validate(received)
