@@ -24,6 +24,19 @@ def finished(fake, task):
     return fake.finished_task(task)
 
 
+def _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service):
+    """A service given one sync task of many seconds, once its Dagster run is extracting:
+    (simulator, task id, service), heartbeats every 0.5 s."""
+    sim = make_simulator(faults=Faults(latency_s=0.3))
+    fake_c1.state.next_heartbeat_s = 0.5
+    task = fake_c1.add_task()
+    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
+    deadline = time.monotonic() + TIMEOUT_S
+    while sim.request_count == 0 and time.monotonic() < deadline:  # the Dagster run is extracting
+        time.sleep(0.1)
+    return sim, task, service
+
+
 def test_unavailable_c1_and_a_cut_upload_are_retried_and_unsupported_tasks_refused(
     fake_c1, simulator, pki, tmp_path, start_service
 ):
@@ -87,13 +100,7 @@ def test_a_failed_blocking_check_finishes_the_task_with_its_error_and_uploads_no
 def test_cancellation_seen_in_a_heartbeat_stops_the_sync_and_the_service_goes_on(
     fake_c1, make_simulator, pki, tmp_path, start_service
 ):
-    sim = make_simulator(faults=Faults(latency_s=0.3))  # a sync of many seconds
-    fake_c1.state.next_heartbeat_s = 0.5
-    task = fake_c1.add_task()
-    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
-    deadline = time.monotonic() + TIMEOUT_S
-    while sim.request_count == 0 and time.monotonic() < deadline:  # the Dagster run is extracting
-        time.sleep(0.1)
+    sim, task, service = _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service)
     with fake_c1.state.lock:
         cancel_at = fake_c1.state.heartbeats[task] + 1
         fake_c1.state.cancel_at_heartbeat = cancel_at
@@ -114,13 +121,7 @@ def test_cancellation_seen_in_a_heartbeat_stops_the_sync_and_the_service_goes_on
 def test_sigterm_during_a_sync_cancels_the_task_and_exits_0(
     fake_c1, make_simulator, pki, tmp_path, start_service
 ):
-    sim = make_simulator(faults=Faults(latency_s=0.3))
-    fake_c1.state.next_heartbeat_s = 0.5
-    task = fake_c1.add_task()
-    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
-    deadline = time.monotonic() + TIMEOUT_S
-    while sim.request_count == 0 and time.monotonic() < deadline:  # the Dagster run is extracting
-        time.sleep(0.1)
+    sim, task, service = _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service)
     assert fake_c1.state.heartbeats[task] >= 2
     # the sync's processes get neither the client secret nor the xMatters password in argv or environment
     children = psutil.Process(service.process.pid).children(recursive=True)
