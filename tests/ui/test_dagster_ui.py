@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,7 +38,9 @@ PAGE_TIMEOUT_S = 60.0
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 # The assets the issue names: the raw layer (dlt), the staged `c1` tables and the published sync file.
-# Other assets may be added to the job; these must be there.
+# Other assets may be added to the job; these must be there. Written out here, not shared with
+# tests/orchestration/test_definitions.py (`duplicates` pairs the lists): that one pins the code
+# location's exact graph, this one is the issue's list the page is checked against.
 REQUIRED_ASSETS = {
     "xmatters_raw/people",
     "xmatters_raw/groups",
@@ -93,11 +96,8 @@ def test_materialize_all_from_the_job_page(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
-    try:
+    with _screenshot_on_failure(browser, "failure"):
         _drive_the_ui(browser, dagster_ui, ui_org)
-    except BaseException:
-        _screenshot(browser, "failure")
-        raise
 
 
 def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
@@ -200,11 +200,8 @@ def test_materialize_all_from_the_lineage_page_then_one_asset(
     """The global Lineage page's "Materialize all" (Dagster's implicit asset job, not `xmatters_sync`)
     and, after it, one asset's own "Materialize" (a subset run of the staged grants alone)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with _screenshot_on_failure(browser, "lineage-failure"):
         _drive_lineage_and_asset_page(browser, dagster_ui, ui_org)
-    except BaseException:
-        _screenshot(browser, "lineage-failure")
-        raise
 
 
 def _drive_lineage_and_asset_page(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
@@ -437,3 +434,13 @@ def _wait(
 
 def _screenshot(driver: webdriver.Chrome, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+@contextmanager
+def _screenshot_on_failure(driver: webdriver.Chrome, name: str) -> Iterator[None]:
+    """The page as it was when the block failed (an assertion, a timeout, Ctrl-C), saved as `name`."""
+    try:
+        yield
+    except BaseException:
+        _screenshot(driver, name)
+        raise
