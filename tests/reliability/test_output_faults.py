@@ -65,14 +65,26 @@ def read_only(directory: Path) -> Iterator[Path]:
             directory.chmod(0o700)
 
 
+@pytest.fixture
+def sim(make_simulator: Callable[..., XmattersSimulator]) -> XmattersSimulator:
+    return make_simulator(spec=RELIABILITY_SPEC)
+
+
+def refused_before_any_request(
+    code: int, capsys: pytest.CaptureFixture[str], sim: XmattersSimulator, baseline: Baseline
+) -> str:
+    """Exit 2 before any request, the previous state untouched: returns the one error line."""
+    assert code == 2
+    line = error_line(capsys.readouterr().err)
+    assert sim.request_count == 0
+    baseline.assert_unchanged()
+    return line
+
+
 def test_disk_full_while_writing_the_c1z(
-    baseline: Baseline,
-    make_simulator: Callable[..., XmattersSimulator],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Room for the previous file and a little more, not for the new sync's scratch database."""
-    sim = make_simulator(spec=RELIABILITY_SPEC)
     room = len(baseline.file_bytes) + 16 * 1024
     with tiny_tmpfs(tmp_path / "full", room) as full:
         target = full / "sync.c1z"
@@ -89,64 +101,42 @@ def test_disk_full_while_writing_the_c1z(
 
 
 def test_read_only_output_directory(
-    baseline: Baseline, make_simulator: Callable[..., XmattersSimulator], capsys: pytest.CaptureFixture[str]
+    baseline: Baseline, sim: XmattersSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sim = make_simulator(spec=RELIABILITY_SPEC)
     with read_only(baseline.sync_file.parent) as directory:
         code = main(baseline.args(sim))
-    assert code == 2
-    line = error_line(capsys.readouterr().err)
+    line = refused_before_any_request(code, capsys, sim, baseline)
     assert line.endswith(f"-f/--file: cannot write to {directory}")
-    assert sim.request_count == 0  # refused before any request
-    baseline.assert_unchanged()
 
 
 def test_output_path_through_a_file(
-    baseline: Baseline,
-    make_simulator: Callable[..., XmattersSimulator],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sim = make_simulator(spec=RELIABILITY_SPEC)
     not_a_dir = tmp_path / "plain-file"
     not_a_dir.write_text("x")
     code = main(baseline.args(sim, sync_file=not_a_dir / "sync.c1z"))
-    assert code == 2
-    assert error_line(capsys.readouterr().err).endswith(f"-f/--file: cannot write to {not_a_dir}")
-    assert sim.request_count == 0
-    baseline.assert_unchanged()
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(f"-f/--file: cannot write to {not_a_dir}")
 
 
 def test_output_file_that_is_a_directory(
-    baseline: Baseline,
-    make_simulator: Callable[..., XmattersSimulator],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Refused before any request, and nothing (no `dir.c1z.pending`) left beside it."""
-    sim = make_simulator(spec=RELIABILITY_SPEC)
     directory = tmp_path / "out.c1z"
     directory.mkdir()
     code = main(baseline.args(sim, sync_file=directory))
-    assert code == 2
-    line = error_line(capsys.readouterr().err)
+    line = refused_before_any_request(code, capsys, sim, baseline)
     assert f"-f/--file: {directory} is a directory" in line
-    assert sim.request_count == 0
     assert sorted(p.name for p in tmp_path.iterdir() if "out.c1z" in p.name) == ["out.c1z"]
     assert list(directory.iterdir()) == []
-    baseline.assert_unchanged()
 
 
 @pytest.mark.parametrize("kind", ["text", "c1z"])
 def test_warehouse_that_is_not_a_duckdb_database(
-    kind: str,
-    baseline: Baseline,
-    make_simulator: Callable[..., XmattersSimulator],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    kind: str, baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`--warehouse` naming a text file or the `.c1z`: refused, the file untouched, mode included."""
-    sim = make_simulator(spec=RELIABILITY_SPEC)
     wrong = tmp_path / f"wrong.{kind}"
     if kind == "text":
         wrong.write_text("notes about the tenant\n" * 50)
@@ -155,22 +145,15 @@ def test_warehouse_that_is_not_a_duckdb_database(
     wrong.chmod(0o644)
     before = (wrong.read_bytes(), wrong.stat().st_mode, wrong.stat().st_mtime_ns)
     code = main([*baseline.args(sim), "--warehouse", str(wrong)])
-    assert code == 2
-    assert error_line(capsys.readouterr().err).endswith(
-        f"--warehouse: not a DuckDB database: {wrong} (left as it is)"
-    )
-    assert sim.request_count == 0
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(f"--warehouse: not a DuckDB database: {wrong} (left as it is)")
     assert (wrong.read_bytes(), wrong.stat().st_mode, wrong.stat().st_mtime_ns) == before
-    baseline.assert_unchanged()
 
 
 def test_warehouse_held_open_by_another_process(
-    baseline: Baseline,
-    make_simulator: Callable[..., XmattersSimulator],
-    capsys: pytest.CaptureFixture[str],
+    baseline: Baseline, sim: XmattersSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An analyst's read-only session on the warehouse: one line naming the holder, before any request."""
-    sim = make_simulator(spec=RELIABILITY_SPEC)
     args = baseline.args(sim)  # before the session opens: it records the source in the warehouse
     holder = subprocess.Popen(
         [
