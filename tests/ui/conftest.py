@@ -17,7 +17,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from simulator import Org, OrgSpec, XmattersSimulator, build_org
+from simulator import OrgSpec, XmattersSimulator
 from tests.ui.webserver import DagsterUi, running_webserver
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -90,18 +90,13 @@ def browser(chromium_installed: None, tmp_path: Path) -> Iterator[webdriver.Chro
 
 
 @pytest.fixture(scope="session")
-def ui_org() -> Org:
-    return build_org(UI_ORG_SPEC)
+def org_spec() -> OrgSpec:
+    """The UI tests' org: tests/conftest.py's `org` and `simulator` serve it in this folder."""
+    return UI_ORG_SPEC
 
 
 @pytest.fixture
-def ui_simulator(ui_org: Org) -> Iterator[XmattersSimulator]:
+def dagster_ui(simulator: XmattersSimulator, tmp_path: Path) -> Iterator[DagsterUi]:
     """The simulator runs in the test process: the run worker reaches it over 127.0.0.1 like any API."""
-    with XmattersSimulator(ui_org) as sim:
-        yield sim
-
-
-@pytest.fixture
-def dagster_ui(ui_simulator: XmattersSimulator, tmp_path: Path) -> Iterator[DagsterUi]:
-    with running_webserver(ui_simulator, tmp_path) as ui:
+    with running_webserver(simulator, tmp_path) as ui:
         yield ui

@@ -91,13 +91,13 @@ query { runsOrError { ... on Runs { results { runId status jobName } } } }
 
 @pytest.mark.browser
 def test_materialize_all_from_the_job_page(
-    browser: webdriver.Chrome, dagster_ui: DagsterUi, ui_org: Org
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, org: Org
 ) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
     with _screenshot_on_failure(browser, "failure"):
-        _drive_the_ui(browser, dagster_ui, ui_org)
+        _drive_the_ui(browser, dagster_ui, org)
 
 
 def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
@@ -195,13 +195,13 @@ def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
 
 @pytest.mark.browser
 def test_materialize_all_from_the_lineage_page_then_one_asset(
-    browser: webdriver.Chrome, dagster_ui: DagsterUi, ui_org: Org
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, org: Org
 ) -> None:
     """The global Lineage page's "Materialize all" (Dagster's implicit asset job, not `xmatters_sync`)
     and, after it, one asset's own "Materialize" (a subset run of the staged grants alone)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with _screenshot_on_failure(browser, "lineage-failure"):
-        _drive_lineage_and_asset_page(browser, dagster_ui, ui_org)
+        _drive_lineage_and_asset_page(browser, dagster_ui, org)
 
 
 def _drive_lineage_and_asset_page(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:

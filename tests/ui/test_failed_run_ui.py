@@ -57,9 +57,9 @@ query Logs($runId: ID!) {
 
 
 def test_a_credentials_failure_is_the_raw_step_the_rest_not_executed(
-    browser: webdriver.Chrome, dagster_ui: DagsterUi, ui_simulator: XmattersSimulator, tmp_path: Path
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, simulator: XmattersSimulator, tmp_path: Path
 ) -> None:
-    cli = _sync_with_wrong_password(dagster_ui, ui_simulator, tmp_path / "dagster_home")
+    cli = _sync_with_wrong_password(dagster_ui, simulator, tmp_path / "dagster_home")
     assert cli.returncode != 0
     assert "baton-xmatters: error:" in cli.stderr and "HTTP 401" in cli.stderr, cli.stderr
     assert not dagster_ui.sync_file.exists()
@@ -79,7 +79,7 @@ def test_a_credentials_failure_is_the_raw_step_the_rest_not_executed(
     assert [event["stepKey"] for event in failures] == ["xmatters_raw"]
     causes = " ".join(link["error"]["message"] for link in failures[0]["error"]["errorChain"])
     assert "HTTP 401" in causes and "Authentication failed" in causes, causes
-    assert ui_simulator.password not in causes and "wrong-password" not in causes
+    assert simulator.password not in causes and "wrong-password" not in causes
 
     browser.get(f"{dagster_ui.url}/runs/{run['runId']}")
     _dismiss_community_dialog(browser)
@@ -100,15 +100,15 @@ def test_a_credentials_failure_is_the_raw_step_the_rest_not_executed(
 
 
 def test_a_blocked_publish_leaves_c1_sync_not_executed(
-    browser: webdriver.Chrome, dagster_ui: DagsterUi, ui_simulator: XmattersSimulator, tmp_path: Path
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, simulator: XmattersSimulator, tmp_path: Path
 ) -> None:
     dagster_home = tmp_path / "dagster_home"
-    first = _sync(dagster_ui, ui_simulator, dagster_home, ui_simulator.password)
+    first = _sync(dagster_ui, simulator, dagster_home, simulator.password)
     assert first.returncode == 0, first.stderr[-2000:]
     published = dagster_ui.sync_file.read_bytes()
     # The API account suddenly sees far fewer people: the drop check blocks publishing.
-    ui_simulator.serve(cached_org(dataclasses.replace(UI_ORG_SPEC, people=5, hidden_people=0)))
-    blocked = _sync(dagster_ui, ui_simulator, dagster_home, ui_simulator.password)
+    simulator.serve(cached_org(dataclasses.replace(UI_ORG_SPEC, people=5, hidden_people=0)))
+    blocked = _sync(dagster_ui, simulator, dagster_home, simulator.password)
     assert blocked.returncode != 0 and "users_sudden_drop" in blocked.stderr, blocked.stderr[-2000:]
     assert dagster_ui.sync_file.read_bytes() == published
 
