@@ -115,6 +115,8 @@ def test_undecodable_protobuf(tmp_path: Path) -> None:
         list(reader.resources())
 
 
+# The tiny sync of test_golden_files.py's schema test in shape (`duplicates` pairs them); here the
+# ids are the point of the test, so it is written out.
 def test_ids_are_data_not_sql(tmp_path: Path) -> None:
     path = tmp_path / "x.c1z"
     write_c1z(

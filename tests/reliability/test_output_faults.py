@@ -109,6 +109,8 @@ def test_read_only_output_directory(
     assert line.endswith(f"-f/--file: cannot write to {directory}")
 
 
+# Alike in shape to its neighbours (`duplicates` pairs them): one test per refusal, so a failure
+# names the case; what they share is in `refused_before_any_request`.
 def test_output_path_through_a_file(
     baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -114,6 +114,8 @@ class CliProcess:
         return code, out, "".join(self.lines)
 
 
+# The fixture list of test_interrupts.py's and test_fault_matrix.py's row tests (`duplicates` pairs
+# the signatures): pytest injects fixtures by parameter name, so each test lists the ones it uses.
 @pytest.mark.parametrize("stage_name", list(STAGES))
 def test_sigkill_at_stage_loses_nothing(
     stage_name: str,

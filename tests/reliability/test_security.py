@@ -192,6 +192,8 @@ def test_env_password_sync_writes_no_secret(
     )
 
 
+# The same fixture list as test_hostile_server.py's scrubbing test (`duplicates` pairs the
+# signatures): pytest injects fixtures by parameter name, so each test lists the ones it uses.
 def test_rejected_password_is_not_written_on_the_error_path(
     baseline: Baseline,
     make_simulator: Callable[..., XmattersSimulator],
