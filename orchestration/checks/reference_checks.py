@@ -4,10 +4,11 @@ Each query returns the offending rows; the check passes when there are none and 
 """
 
 import dagster as dg
+import duckdb
 
 from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.markdown import markdown_table
-from orchestration.resources import WarehouseResource
 
 EXAMPLES = 5
 
@@ -37,22 +38,31 @@ REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _build_check(name: str, table: str, description: str, query: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=staging_key(table), name=name, blocking=True, description=description)
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            count = int(con.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
-            examples = markdown_table(con.sql(f"{query} LIMIT {EXAMPLES}")) if count else "none"
-        return dg.AssetCheckResult(
-            passed=count == 0,
-            description=f"{count} violating rows" if count else "no violations",
-            metadata={
-                "violations": dg.MetadataValue.int(count),
-                "examples": dg.MetadataValue.md(examples),
-            },
-        )
+def reference_result(name: str, con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """The rule `name` of `REFERENCE_RULES` on the staged tables: the violating rows, a few shown."""
+    table, _, query = REFERENCE_RULES[name]
+    count = int(con.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
+    examples = markdown_table(con.sql(f"{query} LIMIT {EXAMPLES}")) if count else "none"
+    return dg.AssetCheckResult(
+        check_name=name,
+        asset_key=staging_key(table),
+        passed=count == 0,
+        description=f"{count} violating rows" if count else "no violations",
+        metadata={
+            "violations": dg.MetadataValue.int(count),
+            "examples": dg.MetadataValue.md(examples),
+        },
+    )
 
-    return _check
+
+def _check(name: str) -> TableCheck:
+    table, description, _ = REFERENCE_RULES[name]
+
+    def evaluate(con: duckdb.DuckDBPyConnection, resources: CheckResources) -> dg.AssetCheckResult:
+        return reference_result(name, con)
+
+    spec = dg.AssetCheckSpec(name=name, asset=staging_key(table), blocking=True, description=description)
+    return TableCheck(spec, evaluate)
 
 
-reference_checks = [_build_check(name, *rule) for name, rule in REFERENCE_RULES.items()]
+reference_checks = [_check(name) for name in REFERENCE_RULES]
