@@ -10,7 +10,6 @@ fails or raises; a failed blocking check fails the step after all results are re
 then skips what is downstream), and a check that raised fails it with its error.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -69,18 +68,22 @@ def _outcome(evaluate: Callable[[], dg.AssetCheckResult]) -> dg.AssetCheckResult
 def _build(table: str, checks: list[TableCheck]) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(
         specs=[check.spec for check in checks],
+        can_subset=True,  # a check launched alone (the UI's "Execute") runs alone, as before
         name=f"{STAGING}__{table}_checks",
         description=f"The blocking checks of {STAGING}.{table}: "
         + ", ".join(check.spec.name for check in checks)
         + ".",
     )
     def _checks(
+        context: dg.AssetCheckExecutionContext,
         warehouse: WarehouseResource,
         expectations: ExpectationsResource,
         sync_settings: SyncSettings,
         xmatters: XmattersResource,
     ) -> Iterator[dg.AssetCheckResult]:
-        yield from evaluate_all(checks, CheckResources(warehouse, expectations, sync_settings, xmatters))
+        selected = context.selected_asset_check_keys
+        resources = CheckResources(warehouse, expectations, sync_settings, xmatters)
+        yield from evaluate_all([check for check in checks if check.spec.key in selected], resources)
 
     return _checks
 

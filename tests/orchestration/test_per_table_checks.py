@@ -65,3 +65,35 @@ def test_one_step_per_staged_table_and_every_check_kept():
     assert len(specs) == 13
     graph = defs.resolve_asset_graph()
     assert {k.name for k in graph.asset_check_keys} == {name for _, name, _ in specs}
+
+
+def test_a_check_launched_alone_runs_alone(tmp_path):
+    """The UI's "Execute" on one check: only that check is evaluated, not its table's others."""
+    import duckdb
+
+    database = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE SCHEMA c1_staging")
+        con.execute("CREATE TABLE c1_staging.users AS SELECT 'u1' AS user_id")
+        con.execute("CREATE TABLE c1_staging.groups AS SELECT 'g1' AS group_id, 'Ops' AS display_name")
+        con.execute("CREATE TABLE c1_staging.entitlements AS SELECT 'group:g1:member' AS entitlement_id")
+        con.execute(
+            "CREATE TABLE c1_staging.grants AS SELECT 'a' AS grant_id, 'group:g2:member' AS entitlement_id, "
+            "'user' AS principal_type, 'u1' AS principal_id"
+        )
+    resources = _resources(tmp_path)
+    key = dg.AssetCheckKey(dg.AssetKey(["c1_staging", "grants"]), "grant_entitlements_exist")
+    one = dg.define_asset_job("one_check", selection=dg.AssetSelection.checks(key))
+    job = dg.Definitions(
+        asset_checks=table_checks,
+        jobs=[one],
+        resources={
+            "warehouse": resources.warehouse,
+            "expectations": resources.expectations,
+            "sync_settings": resources.sync_settings,
+            "xmatters": resources.xmatters,
+        },
+    ).resolve_job_def("one_check")
+    result = job.execute_in_process(raise_on_error=False)
+    evaluations = result.get_asset_check_evaluations()
+    assert [(e.check_name, e.passed) for e in evaluations] == [("grant_entitlements_exist", False)]
