@@ -10,7 +10,6 @@ fails or raises; a failed blocking check fails the step after all results are re
 then skips what is downstream), and a check that raised fails it with its error.
 """
 
-
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
