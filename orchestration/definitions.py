@@ -16,10 +16,7 @@ from orchestration.assets.access_changes import c1_access_changes
 from orchestration.assets.c1_tables import staging_assets
 from orchestration.assets.raw import build_raw_assets
 from orchestration.assets.sync_file import c1_sync
-from orchestration.checks.drop_checks import drop_checks
-from orchestration.checks.expectation_checks import expectation_checks
-from orchestration.checks.limits_checks import limits_checks
-from orchestration.checks.reference_checks import reference_checks
+from orchestration.checks.per_table import table_checks
 from orchestration.jobs import xmatters_sync_job
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
@@ -64,7 +61,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     ]
     return dg.Definitions(
         assets=[a.map_asset_specs(lambda spec: spec.replace_attributes(owners=owners)) for a in assets],
-        asset_checks=[*expectation_checks, *reference_checks, *drop_checks, *limits_checks],
+        asset_checks=table_checks,
         jobs=[xmatters_sync_job],
         schedules=[build_schedule()],
         sensors=alert_sensors,

@@ -10,10 +10,11 @@ comparison starts over, like a first sync.
 import math
 
 import dagster as dg
+import duckdb
 
 from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.publish import PUBLISHED
-from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from orchestration.sync_source import is_new_source, last_source
 
 
@@ -73,39 +74,39 @@ def drop_summary(
     )
 
 
-# The decorator has the shape of limits_checks.py's on purpose (`duplicates` pairs them): each check
-# module declares its own Dagster checks, so the asset, name and description a check registers read
-# in one place; a shared factory would hide them.
-def _build_check(table: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=staging_key(table),
+def drop_result(table: str, con: duckdb.DuckDBPyConnection, resources: CheckResources) -> dg.AssetCheckResult:
+    """`table` staged against its last published count, under the run's `max_drop_ratio`."""
+    max_drop_ratio = resources.sync_settings.max_drop_ratio
+    new_source = is_new_source(last_source(con), resources.xmatters.source())
+    previous = None if new_source else published_count(con, table)
+    current = int(con.sql(f"SELECT count(*) FROM {STAGING}.{table}").fetchall()[0][0])
+    passed, drop = evaluate_drop(previous, current, max_drop_ratio)
+    return dg.AssetCheckResult(
+        check_name=f"{table}_sudden_drop",
+        asset_key=staging_key(table),
+        passed=passed,
+        description=drop_summary(table, previous, current, drop, max_drop_ratio, new_source=new_source),
+        metadata={
+            "previous": dg.MetadataValue.int(previous or 0),
+            "current": dg.MetadataValue.int(current),
+            "drop_ratio": dg.MetadataValue.float(drop),
+            "max_drop_ratio": dg.MetadataValue.float(max_drop_ratio),
+        },
+    )
+
+
+def _check(table: str) -> TableCheck:
+    def evaluate(con: duckdb.DuckDBPyConnection, resources: CheckResources) -> dg.AssetCheckResult:
+        return drop_result(table, con, resources)
+
+    spec = dg.AssetCheckSpec(
         name=f"{table}_sudden_drop",
+        asset=staging_key(table),
         blocking=True,
         description=f"Blocks publishing when {table} drop by more than max_drop_ratio since the last "
         "published sync.",
     )
-    def _check(
-        warehouse: WarehouseResource, sync_settings: SyncSettings, xmatters: XmattersResource
-    ) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            new_source = is_new_source(last_source(con), xmatters.source())
-            previous = None if new_source else published_count(con, table)
-            current = int(con.sql(f"SELECT count(*) FROM {STAGING}.{table}").fetchall()[0][0])
-        passed, drop = evaluate_drop(previous, current, sync_settings.max_drop_ratio)
-        return dg.AssetCheckResult(
-            passed=passed,
-            description=drop_summary(
-                table, previous, current, drop, sync_settings.max_drop_ratio, new_source=new_source
-            ),
-            metadata={
-                "previous": dg.MetadataValue.int(previous or 0),
-                "current": dg.MetadataValue.int(current),
-                "drop_ratio": dg.MetadataValue.float(drop),
-                "max_drop_ratio": dg.MetadataValue.float(sync_settings.max_drop_ratio),
-            },
-        )
-
-    return _check
+    return TableCheck(spec, evaluate)
 
 
-drop_checks = [_build_check("users"), _build_check("grants")]
+drop_checks = [_check("users"), _check("grants")]

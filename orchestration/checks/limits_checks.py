@@ -8,11 +8,12 @@ as a failed check and nothing is published, instead of a file C1 rejects.
 """
 
 import dagster as dg
+import duckdb
 
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.c1_limits_sql import ID_COLUMNS, LIMITED_COLUMNS, install_macros, violations_query
+from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.checks.violations import violations_result
-from orchestration.resources import WarehouseResource
 
 CHECKED_TABLES = ["users", "groups", "entitlements", "grants"]
 
@@ -27,25 +28,31 @@ def _rules(table: str) -> str:
     return ", ".join(rules)
 
 
-def _build_check(table: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=staging_key(table),
+def limits_result(table: str, con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """What the `.c1z` would get from `table` over C1's limits: counted, a few shown."""
+    install_macros(con)
+    return violations_result(
+        con,
+        violations_query(table),
+        check_name=f"{table}_c1_limits",
+        asset_key=staging_key(table),
+        found="values over C1's limits",
+        none="every value within C1's limits",
+    )
+
+
+def _check(table: str) -> TableCheck:
+    def evaluate(con: duckdb.DuckDBPyConnection, resources: CheckResources) -> dg.AssetCheckResult:
+        return limits_result(table, con)
+
+    spec = dg.AssetCheckSpec(
         name=f"{table}_c1_limits",
+        asset=staging_key(table),
         blocking=True,
         description=f"What the .c1z gets from {STAGING}.{table} passes C1's validation: {_rules(table)} "
         "(text shortened to the limits, ids never).",
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            install_macros(con)
-            return violations_result(
-                con,
-                violations_query(table),
-                found="values over C1's limits",
-                none="every value within C1's limits",
-            )
-
-    return _check
+    return TableCheck(spec, evaluate)
 
 
-limits_checks = [_build_check(table) for table in CHECKED_TABLES]
+limits_checks = [_check(table) for table in CHECKED_TABLES]

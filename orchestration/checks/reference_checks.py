@@ -4,10 +4,11 @@ Each query returns the offending rows; the check passes when there are none and 
 """
 
 import dagster as dg
+import duckdb
 
 from orchestration.assets.c1_tables import STAGING, staging_key
+from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.checks.violations import violations_result
-from orchestration.resources import WarehouseResource
 
 REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
     # name: (checked table, description, query returning violating rows)
@@ -35,13 +36,27 @@ REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _build_check(name: str, table: str, description: str, query: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=staging_key(table), name=name, blocking=True, description=description)
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            return violations_result(con, query, found="violating rows", none="no violations")
+def reference_result(name: str, con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """The rule `name` of `REFERENCE_RULES` on the staged tables: the violating rows, a few shown."""
+    table, _, query = REFERENCE_RULES[name]
+    return violations_result(
+        con,
+        query,
+        check_name=name,
+        asset_key=staging_key(table),
+        found="violating rows",
+        none="no violations",
+    )
 
-    return _check
+
+def _check(name: str) -> TableCheck:
+    table, description, _ = REFERENCE_RULES[name]
+
+    def evaluate(con: duckdb.DuckDBPyConnection, resources: CheckResources) -> dg.AssetCheckResult:
+        return reference_result(name, con)
+
+    spec = dg.AssetCheckSpec(name=name, asset=staging_key(table), blocking=True, description=description)
+    return TableCheck(spec, evaluate)
 
 
-reference_checks = [_build_check(name, *rule) for name, rule in REFERENCE_RULES.items()]
+reference_checks = [_check(name) for name in REFERENCE_RULES]

@@ -14,12 +14,20 @@ EXAMPLES = 5
 
 
 def violations_result(
-    con: duckdb.DuckDBPyConnection, query: str, *, found: str, none: str
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    *,
+    check_name: str,
+    asset_key: dg.AssetKey,
+    found: str,
+    none: str,
 ) -> dg.AssetCheckResult:
     """Pass when `query` returns no rows; else fail with `<count> <found>` and up to EXAMPLES rows."""
     count = int(con.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
     examples = markdown_table(con.sql(f"SELECT * FROM ({query}) LIMIT {EXAMPLES}")) if count else "none"
     return dg.AssetCheckResult(
+        check_name=check_name,
+        asset_key=asset_key,
         passed=count == 0,
         description=f"{count} {found}" if count else none,
         metadata={
