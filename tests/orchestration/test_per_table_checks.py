@@ -71,6 +71,8 @@ def test_a_check_launched_alone_runs_alone(tmp_path):
     """The UI's "Execute" on one check: only that check is evaluated, not its table's others."""
     import duckdb
 
+    # A tiny staged warehouse like test_reference_checks.py's fixture, on purpose: this one must
+    # be valid for every check of the table, that one breaks rules row by row.
     database = tmp_path / "wh.duckdb"
     with duckdb.connect(str(database)) as con:
         con.execute("CREATE SCHEMA c1_staging")
