@@ -48,6 +48,7 @@ except ImportError:  # pragma: no cover - dlt always brings it
 
 from pipelines.halt import park_if_halted
 from pipelines.xmatters import settings
+from pipelines.xmatters.adaptive import AdaptiveLimit
 from pipelines.xmatters.backoff import backoff_delay, retry_after_seconds
 from pipelines.xmatters.bounded import (
     TooLarge,
@@ -92,6 +93,7 @@ class _Transient(NamedTuple):
     error_class: type[XmattersError]
     retry_after: float | None = None
     retryable: bool = True
+    throttled: bool = False  # a 429 or 5xx: the server asks for fewer requests (adaptive.py)
 
 
 class _Reply(NamedTuple):
@@ -125,6 +127,10 @@ class XmattersClient:
         self._http_lock = threading.Lock()
         self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
+        # requests in flight: from CONCURRENCY_START up to --concurrency, halved on 429/5xx
+        self.in_flight = AdaptiveLimit(
+            min(settings.CONCURRENCY_START, config.concurrency), config.concurrency
+        )
 
     def __repr__(self) -> str:
         return f"XmattersClient(base_url={self.config.base_url!r}, username={self.config.username!r})"
@@ -221,8 +227,15 @@ class XmattersClient:
             park_if_halted()  # an interrupted sync sends nothing more (pipelines/halt.py)
             if self._cancelled.is_set():
                 raise XmattersError(f"request to {url} cancelled: the extract already failed")
+            sent_in = self.in_flight.acquire(self._cancelled)
+            if sent_in is None:
+                raise XmattersError(f"request to {url} cancelled: the extract already failed")
             self.report.count_request()
-            outcome = self._attempt(url, not_found_hint, decode)
+            outcome: Any = None
+            try:
+                outcome = self._attempt(url, not_found_hint, decode)
+            finally:
+                self._release(sent_in, outcome)
             if not isinstance(outcome, _Transient):
                 return outcome
             if not outcome.retryable:
@@ -243,6 +256,17 @@ class XmattersClient:
             self._cancelled.wait(delay)  # a sleep that cancel() interrupts
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _release(self, sent_in: int, outcome: Any) -> None:
+        """Hands the request's slot back: a page grows the limit, a 429/5xx cuts it (and holds new
+        requests for its Retry-After, capped like the retry's own wait); anything else leaves it."""
+        if isinstance(outcome, _Transient):
+            retry_after = outcome.retry_after
+            if retry_after is not None:
+                retry_after = min(retry_after, self.config.backoff_cap_s)
+            self.in_flight.release(sent_in, throttled=outcome.throttled, retry_after=retry_after)
+        else:
+            self.in_flight.release(sent_in, ok=outcome is not None)
+
     def _attempt(self, url: str, not_found_hint: str | None, decode: PageDecoder | None) -> Any:
         """One GET: the decoded JSON, a `_Transient` failure, or a raised permanent error."""
         response, transport_failure = self._send(url)
@@ -254,9 +278,8 @@ class XmattersClient:
             return decoded if decoded is not None else _decode_json(response, url)
         detail = describe_status(response.status_code, url, _api_message(response))
         if error_class is UnavailableError:
-            return _Transient(
-                detail, UnavailableError, retry_after_seconds(response.headers.get("Retry-After"))
-            )
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            return _Transient(detail, UnavailableError, retry_after, throttled=True)
         if not_found_hint and response.status_code == 404:
             detail += f" ({not_found_hint})"
         if 300 <= response.status_code < 400:
