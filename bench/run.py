@@ -555,6 +555,7 @@ def run_benchmark(
     latency: bool,
     baseline: bool = False,
     sweep_scale: str | None = None,
+    sweep_concurrency: Sequence[int] = SWEEP_CONCURRENCY,
     profile_dir: Path | None = None,
 ) -> BenchResults:
     """Every part in one run; with `baseline`, each scale of BASELINE_SCALES is also measured
@@ -592,11 +593,11 @@ def run_benchmark(
     if sweep_scale is not None:
         print(
             f"running the {SWEEP_LATENCY_MS:g} ms sweep ({sweep_scale}, concurrency "
-            f"{', '.join(map(str, SWEEP_CONCURRENCY))}) ...",
+            f"{', '.join(map(str, sweep_concurrency))}) ...",
             file=sys.stderr,
             flush=True,
         )
-        results.sweep = measure_sweep(SCALES[sweep_scale], workdir)
+        results.sweep = measure_sweep(SCALES[sweep_scale], workdir, sweep_concurrency)
         for figures in results.sweep:
             _warn_if_failed(figures)
         results.note_load(f"{sweep_scale} {SWEEP_LATENCY_MS:g} ms sweep")
@@ -834,6 +835,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="M",
         help=f"scale of the {SWEEP_LATENCY_MS:g} ms concurrency sweep (default M; L takes ~5 more minutes)",
     )
+    parser.add_argument(
+        "--sweep-concurrency",
+        default=",".join(map(str, SWEEP_CONCURRENCY)),
+        help="comma-separated --concurrency values of the sweep (default %(default)s)",
+    )
     parser.add_argument("--no-sweep", action="store_true", help=f"skip the {SWEEP_LATENCY_MS:g} ms sweep")
     parser.add_argument("--no-doc", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     parser.add_argument("--workdir", help="keep the data homes here (default: a temporary directory)")
@@ -853,6 +859,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep_scale = None if (args.quick or args.no_sweep) else args.sweep_scale.strip().upper()
     if sweep_scale is not None and sweep_scale not in SCALES:
         parser.error(f"unknown sweep scale {sweep_scale}; choose from {', '.join(SCALES)}")
+    try:
+        sweep_concurrency = tuple(int(c) for c in args.sweep_concurrency.split(",") if c.strip())
+    except ValueError:
+        parser.error(f"--sweep-concurrency takes integers, got {args.sweep_concurrency!r}")
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as scratch:
         workdir = Path(args.workdir).resolve() if args.workdir else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -863,6 +873,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency=latency,
             baseline=baseline,
             sweep_scale=sweep_scale,
+            sweep_concurrency=sweep_concurrency,
             profile_dir=profile_dir,
         )
     report = render_report(results)

@@ -24,6 +24,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -72,7 +73,7 @@ from pipelines.xmatters.errors import (
 )
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
-from pipelines.xmatters.paging import ItemKey, item_id, iter_pages
+from pipelines.xmatters.paging import AHEAD, ItemKey, item_id, iter_pages
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.scrub import register_credentials, scrub
 
@@ -127,6 +128,7 @@ class XmattersClient:
         self._http_lock = threading.Lock()
         self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
+        self._ahead: ThreadPoolExecutor | None = None  # guessed pages of the people/groups listings
         # requests in flight: from CONCURRENCY_START up to --concurrency, halved on 429/5xx
         self.in_flight = AdaptiveLimit(
             min(settings.CONCURRENCY_START, config.concurrency), config.concurrency
@@ -155,6 +157,9 @@ class XmattersClient:
     def close(self) -> None:
         with self._http_lock:
             http, self._http = self._http, None
+            ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.shutdown(wait=True, cancel_futures=True)
         self._watchdog.close()
         if isinstance(http, DirectConnections):
             http.close()
@@ -175,11 +180,16 @@ class XmattersClient:
         key: ItemKey = item_id,
         not_found_hint: str | None = None,
         decode: PageDecoder | None = None,
+        ahead: bool = False,
     ) -> Iterator[list[Any]]:
-        """Items of a list endpoint, page by page, each item once."""
+        """Items of a list endpoint, page by page, each item once; with `ahead`, later pages are
+        fetched in parallel while the chain of next links is followed (paging.py)."""
 
         def fetch(url: str) -> Any:
             return self.get_json(url, not_found_hint=not_found_hint, decode=decode)
+
+        def fetch_ahead(url: str) -> Future[Any]:
+            return self._ahead_pool().submit(fetch, url)
 
         first = self.url(path, **(params or {}))
         return iter_pages(
@@ -188,13 +198,22 @@ class XmattersClient:
             key=key,
             on_duplicates=self.report.count_duplicates,
             max_pages=self.config.max_pages,
+            fetch_ahead=fetch_ahead if ahead else None,
         )
 
     def people_pages(self) -> Iterator[list[dict]]:
-        return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url")
+        return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url", ahead=True)
 
     def group_pages(self) -> Iterator[list[dict]]:
-        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url")
+        # the member calls start when every group is listed: its pages in parallel start them sooner
+        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url", ahead=True)
+
+    def _ahead_pool(self) -> ThreadPoolExecutor:
+        with self._http_lock:
+            if self._ahead is None:
+                # people and groups are listed at the same time: AHEAD pages each
+                self._ahead = ThreadPoolExecutor(2 * AHEAD, thread_name_prefix="xmatters-ahead")
+            return self._ahead
 
     def email_device_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.DEVICES_PATH, params={"deviceType": "EMAIL"})
