@@ -13,7 +13,7 @@ from pipelines.xmatters.adaptive import AdaptiveLimit
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.member_calls import member_tables
-from simulator import Faults, XmattersSimulator, build_org
+from simulator import FaultRule, Faults, XmattersSimulator, build_org
 from simulator.org import OrgSpec
 
 
@@ -126,3 +126,38 @@ def test_against_a_rate_limited_server_it_backs_off_and_reads_everything() -> No
     assert limit.throttles >= 1 and limit.lowest < limit.highest  # and was cut when it did not
     assert 1 <= statuses[429] <= statuses[200] // 5, statuses
     assert took >= len(groups) / RATE * 0.8  # the server's limit, not the client, set the pace
+
+
+def test_a_retry_after_holds_every_thread_not_only_the_one_that_got_it(monkeypatch) -> None:
+    """One 429 with `Retry-After: 1` in the middle of the member calls: the other threads finish
+    the requests already in flight, then send nothing until the second has passed."""
+    org = build_org(
+        OrgSpec(seed=5, people=50, groups=80, members_per_group=3, large_groups=0, hidden_people=0)
+    )
+    faults = Faults(latency_s=0.02)
+    faults.add(FaultRule("status", path_contains="/members", status=429, retry_after=1, after=20, times=1))
+    with XmattersSimulator(org, username="rate-user", password="rate-password", faults=faults) as sim:
+        answered: list[tuple[float, int]] = []
+        record = sim._record
+
+        def timed(method: str, path: str, status: int) -> None:
+            answered.append((time.monotonic(), status))
+            record(method, path, status)
+
+        monkeypatch.setattr(sim, "_record", timed)
+        config = XmattersConfig(
+            base_url=sim.base_url,
+            username="rate-user",
+            password="rate-password",
+            concurrency=8,
+            backoff_cap_s=5.0,
+        )
+        with XmattersClient(config) as client:
+            groups = [(g["id"], g["targetName"]) for page in client.group_pages() for g in page]
+            rows = sum(t.num_rows for t in member_tables(client, groups) if isinstance(t, pa.Table))
+
+    assert rows == org.membership_rows()
+    throttled_at = next(t for t, status in answered if status == 429)
+    during = [t for t, _ in answered if throttled_at + 0.2 < t < throttled_at + 0.9]
+    assert during == []  # without the hold, the other 7 threads went on (~40 requests a 100 ms)
+    assert client.in_flight.throttles == 1 and client.in_flight.lowest == 4  # halved once
