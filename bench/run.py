@@ -14,7 +14,13 @@ concurrency 1 vs. the bound `requests x latency / concurrency`) and linearity (s
 100,000 memberships at each scale). Results go to stdout and into docs/benchmarks.md between
 generated-section markers (hand-written analysis outside them is kept).
 
-    python bench/run.py [--scales S,M,L] [--quick] [--no-latency] [--no-doc]
+Against a download-only script (issue 21): at M and L, with 0 and 20 ms of server latency, the
+download-only `requests` script `bench/download_baseline.py` (8 threads) and the full sync run one
+after the other against the same simulator; the sync's wall time must not exceed the script's. The
+L sync at 20 ms also gives its extract against the bound, and a sweep at 100 ms (M by default,
+`--sweep-scale L` for the long one) gives the extract against the bound per concurrency.
+
+    python bench/run.py [--scales S,M,L] [--quick] [--no-latency] [--no-baseline] [--no-sweep] [--no-doc]
 """
 
 from __future__ import annotations
@@ -44,9 +50,15 @@ DOC_END = "<!-- bench:results:end -->"
 
 USERNAME = "bench-user"
 PASSWORD = "bench-password"
-DEFAULT_CONCURRENCY = 8  # the CLI's default --concurrency
+DEFAULT_CONCURRENCY = 32  # the CLI's default --concurrency: a ceiling, adaptive from 8 (adaptive.py)
+HIDING_CONCURRENCY = 8  # issue 7's latency hiding (8 against 1) and issue 21's L bound are at 8
 LATENCY_MS = 20.0
 POLL_S = 0.05
+BASELINE = ROOT / "bench" / "download_baseline.py"
+BASELINE_THREADS = 8
+BASELINE_SCALES = ("M", "L")  # where the sync is compared with the download-only script
+SWEEP_LATENCY_MS = 100.0  # a realistic round trip to a hosted xMatters
+SWEEP_CONCURRENCY = (8, 16, 32)
 
 # Targets of issue 7 (2-core machine); reported beside the figures, never asserted.
 TARGET_L_WALL_S = 120.0
@@ -55,6 +67,9 @@ TARGET_L_RSS_BYTES = 2 * 1024**3
 TARGET_LATENCY_SPEEDUP = 6.0
 TARGET_BOUND_FACTOR = 1.5
 TARGET_LINEARITY = 1.3
+# Targets of issue 21.
+TARGET_VS_BASELINE = 1.0  # sync wall / download-only script wall
+TARGET_L_BOUND_FACTOR = 1.05  # L extract at LATENCY_MS against requests x latency / concurrency
 
 
 @dataclass(frozen=True)
@@ -299,6 +314,77 @@ def _read_lines(stream: object, into: list[tuple[float, str]]) -> None:
         into.append((time.time(), line.rstrip("\n")))
 
 
+# ---- the download-only baseline ----------------------------------------------------------------
+
+_BASELINE_SUMMARY = re.compile(r"requests=(\d+) items=(\d+) wall_s=([\d.]+) cpu_s=([\d.]+)")
+
+
+@dataclass
+class BaselineFigures:
+    """One run of `bench/download_baseline.py`: its process's wall time (interpreter start included,
+    as the sync's is) and CPU, and what it downloaded."""
+
+    scale: str
+    latency_ms: float
+    threads: int
+    wall_s: float
+    cpu_s: float
+    requests: int
+    items: int
+    exit_code: int
+    output_tail: list[str] = field(default_factory=list)
+
+
+def run_baseline(
+    scale: Scale, base_url: str, *, latency_ms: float = 0.0, threads: int = BASELINE_THREADS
+) -> BaselineFigures:
+    """Runs the download-only script as its own process against `base_url` and measures it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    env["BATON_PASSWORD"] = PASSWORD
+    command = [sys.executable, str(BASELINE), f"--base-url={base_url}", f"--user={USERNAME}"]
+    started = time.time()
+    proc = subprocess.Popen(
+        [*command, f"--threads={threads}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    chunks: list[str] = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    _, status, usage = os.wait4(proc.pid, 0)  # its own CPU time, as for the sync
+    ended = time.time()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    reader.join()
+    output = "".join(chunks)
+    summary = _BASELINE_SUMMARY.search(output)
+    return BaselineFigures(
+        scale=scale.name,
+        latency_ms=latency_ms,
+        threads=threads,
+        wall_s=ended - started,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        requests=int(summary.group(1)) if summary else 0,
+        items=int(summary.group(2)) if summary else 0,
+        exit_code=proc.returncode,
+        output_tail=output.splitlines()[-20:],
+    )
+
+
+@dataclass
+class Versus:
+    """The sync and the download-only script, one after the other against the same simulator."""
+
+    baseline: BaselineFigures
+    sync: SyncFigures
+
+    @property
+    def ratio(self) -> float:
+        return self.sync.wall_s / self.baseline.wall_s if self.baseline.wall_s else 0.0
+
+
 # ---- where the time went ---------------------------------------------------------------------------
 
 
@@ -387,15 +473,25 @@ def _dlt_steps(pipelines_dir: Path) -> dict[str, tuple[float, float]]:
 @dataclass
 class BenchResults:
     syncs: list[SyncFigures] = field(default_factory=list)
-    latency: dict[str, SyncFigures] = field(default_factory=dict)  # "default" / "serial"
+    latency: dict[str, SyncFigures] = field(default_factory=dict)  # "default" (8) / "serial" / "cli"
+    versus: list[Versus] = field(default_factory=list)  # by scale and latency, in the order run
+    sweep: list[SyncFigures] = field(default_factory=list)  # SWEEP_LATENCY_MS, one per concurrency
+    l_bound: SyncFigures | None = None  # L at LATENCY_MS and HIDING_CONCURRENCY: extract vs bound
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
+    loads: list[str] = field(default_factory=list)  # "what: 1-min load" after each part
 
     def by_scale(self) -> dict[str, SyncFigures]:
         return {s.scale: s for s in self.syncs}
 
+    def note_load(self, what: str) -> None:
+        self.loads.append(f"{what} {os.getloadavg()[0]:.1f}")
 
-def measure_scale(scale: Scale, workdir: Path, *, profile_dir: Path | None = None) -> SyncFigures:
-    """One zero-latency sync at the default concurrency: a row of the main table.
+
+def measure_scale(
+    scale: Scale, workdir: Path, *, profile_dir: Path | None = None, baseline: bool = False
+) -> tuple[SyncFigures, BaselineFigures | None]:
+    """One zero-latency sync at the default concurrency (a row of the main table), after the
+    download-only script against the same simulator when `baseline`.
 
     With `profile_dir`, the sync runs under pyinstrument (main thread only; it slows the sync down)
     and its text profile is written to `profile_dir/profile-<scale>.txt`.
@@ -405,41 +501,117 @@ def measure_scale(scale: Scale, workdir: Path, *, profile_dir: Path | None = Non
         profile_dir.mkdir(parents=True, exist_ok=True)
         prefix = ["-m", "pyinstrument", "--show-all", "-o", str(profile_dir / f"profile-{scale.name}.txt")]
     with simulator(scale) as (base_url, sim):
-        return run_sync(scale, base_url, sim, workdir, python_prefix=prefix)
+        downloaded = run_baseline(scale, base_url) if baseline else None
+        return run_sync(scale, base_url, sim, workdir, python_prefix=prefix), downloaded
 
 
-def measure_latency_hiding(workdir: Path, scale: Scale = SCALES["M"]) -> dict[str, SyncFigures]:
-    """The same sync with LATENCY_MS of server latency at the default concurrency and at 1."""
+def measure_latency_hiding(
+    workdir: Path, scale: Scale = SCALES["M"], *, baseline: bool = False
+) -> tuple[dict[str, SyncFigures], BaselineFigures | None]:
+    """The same sync with LATENCY_MS of server latency at concurrency 8 ("default", issue 7's
+    figure) and 1 ("serial"); when `baseline`, first the download-only script and then the sync at
+    the CLI's default ("cli"), against the same simulator."""
     results = {}
+    runs = [("default", HIDING_CONCURRENCY), ("serial", 1)]
     with simulator(scale, latency_ms=LATENCY_MS) as (base_url, sim):
-        for name, concurrency in (("default", DEFAULT_CONCURRENCY), ("serial", 1)):
+        downloaded = run_baseline(scale, base_url, latency_ms=LATENCY_MS) if baseline else None
+        if baseline:
+            runs.insert(0, ("cli", DEFAULT_CONCURRENCY))
+        for name, concurrency in runs:
             results[name] = run_sync(
                 scale, base_url, sim, workdir, latency_ms=LATENCY_MS, concurrency=concurrency
             )
-    return results
+    return results, downloaded
+
+
+def measure_versus(
+    scale: Scale, workdir: Path, latency_ms: float, *, also_at: int | None = None
+) -> tuple[Versus, SyncFigures | None]:
+    """The download-only script, then the sync at the default concurrency, against one simulator;
+    then, with `also_at`, the sync once more at that concurrency (for its extract against the bound)."""
+    with simulator(scale, latency_ms=latency_ms) as (base_url, sim):
+        downloaded = run_baseline(scale, base_url, latency_ms=latency_ms)
+        pair = Versus(downloaded, run_sync(scale, base_url, sim, workdir, latency_ms=latency_ms))
+        pinned = None
+        if also_at is not None:
+            pinned = run_sync(scale, base_url, sim, workdir, latency_ms=latency_ms, concurrency=also_at)
+        return pair, pinned
+
+
+def measure_sweep(
+    scale: Scale, workdir: Path, concurrencies: Sequence[int] = SWEEP_CONCURRENCY
+) -> list[SyncFigures]:
+    """The sync at SWEEP_LATENCY_MS at each concurrency, against one simulator."""
+    with simulator(scale, latency_ms=SWEEP_LATENCY_MS) as (base_url, sim):
+        return [
+            run_sync(scale, base_url, sim, workdir, latency_ms=SWEEP_LATENCY_MS, concurrency=concurrency)
+            for concurrency in concurrencies
+        ]
 
 
 def run_benchmark(
-    scales: Sequence[str], workdir: Path, *, latency: bool, profile_dir: Path | None = None
+    scales: Sequence[str],
+    workdir: Path,
+    *,
+    latency: bool,
+    baseline: bool = False,
+    sweep_scale: str | None = None,
+    sweep_concurrency: Sequence[int] = SWEEP_CONCURRENCY,
+    profile_dir: Path | None = None,
 ) -> BenchResults:
+    """Every part in one run; with `baseline`, each scale of BASELINE_SCALES is also measured
+    against the download-only script at 0 ms and (with `latency`) LATENCY_MS."""
     results = BenchResults()
     for name in scales:
-        print(f"running scale {name} ...", file=sys.stderr, flush=True)
-        figures = measure_scale(SCALES[name], workdir, profile_dir=profile_dir)
-        _warn_if_failed(figures)
+        versus = baseline and name in BASELINE_SCALES
+        also = " (and the baseline)" if versus else ""
+        print(f"running scale {name}{also} ...", file=sys.stderr, flush=True)
+        figures, downloaded = measure_scale(SCALES[name], workdir, profile_dir=profile_dir, baseline=versus)
+        _warn_if_failed(figures, downloaded)
         results.syncs.append(figures)
+        if downloaded is not None:
+            results.versus.append(Versus(downloaded, figures))
+        results.note_load(f"{name}")
     if latency:
+        versus = baseline and "M" in scales
         print(f"running the latency-hiding syncs (M, {LATENCY_MS:g} ms) ...", file=sys.stderr, flush=True)
-        results.latency = measure_latency_hiding(workdir)
+        results.latency, downloaded = measure_latency_hiding(workdir, baseline=versus)
         for figures in results.latency.values():
             _warn_if_failed(figures)
+        if downloaded is not None:
+            _warn_if_failed(results.latency["cli"], downloaded)
+            results.versus.append(Versus(downloaded, results.latency["cli"]))
+        results.note_load(f"M {LATENCY_MS:g} ms")
+        if baseline and "L" in scales:
+            print(f"running L at {LATENCY_MS:g} ms (and the baseline) ...", file=sys.stderr, flush=True)
+            pair, pinned = measure_versus(SCALES["L"], workdir, LATENCY_MS, also_at=HIDING_CONCURRENCY)
+            _warn_if_failed(pair.sync, pair.baseline)
+            results.versus.append(pair)
+            if pinned is not None:
+                _warn_if_failed(pinned)
+                results.l_bound = pinned
+            results.note_load(f"L {LATENCY_MS:g} ms")
+    if sweep_scale is not None:
+        print(
+            f"running the {SWEEP_LATENCY_MS:g} ms sweep ({sweep_scale}, concurrency "
+            f"{', '.join(map(str, sweep_concurrency))}) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.sweep = measure_sweep(SCALES[sweep_scale], workdir, sweep_concurrency)
+        for figures in results.sweep:
+            _warn_if_failed(figures)
+        results.note_load(f"{sweep_scale} {SWEEP_LATENCY_MS:g} ms sweep")
     return results
 
 
-def _warn_if_failed(figures: SyncFigures) -> None:
+def _warn_if_failed(figures: SyncFigures, baseline: BaselineFigures | None = None) -> None:
     if figures.exit_code != 0:
         tail = "\n  ".join(figures.stderr_tail)
         print(f"sync {figures.scale} exited {figures.exit_code}:\n  {tail}", file=sys.stderr)
+    if baseline is not None and baseline.exit_code != 0:
+        tail = "\n  ".join(baseline.output_tail)
+        print(f"baseline {baseline.scale} exited {baseline.exit_code}:\n  {tail}", file=sys.stderr)
 
 
 # ---- reporting -------------------------------------------------------------------------------------
@@ -490,14 +662,14 @@ def render_ratios(results: BenchResults) -> list[str]:
     lines = []
     if results.latency:
         default, serial = results.latency["default"], results.latency["serial"]
-        bound = default.requests * LATENCY_MS / 1000 / DEFAULT_CONCURRENCY
+        bound = default.requests * LATENCY_MS / 1000 / HIDING_CONCURRENCY
         speedup = serial.dlt_extract_s / default.dlt_extract_s if default.dlt_extract_s else 0.0
         factor = default.dlt_extract_s / bound if bound else 0.0
         lines += [
             f"- Latency hiding (M, {LATENCY_MS:g} ms per request, dlt extract step): concurrency "
-            f"{DEFAULT_CONCURRENCY} {default.dlt_extract_s:.1f} s, "
+            f"{HIDING_CONCURRENCY} {default.dlt_extract_s:.1f} s, "
             f"concurrency 1 {serial.dlt_extract_s:.1f} s, bound {default.requests:,} requests "
-            f"x {LATENCY_MS:g} ms / {DEFAULT_CONCURRENCY} = {bound:.1f} s.",
+            f"x {LATENCY_MS:g} ms / {HIDING_CONCURRENCY} = {bound:.1f} s.",
             f"  - speed-up over concurrency 1: {speedup:.1f}x (target >= {TARGET_LATENCY_SPEEDUP:g}x: "
             f"{_verdict(speedup >= TARGET_LATENCY_SPEEDUP)})",
             f"  - against the bound: {factor:.2f}x (target <= {TARGET_BOUND_FACTOR:g}x: "
@@ -526,6 +698,66 @@ def render_ratios(results: BenchResults) -> list[str]:
             f"(target <= 2 GiB: {_verdict(big.peak_rss_bytes <= TARGET_L_RSS_BYTES)}), `.c1z` write "
             f"{big.stages['c1z write']:.1f} s (target <= 20 s: {_verdict(big.stages['c1z write'] <= 20)})"
         )
+    return lines
+
+
+def render_versus(results: BenchResults) -> list[str]:
+    """The sync against the download-only script (table), the L extract at LATENCY_MS against its
+    bound, and the SWEEP_LATENCY_MS sweep."""
+    lines: list[str] = []
+    if results.versus:
+        header = ["scale", "latency", "sync --concurrency", "sync wall s", "baseline wall s", "ratio"]
+        header += ["verdict (<= 1.0)"]
+        header += ["sync extract s", "sync CPU s", "baseline CPU s", "baseline requests"]
+        rows = [header, ["---"] * len(header)]
+        for pair in results.versus:
+            sync, base = pair.sync, pair.baseline
+            rows.append(
+                [
+                    sync.scale,
+                    f"{sync.latency_ms:g} ms",
+                    str(sync.concurrency),
+                    f"{sync.wall_s:.1f}",
+                    f"{base.wall_s:.1f}",
+                    f"{pair.ratio:.2f}",
+                    _verdict(0 < pair.ratio <= TARGET_VS_BASELINE),
+                    f"{sync.dlt_extract_s:.1f}",
+                    f"{sync.sync_cpu_s:.1f}",
+                    f"{base.cpu_s:.1f}",
+                    f"{base.requests:,}",
+                ]
+            )
+        lines += [
+            f"The full sync against `bench/download_baseline.py` ({BASELINE_THREADS} threads of `requests`, "
+            "download and decode only), one after the other against the same simulator:",
+            "",
+            *("| " + " | ".join(row) + " |" for row in rows),
+            "",
+        ]
+    big = results.l_bound
+    if big is not None:
+        bound = big.requests * big.latency_ms / 1000 / big.concurrency
+        factor = big.dlt_extract_s / bound if bound else 0.0
+        lines.append(
+            f"- L extract at {big.latency_ms:g} ms: {big.dlt_extract_s:.1f} s against the bound "
+            f"{big.requests:,} requests x {big.latency_ms:g} ms / {big.concurrency} = {bound:.1f} s: "
+            f"{factor:.2f}x (target <= {TARGET_L_BOUND_FACTOR:g}x: "
+            f"{_verdict(0 < factor <= TARGET_L_BOUND_FACTOR)})"
+        )
+    if results.sweep:
+        first = results.sweep[0]
+        parts = []
+        for s in results.sweep:
+            bound = s.requests * s.latency_ms / 1000 / s.concurrency
+            factor = s.dlt_extract_s / bound if bound else 0.0
+            parts.append(
+                f"concurrency {s.concurrency}: extract {s.dlt_extract_s:.1f} s, bound {bound:.1f} s, "
+                f"{factor:.2f}x, whole sync {s.wall_s:.1f} s, retries {s.retries}"
+            )
+        lines.append(f"- {first.scale} at {first.latency_ms:g} ms per request ({first.requests:,} requests):")
+        lines += [f"  - {part}" for part in parts]
+    if results.loads:
+        lines.append(f"- 1-min load average after each part: {', '.join(results.loads)}.")
     return lines
 
 
@@ -564,6 +796,8 @@ def render_report(results: BenchResults) -> str:
         "",
         *render_ratios(results),
         "",
+        *render_versus(results),
+        "",
         "Bytes per grant (whole `.c1z` / grants) beside baton-sdk's sample files:",
         *(
             f"- ours, {s.scale}: {s.c1z_bytes:,} bytes / {s.grants:,} grants = {s.bytes_per_grant:.1f}"
@@ -594,6 +828,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scales", default="S,M,L", help="comma-separated scales to run (default S,M,L)")
     parser.add_argument("--quick", action="store_true", help="S only, no latency runs, no doc (CI smoke)")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency-hiding syncs at M")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the download-only script at M and L (issue 21)"
+    )
+    parser.add_argument(
+        "--sweep-scale",
+        default="M",
+        help=f"scale of the {SWEEP_LATENCY_MS:g} ms concurrency sweep (default M; L takes ~5 more minutes)",
+    )
+    parser.add_argument(
+        "--sweep-concurrency",
+        default=",".join(map(str, SWEEP_CONCURRENCY)),
+        help="comma-separated --concurrency values of the sweep (default %(default)s)",
+    )
+    parser.add_argument("--no-sweep", action="store_true", help=f"skip the {SWEEP_LATENCY_MS:g} ms sweep")
     parser.add_argument("--no-doc", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     parser.add_argument("--workdir", help="keep the data homes here (default: a temporary directory)")
     parser.add_argument(
@@ -608,17 +856,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scale(s) {', '.join(unknown)}; choose from {', '.join(SCALES)}")
     latency = not (args.quick or args.no_latency)
+    baseline = not (args.quick or args.no_baseline)
+    sweep_scale = None if (args.quick or args.no_sweep) else args.sweep_scale.strip().upper()
+    if sweep_scale is not None and sweep_scale not in SCALES:
+        parser.error(f"unknown sweep scale {sweep_scale}; choose from {', '.join(SCALES)}")
+    try:
+        sweep_concurrency = tuple(int(c) for c in args.sweep_concurrency.split(",") if c.strip())
+    except ValueError:
+        parser.error(f"--sweep-concurrency takes integers, got {args.sweep_concurrency!r}")
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as scratch:
         workdir = Path(args.workdir).resolve() if args.workdir else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
         profile_dir = Path(args.profile).resolve() if args.profile else None
-        results = run_benchmark(scales, workdir, latency=latency, profile_dir=profile_dir)
+        results = run_benchmark(
+            scales,
+            workdir,
+            latency=latency,
+            baseline=baseline,
+            sweep_scale=sweep_scale,
+            sweep_concurrency=sweep_concurrency,
+            profile_dir=profile_dir,
+        )
     report = render_report(results)
     print(report)
     if not (args.quick or args.no_doc):
         write_doc(report)
         print(f"\nwrote {DOC.relative_to(ROOT)}", file=sys.stderr)
-    failed = [s for s in [*results.syncs, *results.latency.values()] if s.exit_code != 0]
+    runs = [*results.syncs, *results.latency.values(), *results.sweep]
+    runs += [pair.sync for pair in results.versus] + ([results.l_bound] if results.l_bound else [])
+    failed = [s for s in runs if s.exit_code != 0]
+    failed += [pair.baseline for pair in results.versus if pair.baseline.exit_code != 0]
     return 1 if failed else 0
 
 

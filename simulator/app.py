@@ -486,6 +486,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not sim.is_authorized(self.headers.get("Authorization")):
             self._send(401, error_body(401), headers=(("WWW-Authenticate", 'Basic realm="xMatters"'),))
             return
+        if faults.over_rate_limit():
+            self._send(429, error_body(429), headers=(("Retry-After", "1"),))
+            return
         resolved = sim.resolve(self.path, faults)
         rule = faults.take(self.path, resolved.offset if isinstance(resolved, _Page) else None)
         kind = rule.kind if rule is not None else None

@@ -42,6 +42,13 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         parser.add_argument(option, type=kind, default=getattr(_DEFAULTS, name), help=help_text)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=0,
+        metavar="N",
+        help="answer 429 with Retry-After: 1 beyond N requests in any second (default 0: no limit)",
+    )
     parser.add_argument("--username", default="sim-user", help="Basic auth user name to accept")
     parser.add_argument("--password", default="sim-password", help="Basic auth password to accept")
 
@@ -65,7 +72,7 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
         port=args.port,
         username=args.username,
         password=args.password,
-        faults=Faults(latency_s=args.latency_ms / 1000),
+        faults=Faults(latency_s=args.latency_ms / 1000, rate_limit=args.rate_limit),
     )
     try:
         simulator.start()

@@ -53,11 +53,17 @@ Page faults (the normal page, altered; they only apply to list endpoints):
 `deleted_groups` holds group ids or targetNames whose members call answers 404 (the group was
 deleted between the group list and its members call); `/groups` still lists them.
 `latency_s` is slept before every GET is answered (before the auth check).
+`rate_limit` (requests per second, 0 = none) answers an authenticated GET with 429 and
+`Retry-After: 1` once `rate_limit` requests were answered within the last second (a sliding window,
+as a per-tenant API limit works; `x-ratelimit-limit: 60000` per 60 s was seen on one instance).
+Refused requests do not count against the window.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -156,12 +162,29 @@ class Faults:
     latency_s: seconds slept before answering every GET request.
     rules: `FaultRule`s, checked in order (see the module docstring for how they fire).
     deleted_groups: group ids or targetNames whose `/members` call answers 404.
+    rate_limit: requests answered per sliding second before a 429 (0: no limit).
     """
 
     latency_s: float = 0.0
     rules: list[FaultRule] = field(default_factory=list)
     deleted_groups: set[str] = field(default_factory=set)
+    rate_limit: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _answered: deque[float] = field(default_factory=deque, init=False, repr=False, compare=False)
+
+    def over_rate_limit(self, now: float | None = None) -> bool:
+        """Whether this request is refused by `rate_limit`; counts it in the window when it is not."""
+        if self.rate_limit <= 0:
+            return False
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            window = self._answered
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= self.rate_limit:
+                return True
+            window.append(now)
+            return False
 
     def add(self, *rules: FaultRule) -> Faults:
         """Append rules (thread-safe); returns self so calls chain."""

@@ -24,6 +24,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -48,6 +49,7 @@ except ImportError:  # pragma: no cover - dlt always brings it
 
 from pipelines.halt import park_if_halted
 from pipelines.xmatters import settings
+from pipelines.xmatters.adaptive import AdaptiveLimit
 from pipelines.xmatters.backoff import backoff_delay, retry_after_seconds
 from pipelines.xmatters.bounded import (
     TooLarge,
@@ -71,7 +73,7 @@ from pipelines.xmatters.errors import (
 )
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
-from pipelines.xmatters.paging import ItemKey, item_id, iter_pages
+from pipelines.xmatters.paging import AHEAD, ItemKey, item_id, iter_pages
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.scrub import register_credentials, scrub
 
@@ -92,6 +94,7 @@ class _Transient(NamedTuple):
     error_class: type[XmattersError]
     retry_after: float | None = None
     retryable: bool = True
+    throttled: bool = False  # a 429 or 5xx: the server asks for fewer requests (adaptive.py)
 
 
 class _Reply(NamedTuple):
@@ -125,6 +128,11 @@ class XmattersClient:
         self._http_lock = threading.Lock()
         self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
+        self._ahead: ThreadPoolExecutor | None = None  # guessed pages of the people/groups listings
+        # requests in flight: from CONCURRENCY_START up to --concurrency, halved on 429/5xx
+        self.in_flight = AdaptiveLimit(
+            min(settings.CONCURRENCY_START, config.concurrency), config.concurrency
+        )
 
     def __repr__(self) -> str:
         return f"XmattersClient(base_url={self.config.base_url!r}, username={self.config.username!r})"
@@ -149,6 +157,9 @@ class XmattersClient:
     def close(self) -> None:
         with self._http_lock:
             http, self._http = self._http, None
+            ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.shutdown(wait=True, cancel_futures=True)
         self._watchdog.close()
         if isinstance(http, DirectConnections):
             http.close()
@@ -169,11 +180,16 @@ class XmattersClient:
         key: ItemKey = item_id,
         not_found_hint: str | None = None,
         decode: PageDecoder | None = None,
+        ahead: bool = False,
     ) -> Iterator[list[Any]]:
-        """Items of a list endpoint, page by page, each item once."""
+        """Items of a list endpoint, page by page, each item once; with `ahead`, later pages are
+        fetched in parallel while the chain of next links is followed (paging.py)."""
 
         def fetch(url: str) -> Any:
             return self.get_json(url, not_found_hint=not_found_hint, decode=decode)
+
+        def fetch_ahead(url: str) -> Future[Any]:
+            return self._ahead_pool().submit(fetch, url)
 
         first = self.url(path, **(params or {}))
         return iter_pages(
@@ -182,13 +198,22 @@ class XmattersClient:
             key=key,
             on_duplicates=self.report.count_duplicates,
             max_pages=self.config.max_pages,
+            fetch_ahead=fetch_ahead if ahead else None,
         )
 
     def people_pages(self) -> Iterator[list[dict]]:
-        return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url")
+        return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url", ahead=True)
 
     def group_pages(self) -> Iterator[list[dict]]:
-        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url")
+        # the member calls start when every group is listed: its pages in parallel start them sooner
+        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url", ahead=True)
+
+    def _ahead_pool(self) -> ThreadPoolExecutor:
+        with self._http_lock:
+            if self._ahead is None:
+                # people and groups are listed at the same time: AHEAD pages each
+                self._ahead = ThreadPoolExecutor(2 * AHEAD, thread_name_prefix="xmatters-ahead")
+            return self._ahead
 
     def email_device_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.DEVICES_PATH, params={"deviceType": "EMAIL"})
@@ -221,8 +246,15 @@ class XmattersClient:
             park_if_halted()  # an interrupted sync sends nothing more (pipelines/halt.py)
             if self._cancelled.is_set():
                 raise XmattersError(f"request to {url} cancelled: the extract already failed")
+            sent_in = self.in_flight.acquire(self._cancelled)
+            if sent_in is None:
+                raise XmattersError(f"request to {url} cancelled: the extract already failed")
             self.report.count_request()
-            outcome = self._attempt(url, not_found_hint, decode)
+            outcome: Any = None
+            try:
+                outcome = self._attempt(url, not_found_hint, decode)
+            finally:
+                self._release(sent_in, outcome)
             if not isinstance(outcome, _Transient):
                 return outcome
             if not outcome.retryable:
@@ -243,6 +275,17 @@ class XmattersClient:
             self._cancelled.wait(delay)  # a sleep that cancel() interrupts
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _release(self, sent_in: int, outcome: Any) -> None:
+        """Hands the request's slot back: a page grows the limit, a 429/5xx cuts it (and holds new
+        requests for its Retry-After, capped like the retry's own wait); anything else leaves it."""
+        if isinstance(outcome, _Transient):
+            retry_after = outcome.retry_after
+            if retry_after is not None:
+                retry_after = min(retry_after, self.config.backoff_cap_s)
+            self.in_flight.release(sent_in, throttled=outcome.throttled, retry_after=retry_after)
+        else:
+            self.in_flight.release(sent_in, ok=outcome is not None)
+
     def _attempt(self, url: str, not_found_hint: str | None, decode: PageDecoder | None) -> Any:
         """One GET: the decoded JSON, a `_Transient` failure, or a raised permanent error."""
         response, transport_failure = self._send(url)
@@ -254,9 +297,8 @@ class XmattersClient:
             return decoded if decoded is not None else _decode_json(response, url)
         detail = describe_status(response.status_code, url, _api_message(response))
         if error_class is UnavailableError:
-            return _Transient(
-                detail, UnavailableError, retry_after_seconds(response.headers.get("Retry-After"))
-            )
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            return _Transient(detail, UnavailableError, retry_after, throttled=True)
         if not_found_hint and response.status_code == 404:
             detail += f" ({not_found_hint})"
         if 300 <= response.status_code < 400:

@@ -13,19 +13,29 @@ its first page states a `total`, to the pages that total needs at the first page
 little slack for rows added while paging) but never past `max_pages` (`--max-pages`), which bounds
 a listing whose first page has no `total`. A next link longer than `MAX_NEXT_LINK_CHARS` is refused
 rather than requested (and quoted in messages).
+
+Fetching ahead (`fetch_ahead`, the people and groups listings): the API pages by offset, so once
+the first page states a `total` and its next link carries `offset=<items on the first page>`, the
+pages after the next one can be guessed (`offset=2n, 3n, ...`) and requested in parallel, a few
+(`AHEAD`) at a time. A guessed page is used only when the chain of next links reaches exactly its
+URL (same path and query); every check above applies to the chain as before, so a server whose
+links go elsewhere costs a few wasted requests, never a row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import Future
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import ProtocolError, describe_too_many_pages
 from pipelines.xmatters.settings import DEFAULT_MAX_PAGES, MAX_NEXT_LINK_CHARS
 
 ItemKey = Callable[[Any], Hashable | None]
+FetchAhead = Callable[[str], "Future[Any]"]  # starts fetching a URL elsewhere; the future is its body
+AHEAD = 4  # guessed pages in flight (and held) at once per listing
 
 
 def item_id(item: Any) -> str | None:
@@ -41,6 +51,7 @@ def iter_pages(
     key: ItemKey,
     on_duplicates: Callable[[int], None] | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
+    fetch_ahead: FetchAhead | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the new (not yet seen) items of each page, starting at `first_url`.
 
@@ -49,12 +60,30 @@ def iter_pages(
     is not an xMatters list envelope, an item without an id, a paging loop, a next link to another
     origin, or a page that stays empty but links onward.
     """
+    ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]] = {}
+    try:
+        yield from _pages(fetch, first_url, key, on_duplicates, max_pages, fetch_ahead, ahead)
+    finally:
+        for future in ahead.values():  # guesses the chain never reached (or an abandoned listing)
+            future.cancel()
+
+
+def _pages(
+    fetch: Callable[[str], Any],
+    first_url: str,
+    key: ItemKey,
+    on_duplicates: Callable[[int], None] | None,
+    max_pages: int,
+    fetch_ahead: FetchAhead | None,
+    ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
+) -> Iterator[list[dict[str, Any]]]:
     origin = url_origin(first_url)
     fetched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     seen: set[Hashable] = set()
     url: str | None = first_url
     page_bound = max_pages
     total: int | None = None
+    guesses: Iterator[str] = iter(())
     while url is not None:
         if len(fetched) >= page_bound:
             raise ProtocolError(describe_too_many_pages(first_url, page_bound, total))
@@ -63,7 +92,8 @@ def iter_pages(
             raise ProtocolError(f"paging loop: the next link {url} repeats a page already read")
         fetched.add(page_key)
 
-        body = fetch(url)
+        guessed = ahead.pop(page_key, None)
+        body = guessed.result() if guessed is not None else fetch(url)
         items = _page_items(body, url)
         next_link = _next_link(body, url)
         if not items and next_link is not None:
@@ -94,6 +124,24 @@ def iter_pages(
             yield fresh
 
         url = _resolve(next_link, url, origin) if next_link is not None else None
+        if fetch_ahead is not None and url is not None:
+            if len(fetched) == 1 and total is not None:
+                guesses = _guessed_pages(url, len(items), min(total, page_bound * max(len(items), 1)))
+            while len(ahead) < AHEAD and (guess := next(guesses, None)) is not None:
+                ahead[_page_identity(guess)] = fetch_ahead(guess)
+
+
+def _guessed_pages(next_url: str, page_items: int, total: int) -> Iterator[str]:
+    """The URLs of the pages after `next_url` (the second page), when it is plain offset paging:
+    its `offset` is the first page's item count. Nothing to guess otherwise."""
+    parts = urlsplit(next_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    offsets = [value for name, value in query if name == "offset"]
+    if page_items < 1 or offsets != [str(page_items)]:
+        return
+    for offset in range(2 * page_items, total, page_items):
+        guessed = [(name, str(offset) if name == "offset" else value) for name, value in query]
+        yield urlunsplit(parts._replace(query=urlencode(guessed)))
 
 
 def pages_for_total(total: int, first_page_items: int) -> int:

@@ -22,6 +22,7 @@ SOURCE_NAME = "xmatters"
 MAX_PAGE_SIZE = 1000  # the maximum xMatters accepts, and the default (xMatters' own tools ask for it)
 DEFAULT_MAX_PAGES = 10_000  # pages of one listing whose first page has no `total` (10M items at 1000)
 MAX_NEXT_LINK_CHARS = 8192  # a longer `links.next` is refused, not requested
+CONCURRENCY_START = 8  # requests in flight at first; grown up to --concurrency (adaptive.py)
 BACKOFF_BASE_S = 0.5  # first fallback wait when a 429/5xx carries no Retry-After
 
 ARROW_BATCH_ROWS = 50_000  # rows per yielded Arrow table: big enough for dlt's fast path, bounded memory

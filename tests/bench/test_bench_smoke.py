@@ -30,7 +30,8 @@ bench = _load_bench()
 
 @pytest.mark.slow
 def test_the_s_scale_completes_with_every_figure_present(tmp_path: Path) -> None:
-    figures = bench.measure_scale(bench.SCALES["S"], tmp_path)
+    figures, downloaded = bench.measure_scale(bench.SCALES["S"], tmp_path)
+    assert downloaded is None  # the download-only script runs only when asked (M and L)
 
     assert figures.exit_code == 0, "\n".join(figures.stderr_tail)
     assert figures.people == 1_000 and figures.groups == 100
@@ -61,3 +62,48 @@ def test_the_doc_keeps_hand_written_text_around_the_generated_section(tmp_path: 
     assert "Where the time goes: by hand." in text
     assert "second figures" in text and "first figures" not in text
     assert text.count(bench.DOC_START) == 1 and text.count(bench.DOC_END) == 1
+
+
+def _figures(
+    scale: str, latency_ms: float, concurrency: int, wall_s: float, extract_s: float, requests: int = 10_150
+) -> object:
+    stages = dict.fromkeys(bench.STAGES, 0.0)
+    return bench.SyncFigures(
+        scale=scale,
+        latency_ms=latency_ms,
+        concurrency=concurrency,
+        wall_s=wall_s,
+        stages=stages,
+        dlt_extract_s=extract_s,
+        people=0,
+        groups=0,
+        memberships=1,
+        requests=requests,
+        retries=0,
+        grants=1,
+        peak_rss_bytes=1,
+        sync_cpu_s=1.0,
+        c1z_bytes=1,
+        simulator_cpu_s=0.0,
+        exit_code=0,
+    )
+
+
+def test_the_report_compares_the_sync_with_the_download_only_script_and_the_bound() -> None:
+    downloaded = bench.BaselineFigures("L", 20.0, 8, 40.0, 30.0, 10_150, 1_123_503, 0)
+    results = bench.BenchResults(
+        versus=[
+            bench.Versus(downloaded, _figures("L", 20.0, 32, 36.0, 10.0)),
+            bench.Versus(downloaded, _figures("L", 0.0, 32, 44.0, 9.0)),
+        ],
+        l_bound=_figures("L", 20.0, 8, 60.0, 26.0),  # bound 10,150 x 20 ms / 8 = 25.4 s
+        sweep=[_figures("M", 100.0, c, 30.0, 2030 * 0.1 / c * 1.1, requests=2030) for c in (8, 16, 32)],
+    )
+    text = "\n".join(bench.render_versus(results))
+
+    assert "| L | 20 ms | 32 | 36.0 | 40.0 | 0.90 | met |" in text
+    assert "| L | 0 ms | 32 | 44.0 | 40.0 | 1.10 | NOT met |" in text
+    assert (
+        "26.0 s against the bound 10,150 requests x 20 ms / 8 = 25.4 s: 1.02x (target <= 1.05x: met)" in text
+    )
+    assert text.count("1.10x") == 3  # one sweep line per concurrency

@@ -69,7 +69,8 @@ def test_module_serves_until_signalled(stop_signal: signal.Signals):
 def test_run_simulate_in_a_thread_honours_the_knobs(capsys):
     parser = argparse.ArgumentParser()
     add_simulate_arguments(parser)
-    args = parser.parse_args([*SMALL, "--latency-ms", "250", "--username", "u", "--password", "p"])
+    knobs = ["--latency-ms", "250", "--rate-limit", "1", "--username", "u", "--password", "p"]
+    args = parser.parse_args([*SMALL, *knobs])
     assert (args.host, args.port, args.members_per_group, args.inactive_share) == ("127.0.0.1", 0, 12, 0.15)
     assert args.hostile_text is False
     assert parser.parse_args([*SMALL, "--hostile-text"]).hostile_text is True
@@ -90,6 +91,8 @@ def test_run_simulate_in_a_thread_honours_the_knobs(capsys):
         groups = requests.get(base_url + "/groups", auth=("u", "p"), timeout=10).json()
         assert time.monotonic() - started >= 0.25  # --latency-ms
         assert groups["total"] == 4
+        refused = requests.get(base_url + "/groups", auth=("u", "p"), timeout=10)
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"  # --rate-limit 1
     finally:
         stop.set()
         thread.join(timeout=20)

@@ -55,6 +55,16 @@ def test_429_with_and_without_retry_after(simulator: XmattersSimulator, retry_af
     assert [s for _, _, s in simulator.requests] == [429, 429, 200]
 
 
+def test_rate_limit_answers_429_with_retry_after_beyond_n_a_second(simulator: XmattersSimulator):
+    simulator.faults.rate_limit = 5
+    statuses = [get(simulator, "/people?limit=1") for _ in range(8)]
+    assert [r.status_code for r in statuses] == [200] * 5 + [429] * 3
+    assert statuses[-1].headers["Retry-After"] == "1"
+    assert statuses[-1].json()["code"] == 429
+    time.sleep(1.05)  # the window slides: answered again
+    assert get(simulator, "/people?limit=1").status_code == 200
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_5xx_bursts(simulator: XmattersSimulator, status: int):
     simulator.faults.add(FaultRule("status", path_contains="/members", status=status, times=3))
