@@ -328,18 +328,25 @@ def _expand_all_groups(driver: webdriver.Chrome) -> None:
     """
     if _graph_menu_item(driver).startswith("Collapse"):
         _click_menu_item(driver, "Collapse all groups")
-        _open_menu_offering(driver, "Expand all groups")
+        _open_menu_offering(driver, "Expand all groups", retry="Collapse all groups")
     _click_menu_item(driver, "Expand all groups")
     time.sleep(1.0)  # the graph animates its zoom-to-fit after a layout change; let it settle
 
 
-def _open_menu_offering(driver: webdriver.Chrome, label: str, attempts: int = 40) -> None:
+def _open_menu_offering(
+    driver: webdriver.Chrome, label: str, attempts: int = 40, retry: str | None = None
+) -> None:
     """Opens the settings menu until it offers `label`: right after a collapse it may still read
-    "Collapse all groups" while the graph re-renders."""
-    for _ in range(attempts):
+    "Collapse all groups" while the graph re-renders. On a loaded machine a re-render can also
+    swallow the click itself; every 8th attempt then clicks `retry` (the item that leads to
+    `label`) again."""
+    for attempt in range(attempts):
         if _graph_menu_item(driver).startswith(label):
             return
-        _close_menu(driver)
+        if retry is not None and attempt % 8 == 7:
+            _click_menu_item(driver, retry)
+        else:
+            _close_menu(driver)
         time.sleep(0.5)
     raise AssertionError(f"the graph settings menu never offered {label!r}")
 

@@ -116,7 +116,7 @@ def test_a_blocked_publish_leaves_c1_sync_not_executed(
     assert [run["status"] for run in runs] == ["FAILURE", "SUCCESS"], runs
     steps = {step["stepKey"]: step["status"] for step in runs[0]["stepStats"]}
     assert steps["xmatters_raw"] == "SUCCESS" and steps["c1_staging__users"] == "SUCCESS", steps
-    assert steps["c1_staging__users_users_sudden_drop"] == "FAILURE", steps
+    assert steps["c1_staging__users_checks"] == "FAILURE", steps
     # c1_sync never started: no step stats, so neither failed nor succeeded.
     assert "c1_sync" not in steps and "c1_access_changes" not in steps, steps
 
@@ -126,7 +126,7 @@ def test_a_blocked_publish_leaves_c1_sync_not_executed(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "blocked-run-run-page.png"))
     errored = text.split("Errored (", 1)[1].split("Succeeded (", 1)[0]
-    assert "users_sudden_drop" in errored and "c1_sync" not in errored, errored
+    assert "c1_staging__users_checks" in errored and "c1_sync" not in errored, errored
 
     # The asset page keeps the previous sync's metadata but, like the Catalog, reads the failed run
     # that planned c1_sync as "Failed" (Dagster 1.13; docs/design.md "A failed run in the UI").
