@@ -29,7 +29,7 @@ EXIT_WITHIN_S = 5.0  # what the issue asks of an interrupt, at any stage
 CASES = [*((name, signal.SIGINT) for name in STAGES), ("extract", signal.SIGTERM), ("write", signal.SIGTERM)]
 
 
-def _group_gone(pgid: int, within_s: float = 2.0) -> bool:
+def _group_gone(pgid: int, within_s: float = 5.0) -> bool:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:
