@@ -28,6 +28,16 @@ class SuiteOutcome:
         return f"{self.suite}: failed " + ", ".join(parts)
 
     @classmethod
+    def combined(cls, outcomes: list[SuiteOutcome]) -> SuiteOutcome:
+        """One outcome of a suite validated in parts (column groups): every part's expectations."""
+        return cls(
+            suite=outcomes[0].suite,
+            success=all(outcome.success for outcome in outcomes),
+            evaluated=sum(outcome.evaluated for outcome in outcomes),
+            failures=[failure for outcome in outcomes for failure in outcome.failures],
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SuiteOutcome:
         """The inverse of `dataclasses.asdict`, for an outcome that crossed the worker's pipe."""
         return cls(

@@ -46,7 +46,7 @@ class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
         return SyncSource.of(self.base_url, self.username)
 
 
-RUN_MEMORY_LIMIT = "512MB"  # DuckDB spills to disk beyond it
+RUN_MEMORY_LIMIT = "256MB"  # DuckDB spills to disk beyond it
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -99,8 +99,12 @@ def test_the_checks_load_exactly_the_columns_the_suites_read():
 
     assert set(SUITE_COLUMNS) == set(runner.SUITES)
     for table in runner.SUITES:
+        groups = [set(group) for group in SUITE_COLUMNS[table]]
         read: set[str] = set()
         for expectation in runner._validation(table).suite.expectations:  # the registered suite
-            read.add(getattr(expectation, "column", None))
-            read.update(getattr(expectation, "column_list", None) or [])
-        assert read - {None} == set(SUITE_COLUMNS[table]), table
+            columns = runner.columns_read(expectation)
+            read |= columns
+            # validated in exactly one of the check's column groups
+            assert sum(columns <= group for group in groups) == 1, (table, sorted(columns))
+        assert read == set().union(*groups), table
+        assert sum(len(group) for group in groups) == len(read), table  # groups do not overlap
