@@ -14,7 +14,7 @@ concurrency 1 vs. the bound `requests x latency / concurrency`) and linearity (s
 100,000 memberships at each scale). Results go to stdout and into docs/benchmarks.md between
 generated-section markers (hand-written analysis outside them is kept).
 
-    python bench/run.py [--scales S,M,L] [--quick] [--no-latency] [--no-doc]
+    python bench/run.py [--scales S,M,L] [--quick] [--no-latency] [--no-doc] [--memory-limit 1g]
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+try:  # `python bench/run.py` puts bench/ on the path; `import bench.run` (tests) has the package
+    from memory_cgroup import CgroupResult, CgroupUnavailable, MemoryCgroup, parse_size
+except ImportError:
+    from bench.memory_cgroup import CgroupResult, CgroupUnavailable, MemoryCgroup, parse_size
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -119,6 +124,7 @@ class SyncFigures:
     simulator_cpu_s: float
     exit_code: int
     stderr_tail: list[str] = field(default_factory=list)
+    cgroup: CgroupResult | None = None  # with --memory-limit: the kernel's peak and OOM verdict
 
     @property
     def bytes_per_grant(self) -> float:
@@ -220,10 +226,12 @@ def run_sync(
     concurrency: int = DEFAULT_CONCURRENCY,
     extra_args: Sequence[str] = (),
     python_prefix: Sequence[str] = (),
+    memory_limit: int | None = None,
 ) -> SyncFigures:
     """Runs one full CLI sync into a fresh data home under `workdir` and measures it.
 
-    `python_prefix` wraps the interpreter (e.g. a profiler: `-m pyinstrument -o FILE`).
+    `python_prefix` wraps the interpreter (e.g. a profiler: `-m pyinstrument -o FILE`);
+    `memory_limit` (bytes) runs the sync and its workers in a memory cgroup of that limit.
     """
     home = workdir / f"home-{scale.name}-{latency_ms:g}ms-c{concurrency}"
     home.mkdir(parents=True, exist_ok=False)
@@ -241,6 +249,10 @@ def run_sync(
         f"-f={sync_file}",
         *extra_args,
     ]
+    cgroup = None
+    if memory_limit is not None:
+        cgroup = MemoryCgroup.create(memory_limit, f"baton-bench-{os.getpid()}-{home.name}")
+        command = cgroup.command(command)
     sim_cpu_before = _cpu_seconds(sim)
     started = time.time()
     proc = subprocess.Popen(
@@ -264,6 +276,10 @@ def run_sync(
         reader.join()
     sim_cpu = _cpu_seconds(sim) - sim_cpu_before
     stdout = "".join(stdout_chunks)
+    cgroup_result = None
+    if cgroup is not None:
+        cgroup_result = cgroup.result()
+        cgroup.remove()
 
     summary = next((m for _, text in lines if (m := _EXTRACT_SUMMARY.search(text))), None)
     grants = _GRANTS_LINE.search(stdout)
@@ -290,6 +306,7 @@ def run_sync(
         simulator_cpu_s=sim_cpu,
         exit_code=proc.returncode,
         stderr_tail=[text for _, text in lines[-20:]],
+        cgroup=cgroup_result,
     )
 
 
@@ -393,7 +410,9 @@ class BenchResults:
         return {s.scale: s for s in self.syncs}
 
 
-def measure_scale(scale: Scale, workdir: Path, *, profile_dir: Path | None = None) -> SyncFigures:
+def measure_scale(
+    scale: Scale, workdir: Path, *, profile_dir: Path | None = None, memory_limit: int | None = None
+) -> SyncFigures:
     """One zero-latency sync at the default concurrency: a row of the main table.
 
     With `profile_dir`, the sync runs under pyinstrument (main thread only; it slows the sync down)
@@ -404,7 +423,7 @@ def measure_scale(scale: Scale, workdir: Path, *, profile_dir: Path | None = Non
         profile_dir.mkdir(parents=True, exist_ok=True)
         prefix = ["-m", "pyinstrument", "--show-all", "-o", str(profile_dir / f"profile-{scale.name}.txt")]
     with simulator(scale) as (base_url, sim):
-        return run_sync(scale, base_url, sim, workdir, python_prefix=prefix)
+        return run_sync(scale, base_url, sim, workdir, python_prefix=prefix, memory_limit=memory_limit)
 
 
 def measure_latency_hiding(workdir: Path, scale: Scale = SCALES["M"]) -> dict[str, SyncFigures]:
@@ -419,12 +438,17 @@ def measure_latency_hiding(workdir: Path, scale: Scale = SCALES["M"]) -> dict[st
 
 
 def run_benchmark(
-    scales: Sequence[str], workdir: Path, *, latency: bool, profile_dir: Path | None = None
+    scales: Sequence[str],
+    workdir: Path,
+    *,
+    latency: bool,
+    profile_dir: Path | None = None,
+    memory_limit: int | None = None,
 ) -> BenchResults:
     results = BenchResults()
     for name in scales:
         print(f"running scale {name} ...", file=sys.stderr, flush=True)
-        figures = measure_scale(SCALES[name], workdir, profile_dir=profile_dir)
+        figures = measure_scale(SCALES[name], workdir, profile_dir=profile_dir, memory_limit=memory_limit)
         _warn_if_failed(figures)
         results.syncs.append(figures)
     if latency:
@@ -569,6 +593,7 @@ def render_report(results: BenchResults) -> str:
             for s in results.syncs
         ),
         *sample_bytes_per_grant(),
+        *(f"- {s.scale}: {s.cgroup.describe(s.exit_code)}" for s in results.syncs if s.cgroup is not None),
     ]
     return "\n".join(parts)
 
@@ -601,17 +626,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run each scale's sync under pyinstrument and write DIR/profile-<scale>.txt "
         "(figures are then slower; use for where the time goes, not for the table)",
     )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="run each scale's sync (with its worker processes) in a memory cgroup of SIZE (e.g. 1g, "
+        "900m; needs root and cgroup v1 or v2) and report the cgroup's peak and whether it succeeded",
+    )
     args = parser.parse_args(argv)
     scales = ["S"] if args.quick else [s.strip().upper() for s in args.scales.split(",") if s.strip()]
     unknown = [s for s in scales if s not in SCALES]
     if unknown:
         parser.error(f"unknown scale(s) {', '.join(unknown)}; choose from {', '.join(SCALES)}")
     latency = not (args.quick or args.no_latency)
+    memory_limit = None
+    if args.memory_limit:
+        try:
+            memory_limit = parse_size(args.memory_limit)
+            MemoryCgroup.create(memory_limit, f"baton-bench-{os.getpid()}-probe").remove()
+        except (ValueError, CgroupUnavailable) as exc:
+            parser.error(f"--memory-limit: {exc}")
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as scratch:
         workdir = Path(args.workdir).resolve() if args.workdir else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
         profile_dir = Path(args.profile).resolve() if args.profile else None
-        results = run_benchmark(scales, workdir, latency=latency, profile_dir=profile_dir)
+        results = run_benchmark(
+            scales, workdir, latency=latency, profile_dir=profile_dir, memory_limit=memory_limit
+        )
     report = render_report(results)
     print(report)
     if not (args.quick or args.no_doc):
