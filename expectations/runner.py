@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from expectations import entitlements, grants, groups, users
-from expectations.outcome import ExpectationFailure, SuiteOutcome
+from expectations.outcome import MAX_EXAMPLES, ExpectationFailure, SuiteOutcome
 
 SUITES: dict[str, Callable[[], Any]] = {
     "users": users.build_suite,
@@ -127,7 +127,7 @@ def validate(table: str, frame: pd.DataFrame) -> SuiteOutcome:
                 expectation=config.type,
                 column=column,
                 unexpected_count=int(details.get("unexpected_count") or 0),
-                examples=[_plain(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+                examples=[_plain(v) for v in (details.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]],
             )
         )
     return SuiteOutcome(

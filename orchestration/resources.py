@@ -46,7 +46,11 @@ class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
         return SyncSource.of(self.base_url, self.username)
 
 
-RUN_MEMORY_LIMIT = "256MB"  # DuckDB spills to disk beyond it
+# DuckDB's buffer pool of the run's connection (dlt's load shares the database): beyond it DuckDB
+# evicts cached blocks and spills to `<warehouse>.tmp`. It kept what the load and the transforms read
+# cached up to the limit through the checks and the .c1z write: 512 MB held ~450 MB there at scale L,
+# 128 MB keeps the whole process tree under 1 GiB (docs/benchmarks.md, tenth round)
+RUN_MEMORY_LIMIT = "128MB"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -65,8 +69,7 @@ class WarehouseResource(dg.ConfigurableResource):
         tag_run(context)  # every step uses the warehouse: the run's first set-up tags it
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         self._run_connection = duckdb.connect(self.database)
-        # An open database keeps what it read cached up to memory_limit (80% of RAM by default),
-        # on top of the rows the .c1z writer holds: at a million memberships that was +0.4 GB.
+        # An open database keeps what it read cached up to memory_limit (80% of RAM by default)
         self._run_connection.execute(f"SET memory_limit = '{RUN_MEMORY_LIMIT}'")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -24,10 +24,6 @@ WINDOW_LOG = 23  # 8 MiB, as baton-sdk writes
 MAX_WINDOW_BYTES = 128 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 3 * 1024**3
 _CHUNK = 1024 * 1024
-# bytes per compression job: each worker thread holds a job's input and output. zstd's default at
-# this window is 32 MiB, ~160 MB of buffers with two threads at the end of the L write; 8 MiB
-# jobs hold a quarter of that at the same speed and ratio
-JOB_SIZE = 8 * 1024 * 1024
 
 
 def compress_database(database: Path, out: BinaryIO) -> None:
@@ -40,7 +36,6 @@ def compress_database(database: Path, out: BinaryIO) -> None:
         write_checksum=True,
         write_content_size=True,
         threads=min(os.cpu_count() or 1, 4),
-        job_size=JOB_SIZE,
     )
     compressor = zstandard.ZstdCompressor(compression_params=params)
     out.write(V1_MAGIC)

@@ -24,7 +24,7 @@ DEFAULT_MAX_PAGES = 10_000  # pages of one listing whose first page has no `tota
 MAX_NEXT_LINK_CHARS = 8192  # a longer `links.next` is refused, not requested
 BACKOFF_BASE_S = 0.5  # first fallback wait when a 429/5xx carries no Retry-After
 
-ARROW_BATCH_ROWS = 50_000  # rows per yielded Arrow table: big enough for dlt's fast path, bounded memory
+ARROW_BATCH_ROWS = 16_384  # rows per yielded Arrow table: big enough for dlt's fast path, bounded memory
 
 # Primary-key columns are NOT NULL (paging refuses an item without an id); every other column is
 # nullable because xMatters leaves out absent fields.
