@@ -47,10 +47,13 @@ class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
 
 
 # DuckDB's buffer pool of the run's connection (dlt's load shares the database): beyond it DuckDB
-# evicts cached blocks and spills to `<warehouse>.tmp`. It kept what the load and the transforms read
-# cached up to the limit through the checks and the .c1z write: 512 MB held ~450 MB there at scale L,
-# 128 MB keeps the whole process tree under 1 GiB (docs/benchmarks.md, tenth round)
+# evicts cached blocks and spills to `<warehouse>.tmp`. At 512 MB for the whole run it kept what the
+# load and the transforms had read, ~450 MB at scale L, through the checks and the .c1z write. Now
+# 128 MB, raised to WORK_MEMORY_LIMIT for the steps whose sorts need it (`work_memory`): the
+# memberships transform spilled at 128 MB (L transforms 3.1 s more CPU), and at 320 MB it costs 0.7 s
+# (docs/benchmarks.md, tenth round). The process tree stays under 1 GiB at L either way.
 RUN_MEMORY_LIMIT = "128MB"
+WORK_MEMORY_LIMIT = "256MB"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -92,6 +95,20 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def work_memory(self) -> Iterator[None]:
+        """DuckDB's limit at WORK_MEMORY_LIMIT for the step inside (transforms, the .c1z write):
+        back to RUN_MEMORY_LIMIT after it, which evicts what the step left cached."""
+        connection = self._run_connection
+        if connection is None:  # a connection per use: not the run's, nothing kept beyond it
+            yield
+            return
+        connection.execute(f"SET memory_limit = '{WORK_MEMORY_LIMIT}'")
+        try:
+            yield
+        finally:
+            connection.execute(f"SET memory_limit = '{RUN_MEMORY_LIMIT}'")
 
     def dlt_pipeline(self) -> Pipeline:
         return raw_pipeline(Path(self.database), pipelines_dir=Path(self.dlt_pipelines_dir))
