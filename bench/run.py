@@ -593,6 +593,7 @@ def render_report(results: BenchResults) -> str:
             for s in results.syncs
         ),
         *sample_bytes_per_grant(),
+        *(["", "Memory cgroup (`--memory-limit`):"] if any(s.cgroup for s in results.syncs) else []),
         *(f"- {s.scale}: {s.cgroup.describe(s.exit_code)}" for s in results.syncs if s.cgroup is not None),
     ]
     return "\n".join(parts)
