@@ -15,8 +15,10 @@ import gc
 import pyarrow as pa
 
 
-def release_unused_memory() -> None:
-    gc.collect()
+def release_unused_memory(*, collect: bool = True) -> None:
+    """`collect=False` skips the cyclic collection (the sync freezes its objects for speed)."""
+    if collect:
+        gc.collect()
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:
         _LIBC.malloc_trim(0)  # glibc keeps freed heap pages otherwise
