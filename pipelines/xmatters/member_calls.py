@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import queue
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -62,24 +63,31 @@ def member_tables(
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="xmatters-members")
     try:
         pending: dict[Future[list[Any]], tuple[str, str | None]] = {}
+        finished: queue.SimpleQueue[Future[list[Any]]] = queue.SimpleQueue()  # in completion order
         queued = iter(groups)
-        window = concurrency * UNREAD_CALLS_PER_THREAD
-        while True:
-            for group_id, name in itertools.islice(queued, window - len(pending)):
-                pending[pool.submit(client.group_members, group_id)] = (group_id, name)
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)  # over at most `window` calls
-            for future in done:
-                if client.cancelled:
-                    return
-                group_id, name = pending.pop(future)  # drop the reference: the result is freed once used
-                try:
-                    items = future.result()
-                except NotFoundError as exc:
-                    yield SkippedGroup(group_id, name, str(exc))
-                    continue
-                yield from batcher.add(group_id, items)
+
+        def submit(group: tuple[str, str | None]) -> None:
+            future = pool.submit(client.group_members, group[0])
+            pending[future] = group
+            future.add_done_callback(finished.put)
+
+        for group in itertools.islice(queued, concurrency * UNREAD_CALLS_PER_THREAD):
+            submit(group)
+        # one finished call read, one more submitted: O(1) per call, unlike `wait` over the window
+        while pending:
+            future = finished.get()
+            if client.cancelled:
+                return
+            group_id, name = pending.pop(future)  # drop the reference: the result is freed once used
+            following = next(queued, None)
+            if following is not None:
+                submit(following)
+            try:
+                items = future.result()
+            except NotFoundError as exc:
+                yield SkippedGroup(group_id, name, str(exc))
+                continue
+            yield from batcher.add(group_id, items)
         yield from batcher.flush()
     except BaseException:
         client.cancel()  # in-flight calls stop instead of retrying for a run that already failed

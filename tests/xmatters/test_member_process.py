@@ -141,6 +141,6 @@ def test_the_calls_run_at_most_a_window_ahead_of_a_stalled_reader(xm_org, make_c
     time.sleep(0.5)
     stalled_at = len(started)
     rows, _ = _collect([first, *calls])
-    assert stalled_at <= window
+    assert stalled_at <= window + 1  # the unread window and the call just read
     assert sorted(started) == sorted(group_id for group_id, _ in groups)
     assert {(row["group_id"], row["member__id"]) for row in rows} == expected_memberships(xm_org)
