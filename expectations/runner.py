@@ -109,8 +109,9 @@ def validate(table: str, frame: pd.DataFrame) -> SuiteOutcome:
 
     A large table can so be validated in column groups, one frame each (`SUITE_COLUMNS` of
     orchestration/checks/expectation_checks.py): GX copies the whole frame to filter the rows an
-    expectation looks at, so a million grants' four columns cost ~330 MB of GX working memory at
-    once, their column groups ~140 MB and ~90 MB one after the other.
+    expectation looks at, so a million grants' four columns took ~330 MB of GX working memory at
+    once above the frame; one column group of them, ~180 MB, and the check's hash partitions of it
+    a quarter of that (docs/benchmarks.md, tenth round).
     """
     validation = _validation(table, frozenset(str(column) for column in frame.columns))
     result = validation.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")

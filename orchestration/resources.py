@@ -47,13 +47,14 @@ class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
 
 
 # DuckDB's buffer pool of the run's connection (dlt's load shares the database): beyond it DuckDB
-# evicts cached blocks and spills to `<warehouse>.tmp`. At 512 MB for the whole run it kept what the
-# load and the transforms had read, ~450 MB at scale L, through the checks and the .c1z write. Now
-# 128 MB, raised to WORK_MEMORY_LIMIT for the steps whose sorts need it (`work_memory`): the
-# memberships transform spilled at 128 MB (L transforms 3.1 s more CPU), and at 320 MB it costs 0.7 s
-# (docs/benchmarks.md, tenth round). The process tree stays under 1 GiB at L either way.
-RUN_MEMORY_LIMIT = "128MB"
-WORK_MEMORY_LIMIT = "256MB"
+# evicts cached blocks and spills to `<warehouse>.tmp`. At 512 MB it kept what the load and the
+# transforms had read, ~450 MB at scale L, through the checks and the .c1z write. 256 MB: the
+# memberships sort spills a little (L transforms alone 4.0 -> 5.1 s of CPU; 7.1 s at 128 MB). During
+# dlt's load (`load_memory`) 128 MB: the member-call and GX processes idle beside it, and at 256 MB
+# that phase took the L tree just over 1 GiB. 128 MB for the whole run failed one test sync once
+# with DuckDB's "failed to pin block" after the write (docs/benchmarks.md, tenth round).
+RUN_MEMORY_LIMIT = "256MB"
+LOAD_MEMORY_LIMIT = "128MB"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -97,14 +98,14 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
 
     @contextmanager
-    def work_memory(self) -> Iterator[None]:
-        """DuckDB's limit at WORK_MEMORY_LIMIT for the step inside (transforms, the .c1z write):
-        back to RUN_MEMORY_LIMIT after it, which evicts what the step left cached."""
+    def load_memory(self) -> Iterator[None]:
+        """DuckDB's limit at LOAD_MEMORY_LIMIT for dlt's extract and load (plain inserts), back to
+        RUN_MEMORY_LIMIT after them; outside a run (no run connection) nothing to set."""
         connection = self._run_connection
-        if connection is None:  # a connection per use: not the run's, nothing kept beyond it
+        if connection is None:
             yield
             return
-        connection.execute(f"SET memory_limit = '{WORK_MEMORY_LIMIT}'")
+        connection.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
         try:
             yield
         finally:

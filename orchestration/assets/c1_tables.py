@@ -60,7 +60,7 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
     ) -> dg.MaterializeResult:
-        with warehouse.work_memory(), warehouse.connect() as con:
+        with warehouse.connect() as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
             install_macros(con)  # c1_text: blank text counts as missing
             con.execute(*_statement(con, table, sync_settings))

@@ -85,7 +85,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         log.info("extract: reading %s", config.base_url)
         try:
             # started first: it imports while dlt sets up and `/groups` is listed
-            with MemberProcess(config) as member_process:
+            with warehouse.load_memory(), MemberProcess(config) as member_process:
                 source = xmatters_source(
                     config,
                     report=report,

@@ -70,11 +70,7 @@ def c1_sync(
     sync_id = new_ksuid(started)
     # Once the commit begins, an interrupt waits for it and the rename (orchestration/interrupts.py).
     with ExitStack() as commit_and_rename:
-        with (
-            warehouse.work_memory(),
-            warehouse.connect() as con,
-            StagedPublish(con, STAGING, sync_id) as publish,
-        ):
+        with warehouse.connect() as con, StagedPublish(con, STAGING, sync_id) as publish:
             install_macros(con)
             shortened = _shortened(con)
             for line in shortened_lines(shortened):

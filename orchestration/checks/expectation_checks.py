@@ -5,7 +5,7 @@ by the definitions or the run's own process, and the table goes to the worker as
 
 A large table is validated in bounded parts, so the worker's memory does not grow with the tenant:
 GX validates a pandas frame and copies it to filter the rows an expectation looks at, which for a
-million grants' four columns took the worker ~0.45 GB above its idle ~0.25 GB, beside the sync
+million grants' four columns took the worker ~0.6 GB above its idle ~0.25 GB, beside the sync
 (docs/benchmarks.md, tenth round). Each suite's columns are read in groups (`ColumnGroup`), and a
 group with a `key` is split into hash partitions of that key of at most `CHECK_PARTITION_ROWS`
 rows: rows with equal keys land in the same partition, so a uniqueness expectation over the key
