@@ -19,8 +19,10 @@ download-only `requests` script `bench/download_baseline.py` (8 threads) and the
 after the other against the same simulator; the sync's wall time must not exceed the script's. The
 L sync at 20 ms also gives its extract against the bound, and a sweep at 100 ms (M by default,
 `--sweep-scale L` for the long one) gives the extract against the bound per concurrency.
+`--memory-limit 1g` runs every sync inside a memory cgroup of that size (bench/memory_cgroup.py).
 
     python bench/run.py [--scales S,M,L] [--quick] [--no-latency] [--no-baseline] [--no-sweep] [--no-doc]
+                        [--memory-limit 1g]
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+try:  # `python bench/run.py` puts bench/ on the path; `import bench.run` (tests) has the package
+    from memory_cgroup import CgroupResult, CgroupUnavailable, MemoryCgroup, parse_size
+except ImportError:
+    from bench.memory_cgroup import CgroupResult, CgroupUnavailable, MemoryCgroup, parse_size
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -134,6 +141,7 @@ class SyncFigures:
     simulator_cpu_s: float
     exit_code: int
     stderr_tail: list[str] = field(default_factory=list)
+    cgroup: CgroupResult | None = None  # with --memory-limit: the kernel's peak and OOM verdict
 
     @property
     def bytes_per_grant(self) -> float:
@@ -236,10 +244,12 @@ def run_sync(
     concurrency: int = DEFAULT_CONCURRENCY,
     extra_args: Sequence[str] = (),
     python_prefix: Sequence[str] = (),
+    memory_limit: int | None = None,
 ) -> SyncFigures:
     """Runs one full CLI sync into a fresh data home under `workdir` and measures it.
 
-    `python_prefix` wraps the interpreter (e.g. a profiler: `-m pyinstrument -o FILE`).
+    `python_prefix` wraps the interpreter (e.g. a profiler: `-m pyinstrument -o FILE`);
+    `memory_limit` (bytes) runs the sync and its workers in a memory cgroup of that limit.
     """
     home = workdir / f"home-{scale.name}-{latency_ms:g}ms-c{concurrency}"
     home.mkdir(parents=True, exist_ok=False)
@@ -257,6 +267,10 @@ def run_sync(
         f"-f={sync_file}",
         *extra_args,
     ]
+    cgroup = None
+    if memory_limit is not None:
+        cgroup = MemoryCgroup.create(memory_limit, f"baton-bench-{os.getpid()}-{home.name}")
+        command = cgroup.command(command)
     sim_cpu_before = _cpu_seconds(sim)
     started = time.time()
     proc = subprocess.Popen(
@@ -280,6 +294,10 @@ def run_sync(
         reader.join()
     sim_cpu = _cpu_seconds(sim) - sim_cpu_before
     stdout = "".join(stdout_chunks)
+    cgroup_result = None
+    if cgroup is not None:
+        cgroup_result = cgroup.result()
+        cgroup.remove()
 
     summary = next((m for _, text in lines if (m := _EXTRACT_SUMMARY.search(text))), None)
     grants = _GRANTS_LINE.search(stdout)
@@ -306,6 +324,7 @@ def run_sync(
         simulator_cpu_s=sim_cpu,
         exit_code=proc.returncode,
         stderr_tail=[text for _, text in lines[-20:]],
+        cgroup=cgroup_result,
     )
 
 
@@ -488,10 +507,16 @@ class BenchResults:
 
 
 def measure_scale(
-    scale: Scale, workdir: Path, *, profile_dir: Path | None = None, baseline: bool = False
+    scale: Scale,
+    workdir: Path,
+    *,
+    profile_dir: Path | None = None,
+    baseline: bool = False,
+    memory_limit: int | None = None,
 ) -> tuple[SyncFigures, BaselineFigures | None]:
     """One zero-latency sync at the default concurrency (a row of the main table), after the
-    download-only script against the same simulator when `baseline`.
+    download-only script against the same simulator when `baseline`; inside a memory cgroup of
+    `memory_limit` bytes when given.
 
     With `profile_dir`, the sync runs under pyinstrument (main thread only; it slows the sync down)
     and its text profile is written to `profile_dir/profile-<scale>.txt`.
@@ -502,7 +527,8 @@ def measure_scale(
         prefix = ["-m", "pyinstrument", "--show-all", "-o", str(profile_dir / f"profile-{scale.name}.txt")]
     with simulator(scale) as (base_url, sim):
         downloaded = run_baseline(scale, base_url) if baseline else None
-        return run_sync(scale, base_url, sim, workdir, python_prefix=prefix), downloaded
+        sync = run_sync(scale, base_url, sim, workdir, python_prefix=prefix, memory_limit=memory_limit)
+        return sync, downloaded
 
 
 def measure_latency_hiding(
@@ -558,6 +584,7 @@ def run_benchmark(
     sweep_scale: str | None = None,
     sweep_concurrency: Sequence[int] = SWEEP_CONCURRENCY,
     profile_dir: Path | None = None,
+    memory_limit: int | None = None,
 ) -> BenchResults:
     """Every part in one run; with `baseline`, each scale of BASELINE_SCALES is also measured
     against the download-only script at 0 ms and (with `latency`) LATENCY_MS."""
@@ -566,7 +593,9 @@ def run_benchmark(
         versus = baseline and name in BASELINE_SCALES
         also = " (and the baseline)" if versus else ""
         print(f"running scale {name}{also} ...", file=sys.stderr, flush=True)
-        figures, downloaded = measure_scale(SCALES[name], workdir, profile_dir=profile_dir, baseline=versus)
+        figures, downloaded = measure_scale(
+            SCALES[name], workdir, profile_dir=profile_dir, baseline=versus, memory_limit=memory_limit
+        )
         _warn_if_failed(figures, downloaded)
         results.syncs.append(figures)
         if downloaded is not None:
@@ -804,6 +833,8 @@ def render_report(results: BenchResults) -> str:
             for s in results.syncs
         ),
         *sample_bytes_per_grant(),
+        *(["", "Memory cgroup (`--memory-limit`):"] if any(s.cgroup for s in results.syncs) else []),
+        *(f"- {s.scale}: {s.cgroup.describe(s.exit_code)}" for s in results.syncs if s.cgroup is not None),
     ]
     return "\n".join(parts)
 
@@ -850,6 +881,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run each scale's sync under pyinstrument and write DIR/profile-<scale>.txt "
         "(figures are then slower; use for where the time goes, not for the table)",
     )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="run each scale's sync (with its worker processes) in a memory cgroup of SIZE (e.g. 1g, "
+        "900m; needs root and cgroup v1 or v2) and report the cgroup's peak and whether it succeeded",
+    )
     args = parser.parse_args(argv)
     scales = ["S"] if args.quick else [s.strip().upper() for s in args.scales.split(",") if s.strip()]
     unknown = [s for s in scales if s not in SCALES]
@@ -864,6 +901,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sweep_concurrency = tuple(int(c) for c in args.sweep_concurrency.split(",") if c.strip())
     except ValueError:
         parser.error(f"--sweep-concurrency takes integers, got {args.sweep_concurrency!r}")
+    memory_limit = None
+    if args.memory_limit:
+        try:
+            memory_limit = parse_size(args.memory_limit)
+            MemoryCgroup.create(memory_limit, f"baton-bench-{os.getpid()}-probe").remove()
+        except (ValueError, CgroupUnavailable) as exc:
+            parser.error(f"--memory-limit: {exc}")
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as scratch:
         workdir = Path(args.workdir).resolve() if args.workdir else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -876,6 +920,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sweep_scale=sweep_scale,
             sweep_concurrency=sweep_concurrency,
             profile_dir=profile_dir,
+            memory_limit=memory_limit,
         )
     report = render_report(results)
     print(report)

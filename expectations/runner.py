@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from expectations import entitlements, grants, groups, users
-from expectations.outcome import ExpectationFailure, SuiteOutcome
+from expectations.outcome import MAX_EXAMPLES, ExpectationFailure, SuiteOutcome
 
 SUITES: dict[str, Callable[[], Any]] = {
     "users": users.build_suite,
@@ -64,28 +64,57 @@ def prepare() -> None:
         _validation(table)
 
 
-def _validation(table: str) -> Any:
+def columns_read(expectation: Any) -> frozenset[str]:
+    """The columns one expectation reads (`column`, or `column_list` of a multi-column one)."""
+    names = [getattr(expectation, "column", None), *(getattr(expectation, "column_list", None) or [])]
+    return frozenset(name for name in names if name)
+
+
+def _validation(table: str, columns: frozenset[str] | None = None) -> Any:
+    """The validation of `table`'s suite, or of those of its expectations that read only `columns`."""
     with _validation_lock:  # `cache` alone could register the same suite twice from two threads
-        return _add_validation(table)
+        return _add_validation(table, columns)
 
 
 @cache
-def _add_validation(table: str) -> Any:
+def _add_validation(table: str, columns: frozenset[str] | None) -> Any:
     import great_expectations as gx
 
     context = _context()
-    source = context.data_sources.add_pandas(name=f"c1_{table}")
-    asset = source.add_dataframe_asset(name=table)
-    batch = asset.add_batch_definition_whole_dataframe(name=f"{table}_whole")
-    suite = context.suites.add(SUITES[table]())
+    if columns is None:
+        name, suite = table, SUITES[table]()
+    else:  # a new suite of copies of the registered suite's expectations that read only `columns`
+        whole = _add_validation(table, None).suite.expectations
+        kept = [e for e in whole if columns_read(e) <= columns]
+        if len(kept) == len(whole):
+            return _add_validation(table, None)  # the whole suite: one registration
+        if not kept:
+            raise ValueError(f"no expectation of the {table} suite reads only {sorted(columns)}")
+        name = f"{table}__{'__'.join(sorted(columns))}"
+        suite = gx.ExpectationSuite(
+            name=f"c1_{name}", expectations=[e.configuration.to_json_dict() for e in kept]
+        )
+    source = context.data_sources.add_pandas(name=f"c1_{name}")
+    asset = source.add_dataframe_asset(name=name)
+    batch = asset.add_batch_definition_whole_dataframe(name=f"{name}_whole")
+    suite = context.suites.add(suite)
     return context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"validate_{table}", data=batch, suite=suite)
+        gx.ValidationDefinition(name=f"validate_{name}", data=batch, suite=suite)
     )
 
 
 def validate(table: str, frame: pd.DataFrame) -> SuiteOutcome:
-    """Validates `frame` against the suite of the `c1` table named `table`."""
-    result = _validation(table).run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    """Validates `frame` against the expectations of the `c1` table `table`'s suite that read only
+    its columns: all of them when it holds every column the suite reads.
+
+    A large table can so be validated in column groups, one frame each (`SUITE_COLUMNS` of
+    orchestration/checks/expectation_checks.py): GX copies the whole frame to filter the rows an
+    expectation looks at, so a million grants' four columns took ~330 MB of GX working memory at
+    once above the frame; one column group of them, ~180 MB, and the check's hash partitions of it
+    a quarter of that (docs/benchmarks.md, tenth round).
+    """
+    validation = _validation(table, frozenset(str(column) for column in frame.columns))
+    result = validation.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
     failures = []
     for item in result.results:
         if item.success:
@@ -99,7 +128,7 @@ def validate(table: str, frame: pd.DataFrame) -> SuiteOutcome:
                 expectation=config.type,
                 column=column,
                 unexpected_count=int(details.get("unexpected_count") or 0),
-                examples=[_plain(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+                examples=[_plain(v) for v in (details.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]],
             )
         )
     return SuiteOutcome(

@@ -17,16 +17,13 @@ prints, including GX's own output, goes to stderr so it can never corrupt a repl
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import dataclasses
 import gc
 import os
 import sys
 from typing import Any, NoReturn
 
-import pyarrow as pa
-
+from pipelines.released_memory import release_unused_memory
 from pipelines.worker_protocol import Frame, FrameError, ParentLink
 
 
@@ -47,31 +44,9 @@ def main() -> NoReturn:
             os._exit(0)
         kind, fields = _handle(request, startup_error)
         link.send(kind, fields)
-        _release_memory()
-
-
-def _release_memory() -> None:
-    """Give the memory of the last table back to the OS: the worker idles through the `.c1z` write.
-
-    Validating a million grants takes the process to ~850 MB; without this it would keep that
-    while the sync writes the `.c1z`, its own peak (measured at L: 2.3 GB together, 1.5 GB after).
-    """
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)  # glibc keeps freed heap pages otherwise
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
-
-
-_LIBC = _load_libc()
+        # the memory of the last table goes back to the OS: the worker idles between the checks and
+        # through the `.c1z` write (at L it kept ~850 MB after the grants without this)
+        release_unused_memory()
 
 
 def _prepare() -> str | None:

@@ -46,7 +46,15 @@ class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
         return SyncSource.of(self.base_url, self.username)
 
 
-RUN_MEMORY_LIMIT = "512MB"  # DuckDB spills to disk beyond it
+# DuckDB's buffer pool of the run's connection (dlt's load shares the database): beyond it DuckDB
+# evicts cached blocks and spills to `<warehouse>.tmp`. At 512 MB it kept what the load and the
+# transforms had read, ~450 MB at scale L, through the checks and the .c1z write. 256 MB: the
+# memberships sort spills a little (L transforms alone 4.0 -> 5.1 s of CPU; 7.1 s at 128 MB). During
+# dlt's load (`load_memory`) 128 MB: the member-call and GX processes idle beside it, and at 256 MB
+# that phase took the L tree just over 1 GiB. 128 MB for the whole run failed one test sync once
+# with DuckDB's "failed to pin block" after the write (docs/benchmarks.md, tenth round).
+RUN_MEMORY_LIMIT = "256MB"
+LOAD_MEMORY_LIMIT = "128MB"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -65,8 +73,7 @@ class WarehouseResource(dg.ConfigurableResource):
         tag_run(context)  # every step uses the warehouse: the run's first set-up tags it
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         self._run_connection = duckdb.connect(self.database)
-        # An open database keeps what it read cached up to memory_limit (80% of RAM by default),
-        # on top of the rows the .c1z writer holds: at a million memberships that was +0.4 GB.
+        # An open database keeps what it read cached up to memory_limit (80% of RAM by default)
         self._run_connection.execute(f"SET memory_limit = '{RUN_MEMORY_LIMIT}'")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -89,6 +96,20 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def load_memory(self) -> Iterator[None]:
+        """DuckDB's limit at LOAD_MEMORY_LIMIT for dlt's extract and load (plain inserts), back to
+        RUN_MEMORY_LIMIT after them; outside a run (no run connection) nothing to set."""
+        connection = self._run_connection
+        if connection is None:
+            yield
+            return
+        connection.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+        try:
+            yield
+        finally:
+            connection.execute(f"SET memory_limit = '{RUN_MEMORY_LIMIT}'")
 
     def dlt_pipeline(self) -> Pipeline:
         return raw_pipeline(Path(self.database), pipelines_dir=Path(self.dlt_pipelines_dir))

@@ -127,7 +127,10 @@ class _ExactReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         if size < 0:
             return self._source.read()
-        chunks = bytearray()
+        first = self._source.read(size)
+        if not first or len(first) == size:  # a buffered stream answers whole: no copy
+            return first
+        chunks = bytearray(first)
         while len(chunks) < size:
             chunk = self._source.read(size - len(chunks))
             if not chunk:

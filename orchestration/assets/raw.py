@@ -19,6 +19,7 @@ from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from orchestration.sync_source import last_source, require_same_source
+from pipelines.released_memory import release_unused_memory
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
 from pipelines.xmatters.member_calls import MemberProcess
@@ -84,7 +85,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         log.info("extract: reading %s", config.base_url)
         try:
             # started first: it imports while dlt sets up and `/groups` is listed
-            with MemberProcess(config) as member_process:
+            with warehouse.load_memory(), MemberProcess(config) as member_process:
                 source = xmatters_source(
                     config,
                     report=report,
@@ -94,6 +95,8 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
                 pipeline = warehouse.dlt_pipeline()
                 for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
                     yield _with_report(event, report, warehouse, started)
+            # the extract's batches are freed, but glibc and Arrow keep their pages (~50 MB at L)
+            release_unused_memory(collect=False)
         except PipelineStepFailed as exc:
             # dlt wraps the client's classified error several times; surface the one-line cause
             cause = find_xmatters_error(exc)

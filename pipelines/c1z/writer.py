@@ -70,7 +70,9 @@ _GRANT_INSERT = (
     "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
     "values ('group', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_BATCH_VALUES = 4 * 65_536  # bound values per insert batch of users, groups or entitlements
+# bound values per insert batch of users, groups or entitlements: 8,192 users' messages (~13 MB at
+# scale L; 131,072 values held all 100,000 users' bytes, ~100 MB, until one insert at the end)
+_BATCH_VALUES = 16_384
 _ROWS_PER_INSERT = 32  # rows per INSERT statement of users
 _GRANTS_PER_STATEMENT = 16_384  # user grants per INSERT ... SELECT (members of one group)
 _TIME_REFRESH_ROWS = 65_536  # user grants between refreshes of discovered_at

@@ -18,9 +18,11 @@ finished, failed or cancelled extract) ends the child.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
+import queue
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -40,6 +42,12 @@ from pipelines.xmatters.errors import (
 from pipelines.xmatters.member_pages import MembersBatcher
 from pipelines.xmatters.report import SkippedGroup
 
+# Calls submitted but not yet read, per thread. Submitting every group at once let the threads run
+# ahead of the reader (the sync writing tables, or the pipe to it): at scale L the member-call
+# process held ~400 MB of finished pages nobody had read yet. Eight per thread keep the threads busy
+# while the reader builds and sends a table, and bound the unread pages to a few MB.
+UNREAD_CALLS_PER_THREAD = 8
+
 
 def member_tables(
     client: XmattersClient, groups: Iterable[tuple[str, str | None]]
@@ -51,16 +59,29 @@ def member_tables(
     reports its own error).
     """
     batcher = MembersBatcher()
-    pool = ThreadPoolExecutor(max_workers=client.config.concurrency, thread_name_prefix="xmatters-members")
+    concurrency = client.config.concurrency
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="xmatters-members")
     try:
         pending: dict[Future[list[Any]], tuple[str, str | None]] = {}
-        for group_id, name in groups:
-            pending[pool.submit(client.group_members, group_id)] = (group_id, name)
-        # as_completed waits once per call; wait(FIRST_COMPLETED) rescanned every pending call each time
-        for future in as_completed(pending):
+        finished: queue.SimpleQueue[Future[list[Any]]] = queue.SimpleQueue()  # in completion order
+        queued = iter(groups)
+
+        def submit(group: tuple[str, str | None]) -> None:
+            future = pool.submit(client.group_members, group[0])
+            pending[future] = group
+            future.add_done_callback(finished.put)
+
+        for group in itertools.islice(queued, concurrency * UNREAD_CALLS_PER_THREAD):
+            submit(group)
+        # one finished call read, one more submitted: O(1) per call, unlike `wait` over the window
+        while pending:
+            future = finished.get()
             if client.cancelled:
                 return
             group_id, name = pending.pop(future)  # drop the reference: the result is freed once used
+            following = next(queued, None)
+            if following is not None:
+                submit(following)
             try:
                 items = future.result()
             except NotFoundError as exc:

@@ -19,6 +19,7 @@ Anything else it prints goes to stderr, which the parent reads to explain a proc
 
 from __future__ import annotations
 
+from pipelines.released_memory import release_unused_memory
 from pipelines.worker_protocol import ParentLink
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
@@ -41,6 +42,7 @@ def main() -> None:
             return
         groups = [(str(group_id), name) for group_id, name in request.fields["groups"]]
         _serve(config, groups, link)
+        release_unused_memory()  # the batches' memory: the process idles through dlt's load
 
 
 def _serve(config: XmattersConfig, groups: list[tuple[str, str | None]], link: ParentLink) -> None:

@@ -9,7 +9,6 @@ become JSON text.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -117,16 +116,31 @@ def to_table_json(rows: list[Row], schema: pa.Schema) -> pa.Table:
     """
     names = schema.names
     try:
-        lines = b"\n".join([orjson.dumps(dict(zip(names, row, strict=True))) for row in rows])
+        lines = json_lines(dict(zip(names, row, strict=True)) for row in rows)
         read_options = pa_json.ReadOptions(use_threads=False, block_size=max(len(lines) + 1, 1 << 20))
         table = pa_json.read_json(
-            io.BytesIO(lines),
+            pa.BufferReader(lines),
             read_options=read_options,
             parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
         )
     except (orjson.JSONEncodeError, pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
         return to_table(rows, schema)
     return table.select(names).cast(schema)
+
+
+def json_lines(objects: Iterable[dict[str, Any]]) -> bytearray:
+    """The objects as JSON lines in one growing buffer, each line's own bytes freed at once.
+
+    A list of 50,000 `orjson.dumps` results joined afterwards held ~8 KB of heap per line (orjson
+    allocates each result with room to spare, and the heap cannot reuse the holes): ~390 MB for
+    one batch of people at scale L, the sync's largest allocation during the extract. Appended one
+    by one, the buffer is the only thing that grows (~36 MB for that batch), and it is faster.
+    """
+    lines = bytearray()
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    for obj in objects:
+        lines += dumps(obj, option=newline)
+    return lines
 
 
 def _fits(value: Any, arrow_type: pa.DataType) -> bool:

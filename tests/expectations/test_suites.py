@@ -94,13 +94,68 @@ def test_validation_does_not_fingerprint_the_frame(monkeypatch):
 def test_the_checks_load_exactly_the_columns_the_suites_read():
     """`SUITE_COLUMNS` (orchestration, which must not import GX) and the suites name the same columns:
     one missing would fail every sync's check, one extra would load a million grants' worth for nothing."""
+    from great_expectations.expectations.expectation import ColumnMapExpectation, MulticolumnMapExpectation
+
     from expectations import runner
     from orchestration.checks.expectation_checks import SUITE_COLUMNS
 
     assert set(SUITE_COLUMNS) == set(runner.SUITES)
+    row_wise = (ColumnMapExpectation, MulticolumnMapExpectation)
     for table in runner.SUITES:
+        groups = SUITE_COLUMNS[table]
         read: set[str] = set()
         for expectation in runner._validation(table).suite.expectations:  # the registered suite
-            read.add(getattr(expectation, "column", None))
-            read.update(getattr(expectation, "column_list", None) or [])
-        assert read - {None} == set(SUITE_COLUMNS[table]), table
+            columns = runner.columns_read(expectation)
+            read |= columns
+            # validated in exactly one of the check's column groups
+            (group,) = [group for group in groups if columns <= set(group.columns)]
+            if group.key:  # partitioned by its key: only row-wise checks and uniqueness of the key
+                assert isinstance(expectation, row_wise), (table, expectation.expectation_type)
+                if "unique" in expectation.expectation_type:
+                    assert columns == set(group.key), (table, expectation.expectation_type)
+        assert read == {column for group in groups for column in group.columns}, table
+        assert sum(len(group.columns) for group in groups) == len(read), table  # groups do not overlap
+
+
+def test_a_partitioned_check_finds_what_the_whole_table_shows(monkeypatch):
+    """Grants validated in hash partitions of each group's key (as a million grants are) fail the
+    same expectations with the same counts as the whole table: duplicates share a partition."""
+    import duckdb
+
+    from expectations.outcome import SuiteOutcome
+    from orchestration.checks import expectation_checks as checks
+
+    monkeypatch.setattr(checks, "CHECK_PARTITION_ROWS", 10)
+    con = duckdb.connect()
+    con.execute(f"CREATE SCHEMA {checks.STAGING}")
+    con.execute(
+        f"CREATE TABLE {checks.STAGING}.grants AS SELECT 'grant-' || (i % 37) AS grant_id, "
+        "'group:g' || (i % 4) || ':member' AS entitlement_id, "
+        "CASE WHEN i = 7 THEN 'robot' ELSE 'user' END AS principal_type, 'u' || (i % 6) AS principal_id "
+        "FROM range(40) t(i)"
+    )
+    whole = validate("grants", con.sql(f"SELECT * FROM {checks.STAGING}.grants").df())
+    outcomes = []
+    for group in checks.SUITE_COLUMNS["grants"]:
+        queries = checks.partitioned_queries(con, "grants", group)
+        assert len(queries) == 4
+        outcomes.append(SuiteOutcome.of_partitions([validate("grants", con.sql(q).df()) for q in queries]))
+    parts = SuiteOutcome.combined(outcomes)
+    assert not whole.success and not parts.success
+    assert parts.evaluated == whole.evaluated == 4
+
+    def counts(outcome: SuiteOutcome) -> dict[tuple[str, str], int]:
+        return {(f.expectation, f.column): f.unexpected_count for f in outcome.failures}
+
+    assert (
+        counts(parts)
+        == counts(whole)
+        == {
+            ("expect_column_values_to_be_unique", "grant_id"): 6,  # grant-0, -1, -2 twice each
+            (
+                "expect_compound_columns_to_be_unique",
+                "entitlement_id,principal_type,principal_id",
+            ): 39,  # all but the robot
+            ("expect_column_values_to_be_in_set", "principal_type"): 1,
+        }
+    )

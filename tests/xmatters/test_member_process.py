@@ -110,3 +110,37 @@ def test_the_password_is_neither_on_the_command_line_nor_in_the_environment(xm_s
         assert PASSWORD.encode() not in (proc / "cmdline").read_bytes()
         environ = (proc / "environ").read_bytes()
         assert PASSWORD.encode() not in environ and b"BATON_" not in environ
+
+
+def test_the_calls_run_at_most_a_window_ahead_of_a_stalled_reader(xm_org, make_config, monkeypatch):
+    """A reader that stops reading stops the calls once `concurrency x UNREAD_CALLS_PER_THREAD` are
+    unread: finished pages no longer pile up (at scale L ~400 MB in the member-call process while
+    the sync wrote the tables). Reading on finishes every group."""
+    import functools
+    import time
+
+    from pipelines.xmatters import member_calls
+    from pipelines.xmatters.member_pages import MembersBatcher
+
+    monkeypatch.setattr(member_calls, "UNREAD_CALLS_PER_THREAD", 2)
+    monkeypatch.setattr(member_calls, "MembersBatcher", functools.partial(MembersBatcher, batch_rows=1))
+    groups = _groups(xm_org)
+    window = 2 * 2  # concurrency x calls per thread
+    assert len(groups) > 3 * window
+    client = XmattersClient(make_config(concurrency=2), ExtractReport())
+    started: list[str] = []
+    real_call = client.group_members
+
+    def counted_call(group_id: str) -> list:
+        started.append(group_id)
+        return real_call(group_id)
+
+    monkeypatch.setattr(client, "group_members", counted_call)
+    calls = member_tables(client, groups)
+    first = next(calls)  # the first table, then the reader stalls
+    time.sleep(0.5)
+    stalled_at = len(started)
+    rows, _ = _collect([first, *calls])
+    assert stalled_at <= window + 1  # the unread window and the call just read
+    assert sorted(started) == sorted(group_id for group_id, _ in groups)
+    assert {(row["group_id"], row["member__id"]) for row in rows} == expected_memberships(xm_org)
