@@ -95,6 +95,7 @@ class _Transient(NamedTuple):
     retry_after: float | None = None
     retryable: bool = True
     throttled: bool = False  # a 429 or 5xx: the server asks for fewer requests (adaptive.py)
+    rate_limited: bool = False  # a 429: expected flow control, logged once per client (get_json)
 
 
 class _Reply(NamedTuple):
@@ -128,6 +129,7 @@ class XmattersClient:
         self._http_lock = threading.Lock()
         self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
+        self._rate_limit_logged = False  # the first 429 retry is a warning; the rest are counted only
         self._ahead: ThreadPoolExecutor | None = None  # guessed pages of the people/groups listings
         # requests in flight: from CONCURRENCY_START up to --concurrency, halved on 429/5xx
         self.in_flight = AdaptiveLimit(
@@ -263,7 +265,14 @@ class XmattersClient:
                 raise outcome.error_class(f"{outcome.message} (gave up after {attempts} attempts)")
             delay = backoff_delay(attempt, self.config.backoff_cap_s, outcome.retry_after)
             capped = outcome.retry_after is not None and outcome.retry_after > delay
-            logger.warning(
+            # A rate-limited tenant answers many requests with 429 while the adaptive limit settles
+            # (94 of 602 at 100 requests a second): one warning says so, the limit's cuts are logged
+            # by adaptive.py, and the extract's summary counts every retry. 5xx and transport
+            # failures stay one warning each: they are faults, not flow control.
+            quiet = outcome.rate_limited and self._rate_limit_logged
+            self._rate_limit_logged = self._rate_limit_logged or outcome.rate_limited
+            logger.log(
+                logging.DEBUG if quiet else logging.WARNING,
                 "%s; retrying in %.1f s (attempt %d/%d)%s",
                 scrub(outcome.message.removeprefix("HTTP ")),
                 delay,
@@ -298,7 +307,8 @@ class XmattersClient:
         detail = describe_status(response.status_code, url, _api_message(response))
         if error_class is UnavailableError:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            return _Transient(detail, UnavailableError, retry_after, throttled=True)
+            limited = response.status_code == 429
+            return _Transient(detail, UnavailableError, retry_after, throttled=True, rate_limited=limited)
         if not_found_hint and response.status_code == 404:
             detail += f" ({not_found_hint})"
         if 300 <= response.status_code < 400:

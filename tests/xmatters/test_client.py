@@ -84,6 +84,27 @@ def test_retry_after_is_honoured_and_the_wait_is_logged(xm_org, xm_sim, make_con
     )
 
 
+def test_only_the_first_429_retry_warns_and_every_retry_is_counted(xm_org, xm_sim, make_config, caplog):
+    """Throttling is flow control: one warning, the rest at debug; a 503 stays a warning each time."""
+    caplog.set_level(logging.DEBUG, logger="pipelines.xmatters")
+    xm_sim.faults.add(FaultRule("status", status=429, retry_after=0, path_contains="/people", times=3))
+    xm_sim.faults.add(FaultRule("status", status=503, path_contains="/groups", times=2))
+    report = ExtractReport()
+    with XmattersClient(make_config(max_attempts=5, backoff_cap_s=0.01), report) as client:
+        assert people_ids(client) == [p["id"] for p in xm_org.people]
+        assert sum(len(page) for page in client.group_pages()) == len(xm_org.groups)
+    retried = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    levels = [(r.getMessage().split(" from ")[0], r.levelno) for r in retried]
+    assert levels == [
+        ("429", logging.WARNING),
+        ("429", logging.DEBUG),
+        ("429", logging.DEBUG),
+        ("503", logging.WARNING),
+        ("503", logging.WARNING),
+    ], levels
+    assert report.retries == 5
+
+
 @pytest.mark.parametrize("retry_after", [3600, "Wed, 21 Oct 2099 07:28:00 GMT"])
 def test_a_retry_after_far_in_the_future_is_capped(xm_org, xm_sim, make_config, caplog, retry_after):
     xm_sim.faults.add(
