@@ -5,27 +5,13 @@ No timed assertions: the machine is shared, so seconds are reported by `make ben
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+from tests.bench.scripts import load_script
 
-
-def _load_bench() -> ModuleType:
-    """bench/ is a scripts folder, not a package: load run.py by path."""
-    spec = importlib.util.spec_from_file_location("bench_run", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_script("run.py", "bench_run")
 
 
 @pytest.mark.slow

@@ -6,31 +6,16 @@ some twice) would make the comparison meaningless: checked against a real simula
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections import Counter
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from simulator import XmattersSimulator
 from simulator.org import OrgSpec, build_org
+from tests.bench.scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "download_baseline.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("download_baseline", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-baseline = _load()
+baseline = load_script("download_baseline.py", "download_baseline")
 
 # Several pages per listing at page size 100 (people, groups and the two large groups).
 SPEC = OrgSpec(seed=3, people=1_000, groups=100, members_per_group=20, large_groups=2, large_group_size=450)
