@@ -145,6 +145,8 @@ def test_a_retry_after_holds_every_thread_not_only_the_one_that_got_it(monkeypat
             record(method, path, status)
 
         monkeypatch.setattr(sim, "_record", timed)
+        # Spelled out as in the test above on purpose: each test's limits (concurrency, attempts,
+        # back-off cap) are what it is about, so they stay visible in the test.
         config = XmattersConfig(
             base_url=sim.base_url,
             username="rate-user",
