@@ -18,11 +18,11 @@ prints, including GX's own output, goes to stderr so it can never corrupt a repl
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import sys
 from typing import Any, NoReturn
 
+from pipelines.import_gc import imports_without_gc
 from pipelines.released_memory import release_unused_memory
 from pipelines.worker_protocol import Frame, FrameError, ParentLink
 
@@ -56,16 +56,13 @@ def _prepare() -> str | None:
     creates ~400,000 long-lived objects, and collecting them over and over while they are created
     was ~0.5 s of its ~2.3 s of CPU (the checks of a small sync wait for this import).
     """
-    gc.disable()
-    try:
-        from expectations.runner import prepare
+    with imports_without_gc(freeze_after=True):
+        try:
+            from expectations.runner import prepare
 
-        prepare()
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the check
-        return f"preparing the expectation suites failed: {type(exc).__name__}: {exc}"
-    finally:
-        gc.freeze()
-        gc.enable()
+            prepare()
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the check
+            return f"preparing the expectation suites failed: {type(exc).__name__}: {exc}"
     return None
 
 

@@ -25,6 +25,7 @@ from orchestration import interrupts, preflight
 from orchestration.paths import data_paths
 from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
+from pipelines.import_gc import imports_without_gc
 from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
@@ -159,7 +160,8 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
     Dagster is imported here, not with the module: parsing and checking the flags (and `--help`)
     do not need it, and the expectations worker starts ~1.5 s earlier, before this import.
     """
-    with startup_without_gc():
+    # `bulk_allocation_gc` freezes what the imports built right after
+    with imports_without_gc():
         import dlt
         from dagster._core.utils import make_new_run_id
 
@@ -233,24 +235,6 @@ def report_interrupted(instance: DagsterInstance, run_id: str) -> None:
     run = instance.get_run_by_id(run_id)
     if run is not None and not run.is_finished:
         instance.report_run_canceled(run, message="interrupted (Ctrl-C or SIGTERM) in baton-xmatters")
-
-
-@contextmanager
-def startup_without_gc() -> Iterator[None]:
-    """No cyclic GC while Dagster, dlt and the definitions are imported and built.
-
-    They create ~450,000 objects that live until the process ends; with the default thresholds
-    the collector walks the growing heap again and again meanwhile (~0.3-0.4 s of a ~1.2 s
-    start-up's CPU). What the imports leave as garbage cycles (~5 MB) is not collected:
-    `bulk_allocation_gc` freezes it with the rest right after.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextmanager
