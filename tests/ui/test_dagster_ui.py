@@ -7,6 +7,7 @@ land in `test-artifacts/ui/` so a failure on CI can be looked at.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -330,13 +331,34 @@ def _expand_all_groups(driver: webdriver.Chrome, shown: Callable[[webdriver.Chro
     20 s: a graph that shows everything needs no collapse.)
     """
     if _graph_menu_item(driver).startswith("Collapse"):
-        if shown(driver):
-            _close_menu(driver)
+        _close_menu(driver)
+        if _holds_within(driver, shown, 5.0):  # live data may still be re-rendering the graph
             return
+        _graph_menu_item(driver)
         _click_menu_item(driver, "Collapse all groups")
-        _open_menu_offering(driver, "Expand all groups", retry="Collapse all groups")
+        try:
+            _open_menu_offering(driver, "Expand all groups", retry="Collapse all groups")
+        except AssertionError:
+            _close_menu(driver)
+            if _holds_within(driver, shown, 5.0):
+                return
+            raise
     _click_menu_item(driver, "Expand all groups")
     time.sleep(1.0)  # the graph animates its zoom-to-fit after a layout change; let it settle
+
+
+def _holds_within(
+    driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], bool], seconds: float
+) -> bool:
+    """Whether `condition` holds at some point within `seconds` (polled)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(StaleElementReferenceException):
+            if condition(driver):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
 
 
 def _open_menu_offering(
