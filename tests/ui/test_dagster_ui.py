@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import pytest
 from selenium import webdriver
@@ -22,8 +23,8 @@ from selenium.common.exceptions import (
     StaleElementReferenceException,
     TimeoutException,
 )
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -77,6 +78,9 @@ query {
 }
 """
 
+# The asset groups of the code location (the job selects all its assets), for the graph's `?expanded=`.
+GROUPS_QUERY = "query { assetNodes { groupName } }"
+
 RUNS_QUERY = """
 query Runs($job: String!) {
   runsOrError(filter: {pipelineName: $job}) { ... on Runs { results { runId status } } }
@@ -104,12 +108,14 @@ def test_materialize_all_from_the_job_page(
 def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
     # 1. The job page, its asset graph with the groups expanded: every asset is named on the page.
     assert _runs(ui) == [], "a fresh Dagster home has no runs"
-    driver.get(ui.url + JOB_PATH)
+    expanded_job_graph = _expanded_graph_url(ui, JOB_PATH)
+    driver.get(expanded_job_graph)
     _wait(driver, lambda d: "Materialize all" in _text(d), "the job page with its Materialize all button")
     _dismiss_community_dialog(driver)
     names = {key.rsplit("/", 1)[-1] for key in REQUIRED_ASSETS}
-    _expand_all_groups(driver, shown=lambda d: names <= set(_text(d).splitlines()))
-    _wait(driver, lambda d: names <= set(_text(d).splitlines()), f"asset names {sorted(names)} in the graph")
+    _zoom_graph_to_fit(
+        driver, lambda d: names <= set(_text(d).splitlines()), f"asset names {sorted(names)} in the graph"
+    )
     _screenshot(driver, "01-job-graph-before")
 
     # 2. Materialize all, as a person would; confirm a launchpad if one opens.
@@ -146,10 +152,9 @@ def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
     assert all(check["blocking"] for check in checks.values()), "every check guards publishing"
 
     # 5. The graph after the run: both groups, and the c1 group's lineage with its check results.
-    driver.get(ui.url + JOB_PATH)
+    driver.get(expanded_job_graph)
     _wait(driver, lambda d: "Latest run:" in _text(d), "the job page showing the latest run")
-    _expand_all_groups(driver, shown=lambda d: names <= set(_text(d).splitlines()))
-    _wait(
+    _zoom_graph_to_fit(
         driver, lambda d: names <= set(_text(d).splitlines()), "every asset name in the graph after the run"
     )
     _screenshot(driver, "03-job-graph-after")
@@ -226,9 +231,10 @@ def _drive_lineage_and_asset_page(driver: webdriver.Chrome, ui: DagsterUi, org: 
         if [m["runId"] for m in n["assetMaterializations"]] != [first]
     ]
     assert not_by_run == [], f"assets not materialized by the Lineage page's run {first}: {not_by_run}"
-    driver.get(ui.url + "/asset-groups")
-    _expand_all_groups(driver, shown=lambda d: "c1_sync" in _text(d).splitlines())
-    _wait(driver, lambda d: "c1_sync" in _text(d).splitlines(), "the expanded lineage")
+    driver.get(_expanded_graph_url(ui, "/asset-groups"))
+    _zoom_graph_to_fit(
+        driver, lambda d: "c1_sync" in _text(d).splitlines(), "c1_sync in the expanded lineage"
+    )
     _screenshot(driver, "12-lineage-after")
 
     # One asset's own page: Materialize only the staged grants (its upstream is already there).
@@ -321,30 +327,62 @@ def _dismiss_community_dialog(driver: webdriver.Chrome) -> None:
     )
 
 
-def _expand_all_groups(driver: webdriver.Chrome, shown: Callable[[webdriver.Chrome], bool]) -> None:
-    """The job graph starts with its asset groups collapsed; the graph's settings menu expands them.
+def _expanded_graph_url(ui: DagsterUi, path: str) -> str:
+    """The asset graph page at `path` with every asset group expanded.
 
-    The UI remembers the expanded state but not the zoom, and only nodes in view are rendered. An
-    already expanded graph that shows what the test needs (`shown`) is left as it is; otherwise it
-    is collapsed and expanded again, a re-layout that zooms the graph to fit. (After a run, live
-    data re-renders the graph, and a click on "Collapse all groups" was seen to have no effect for
-    20 s: a graph that shows everything needs no collapse.)
+    It is the link the UI writes itself when a person picks "Expand all groups" in the graph's
+    settings menu: `?expanded=` lists the groups' ids, `global@global:<group>` in Dagster 1.13
+    (`<repo>@<location>:<group>` only behind a feature flag a fresh browser profile does not set).
+    Opening it needs no click on that menu: its item toggles, and after a run, while live data
+    re-rendered the graph, a click on it was seen to do nothing for 20 s.
     """
-    if _graph_menu_item(driver).startswith("Collapse"):
-        _close_menu(driver)
-        if _holds_within(driver, shown, 5.0):  # live data may still be re-rendering the graph
+    groups = sorted({node["groupName"] for node in ui.graphql(GROUPS_QUERY)["assetNodes"]})
+    expanded = ",".join(f"global@global:{group}" for group in groups)
+    return f"{ui.url}{path}?{urlencode({'expanded': expanded})}"
+
+
+def _zoom_graph_to_fit(
+    driver: webdriver.Chrome, shown: Callable[[webdriver.Chrome], bool], what: str
+) -> None:
+    """Double-clicks the graph's background, Dagster's zoom-to-fit, until `shown` holds.
+
+    Only the nodes in view are rendered. The graph fits itself to the width its viewport has when
+    it is first laid out, before the job page's Info panel narrows that viewport, so an expanded
+    graph first shows only its left part, cut at the top and bottom. A double click fits it to the
+    viewport as it is then; unlike the settings menu's toggle it can be repeated without undoing
+    itself, so it is while the page is still settling.
+    """
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while True:
+        x, y = _wait(driver, lambda d: d.execute_script(_GRAPH_BACKGROUND_POINT_JS), "the graph's background")
+        actions = ActionBuilder(driver)
+        actions.pointer_action.move_to_location(x, y)
+        actions.pointer_action.double_click()
+        actions.perform()
+        if _holds_within(driver, shown, 3.0):
             return
-        _graph_menu_item(driver)
-        _click_menu_item(driver, "Collapse all groups")
-        try:
-            _open_menu_offering(driver, "Expand all groups", retry="Collapse all groups")
-        except AssertionError:
-            _close_menu(driver)
-            if _holds_within(driver, shown, 5.0):
-                return
-            raise
-    _click_menu_item(driver, "Expand all groups")
-    time.sleep(1.0)  # the graph animates its zoom-to-fit after a layout change; let it settle
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {PAGE_TIMEOUT_S:.0f}s waiting for {what} (graph zoomed to fit)"
+            )
+
+
+# A point of the page where the graph's bare background is on top, with a margin (no node, group
+# box, edge label or toolbar there); `null` until the graph is drawn.
+_GRAPH_BACKGROUND_POINT_JS = """
+const viewport = document.querySelector('[data-svg-viewport]');
+const svg = viewport && viewport.querySelector('svg');
+if (!svg) return null;
+const bare = (x, y) => [viewport, viewport.firstChild, svg].includes(document.elementFromPoint(x, y));
+const r = viewport.getBoundingClientRect();
+for (let fy = 0.1; fy < 0.95; fy += 0.04) {
+  for (let fx = 0.05; fx < 0.9; fx += 0.04) {
+    const x = Math.round(r.left + r.width * fx), y = Math.round(r.top + r.height * fy);
+    if ([[0, 0], [-6, 0], [6, 0], [0, -6], [0, 6]].every(([dx, dy]) => bare(x + dx, y + dy))) return [x, y];
+  }
+}
+return null;
+"""
 
 
 def _holds_within(
@@ -359,74 +397,6 @@ def _holds_within(
         if time.monotonic() > deadline:
             return False
         time.sleep(0.25)
-
-
-def _open_menu_offering(
-    driver: webdriver.Chrome, label: str, attempts: int = 40, retry: str | None = None
-) -> None:
-    """Opens the settings menu until it offers `label`: right after a collapse it may still read
-    "Collapse all groups" while the graph re-renders. On a loaded machine a re-render can also
-    swallow the click itself; every 8th attempt then clicks `retry` (the item that leads to
-    `label`) again."""
-    for attempt in range(attempts):
-        if _graph_menu_item(driver).startswith(label):
-            return
-        if retry is not None and attempt % 8 == 7:
-            _click_menu_item(driver, retry)
-        else:
-            _close_menu(driver)
-        time.sleep(0.5)
-    raise AssertionError(f"the graph settings menu never offered {label!r}")
-
-
-def _graph_menu_item(driver: webdriver.Chrome) -> str:
-    """Opens the graph's settings menu; returns its group item ("Expand all groups" or "Collapse ...")."""
-    gear = _wait(
-        driver,
-        lambda d: d.find_elements(
-            By.XPATH, "//button[.//*[@aria-label='settings'] and not(normalize-space())]"
-        ),
-        "the graph's settings button",
-    )[0]
-    _click(driver, gear)
-    item = _wait(
-        driver,
-        lambda d: d.find_elements(By.XPATH, f"//*[{_GROUP_ITEMS}]"),
-        "the graph settings menu",
-    )[0]
-    return item.text
-
-
-_GROUP_ITEMS = "normalize-space(text())='Expand all groups' or normalize-space(text())='Collapse all groups'"
-
-
-def _click_menu_item(driver: webdriver.Chrome, label: str, attempts: int = 5) -> None:
-    """Clicks `label` in the open settings menu. On a loaded machine the graph may re-render (live
-    run data arriving) and close the menu before the click: then the menu is opened again."""
-    xpath = f"//*[normalize-space(text())='{label}']"
-    for _ in range(attempts):
-        try:
-            item = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
-                lambda d: d.find_elements(By.XPATH, xpath)
-            )[0]
-            item.click()
-        except (TimeoutException, StaleElementReferenceException):
-            _close_menu(driver)
-            opposite = {"Expand all groups": "Collapse", "Collapse all groups": "Expand"}[label]
-            if _graph_menu_item(driver).startswith(opposite):  # the click took effect after all
-                _close_menu(driver)
-                return
-            _close_menu(driver)
-            _open_menu_offering(driver, label)
-            continue
-        _close_menu(driver)
-        return
-    raise AssertionError(f"the settings menu item {label!r} could not be clicked")
-
-
-def _close_menu(driver: webdriver.Chrome) -> None:
-    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
-    _wait(driver, lambda d: not d.find_elements(By.XPATH, f"//*[{_GROUP_ITEMS}]"), "the settings menu closed")
 
 
 def _button(driver: webdriver.Chrome, label: str) -> WebElement:
