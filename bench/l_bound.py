@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"(server {stats['server_ms']:.2f} ms, "
                     f"in flight {stats['in_flight']:.2f}, client gap {stats['client_gap_ms']:.2f} ms), "
                     f"tail {stats['tail']:.2f}, people done at {stats['people_end']:.2f}; "
-                    f"requests {stats['requests']}; wall {figures.wall_s:.1f} s; load {load:.1f}",
+                    f"requests {stats['requests']}; wall {figures.wall_s:.1f} s; "
+                    f"tree peak {figures.peak_rss_bytes / 2**20:,.0f} MiB; load {load:.1f}",
                     flush=True,
                 )
     return 0
