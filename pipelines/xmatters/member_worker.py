@@ -21,7 +21,9 @@ Anything else it prints goes to stderr, which the parent reads to explain a proc
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -46,10 +48,16 @@ def main() -> None:
         request = link.receive()
         if request is None:  # the parent closed the pipe: done
             return
-        groups: Iterable[tuple[str, str | None]] = _groups(request)
-        if request.fields.get("more"):
-            groups = _parts(groups, link)
-        _serve(config, groups, link)
+        if not request.fields.get("more"):
+            _serve(config, _groups(request), link)
+        else:
+            try:
+                _serve(config, _parts(_groups(request), link), link)
+            except SystemExit as failed:
+                # The reply is sent, but the thread reading the request's parts may still wait on
+                # stdin, holding its lock: the interpreter's shutdown would abort on it (SIGABRT).
+                sys.stderr.flush()
+                os._exit(failed.code if isinstance(failed.code, int) else 1)
         release_unused_memory()  # the batches' memory: the process idles through dlt's load
 
 
