@@ -245,11 +245,13 @@ def run_sync(
     extra_args: Sequence[str] = (),
     python_prefix: Sequence[str] = (),
     memory_limit: int | None = None,
+    root: Path = ROOT,
 ) -> SyncFigures:
     """Runs one full CLI sync into a fresh data home under `workdir` and measures it.
 
     `python_prefix` wraps the interpreter (e.g. a profiler: `-m pyinstrument -o FILE`);
-    `memory_limit` (bytes) runs the sync and its workers in a memory cgroup of that limit.
+    `memory_limit` (bytes) runs the sync and its workers in a memory cgroup of that limit; `root`
+    is the source tree the sync runs from (another checkout, for A/B pairs: `bench/l_bound.py`).
     """
     home = workdir / f"home-{scale.name}-{latency_ms:g}ms-c{concurrency}"
     home.mkdir(parents=True, exist_ok=False)
@@ -274,7 +276,7 @@ def run_sync(
     sim_cpu_before = _cpu_seconds(sim)
     started = time.time()
     proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     sampler = _TreeRssSampler(proc.pid)
     lines: list[tuple[float, str]] = []  # (arrival time, stderr line): the progress lines' clock

@@ -6,6 +6,7 @@ the real source, with the credentials resolved at launch, is passed to `dlt.run`
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         log.info("extract: reading %s", config.base_url)
         try:
             # started first: it imports while dlt sets up and `/groups` is listed
-            with warehouse.load_memory(), MemberProcess(config) as member_process:
+            with warehouse.load_memory(), _member_process(context, config) as member_process:
                 source = xmatters_source(
                     config,
                     report=report,
@@ -110,6 +111,20 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         log.info("extract: %s", report.summary())
 
     return xmatters_raw_assets
+
+
+@contextmanager
+def _member_process(
+    context: dg.AssetExecutionContext, config: XmattersConfig
+) -> Iterator[MemberProcess | None]:
+    """The member-call process, when this run materializes the member rows: the `/groups` listing
+    hands it each page's groups as the page arrives (`source.OfferedGroups`), which a run of
+    `groups` alone must not do (calls nobody reads)."""
+    if dg.AssetKey([RAW_PREFIX, GROUP_MEMBERS.name]) not in context.selected_asset_keys:
+        yield None
+        return
+    with MemberProcess(config) as member_process:
+        yield member_process
 
 
 def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource, started: datetime) -> Any:

@@ -105,6 +105,8 @@ class MemberProcess:
     def __init__(self, config: XmattersConfig) -> None:
         self._worker = WorkerProcess("pipelines.xmatters.member_worker", "member-call process")
         self._in_step = True  # replies and requests are in step (no request half answered)
+        self._offer: str | None = None  # a request sent in parts (`offer`): "open", then "closed"
+        self._offer_failed = False  # a part could not be sent: the answer says why
         level = logging.getLogger("pipelines").getEffectiveLevel()
         self._send("config", {"config": dataclasses.asdict(config.validate()), "level": level})
 
@@ -135,6 +137,36 @@ class MemberProcess:
             raise XmattersError("the member-call process was stopped by an earlier failure")
         self._in_step = False
         self._send("groups", {"groups": [list(group) for group in groups]})
+        yield from self._answer(client)
+
+    def offer(self, groups: Iterable[tuple[str, str | None]], *, last: bool) -> None:
+        """Sends part of a request's groups, whose calls the child starts at once (the parts of a
+        listing, page by page, so no call waits for its last page); `last` ends the request, and
+        `offered_tables` reads its answer. A part the child can no longer take is not an error here:
+        the child's own error (or its death) is what the answer reports."""
+        if self._offer == "closed":
+            raise RuntimeError("the offered request is closed: read it with offered_tables")
+        if self._offer is None:
+            if not self._in_step:
+                raise XmattersError("the member-call process was stopped by an earlier failure")
+            self._in_step = False
+        kind = "groups" if self._offer is None else "more"
+        self._offer = "closed" if last else "open"
+        if self._offer_failed:
+            return
+        try:
+            self._worker.send(kind, {"groups": [list(group) for group in groups], "more": not last})
+        except WorkerDied:
+            self._offer_failed = True
+
+    def offered_tables(self, client: XmattersClient) -> Iterator[pa.Table | SkippedGroup]:
+        """The answer to the request of `offer` (closed first): as `member_tables` answers."""
+        if self._offer != "closed":
+            raise RuntimeError("offered_tables reads a request that `offer(..., last=True)` closed")
+        self._offer = None
+        yield from self._answer(client)
+
+    def _answer(self, client: XmattersClient) -> Iterator[pa.Table | SkippedGroup]:
         done = False
         try:
             while not done:

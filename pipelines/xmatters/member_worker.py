@@ -7,7 +7,9 @@ receives finished tables (`member_calls.MemberProcess` is the sync's side).
 
 Protocol: the frames of `pipelines/worker_protocol.py` (the parent is this process's only peer):
 - stdin: `config` (`{"config": XmattersConfig fields, "level": log level}`) once, then one
-  `groups` (`{"groups": [[id, name], ...]}`) per request;
+  `groups` (`{"groups": [[id, name], ...]}`) per request; a request with `"more": true` goes on
+  in `more` frames of the same shape until one says `"more": false` (a listing's pages as they
+  arrive: the calls of the first page's groups start before the last page is listed);
 - stdout, per request: any number of `table` (an Arrow body), `skipped` (`{"group": [id, name,
   reason]}`) and `log` frames, then `done` (`{"counts": ExtractReport.counts()}`), or `error`
   (class name, message, counts) after which the process exits.
@@ -19,8 +21,14 @@ Anything else it prints goes to stderr, which the parent reads to explain a proc
 
 from __future__ import annotations
 
+import os
+import queue
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+
 from pipelines.released_memory import release_unused_memory
-from pipelines.worker_protocol import ParentLink
+from pipelines.worker_protocol import Frame, ParentLink
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
@@ -40,12 +48,55 @@ def main() -> None:
         request = link.receive()
         if request is None:  # the parent closed the pipe: done
             return
-        groups = [(str(group_id), name) for group_id, name in request.fields["groups"]]
-        _serve(config, groups, link)
+        if not request.fields.get("more"):
+            _serve(config, _groups(request), link)
+        else:
+            try:
+                _serve(config, _parts(_groups(request), link), link)
+            except SystemExit as failed:
+                # The reply is sent, but the thread reading the request's parts may still wait on
+                # stdin, holding its lock: the interpreter's shutdown would abort on it (SIGABRT).
+                sys.stderr.flush()
+                os._exit(failed.code if isinstance(failed.code, int) else 1)
         release_unused_memory()  # the batches' memory: the process idles through dlt's load
 
 
-def _serve(config: XmattersConfig, groups: list[tuple[str, str | None]], link: ParentLink) -> None:
+def _groups(frame: Frame) -> list[tuple[str, str | None]]:
+    return [(str(group_id), name) for group_id, name in frame.fields["groups"]]
+
+
+def _parts(first: list[tuple[str, str | None]], link: ParentLink) -> Iterator[tuple[str, str | None]]:
+    """The groups of a request sent in parts: `first`, then those of its `more` frames.
+
+    The frames are read on a thread as they come, so the parent never waits to send one (it may be
+    listing the next page while this process writes it a table); the calls wait only for groups
+    not listed yet. A closed stdin (the parent is gone) ends the groups.
+    """
+    parts: queue.SimpleQueue[list[tuple[str, str | None]] | RuntimeError | None] = queue.SimpleQueue()
+
+    def read() -> None:
+        while True:
+            frame = link.receive()
+            if frame is not None and frame.kind != "more":
+                parts.put(RuntimeError(f"expected a 'more' frame, got {frame.kind!r}"))
+                return
+            if frame is None:
+                parts.put(None)
+                return
+            parts.put(_groups(frame))
+            if not frame.fields.get("more"):
+                parts.put(None)
+                return
+
+    threading.Thread(target=read, name="member-groups", daemon=True).start()
+    yield from first
+    while (part := parts.get()) is not None:
+        if isinstance(part, RuntimeError):
+            raise part
+        yield from part
+
+
+def _serve(config: XmattersConfig, groups: Iterable[tuple[str, str | None]], link: ParentLink) -> None:
     client = XmattersClient(config)
     try:
         for item in member_tables(client, groups):

@@ -76,13 +76,14 @@ def xmatters_source(
     if config is None:
         config = XmattersConfig.from_dlt()
     client = XmattersClient(config, report)
-    groups_resource = groups(client)
-    # dlt reads resources round-robin in this order, and a resource yields once per 50,000 rows:
+    offered = OfferedGroups(member_process) if member_process is not None else None
+    groups_resource = groups(client, offered)
+    # dlt reads resources round-robin in this order, and a resource yields once per 16,384 rows:
     # groups first, so the member calls (most of the requests) start at once and `people` is read
     # (on a dlt worker thread) while they are in flight, instead of before them.
     return (
         groups_resource,
-        groups_resource | group_members(client, member_process),
+        groups_resource | group_members(client, offered),
         people(client),
         email_devices(client, sync_emails),
     )
@@ -103,14 +104,54 @@ def people(client: XmattersClient) -> Iterator[pa.Table]:
         raise
 
 
+class OfferedGroups:
+    """The groups of one `/groups` listing, handed to the member-call process page by page.
+
+    Why: at 20 ms a request, listing 10,000 groups and building their table took 0.1-0.4 s during
+    which no member call ran (`docs/benchmarks.md`, tenth round). Each page's groups go to the
+    child as the page arrives, so the first page's calls run while the rest is listed; the
+    `group_members` transformer then reads the answer (its own groups table is the same groups).
+    """
+
+    def __init__(self, member_process: MemberProcess) -> None:
+        self.process = member_process
+        self._taken = False
+
+    def pages(self, pages: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        """`pages`, each offered to the child as it arrives; the end of the listing closes the offer."""
+        for page in pages:
+            self.process.offer([(item["id"], _target_name(item)) for item in page], last=False)
+            yield page
+        self.process.offer((), last=True)
+
+    def member_tables(self, client: XmattersClient) -> Iterable[pa.Table | SkippedGroup]:
+        """The answer to every offered group, for the first groups table; nothing for the others
+        (a listing of more than one table: their groups were offered with the first)."""
+        if self._taken:
+            return ()
+        self._taken = True
+        return self.process.offered_tables(client)
+
+
+def _target_name(item: dict[str, Any]) -> str | None:
+    name = item.get("targetName")
+    return name if isinstance(name, str) else None
+
+
 @dlt.resource(**_hints(settings.GROUPS))
-def groups(client: XmattersClient) -> Iterator[pa.Table]:
+def groups(client: XmattersClient, offered: OfferedGroups | None) -> Iterator[pa.Table]:
     """Every group of `/groups`; also the parent that drives `group_members`.
 
-    The member calls start when this yields.
+    Without a member-call process, the member calls start when this yields. With one (`offered`),
+    each page's groups go to it as the page arrives, and this yields only after the whole
+    listing: `group_members` waits for the child's answer, which needs every group offered first.
     """
-    pages = tables_from_pages(client.group_pages(), group_row, settings.GROUPS_SCHEMA)
-    yield from _loaded(settings.GROUPS, pages, client.report)
+    listing = client.group_pages()
+    if offered is None:
+        tables: Iterable[pa.Table] = tables_from_pages(listing, group_row, settings.GROUPS_SCHEMA)
+    else:
+        tables = list(tables_from_pages(offered.pages(listing), group_row, settings.GROUPS_SCHEMA))
+    yield from _loaded(settings.GROUPS, tables, client.report)
 
 
 @dlt.resource(**_hints(settings.EMAIL_DEVICES))
@@ -126,17 +167,24 @@ def email_devices(client: XmattersClient, enabled: bool) -> Iterator[pa.Table]:
 
 @dlt.transformer(**_hints(settings.GROUP_MEMBERS))
 def group_members(
-    groups_table: pa.Table, client: XmattersClient, member_process: MemberProcess | None
+    groups_table: pa.Table, client: XmattersClient, offered: OfferedGroups | None
 ) -> Iterator[pa.Table]:
-    """One members call per listed group, `config.concurrency` at a time (in `member_process` if given).
+    """One members call per listed group, `config.concurrency` at a time (in the member-call process
+    when the groups were `offered` to it, else on threads here).
 
     A 404 means the group was deleted after `/groups` listed it: the group row stays, it gets no
     memberships, and the report records it; every other error fails the extract.
     """
-    listed = zip(
-        groups_table.column("id").to_pylist(), groups_table.column("target_name").to_pylist(), strict=True
-    )
-    calls = member_process.member_tables(client, listed) if member_process else member_tables(client, listed)
+    calls: Iterable[pa.Table | SkippedGroup]
+    if offered is not None:
+        calls = offered.member_tables(client)
+    else:
+        listed = zip(
+            groups_table.column("id").to_pylist(),
+            groups_table.column("target_name").to_pylist(),
+            strict=True,
+        )
+        calls = member_tables(client, listed)
     try:
         yield from _loaded(settings.GROUP_MEMBERS, _member_tables(calls, client), client.report)
     except BaseException:

@@ -145,3 +145,63 @@ def test_the_calls_run_at_most_a_window_ahead_of_a_stalled_reader(xm_org, make_c
     assert stalled_at <= window + 1  # the unread window and the call just read
     assert sorted(started) == sorted(group_id for group_id, _ in groups)
     assert {(row["group_id"], row["member__id"]) for row in rows} == expected_memberships(xm_org)
+
+
+def test_with_a_member_process_the_first_groups_page_starts_member_calls_before_the_listing_ends() -> None:
+    """Each `/groups` page goes to the member-call process as it arrives (`source.OfferedGroups`):
+    the first page's member calls are answered while later pages of the listing are still being
+    read, and every membership is read once. Before, the calls started after the last page."""
+    from pipelines.xmatters.config import XmattersConfig
+    from pipelines.xmatters.source import xmatters_source
+    from simulator import Faults, OrgSpec, XmattersSimulator, build_org
+
+    org = build_org(OrgSpec(seed=5, people=20, groups=16, members_per_group=3, large_groups=0))
+    faults = Faults(latency_s=0.05)
+    with XmattersSimulator(org, username="u", password=PASSWORD, faults=faults) as sim:
+        # 2 items a page: 8 pages of groups, listed in 3 rounds (the first page, then 4 ahead)
+        config = XmattersConfig(
+            base_url=sim.base_url, username="u", password=PASSWORD, page_size=2, concurrency=4
+        )
+        with MemberProcess(config) as child:
+            assert list(child.member_tables(XmattersClient(config), [])) == []  # imported and ready
+            sim.reset_counters()
+            source = xmatters_source(config, member_process=child).with_resources("groups", "group_members")
+            tables = [item for item in source.resources["group_members"]]
+        paths = [path for _method, path, _status in sim.requests]
+    rows = pa.concat_tables(tables).to_pylist()
+    assert sorted((row["group_id"], row["member__id"]) for row in rows) == sorted(expected_memberships(org))
+    last_groups_page = max(i for i, path in enumerate(paths) if "/groups?" in path)
+    first_members_page = min(i for i, path in enumerate(paths) if "/members" in path)
+    assert first_members_page < last_groups_page, paths[: last_groups_page + 1]
+
+
+def test_a_member_call_failing_while_groups_are_still_offered_fails_with_its_own_error() -> None:
+    """The child stops at a 401 on a members page while the `/groups` listing is still offering it
+    pages: it exits with 1, offering to a child that has exited is no error of its own, and the
+    extract fails with the classified error the child sent."""
+    from dlt.extract.exceptions import ResourceExtractionError
+
+    from pipelines.xmatters.config import XmattersConfig
+    from pipelines.xmatters.loader import find_xmatters_error
+    from pipelines.xmatters.source import xmatters_source
+    from simulator import Faults, OrgSpec, XmattersSimulator, build_org
+
+    org = build_org(OrgSpec(seed=5, people=20, groups=16, members_per_group=3, large_groups=0))
+    faults = Faults(latency_s=0.05)
+    faults.add(FaultRule("status", status=401, path_contains="/members", times=None))
+    # the last of the 8 groups pages comes 0.5 s late: at concurrency 1 the child's window is 8
+    # groups (4 pages), after which it reads the failed call, reports it and exits
+    faults.add(FaultRule("slow", path_contains="/groups?limit=2&offset=14", delay_s=0.5, times=None))
+    with XmattersSimulator(org, username="u", password=PASSWORD, faults=faults) as sim:
+        config = XmattersConfig(
+            base_url=sim.base_url, username="u", password=PASSWORD, page_size=2, concurrency=1
+        )
+        with MemberProcess(config) as child:
+            assert list(child.member_tables(XmattersClient(config), [])) == []  # imported and ready
+            source = xmatters_source(config, member_process=child).with_resources("groups", "group_members")
+            with pytest.raises(ResourceExtractionError) as raised:
+                list(source.resources["group_members"])
+            # it exited on its own, with 1: not aborted by its reader thread at shutdown (-6)
+            assert child._worker.child.process.wait(timeout=5) == 1
+    assert isinstance(find_xmatters_error(raised.value), AuthError)
+    assert "/members" in str(find_xmatters_error(raised.value))
