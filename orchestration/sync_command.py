@@ -197,6 +197,7 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
         bulk_allocation_gc(),
         cli_instance(plan.dagster_home) as instance,
         interrupts.at_interrupt(lambda: report_interrupted(instance, run_id)),
+        signal_handlers_kept_from_dagster(),
     ):
         result = job.execute_in_process(
             instance=instance,
@@ -228,6 +229,27 @@ def cli_instance(dagster_home: Path) -> DagsterInstance:
         },
     )
     return DagsterInstance.from_ref(ref)
+
+
+@contextmanager
+def signal_handlers_kept_from_dagster() -> Iterator[None]:
+    """Keeps Dagster from replacing the SIGINT handler while the job runs in this process.
+
+    `execute_in_process` swaps in handlers of its own (dagster `_utils/interrupts.py`): one that
+    raises `DagsterExecutionInterruptedError` in the step, which Dagster records as a step and run
+    failure. Under load that failure could be written after the watcher of `interrupts.py` marked
+    the run canceled and before it ended the process, so an interrupted run read FAILURE. The
+    watcher alone acts on the signal; the main thread's handler stays the one that does nothing.
+    Dagster's helper is private API: `tests/orchestration/test_sync_signals.py` notices a change.
+    """
+    from dagster._utils import interrupts as dagster_interrupts
+
+    replace = dagster_interrupts._replace_interrupt_signal
+    dagster_interrupts._replace_interrupt_signal = lambda handler: None
+    try:
+        yield
+    finally:
+        dagster_interrupts._replace_interrupt_signal = replace
 
 
 def report_interrupted(instance: DagsterInstance, run_id: str) -> None:
