@@ -106,9 +106,12 @@ def _interrupt(signum: signal.Signals) -> None:
     # run is marked canceled and the temporaries removed (callbacks); then the process ends.
     halt.halt()
     signal_all_children(signal.SIGSTOP)
+    with suppress(OSError, ValueError):
+        sys.stdout.flush()
     sys.stderr.write(MESSAGE + "\n")
     with suppress(OSError, ValueError):
         sys.stderr.flush()
+    _silence_output()
     _publishing.acquire(timeout=PUBLISH_WAIT_S)  # held until the exit: no commit starts after this
     with _callbacks_lock:
         callbacks = list(_callbacks)
@@ -117,6 +120,18 @@ def _interrupt(signum: signal.Signals) -> None:
     runner.join(CALLBACKS_WAIT_S)
     signal_all_children(signal.SIGKILL)
     os._exit(EXIT_CODES[signum])
+
+
+def _silence_output() -> None:
+    """Points stdout and stderr at /dev/null, so the message stays the one last line.
+
+    The main thread is not stopped: a publish under way finishes (the wait above), and it logs
+    that it did while the callbacks run.
+    """
+    with suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.dup2(devnull, sys.__stderr__.fileno() if sys.__stderr__ else 2)
 
 
 def _run_all(callbacks: list[Callable[[], None]]) -> None:
