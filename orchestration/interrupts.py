@@ -130,8 +130,9 @@ def _silence_output() -> None:
     """
     with suppress(OSError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
-        os.dup2(devnull, sys.__stderr__.fileno() if sys.__stderr__ else 2)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.close(devnull)
 
 
 def _run_all(callbacks: list[Callable[[], None]]) -> None:
