@@ -27,6 +27,7 @@ import dagster as dg
 
 from orchestration.run_outcome import step_failure_cause
 from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.scrub import REDACTED, secrets_pattern
 from pipelines.xmatters.settings_table import declared
 
 ENV_ALERT_WEBHOOK = "BATON_XMATTERS_ALERT_WEBHOOK"
@@ -49,10 +50,9 @@ DEFAULT_STATUS = dg.DefaultSensorStatus.RUNNING
 def scrub(text: str, env: Mapping[str, str] | None = None) -> str:
     """`text` without any secret the environment holds (defence in depth: errors never name it)."""
     env = os.environ if env is None else env
-    for name in _SECRET_VARIABLES:
-        secret = env.get(name, "")
-        if secret:
-            text = text.replace(secret, "***")
+    secrets = {secret for name in _SECRET_VARIABLES if (secret := env.get(name, ""))}
+    if secrets:
+        text = secrets_pattern(secrets).sub(REDACTED, text)
     return text[:MAX_MESSAGE_CHARS]
 
 

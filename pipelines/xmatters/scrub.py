@@ -10,6 +10,12 @@ The secrets are registered by each client of this process (`register_credentials
 raised deep in code that never sees the config (paging, the member-call process), and the one place
 all of them pass is the error's constructor. A registry of the process's own credentials is what
 lets that constructor redact them.
+
+A secret shorter than `WHOLE_TOKEN_BELOW` characters is redacted only where it stands as a whole
+token (not inside a longer word): replacing every "p" of a one-letter password turned "page" and
+"http://" into "[redacted]age" and "htt[redacted]://", which garbled every message and, by where it
+cut, told a reader the password anyway. Longer secrets, and the Basic token and base64 forms (never
+short), are redacted wherever they appear.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from urllib.parse import quote
 from pipelines.terminal_text import printable
 
 REDACTED = "[redacted]"
+WHOLE_TOKEN_BELOW = 8
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -44,9 +51,20 @@ def register_credentials(username: str, password: str) -> None:
         if forms <= _secrets:
             return
         _secrets.update(forms)
-        # longest first: a form that contains another is redacted whole
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(form) for form in ordered))
+        _pattern = secrets_pattern(_secrets)
+
+
+def secrets_pattern(secrets: set[str]) -> re.Pattern[str]:
+    """One pattern for all `secrets`; short ones match only as whole tokens (see the module doc)."""
+    # longest first: a form that contains another is redacted whole
+    ordered = sorted(secrets, key=len, reverse=True)
+    return re.compile("|".join(_secret_regex(form) for form in ordered))
+
+
+def _secret_regex(secret: str) -> str:
+    if len(secret) >= WHOLE_TOKEN_BELOW:
+        return re.escape(secret)
+    return rf"(?<!\w){re.escape(secret)}(?!\w)"
 
 
 def forget_credentials() -> None:

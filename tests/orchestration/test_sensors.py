@@ -23,7 +23,13 @@ import dagster as dg
 import pytest
 
 from orchestration.cli import main
-from orchestration.sensors import ENV_ALERT_WEBHOOK, failed_check_alert, post_alert, run_failure_alert
+from orchestration.sensors import (
+    ENV_ALERT_WEBHOOK,
+    failed_check_alert,
+    post_alert,
+    run_failure_alert,
+    scrub,
+)
 from simulator import OrgSpec, XmattersSimulator, build_org
 from tests.orchestration.test_sync_cli import sync_args
 
@@ -136,6 +142,12 @@ def test_a_failed_run_is_logged_and_posted(history, receiver, monkeypatch, capfd
     assert WRONG_PASSWORD not in text and history.password not in text
     assert set(auth) == {"event", "run_id", "job", "message"}
     assert f"run {auth['run_id']} of job xmatters_sync failed: {auth['message']}\n" in logged(capfd)
+
+
+def test_alert_text_redacts_the_environment_secrets_without_garbling_it():
+    message = "HTTP 401 from http://host/api/xm/1/people: password p wrong (xs3cretvalue1)"
+    assert scrub(message, {"BATON_PASSWORD": "p"}) == message.replace(" p ", " [redacted] ")
+    assert scrub(message, {"BATON_PASSWORD": "s3cretvalue1"}) == message.replace("s3cretvalue1", "[redacted]")
 
 
 def test_a_failed_check_is_logged_and_posted(history, receiver, monkeypatch, capfd):

@@ -276,6 +276,31 @@ def test_scrub_redacts_every_form_and_escapes_controls():
     assert scrub(text) == f"a {REDACTED} b Basic {REDACTED} c {REDACTED} d \\x1b[2J e \\x7f"
 
 
+@pytest.mark.parametrize("password", ["p", "s3cr!t7"])
+def test_a_short_wrong_password_leaves_the_message_readable(xm_sim, make_config, password):
+    with XmattersClient(make_config(password=password)) as client:
+        message = _fails(client, AuthError)
+    assert f"HTTP 401 from {xm_sim.base_url}/people?limit=" in message, message
+    assert "the user name or password is incorrect (check --username/--password" in message
+    assert REDACTED not in message
+
+
+def test_a_short_secret_is_redacted_as_a_whole_token_only():
+    XmattersClient(XmattersConfig(base_url="http://127.0.0.1:9/api/xm/1", username=USERNAME, password="p"))
+    text = "GET http://host/api/xm/1/people?page=2: password p refused ('p', p=1, p)"
+    assert scrub(text) == (
+        f"GET http://host/api/xm/1/people?page=2: password {REDACTED} refused "
+        f"('{REDACTED}', {REDACTED}=1, {REDACTED})"
+    )
+
+
+def test_a_secret_of_eight_characters_or_more_is_redacted_inside_words():
+    XmattersClient(
+        XmattersConfig(base_url="http://127.0.0.1:9/api/xm/1", username=USERNAME, password="hunter22")
+    )
+    assert scrub("xhunter22x and hunter22") == f"x{REDACTED}x and {REDACTED}"
+
+
 def _config_for_scrub():
     from pipelines.xmatters.config import XmattersConfig
 
