@@ -447,6 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 300
     server: _Server
+    _answer_at = 0.0  # time.monotonic() before which this request's answer is not written
 
     def setup(self) -> None:
         super().setup()
@@ -477,8 +478,9 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.simulator
         sim._count_request()
         faults = sim.faults
-        if faults.latency_s > 0:
-            time.sleep(faults.latency_s)
+        # the answer is prepared during the latency, not after it: a request is answered `latency_s`
+        # after it arrived, the simulator's own work included, as a server of that latency answers
+        self._answer_at = time.monotonic() + faults.latency_s
         self._answer(sim, faults)
 
     def _answer(self, sim: XmattersSimulator, faults: Faults) -> None:
@@ -612,7 +614,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(body)
         return status
 
+    def _await_latency(self) -> None:
+        """Hold the first byte (or the close) of an answer until the request's latency has passed."""
+        answer_at, self._answer_at = self._answer_at, 0.0
+        delay = answer_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
     def _write(self, data: bytes) -> None:
+        self._await_latency()
         try:
             self.wfile.write(data)
         except OSError:  # the client went away (e.g. it timed out on a slow response)
@@ -620,6 +630,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _close(self, *, reset: bool) -> None:
         """Close the connection now: with FIN, or with RST when `reset` (SO_LINGER 0)."""
+        self._await_latency()
         self.close_connection = True
         try:
             if reset:

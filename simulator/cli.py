@@ -41,7 +41,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(option, action="store_true", default=getattr(_DEFAULTS, name), help=help_text)
             continue
         parser.add_argument(option, type=kind, default=getattr(_DEFAULTS, name), help=help_text)
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="time from each request to its answer")
     parser.add_argument(
         "--rate-limit",
         type=int,

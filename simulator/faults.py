@@ -52,7 +52,8 @@ Page faults (the normal page, altered; they only apply to list endpoints):
 
 `deleted_groups` holds group ids or targetNames whose members call answers 404 (the group was
 deleted between the group list and its members call); `/groups` still lists them.
-`latency_s` is slept before every GET is answered (before the auth check).
+`latency_s`: every GET is answered that long after it arrived (its first byte, or the connection's
+close, is held until then; the simulator's own work happens meanwhile, as in a server of that latency).
 `rate_limit` (requests per second, 0 = none) answers an authenticated GET with 429 and
 `Retry-After: 1` once `rate_limit` requests were answered within the last second (a sliding window,
 as a per-tenant API limit works; `x-ratelimit-limit: 60000` per 60 s was seen on one instance).
@@ -159,7 +160,7 @@ class FaultRule:
 class Faults:
     """The fault configuration of a running simulator (all off by default).
 
-    latency_s: seconds slept before answering every GET request.
+    latency_s: seconds from a GET's arrival to its answer.
     rules: `FaultRule`s, checked in order (see the module docstring for how they fire).
     deleted_groups: group ids or targetNames whose `/members` call answers 404.
     rate_limit: requests answered per sliding second before a 429 (0: no limit).

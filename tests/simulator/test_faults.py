@@ -37,6 +37,23 @@ def test_latency_delays_every_request(simulator: XmattersSimulator):
     assert time.monotonic() - started >= 0.3
 
 
+def test_latency_includes_the_simulators_own_work(simulator: XmattersSimulator):
+    """The knob is arrival to answer: 1 s of work inside a 1.5 s latency answers at ~1.5 s, not 2.5 s."""
+    simulator.faults.latency_s = 1.5
+    simulator.faults.add(FaultRule("slow", path_contains="/groups", delay_s=1.0))
+    started = time.monotonic()
+    assert get(simulator, "/groups").status_code == 200
+    assert 1.5 <= time.monotonic() - started < 2.3
+
+
+def test_latency_holds_a_dropped_connection_too(simulator: XmattersSimulator):
+    simulator.faults.latency_s = 0.3
+    simulator.faults.add(FaultRule("drop", path_contains="/people"))
+    started = time.monotonic()
+    assert raw_get(simulator, "/people") == b""
+    assert time.monotonic() - started >= 0.3
+
+
 HTTP_DATE = "Wed, 21 Oct 2099 07:28:00 GMT"
 
 
