@@ -62,6 +62,7 @@ from pipelines.xmatters.bounded import (
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.direct_http import DirectConnections, DirectFailure, DirectTooLarge
 from pipelines.xmatters.errors import (
+    TLS_FAILURES,
     ProtocolError,
     TransportFailureKind,
     UnavailableError,
@@ -70,6 +71,7 @@ from pipelines.xmatters.errors import (
     describe_too_large,
     describe_transport,
     error_class_for_status,
+    tls_failure_kind,
 )
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
@@ -345,8 +347,8 @@ class XmattersClient:
                 preload_content=False,
                 decode_content=False,  # decoded here, bounded (bounded.py)
             )
-        except SSLError:
-            return None, self._transport_failure("tls", url)
+        except SSLError as exc:
+            return None, self._transport_failure(tls_failure_kind(exc), url)
         except (Urllib3Error, OSError) as exc:
             kind = _transport_failure_kind(exc)
             if time.monotonic() >= deadline and kind not in ("dns", "refused"):
@@ -388,7 +390,7 @@ class XmattersClient:
     def _transport_failure(self, kind: TransportFailureKind, url: str) -> _Transient:
         message = describe_transport(kind, url, self.config.timeout_s)
         # A certificate problem does not go away by waiting; everything else may.
-        return _Transient(message, UnavailableError, retryable=kind != "tls")
+        return _Transient(message, UnavailableError, retryable=kind not in TLS_FAILURES)
 
     def _transport(self) -> DirectConnections | urllib3.PoolManager:
         """The shared transport, built on first use with the environment's proxy and CA settings."""
