@@ -86,6 +86,8 @@ class C1ZReader:
         tmp_dir: str | Path | None = None,
     ):
         self.path = Path(path)
+        if self.path.is_dir():  # `-f` given the directory the file is in
+            raise C1ZFormatError(f"{self.path}: is a directory, not a .c1z file")
         if not self.path.is_file():
             raise C1ZFormatError(f"{self.path}: no such file")
         fd, name = tempfile.mkstemp(prefix="c1z-read-", suffix=".db", dir=tmp_dir)
