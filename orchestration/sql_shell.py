@@ -98,6 +98,12 @@ def run_sql(options: argparse.Namespace, stdin: IO[str] | None = None, stdout: I
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     warehouse = Path(options.warehouse).resolve() if options.warehouse else data_paths().warehouse
+    if warehouse.is_dir():  # --warehouse given the data home, not the file in it
+        return _fail(
+            f"--warehouse: {warehouse} is a directory; name the DuckDB file, "
+            f"e.g. {warehouse}/warehouse.duckdb",
+            EXIT_USAGE,
+        )
     if not warehouse.is_file():
         hint = "" if options.warehouse else " (run a sync first, or give --warehouse)"
         return _fail(f"no warehouse at {warehouse}{hint}", EXIT_USAGE)

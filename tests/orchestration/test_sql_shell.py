@@ -109,6 +109,15 @@ def test_a_missing_warehouse_is_not_created(capsys, tmp_path: Path):
     assert not missing.parent.exists()
 
 
+def test_a_directory_given_as_the_warehouse_is_named(capsys, tmp_path: Path):
+    code, out, err = sql(capsys, "--warehouse", str(tmp_path), "SELECT 1")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"baton-xmatters: error: --warehouse: {tmp_path} is a directory; name the DuckDB file, "
+        f"e.g. {tmp_path}/warehouse.duckdb\n"
+    )
+
+
 def hold(script: str, path: Path) -> subprocess.Popen[str]:
     """Another process that takes a lock on `path` as a sync does, until its stdin closes."""
     holder = subprocess.Popen(
