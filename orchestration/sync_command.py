@@ -28,7 +28,7 @@ from orchestration.sync_source import SourceChangedError, SyncSource, read_last_
 from pipelines.import_gc import imports_without_gc
 from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.errors import XmattersError
+from pipelines.xmatters.errors import ConfigError, XmattersError
 from pipelines.xmatters.settings_table import add_arguments, check, values_from
 
 if TYPE_CHECKING:
@@ -142,6 +142,8 @@ def run_sync(
             restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
             outcome = execute(plan, tags)
     except SourceChangedError as exc:  # nothing was requested or written
+        return fail(str(exc), EXIT_USAGE)
+    except ConfigError as exc:  # a BATON_XMATTERS_* variable the definitions refused: before the run
         return fail(str(exc), EXIT_USAGE)
     except XmattersError as exc:
         return fail(str(exc), EXIT_FAILED)
