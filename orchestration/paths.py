@@ -33,9 +33,10 @@ class DataPaths:
 
 def data_paths(env: os._Environ[str] | dict[str, str] | None = None) -> DataPaths:
     env = os.environ if env is None else env
-    return DataPaths(Path(env.get("BATON_XMATTERS_HOME", "var")).resolve())
+    # empty is unset (`export BATON_XMATTERS_HOME=`): not the working directory, which Path("") is
+    return DataPaths(Path(env.get("BATON_XMATTERS_HOME") or "var").resolve())
 
 
 def default_sync_file(env: os._Environ[str] | dict[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    return Path(env.get("BATON_FILE", DEFAULT_SYNC_FILE)).resolve()
+    return Path(env.get("BATON_FILE") or DEFAULT_SYNC_FILE).resolve()

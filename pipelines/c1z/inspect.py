@@ -33,7 +33,7 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(  # baton's default, and the file the sync writes by default
         "-f",
         "--file",
-        default=os.environ.get("BATON_FILE", "sync.c1z"),
+        default=os.environ.get("BATON_FILE") or "sync.c1z",  # empty is unset, as for the sync
         help="the .c1z file to read (default sync.c1z, $BATON_FILE)",
     )
     parser.add_argument("command", choices=COMMANDS, help="what to list")
