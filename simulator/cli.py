@@ -68,9 +68,8 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
     """
     try:
         spec = _spec(args)
-    except ValueError as exc:  # named by its option, not by the OrgSpec field
-        message = re.sub(r"OrgSpec\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), str(exc))
-        print(f"baton-xmatters: error: {message}", file=sys.stderr)
+    except ValueError as exc:
+        print(f"baton-xmatters: error: {named_by_option(exc)}", file=sys.stderr)
         return 2
     org = build_org(spec)
     org.encode_member_fragments()  # served as fast on the first sync as on the next ones
@@ -109,6 +108,11 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
         _restore_handlers(previous)
     print("xMatters simulator stopped.", flush=True)
     return 0
+
+
+def named_by_option(exc: ValueError) -> str:
+    """`OrgSpec`'s complaint about a knob, naming the option a user typed (`--people`), not the field."""
+    return re.sub(r"OrgSpec\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), str(exc))
 
 
 def _spec(args: argparse.Namespace) -> OrgSpec:

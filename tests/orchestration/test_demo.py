@@ -74,3 +74,11 @@ def test_the_demo_writes_elsewhere_only_when_told(tmp_path: Path, monkeypatch: p
     assert warehouse.is_file() and sync_file.is_file()
     assert not (tmp_path / "var" / "demo" / "warehouse.duckdb").exists()
     assert (tmp_path / "var" / "demo" / "dagster").is_dir()  # the run history stays the demo's
+
+
+def test_a_negative_size_is_one_line_naming_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Was a ValueError traceback naming `OrgSpec.people`; nothing is started or written."""
+    home = tmp_path / "demo"
+    assert main(["demo", "--people", "-1", "--home", str(home)]) == 2
+    assert capsys.readouterr() == ("", "baton-xmatters: error: --people must be >= 0, got -1\n")
+    assert not home.exists()
