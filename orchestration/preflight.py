@@ -8,6 +8,7 @@ flag and the path and says what to do instead.
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 import duckdb
@@ -19,11 +20,31 @@ _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (
 
 
 def check_sync_file(path: Path) -> None:
-    """`-f` must name a file: a directory (or a link to one) cannot be replaced by the new `.c1z`."""
+    """`-f` must name a file: a directory (or a link to one) cannot be replaced by the new `.c1z`,
+    and anything else but a regular file must not be: the `.c1z` is renamed over the path, so
+    `-f /dev/null` as root replaced the device node itself with the sync file."""
     if path.is_dir():
         raise XmattersError(
             f"-f/--file: {path} is a directory; name the .c1z file to write, e.g. {path}/sync.c1z"
         )
+    if path.exists() and not path.is_file():
+        raise XmattersError(
+            f"-f/--file: {path} is not a regular file ({_file_kind(path)}) and would be replaced by the "
+            f".c1z; name the .c1z file to write, e.g. {path.parent}/sync.c1z"
+        )
+
+
+def _file_kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    for test, kind in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a file"
 
 
 def check_warehouse_file(path: Path) -> None:
