@@ -22,6 +22,7 @@ import datetime
 import decimal
 import fcntl
 import json
+import math
 import os
 import re
 import sys
@@ -284,8 +285,8 @@ def _submit(shell: ReadOnlyWarehouse, sql: str, output_format: str, stdout: IO[s
 
 def _print_result(result: Result, output_format: str, stdout: IO[str]) -> None:
     if output_format == "json":
-        records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
-        stdout.write(json.dumps(records, ensure_ascii=False, default=_json_value) + "\n")
+        records = [dict(zip(result.columns, _finite(row), strict=True)) for row in result.rows]
+        stdout.write(json.dumps(records, ensure_ascii=False, default=_json_value, allow_nan=False) + "\n")
     elif output_format == "csv":
         writer = csv.writer(stdout, lineterminator="\n")
         writer.writerow(result.columns)
@@ -330,6 +331,18 @@ def _csv_cell(value: Any) -> Any:
         return json.dumps(value, ensure_ascii=False, default=_json_value)
     if isinstance(value, bytes):
         return _json_value(value)
+    return value
+
+
+def _finite(value: Any) -> Any:
+    """NaN and ±Infinity as null, as JavaScript writes them: JSON has no such numbers, and `jq` and
+    strict parsers refused the whole output when Python's `NaN` was in it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
     return value
 
 

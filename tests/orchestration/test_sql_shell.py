@@ -61,6 +61,22 @@ def test_one_query_as_a_table(capsys, warehouse: Path):
     )  # 李 and 王 take two columns each on a terminal
 
 
+def test_json_has_no_nan_or_infinity(capsys, warehouse: Path):
+    """Python's json wrote `NaN`, which `jq` and strict parsers refuse: the whole output was unreadable."""
+    query = (
+        "SELECT 'nan'::DOUBLE AS f, '-inf'::DOUBLE AS g, [1.5, 'inf'::DOUBLE] AS l, {'x': 'nan'::DOUBLE} AS s"
+    )
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "json", query)
+    assert code == 0
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    assert json.loads(out, parse_constant=refuse) == [
+        {"f": None, "g": None, "l": [1.5, None], "s": {"x": None}}
+    ]
+
+
 def test_csv_and_json_for_scripts(capsys, warehouse: Path):
     query = "SELECT user_id, created_at, emails, score, visible FROM c1.users ORDER BY 1"
     code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "json", query)
