@@ -88,7 +88,7 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wait-timeout",
-        type=float,
+        type=_seconds,
         default=DEFAULT_WAIT_S,
         metavar="SECONDS",
         help=f"longest wait with --wait (default {DEFAULT_WAIT_S:g})",
@@ -332,6 +332,17 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, bytes):
         return _json_value(value)
     return value
+
+
+def _seconds(text: str) -> float:
+    """--wait-timeout: a number of seconds, not negative (`-1` waited 0 s and said "after -1 s")."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not seconds >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return seconds
 
 
 def _finite(value: Any) -> Any:

@@ -261,3 +261,14 @@ def test_a_sync_starting_during_a_statement_stops_before_any_request(capsys, war
     assert (
         "another sync is running against" in err and "or a baton-xmatters sql statement is reading it" in err
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "why"), [("-1", "must be 0 or more seconds, got -1"), ("soon", "must be a number")]
+)
+def test_a_negative_or_non_numeric_wait_timeout_is_refused(capsys, warehouse: Path, value: str, why: str):
+    """`--wait-timeout -1` was taken: it waited 0 s and said "after waiting -1 s"."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sql", "--warehouse", str(warehouse), "--wait", "--wait-timeout", value, "SELECT 1"])
+    assert exit_info.value.code == 2
+    assert f"argument --wait-timeout: {why}" in capsys.readouterr().err
