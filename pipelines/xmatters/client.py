@@ -264,7 +264,8 @@ class XmattersClient:
             if not outcome.retryable:
                 raise outcome.error_class(outcome.message)
             if attempt == attempts:
-                raise outcome.error_class(f"{outcome.message} (gave up after {attempts} attempts)")
+                tries = f"{attempts} attempt{'' if attempts == 1 else 's'}"
+                raise outcome.error_class(f"{outcome.message} (gave up after {tries})")
             delay = backoff_delay(attempt, self.config.backoff_cap_s, outcome.retry_after)
             capped = outcome.retry_after is not None and outcome.retry_after > delay
             # A rate-limited tenant answers many requests with 429 while the adaptive limit settles

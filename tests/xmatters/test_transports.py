@@ -250,3 +250,14 @@ def test_urllib3s_wrapped_tls_errors_are_told_apart(xm_sim):
     verification = ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed certificate")
     assert tls_failure_kind(urllib3.exceptions.SSLError(verification)) == "tls"
     assert tls_failure_kind(verification) == "tls"
+
+
+def test_one_attempt_is_worded_in_the_singular(make_config):
+    """`--max-attempts 1` said "(gave up after 1 attempts)"."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    config = make_config(base_url=f"http://127.0.0.1:{port}/api/xm/1", max_attempts=1)
+    with XmattersClient(config) as client, pytest.raises(UnavailableError) as caught:
+        people_ids(client)
+    assert str(caught.value).endswith("(gave up after 1 attempt)")
