@@ -19,6 +19,7 @@ from pathlib import Path
 
 from orchestration import sync_command
 from orchestration.cli import executable
+from orchestration.paths import user_path
 from simulator.app import XmattersSimulator
 from simulator.cli import named_by_option
 from simulator.org import OrgSpec, build_org
@@ -50,9 +51,9 @@ def demo_spec(people: int, groups: int, seed: int) -> OrgSpec:
 
 
 def run_demo(options: argparse.Namespace) -> int:
-    home = Path(options.home).resolve()
-    sync_file = Path(options.file).resolve() if options.file else home / "demo.c1z"
-    warehouse = Path(options.warehouse).resolve() if options.warehouse else home / "warehouse.duckdb"
+    home = user_path(options.home)
+    sync_file = user_path(options.file) if options.file else home / "demo.c1z"
+    warehouse = user_path(options.warehouse) if options.warehouse else home / "warehouse.duckdb"
     try:
         spec = demo_spec(options.people, options.groups, options.seed)
     except ValueError as exc:  # was a traceback

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 import duckdb
 
-from orchestration.paths import data_paths
+from orchestration.paths import data_paths, user_path
 from pipelines.terminal_text import printable
 
 EXIT_OK = 0
@@ -98,7 +98,7 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
 def run_sql(options: argparse.Namespace, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    warehouse = Path(options.warehouse).resolve() if options.warehouse else data_paths().warehouse
+    warehouse = user_path(options.warehouse) if options.warehouse else data_paths().warehouse
     if warehouse.is_dir():  # --warehouse given the data home, not the file in it
         return _fail(
             f"--warehouse: {warehouse} is a directory; name the DuckDB file, "

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from expectations import validation_worker
 from orchestration import interrupts, preflight
-from orchestration.paths import data_paths
+from orchestration.paths import data_paths, user_path
 from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
 from pipelines.import_gc import imports_without_gc
@@ -95,7 +95,7 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     paths = data_paths(env)
     sync_file = Path(sync_options.sync_file).expanduser().resolve()
     _require_writable_dir(sync_file.parent, "-f/--file")
-    warehouse = Path(options.warehouse).resolve() if options.warehouse else paths.warehouse
+    warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
     preflight.check_sync_file(sync_file)
     preflight.check_warehouse_file(warehouse)

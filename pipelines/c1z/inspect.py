@@ -251,7 +251,7 @@ def _stats(reader: C1ZReader, fmt: str) -> str:
 def run_inspect(args: argparse.Namespace) -> int:
     """Print the requested listing; on any unreadable input print one `error: ...` line, return 1."""
     try:
-        with open_c1z(args.file, sync_id=args.sync_id) as reader:
+        with open_c1z(os.path.expanduser(args.file), sync_id=args.sync_id) as reader:
             command = args.command
             if command == "resource-types":
                 text = _resource_types(reader, args.output_format)
