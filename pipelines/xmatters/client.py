@@ -315,8 +315,10 @@ class XmattersClient:
         if not_found_hint and response.status_code == 404:
             detail += f" ({not_found_hint})"
         if 300 <= response.status_code < 400:
-            location = _shortened(response.headers.get("Location", "?"), _HEADER_SHOWN_MAX)
-            detail += f" (redirect to {location}; not followed)"
+            raw_location = response.headers.get("Location", "?")
+            location = _shortened(raw_location, _HEADER_SHOWN_MAX)
+            upgrade = "; use https:// in --base-url" if _to_https_on_the_same_host(url, raw_location) else ""
+            detail += f" (redirect to {location}; not followed{upgrade})"
         raise error_class(detail)
 
     def _send(self, url: str) -> tuple[_Reply | None, _Transient | None]:
@@ -445,6 +447,15 @@ def _transport(
     return watched_pools(
         urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, proxy_headers=proxy_headers, **tls)
     )
+
+
+def _to_https_on_the_same_host(url: str, location: str) -> bool:
+    """An http:// base URL redirected to https on its own host: what a real tenant answers to http."""
+    try:
+        here, there = urlsplit(url), urlsplit(location)
+        return here.scheme == "http" and there.scheme == "https" and here.hostname == there.hostname
+    except ValueError:  # a Location that is not a URL
+        return False
 
 
 def _transport_failure_kind(exc: BaseException) -> TransportFailureKind:
