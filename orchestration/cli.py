@@ -10,6 +10,7 @@ import difflib
 import gc
 import importlib
 import logging
+import re
 import shlex
 import signal
 import sys
@@ -73,6 +74,9 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"baton-xmatters: error: {self._explained(message)} (see {self.prog} --help)\n")
 
     def _explained(self, message: str) -> str:
+        ambiguous = re.match(r"ambiguous option: (-[^=\s]*)=\S*( could match .*)", message)
+        if ambiguous:  # `--pass=<the password>`: the flag as typed, not its value
+            return f"ambiguous option: {ambiguous.group(1)}{ambiguous.group(2)}"
         prefix = "unrecognized arguments: "
         if not message.startswith(prefix):
             return message

@@ -69,6 +69,11 @@ def test_flags_still_go_to_the_sync_and_commands_to_their_parser(capsys):
             "(see baton-xmatters --help)",
         ),
         (
+            ["--pass=hunter2"],
+            "baton-xmatters: error: ambiguous option: --pass could match --password, --password-file "
+            "(see baton-xmatters --help)",
+        ),
+        (
             ["--log-level", "verbose"],
             "baton-xmatters: error: argument --log-level: invalid choice: 'verbose' "
             "(choose from 'debug', 'info', 'warning', 'error') (see baton-xmatters --help)",
