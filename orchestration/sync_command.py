@@ -97,7 +97,7 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     _require_writable_dir(sync_file.parent, "-f/--file")
     warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
-    preflight.check_sync_file(sync_file)
+    preflight.check_sync_file(sync_file, warehouse)
     preflight.check_warehouse_file(warehouse)
     return SyncPlan(
         config=config,

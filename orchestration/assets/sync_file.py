@@ -64,7 +64,8 @@ def c1_sync(
 ) -> dg.MaterializeResult:
     expectations.checks_done()  # the checks upstream have run; the write below is the memory peak
     target = Path(sync_settings.sync_file)
-    check_sync_file(target)  # a UI run's BATON_FILE too: never rename the .c1z over a device or a pipe
+    # a UI run's BATON_FILE too: never rename the .c1z over a device, a pipe, another file, the warehouse
+    check_sync_file(target, Path(warehouse.database).resolve())
     pending = target.with_name(target.name + ".pending")
     pending.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -198,3 +198,29 @@ def test_output_file_that_is_not_a_regular_file(
     )
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert sorted(p.name for p in tmp_path.iterdir() if "out.c1z" in p.name) == ["out.c1z"]
+
+
+def test_output_file_that_is_the_warehouse_or_not_a_c1z(
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-f var/warehouse.duckdb` renamed the .c1z over the warehouse: the sync said it succeeded and
+    the history was gone. An existing file is replaced only when it is a .c1z (or empty)."""
+    warehouse = baseline.warehouse
+    args = baseline.args(sim, sync_file=warehouse)
+    before = warehouse.read_bytes()
+    code = main(args)
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"-f/--file and --warehouse both name {warehouse}; the .c1z would replace the warehouse: "
+        f"name another file, e.g. {warehouse.parent}/sync.c1z"
+    )
+    assert warehouse.read_bytes() == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    code = main(baseline.args(sim, sync_file=notes))
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"-f/--file: {notes} exists and is not a .c1z file (left as it is); "
+        f"name the .c1z file to write, e.g. {tmp_path}/sync.c1z"
+    )
+    assert notes.read_text() == "my notes\n"
