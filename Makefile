@@ -34,13 +34,14 @@ bench: $(STAMP)
 
 # The UI with the same data directory and Dagster home as CLI runs, so their history shows up:
 # `make ui PORT=3310`, `make ui BATON_XMATTERS_HOME=var/demo` (the demo's). As the CLI, a
-# DAGSTER_HOME in the environment wins over $(BATON_XMATTERS_HOME)/dagster.
+# DAGSTER_HOME in the environment wins over $(BATON_XMATTERS_HOME)/dagster. Under umask 077, as CLI
+# syncs: the warehouse, dlt state, run history and .c1z of UI runs are readable by their owner only.
 PORT ?= 3000
 BATON_XMATTERS_HOME ?= var
 DAGSTER_HOME ?= $(BATON_XMATTERS_HOME)/dagster
 ui: $(STAMP)
-	$(BIN)/python -c "from pathlib import Path; from orchestration.sync_command import ensure_dagster_home; ensure_dagster_home(Path('$(abspath $(DAGSTER_HOME))'))"
-	BATON_XMATTERS_HOME=$(abspath $(BATON_XMATTERS_HOME)) DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) \
+	umask 077 && $(BIN)/python -c "from pathlib import Path; from orchestration.sync_command import ensure_dagster_home; ensure_dagster_home(Path('$(abspath $(DAGSTER_HOME))'))"
+	umask 077 && BATON_XMATTERS_HOME=$(abspath $(BATON_XMATTERS_HOME)) DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) \
 		$(BIN)/dagster dev -w workspace.yaml -p $(PORT)
 
 # Regenerate the committed protobuf/gRPC code from baton-sdk's .proto files in pipelines/c1z/proto/.

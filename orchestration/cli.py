@@ -10,6 +10,7 @@ import difflib
 import gc
 import importlib
 import logging
+import re
 import shlex
 import signal
 import sys
@@ -62,13 +63,47 @@ def version() -> str:
         return "baton-xmatters (version unknown: not installed)"
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with the family's one-line errors: `baton-xmatters: error: ...`, no usage block.
+
+    A mistyped flag gets a "did you mean"; the words argparse could not place are not echoed (after
+    `--pasword` comes the password itself).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"baton-xmatters: error: {self._explained(message)} (see {self.prog} --help)\n")
+
+    def _explained(self, message: str) -> str:
+        ambiguous = re.match(r"ambiguous option: (-[^=\s]*)=\S*( could match .*)", message)
+        if ambiguous:  # `--pass=<the password>`: the flag as typed, not its value
+            return f"ambiguous option: {ambiguous.group(1)}{ambiguous.group(2)}"
+        prefix = "unrecognized arguments: "
+        if not message.startswith(prefix):
+            return message
+        words = message[len(prefix) :].split()
+        flags = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+        others = len(words) - len(flags)
+        hidden = f"{others} {'word' if others == 1 else 'words'} (not shown)"
+        if not flags:
+            return f"unrecognized: {hidden}"
+        text = f"unrecognized {'argument' if len(flags) == 1 else 'arguments'} {' '.join(flags)}"
+        if others:
+            text += f" and {hidden}"
+        known = [option for option in self._option_string_actions if option.startswith("--")]
+        for flag in flags:
+            close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+            if close:
+                return f"{text}; did you mean {close[0]}?"
+        return text
+
+
 def build_sync_parser() -> argparse.ArgumentParser:
     # Imported here, not at the top: the sync loads Dagster (seconds, ~100 MB), which `inspect` and
     # `simulate` do not need; reading a hostile file should not start by loading an orchestrator.
     from orchestration import sync_command
     from orchestration.service import settings as service_settings
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="baton-xmatters",
         description="Sync xMatters people, groups and group memberships into a C1 .c1z file and a DuckDB "
         "warehouse. Subcommands: "
@@ -141,7 +176,7 @@ def _unknown_command(word: str) -> str:
 def _run_subcommand(name: str, args: list[str]) -> int:
     command = SUBCOMMANDS[name]
     module = importlib.import_module(command.module)
-    parser = argparse.ArgumentParser(prog=f"baton-xmatters {name}")
+    parser = OneLineErrorParser(prog=f"baton-xmatters {name}")
     getattr(module, command.add_arguments)(parser)
     options = parser.parse_args(args)
     if getattr(options, "log_level", None):

@@ -22,6 +22,7 @@ from orchestration.paths import data_paths, default_sync_file
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.schedules import build_schedule
 from orchestration.sensors import alert_sensors
+from pipelines.xmatters.errors import ConfigError
 
 DEFAULT_OWNER = "team:access-data"
 
@@ -59,8 +60,14 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         c1_sync,
         c1_access_changes,
     ]
+    try:
+        owned = [a.map_asset_specs(lambda spec: spec.replace_attributes(owners=owners)) for a in assets]
+    except dg.DagsterInvalidDefinitionError:  # named here: the CLI loads these definitions too
+        raise ConfigError(
+            f"BATON_XMATTERS_OWNER {owners[0]!r} is not an owner (an e-mail address or team:<name>)"
+        ) from None
     return dg.Definitions(
-        assets=[a.map_asset_specs(lambda spec: spec.replace_attributes(owners=owners)) for a in assets],
+        assets=owned,
         asset_checks=table_checks,
         jobs=[xmatters_sync_job],
         schedules=[build_schedule()],

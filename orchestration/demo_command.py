@@ -14,11 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from orchestration import sync_command
 from orchestration.cli import executable
+from orchestration.paths import user_path
 from simulator.app import XmattersSimulator
+from simulator.cli import named_by_option
 from simulator.org import OrgSpec, build_org
 
 DEFAULT_HOME = Path("var/demo")
@@ -48,10 +51,15 @@ def demo_spec(people: int, groups: int, seed: int) -> OrgSpec:
 
 
 def run_demo(options: argparse.Namespace) -> int:
-    home = Path(options.home).resolve()
-    sync_file = Path(options.file).resolve() if options.file else home / "demo.c1z"
-    warehouse = Path(options.warehouse).resolve() if options.warehouse else home / "warehouse.duckdb"
-    org = build_org(demo_spec(options.people, options.groups, options.seed))
+    home = user_path(options.home)
+    sync_file = user_path(options.file) if options.file else home / "demo.c1z"
+    warehouse = user_path(options.warehouse) if options.warehouse else home / "warehouse.duckdb"
+    try:
+        spec = demo_spec(options.people, options.groups, options.seed)
+    except ValueError as exc:  # was a traceback
+        print(f"baton-xmatters: error: {named_by_option(exc)}", file=sys.stderr)
+        return 2
+    org = build_org(spec)
     with XmattersSimulator(org) as simulator:
         print(
             f"Simulator: {simulator.base_url} ({len(org.people)} people, +{len(org.hidden_people)} outside "

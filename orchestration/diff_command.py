@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from orchestration.history import CHANGE_KINDS, AccessChanges
-from orchestration.paths import data_paths
+from orchestration.paths import data_paths, user_path
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id
 from pipelines.terminal_text import printable, terminal_lines
 
@@ -74,7 +74,7 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_diff(options: argparse.Namespace) -> int:
-    warehouse = Path(options.warehouse).resolve() if options.warehouse else data_paths().warehouse
+    warehouse = user_path(options.warehouse) if options.warehouse else data_paths().warehouse
     try:
         if options.last is not None and options.last < 1:
             raise DiffError(f"--last must be >= 1, got {options.last}", EXIT_USAGE)
@@ -91,6 +91,12 @@ def run_diff(options: argparse.Namespace) -> int:
 
 def read_changes(warehouse: Path, *, last: int = 1, since: str | None = None) -> list[SyncChanges]:
     """The selected syncs, newest first, each with its change rows."""
+    if warehouse.is_dir():  # --warehouse given the data home, not the file in it
+        raise DiffError(
+            f"--warehouse: {warehouse} is a directory; name the DuckDB file, "
+            f"e.g. {warehouse}/warehouse.duckdb",
+            EXIT_USAGE,
+        )
     if not warehouse.is_file():
         raise DiffError(f"--warehouse: no warehouse at {warehouse} (no sync has run there)", EXIT_USAGE)
     try:

@@ -31,11 +31,18 @@ class DataPaths:
         return self.home / "dagster"
 
 
+def user_path(value: str) -> Path:
+    """A path as a user gave it: `~` expanded (env files and quoted flags reach us unexpanded; a
+    literal `./~` directory was created), made absolute."""
+    return Path(value).expanduser().resolve()
+
+
 def data_paths(env: os._Environ[str] | dict[str, str] | None = None) -> DataPaths:
     env = os.environ if env is None else env
-    return DataPaths(Path(env.get("BATON_XMATTERS_HOME", "var")).resolve())
+    # empty is unset (`export BATON_XMATTERS_HOME=`): not the working directory, which Path("") is
+    return DataPaths(user_path(env.get("BATON_XMATTERS_HOME") or "var"))
 
 
 def default_sync_file(env: os._Environ[str] | dict[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    return Path(env.get("BATON_FILE", DEFAULT_SYNC_FILE)).resolve()
+    return user_path(env.get("BATON_FILE") or DEFAULT_SYNC_FILE)

@@ -22,6 +22,7 @@ import datetime
 import decimal
 import fcntl
 import json
+import math
 import os
 import re
 import sys
@@ -36,7 +37,7 @@ from typing import IO, Any
 
 import duckdb
 
-from orchestration.paths import data_paths
+from orchestration.paths import data_paths, user_path
 from pipelines.terminal_text import printable
 
 EXIT_OK = 0
@@ -87,7 +88,7 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wait-timeout",
-        type=float,
+        type=_seconds,
         default=DEFAULT_WAIT_S,
         metavar="SECONDS",
         help=f"longest wait with --wait (default {DEFAULT_WAIT_S:g})",
@@ -97,7 +98,13 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
 def run_sql(options: argparse.Namespace, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    warehouse = Path(options.warehouse).resolve() if options.warehouse else data_paths().warehouse
+    warehouse = user_path(options.warehouse) if options.warehouse else data_paths().warehouse
+    if warehouse.is_dir():  # --warehouse given the data home, not the file in it
+        return _fail(
+            f"--warehouse: {warehouse} is a directory; name the DuckDB file, "
+            f"e.g. {warehouse}/warehouse.duckdb",
+            EXIT_USAGE,
+        )
     if not warehouse.is_file():
         hint = "" if options.warehouse else " (run a sync first, or give --warehouse)"
         return _fail(f"no warehouse at {warehouse}{hint}", EXIT_USAGE)
@@ -278,8 +285,8 @@ def _submit(shell: ReadOnlyWarehouse, sql: str, output_format: str, stdout: IO[s
 
 def _print_result(result: Result, output_format: str, stdout: IO[str]) -> None:
     if output_format == "json":
-        records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
-        stdout.write(json.dumps(records, ensure_ascii=False, default=_json_value) + "\n")
+        records = [dict(zip(result.columns, _finite(row), strict=True)) for row in result.rows]
+        stdout.write(json.dumps(records, ensure_ascii=False, default=_json_value, allow_nan=False) + "\n")
     elif output_format == "csv":
         writer = csv.writer(stdout, lineterminator="\n")
         writer.writerow(result.columns)
@@ -324,6 +331,29 @@ def _csv_cell(value: Any) -> Any:
         return json.dumps(value, ensure_ascii=False, default=_json_value)
     if isinstance(value, bytes):
         return _json_value(value)
+    return value
+
+
+def _seconds(text: str) -> float:
+    """--wait-timeout: a number of seconds, not negative (`-1` waited 0 s and said "after -1 s")."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not seconds >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return seconds
+
+
+def _finite(value: Any) -> Any:
+    """NaN and ±Infinity as null, as JavaScript writes them: JSON has no such numbers, and `jq` and
+    strict parsers refused the whole output when Python's `NaN` was in it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
     return value
 
 

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 
 from expectations import validation_worker
 from orchestration import interrupts, preflight
-from orchestration.paths import data_paths
+from orchestration.paths import data_paths, user_path
 from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
 from pipelines.import_gc import imports_without_gc
 from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.errors import XmattersError
+from pipelines.xmatters.errors import ConfigError, XmattersError
 from pipelines.xmatters.settings_table import add_arguments, check, values_from
 
 if TYPE_CHECKING:
@@ -95,9 +95,9 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     paths = data_paths(env)
     sync_file = Path(sync_options.sync_file).expanduser().resolve()
     _require_writable_dir(sync_file.parent, "-f/--file")
-    warehouse = Path(options.warehouse).resolve() if options.warehouse else paths.warehouse
+    warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
-    preflight.check_sync_file(sync_file)
+    preflight.check_sync_file(sync_file, warehouse)
     preflight.check_warehouse_file(warehouse)
     return SyncPlan(
         config=config,
@@ -142,6 +142,8 @@ def run_sync(
             restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
             outcome = execute(plan, tags)
     except SourceChangedError as exc:  # nothing was requested or written
+        return fail(str(exc), EXIT_USAGE)
+    except ConfigError as exc:  # a BATON_XMATTERS_* variable the definitions refused: before the run
         return fail(str(exc), EXIT_USAGE)
     except XmattersError as exc:
         return fail(str(exc), EXIT_FAILED)

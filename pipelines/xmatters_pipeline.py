@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.xmatters.config import XmattersConfig, dlt_configured
-from pipelines.xmatters.errors import XmattersError
+from pipelines.xmatters.errors import PREFIX, ConfigError, XmattersError
 from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings_table import add_arguments, declared, given
@@ -65,7 +65,16 @@ def resolve_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> Xmatters
     connection = {item.name for item in declared(XmattersConfig) if item.spec.required}
     if not given(XmattersConfig, flags, env) & connection and dlt_configured():
         return XmattersConfig.from_dlt(flags)
-    return XmattersConfig.from_sources(flags, env)
+    try:
+        return XmattersConfig.from_sources(flags, env)
+    except ConfigError as exc:
+        # "missing --base-url" while [sources.xmatters] holds one: say why dlt's value is not used
+        if not str(exc).startswith(f"{PREFIX}: missing ") or not dlt_configured():
+            raise
+        raise ConfigError(
+            f"{str(exc).removeprefix(f'{PREFIX}: ')}; dlt's [sources.xmatters] is not used because a flag "
+            "or BATON_* variable gives part of the connection: give all of it one way"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import signal
 import sys
@@ -25,7 +26,12 @@ _ORG_OPTIONS: tuple[tuple[str, type, str | None], ...] = (
     ("inactive_share", float, "fraction of people with status INACTIVE"),
     ("hidden_people", int, "group members that /people does not return (permission scope)"),
     ("large_groups", int, "groups with --large-group-size members (several member pages)"),
-    ("large_group_size", int, None),
+    (
+        "large_group_size",
+        int,
+        f"members of each large group (default {_DEFAULTS.large_group_size:,}, or --people if fewer; "
+        "members beyond --people are hidden people)",
+    ),
     ("seed", int, "seed of the synthetic organisation"),
     ("hostile_text", bool, "legal text C1 refuses as is: huge multi-byte names, blank names, RTL/controls"),
 )
@@ -34,13 +40,15 @@ _ORG_OPTIONS: tuple[tuple[str, type, str | None], ...] = (
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `simulate` options (scale knobs, port, latency, credentials) to `parser`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free port)")
+    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default 0: a free port)")
     for name, kind, help_text in _ORG_OPTIONS:
         option = "--" + name.replace("_", "-")
         if kind is bool:  # a switch
             parser.add_argument(option, action="store_true", default=getattr(_DEFAULTS, name), help=help_text)
             continue
-        parser.add_argument(option, type=kind, default=getattr(_DEFAULTS, name), help=help_text)
+        # --large-group-size: None until `_spec` knows --people (the demo's rule)
+        default = None if name == "large_group_size" else getattr(_DEFAULTS, name)
+        parser.add_argument(option, type=kind, default=default, help=help_text)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="time from each request to its answer")
     parser.add_argument(
         "--rate-limit",
@@ -59,9 +67,9 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
     Returns 0 after a clean stop, 2 for invalid knobs, 1 when the port cannot be bound.
     """
     try:
-        spec = OrgSpec(**{name: getattr(args, name) for name, _, _ in _ORG_OPTIONS})
+        spec = _spec(args)
     except ValueError as exc:
-        print(f"baton-xmatters simulate: {exc}", file=sys.stderr)
+        print(f"baton-xmatters: error: {named_by_option(exc)}", file=sys.stderr)
         return 2
     org = build_org(spec)
     org.encode_member_fragments()  # served as fast on the first sync as on the next ones
@@ -77,7 +85,7 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
     try:
         simulator.start()
     except OSError as exc:
-        print(f"baton-xmatters simulate: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"baton-xmatters: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     previous = _install_stop_handlers(stop)
     try:
@@ -100,6 +108,30 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
         _restore_handlers(previous)
     print("xMatters simulator stopped.", flush=True)
     return 0
+
+
+def named_by_option(exc: ValueError) -> str:
+    """`OrgSpec`'s complaint about a knob, naming the option a user typed (`--people`), not the field."""
+    return re.sub(r"OrgSpec\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), str(exc))
+
+
+def _spec(args: argparse.Namespace) -> OrgSpec:
+    """The organisation the options describe. Without --large-group-size the large group is at most
+    --people: `--people 200` once gave 200 people and 2,300 hidden ones (filling a 2,500 group)."""
+    knobs = {name: getattr(args, name) for name, _, _ in _ORG_OPTIONS}
+    if knobs["large_group_size"] is None:
+        knobs["large_group_size"] = min(_DEFAULTS.large_group_size, max(knobs["people"], 0))
+    return OrgSpec(**knobs)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {port}")
+    return port
 
 
 def export_lines(base_url: str, username: str, password: str) -> str:

@@ -29,6 +29,7 @@ from orchestration import interrupts
 from orchestration import metadata_keys as keys
 from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
+from orchestration.preflight import check_sync_file
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, left_out_lines, shortened_lines
@@ -63,6 +64,8 @@ def c1_sync(
 ) -> dg.MaterializeResult:
     expectations.checks_done()  # the checks upstream have run; the write below is the memory peak
     target = Path(sync_settings.sync_file)
+    # a UI run's BATON_FILE too: never rename the .c1z over a device, a pipe, another file, the warehouse
+    check_sync_file(target, Path(warehouse.database).resolve())
     pending = target.with_name(target.name + ".pending")
     pending.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)

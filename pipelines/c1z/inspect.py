@@ -33,7 +33,7 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(  # baton's default, and the file the sync writes by default
         "-f",
         "--file",
-        default=os.environ.get("BATON_FILE", "sync.c1z"),
+        default=os.environ.get("BATON_FILE") or "sync.c1z",  # empty is unset, as for the sync
         help="the .c1z file to read (default sync.c1z, $BATON_FILE)",
     )
     parser.add_argument("command", choices=COMMANDS, help="what to list")
@@ -251,7 +251,7 @@ def _stats(reader: C1ZReader, fmt: str) -> str:
 def run_inspect(args: argparse.Namespace) -> int:
     """Print the requested listing; on any unreadable input print one `error: ...` line, return 1."""
     try:
-        with open_c1z(args.file, sync_id=args.sync_id) as reader:
+        with open_c1z(os.path.expanduser(args.file), sync_id=args.sync_id) as reader:
             command = args.command
             if command == "resource-types":
                 text = _resource_types(reader, args.output_format)

@@ -86,8 +86,12 @@ class C1ZReader:
         tmp_dir: str | Path | None = None,
     ):
         self.path = Path(path)
-        if not self.path.is_file():
+        if self.path.is_dir():  # `-f` given the directory the file is in
+            raise C1ZFormatError(f"{self.path}: is a directory, not a .c1z file")
+        if not self.path.exists():
             raise C1ZFormatError(f"{self.path}: no such file")
+        if not self.path.is_file():  # a device or a pipe: reading /dev/zero would never end
+            raise C1ZFormatError(f"{self.path}: not a regular file")
         fd, name = tempfile.mkstemp(prefix="c1z-read-", suffix=".db", dir=tmp_dir)
         self._db_path: Path | None = Path(name)
         self._conn: sqlite3.Connection | None = None

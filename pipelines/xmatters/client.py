@@ -62,6 +62,7 @@ from pipelines.xmatters.bounded import (
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.direct_http import DirectConnections, DirectFailure, DirectTooLarge
 from pipelines.xmatters.errors import (
+    TLS_FAILURES,
     ProtocolError,
     TransportFailureKind,
     UnavailableError,
@@ -70,6 +71,7 @@ from pipelines.xmatters.errors import (
     describe_too_large,
     describe_transport,
     error_class_for_status,
+    tls_failure_kind,
 )
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
@@ -262,7 +264,8 @@ class XmattersClient:
             if not outcome.retryable:
                 raise outcome.error_class(outcome.message)
             if attempt == attempts:
-                raise outcome.error_class(f"{outcome.message} (gave up after {attempts} attempts)")
+                tries = f"{attempts} attempt{'' if attempts == 1 else 's'}"
+                raise outcome.error_class(f"{outcome.message} (gave up after {tries})")
             delay = backoff_delay(attempt, self.config.backoff_cap_s, outcome.retry_after)
             capped = outcome.retry_after is not None and outcome.retry_after > delay
             # A rate-limited tenant answers many requests with 429 while the adaptive limit settles
@@ -312,8 +315,10 @@ class XmattersClient:
         if not_found_hint and response.status_code == 404:
             detail += f" ({not_found_hint})"
         if 300 <= response.status_code < 400:
-            location = _shortened(response.headers.get("Location", "?"), _HEADER_SHOWN_MAX)
-            detail += f" (redirect to {location}; not followed)"
+            raw_location = response.headers.get("Location", "?")
+            location = _shortened(raw_location, _HEADER_SHOWN_MAX)
+            upgrade = "; use https:// in --base-url" if _to_https_on_the_same_host(url, raw_location) else ""
+            detail += f" (redirect to {location}; not followed{upgrade})"
         raise error_class(detail)
 
     def _send(self, url: str) -> tuple[_Reply | None, _Transient | None]:
@@ -345,8 +350,8 @@ class XmattersClient:
                 preload_content=False,
                 decode_content=False,  # decoded here, bounded (bounded.py)
             )
-        except SSLError:
-            return None, self._transport_failure("tls", url)
+        except SSLError as exc:
+            return None, self._transport_failure(tls_failure_kind(exc), url)
         except (Urllib3Error, OSError) as exc:
             kind = _transport_failure_kind(exc)
             if time.monotonic() >= deadline and kind not in ("dns", "refused"):
@@ -388,7 +393,7 @@ class XmattersClient:
     def _transport_failure(self, kind: TransportFailureKind, url: str) -> _Transient:
         message = describe_transport(kind, url, self.config.timeout_s)
         # A certificate problem does not go away by waiting; everything else may.
-        return _Transient(message, UnavailableError, retryable=kind != "tls")
+        return _Transient(message, UnavailableError, retryable=kind not in TLS_FAILURES)
 
     def _transport(self) -> DirectConnections | urllib3.PoolManager:
         """The shared transport, built on first use with the environment's proxy and CA settings."""
@@ -442,6 +447,15 @@ def _transport(
     return watched_pools(
         urllib3.ProxyManager(proxy, num_pools=4, maxsize=pool_size, proxy_headers=proxy_headers, **tls)
     )
+
+
+def _to_https_on_the_same_host(url: str, location: str) -> bool:
+    """An http:// base URL redirected to https on its own host: what a real tenant answers to http."""
+    try:
+        here, there = urlsplit(url), urlsplit(location)
+        return here.scheme == "http" and there.scheme == "https" and here.hostname == there.hostname
+    except ValueError:  # a Location that is not a URL
+        return False
 
 
 def _transport_failure_kind(exc: BaseException) -> TransportFailureKind:

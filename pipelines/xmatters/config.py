@@ -87,7 +87,7 @@ class XmattersConfig:
         check=at_least(1),
     )
     timeout_s: float = setting(
-        "seconds to wait for a connection or a response",
+        "seconds for a whole response: connect, headers and body",
         default=30.0,
         group=ADVANCED,
         flag="--timeout",

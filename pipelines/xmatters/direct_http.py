@@ -33,7 +33,7 @@ from urllib3.util.wait import wait_for_read
 
 from pipelines.xmatters.bounded import TooLarge, Watchdog, check_declared_length, read_bounded
 from pipelines.xmatters.config import url_origin
-from pipelines.xmatters.errors import TransportFailureKind
+from pipelines.xmatters.errors import TLS_FAILURES, TransportFailureKind, tls_failure_kind
 
 T = TypeVar("T")
 
@@ -165,14 +165,14 @@ def _in_phase(
         kind = classify(exc)
         if kind is None:
             raise
-        if time.monotonic() >= deadline and kind not in ("dns", "refused", "tls"):
+        if time.monotonic() >= deadline and kind not in ("dns", "refused", *TLS_FAILURES):
             kind = "connect_timeout" if classify is _connect_failure else "read_timeout"
     raise DirectFailure(kind) from None
 
 
 def _connect_failure(exc: BaseException) -> TransportFailureKind | None:
     if isinstance(exc, ssl.SSLError):  # before OSError: it is one; a certificate does not get better
-        return "tls"
+        return tls_failure_kind(exc)
     if isinstance(exc, socket.gaierror):
         return "dns"
     if isinstance(exc, ConnectionRefusedError):

@@ -9,6 +9,7 @@ exception, whose request object holds the Authorization header, travels with the
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Literal
 
 from pipelines.xmatters.scrub import scrub
@@ -89,7 +90,16 @@ def describe_status(status: int, url: str, api_message: str | None) -> str:
 
 # Why a request got no complete response, whichever transport sent it (urllib3 or `direct_http`).
 TransportFailureKind = Literal[
-    "dns", "refused", "connect_error", "connect_timeout", "read_timeout", "reset", "dropped", "tls", "proxy"
+    "dns",
+    "refused",
+    "connect_error",
+    "connect_timeout",
+    "read_timeout",
+    "reset",
+    "dropped",
+    "tls",
+    "tls_handshake",
+    "proxy",
 ]
 _TRANSPORT_MESSAGES: dict[str, str] = {
     "dns": "cannot resolve the host of {url} (DNS lookup failed)",
@@ -101,7 +111,32 @@ _TRANSPORT_MESSAGES: dict[str, str] = {
     "dropped": "connection dropped while reading {url}",
     "proxy": "the proxy failed the request to {url} (check HTTPS_PROXY, HTTP_PROXY and NO_PROXY)",
     "tls": "TLS verification failed for {url} (use --ca-bundle for a private certificate authority)",
+    "tls_handshake": (
+        "TLS handshake with {url} failed (does the server speak https? check the scheme of --base-url)"
+    ),
 }
+# Neither gets better by waiting: not retried.
+TLS_FAILURES: tuple[TransportFailureKind, ...] = ("tls", "tls_handshake")
+
+
+def tls_failure_kind(exc: BaseException) -> TransportFailureKind:
+    """`tls` for a certificate that failed verification, `tls_handshake` for any other TLS failure.
+
+    Only the first needs `--ca-bundle`; the second is typically https:// sent to a plain-http server
+    (OpenSSL's WRONG_VERSION_NUMBER), where a CA bundle hint sends the user the wrong way. urllib3
+    wraps the `ssl` error: it is looked for in the arguments and the chain too.
+    """
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return "tls"
+        pending += [*item.args, item.__cause__, item.__context__]
+    return "tls_handshake"
 
 
 def describe_transport(kind: TransportFailureKind, url: str, timeout_s: float) -> str:

@@ -169,7 +169,9 @@ def values_from(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> 
     """The settings given by a flag (keyed by dest, field name or flag), else by their variable.
 
     Settings given by neither are left out: the dataclass's defaults fill them in. A secret's file
-    (`--password-file`, `BATON_PASSWORD_FILE`) is read only when the secret itself is not given.
+    is read only when nothing before it gives the secret, flags before variables: `--password`,
+    `--password-file`, `BATON_PASSWORD`, `BATON_PASSWORD_FILE` (a `--password-file` typed on the
+    command line is not overruled by a `BATON_PASSWORD` left in the shell).
     """
     given = {_key(name): value for name, value in flags.items() if value is not None and value != ""}
     values: dict[str, Any] = {}
@@ -177,12 +179,12 @@ def values_from(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> 
         spec = item.spec
         raw: Any = given.get(item.name, given.get(_key(spec.flag or item.name)))
         source = item.label
+        if raw is None and spec.file_flag and given.get(_key(spec.file_flag)):
+            raw = _read_secret_file(item.name, given[_key(spec.file_flag)])
         if raw is None and spec.env and env.get(spec.env):
             raw, source = env[spec.env], spec.env
-        if raw is None and spec.file_flag:
-            path = given.get(_key(spec.file_flag)) or (env.get(spec.file_env) if spec.file_env else None)
-            if path:
-                raw = _read_secret_file(item.name, path)
+        if raw is None and spec.file_env and env.get(spec.file_env):
+            raw = _read_secret_file(item.name, env[spec.file_env])
         if raw is not None:
             values[item.name] = item.parse(raw, source)
     return values
@@ -276,8 +278,12 @@ def _key(name: str) -> str:
 
 
 def _read_secret_file(name: str, path: str) -> str:
+    """The secret in `path`; an empty file is named as such, not reported as a missing --password."""
     try:
         with open(os.path.expanduser(path), encoding="utf-8") as handle:
-            return handle.read().strip("\r\n")
+            secret = handle.read().strip("\r\n")
     except OSError as exc:
         raise ConfigError(f"cannot read the {name} file {path!r}: {exc.strerror}") from None
+    if not secret:
+        raise ConfigError(f"the {name} file {path!r} is empty")
+    return secret

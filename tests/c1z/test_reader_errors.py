@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -133,3 +134,10 @@ def test_ids_are_data_not_sql(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     assert "no such file" in _error(tmp_path / "absent.c1z")
+
+
+def test_a_directory_is_named_as_one(tmp_path: Path) -> None:
+    assert _error(tmp_path) == f"{tmp_path}: is a directory, not a .c1z file"
+    fifo = tmp_path / "pipe.c1z"
+    os.mkfifo(fifo)
+    assert _error(fifo) == f"{fifo}: not a regular file"

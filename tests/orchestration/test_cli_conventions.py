@@ -1,4 +1,4 @@
-"""The baton family's conventions: `--version`, and a mistyped command gets a "did you mean"."""
+"""The baton family's conventions: `--version`, and a mistyped command or flag gets a "did you mean"."""
 
 from __future__ import annotations
 
@@ -53,3 +53,49 @@ def test_flags_still_go_to_the_sync_and_commands_to_their_parser(capsys):
         main(["inspect", "nonsense"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'nonsense'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--usernme", "sim-user"],
+            "baton-xmatters: error: unrecognized argument --usernme and 1 word (not shown); "
+            "did you mean --username? (see baton-xmatters --help)",
+        ),
+        (
+            ["--pasword=hunter2"],
+            "baton-xmatters: error: unrecognized argument --pasword; did you mean --password? "
+            "(see baton-xmatters --help)",
+        ),
+        (
+            ["--pass=hunter2"],
+            "baton-xmatters: error: ambiguous option: --pass could match --password, --password-file "
+            "(see baton-xmatters --help)",
+        ),
+        (
+            ["--log-level", "verbose"],
+            "baton-xmatters: error: argument --log-level: invalid choice: 'verbose' "
+            "(choose from 'debug', 'info', 'warning', 'error') (see baton-xmatters --help)",
+        ),
+        (
+            ["inspect", "stats", "--fiel", "x.c1z"],
+            "baton-xmatters: error: unrecognized argument --fiel and 1 word (not shown); "
+            "did you mean --file? (see baton-xmatters inspect --help)",
+        ),
+        (
+            ["diff", "--lats", "2"],
+            "baton-xmatters: error: unrecognized argument --lats and 1 word (not shown); "
+            "did you mean --last? (see baton-xmatters diff --help)",
+        ),
+    ],
+)
+def test_a_mistyped_flag_is_one_line_with_a_suggestion_and_no_value_echoed(capsys, args, line):
+    """No 13-line usage block before the error; what followed an unknown flag (a password, after
+    `--pasword`) is not printed."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", line + "\n")
+    assert "hunter2" not in err and "sim-user" not in err

@@ -6,6 +6,7 @@ tables and history would have been replaced by fake people.
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
+from orchestration.demo_command import add_demo_arguments, run_demo
 from tests.orchestration.test_sync_cli import sync_args
 
 
@@ -74,3 +76,13 @@ def test_the_demo_writes_elsewhere_only_when_told(tmp_path: Path, monkeypatch: p
     assert warehouse.is_file() and sync_file.is_file()
     assert not (tmp_path / "var" / "demo" / "warehouse.duckdb").exists()
     assert (tmp_path / "var" / "demo" / "dagster").is_dir()  # the run history stays the demo's
+
+
+def test_a_negative_size_is_one_line_naming_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Was a ValueError traceback naming `OrgSpec.people`; nothing is started or written."""
+    home = tmp_path / "demo"
+    parser = argparse.ArgumentParser()  # run_demo, not main: main would point logging at capsys's stream
+    add_demo_arguments(parser)
+    assert run_demo(parser.parse_args(["--people", "-1", "--home", str(home)])) == 2
+    assert capsys.readouterr() == ("", "baton-xmatters: error: --people must be >= 0, got -1\n")
+    assert not home.exists()

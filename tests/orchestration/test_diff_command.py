@@ -25,6 +25,14 @@ def test_missing_warehouse_is_named(tmp_path, capsys):
     assert not missing.exists()
 
 
+def test_a_directory_given_as_the_warehouse_is_named(tmp_path, capsys):
+    assert main(["diff", "--warehouse", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: --warehouse: {tmp_path} is a directory; name the DuckDB file, "
+        f"e.g. {tmp_path}/warehouse.duckdb\n"
+    )
+
+
 def test_bad_selections_are_refused(tmp_path, capsys):
     warehouse = tmp_path / "wh.duckdb"
     con = duckdb.connect(str(warehouse))

@@ -36,3 +36,15 @@ def test_make_ui_takes_a_port_and_a_data_directory():
     demo = make_ui("BATON_XMATTERS_HOME=var/demo")  # the demo's run history and warehouse
     assert f"DAGSTER_HOME={REPO_ROOT}/var/demo/dagster " in demo
     assert f"BATON_XMATTERS_HOME={REPO_ROOT}/var/demo " in demo
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_ui_runs_dagster_under_umask_077(tmp_path: Path):
+    """UI runs created the warehouse 0644 (the CLI's syncs run under umask 077): the recipe's shell
+    line, run with `dagster` replaced by a probe, reports the umask dagster would get."""
+    line = next(part for part in make_ui().splitlines() if "dagster dev" in part)
+    probe = line.split(" dev -w")[0].replace(".venv/bin/dagster", "sh -c umask")
+    result = subprocess.run(["sh", "-c", f"umask 022; {probe}"], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0077"
+    # the Dagster home is created by the line before, under the same umask
+    assert all(part.startswith("umask 077 && ") for part in make_ui().splitlines() if part.strip())

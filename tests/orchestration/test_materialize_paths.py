@@ -8,6 +8,7 @@ steps fought over the warehouse's lock and the run failed. These run the real `d
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,26 @@ def test_materialize_all_then_a_subset_then_the_job(
     job = _dagster(dagster_env, "job", "execute", "-m", "orchestration.definitions", "-j", SYNC_JOB_NAME)
     _succeeded(job, "c1_sync")
     assert read_sync(tmp_path / "sync.c1z").grants == expected_from_org(org).grants
+
+
+def test_a_run_never_renames_the_c1z_over_a_device_or_a_pipe(
+    dagster_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`BATON_FILE=/dev/null` (as root) replaced the device node with the sync file: the `.c1z` is
+    renamed over its path. c1_sync now refuses anything but a regular file; a FIFO stands in here."""
+    fifo = tmp_path / "pipe.c1z"
+    os.mkfifo(fifo)
+    job = _dagster(
+        {**dagster_env, "BATON_FILE": str(fifo)},
+        "job",
+        "execute",
+        "-m",
+        "orchestration.definitions",
+        "-j",
+        SYNC_JOB_NAME,
+    )
+    output = job.stdout + job.stderr
+    assert job.returncode != 0 and "STEP_FAILURE" in output
+    assert f"-f/--file: {fifo} is not a regular file (a named pipe)" in output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert not (tmp_path / "pipe.c1z.pending").exists()

@@ -12,6 +12,7 @@ from orchestration.cli import main
 from orchestration.definitions import DEFAULT_OWNER, build_definitions
 from orchestration.run_tags import STARTED_BY
 from orchestration.schedules import build_schedule
+from pipelines.xmatters.errors import ConfigError
 from tests.orchestration.test_sync_cli import sync_args
 
 
@@ -85,3 +86,32 @@ def test_every_asset_has_an_owner(env: str | None, owner: str, monkeypatch: pyte
     assert {spec.key.to_user_string(): list(spec.owners) for spec in specs} == {
         spec.key.to_user_string(): [owner] for spec in specs
     }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "BATON_XMATTERS_CRON",
+            "every night",
+            "BATON_XMATTERS_CRON 'every night' is not a cron expression (5 fields, e.g. '0 3 * * *')",
+        ),
+        (
+            "BATON_XMATTERS_OWNER",
+            "nobody",
+            "BATON_XMATTERS_OWNER 'nobody' is not an owner (an e-mail address or team:<name>)",
+        ),
+    ],
+)
+def test_a_bad_cron_or_owner_variable_is_one_line_naming_it_exit_2(
+    simulator, data_home, tmp_path, monkeypatch, capsys, variable: str, value: str, message: str
+) -> None:
+    """The CLI loads the definitions too: Dagster's own error was a 30-line traceback, exit 1,
+    naming neither variable. Nothing is requested and no .c1z is written."""
+    monkeypatch.setenv(variable, value)
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(simulator, sync_file)) == 2
+    assert capsys.readouterr().err == f"baton-xmatters: error: xmatters: {message}\n"
+    assert simulator.request_count == 0 and not sync_file.exists()
+    with pytest.raises(ConfigError, match=variable):  # the code location (dagster dev) says the same
+        build_definitions()

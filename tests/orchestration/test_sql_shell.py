@@ -61,6 +61,22 @@ def test_one_query_as_a_table(capsys, warehouse: Path):
     )  # 李 and 王 take two columns each on a terminal
 
 
+def test_json_has_no_nan_or_infinity(capsys, warehouse: Path):
+    """Python's json wrote `NaN`, which `jq` and strict parsers refuse: the whole output was unreadable."""
+    query = (
+        "SELECT 'nan'::DOUBLE AS f, '-inf'::DOUBLE AS g, [1.5, 'inf'::DOUBLE] AS l, {'x': 'nan'::DOUBLE} AS s"
+    )
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "json", query)
+    assert code == 0
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    assert json.loads(out, parse_constant=refuse) == [
+        {"f": None, "g": None, "l": [1.5, None], "s": {"x": None}}
+    ]
+
+
 def test_csv_and_json_for_scripts(capsys, warehouse: Path):
     query = "SELECT user_id, created_at, emails, score, visible FROM c1.users ORDER BY 1"
     code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "json", query)
@@ -107,6 +123,15 @@ def test_a_missing_warehouse_is_not_created(capsys, tmp_path: Path):
     assert (code, out) == (2, "")
     assert err == f"baton-xmatters: error: no warehouse at {missing}\n"
     assert not missing.parent.exists()
+
+
+def test_a_directory_given_as_the_warehouse_is_named(capsys, tmp_path: Path):
+    code, out, err = sql(capsys, "--warehouse", str(tmp_path), "SELECT 1")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"baton-xmatters: error: --warehouse: {tmp_path} is a directory; name the DuckDB file, "
+        f"e.g. {tmp_path}/warehouse.duckdb\n"
+    )
 
 
 def hold(script: str, path: Path) -> subprocess.Popen[str]:
@@ -236,3 +261,14 @@ def test_a_sync_starting_during_a_statement_stops_before_any_request(capsys, war
     assert (
         "another sync is running against" in err and "or a baton-xmatters sql statement is reading it" in err
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "why"), [("-1", "must be 0 or more seconds, got -1"), ("soon", "must be a number")]
+)
+def test_a_negative_or_non_numeric_wait_timeout_is_refused(capsys, warehouse: Path, value: str, why: str):
+    """`--wait-timeout -1` was taken: it waited 0 s and said "after waiting -1 s"."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sql", "--warehouse", str(warehouse), "--wait", "--wait-timeout", value, "SELECT 1"])
+    assert exit_info.value.code == 2
+    assert f"argument --wait-timeout: {why}" in capsys.readouterr().err

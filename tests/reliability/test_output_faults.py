@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -180,3 +181,46 @@ def test_warehouse_held_open_by_another_process(
     assert "close that session" in line
     assert sim.request_count == 0
     baseline.assert_unchanged()
+
+
+def test_output_file_that_is_not_a_regular_file(
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-f /dev/null` as root renamed the .c1z over the device node; a FIFO stands in for it here.
+    Refused before any request, the FIFO still a FIFO."""
+    fifo = tmp_path / "out.c1z"
+    os.mkfifo(fifo)
+    code = main(baseline.args(sim, sync_file=fifo))
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"-f/--file: {fifo} is not a regular file (a named pipe) and would be replaced by the .c1z; "
+        f"name the .c1z file to write, e.g. {tmp_path}/sync.c1z"
+    )
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir() if "out.c1z" in p.name) == ["out.c1z"]
+
+
+def test_output_file_that_is_the_warehouse_or_not_a_c1z(
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-f var/warehouse.duckdb` renamed the .c1z over the warehouse: the sync said it succeeded and
+    the history was gone. An existing file is replaced only when it is a .c1z (or empty)."""
+    warehouse = baseline.warehouse
+    args = baseline.args(sim, sync_file=warehouse)
+    before = warehouse.read_bytes()
+    code = main(args)
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"-f/--file and --warehouse both name {warehouse}; the .c1z would replace the warehouse: "
+        f"name another file, e.g. {warehouse.parent}/sync.c1z"
+    )
+    assert warehouse.read_bytes() == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    code = main(baseline.args(sim, sync_file=notes))
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"-f/--file: {notes} exists and is not a .c1z file (left as it is); "
+        f"name the .c1z file to write, e.g. {tmp_path}/sync.c1z"
+    )
+    assert notes.read_text() == "my notes\n"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from simulator.cli import _ORG_OPTIONS, add_simulate_arguments, export_lines, run_simulate
+from orchestration.cli import OneLineErrorParser
+from simulator.cli import _spec, add_simulate_arguments, export_lines, run_simulate
 from simulator.org import OrgSpec, build_org
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +129,34 @@ def test_the_default_org_is_mostly_visible_people():
     parser = argparse.ArgumentParser()
     add_simulate_arguments(parser)
     args = parser.parse_args([])
-    org = build_org(OrgSpec(**{name: getattr(args, name) for name, _, _ in _ORG_OPTIONS}))
+    org = build_org(_spec(args))
     assert len(org.people) == 3000 and len(org.groups) == 120
     assert len(org.hidden_people) == args.hidden_people == 5
+
+
+def test_a_small_org_is_not_filled_up_with_hidden_people(capsys):
+    """`--people 200` gave 200 people and 2,300 hidden ones (the 2,500-member large group filled up);
+    without --large-group-size the large group is at most --people, as in the demo."""
+    parser = argparse.ArgumentParser()
+    add_simulate_arguments(parser)
+    small = _spec(parser.parse_args(["--people", "200", "--groups", "20"]))
+    assert (small.people, small.large_group_size, small.hidden_people) == (200, 200, 5)
+    assert len(build_org(small).hidden_people) == 5
+    assert _spec(parser.parse_args(["--people", "200", "--large-group-size", "500"])).large_group_size == 500
+    assert _spec(parser.parse_args([])).large_group_size == OrgSpec().large_group_size
+
+
+def test_bad_knobs_are_one_line_naming_the_option(capsys):
+    parser = OneLineErrorParser(prog="baton-xmatters simulate")
+    add_simulate_arguments(parser)
+    assert run_simulate(parser.parse_args(["--people", "-3"])) == 2
+    assert capsys.readouterr().err == "baton-xmatters: error: --people must be >= 0, got -3\n"
+    assert run_simulate(parser.parse_args(["--inactive-share", "2"])) == 2
+    share_line = "baton-xmatters: error: --inactive-share must be within [0, 1], got 2.0\n"
+    assert capsys.readouterr().err == share_line
+    for port, why in (("99999", "must be between 0 and 65535, got 99999"), ("abc", "must be a port number")):
+        with pytest.raises(SystemExit) as exit_info:  # was an OverflowError traceback from bind()
+            parser.parse_args(["--port", port])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"baton-xmatters: error: argument --port: {why}") and err.count("\n") == 1

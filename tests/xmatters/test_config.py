@@ -56,6 +56,29 @@ def test_the_password_can_come_from_a_file(tmp_path):
         XmattersConfig.from_sources({"password_file": str(tmp_path / "absent")}, env)
 
 
+def test_a_password_file_flag_wins_over_a_password_variable(tmp_path):
+    # Flags win over variables: a BATON_PASSWORD left in the shell must not overrule --password-file.
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file\n")
+    assert XmattersConfig.from_sources({"password_file": str(secret)}, ENV).password == "from-a-file"
+    with pytest.raises(ConfigError, match="cannot read the password file"):
+        XmattersConfig.from_sources({"password_file": str(tmp_path / "absent")}, ENV)
+    # --password still wins over every file; BATON_PASSWORD over BATON_PASSWORD_FILE
+    flags = {"password": "typed", "password_file": str(secret)}
+    assert XmattersConfig.from_sources(flags, ENV).password == "typed"
+    both_variables = {**ENV, "BATON_PASSWORD_FILE": str(secret)}
+    assert XmattersConfig.from_sources({}, both_variables).password == "env-secret"
+
+
+def test_an_empty_password_file_is_named(tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    env = {k: v for k, v in ENV.items() if k != "BATON_PASSWORD"}
+    with pytest.raises(ConfigError) as raised:
+        XmattersConfig.from_sources({"password_file": str(empty)}, env)
+    assert str(raised.value) == f"xmatters: the password file {str(empty)!r} is empty"
+
+
 @pytest.mark.parametrize(
     ("url", "fragment"),
     [

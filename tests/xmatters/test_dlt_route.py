@@ -238,3 +238,15 @@ def test_a_partial_dlt_configuration_names_the_missing_key(monkeypatch):
     monkeypatch.setenv("SOURCES__XMATTERS__USERNAME", "dlt-user")
     with pytest.raises(ConfigError, match=r"xmatters_password in \.dlt/secrets\.toml"):
         resolve_config(FLAGS, {})
+
+
+def test_a_connection_split_between_baton_and_dlt_says_why_dlt_is_not_used(monkeypatch):
+    """SOURCES__XMATTERS__BASE_URL with --username/--password said only "missing --base-url"."""
+    monkeypatch.setenv("SOURCES__XMATTERS__BASE_URL", "https://dlt.example.com/api/xm/1")
+    flags = {**FLAGS, "username": "u", "password": "p"}
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(flags, {})
+    assert str(caught.value) == (
+        "xmatters: missing --base-url (or BATON_BASE_URL); dlt's [sources.xmatters] is not used because "
+        "a flag or BATON_* variable gives part of the connection: give all of it one way"
+    )

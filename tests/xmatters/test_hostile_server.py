@@ -252,6 +252,17 @@ def test_a_redirect_location_is_shortened_and_escaped(xm_sim, make_config):
     assert len(message) < 700
 
 
+def test_a_redirect_from_http_to_https_on_the_same_host_says_to_use_https(xm_sim, make_config):
+    """What a real tenant answers to an http:// base URL: the line says what to change."""
+    location = xm_sim.base_url.replace("http://", "https://") + "/people"
+    xm_sim.faults.add(
+        FaultRule("status", path_contains="/people", status=301, headers=(("Location", location),))
+    )
+    with XmattersClient(make_config()) as client:
+        message = _fails(client, ProtocolError)
+    assert message.endswith(f"(redirect to {location}; not followed; use https:// in --base-url)")
+
+
 def test_a_huge_retry_after_is_capped(xm_org, xm_sim, make_config):
     xm_sim.faults.add(
         FaultRule("status", path_contains="/people", status=429, headers=(("Retry-After", "9" * 400),))

@@ -12,15 +12,17 @@ import http.client
 import http.server
 import socket
 import socketserver
+import ssl
 import threading
 import zlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import urllib3
 
 from pipelines.xmatters.client import XmattersClient
-from pipelines.xmatters.errors import AuthError, UnavailableError
+from pipelines.xmatters.errors import AuthError, UnavailableError, tls_failure_kind
 from pipelines.xmatters.report import ExtractReport
 from tests.xmatters.test_client import member_ids, people_ids
 
@@ -221,3 +223,41 @@ def test_a_body_its_encoding_cannot_decode_is_a_dropped_connection(raw_server, m
         client.get_json(client.url("/people"))
     assert "connection dropped while reading http://127.0.0.1:" in str(e.value)
     assert "(gave up after 2 attempts)" in str(e.value)
+
+
+# ---- https:// to a server that speaks plain http ------------------------------------------------------
+
+
+def test_https_to_a_plain_http_server_names_the_scheme_not_the_ca_bundle(xm_sim, make_config):
+    """The handshake fails with WRONG_VERSION_NUMBER: a `--ca-bundle` hint would send the user the
+    wrong way; the line points at the scheme of --base-url, and it is not retried."""
+    base_url = xm_sim.base_url.replace("http://", "https://")
+    config = make_config(base_url=base_url, max_attempts=3)
+    with XmattersClient(config) as client, pytest.raises(UnavailableError) as caught:
+        people_ids(client)
+    message = str(caught.value)
+    assert message.startswith(f"xmatters: TLS handshake with {base_url}/people?")
+    assert "check the scheme of --base-url" in message
+    assert "--ca-bundle" not in message and "gave up" not in message
+
+
+def test_urllib3s_wrapped_tls_errors_are_told_apart(xm_sim):
+    """The proxy path's urllib3 wraps the ssl error; verification and handshake stay distinct."""
+    https_url = xm_sim.base_url.replace("http://", "https://") + "/people"
+    with pytest.raises(urllib3.exceptions.SSLError) as handshake:
+        urllib3.PoolManager().urlopen("GET", https_url, retries=False)
+    assert tls_failure_kind(handshake.value) == "tls_handshake"
+    verification = ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed certificate")
+    assert tls_failure_kind(urllib3.exceptions.SSLError(verification)) == "tls"
+    assert tls_failure_kind(verification) == "tls"
+
+
+def test_one_attempt_is_worded_in_the_singular(make_config):
+    """`--max-attempts 1` said "(gave up after 1 attempts)"."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    config = make_config(base_url=f"http://127.0.0.1:{port}/api/xm/1", max_attempts=1)
+    with XmattersClient(config) as client, pytest.raises(UnavailableError) as caught:
+        people_ids(client)
+    assert str(caught.value).endswith("(gave up after 1 attempt)")
