@@ -96,6 +96,12 @@ def member_tables(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def listed_group(item: dict[str, Any]) -> tuple[str, str | None]:
+    """A `/groups` item as the member calls take it: (id, target name or None)."""
+    name = item.get("targetName")
+    return item["id"], name if isinstance(name, str) else None
+
+
 _CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while no reply arrives
 
 
