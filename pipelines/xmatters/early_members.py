@@ -36,13 +36,20 @@ logger = logging.getLogger(__name__)
 
 _Page = list[dict[str, Any]]
 
+# The early child runs at a lower priority than the sync: during start-up the sync's imports, this
+# child and the simulator or proxy compete for two cores, and at equal priority the imports took
+# ~0.8 s longer (M: start-up 1.6 -> 2.4 s), eating most of the head start. At nice 5 the child takes
+# the other core's time from the GX worker's import (nice 10) instead. Measured in the eleventh
+# round (docs/benchmarks.md): M at 20 ms 7.46 -> 6.74 s at equal priority, 6.35 s at nice 5.
+NICENESS = 5
+
 
 class EarlyMembers:
     """A started member-call process with `/groups` listed and offered to it on a thread."""
 
     def __init__(self, config: XmattersConfig) -> None:
         self.config = config.validate()
-        self.process = MemberProcess(config)
+        self.process = MemberProcess(config, niceness=NICENESS)
         self._client = XmattersClient(config, ExtractReport())
         self._pages: queue.SimpleQueue[_Page | BaseException | None] = queue.SimpleQueue()
         self._taken = False

@@ -6,7 +6,8 @@ so one core does both while the other waits; here they run on the other core, an
 receives finished tables (`member_calls.MemberProcess` is the sync's side).
 
 Protocol: the frames of `pipelines/worker_protocol.py` (the parent is this process's only peer):
-- stdin: `config` (`{"config": XmattersConfig fields, "level": log level}`) once, then one
+- stdin: `config` (`{"config": XmattersConfig fields, "level": log level, "nice": n}`; n > 0
+  lowers this process's priority, for a sync that starts it before its run) once, then one
   `groups` (`{"groups": [[id, name], ...]}`) per request; a request with `"more": true` goes on
   in `more` frames of the same shape until one says `"more": false` (a listing's pages as they
   arrive: the calls of the first page's groups start before the last page is listed);
@@ -47,6 +48,8 @@ def main() -> None:
     if first is None or first.kind != "config":
         raise SystemExit(f"expected a config frame first, got {first and first.kind!r}")
     config = XmattersConfig(**first.fields["config"])
+    if first.fields.get("nice"):
+        os.nice(int(first.fields["nice"]))
     link.forward_logs("pipelines", int(first.fields["level"]))
     while True:
         request = link.receive()
