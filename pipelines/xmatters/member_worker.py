@@ -127,7 +127,7 @@ def _serve(config: XmattersConfig, groups: Iterable[tuple[str, str | None]], lin
 # Tables written and not yet read by the parent, at most (a table larger alone still goes). Why: a
 # sync that starts this process before its run (sync_command, `early_members.py`) reads nothing for
 # ~1 s while it imports Dagster; the pipe alone (64 KiB) stopped the calls after ~one table. 32 MiB
-# is ~130,000 member rows, ~3 s of member calls at 20 ms and concurrency 8.
+# is ~165,000 member rows (~200 bytes each in Arrow), ~4 s of member calls at 20 ms and concurrency 8.
 REPLY_BUFFER_BYTES = 32 << 20
 
 
