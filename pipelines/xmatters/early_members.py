@@ -35,6 +35,7 @@ from pipelines.xmatters.report import ExtractReport
 logger = logging.getLogger(__name__)
 
 _Page = list[dict[str, Any]]
+_CANCEL_POLL_S = 0.1  # how often a listing still under way checks for a cancelled extract
 
 # The early child runs at a lower priority than the sync: during start-up the sync's imports, this
 # child and the simulator or proxy compete for two cores, and at equal priority the imports took
@@ -68,20 +69,29 @@ class EarlyMembers:
         finally:
             self._client.close()
 
-    def pages(self, report: ExtractReport) -> Iterator[_Page]:
-        """The `/groups` pages, as they arrive; the listing's error is raised after the pages before
-        it, and its requests are added to `report` once the listing ended. Read once."""
+    def pages(self, client: XmattersClient) -> Iterator[_Page]:
+        """The `/groups` pages for the raw step's `client`, as they arrive; the listing's error is
+        raised after the pages before it, its requests are added to `client.report` once it ended,
+        and a cancelled `client` (another resource failed) cancels it. Read once."""
         if self._taken:
             raise RuntimeError("the early /groups listing was already read")
         self._taken = True
         try:
-            while (page := self._pages.get()) is not None:
+            while True:
+                try:
+                    page = self._pages.get(timeout=_CANCEL_POLL_S)
+                except queue.Empty:
+                    if client.cancelled:
+                        self._client.cancel()  # its next request raises: the listing ends
+                    continue
+                if page is None:
+                    return
                 if isinstance(page, BaseException):
                     raise page
                 yield page
         finally:
             self._thread.join()
-            report.add_counts(self._client.report.counts())
+            client.report.add_counts(self._client.report.counts())
 
     def stop(self) -> None:
         """Ends the listing (its next request raises) and the child."""

@@ -129,7 +129,7 @@ class OfferedGroups:
         """The listing's pages, each offered to the child as it arrives; the end of the listing
         closes the offer. An early listing's pages were offered as they arrived: read as they are."""
         if self.early is not None:
-            yield from self.early.pages(client.report)
+            yield from self.early.pages(client)
             return
         for page in client.group_pages():
             self.process.offer([listed_group(item) for item in page], last=False)

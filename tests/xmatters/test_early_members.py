@@ -22,8 +22,8 @@ def test_one_listing_feeds_the_groups_and_the_member_calls(xm_org, xm_sim, make_
     early = EarlyMembers(config)
     try:
         report = ExtractReport()
-        pages = list(early.pages(report))
         client = XmattersClient(config, report)
+        pages = list(early.pages(client))
         tables = [t for t in early.process.offered_tables(client) if isinstance(t, pa.Table)]
     finally:
         early.stop()
@@ -33,7 +33,7 @@ def test_one_listing_feeds_the_groups_and_the_member_calls(xm_org, xm_sim, make_
     assert {(row["group_id"], row["member__id"]) for row in rows} == expected_memberships(xm_org)
     assert report.requests == xm_sim.request_count  # the listing's and the child's requests
     with pytest.raises(RuntimeError, match="already read"):
-        next(early.pages(report))
+        next(early.pages(client))
 
 
 def test_the_early_child_runs_at_a_lower_priority(xm_sim, make_config):
@@ -55,7 +55,7 @@ def test_a_failed_listing_is_raised_where_the_raw_step_reads_it(xm_sim, make_con
     early = EarlyMembers(make_config())
     try:
         with pytest.raises(AuthError, match=r"HTTP 401 from .*/groups"):
-            list(early.pages(ExtractReport()))
+            list(early.pages(XmattersClient(make_config())))
     finally:
         early.stop()
     assert not early.process.alive()
@@ -71,3 +71,25 @@ def test_the_slot_hands_over_once_and_only_for_the_same_settings(xm_sim, make_co
         assert early is not None and early.process.alive()
         assert early_members.take(config) is None  # taken once
     assert not early.process.alive()  # the end of the block stopped it
+
+
+def test_a_cancelled_extract_cancels_the_listing_still_under_way(xm_sim, make_config):
+    """`people` failed while `/groups` is still listed (pages of 2 groups, each 0.3 s late): the
+    raw step's cancelled client ends the early listing at its next request, not after 7 pages."""
+    import threading
+
+    from pipelines.xmatters.errors import XmattersError
+
+    xm_sim.faults.add(FaultRule("slow", path_contains="/groups", delay_s=0.3, times=None))
+    config = make_config(page_size=2)
+    early = EarlyMembers(config)
+    client = XmattersClient(config, ExtractReport())
+    try:
+        threading.Timer(0.1, client.cancel).start()
+        started = time.monotonic()
+        with pytest.raises(XmattersError, match="cancelled: the extract already failed"):
+            list(early.pages(client))
+        assert time.monotonic() - started < 1.5
+    finally:
+        early.stop()
+    assert sum("/groups" in path for _method, path, _status in xm_sim.requests) < 7
