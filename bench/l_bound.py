@@ -14,6 +14,9 @@ and dlt's trace it splits the time over the bound:
   server had in flight (8 when no slot is ever idle);
 - `tail`: the last members answer to the extract's end (the last tables written by dlt).
 
+A CLI sync starts its member calls before its run (`pipelines/xmatters/early_members.py`), so they
+begin before dlt's extract step (`to first` is negative): the calls' span is then the figure to read.
+
     .venv/bin/python bench/l_bound.py --runs 3 --tree . --tree /tmp/base
 """
 

@@ -27,6 +27,7 @@ from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
 from pipelines.import_gc import imports_without_gc
 from pipelines.terminal_text import printable, terminal_lines
+from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import ConfigError, XmattersError
 from pipelines.xmatters.settings_table import add_arguments, check, values_from
@@ -135,12 +136,15 @@ def run_sync(
                 SyncSource.of(plan.config.base_url, plan.config.username),
                 allow_new=plan.options.new_source,
             )
-            # warm-up: the run's ExpectationsResource starts it anyway; started now, it imports GX
-            # while this process imports Dagster (on the other core)
-            validation_worker.start()
-            remove_stale_temporaries(plan.sync_file)
-            restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
-            outcome = execute(plan, tags)
+            # the source is checked: the member calls start now, while Dagster is imported, and
+            # the raw step takes them over (pipelines/xmatters/early_members.py)
+            with early_members.started(plan.config):
+                # warm-up: the run's ExpectationsResource starts it anyway; started now, it imports
+                # GX while this process imports Dagster (on the other core)
+                validation_worker.start()
+                remove_stale_temporaries(plan.sync_file)
+                restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
+                outcome = execute(plan, tags)
     except SourceChangedError as exc:  # nothing was requested or written
         return fail(str(exc), EXIT_USAGE)
     except ConfigError as exc:  # a BATON_XMATTERS_* variable the definitions refused: before the run

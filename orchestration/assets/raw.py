@@ -21,7 +21,9 @@ from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from orchestration.sync_source import last_source, require_same_source
 from pipelines.released_memory import release_unused_memory
+from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.early_members import EarlyMembers
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
 from pipelines.xmatters.member_calls import MemberProcess
 from pipelines.xmatters.report import ExtractReport
@@ -86,12 +88,13 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
         log.info("extract: reading %s", config.base_url)
         try:
             # started first: it imports while dlt sets up and `/groups` is listed
-            with warehouse.load_memory(), _member_process(context, config) as member_process:
+            with warehouse.load_memory(), _member_calls(context, config) as (member_process, early):
                 source = xmatters_source(
                     config,
                     report=report,
                     sync_emails=sync_settings.sync_emails,
                     member_process=member_process,
+                    early_members=early,
                 )
                 pipeline = warehouse.dlt_pipeline()
                 for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
@@ -114,17 +117,27 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
 
 
 @contextmanager
-def _member_process(
+def _member_calls(
     context: dg.AssetExecutionContext, config: XmattersConfig
-) -> Iterator[MemberProcess | None]:
+) -> Iterator[tuple[MemberProcess | None, EarlyMembers | None]]:
     """The member-call process, when this run materializes the member rows: the `/groups` listing
     hands it each page's groups as the page arrives (`source.OfferedGroups`), which a run of
-    `groups` alone must not do (calls nobody reads)."""
+    `groups` alone must not do (calls nobody reads). The CLI's, started before the run with its
+    `/groups` listing (`early_members.py`), when it handed one over; else one started now."""
+    early = early_members.take(config)
     if dg.AssetKey([RAW_PREFIX, GROUP_MEMBERS.name]) not in context.selected_asset_keys:
-        yield None
+        if early is not None:
+            early.stop()
+        yield None, None
+        return
+    if early is not None:
+        try:
+            yield early.process, early
+        finally:
+            early.stop()
         return
     with MemberProcess(config) as member_process:
-        yield member_process
+        yield member_process, None
 
 
 def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource, started: datetime) -> Any:

@@ -96,19 +96,28 @@ def member_tables(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def listed_group(item: dict[str, Any]) -> tuple[str, str | None]:
+    """A `/groups` item as the member calls take it: (id, target name or None)."""
+    name = item.get("targetName")
+    return item["id"], name if isinstance(name, str) else None
+
+
 _CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while no reply arrives
 
 
 class MemberProcess:
     """One `python -m pipelines.xmatters.member_worker` child (`WorkerProcess`); one request at a time."""
 
-    def __init__(self, config: XmattersConfig) -> None:
+    def __init__(self, config: XmattersConfig, niceness: int = 0) -> None:
+        """Starts the child; `niceness` lowers its priority (`os.nice` in the child) when above 0."""
         self._worker = WorkerProcess("pipelines.xmatters.member_worker", "member-call process")
         self._in_step = True  # replies and requests are in step (no request half answered)
         self._offer: str | None = None  # a request sent in parts (`offer`): "open", then "closed"
         self._offer_failed = False  # a part could not be sent: the answer says why
         level = logging.getLogger("pipelines").getEffectiveLevel()
-        self._send("config", {"config": dataclasses.asdict(config.validate()), "level": level})
+        self._send(
+            "config", {"config": dataclasses.asdict(config.validate()), "level": level, "nice": niceness}
+        )
 
     @property
     def pid(self) -> int:

@@ -6,7 +6,8 @@ so one core does both while the other waits; here they run on the other core, an
 receives finished tables (`member_calls.MemberProcess` is the sync's side).
 
 Protocol: the frames of `pipelines/worker_protocol.py` (the parent is this process's only peer):
-- stdin: `config` (`{"config": XmattersConfig fields, "level": log level}`) once, then one
+- stdin: `config` (`{"config": XmattersConfig fields, "level": log level, "nice": n}`; n > 0
+  lowers this process's priority, for a sync that starts it before its run) once, then one
   `groups` (`{"groups": [[id, name], ...]}`) per request; a request with `"more": true` goes on
   in `more` frames of the same shape until one says `"more": false` (a listing's pages as they
   arrive: the calls of the first page's groups start before the last page is listed);
@@ -21,11 +22,15 @@ Anything else it prints goes to stderr, which the parent reads to explain a proc
 
 from __future__ import annotations
 
+import collections
 import os
 import queue
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
 
 from pipelines.released_memory import release_unused_memory
 from pipelines.worker_protocol import Frame, ParentLink
@@ -43,6 +48,8 @@ def main() -> None:
     if first is None or first.kind != "config":
         raise SystemExit(f"expected a config frame first, got {first and first.kind!r}")
     config = XmattersConfig(**first.fields["config"])
+    if first.fields.get("nice"):
+        os.nice(int(first.fields["nice"]))
     link.forward_logs("pipelines", int(first.fields["level"]))
     while True:
         request = link.receive()
@@ -98,20 +105,88 @@ def _parts(first: list[tuple[str, str | None]], link: ParentLink) -> Iterator[tu
 
 def _serve(config: XmattersConfig, groups: Iterable[tuple[str, str | None]], link: ParentLink) -> None:
     client = XmattersClient(config)
+    replies = QueuedReplies(link)
     try:
         for item in member_tables(client, groups):
             if isinstance(item, SkippedGroup):
-                link.send("skipped", {"group": list(item)})
+                replies.send("skipped", {"group": list(item)})
             else:
-                link.send("table", body=item)  # one Arrow IPC body per table
+                replies.send("table", body=item)  # one Arrow IPC body per table
     except BrokenPipeError:  # the parent is gone
         raise SystemExit(1) from None
     except BaseException as exc:  # noqa: BLE001 - every failure is the parent's to report
-        link.send("error", {**_portable(exc), "counts": client.report.counts()})
+        replies.send("error", {**_portable(exc), "counts": client.report.counts()})
+        replies.finish()
         raise SystemExit(1) from None
     finally:
         client.close()
-    link.send("done", {"counts": client.report.counts()})
+    replies.send("done", {"counts": client.report.counts()})
+    replies.finish()
+
+
+# Tables written and not yet read by the parent, at most (a table larger alone still goes). Why: a
+# sync that starts this process before its run (sync_command, `early_members.py`) reads nothing for
+# ~1 s while it imports Dagster; the pipe alone (64 KiB) stopped the calls after ~one table. 32 MiB
+# is ~165,000 member rows (~200 bytes each in Arrow), ~4 s of member calls at 20 ms and concurrency 8.
+REPLY_BUFFER_BYTES = 32 << 20
+
+
+class QueuedReplies:
+    """Replies written to the parent by a thread, in order, while the calls go on: the calls wait
+    only once `limit` bytes of tables are queued and unwritten."""
+
+    def __init__(self, link: ParentLink, limit: int = REPLY_BUFFER_BYTES) -> None:
+        self._link = link
+        self._limit = limit
+        self._queue: collections.deque[tuple[str, dict[str, Any] | None, pa.Table | None, int]] = (
+            collections.deque()
+        )
+        self._queued_bytes = 0
+        self._failed = False
+        self._finished = False
+        self._changed = threading.Condition()
+        threading.Thread(target=self._write, name="member-replies", daemon=True).start()
+
+    def send(self, kind: str, fields: dict[str, Any] | None = None, body: pa.Table | None = None) -> None:
+        """Queues one frame; waits while the queue is full; BrokenPipeError once a write failed."""
+        size = body.nbytes if body is not None else 0
+        with self._changed:
+            while not self._failed and self._queued_bytes and self._queued_bytes + size > self._limit:
+                self._changed.wait()
+            if self._failed:
+                raise BrokenPipeError("the parent stopped reading")
+            self._queue.append((kind, fields, body, size))
+            self._queued_bytes += size
+            self._changed.notify_all()
+
+    def finish(self) -> None:
+        """Returns once every queued frame is written (or a write failed: the parent is gone); the
+        writing thread then ends."""
+        with self._changed:
+            self._finished = True
+            self._changed.notify_all()
+            while self._queue and not self._failed:
+                self._changed.wait()
+
+    def _write(self) -> None:
+        while True:
+            with self._changed:
+                while not self._queue:
+                    if self._finished:
+                        return
+                    self._changed.wait()
+                kind, fields, body, size = self._queue[0]
+            try:
+                self._link.send(kind, fields, body)
+            except BaseException:  # noqa: BLE001 - the parent is gone: the sender learns it
+                with self._changed:
+                    self._failed = True
+                    self._changed.notify_all()
+                return
+            with self._changed:
+                self._queue.popleft()
+                self._queued_bytes -= size
+                self._changed.notify_all()
 
 
 def _portable(exc: BaseException) -> dict[str, str]:

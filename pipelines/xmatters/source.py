@@ -19,7 +19,8 @@ from dlt.extract.resource import DltResource
 from pipelines.xmatters import settings
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.member_calls import MemberProcess, member_tables
+from pipelines.xmatters.early_members import EarlyMembers
+from pipelines.xmatters.member_calls import MemberProcess, listed_group, member_tables
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
 from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.tables import (
@@ -66,17 +67,23 @@ def xmatters_source(
     report: ExtractReport | None = None,
     sync_emails: bool = False,
     member_process: MemberProcess | None = None,
+    early_members: EarlyMembers | None = None,
 ) -> Sequence[DltResource]:
     """People, groups and memberships of one xMatters instance, replaced as one snapshot per run.
 
     `sync_emails` also reads EMAIL devices (opt-in: the C1 connector reads no device data). With a
     started `member_process`, the member calls run in that child process (on the other core) instead
-    of on threads of this one.
+    of on threads of this one. With `early_members` (the CLI's, started before the run), its process
+    and its `/groups` listing are the ones used.
     """
     if config is None:
         config = XmattersConfig.from_dlt()
     client = XmattersClient(config, report)
-    offered = OfferedGroups(member_process) if member_process is not None else None
+    offered: OfferedGroups | None = None
+    if early_members is not None:
+        offered = OfferedGroups(early_members.process, early_members)
+    elif member_process is not None:
+        offered = OfferedGroups(member_process)
     groups_resource = groups(client, offered)
     # dlt reads resources round-robin in this order, and a resource yields once per 16,384 rows:
     # groups first, so the member calls (most of the requests) start at once and `people` is read
@@ -113,14 +120,19 @@ class OfferedGroups:
     `group_members` transformer then reads the answer (its own groups table is the same groups).
     """
 
-    def __init__(self, member_process: MemberProcess) -> None:
+    def __init__(self, member_process: MemberProcess, early: EarlyMembers | None = None) -> None:
         self.process = member_process
+        self.early = early  # listed and offered already, before the run (early_members.py)
         self._taken = False
 
-    def pages(self, pages: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
-        """`pages`, each offered to the child as it arrives; the end of the listing closes the offer."""
-        for page in pages:
-            self.process.offer([(item["id"], _target_name(item)) for item in page], last=False)
+    def pages(self, client: XmattersClient) -> Iterator[list[dict[str, Any]]]:
+        """The listing's pages, each offered to the child as it arrives; the end of the listing
+        closes the offer. An early listing's pages were offered as they arrived: read as they are."""
+        if self.early is not None:
+            yield from self.early.pages(client)
+            return
+        for page in client.group_pages():
+            self.process.offer([listed_group(item) for item in page], last=False)
             yield page
         self.process.offer((), last=True)
 
@@ -133,11 +145,6 @@ class OfferedGroups:
         return self.process.offered_tables(client)
 
 
-def _target_name(item: dict[str, Any]) -> str | None:
-    name = item.get("targetName")
-    return name if isinstance(name, str) else None
-
-
 @dlt.resource(**_hints(settings.GROUPS))
 def groups(client: XmattersClient, offered: OfferedGroups | None) -> Iterator[pa.Table]:
     """Every group of `/groups`; also the parent that drives `group_members`.
@@ -146,11 +153,12 @@ def groups(client: XmattersClient, offered: OfferedGroups | None) -> Iterator[pa
     each page's groups go to it as the page arrives, and this yields only after the whole
     listing: `group_members` waits for the child's answer, which needs every group offered first.
     """
-    listing = client.group_pages()
     if offered is None:
-        tables: Iterable[pa.Table] = tables_from_pages(listing, group_row, settings.GROUPS_SCHEMA)
+        tables: Iterable[pa.Table] = tables_from_pages(
+            client.group_pages(), group_row, settings.GROUPS_SCHEMA
+        )
     else:
-        tables = list(tables_from_pages(offered.pages(listing), group_row, settings.GROUPS_SCHEMA))
+        tables = list(tables_from_pages(offered.pages(client), group_row, settings.GROUPS_SCHEMA))
     yield from _loaded(settings.GROUPS, tables, client.report)
 
 

@@ -19,7 +19,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 from orchestration.cli import main
 from orchestration.interrupts import MESSAGE
 from pipelines.xmatters.config import XmattersConfig
-from simulator import Faults, Org, XmattersSimulator
+from simulator import FaultRule, Faults, Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org
 from tests.reliability.conftest import RELIABILITY_SPEC, Baseline, published_state, subprocess_env
 from tests.reliability.test_process_faults import DATA_TABLES, STAGES, CliProcess
@@ -117,3 +117,41 @@ def test_ctrl_c_outside_a_sync_is_one_line_too(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(cli, "_main", interrupted)
     assert cli.main(["demo"]) == 130
     assert capsys.readouterr().err == MESSAGE + "\n"
+
+
+def test_ctrl_c_in_start_up_stops_the_member_calls_already_under_way(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    reliability_org: Org,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The CLI starts the member calls before it imports Dagster (`early_members.py`): Ctrl-C while
+    they are in flight and the run does not exist yet is one line, 130, the child gone, no request
+    after the signal, the previous state kept and no run left running."""
+    groups = len(reliability_org.groups)
+    slow_members = Faults(rules=[FaultRule("slow", path_contains="/members", delay_s=3.0, times=None)])
+    sim = make_simulator(spec=RELIABILITY_SPEC, faults=slow_members)
+    run = CliProcess(baseline.args(sim), subprocess_env(baseline.home), tmp_path, new_session=True)
+    # the listing (one page) and every group's members call have arrived; their answers take 3 s
+    reached = run.wait_for(lambda: sim.request_count >= 1 + groups)
+    requests_at_signal = sim.request_count
+    os.killpg(run.proc.pid, signal.SIGINT)
+    try:
+        run.proc.wait(timeout=EXIT_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        run.proc.kill()
+        raise AssertionError(f"still running {EXIT_WITHIN_S} s after SIGINT:\n{''.join(run.lines)}") from None
+    code, _out, err = run.finish()
+    assert reached, f"the run ended (exit {code}) before its member calls started:\n{err}"
+
+    assert code == 130, err
+    assert err.strip().splitlines()[-1] == MESSAGE, err
+    assert "Traceback" not in err, err
+    assert _group_gone(run.proc.pid), f"processes of group {run.proc.pid} outlived the CLI"
+    time.sleep(0.5)
+    assert sim.request_count == requests_at_signal, "requests went on after the signal"
+    # it was start-up: the raw step, which lists /people, had not begun
+    assert not any("/people" in path for _method, path, _status in sim.requests), sim.requests
+    baseline.assert_unchanged()
+    assert _latest_run_status(baseline.home) in (DagsterRunStatus.SUCCESS, DagsterRunStatus.CANCELED)

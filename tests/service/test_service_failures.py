@@ -24,6 +24,10 @@ def finished(fake, task):
     return fake.finished_task(task)
 
 
+def _people_read(sim) -> bool:
+    return any("/people" in path for _method, path, _status in sim.requests)
+
+
 def _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service):
     """A service given one sync task of many seconds, once its Dagster run is extracting:
     (simulator, task id, service), heartbeats every 0.5 s."""
@@ -32,7 +36,9 @@ def _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service):
     task = fake_c1.add_task()
     service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
     deadline = time.monotonic() + TIMEOUT_S
-    while sim.request_count == 0 and time.monotonic() < deadline:  # the Dagster run is extracting
+    # the Dagster run is extracting: `/people` is read by its raw step (the member calls, and their
+    # `/groups` listing, start before the run: pipelines/xmatters/early_members.py)
+    while not _people_read(sim) and time.monotonic() < deadline:
         time.sleep(0.1)
     return sim, task, service
 

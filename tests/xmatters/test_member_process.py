@@ -205,3 +205,28 @@ def test_a_member_call_failing_while_groups_are_still_offered_fails_with_its_own
             assert child._worker.child.process.wait(timeout=5) == 1
     assert isinstance(find_xmatters_error(raised.value), AuthError)
     assert "/members" in str(find_xmatters_error(raised.value))
+
+
+def test_the_child_goes_on_calling_while_its_answer_waits_unread() -> None:
+    """A sync that started the member calls before its run reads nothing for a second or more
+    (`early_members.py`): the child queues its tables (`member_worker.QueuedReplies`, bounded) and
+    keeps calling. Before, the pipe (64 KiB) stopped it at its first table of 16,384 rows plus the
+    unread window (here 2 x 8 calls): ~180 of these 400 groups."""
+    import time
+
+    from pipelines.xmatters.config import XmattersConfig
+    from simulator import Faults, OrgSpec, XmattersSimulator, build_org
+
+    org = build_org(OrgSpec(seed=7, people=2_000, groups=400, members_per_group=100, large_groups=0))
+    with XmattersSimulator(org, username="u", password=PASSWORD, faults=Faults()) as sim:
+        config = XmattersConfig(base_url=sim.base_url, username="u", password=PASSWORD, concurrency=2)
+        client = XmattersClient(config, ExtractReport())
+        with MemberProcess(config) as child:
+            child.offer(_groups(org), last=True)
+            deadline = time.monotonic() + 30
+            while sim.request_count < len(org.groups) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            unread_calls = sim.request_count  # nothing was read yet
+            rows, _ = _collect(child.offered_tables(client))
+    assert unread_calls == len(org.groups)
+    assert {(row["group_id"], row["member__id"]) for row in rows} == expected_memberships(org)
