@@ -14,8 +14,8 @@ and dlt's trace it splits the time over the bound:
   server had in flight (8 when no slot is ever idle);
 - `tail`: the last members answer to the extract's end (the last tables written by dlt).
 
-A CLI sync starts its member calls before its run (`pipelines/xmatters/early_members.py`), so they
-begin before dlt's extract step (`to first` is negative): the calls' span is then the figure to read.
+A CLI sync starts its member calls before its run (`pipelines/xmatters/early_members.py`), before
+dlt's extract step: the extract is then timed from the first request (`to first` is 0).
 
     .venv/bin/python bench/l_bound.py --runs 3 --tree . --tree /tmp/base
 """
@@ -116,7 +116,8 @@ def extract_window(home: Path) -> tuple[float, float]:
 
 
 def analyse(records: list[tuple[float, float, str]], window: tuple[float, float], concurrency: int) -> dict:
-    start, end = window
+    # from the first request when it precedes dlt's extract step (member calls started early)
+    start, end = min(window[0], min(r[0] for r in records)), window[1]
     latency = LATENCY_MS / 1000
     members = sorted((r for r in records if "/members" in r[2]), key=lambda r: r[0])
     groups = [r for r in records if r[2].split("?")[0].endswith("/groups")]
