@@ -17,9 +17,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_ui(*variables: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "DAGSTER_HOME", "BATON_XMATTERS_HOME")}
+    # not the variables of a `make test` around this test: they make the inner make print
+    # "make[1]: Entering directory ..." lines among the recipe's
+    ignored = ("PORT", "DAGSTER_HOME", "BATON_XMATTERS_HOME", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in ignored}
     result = subprocess.run(
-        ["make", "-n", "ui", *variables], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "ui", *variables],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.replace("\\\n", " ")
 
