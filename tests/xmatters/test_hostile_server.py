@@ -287,7 +287,7 @@ def test_scrub_redacts_every_form_and_escapes_controls():
     assert scrub(text) == f"a {REDACTED} b Basic {REDACTED} c {REDACTED} d \\x1b[2J e \\x7f"
 
 
-@pytest.mark.parametrize("password", ["p", "s3cr!t7"])
+@pytest.mark.parametrize("password", ["p", "40", "s3cr!t7"])
 def test_a_short_wrong_password_leaves_the_message_readable(xm_sim, make_config, password):
     with XmattersClient(make_config(password=password)) as client:
         message = _fails(client, AuthError)
