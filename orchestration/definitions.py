@@ -6,7 +6,6 @@ reads credentials: they are `EnvVar` references resolved when a run launches.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -17,14 +16,12 @@ from orchestration.assets.c1_tables import staging_assets
 from orchestration.assets.raw import build_raw_assets
 from orchestration.assets.sync_file import c1_sync
 from orchestration.checks.per_table import table_checks
+from orchestration.deployment_variables import asset_owner, owner_error
 from orchestration.jobs import xmatters_sync_job
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.schedules import build_schedule
 from orchestration.sensors import alert_sensors
-from pipelines.xmatters.errors import ConfigError
-
-DEFAULT_OWNER = "team:access-data"
 
 
 def default_resources() -> dict[str, object]:
@@ -46,7 +43,7 @@ def default_resources() -> dict[str, object]:
 
 def asset_owners() -> list[str]:
     """Who answers for the assets (an e-mail or `team:<name>`), shown on every asset in the UI."""
-    return [os.environ.get("BATON_XMATTERS_OWNER") or DEFAULT_OWNER]
+    return [asset_owner()]
 
 
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
@@ -63,9 +60,7 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
     try:
         owned = [a.map_asset_specs(lambda spec: spec.replace_attributes(owners=owners)) for a in assets]
     except dg.DagsterInvalidDefinitionError:  # named here: the CLI loads these definitions too
-        raise ConfigError(
-            f"BATON_XMATTERS_OWNER {owners[0]!r} is not an owner (an e-mail address or team:<name>)"
-        ) from None
+        raise owner_error(owners[0]) from None
     return dg.Definitions(
         assets=owned,
         asset_checks=table_checks,

@@ -3,21 +3,17 @@
 `BATON_XMATTERS_CRON` changes the cron expression; the daemon (`dagster dev` runs one) fires it.
 """
 
-import os
-
 import dagster as dg
 
+from orchestration.deployment_variables import cron_error, cron_expression
 from orchestration.jobs import xmatters_sync_job
 from orchestration.run_tags import SCHEDULE
-from pipelines.xmatters.errors import ConfigError
-
-DEFAULT_CRON = "0 3 * * *"
 
 
 def build_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
     """The schedule; a bad `BATON_XMATTERS_CRON` is a `ConfigError` naming it (the CLI loads these
     definitions too: Dagster's own error was a 30-line traceback that never named the variable)."""
-    expression = cron or os.environ.get("BATON_XMATTERS_CRON", DEFAULT_CRON)
+    expression = cron or cron_expression()
     try:
         return dg.ScheduleDefinition(
             name="xmatters_sync_daily",
@@ -28,6 +24,4 @@ def build_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
             description="Full xMatters sync; turn it on in the UI (Automation) once credentials are set.",
         )
     except dg.DagsterInvalidDefinitionError:
-        raise ConfigError(
-            f"BATON_XMATTERS_CRON {expression!r} is not a cron expression (5 fields, e.g. {DEFAULT_CRON!r})"
-        ) from None
+        raise cron_error(expression) from None

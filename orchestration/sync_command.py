@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from expectations import validation_worker
 from orchestration import interrupts, preflight
+from orchestration.deployment_variables import check_deployment_variables
 from orchestration.paths import data_paths, user_path
 from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
@@ -138,6 +139,7 @@ def run_sync(
             )
             # the source is checked: the member calls start now, while Dagster is imported, and
             # the raw step takes them over (pipelines/xmatters/early_members.py)
+            check_deployment_variables()  # before the first request, which comes next
             with early_members.started(plan.config):
                 # warm-up: the run's ExpectationsResource starts it anyway; started now, it imports
                 # GX while this process imports Dagster (on the other core)

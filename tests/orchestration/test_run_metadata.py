@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
-from orchestration.definitions import DEFAULT_OWNER, build_definitions
+from orchestration.definitions import build_definitions
+from orchestration.deployment_variables import DEFAULT_OWNER
 from orchestration.run_tags import STARTED_BY
 from orchestration.schedules import build_schedule
 from pipelines.xmatters.errors import ConfigError
