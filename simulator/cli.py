@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -49,10 +50,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         # --large-group-size: None until `_spec` knows --people (the demo's rule)
         default = None if name == "large_group_size" else getattr(_DEFAULTS, name)
         parser.add_argument(option, type=kind, default=default, help=help_text)
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="time from each request to its answer")
+    parser.add_argument(
+        "--latency-ms", type=_non_negative(float), default=0.0, help="time from each request to its answer"
+    )
     parser.add_argument(
         "--rate-limit",
-        type=int,
+        type=_non_negative(int),
         default=0,
         metavar="N",
         help="answer 429 with Retry-After: 1 beyond N requests in any second (default 0: no limit)",
@@ -122,6 +125,21 @@ def _spec(args: argparse.Namespace) -> OrgSpec:
     if knobs["large_group_size"] is None:
         knobs["large_group_size"] = min(_DEFAULTS.large_group_size, max(knobs["people"], 0))
     return OrgSpec(**knobs)
+
+
+def _non_negative(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind`, 0 or more (a negative latency or rate was accepted silently)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        return value
+
+    return parse
 
 
 def _port(text: str) -> int:

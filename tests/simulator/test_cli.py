@@ -154,9 +154,16 @@ def test_bad_knobs_are_one_line_naming_the_option(capsys):
     assert run_simulate(parser.parse_args(["--inactive-share", "2"])) == 2
     share_line = "baton-xmatters: error: --inactive-share must be within [0, 1], got 2.0\n"
     assert capsys.readouterr().err == share_line
-    for port, why in (("99999", "must be between 0 and 65535, got 99999"), ("abc", "must be a port number")):
-        with pytest.raises(SystemExit) as exit_info:  # was an OverflowError traceback from bind()
-            parser.parse_args(["--port", port])
+    refused = [
+        ("--port", "99999", "must be between 0 and 65535, got 99999"),  # was an OverflowError traceback
+        ("--port", "abc", "must be a port number"),
+        ("--latency-ms", "-5", "must be >= 0, got -5"),  # negative ones were accepted silently
+        ("--rate-limit", "-1", "must be >= 0, got -1"),
+        ("--latency-ms", "soon", "must be a number, got 'soon'"),
+    ]
+    for option, value, why in refused:
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([option, value])
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
-        assert err.startswith(f"baton-xmatters: error: argument --port: {why}") and err.count("\n") == 1
+        assert err.startswith(f"baton-xmatters: error: argument {option}: {why}") and err.count("\n") == 1
