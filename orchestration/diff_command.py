@@ -20,6 +20,7 @@ import duckdb
 
 from orchestration.history import CHANGE_KINDS, AccessChanges
 from orchestration.paths import data_paths, user_path
+from orchestration.preflight import warehouse_directory_message
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id
 from pipelines.terminal_text import printable, terminal_lines
 
@@ -91,12 +92,8 @@ def run_diff(options: argparse.Namespace) -> int:
 
 def read_changes(warehouse: Path, *, last: int = 1, since: str | None = None) -> list[SyncChanges]:
     """The selected syncs, newest first, each with its change rows."""
-    if warehouse.is_dir():  # --warehouse given the data home, not the file in it
-        raise DiffError(
-            f"--warehouse: {warehouse} is a directory; name the DuckDB file, "
-            f"e.g. {warehouse}/warehouse.duckdb",
-            EXIT_USAGE,
-        )
+    if (directory := warehouse_directory_message(warehouse)) is not None:
+        raise DiffError(directory, EXIT_USAGE)
     if not warehouse.is_file():
         raise DiffError(f"--warehouse: no warehouse at {warehouse} (no sync has run there)", EXIT_USAGE)
     try:

@@ -7,16 +7,18 @@ flag and the path and says what to do instead.
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from pathlib import Path
 
 import duckdb
 
+from pipelines.c1z.container import V1_MAGIC, V3_MAGIC
 from pipelines.xmatters.errors import XmattersError
 
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file (its main header)
-C1Z_MAGIC = b"C1Z"  # every .c1z container: C1ZF\0 (v1), C1Z3 (v3)
+C1Z_MAGIC = os.path.commonprefix([V1_MAGIC, V3_MAGIC])  # b"C1Z": every .c1z container
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
@@ -68,10 +70,8 @@ def _file_kind(path: Path) -> str:
 
 def check_warehouse_file(path: Path) -> None:
     """`--warehouse` must be a DuckDB database or not exist yet (then the sync creates it)."""
-    if path.is_dir():
-        raise XmattersError(
-            f"--warehouse: {path} is a directory; name the DuckDB file, e.g. {path}/warehouse.duckdb"
-        )
+    if (directory := warehouse_directory_message(path)) is not None:
+        raise XmattersError(directory)
     if not path.exists() or path.stat().st_size == 0:
         return
     try:
@@ -81,6 +81,13 @@ def check_warehouse_file(path: Path) -> None:
         raise XmattersError(f"--warehouse: cannot read {path}: {exc.strerror}") from None
     if header[8:12] != DUCKDB_MAGIC:
         raise XmattersError(f"--warehouse: not a DuckDB database: {path} (left as it is)")
+
+
+def warehouse_directory_message(path: Path) -> str | None:
+    """What to say when `--warehouse` names a directory (the data home, not the file in it)."""
+    if not path.is_dir():
+        return None
+    return f"--warehouse: {path} is a directory; name the DuckDB file, e.g. {path}/warehouse.duckdb"
 
 
 def check_warehouse_unlocked(path: Path) -> None:

@@ -38,6 +38,7 @@ from typing import IO, Any
 import duckdb
 
 from orchestration.paths import data_paths, user_path
+from orchestration.preflight import warehouse_directory_message
 from pipelines.terminal_text import printable
 
 EXIT_OK = 0
@@ -99,12 +100,8 @@ def run_sql(options: argparse.Namespace, stdin: IO[str] | None = None, stdout: I
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     warehouse = user_path(options.warehouse) if options.warehouse else data_paths().warehouse
-    if warehouse.is_dir():  # --warehouse given the data home, not the file in it
-        return _fail(
-            f"--warehouse: {warehouse} is a directory; name the DuckDB file, "
-            f"e.g. {warehouse}/warehouse.duckdb",
-            EXIT_USAGE,
-        )
+    if (directory := warehouse_directory_message(warehouse)) is not None:
+        return _fail(directory, EXIT_USAGE)
     if not warehouse.is_file():
         hint = "" if options.warehouse else " (run a sync first, or give --warehouse)"
         return _fail(f"no warehouse at {warehouse}{hint}", EXIT_USAGE)

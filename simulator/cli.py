@@ -135,7 +135,7 @@ def _non_negative(kind: type[int] | type[float]) -> Callable[[str], int | float]
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if value < 0:
+        if not value >= 0:  # NaN too
             raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
         return value
 

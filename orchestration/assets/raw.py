@@ -23,7 +23,6 @@ from orchestration.sync_source import last_source, require_same_source
 from pipelines.released_memory import release_unused_memory
 from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.early_members import EarlyMembers
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
 from pipelines.xmatters.member_calls import MemberProcess
 from pipelines.xmatters.report import ExtractReport
@@ -119,7 +118,7 @@ def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
 @contextmanager
 def _member_calls(
     context: dg.AssetExecutionContext, config: XmattersConfig
-) -> Iterator[tuple[MemberProcess | None, EarlyMembers | None]]:
+) -> Iterator[tuple[MemberProcess | None, early_members.EarlyMembers | None]]:
     """The member-call process, when this run materializes the member rows: the `/groups` listing
     hands it each page's groups as the page arrives (`source.OfferedGroups`), which a run of
     `groups` alone must not do (calls nobody reads). The CLI's, started before the run with its

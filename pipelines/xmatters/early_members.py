@@ -4,7 +4,7 @@ Why: a CLI sync spends ~1.5 s importing Dagster and dlt and building the run bef
 starts, and at 20 ms a request the ~2,000 member calls of a 2,000-group tenant take ~5 s after
 that (docs/benchmarks.md, eleventh round). `EarlyMembers` starts the member-call process as soon as
 the flags and the source are checked, lists `/groups` on a thread of this process and offers each
-page to the child as it arrives, exactly as `source.OfferedGroups` does in the raw step; the
+page to the child as it arrives (`MemberProcess.offer_pages`, as the raw step does); the
 child's answer waits in its bounded reply queue (`member_worker.QueuedReplies`) until the raw step
 reads it.
 
@@ -29,13 +29,12 @@ from typing import Any
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
-from pipelines.xmatters.member_calls import MemberProcess, listed_group
+from pipelines.xmatters.member_calls import CANCEL_POLL_S, MemberProcess
 from pipelines.xmatters.report import ExtractReport
 
 logger = logging.getLogger(__name__)
 
 _Page = list[dict[str, Any]]
-_CANCEL_POLL_S = 0.1  # how often a listing still under way checks for a cancelled extract
 
 # The early child runs at a lower priority than the sync: during start-up the sync's imports, this
 # child and the simulator or proxy compete for two cores, and at equal priority the imports took
@@ -60,10 +59,8 @@ class EarlyMembers:
 
     def _list(self) -> None:
         try:
-            for page in self._client.group_pages():
-                self.process.offer([listed_group(item) for item in page], last=False)
+            for page in self.process.offer_pages(self._client.group_pages()):
                 self._pages.put(page)
-            self.process.offer((), last=True)
             self._pages.put(None)
         except BaseException as exc:  # noqa: BLE001 - raised where the raw step reads the listing
             self._pages.put(exc)
@@ -80,7 +77,7 @@ class EarlyMembers:
         try:
             while True:
                 try:
-                    page = self._pages.get(timeout=_CANCEL_POLL_S)
+                    page = self._pages.get(timeout=CANCEL_POLL_S)
                 except queue.Empty:
                     if client.cancelled:
                         self._client.cancel()  # its next request raises: the listing ends

@@ -96,13 +96,13 @@ def member_tables(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def listed_group(item: dict[str, Any]) -> tuple[str, str | None]:
+def _listed_group(item: dict[str, Any]) -> tuple[str, str | None]:
     """A `/groups` item as the member calls take it: (id, target name or None)."""
     name = item.get("targetName")
     return item["id"], name if isinstance(name, str) else None
 
 
-_CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while no reply arrives
+CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while nothing arrives
 
 
 class MemberProcess:
@@ -140,7 +140,7 @@ class MemberProcess:
         """`member_calls.member_tables` run by the child: the same tables, skipped groups and errors.
 
         The child's request counts are added to `client.report`, its log records are logged here. A
-        cancelled client (another resource failed) ends the child within `_CANCEL_POLL_S`.
+        cancelled client (another resource failed) ends the child within `CANCEL_POLL_S`.
         """
         if not self._in_step:
             raise XmattersError("the member-call process was stopped by an earlier failure")
@@ -168,6 +168,14 @@ class MemberProcess:
         except WorkerDied:
             self._offer_failed = True
 
+    def offer_pages(self, pages: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+        """`/groups` pages as they arrive, each page's groups offered first; the listing's end closes
+        the offer (`offered_tables` reads the answer)."""
+        for page in pages:
+            self.offer([_listed_group(item) for item in page], last=False)
+            yield page
+        self.offer((), last=True)
+
     def offered_tables(self, client: XmattersClient) -> Iterator[pa.Table | SkippedGroup]:
         """The answer to the request of `offer` (closed first): as `member_tables` answers."""
         if self._offer != "closed":
@@ -181,7 +189,7 @@ class MemberProcess:
             while not done:
                 if client.cancelled:
                     return
-                if not self._worker.readable(_CANCEL_POLL_S):
+                if not self._worker.readable(CANCEL_POLL_S):
                     continue
                 frame = self._receive()
                 if frame.kind == "table" and frame.table is not None:

@@ -20,7 +20,7 @@ from pipelines.xmatters import settings
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.early_members import EarlyMembers
-from pipelines.xmatters.member_calls import MemberProcess, listed_group, member_tables
+from pipelines.xmatters.member_calls import MemberProcess, member_tables
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
 from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.tables import (
@@ -131,10 +131,7 @@ class OfferedGroups:
         if self.early is not None:
             yield from self.early.pages(client)
             return
-        for page in client.group_pages():
-            self.process.offer([listed_group(item) for item in page], last=False)
-            yield page
-        self.process.offer((), last=True)
+        yield from self.process.offer_pages(client.group_pages())
 
     def member_tables(self, client: XmattersClient) -> Iterable[pa.Table | SkippedGroup]:
         """The answer to every offered group, for the first groups table; nothing for the others
