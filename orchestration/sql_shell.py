@@ -40,6 +40,7 @@ import duckdb
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
 from pipelines.terminal_text import printable
+from pipelines.xmatters.settings_table import non_empty
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -80,7 +81,9 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--output-format", choices=("table", "csv", "json"), default="table", help="default table"
     )
     parser.add_argument(
-        "--warehouse", help="the DuckDB file (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
+        "--warehouse",
+        type=non_empty,
+        help="the DuckDB file (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)",
     )
     parser.add_argument(
         "--wait",

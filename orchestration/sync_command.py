@@ -31,7 +31,7 @@ from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import ConfigError, XmattersError
-from pipelines.xmatters.settings_table import add_arguments, check, values_from
+from pipelines.xmatters.settings_table import add_arguments, check, non_empty, values_from
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -70,7 +70,9 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of both settings tables, plus where the warehouse is and how much to log."""
     sections = add_arguments(parser, XmattersConfig, SyncOptions)
     sections[OUTPUT].add_argument(
-        "--warehouse", help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
+        "--warehouse",
+        type=non_empty,
+        help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)",
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
