@@ -147,7 +147,8 @@ def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str
     for run in chosen:
         index = position[run[0]]
         previous = runs[index + 1] if index + 1 < len(runs) else None
-        new_source = previous is not None and None not in (run[2], previous[2]) and run[2:4] != previous[2:4]
+        # another tenant (base URL); another account of the same tenant is the same source
+        new_source = previous is not None and None not in (run[2], previous[2]) and run[2] != previous[2]
         sync = SyncChanges(
             sync_id=run[0],
             published_at=run[1],
