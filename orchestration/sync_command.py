@@ -94,14 +94,16 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     """Flags over BATON_* variables over defaults, every setting checked (ConfigError names the flag)."""
     flags = vars(options)
     config = XmattersConfig.from_sources(flags, env)
-    sync_options = SyncOptions(**values_from(SyncOptions, flags, env))
-    check(sync_options)
+    labels: dict[str, str] = {}
+    sync_options = SyncOptions(**values_from(SyncOptions, flags, env, labels))
+    check(sync_options, labels)
     paths = data_paths(env)
     sync_file = Path(sync_options.sync_file).expanduser().resolve()
-    _require_writable_dir(sync_file.parent, "-f/--file")
+    file_label = "BATON_FILE" if labels.get("sync_file") == "BATON_FILE" else "-f/--file"  # what gave it
+    _require_writable_dir(sync_file.parent, file_label)
     warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
-    preflight.check_sync_file(sync_file, warehouse)
+    preflight.check_sync_file(sync_file, warehouse, file_label)
     preflight.check_warehouse_file(warehouse)
     return SyncPlan(
         config=config,

@@ -179,3 +179,20 @@ def test_a_bad_value_from_a_variable_is_named_by_that_variable(capsys, monkeypat
     monkeypatch.delenv(variable)
     assert main([flag, value]) == 2
     assert capsys.readouterr().err.startswith(f"baton-xmatters: error: xmatters: {flag} {value!r}")
+
+
+def test_a_sync_file_from_baton_file_is_named_by_it(capsys, monkeypatch, tmp_path):
+    """`BATON_FILE=<a directory>` was reported as `-f/--file: ... is a directory`."""
+    for name, value in {"BATON_BASE_URL": "http://127.0.0.1:9/api/xm/1", "BATON_USERNAME": "u"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BATON_PASSWORD", "p")
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BATON_FILE", str(tmp_path))
+    assert main([]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"baton-xmatters: error: xmatters: BATON_FILE: {tmp_path} is a directory"
+    )
+    assert main(["-f", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"baton-xmatters: error: xmatters: -f/--file: {tmp_path} is a directory"
+    )
