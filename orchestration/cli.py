@@ -10,7 +10,6 @@ import difflib
 import gc
 import importlib
 import logging
-import re
 import shlex
 import signal
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 from orchestration import interrupts
+from pipelines.argument_parser import OneLineErrorParser
 from pipelines.terminal_text import terminal_lines
 
 
@@ -61,40 +61,6 @@ def version() -> str:
         return f"baton-xmatters {metadata.version('baton-xmatters')}"
     except metadata.PackageNotFoundError:
         return "baton-xmatters (version unknown: not installed)"
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse with the family's one-line errors: `baton-xmatters: error: ...`, no usage block.
-
-    A mistyped flag gets a "did you mean"; the words argparse could not place are not echoed (after
-    `--pasword` comes the password itself).
-    """
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"baton-xmatters: error: {self._explained(message)} (see {self.prog} --help)\n")
-
-    def _explained(self, message: str) -> str:
-        ambiguous = re.match(r"ambiguous option: (-[^=\s]*)=\S*( could match .*)", message)
-        if ambiguous:  # `--pass=<the password>`: the flag as typed, not its value
-            return f"ambiguous option: {ambiguous.group(1)}{ambiguous.group(2)}"
-        prefix = "unrecognized arguments: "
-        if not message.startswith(prefix):
-            return message
-        words = message[len(prefix) :].split()
-        flags = [word.split("=", 1)[0] for word in words if word.startswith("-")]
-        others = len(words) - len(flags)
-        hidden = f"{others} {'word' if others == 1 else 'words'} (not shown)"
-        if not flags:
-            return f"unrecognized: {hidden}"
-        text = f"unrecognized {'argument' if len(flags) == 1 else 'arguments'} {' '.join(flags)}"
-        if others:
-            text += f" and {hidden}"
-        known = [option for option in self._option_string_actions if option.startswith("--")]
-        for flag in flags:
-            close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
-            if close:
-                return f"{text}; did you mean {close[0]}?"
-        return text
 
 
 def build_sync_parser() -> argparse.ArgumentParser:
@@ -152,8 +118,13 @@ def _main(args: list[str]) -> int:
     options = build_sync_parser().parse_args(args)
     _configure_logging(options.log_level)
     from orchestration.service.settings import read_settings
+    from pipelines.xmatters.errors import ConfigError
 
-    service = read_settings(options)
+    try:
+        service = read_settings(options)
+    except ConfigError as exc:  # `--client-id ""`: one line, as every other flag
+        print(f"baton-xmatters: error: {exc}", file=sys.stderr)
+        return 2
     if service.enabled:  # a C1 client id/secret: the self-hosted connector (orchestration/service)
         from orchestration.service.run import run_service
 

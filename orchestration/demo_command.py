@@ -44,10 +44,18 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def demo_spec(people: int, groups: int, seed: int) -> OrgSpec:
-    """The demo's tenant. Its large group (several member pages) is no bigger than the tenant, so a
-    small demo is not mostly people outside the API account's scope."""
+    """The demo's tenant. Its large group (several member pages) is no bigger than the tenant and it
+    has no more people outside the API account's scope than in it, so a small demo is not mostly
+    such people (and `--people 0` has none: an empty tenant, as `simulate --people 0`)."""
     large_group_size = min(_SPEC.large_group_size, people)
-    return OrgSpec(seed=seed, people=people, groups=groups, large_group_size=large_group_size)
+    hidden_people = min(_SPEC.hidden_people, max(people, 0))
+    return OrgSpec(
+        seed=seed,
+        people=people,
+        groups=groups,
+        large_group_size=large_group_size,
+        hidden_people=hidden_people,
+    )
 
 
 def run_demo(options: argparse.Namespace) -> int:

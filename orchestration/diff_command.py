@@ -23,6 +23,7 @@ from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id
 from pipelines.terminal_text import printable, terminal_lines
+from pipelines.xmatters.settings_table import non_empty
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NAMED_COLUMNS = {"changed_at", "group_name", "principal_type", "principal_name"}
@@ -69,7 +70,9 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--last", type=int, metavar="N", help="the newest N published syncs (default 1)")
     which.add_argument("--since", metavar="SYNC_ID", help="every sync published after SYNC_ID")
     parser.add_argument(
-        "--warehouse", help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
+        "--warehouse",
+        type=non_empty,
+        help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)",
     )
     parser.add_argument("-o", "--output-format", choices=("table", "console", "json"), default="table")
 
@@ -144,7 +147,8 @@ def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str
     for run in chosen:
         index = position[run[0]]
         previous = runs[index + 1] if index + 1 < len(runs) else None
-        new_source = previous is not None and None not in (run[2], previous[2]) and run[2:4] != previous[2:4]
+        # another tenant (base URL); another account of the same tenant is the same source
+        new_source = previous is not None and None not in (run[2], previous[2]) and run[2] != previous[2]
         sync = SyncChanges(
             sync_id=run[0],
             published_at=run[1],

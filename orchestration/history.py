@@ -120,8 +120,9 @@ def compute_changes(con: duckdb.DuckDBPyConnection, retention: int) -> AccessCha
 
 
 def _other_source(newer: tuple[str | None, ...], older: tuple[str | None, ...]) -> bool:
-    """Both sources recorded and different (a sync of an earlier version recorded none)."""
-    return newer[0] is not None and older[0] is not None and tuple(newer) != tuple(older)
+    """Both sources recorded and of different tenants (a sync of an earlier version recorded none);
+    (url, account) pairs, of which only the URL counts (orchestration/sync_source.py)."""
+    return newer[0] is not None and older[0] is not None and newer[0] != older[0]
 
 
 def _recompute(con: duckdb.DuckDBPyConnection, sync_id: str, previous: str | None) -> None:

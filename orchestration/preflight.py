@@ -22,24 +22,25 @@ C1Z_MAGIC = os.path.commonprefix([V1_MAGIC, V3_MAGIC])  # b"C1Z": every .c1z con
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
-def check_sync_file(path: Path, warehouse: Path | None = None) -> None:
+def check_sync_file(path: Path, warehouse: Path | None = None, label: str = "-f/--file") -> None:
     """`-f` must name a file: a directory (or a link to one) cannot be replaced by the new `.c1z`,
     and anything else but a regular file must not be: the `.c1z` is renamed over the path, so
     `-f /dev/null` as root replaced the device node itself with the sync file. An existing file is
     replaced only when it is a `.c1z` (or empty), as `--warehouse` only opens a DuckDB database:
-    `-f var/warehouse.duckdb` replaced the warehouse, its whole history, with the sync file."""
+    `-f var/warehouse.duckdb` replaced the warehouse, its whole history, with the sync file.
+    `label` names what gave the path: `BATON_FILE` when the variable did."""
     if warehouse is not None and path == warehouse:
         raise XmattersError(
-            f"-f/--file and --warehouse both name {path}; the .c1z would replace the warehouse: "
+            f"{label} and --warehouse both name {path}; the .c1z would replace the warehouse: "
             f"name another file, e.g. {path.parent}/sync.c1z"
         )
     if path.is_dir():
         raise XmattersError(
-            f"-f/--file: {path} is a directory; name the .c1z file to write, e.g. {path}/sync.c1z"
+            f"{label}: {path} is a directory; name the .c1z file to write, e.g. {path}/sync.c1z"
         )
     if path.exists() and not path.is_file():
         raise XmattersError(
-            f"-f/--file: {path} is not a regular file ({_file_kind(path)}) and would be replaced by the "
+            f"{label}: {path} is not a regular file ({_file_kind(path)}) and would be replaced by the "
             f".c1z; name the .c1z file to write, e.g. {path.parent}/sync.c1z"
         )
     if path.is_file() and path.stat().st_size > 0:
@@ -47,10 +48,10 @@ def check_sync_file(path: Path, warehouse: Path | None = None) -> None:
             with open(path, "rb") as handle:
                 header = handle.read(len(C1Z_MAGIC))
         except OSError as exc:
-            raise XmattersError(f"-f/--file: cannot read {path}: {exc.strerror}") from None
+            raise XmattersError(f"{label}: cannot read {path}: {exc.strerror}") from None
         if header != C1Z_MAGIC:
             raise XmattersError(
-                f"-f/--file: {path} exists and is not a .c1z file (left as it is); name the .c1z file "
+                f"{label}: {path} exists and is not a .c1z file (left as it is); name the .c1z file "
                 f"to write, e.g. {path.parent}/sync.c1z"
             )
 

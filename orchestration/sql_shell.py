@@ -40,10 +40,12 @@ import duckdb
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
 from pipelines.terminal_text import printable
+from pipelines.xmatters.settings_table import non_empty
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+OWNER_ONLY_UMASK = 0o077  # sync_command.PRIVATE_UMASK (not imported: that module loads far more)
 DEFAULT_WAIT_S = 3600.0  # a sync of a large tenant takes minutes; Dagster's own cap is 2 h
 _LOCK_MARKER = "Could not set lock on file"
 _TABLES = (
@@ -54,6 +56,17 @@ _HELP = (
     "End a statement with ';'. Each statement opens the warehouse read-only and closes it again, so\n"
     "SET and temporary tables do not carry over. .tables lists the tables, .quit (or Ctrl-D) exits."
 )
+
+
+@contextmanager
+def _owner_only_files() -> Iterator[None]:
+    """What a statement writes (`ATTACH 'copy.duckdb'`, `COPY ... TO`, `EXPORT DATABASE`) is
+    readable by its owner only, as the warehouse it copies (the sync runs under umask 077 too)."""
+    previous = os.umask(OWNER_ONLY_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 class WarehouseBusy(Exception):
@@ -80,7 +93,9 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--output-format", choices=("table", "csv", "json"), default="table", help="default table"
     )
     parser.add_argument(
-        "--warehouse", help="the DuckDB file (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
+        "--warehouse",
+        type=non_empty,
+        help="the DuckDB file (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)",
     )
     parser.add_argument(
         "--wait",
@@ -145,6 +160,10 @@ class ReadOnlyWarehouse:
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with _owner_only_files():
+            yield from self._connection_to_the_file()
+
+    def _connection_to_the_file(self) -> Iterator[duckdb.DuckDBPyConnection]:
         deadline = None if self.wait_s is None else time.monotonic() + self.wait_s
         delay = 0.1
         announced = False

@@ -31,7 +31,7 @@ from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import ConfigError, XmattersError
-from pipelines.xmatters.settings_table import add_arguments, check, values_from
+from pipelines.xmatters.settings_table import add_arguments, check, non_empty, values_from
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -70,7 +70,9 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of both settings tables, plus where the warehouse is and how much to log."""
     sections = add_arguments(parser, XmattersConfig, SyncOptions)
     sections[OUTPUT].add_argument(
-        "--warehouse", help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)"
+        "--warehouse",
+        type=non_empty,
+        help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)",
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -92,14 +94,16 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     """Flags over BATON_* variables over defaults, every setting checked (ConfigError names the flag)."""
     flags = vars(options)
     config = XmattersConfig.from_sources(flags, env)
-    sync_options = SyncOptions(**values_from(SyncOptions, flags, env))
-    check(sync_options)
+    labels: dict[str, str] = {}
+    sync_options = SyncOptions(**values_from(SyncOptions, flags, env, labels))
+    check(sync_options, labels)
     paths = data_paths(env)
     sync_file = Path(sync_options.sync_file).expanduser().resolve()
-    _require_writable_dir(sync_file.parent, "-f/--file")
+    file_label = "BATON_FILE" if labels.get("sync_file") == "BATON_FILE" else "-f/--file"  # what gave it
+    _require_writable_dir(sync_file.parent, file_label)
     warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
-    preflight.check_sync_file(sync_file, warehouse)
+    preflight.check_sync_file(sync_file, warehouse, file_label)
     preflight.check_warehouse_file(warehouse)
     return SyncPlan(
         config=config,

@@ -34,8 +34,8 @@ class SyncOptions:
         check=between(0, 1),
     )
     new_source: bool = setting(
-        "allow a base URL or account other than the warehouse's last sync (otherwise refused); its change "
-        "history and the sudden-drop check start over",
+        "allow a base URL (another tenant) other than the warehouse's last sync (otherwise refused; another "
+        "account of the same tenant needs no flag); its change history and the sudden-drop check start over",
         default=False,
         group=OUTPUT,
         flag="--new-source",

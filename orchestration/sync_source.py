@@ -1,18 +1,24 @@
-"""One warehouse, one source: which xMatters tenant (base URL + account) a warehouse's syncs read.
+"""One warehouse, one source: which xMatters tenant (its base URL) a warehouse's syncs read.
 
-Every published sync records its source in `c1.sync_runs`. A sync of another source would make
-the change history and the "sudden drop" check compare two tenants (thousands of fake grants
-added and removed), and replace a real warehouse's tables. So a sync whose source differs from the
-warehouse's last published sync is refused before any request and before anything is written,
-unless the user says it is meant (`--new-source`, `SyncSettings.new_source`): then history and
-drop check start over from it. The password is never part of the source.
+Every published sync records its source in `c1.sync_runs`: the base URL and, for the record, the
+account it was read as. A sync of another tenant would make the change history and the "sudden
+drop" check compare two tenants (thousands of fake grants added and removed), and replace a real
+warehouse's tables. So a sync whose base URL differs from the warehouse's last published sync is
+refused before any request and before anything is written, unless the user says it is meant
+(`--new-source`, `SyncSettings.new_source`): then history and drop check start over from it.
+
+The account is not part of the comparison: moving from a user and password to an API key
+(`x-api-key-<id>`) of the same tenant is the same source, as C1 sees one connector; its history
+goes on, and the drop check still catches a key that sees less (a narrower permission scope).
+Warehouses of earlier versions, which compared the account too, need no migration: the stored
+columns are the same. The password is never part of the source.
 
 No Dagster import: the CLI checks this before it loads the orchestrator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,10 +31,13 @@ SOURCE_COLUMNS = {"source_url": "VARCHAR", "source_account": "VARCHAR"}
 
 @dataclass(frozen=True)
 class SyncSource:
-    """A normalized base URL and the account (user name or API key id) it is read as."""
+    """A normalized base URL and the account (user name or API key id) it is read as.
+
+    Two sources are equal when their URLs are: the account is shown, never compared.
+    """
 
     url: str
-    account: str
+    account: str = field(compare=False)
 
     @classmethod
     def of(cls, base_url: str, account: str) -> SyncSource:
@@ -110,7 +119,7 @@ def read_last_source(warehouse: Path) -> SyncSource | None:
 
 
 def is_new_source(previous: SyncSource | None, current: SyncSource) -> bool:
-    """True when the warehouse holds syncs of a known source other than `current`."""
+    """True when the warehouse holds syncs of a known tenant other than `current`'s (any account)."""
     return previous is not None and previous != current
 
 

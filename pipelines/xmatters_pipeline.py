@@ -17,7 +17,8 @@ Flags win over BATON_* variables; dlt's configuration is used when neither gives
 URL, user name or password (mixing the two would make it unclear which instance is read).
 
 Then query: duckdb -readonly var/warehouse.duckdb "select count(*) from xmatters_raw.group_members"
-Exit status 0 on success, 1 with a one-line cause on stderr on failure.
+Exit status 0 on success; otherwise one line `xmatters_pipeline: error: <cause>` on stderr, exit 2
+for a bad flag or setting (nothing was requested) and 1 for a failed load, as `baton-xmatters`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,19 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from pipelines.argument_parser import OneLineErrorParser
+from pipelines.terminal_text import printable
 from pipelines.xmatters.config import XmattersConfig, dlt_configured
-from pipelines.xmatters.errors import PREFIX, ConfigError, XmattersError
+from pipelines.xmatters.errors import (
+    CREDENTIALS_HINT,
+    DLT_CREDENTIALS_HINT,
+    PREFIX,
+    ConfigError,
+    XmattersError,
+)
 from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.settings_table import add_arguments, declared, given
+from pipelines.xmatters.settings_table import add_arguments, declared, given, non_empty
 
 # The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME.
 DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME", "var"))
@@ -43,18 +52,38 @@ DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME", "var"))
 logger = logging.getLogger("pipelines.xmatters_pipeline")
 
 
+PROG = "python -m pipelines.xmatters_pipeline"
+COMMAND = "xmatters_pipeline"  # what its error lines start with, as `baton-xmatters: error: ...`
+EXIT_FAILED = 1
+EXIT_USAGE = 2  # a bad flag or setting: nothing was requested (as the CLI)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """The flags; a bad one is one line `xmatters_pipeline: error: ...`, exit 2 (as `baton-xmatters`)."""
+    parser = OneLineErrorParser(prog=PROG, command=COMMAND, description=__doc__.splitlines()[0])
     add_arguments(parser, XmattersConfig)
     parser.add_argument(
-        "--warehouse", type=Path, default=DEFAULT_HOME / "warehouse.duckdb", help="DuckDB file"
+        "--warehouse",
+        type=lambda text: Path(non_empty(text)),
+        default=DEFAULT_HOME / "warehouse.duckdb",
+        help="DuckDB file",
     )
     parser.add_argument(
-        "--pipelines-dir", type=Path, default=DEFAULT_HOME / "dlt", help="dlt working directory"
+        "--pipelines-dir",
+        type=lambda text: Path(non_empty(text)),
+        default=DEFAULT_HOME / "dlt",
+        help="dlt working directory",
     )
     parser.add_argument("--simulate", action="store_true", help="extract from an embedded xMatters simulator")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
+
+
+def uses_dlt_configuration(flags: Mapping[str, Any], env: Mapping[str, str]) -> bool:
+    """Whether the connection is read from dlt's configuration: no flag or BATON_* variable gives
+    any part of it, and dlt's providers hold a base URL."""
+    connection = {item.name for item in declared(XmattersConfig) if item.spec.required}
+    return not given(XmattersConfig, flags, env) & connection and dlt_configured()
 
 
 def resolve_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> XmattersConfig:
@@ -62,8 +91,7 @@ def resolve_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> Xmatters
 
     On dlt's route a tuning flag that was given (`--concurrency 2`) still wins over its dlt key.
     """
-    connection = {item.name for item in declared(XmattersConfig) if item.spec.required}
-    if not given(XmattersConfig, flags, env) & connection and dlt_configured():
+    if uses_dlt_configuration(flags, env):
         return XmattersConfig.from_dlt(flags)
     try:
         return XmattersConfig.from_sources(flags, env)
@@ -94,14 +122,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = ExtractReport()
         try:
             config = resolve_config(flags, os.environ)
+        except ConfigError as exc:
+            return fail(str(exc), EXIT_USAGE)
+        try:
             load_raw(config, args.warehouse, pipelines_dir=args.pipelines_dir, report=report)
         except XmattersError as exc:
-            print(exc, file=sys.stderr)
-            return 1
+            message = str(exc)
+            if uses_dlt_configuration(flags, os.environ):  # a 401 names where this route read the user
+                message = message.replace(CREDENTIALS_HINT, DLT_CREDENTIALS_HINT)
+            return fail(message, EXIT_FAILED)
     print(f"xmatters_raw in {args.warehouse}: {report.summary()}")
     for skipped in report.skipped_groups:
         print(f"warning: group {skipped.group_id} ({skipped.name}) skipped: {skipped.reason}")
     return 0
+
+
+def fail(message: str, code: int) -> int:
+    print(f"{COMMAND}: error: {printable(message)}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from simulator.faults import Faults
 from simulator.org import OrgSpec, build_org
 
 _DEFAULTS = OrgSpec()
+# Knobs whose default is capped by --people: a small tenant is not mostly people out of scope.
+_AT_MOST_PEOPLE = ("large_group_size", "hidden_people")
 # The scale knobs: each `OrgSpec` field is the option of the same name (`--members-per-group`), with
 # the field's default. One table feeds both the parser and the spec, so a knob cannot be parsed and
 # then not passed on. (field, type, help)
@@ -25,7 +27,12 @@ _ORG_OPTIONS: tuple[tuple[str, type, str | None], ...] = (
     ("groups", int, "groups returned by /groups"),
     ("members_per_group", int, "average member items of a regular group"),
     ("inactive_share", float, "fraction of people with status INACTIVE"),
-    ("hidden_people", int, "group members that /people does not return (permission scope)"),
+    (
+        "hidden_people",
+        int,
+        f"group members that /people does not return (permission scope; default {_DEFAULTS.hidden_people}, "
+        "or --people if fewer: no people, no hidden ones)",
+    ),
     ("large_groups", int, "groups with --large-group-size members (several member pages)"),
     (
         "large_group_size",
@@ -47,8 +54,8 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         if kind is bool:  # a switch
             parser.add_argument(option, action="store_true", default=getattr(_DEFAULTS, name), help=help_text)
             continue
-        # --large-group-size: None until `_spec` knows --people (the demo's rule)
-        default = None if name == "large_group_size" else getattr(_DEFAULTS, name)
+        # None until `_spec` knows --people (the demo's rule)
+        default = None if name in _AT_MOST_PEOPLE else getattr(_DEFAULTS, name)
         parser.add_argument(option, type=kind, default=default, help=help_text)
     parser.add_argument(
         "--latency-ms", type=_non_negative(float), default=0.0, help="time from each request to its answer"
@@ -120,10 +127,13 @@ def named_by_option(exc: ValueError) -> str:
 
 def _spec(args: argparse.Namespace) -> OrgSpec:
     """The organisation the options describe. Without --large-group-size the large group is at most
-    --people: `--people 200` once gave 200 people and 2,300 hidden ones (filling a 2,500 group)."""
+    --people: `--people 200` once gave 200 people and 2,300 hidden ones (filling a 2,500 group).
+    Without --hidden-people there are at most --people hidden ones: `--people 0` served 5 people
+    (as members) in a tenant announced as having none."""
     knobs = {name: getattr(args, name) for name, _, _ in _ORG_OPTIONS}
-    if knobs["large_group_size"] is None:
-        knobs["large_group_size"] = min(_DEFAULTS.large_group_size, max(knobs["people"], 0))
+    for name in _AT_MOST_PEOPLE:
+        if knobs[name] is None:
+            knobs[name] = min(getattr(_DEFAULTS, name), max(knobs["people"], 0))
     return OrgSpec(**knobs)
 
 

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,12 @@ logger = logging.getLogger("baton_xmatters.service")
 
 
 def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
+    if (unused := sync_file_given(options, os.environ)) is not None:
+        return fail(
+            f"{unused} has no effect in service mode: each C1 task's .c1z is written under --c1z-temp-dir "
+            "(BATON_C1Z_TEMP_DIR, default the system temp dir) and uploaded to C1; leave it out",
+            EXIT_USAGE,
+        )
     try:
         credentials = parse_credentials(settings.client_id, settings.client_secret)
         plan = plan_from_options(options, os.environ)  # the xMatters settings, checked now, not per task
@@ -67,6 +74,18 @@ def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
         client.close()
     logger.info("service stopped")
     return EXIT_OK
+
+
+def sync_file_given(options: argparse.Namespace, env: Mapping[str, str]) -> str | None:
+    """`-f/--file` or `BATON_FILE` when one is set: the name to refuse it by, else None.
+
+    In baton-sdk's service mode the task decides where its `.c1z` goes (a temporary file, uploaded
+    and deleted) and Go connectors ignore `--file` without a word; a user who passes it expects a
+    file there that never appears, so it is refused instead of ignored.
+    """
+    if getattr(options, "sync_file", None) is not None:
+        return "-f/--file"
+    return "BATON_FILE" if env.get("BATON_FILE") else None
 
 
 def _sync_options(options: argparse.Namespace, base_url: str, username: str, password: str) -> dict[str, Any]:

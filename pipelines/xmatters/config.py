@@ -146,10 +146,15 @@ class XmattersConfig:
         parts = urlsplit(self.base_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def validate(self) -> XmattersConfig:
-        """Raise `ConfigError` naming the first bad setting; return self so calls can chain."""
-        check(self)
-        _validate_base_url(self.base_url, self.allow_insecure_http)  # depends on two settings
+    def validate(self, labels: Mapping[str, str] | None = None) -> XmattersConfig:
+        """Raise `ConfigError` naming the first bad setting; return self so calls can chain.
+
+        `labels` (from `values_from`) say what gave each setting, so a bad `BATON_BASE_URL` is named
+        as such, not as the `--base-url` the user never typed.
+        """
+        check(self, labels)
+        label = (labels or {}).get("base_url", "--base-url")
+        _validate_base_url(self.base_url, self.allow_insecure_http, label)  # depends on two settings
         return self
 
     @property
@@ -159,14 +164,17 @@ class XmattersConfig:
     @classmethod
     def from_sources(cls, flags: Mapping[str, Any], env: Mapping[str, str]) -> XmattersConfig:
         """Build and validate a config from CLI flags (None: not given) and BATON_* variables."""
-        return cls(**values_from(cls, flags, env)).validate()
+        labels: dict[str, str] = {}
+        return cls(**values_from(cls, flags, env, labels)).validate(labels)
 
     @classmethod
     def from_dlt(cls, flags: Mapping[str, Any] | None = None) -> XmattersConfig:
         """Build and validate a config from dlt's providers (`.dlt/*.toml`, `SOURCES__XMATTERS__*`),
         with the flags that were given on top (a tuning flag wins over its dlt key)."""
-        given = values_from(cls, flags or {}, {})
-        return cls(**{**values_from_dlt(cls, DLT_SECTION), **given}).validate()
+        labels: dict[str, str] = {}
+        from_dlt = values_from_dlt(cls, DLT_SECTION, labels)
+        given = values_from(cls, flags or {}, {}, labels)
+        return cls(**{**from_dlt, **given}).validate(labels)
 
 
 def url_origin(url: str) -> tuple[str, str, int]:
@@ -186,28 +194,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _validate_base_url(url: str, allow_insecure_http: bool) -> None:
+def _validate_base_url(url: str, allow_insecure_http: bool, label: str = "--base-url") -> None:
     # The URL is echoed in messages, so refuse user info before anything could print it.
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError on a non-numeric port)
     except ValueError:
-        raise ConfigError("--base-url is not a valid URL") from None
+        raise ConfigError(f"{label} is not a valid URL") from None
     if parts.username is not None or parts.password is not None:
-        raise ConfigError("--base-url must not contain credentials; use --username and --password")
+        raise ConfigError(f"{label} must not contain credentials; use --username and --password")
     if parts.scheme.lower() not in ("http", "https"):
-        raise ConfigError(f"--base-url {url!r} must start with https:// (or http:// for a local server)")
+        raise ConfigError(f"{label} {url!r} must start with https:// (or http:// for a local server)")
     if not parts.hostname:
-        raise ConfigError(f"--base-url {url!r} has no host")
+        raise ConfigError(f"{label} {url!r} has no host")
     if parts.query or parts.fragment:
-        raise ConfigError(f"--base-url {url!r} must not have a query or fragment")
+        raise ConfigError(f"{label} {url!r} must not have a query or fragment")
     if not parts.path.rstrip("/").endswith(settings.API_PATH):
         raise ConfigError(
-            f"--base-url {url!r} must end in {settings.API_PATH}, e.g. https://company.xmatters.com{settings.API_PATH}"
+            f"{label} {url!r} must end in {settings.API_PATH}, e.g. https://company.xmatters.com{settings.API_PATH}"
         )
     if parts.scheme.lower() == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
         raise ConfigError(
-            f"--base-url {url!r} uses plain http to a remote host, which would send the password "
+            f"{label} {url!r} uses plain http to a remote host, which would send the password "
             "unencrypted; use https or pass --allow-insecure-http"
         )
 

@@ -76,13 +76,23 @@ def error_class_for_status(status: int) -> type[XmattersError] | None:
     return ProtocolError
 
 
+# Where the credentials of a 401 come from: the CLI's and the Dagster runs' settings. The dlt-only
+# route (`python -m pipelines.xmatters_pipeline`) puts `DLT_CREDENTIALS_HINT` in its place when it
+# read them from dlt's configuration.
+CREDENTIALS_HINT = "check --username/--password or BATON_USERNAME/BATON_PASSWORD"
+DLT_CREDENTIALS_HINT = (
+    "check username and xmatters_password under [sources.xmatters] in .dlt/config.toml or "
+    ".dlt/secrets.toml, or SOURCES__XMATTERS__USERNAME/SOURCES__XMATTERS__XMATTERS_PASSWORD"
+)
+
+
 def describe_status(status: int, url: str, api_message: str | None) -> str:
     """`HTTP 401 from <url>: <xMatters message>` with a hint for the statuses users meet most."""
     text = f"HTTP {status} from {url}"
     if api_message:
         text += f": {api_message}"
     if status == 401:
-        text += " (check --username/--password or BATON_USERNAME/BATON_PASSWORD)"
+        text += f" ({CREDENTIALS_HINT})"
     elif status == 403:
         text += " (the account lacks permission to read this endpoint)"
     return text

@@ -165,15 +165,23 @@ def add_arguments(parser: argparse.ArgumentParser, *classes: type) -> dict[str, 
     return sections
 
 
-def values_from(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+def values_from(
+    cls: type, flags: Mapping[str, Any], env: Mapping[str, str], labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The settings given by a flag (keyed by dest, field name or flag), else by their variable.
 
     Settings given by neither are left out: the dataclass's defaults fill them in. A secret's file
     is read only when nothing before it gives the secret, flags before variables: `--password`,
     `--password-file`, `BATON_PASSWORD`, `BATON_PASSWORD_FILE` (a `--password-file` typed on the
     command line is not overruled by a `BATON_PASSWORD` left in the shell).
+
+    A flag given empty (`--base-url ""`, an unset shell variable expanded) is refused, naming it:
+    falling back to the variable would read a value the command line seemed to override. An empty
+    variable counts as unset, as in baton. `labels` receives, per setting read, what gave it (the
+    flag or the variable) so that `check` names what the user actually set.
     """
-    given = {_key(name): value for name, value in flags.items() if value is not None and value != ""}
+    _refuse_empty_flags(cls, flags)
+    given = {_key(name): value for name, value in flags.items() if value is not None}
     values: dict[str, Any] = {}
     for item in declared(cls):
         spec = item.spec
@@ -184,10 +192,26 @@ def values_from(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> 
         if raw is None and spec.env and env.get(spec.env):
             raw, source = env[spec.env], spec.env
         if raw is None and spec.file_env and env.get(spec.file_env):
-            raw = _read_secret_file(item.name, env[spec.file_env])
+            raw, source = _read_secret_file(item.name, env[spec.file_env]), spec.file_env
         if raw is not None:
             values[item.name] = item.parse(raw, source)
+            if labels is not None:
+                labels[item.name] = source
     return values
+
+
+def _refuse_empty_flags(cls: type, flags: Mapping[str, Any]) -> None:
+    for item in declared(cls):
+        spec = item.spec
+        named = [(item.name, spec.flag, spec.env), (_key(spec.flag or item.name), spec.flag, spec.env)]
+        named += [(_key(spec.file_flag), spec.file_flag, spec.file_env)] if spec.file_flag else []
+        for key, flag, variable in named:
+            if flag and flags.get(key) == "":
+                shown = f"{spec.short}/{flag}" if spec.short and flag == spec.flag else flag
+                fallback = [f"${variable}"] if variable else []
+                fallback += [] if spec.required else ["the default"]
+                instead = " or ".join(fallback)
+                raise ConfigError(f"{shown} is empty (leave it out to use {instead})")
 
 
 def given(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> set[str]:
@@ -204,8 +228,9 @@ def given(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> set[st
     return names
 
 
-def check(instance: object) -> None:
-    """Raise `ConfigError` naming the first setting that is missing or wrong, by its flag."""
+def check(instance: object, labels: Mapping[str, str] | None = None) -> None:
+    """Raise `ConfigError` naming the first setting that is missing or wrong: by what gave it
+    (`labels`, from `values_from`: `BATON_CA_BUNDLE` when the variable did), else by its flag."""
     for item in declared(type(instance)):
         value = getattr(instance, item.name)
         if item.spec.required and not value:
@@ -214,10 +239,10 @@ def check(instance: object) -> None:
         if value is not None and item.spec.check is not None:
             problem = item.spec.check(value)
             if problem:
-                raise ConfigError(f"{item.label} {problem}")
+                raise ConfigError(f"{(labels or {}).get(item.name, item.label)} {problem}")
 
 
-def values_from_dlt(cls: type, section: str) -> dict[str, Any]:
+def values_from_dlt(cls: type, section: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """The settings dlt's providers hold under `section` (`.dlt/*.toml`, `SECTION__KEY` variables).
 
     A secret is read through `dlt.secrets`, so dlt's run trace records it as `<secret>`; the
@@ -240,6 +265,8 @@ def values_from_dlt(cls: type, section: str) -> dict[str, Any]:
                 raise ConfigError(f"missing [{section}] {item.dlt_key} in {where} (or {variable})")
             continue
         values[item.name] = item.parse(value, f"[{section}] {item.dlt_key}")
+        if labels is not None:
+            labels[item.name] = f"[{section}] {item.dlt_key}"
     return values
 
 
@@ -287,3 +314,14 @@ def _read_secret_file(name: str, path: str) -> str:
     if not secret:
         raise ConfigError(f"the {name} file {path!r} is empty")
     return secret
+
+
+def non_empty(text: str) -> str:
+    """An argparse `type` for a path option that is not a setting (`--warehouse`): refuses `""`.
+
+    An empty value (a shell variable that was not set) would otherwise mean the default path,
+    which the command line seemed to override: the same rule as `values_from` for settings.
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("is empty (leave it out to use the default)")
+    return text

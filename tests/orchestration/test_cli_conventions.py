@@ -99,3 +99,100 @@ def test_a_mistyped_flag_is_one_line_with_a_suggestion_and_no_value_echoed(capsy
     out, err = capsys.readouterr()
     assert (out, err) == ("", line + "\n")
     assert "hunter2" not in err and "sim-user" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--base-url", ""], "--base-url is empty (leave it out to use $BATON_BASE_URL)"),
+        (["--username", ""], "--username is empty (leave it out to use $BATON_USERNAME)"),
+        (["--password-file", ""], "--password-file is empty (leave it out to use $BATON_PASSWORD_FILE)"),
+        (["--ca-bundle", ""], "--ca-bundle is empty (leave it out to use $BATON_CA_BUNDLE or the default)"),
+        (["-f", ""], "-f/--file is empty (leave it out to use $BATON_FILE or the default)"),
+        (["--timeout", ""], "--timeout is empty (leave it out to use the default)"),
+        (["--client-id", ""], "--client-id is empty (leave it out to use $BATON_CLIENT_ID or the default)"),
+    ],
+)
+def test_an_explicitly_empty_flag_is_refused_not_replaced_by_its_variable(
+    capsys, monkeypatch, tmp_path, args, named
+):
+    """`--base-url ""` (a shell variable that was not set) silently synced BATON_BASE_URL's tenant."""
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(tmp_path / "home"))
+    for name, value in {
+        "BATON_BASE_URL": "http://127.0.0.1:9/api/xm/1",
+        "BATON_USERNAME": "env-user",
+        "BATON_PASSWORD": "env-secret",
+        "BATON_FILE": str(tmp_path / "env.c1z"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"baton-xmatters: error: xmatters: {named}\n")
+    assert not (tmp_path / "home").exists()
+
+
+def test_an_empty_warehouse_flag_is_refused_by_every_command(capsys):
+    for command in ([], ["sql", "SELECT 1"], ["diff"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--warehouse", ""])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert (
+            err.startswith("baton-xmatters: error: argument --warehouse: is empty") and err.count("\n") == 1
+        )
+
+
+def test_an_empty_variable_counts_as_unset(capsys, monkeypatch):
+    """`export BATON_BASE_URL=` is no base URL: the message of a missing one, as in baton."""
+    monkeypatch.setenv("BATON_BASE_URL", "")
+    monkeypatch.setenv("BATON_USERNAME", "u")
+    monkeypatch.setenv("BATON_PASSWORD", "p")
+    assert main([]) == 2
+    assert (
+        capsys.readouterr().err == "baton-xmatters: error: xmatters: missing --base-url (or BATON_BASE_URL)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BATON_CA_BUNDLE", "/nonexistent", "BATON_CA_BUNDLE '/nonexistent' is not a readable file"),
+        ("BATON_BASE_URL", "ftp://x/api/xm/1", "BATON_BASE_URL 'ftp://x/api/xm/1' must start with https://"),
+        (
+            "BATON_BASE_URL",
+            "https://x.example.com/api/v2",
+            "BATON_BASE_URL 'https://x.example.com/api/v2' must end",
+        ),
+    ],
+)
+def test_a_bad_value_from_a_variable_is_named_by_that_variable(capsys, monkeypatch, variable, value, message):
+    """`BATON_CA_BUNDLE=/nonexistent` was reported as `--ca-bundle`, a flag the user never typed."""
+    monkeypatch.setenv("BATON_BASE_URL", "https://x.example.com/api/xm/1")
+    monkeypatch.setenv("BATON_USERNAME", "u")
+    monkeypatch.setenv("BATON_PASSWORD", "p")
+    monkeypatch.setenv(variable, value)
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"baton-xmatters: error: xmatters: {message}") and err.count("\n") == 1
+    # the same value typed as the flag is named by the flag
+    flag = "--" + variable.removeprefix("BATON_").lower().replace("_", "-")
+    monkeypatch.delenv(variable)
+    assert main([flag, value]) == 2
+    assert capsys.readouterr().err.startswith(f"baton-xmatters: error: xmatters: {flag} {value!r}")
+
+
+def test_a_sync_file_from_baton_file_is_named_by_it(capsys, monkeypatch, tmp_path):
+    """`BATON_FILE=<a directory>` was reported as `-f/--file: ... is a directory`."""
+    for name, value in {"BATON_BASE_URL": "http://127.0.0.1:9/api/xm/1", "BATON_USERNAME": "u"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BATON_PASSWORD", "p")
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BATON_FILE", str(tmp_path))
+    assert main([]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"baton-xmatters: error: xmatters: BATON_FILE: {tmp_path} is a directory"
+    )
+    assert main(["-f", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"baton-xmatters: error: xmatters: -f/--file: {tmp_path} is a directory"
+    )

@@ -15,7 +15,8 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
-from orchestration.demo_command import add_demo_arguments, run_demo
+from orchestration.demo_command import add_demo_arguments, demo_spec, run_demo
+from simulator.org import OrgSpec
 from tests.orchestration.test_sync_cli import sync_args
 
 
@@ -86,3 +87,9 @@ def test_a_negative_size_is_one_line_naming_the_option(tmp_path: Path, capsys: p
     assert run_demo(parser.parse_args(["--people", "-1", "--home", str(home)])) == 2
     assert capsys.readouterr() == ("", "baton-xmatters: error: --people must be >= 0, got -1\n")
     assert not home.exists()
+
+
+def test_a_demo_of_no_people_has_no_hidden_people():
+    """`demo --people 0` announced "0 people, +5 outside the API account's scope"."""
+    assert demo_spec(0, 3, seed=1).hidden_people == 0
+    assert demo_spec(40, 3, seed=1).hidden_people == OrgSpec().hidden_people

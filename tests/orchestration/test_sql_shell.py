@@ -7,6 +7,7 @@ lock is a real second process, as a sync is.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -272,3 +273,26 @@ def test_a_negative_or_non_numeric_wait_timeout_is_refused(capsys, warehouse: Pa
         main(["sql", "--warehouse", str(warehouse), "--wait", "--wait-timeout", value, "SELECT 1"])
     assert exit_info.value.code == 2
     assert f"argument --wait-timeout: {why}" in capsys.readouterr().err
+
+
+def test_what_a_statement_writes_is_readable_by_its_owner_only(capsys, warehouse: Path, tmp_path: Path):
+    """An ATTACH copy, a COPY ... TO and an EXPORT DATABASE were 0644 (0755 for the directory)
+    under the usual umask 022, while the warehouse they copy is 0600."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    statements = (
+        f"ATTACH '{out_dir / 'copy.duckdb'}' AS c (READ_WRITE); CREATE TABLE c.u AS SELECT * FROM c1.users; "
+        f"COPY c1.users TO '{out_dir / 'users.csv'}'; EXPORT DATABASE '{out_dir / 'export'}';"
+    )
+    previous = os.umask(0o022)
+    try:
+        code, _, err = sql(capsys, "--warehouse", str(warehouse), statements)
+        assert os.umask(0o022) == 0o022  # the shell's own umask is back
+    finally:
+        os.umask(previous)
+    assert (code, err) == (0, "")
+    written = sorted(out_dir.rglob("*"))
+    assert {p.name for p in written} >= {"copy.duckdb", "users.csv", "export", "schema.sql", "load.sql"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {
+        p.name: "0o700" if p.is_dir() else "0o600" for p in written
+    }

@@ -1,4 +1,5 @@
-"""One warehouse, one source: a sync of another base URL or account is refused unless --new-source."""
+"""One warehouse, one source: a sync of another tenant (base URL) is refused unless --new-source;
+another account of the same tenant (an API key after a password) is the same source."""
 
 from __future__ import annotations
 
@@ -58,13 +59,28 @@ def test_another_source_is_refused_before_any_request_and_nothing_is_written(
     assert other.request_count == 0
     assert (_digest(warehouse), warehouse.stat().st_mtime_ns, _digest(sync_file)) == before
 
-    # the same URL read as another account is another source too
-    code = main(["--base-url", simulator.base_url + "/", "--username", simulator.api_key_id,
-                 "--password", simulator.api_key_secret, "-f", str(sync_file)])  # fmt: skip
-    assert code == 2
-    assert f"this sync reads {simulator.base_url} (account {simulator.api_key_id})" in capsys.readouterr().err
-    # ... while a trailing slash does not make another tenant
+    # a trailing slash does not make another tenant
     assert main(["--base-url", simulator.base_url + "/", *sync_args(simulator, sync_file)[2:]]) == 0
+
+
+def test_the_same_tenant_read_with_an_api_key_is_the_same_source(simulator, data_home, tmp_path, capsys):
+    """A user+password sync, then the same tenant's API key: was refused as another source (exit 2,
+    `--new-source` needed, which would also have restarted the history and the drop check)."""
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(simulator, sync_file)) == 0
+    capsys.readouterr()
+    api_key = ["--username", simulator.api_key_id, "--password", simulator.api_key_secret]
+    assert main(["--base-url", simulator.base_url + "/", *api_key, "-f", str(sync_file)]) == 0
+    out = capsys.readouterr().out
+    assert "changes        no access changes" in out  # the history goes on: compared with the first sync
+    runs = published(data_home, "SELECT source_url, source_account FROM c1.sync_runs ORDER BY published_at")
+    assert runs == [(simulator.base_url, "sim-user"), (simulator.base_url, simulator.api_key_id)]
+    assert main(["diff"]) == 0
+    diff = capsys.readouterr().out
+    assert diff.startswith("sync ") and " of http" not in diff.splitlines()[0]  # not "of a new source"
+    assert "since " in diff.splitlines()[0]
+    # and back to the user name: the same source again, no flag needed
+    assert main(sync_args(simulator, sync_file)) == 0
 
 
 def test_new_source_starts_a_new_history_and_a_new_drop_baseline(

@@ -182,3 +182,22 @@ def test_a_malformed_secret_is_named_never_shown(fake_c1, simulator, pki, tmp_pa
     assert service.process.wait(timeout=60) == 2
     assert "--client-id/BATON_CLIENT_ID is required" in service.output()
     assert fake_c1.state.token_requests == []
+
+
+def test_a_sync_file_is_refused_in_service_mode(fake_c1, simulator, pki, tmp_path, start_service):
+    """`-f` was ignored without a word (as Go connectors do): the task writes its own temporary .c1z
+    and uploads it, so the file a user asked for never appeared. Refused before any call to C1."""
+    home = tmp_path / "home"
+    service = start_service(service_env(fake_c1, simulator, home, pki), "-f", str(tmp_path / "mine.c1z"))
+    assert service.process.wait(timeout=60) == 2
+    assert service.output().strip().splitlines() == [
+        "baton-xmatters: error: -f/--file has no effect in service mode: each C1 task's .c1z is "
+        "written under --c1z-temp-dir (BATON_C1Z_TEMP_DIR, default the system temp dir) and uploaded "
+        "to C1; leave it out"
+    ]
+    service = start_service(service_env(fake_c1, simulator, home, pki, BATON_FILE=str(tmp_path / "env.c1z")))
+    assert service.process.wait(timeout=60) == 2
+    refused = "baton-xmatters: error: BATON_FILE has no effect in service mode"
+    assert service.output().strip().startswith(refused)
+    assert fake_c1.state.token_requests == [] and fake_c1.state.calls == []
+    assert not (tmp_path / "mine.c1z").exists() and not (tmp_path / "env.c1z").exists()

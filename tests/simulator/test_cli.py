@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import socket
@@ -131,7 +132,7 @@ def test_the_default_org_is_mostly_visible_people():
     args = parser.parse_args([])
     org = build_org(_spec(args))
     assert len(org.people) == 3000 and len(org.groups) == 120
-    assert len(org.hidden_people) == args.hidden_people == 5
+    assert len(org.hidden_people) == _spec(args).hidden_people == 5
 
 
 def test_a_small_org_is_not_filled_up_with_hidden_people(capsys):
@@ -167,3 +168,54 @@ def test_bad_knobs_are_one_line_naming_the_option(capsys):
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith(f"baton-xmatters: error: argument {option}: {why}") and err.count("\n") == 1
+
+
+def test_people_0_serves_a_tenant_without_people_and_says_so(tmp_path: Path):
+    """`--people 0` announced "0 people (+5 hidden)" and served 5 persons as group members; now no
+    person at all, as announced, and a sync of it succeeds with no users."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", "0", "--people", "0", "--groups", "3"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = read_banner(process)
+        assert "  0 people (+0 hidden), 3 groups, " in banner and " 0 PERSON, " in banner
+        base_url = re.search(r"listening on (http://127\.0\.0\.1:\d+/api/xm/1)\n", banner).group(1)
+        auth = ("sim-user", "sim-password")
+        assert requests.get(base_url + "/people", auth=auth, timeout=10).json()["total"] == 0
+        for group in requests.get(base_url + "/groups", auth=auth, timeout=10).json()["data"]:
+            members = requests.get(f"{base_url}/groups/{group['id']}/members", auth=auth, timeout=10).json()
+            assert [m for m in members["data"] if m["member"]["recipientType"] == "PERSON"] == []
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "DAGSTER_"))},
+            "BATON_BASE_URL": base_url,
+            "BATON_USERNAME": auth[0],
+            "BATON_PASSWORD": auth[1],
+            "BATON_XMATTERS_HOME": str(tmp_path / "home"),
+        }
+        argv = ["-f", str(tmp_path / "empty.c1z"), "--log-level", "error"]
+        sync = subprocess.run(
+            [sys.executable, "-m", "orchestration.cli", *argv],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert sync.returncode == 0, sync.stderr
+        assert "  users          0\n" in sync.stdout and "  groups         3\n" in sync.stdout
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_hidden_people_are_at_most_people_unless_asked_for():
+    parser = argparse.ArgumentParser()
+    add_simulate_arguments(parser)
+    assert _spec(parser.parse_args(["--people", "0"])).hidden_people == 0
+    assert _spec(parser.parse_args(["--people", "3"])).hidden_people == 3
+    assert _spec(parser.parse_args([])).hidden_people == OrgSpec().hidden_people
+    assert _spec(parser.parse_args(["--people", "0", "--hidden-people", "4"])).hidden_people == 4

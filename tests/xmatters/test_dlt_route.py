@@ -194,8 +194,61 @@ def test_sources_environment_variables_configure_the_pipeline(sim, tmp_path):
 
 def test_nothing_configured_names_the_flag(tmp_path):
     done = run_pipeline(tmp_path, clean_env())
+    assert done.returncode == 2  # bad configuration, nothing requested: as baton-xmatters
+    assert done.stderr == "xmatters_pipeline: error: xmatters: missing --base-url (or BATON_BASE_URL)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--usernme", "sim-user"],
+            "xmatters_pipeline: error: unrecognized argument --usernme and 1 word (not shown); "
+            "did you mean --username? (see python -m pipelines.xmatters_pipeline --help)",
+        ),
+        (
+            ["extra"],
+            "xmatters_pipeline: error: unrecognized: 1 word (not shown) "
+            "(see python -m pipelines.xmatters_pipeline --help)",
+        ),
+        (
+            ["--warehouse", ""],
+            "xmatters_pipeline: error: argument --warehouse: is empty (leave it out to use the default) "
+            "(see python -m pipelines.xmatters_pipeline --help)",
+        ),
+    ],
+)
+def test_a_bad_argument_is_one_line_and_exit_2_as_in_the_cli(tmp_path, args, line):
+    """It printed argparse's 13-line usage block before the error."""
+    done = run([sys.executable, "-m", "pipelines.xmatters_pipeline", *args], tmp_path, clean_env())
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", line + "\n")
+
+
+def test_a_401_names_the_settings_this_route_read_them_from(sim, tmp_path):
+    """Configured through dlt, the hint named --username/--password, which this run never read."""
+    (tmp_path / "dlt").mkdir()
+    (tmp_path / "dlt" / ".dlt").mkdir()
+    (tmp_path / "dlt" / ".dlt" / "secrets.toml").write_text(
+        f'[sources.xmatters]\nbase_url = "{sim.base_url}"\n'
+        f'username = "{sim.username}"\nxmatters_password = "wrong"\n'
+    )
+    done = run_pipeline(tmp_path / "dlt", clean_env())
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1].endswith("missing --base-url (or BATON_BASE_URL)")
+    assert (
+        done.stderr.startswith("xmatters_pipeline: error: xmatters: HTTP 401 from ")
+        and done.stderr.count("\n") == 1
+    )
+    assert done.stderr.endswith(
+        "(check username and xmatters_password under [sources.xmatters] in .dlt/config.toml or "
+        ".dlt/secrets.toml, or SOURCES__XMATTERS__USERNAME/SOURCES__XMATTERS__XMATTERS_PASSWORD)\n"
+    )
+    assert "--username" not in done.stderr
+    # given as flags, the flags and their variables are what to check
+    (tmp_path / "flags").mkdir()
+    flags = ["--base-url", sim.base_url, "--username", sim.username, "--password", "wrong"]
+    done = run([sys.executable, "-m", "pipelines.xmatters_pipeline", *flags], tmp_path / "flags", clean_env())
+    assert done.returncode == 1
+    assert done.stderr.endswith("(check --username/--password or BATON_USERNAME/BATON_PASSWORD)\n")
 
 
 FLAGS = {"base_url": None, "username": None, "password": None, "password_file": None}
@@ -226,7 +279,9 @@ def test_flags_and_baton_variables_win_over_dlt(monkeypatch):
     config = resolve_config(FLAGS, {})
     assert (config.timeout_s, config.allow_insecure_http) == (2.5, True)
     monkeypatch.setenv("SOURCES__XMATTERS__PAGE_SIZE", "0")
-    with pytest.raises(ConfigError, match="--page-size must be between 1 and 1000, got 0"):
+    with pytest.raises(
+        ConfigError, match=r"\[sources.xmatters\] page_size must be between 1 and 1000, got 0"
+    ):
         resolve_config(FLAGS, {})
     monkeypatch.setenv("SOURCES__XMATTERS__PAGE_SIZE", "many")
     with pytest.raises(ConfigError, match=r"\[sources.xmatters\] page_size must be an integer"):

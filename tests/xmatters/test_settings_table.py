@@ -66,8 +66,10 @@ def test_flags_not_given_leave_the_defaults_and_the_variables_in_charge():
     assert values_from(SyncOptions, flags, {"BATON_FILE": "from-env.c1z"}) == {"sync_file": "from-env.c1z"}
 
 
-def test_a_bad_value_is_named_by_its_flag_in_one_wording():
+def test_a_bad_value_is_named_by_what_gave_it_in_one_wording():
     with pytest.raises(ConfigError, match="--ca-bundle '/nonexistent' is not a readable file"):
+        XmattersConfig.from_sources({"ca_bundle": "/nonexistent"}, _CREDENTIALS)
+    with pytest.raises(ConfigError, match="BATON_CA_BUNDLE '/nonexistent' is not a readable file"):
         XmattersConfig.from_sources({}, {"BATON_CA_BUNDLE": "/nonexistent"} | _CREDENTIALS)
     with pytest.raises(ConfigError, match="--max-drop must be a number, got 'lots'"):
         values_from(SyncOptions, {"max_drop_ratio": "lots"}, {})

@@ -1,0 +1,51 @@
+"""argparse with the family's one-line errors, for every command line of the project.
+
+Here, not in `orchestration/cli.py`, because `python -m pipelines.xmatters_pipeline` (the raw
+layer alone) parses its flags the same way and pipelines never import orchestration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+from typing import Any, NoReturn
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with one-line errors: `baton-xmatters: error: ...`, exit 2, no usage block.
+
+    A mistyped flag gets a "did you mean"; the words argparse could not place are not echoed (after
+    `--pasword` comes the password itself). `command` is the name the line starts with
+    (`baton-xmatters`, the default, or `xmatters_pipeline`); `prog` is the one `--help` is for.
+    """
+
+    def __init__(self, *args: Any, command: str = "baton-xmatters", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command = command
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.command}: error: {self._explained(message)} (see {self.prog} --help)\n")
+
+    def _explained(self, message: str) -> str:
+        ambiguous = re.match(r"ambiguous option: (-[^=\s]*)=\S*( could match .*)", message)
+        if ambiguous:  # `--pass=<the password>`: the flag as typed, not its value
+            return f"ambiguous option: {ambiguous.group(1)}{ambiguous.group(2)}"
+        prefix = "unrecognized arguments: "
+        if not message.startswith(prefix):
+            return message
+        words = message[len(prefix) :].split()
+        flags = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+        others = len(words) - len(flags)
+        hidden = f"{others} {'word' if others == 1 else 'words'} (not shown)"
+        if not flags:
+            return f"unrecognized: {hidden}"
+        text = f"unrecognized {'argument' if len(flags) == 1 else 'arguments'} {' '.join(flags)}"
+        if others:
+            text += f" and {hidden}"
+        known = [option for option in self._option_string_actions if option.startswith("--")]
+        for flag in flags:
+            close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+            if close:
+                return f"{text}; did you mean {close[0]}?"
+        return text
