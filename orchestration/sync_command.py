@@ -174,7 +174,6 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
         from dagster._core.utils import make_new_run_id
 
         from orchestration import run_tags
-        from orchestration.definitions import build_definitions
         from orchestration.jobs import SYNC_JOB_NAME
         from orchestration.resource_settings import hardcoded
         from orchestration.resources import (
@@ -184,6 +183,7 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
             XmattersResource,
         )
         from orchestration.run_outcome import summarize_run
+        from orchestration.wiring import build_definitions  # not .definitions: its `defs` is a second build
 
         ensure_dagster_home(plan.dagster_home)
         defs = build_definitions(
