@@ -223,24 +223,23 @@ def cli_instance(dagster_home: Path) -> DagsterInstance:
 
     Dagster's default compute-log manager starts two `tail` processes and two Python watchers per run
     to copy the captured output back to the terminal; the CLI's output goes to the terminal anyway,
-    and those four processes each took Ctrl-C with a traceback of their own. The event log keeps
-    one SQLite engine for the run (orchestration/pooled_event_log.py), not one per event.
+    and those four processes each took Ctrl-C with a traceback of their own. The event log and the
+    run storage keep one SQLite engine each for the run (orchestration/pooled_sqlite.py), not one
+    per call.
     """
     from dagster import DagsterInstance
     from dagster._core.instance.config import dagster_instance_config
     from dagster._core.instance.ref import InstanceRef
 
-    from orchestration.pooled_event_log import pooled_override
+    from orchestration.pooled_sqlite import pooled_overrides
 
     overrides: dict[str, object] = {
         "compute_logs": {
             "module": "dagster._core.storage.noop_compute_log_manager",
             "class": "NoOpComputeLogManager",
-        }
+        },
+        **pooled_overrides(str(dagster_home), dagster_instance_config(str(dagster_home))[0]),
     }
-    event_log = pooled_override(dagster_instance_config(str(dagster_home))[0].get("event_log_storage"))
-    if event_log is not None:
-        overrides["event_log_storage"] = event_log
     ref = InstanceRef.from_dir(str(dagster_home), overrides=overrides)  # type: ignore[arg-type]
     return DagsterInstance.from_ref(ref)
 
