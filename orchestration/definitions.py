@@ -1,4 +1,4 @@
-"""Wiring only: assets, checks, the job, the schedule, alert sensors and resources of the code location.
+"""The code location `defs`: assets, checks, job, schedule, sensors and resources (orchestration/wiring.py).
 
 Loaded by `dagster dev` (pyproject `[tool.dagster]`) and `dagster dev -w workspace.yaml`. Nothing here
 reads credentials: they are `EnvVar` references resolved when a run launches.
@@ -6,73 +6,8 @@ reads credentials: they are `EnvVar` references resolved when a run launches.
 
 from __future__ import annotations
 
-from pathlib import Path
+from orchestration.wiring import asset_owners, build_definitions, default_resources
 
-import dagster as dg
-from dagster_dlt import DagsterDltResource
-
-from orchestration.assets.access_changes import c1_access_changes
-from orchestration.assets.c1_tables import staging_assets
-from orchestration.assets.raw import build_raw_assets
-from orchestration.assets.sync_file import c1_sync
-from orchestration.checks.per_table import table_checks
-from orchestration.deployment_variables import asset_owner, owner_error
-from orchestration.jobs import xmatters_sync_job
-from orchestration.paths import data_paths, default_sync_file
-from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
-from orchestration.schedules import build_schedule
-from orchestration.sensors import alert_sensors
-
-
-def default_resources() -> dict[str, object]:
-    paths = data_paths()
-    return {
-        "dlt": DagsterDltResource(),
-        "xmatters": XmattersResource(
-            base_url=dg.EnvVar("BATON_BASE_URL"),
-            username=dg.EnvVar("BATON_USERNAME"),
-            password=dg.EnvVar("BATON_PASSWORD"),
-        ),
-        "warehouse": WarehouseResource(
-            database=str(paths.warehouse), dlt_pipelines_dir=str(paths.dlt_pipelines)
-        ),
-        "sync_settings": SyncSettings(sync_file=str(default_sync_file())),
-        "expectations": ExpectationsResource(),
-    }
-
-
-def asset_owners() -> list[str]:
-    """Who answers for the assets (an e-mail or `team:<name>`), shown on every asset in the UI."""
-    return [asset_owner()]
-
-
-def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
-    merged = {**default_resources(), **(resources or {})}
-    warehouse = merged["warehouse"]
-    assert isinstance(warehouse, WarehouseResource)
-    owners = asset_owners()
-    assets = [
-        build_raw_assets(Path(warehouse.dlt_pipelines_dir)),
-        *staging_assets,
-        c1_sync,
-        c1_access_changes,
-    ]
-    try:
-        owned = [a.map_asset_specs(lambda spec: spec.replace_attributes(owners=owners)) for a in assets]
-    except dg.DagsterInvalidDefinitionError:  # named here: the CLI loads these definitions too
-        raise owner_error(owners[0]) from None
-    return dg.Definitions(
-        assets=owned,
-        asset_checks=table_checks,
-        jobs=[xmatters_sync_job],
-        schedules=[build_schedule()],
-        sensors=alert_sensors,
-        resources=merged,
-        # Every run, not only the sync job's: the UI's "Materialize all" and an asset's own page
-        # launch the implicit asset job, whose default multiprocess executor would put each step
-        # in its own process, fighting over DuckDB's single-writer lock.
-        executor=dg.in_process_executor,
-    )
-
+__all__ = ["asset_owners", "build_definitions", "default_resources", "defs"]
 
 defs = build_definitions()

@@ -1,7 +1,21 @@
 -- c1_staging.memberships: every member row of every group, all four member types, for ad hoc SQL.
 -- `is_grant` says whether the C1 sync turns the row into a grant (PERSON members always; nested
 -- groups only with --expand-nested-groups, as expandable grants).
+-- One row per (group, member): the listing already drops repeated members, so duplicates are rare.
+-- Only keys found twice go through row_number (any of their rows is as good); the others pass by
+-- an anti join. A window over every row cost 0.25 s of 0.33 s at M and 2.5 s at 1M memberships,
+-- this 0.27 s and 1.6 s (docs/benchmarks.md, twelfth round).
 CREATE OR REPLACE TABLE c1_staging.memberships AS
+WITH
+duplicated AS (
+    SELECT group_id, member__id FROM xmatters_raw.group_members GROUP BY ALL HAVING count(*) > 1
+),
+members AS (
+    SELECT * FROM xmatters_raw.group_members ANTI JOIN duplicated USING (group_id, member__id)
+    UNION ALL
+    (SELECT * FROM xmatters_raw.group_members SEMI JOIN duplicated USING (group_id, member__id)
+     QUALIFY row_number() OVER (PARTITION BY group_id, member__id) = 1)
+)
 SELECT
     m.group_id,
     g.display_name AS group_name,
@@ -17,9 +31,6 @@ SELECT
     m.member__owner__id AS device_owner_id,
     m.member__recipient_type = 'PERSON'
         OR (m.member__recipient_type = 'GROUP' AND $expand_nested_groups) AS is_grant
-FROM xmatters_raw.group_members AS m
+FROM members AS m
 JOIN c1_staging.groups AS g USING (group_id)
--- no ORDER BY in the window: a partition holds one (group, member) key, so any row is as good;
--- ordering it made DuckDB sort a second time (about 1.5 s of 4.5 s at 1M memberships)
-QUALIFY row_number() OVER (PARTITION BY m.group_id, m.member__id) = 1
 ORDER BY m.group_id, m.member__id;

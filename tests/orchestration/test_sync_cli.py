@@ -144,11 +144,14 @@ def test_group_deleted_mid_sync_is_skipped_with_a_warning(make_simulator, org, d
 def test_the_sync_process_never_imports_pandas(simulator, data_home, tmp_path):
     """pandas (~0.5 s of the GIL, ~60 MB) is for the expectations worker only; see pipelines/arrow_arrays.py.
 
-    Two syncs in a row, so the second also takes the history and access-changes paths.
+    Two syncs in a row, so the second also takes the history and access-changes paths. Nor does it
+    import the code location (`orchestration.definitions`): its module-level `defs` would build the
+    definitions a second time, beside the CLI's own build (orchestration/wiring.py).
     """
     script = (
         "import atexit, sys\n"
-        "atexit.register(lambda: print('pandas imported:', 'pandas' in sys.modules))\n"
+        "atexit.register(lambda: print('pandas imported:', 'pandas' in sys.modules,\n"
+        "    'code location imported:', 'orchestration.definitions' in sys.modules))\n"
         "from orchestration.cli import main\n"
         "code = main(sys.argv[1:])\n"
         "print('exit code:', code)\n"
@@ -162,9 +165,10 @@ def test_the_sync_process_never_imports_pandas(simulator, data_home, tmp_path):
             timeout=300,
             check=False,
         )
-        assert done.stdout.splitlines()[-2:] == ["exit code: 0", "pandas imported: False"], done.stderr[
-            -2000:
-        ]
+        assert done.stdout.splitlines()[-2:] == [
+            "exit code: 0",
+            "pandas imported: False code location imported: False",
+        ], done.stderr[-2000:]
     assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 2
 
 

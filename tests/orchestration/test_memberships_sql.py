@@ -1,0 +1,43 @@
+"""orchestration/sql/memberships.sql: one row per (group, member), whatever the raw layer repeats."""
+
+from __future__ import annotations
+
+import duckdb
+
+from orchestration import sql
+
+RAW_COLUMNS = (
+    "group_id, member__id, member__recipient_type, member__first_name, member__last_name, "
+    "member__target_name, member__name, member__device_type, member__owner__id"
+)
+
+
+def test_a_member_listed_twice_is_one_row_and_the_others_all_stay() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA xmatters_raw; CREATE SCHEMA c1_staging")
+    con.execute("CREATE TABLE c1_staging.groups (group_id VARCHAR, display_name VARCHAR)")
+    con.execute("INSERT INTO c1_staging.groups VALUES ('g1', 'Ops'), ('g2', 'Dev')")
+    columns = ", ".join(f"{column} VARCHAR" for column in RAW_COLUMNS.split(", "))
+    con.execute(f"CREATE TABLE xmatters_raw.group_members ({columns})")
+    rows = [
+        ("g1", "p1", "PERSON", "Ann", "Lee", "ann", None, None, None),
+        ("g1", "p1", "PERSON", "Ann", "Lee", "ann", None, None, None),  # repeated by the API
+        ("g1", "p1", "PERSON", "Ann", "Lee", "ann", None, None, None),
+        ("g1", "p2", "PERSON", "", "", "bob", None, None, None),
+        ("g2", "p1", "PERSON", "Ann", "Lee", "ann", None, None, None),  # same member, other group
+        ("g2", "g1", "GROUP", None, None, "Ops", None, None, None),
+        ("g2", "d1", "DEVICE", None, None, "ann|Work Email", "Work Email", "EMAIL", "p1"),
+        ("g2", "d1", "DEVICE", None, None, "ann|Work Email", "Work Email", "EMAIL", "p1"),
+        ("g3", "p3", "PERSON", "Cy", None, "cy", None, None, None),  # group outside the staged groups
+    ]
+    con.executemany(
+        f"INSERT INTO xmatters_raw.group_members ({RAW_COLUMNS}) VALUES ({', '.join('?' * 9)})", rows
+    )
+    con.execute(sql.load("memberships"), {"expand_nested_groups": False})
+    assert con.execute("SELECT * FROM c1_staging.memberships").fetchall() == [
+        ("g1", "Ops", "p1", "PERSON", "Ann Lee", "ann", None, None, True),
+        ("g1", "Ops", "p2", "PERSON", "bob", "bob", None, None, True),
+        ("g2", "Dev", "d1", "DEVICE", "ann|Work Email", "ann|Work Email", "EMAIL", "p1", False),
+        ("g2", "Dev", "g1", "GROUP", "Ops", "Ops", None, None, False),
+        ("g2", "Dev", "p1", "PERSON", "Ann Lee", "ann", None, None, True),
+    ]
