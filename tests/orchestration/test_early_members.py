@@ -3,6 +3,9 @@
 The simulator's answers are timed here (its `_record` hook): a members call answered before the run
 started can only come from the member-call process the CLI started before its imports
 (`pipelines/xmatters/early_members.py`); before this change the first one came ~1 s after.
+In this test process Dagster is already imported, so the CLI's start-up is shorter than the child's
+own start: `_start_up_held` holds it (as a real process's imports would) until a members call has
+been answered, for at most 10 s: without the early calls none comes, and the run starts first.
 """
 
 from __future__ import annotations
@@ -32,6 +35,20 @@ def _timed_answers(sim, monkeypatch) -> list[tuple[float, str]]:
     return answers
 
 
+def _start_up_held(monkeypatch, answers: list[tuple[float, str]]) -> None:
+    import orchestration.wiring as wiring
+
+    build = wiring.build_definitions
+
+    def held(*args, **kwargs):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("/members" in path for _, path in answers):
+            time.sleep(0.01)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(wiring, "build_definitions", held)
+
+
 def _run_started_at(home: Path) -> tuple[float, DagsterRunStatus]:
     with DagsterInstance.from_config(str(home / "dagster")) as instance:
         record = instance.get_run_records(limit=1)[0]
@@ -44,6 +61,7 @@ def test_the_member_calls_are_answered_before_the_run_starts_and_the_sync_is_who
 ):
     sim = make_simulator(faults=Faults(latency_s=0.02))
     answers = _timed_answers(sim, monkeypatch)
+    _start_up_held(monkeypatch, answers)
     sync_file = tmp_path / "sync.c1z"
 
     assert main(sync_args(sim, sync_file)) == 0
@@ -70,6 +88,7 @@ def test_a_member_call_that_failed_before_the_run_fails_the_raw_step_with_its_er
 ):
     sim = make_simulator(faults=Faults(rules=[FaultRule("status", status=403, path_contains="/members")]))
     answers = _timed_answers(sim, monkeypatch)
+    _start_up_held(monkeypatch, answers)
     sync_file = tmp_path / "sync.c1z"
 
     assert main(sync_args(sim, sync_file)) == 1
