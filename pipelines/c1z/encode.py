@@ -160,6 +160,9 @@ def _value_bytes(value: Any) -> bytes:
     if kind is dict:
         data = _struct_bytes(value)
         return b"\x2a" + _length(len(data)) + data
+    if kind is list:
+        data = b"".join([b"\x0a" + _length(len(item)) + item for item in map(_value_bytes, value)])
+        return b"\x32" + _length(len(data)) + data
     if value is None:
         return b"\x08\x00"  # null_value = NULL_VALUE
     if value is True:
@@ -196,7 +199,8 @@ def _struct_bytes(fields: Mapping[Any, Any]) -> bytes:
     Profiles of one kind share their key set, so the sorted, pre-encoded entry heads are cached per
     tuple of keys as given (None values included, skipped here); only all-`str` key tuples are cached,
     so `1`, `1.0` and `True` (equal as dict keys) never share a layout. A short string value (most of
-    a profile) takes three table lookups and one join; bools are whole pre-encoded entries.
+    a profile) takes three table lookups and one join; bools are whole pre-encoded entries, numbers
+    a pre-encoded head and their 8 bytes.
     """
     layout = _STRUCT_LAYOUTS.get(tuple(fields))
     if layout is None:
@@ -204,9 +208,10 @@ def _struct_bytes(fields: Mapping[Any, Any]) -> bytes:
     heads = _STRING_ENTRY_HEADS
     tails = _STRING_VALUE_HEADS
     parts: list[bytes] = []
-    for key, head, room, true_entry, false_entry in layout:
+    for key, head, room, true_entry, false_entry, number_head in layout:
         value = fields[key]
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             data = value.encode()
             size = len(data)
             if size < room:  # every length below is one byte
@@ -215,10 +220,10 @@ def _struct_bytes(fields: Mapping[Any, Any]) -> bytes:
             parts.append(_entry(head, b"\x1a" + _length(size) + data))
         elif value is None:
             continue
-        elif value is True:
-            parts.append(true_entry)
-        elif value is False:
-            parts.append(false_entry)
+        elif kind is bool:
+            parts.append(true_entry if value else false_entry)
+        elif kind is float or kind is int:
+            parts += (number_head, _pack_double(value))
         else:
             parts.append(_entry(head, _value_bytes(value)))
     return b"".join(parts)
@@ -238,7 +243,7 @@ def _struct_bytes_uncached(fields: Mapping[Any, Any]) -> bytes:
         return _struct_bytes(fields)
     cleaned = {str(k): v for k, v in fields.items() if v is not None}
     parts = []
-    for key, head, _room, _true, _false in _layout(tuple(cleaned)):
+    for key, head, _room, _true, _false, _number in _layout(tuple(cleaned)):
         value = cleaned[key]
         if type(value) is str:
             data = value.encode()
@@ -248,17 +253,21 @@ def _struct_bytes_uncached(fields: Mapping[Any, Any]) -> bytes:
     return b"".join(parts)
 
 
-def _layout(keys: tuple[str, ...]) -> tuple[tuple[str, bytes, int, bytes, bytes], ...]:
-    """Per key in map entry order: key, entry head, the longest short string, bool entries."""
+def _layout(keys: tuple[str, ...]) -> tuple[_LayoutEntry, ...]:
+    """Per key in map entry order: key, entry head, the longest short string, bool entries, and
+    a number's entry up to its 8 bytes of double (a number Value is always 9 bytes)."""
     layout = []
     for key in sorted(keys, key=_map_key_order):
         encoded = key.encode()
         head = b"\x0a" + _length(len(encoded)) + encoded + b"\x12"
-        layout.append((key, head, 125 - len(head), _entry(head, b"\x20\x01"), _entry(head, b"\x20\x00")))
+        true_entry, false_entry = _entry(head, b"\x20\x01"), _entry(head, b"\x20\x00")
+        number_head = b"\x0a" + _length(len(head) + 10) + head + b"\x09\x11"
+        layout.append((key, head, 125 - len(head), true_entry, false_entry, number_head))
     return tuple(layout)
 
 
-_STRUCT_LAYOUTS: dict[tuple[str, ...], tuple[tuple[str, bytes, int, bytes, bytes], ...]] = {}
+_LayoutEntry = tuple[str, bytes, int, bytes, bytes, bytes]
+_STRUCT_LAYOUTS: dict[tuple[str, ...], tuple[_LayoutEntry, ...]] = {}
 _STRUCT_LAYOUTS_MAX = 4096
 # A string entry whose key head and value are short enough that every length is one byte:
 # entry tag and size, then (after the head) the Value size, the string_value tag and the string size.
@@ -276,16 +285,43 @@ def profile_bytes(profile: Mapping[str, Any] | None) -> bytes | None:
     return _struct_bytes(profile) or None
 
 
-def timestamp_bytes(moment: datetime) -> bytes:
-    """`serialize(timestamp(moment))`: seconds and nanos computed as `Timestamp.FromDatetime` does."""
-    delta = moment - (_EPOCH_AWARE if moment.tzinfo else _EPOCH_NAIVE)  # naive = UTC, as the library
-    seconds = delta.days * 86_400 + delta.seconds  # floors like timegm(utctimetuple()), ~10x cheaper
-    if not _TIMESTAMP_MIN <= seconds <= _TIMESTAMP_MAX:
-        return serialize(timestamp(moment))  # the library raises its own error for this
-    nanos = moment.microsecond * 1000
-    return (b"\x08" + _int_varint(seconds) if seconds else b"") + (
-        b"\x10" + _int_varint(nanos) if nanos else b""
-    )
+def timestamp_bytes(moment: datetime | int) -> bytes:
+    """`serialize(timestamp(moment))`: seconds and nanos computed as `Timestamp.FromDatetime` does.
+
+    An int is microseconds since the Unix epoch (UTC), as the warehouse's `epoch_us` reads a
+    TIMESTAMP: no datetime is built for it at all.
+    """
+    if type(moment) is int:
+        seconds, micros = divmod(moment, 1_000_000)  # floors, as below
+        if not _TIMESTAMP_MIN <= seconds <= _TIMESTAMP_MAX:
+            raise ValueError(f"timestamp {moment} us since the epoch is outside 0001-01-01..9999-12-31")
+    else:
+        delta = moment - (_EPOCH_AWARE if moment.tzinfo else _EPOCH_NAIVE)  # naive = UTC, as the library
+        seconds = delta.days * 86_400 + delta.seconds  # floors like timegm(utctimetuple()), ~10x cheaper
+        if not _TIMESTAMP_MIN <= seconds <= _TIMESTAMP_MAX:
+            return serialize(timestamp(moment))  # the library raises its own error for this
+        micros = moment.microsecond
+    millis, rest = divmod(micros, 1000)
+    nanos = b"\x10" + _int_varint(micros * 1000) if rest else _MILLI_NANOS[millis]
+    if 0x1000_0000 <= seconds < 0x8_0000_0000:  # mid-1978 to 3058: a five-byte varint, in one step
+        return (
+            bytes(
+                (
+                    0x08,
+                    seconds & 0x7F | 0x80,
+                    seconds >> 7 & 0x7F | 0x80,
+                    seconds >> 14 & 0x7F | 0x80,
+                    seconds >> 21 & 0x7F | 0x80,
+                    seconds >> 28,
+                )
+            )
+            + nanos
+        )
+    return (b"\x08" + _int_varint(seconds) if seconds else b"") + nanos
+
+
+# Timestamp field 2 (nanos) of each whole millisecond, as xMatters' times are: none for 0
+_MILLI_NANOS = (b"",) + tuple(b"\x10" + _int_varint(millis * 1_000_000) for millis in range(1, 1000))
 
 
 def _string_field(tag: bytes, text: str | None) -> bytes:
@@ -351,18 +387,23 @@ def user_resource_bytes(user: UserRow) -> bytes:
         size = len(data)
         trait += (b"\x32", small[size] if size < 16_384 else varint(size), data)
     for alias in login_aliases:  # repeated string: every item written, even an empty one
-        trait.append(_message_field(b"\x3a", alias.encode()))
+        data = alias.encode()
+        size = len(data)
+        trait += (b"\x3a", small[size] if size < 16_384 else varint(size), data)
     if created_at is not None:
-        created = timestamp_bytes(created_at)
-        trait.append(_message_field(b"\x42", created))
+        created = timestamp_bytes(created_at)  # at most 16 bytes: its length is one byte
+        trait += (b"\x42", small[len(created)], created)
     if last_login is not None:
-        trait.append(_message_field(b"\x4a", timestamp_bytes(last_login)))
+        data = timestamp_bytes(last_login)
+        trait += (b"\x4a", small[len(data)], data)
     if given_name or family_name:
-        trait.append(
-            _message_field(b"\x62", _string_field(b"\x0a", given_name) + _string_field(b"\x12", family_name))
-        )
+        data = _string_field(b"\x0a", given_name) + _string_field(b"\x12", family_name)
+        size = len(data)
+        trait += (b"\x62", small[size] if size < 16_384 else varint(size), data)
     for employee_id in employee_ids:
-        trait.append(_message_field(b"\x6a", employee_id.encode()))
+        data = employee_id.encode()
+        size = len(data)
+        trait += (b"\x6a", small[size] if size < 16_384 else varint(size), data)
     trait_bytes = b"".join(trait)
     trait_size = len(trait_bytes)
     any_size = _USER_TRAIT_URL_SIZE + 1 + len(_length(trait_size)) + trait_size
@@ -382,7 +423,7 @@ def user_resource_bytes(user: UserRow) -> bytes:
         resource += (b"\x4a", profile_field)
     resource.append(resource_status)
     if created_at is not None:
-        resource.append(_message_field(b"\x62", created))
+        resource += (b"\x62", small[len(created)], created)
     return b"".join(resource)
 
 

@@ -7,7 +7,7 @@ keep a million grants cheap to build.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
@@ -28,10 +28,11 @@ class UserRow(NamedTuple):
     family_name: str | None = None
     profile: dict[str, Any] | None = None  # None values are dropped when encoded
     emails: tuple[tuple[str, bool], ...] = ()  # (address, is_primary)
-    created_at: datetime | None = None
-    last_login: datetime | None = None
-    login_aliases: tuple[str, ...] = ()  # other logins of the user (UserTrait.login_aliases)
-    employee_ids: tuple[str, ...] = ()  # UserTrait.employee_ids
+    # a datetime (naive = UTC), or microseconds since the Unix epoch as the warehouse reads them
+    created_at: datetime | int | None = None
+    last_login: datetime | int | None = None
+    login_aliases: Sequence[str] = ()  # other logins of the user (UserTrait.login_aliases)
+    employee_ids: Sequence[str] = ()  # UserTrait.employee_ids
 
 
 class GroupRow(NamedTuple):

@@ -232,3 +232,61 @@ def test_group_and_entitlement_fast_paths_equal_library_encoding(
         grantable = rng.choice([[], resource_types[:1], resource_types])
         expected = encode.serialize(messages.entitlement_message(row, library, grantable))
         assert encode.entitlement_bytes(row, fast, [encode.serialize(t) for t in grantable]) == expected
+
+
+def _epoch_micros(moment: datetime) -> int:
+    delta = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_MOMENTS = [
+    datetime(1, 1, 1),  # the first second a Timestamp may hold
+    datetime(9999, 12, 31, 23, 59, 59, 999_999),  # the last
+    datetime(1969, 12, 31, 23, 59, 59, 999_999),  # -1 us: seconds floor to -1, nanos stay positive
+    datetime(1970, 1, 1),
+    datetime(1970, 1, 1, 0, 0, 0, 1),
+    datetime(1978, 7, 4, 21, 24, 15, 268_435),  # 2**28 - 1 s: the last four-byte seconds, nanos
+    datetime(1978, 7, 4, 21, 24, 16, 268_436),  # 2**28 s: the first five-byte ones
+    datetime(3058, 10, 26, 3, 46, 7),  # 2**35 - 1 s: the last five-byte seconds
+    datetime(3058, 10, 26, 3, 46, 8),  # 2**35 s: six bytes
+    datetime(2020, 3, 16, 13, 15, 54, 152_000),
+]
+
+
+@pytest.mark.parametrize("moment", _MOMENTS)
+def test_timestamp_bytes_of_a_datetime_and_of_its_epoch_microseconds_equal_the_library(
+    moment: datetime,
+) -> None:
+    expected = encode.serialize(encode.timestamp(moment))
+    assert encode.timestamp_bytes(moment) == expected
+    assert encode.timestamp_bytes(moment.replace(tzinfo=UTC)) == expected
+    assert encode.timestamp_bytes(_epoch_micros(moment)) == expected
+
+
+def test_epoch_microseconds_are_what_the_warehouse_reads_a_timestamp_as() -> None:
+    import duckdb
+
+    with duckdb.connect() as con:
+        for moment in _MOMENTS:
+            assert con.execute("SELECT epoch_us(?::TIMESTAMP)", [moment]).fetchone() == (
+                _epoch_micros(moment),
+            )
+
+
+@pytest.mark.parametrize("micros", [_epoch_micros(datetime(1, 1, 1)) - 1, 253_402_300_800_000_000])
+def test_epoch_microseconds_outside_a_timestamps_range_are_refused(micros: int) -> None:
+    with pytest.raises(ValueError, match="outside 0001-01-01..9999-12-31"):
+        encode.timestamp_bytes(micros)
+
+
+def test_users_with_epoch_microseconds_encode_as_with_datetimes() -> None:
+    rng = random.Random(20260303)
+    for number in range(1000):
+        user = _random_user(rng, number)
+        as_micros = user._replace(
+            created_at=None if user.created_at is None else _epoch_micros(user.created_at),
+            last_login=None if user.last_login is None else _epoch_micros(user.last_login),
+            login_aliases=list(user.login_aliases),
+            employee_ids=list(user.employee_ids),
+        )
+        assert encode.user_resource_bytes(as_micros) == encode.user_resource_bytes(user), user
