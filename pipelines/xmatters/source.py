@@ -21,13 +21,13 @@ from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.early_members import EarlyMembers
 from pipelines.xmatters.member_calls import MemberProcess, member_tables
+from pipelines.xmatters.people_pages import people_tables
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
 from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.tables import (
     at_least_one_table,
     email_device_row,
     group_row,
-    person_row,
     tables_from_pages,
 )
 
@@ -104,7 +104,7 @@ def people(client: XmattersClient) -> Iterator[pa.Table]:
     fails now with this error instead of after the member calls (`group_members` steps aside).
     """
     try:
-        pages = tables_from_pages(client.people_pages(), person_row, settings.PEOPLE_SCHEMA)
+        pages = people_tables(client.people_pages())
         yield from _loaded(settings.PEOPLE, pages, client.report)
     except BaseException:
         client.cancel()
