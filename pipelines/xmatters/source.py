@@ -66,10 +66,11 @@ def joined_tables(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
     """`tables` in order, consecutive ones joined (without a copy) until they hold `rows` rows.
 
     Why: dlt handles each table it is given on its own: a table schema computed and validated, and
-    a Parquet row group written, whose dictionaries and pages serve only that table. A few tables of
-    ~130,000 rows instead of many of 16,384 (the batches of the pages and of the member calls) cost
-    less CPU to write and half the Parquet bytes for DuckDB to read (docs/benchmarks.md, thirteenth
-    round).
+    a Parquet row group written, whose dictionaries and pages serve only that table. Tables of
+    65,536 rows instead of 16,384 (the batches of the pages and of the member calls) cost less CPU
+    to write and to load. Not larger: from row groups near DuckDB's own (122,880 rows) its insert
+    leaves part of the rows to compress at the next checkpoint, the sync's exit (docs/benchmarks.md,
+    thirteenth round).
     """
     held: list[pa.Table] = []
     held_rows = 0
