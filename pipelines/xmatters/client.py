@@ -76,6 +76,8 @@ from pipelines.xmatters.errors import (
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
 from pipelines.xmatters.paging import AHEAD, ItemKey, item_id, iter_pages
+from pipelines.xmatters.people_pages import decode_page as decode_people_page
+from pipelines.xmatters.people_pages import person_key
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.scrub import register_credentials, scrub
 
@@ -205,8 +207,16 @@ class XmattersClient:
             fetch_ahead=fetch_ahead if ahead else None,
         )
 
-    def people_pages(self) -> Iterator[list[dict]]:
-        return self.pages(settings.PEOPLE_PATH, not_found_hint="check --base-url", ahead=True)
+    def people_pages(self) -> Iterator[list[Any]]:
+        """Every person, page by page: `people_pages.PersonItem`s, or dicts from a page the typed
+        decoder refused."""
+        return self.pages(
+            settings.PEOPLE_PATH,
+            key=person_key,
+            not_found_hint="check --base-url",
+            decode=decode_people_page,
+            ahead=True,
+        )
 
     def group_pages(self) -> Iterator[list[dict]]:
         # the member calls start when every group is listed: its pages in parallel start them sooner

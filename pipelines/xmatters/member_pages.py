@@ -16,83 +16,24 @@ The structs, the JSON reader's schema and the leaf columns are derived from the 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import Any
 
-import msgspec
 import pyarrow as pa
-import pyarrow.json as pa_json
 
 from pipelines.arrow_arrays import repeated_strings
+from pipelines.xmatters import typed_items
 from pipelines.xmatters.paging import item_id
 from pipelines.xmatters.settings import ARROW_BATCH_ROWS, GROUP_MEMBERS_COLUMNS, GROUP_MEMBERS_SCHEMA
 from pipelines.xmatters.tables import Batcher, member_row
 
 # The typed member item, derived from the raw column table: {"group": {"targetName": string},
 # "member": {"id": string, ..., "owner": {"id": string, "targetName": string}}}.
-_ITEM_PATHS = {column.path: column.type for column in GROUP_MEMBERS_COLUMNS if column.path is not None}
-_PYTHON_TYPES: dict[pa.DataType, type] = {pa.string(): str, pa.bool_(): bool, pa.int64(): int}
+_ITEM_TREE = typed_items.item_tree(GROUP_MEMBERS_COLUMNS)
+MemberItem = typed_items.item_struct("MemberItem", _ITEM_TREE, __name__)  # .member.id, .member.owner.id, ...
 
-
-def _tree(paths: dict[tuple[str, ...], pa.DataType]) -> dict[str, Any]:
-    """{key: subtree or leaf Arrow type}, keys in the table's order."""
-    tree: dict[str, Any] = {}
-    for path, arrow_type in paths.items():
-        node = tree
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = arrow_type
-    return tree
-
-
-def _struct(name: str, tree: dict[str, Any]) -> type[msgspec.Struct]:
-    """A msgspec struct of `tree`: an absent or null object is None, like `member_row` reads it.
-
-    Only strings and other such structs: they cannot form reference cycles, so `gc=False` keeps a
-    million of them out of the cyclic collector (cheaper to make and to free).
-    """
-    fields = []
-    for key, node in tree.items():
-        field_type = (
-            _struct(name + key[:1].upper() + key[1:], node) if isinstance(node, dict) else _PYTHON_TYPES[node]
-        )
-        fields.append((key, field_type | None, None))
-    return msgspec.defstruct(name, fields, gc=False, module=__name__)
-
-
-def _arrow_struct(tree: dict[str, Any]) -> list[tuple[str, pa.DataType]]:
-    return [
-        (key, pa.struct(_arrow_struct(node)) if isinstance(node, dict) else node)
-        for key, node in tree.items()
-    ]
-
-
-_ITEM_TREE = _tree(_ITEM_PATHS)
-MemberItem = _struct("MemberItem", _ITEM_TREE)  # .group.targetName, .member.id, .member.owner.id, ...
-
-
-class _Links(msgspec.Struct, gc=False):
-    next: str | None = None
-
-
-class _Page(msgspec.Struct):
-    data: list[MemberItem]
-    links: _Links | None = None
-    total: int | None = None  # bounds the pages paging follows (paging.py)
-
-
-_DECODER = msgspec.json.Decoder(_Page)
-
-
-def decode_page(content: bytes) -> dict[str, Any] | None:
-    """The paging envelope (`data`, `links.next`) with typed items; None: decode it generically."""
-    try:
-        page = _DECODER.decode(content)
-    except (msgspec.DecodeError, RecursionError):  # a ValidationError is a DecodeError; a deep document
-        return None
-    links = page.links
-    return {"data": page.data, "links": None if links is None else {"next": links.next}, "total": page.total}
+decode_page = typed_items.page_decoder(MemberItem)
+"""The paging envelope (`data`, `links.next`, `total`) with typed items; None: decode it generically."""
 
 
 def member_key(item: Any) -> str | None:
@@ -140,27 +81,12 @@ class MembersBatcher:
         """GROUP_MEMBERS_SCHEMA columns of the batch's typed items (a null object gives nulls below it)."""
         group_runs, items = self.group_runs, self.items
         self.group_runs, self.items = [], []
-        lines = _ENCODER.encode_lines(items)
-        try:
-            parsed = pa_json.read_json(
-                io.BytesIO(lines), read_options=_READ_OPTIONS, parse_options=_PARSE_OPTIONS
-            )
-        except pa.ArrowInvalid:  # a line longer than a read block (a huge value): read it as one block
-            read_options = pa_json.ReadOptions(use_threads=False, block_size=len(lines) + 1)
-            parsed = pa_json.read_json(
-                io.BytesIO(lines), read_options=read_options, parse_options=_PARSE_OPTIONS
-            )
-        leaves = parsed
-        while any(pa.types.is_struct(column.type) for column in leaves.columns):
-            leaves = leaves.flatten()
+        leaves = typed_items.read_items(items, _PARSE_OPTIONS)
         columns = [repeated_strings(group_runs), *(leaves.column(name) for name in _LEAF_NAMES)]
         return pa.Table.from_arrays(columns, schema=GROUP_MEMBERS_SCHEMA)
 
 
-_ENCODER = msgspec.json.Encoder()
 # MemberItem as pyarrow's JSON reader reads it; flattened, its leaves are GROUP_MEMBERS_SCHEMA's
 # columns after `group_id`, in this order.
-_ITEM_SCHEMA = pa.schema(_arrow_struct(_ITEM_TREE))
-_READ_OPTIONS = pa_json.ReadOptions(use_threads=False)
-_PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=_ITEM_SCHEMA, unexpected_field_behavior="error")
-_LEAF_NAMES = [".".join(path) for path in _ITEM_PATHS]
+_PARSE_OPTIONS = typed_items.parse_options(_ITEM_TREE)
+_LEAF_NAMES = typed_items.leaf_names(GROUP_MEMBERS_COLUMNS)

@@ -25,7 +25,8 @@ MAX_NEXT_LINK_CHARS = 8192  # a longer `links.next` is refused, not requested
 CONCURRENCY_START = 8  # requests in flight at first; grown up to --concurrency (adaptive.py)
 BACKOFF_BASE_S = 0.5  # first fallback wait when a 429/5xx carries no Retry-After
 
-ARROW_BATCH_ROWS = 16_384  # rows per yielded Arrow table: big enough for dlt's fast path, bounded memory
+ARROW_BATCH_ROWS = 16_384  # rows per Arrow table built from pages: enough for dlt's fast path, bounded memory
+LOAD_BATCH_ROWS = 65_536  # rows per table handed to dlt, at least (batches joined: source.joined_tables)
 
 # Primary-key columns are NOT NULL (paging refuses an item without an id); every other column is
 # nullable because xMatters leaves out absent fields.

@@ -21,13 +21,13 @@ from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.early_members import EarlyMembers
 from pipelines.xmatters.member_calls import MemberProcess, member_tables
+from pipelines.xmatters.people_pages import people_tables
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
 from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.tables import (
     at_least_one_table,
     email_device_row,
     group_row,
-    person_row,
     tables_from_pages,
 )
 
@@ -55,10 +55,33 @@ def _hints(raw: settings.RawTable) -> dict[str, Any]:
 
 
 def _loaded(raw: settings.RawTable, tables: Iterable[pa.Table], report: ExtractReport) -> Iterator[pa.Table]:
-    """`tables` (one empty table when none, so the raw table exists), their rows counted in `report`."""
-    for table in at_least_one_table(tables, raw.schema):
+    """`tables` (one empty table when none, so the raw table exists), their rows counted in `report`,
+    joined into tables of at least `settings.LOAD_BATCH_ROWS` rows (`joined_tables`)."""
+    for table in joined_tables(at_least_one_table(tables, raw.schema), settings.LOAD_BATCH_ROWS):
         report.count_rows(raw.name, table.num_rows)
         yield table
+
+
+def joined_tables(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """`tables` in order, consecutive ones joined (without a copy) until they hold `rows` rows.
+
+    Why: dlt handles each table it is given on its own: a table schema computed and validated, and
+    a Parquet row group written, whose dictionaries and pages serve only that table. Tables of
+    65,536 rows instead of 16,384 (the batches of the pages and of the member calls) cost less CPU
+    to write and to load. Not larger: from row groups near DuckDB's own (122,880 rows) its insert
+    leaves part of the rows to compress at the next checkpoint, the sync's exit (docs/benchmarks.md,
+    thirteenth round).
+    """
+    held: list[pa.Table] = []
+    held_rows = 0
+    for table in tables:
+        held.append(table)
+        held_rows += table.num_rows
+        if held_rows >= rows:
+            yield held[0] if len(held) == 1 else pa.concat_tables(held)
+            held, held_rows = [], 0
+    if held:
+        yield held[0] if len(held) == 1 else pa.concat_tables(held)
 
 
 @dlt.source(name=settings.SOURCE_NAME, max_table_nesting=0)
@@ -104,7 +127,7 @@ def people(client: XmattersClient) -> Iterator[pa.Table]:
     fails now with this error instead of after the member calls (`group_members` steps aside).
     """
     try:
-        pages = tables_from_pages(client.people_pages(), person_row, settings.PEOPLE_SCHEMA)
+        pages = people_tables(client.people_pages())
         yield from _loaded(settings.PEOPLE, pages, client.report)
     except BaseException:
         client.cancel()

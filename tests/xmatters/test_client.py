@@ -19,12 +19,13 @@ from pipelines.xmatters.errors import (
     XmattersError,
 )
 from pipelines.xmatters.member_pages import member_key
+from pipelines.xmatters.people_pages import person_key
 from pipelines.xmatters.report import ExtractReport
 from simulator import FaultRule
 
 
 def people_ids(client: XmattersClient) -> list[str]:
-    return [item["id"] for page in client.people_pages() for item in page]
+    return [person_key(item) for page in client.people_pages() for item in page]
 
 
 def member_ids(client: XmattersClient, group_id: str) -> list[str]:

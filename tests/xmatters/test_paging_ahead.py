@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.paging import item_id, iter_pages
+from pipelines.xmatters.people_pages import person_key
 
 BASE = "http://127.0.0.1:9/api/xm/1/people"
 TOTAL = 950
@@ -78,7 +79,7 @@ def test_guesses_the_chain_never_reaches_are_not_used() -> None:
 def test_people_and_groups_listings_fetch_ahead_against_the_simulator(xm_org, xm_sim, make_config) -> None:
     xm_sim.faults.latency_s = 0.02
     with XmattersClient(make_config()) as client:
-        people = [p["id"] for page in client.people_pages() for p in page]
+        people = [person_key(p) for page in client.people_pages() for p in page]
         assert sorted(people) == sorted(p["id"] for p in xm_org.people)
     paths = [path for _, path, _ in xm_sim.requests if path.split("?")[0].endswith("/people")]
     assert len(paths) == len(set(paths)) == -(-len(xm_org.people) // 100)  # each page once

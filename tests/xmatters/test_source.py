@@ -6,6 +6,7 @@ import base64
 import logging
 import threading
 
+import pyarrow as pa
 import pytest
 from dlt.extract.exceptions import ResourceExtractionError
 
@@ -15,7 +16,7 @@ from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import AuthError, ConfigError
 from pipelines.xmatters.loader import find_xmatters_error, load_raw, raw_pipeline
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.source import xmatters_source
+from pipelines.xmatters.source import joined_tables, xmatters_source
 from simulator import FaultRule
 from tests.xmatters.helpers import PASSWORD, USERNAME, expected_memberships, rows, table_ids
 
@@ -191,3 +192,20 @@ def test_a_skipped_group_with_escapes_in_its_name_is_warned_escaped_and_stored_a
     assert "\x1b" not in caplog.text
     stored = rows(warehouse, f"select target_name from xmatters_raw.groups where id = '{group['id']}'")
     assert stored == [(hostile,)]  # data keeps what xMatters holds
+
+
+def test_tables_are_joined_for_dlt_in_order_without_losing_a_row() -> None:
+    schema = pa.schema([pa.field("id", pa.string(), nullable=False)])
+
+    def table(first: int, count: int) -> pa.Table:
+        return pa.Table.from_pydict({"id": [f"r-{n}" for n in range(first, first + count)]}, schema=schema)
+
+    tables = [table(0, 3), table(3, 2), table(5, 4), table(9, 1), table(10, 2)]
+
+    joined = list(joined_tables(tables, 5))
+
+    assert [t.num_rows for t in joined] == [5, 5, 2]  # at least 5 rows each, the rest last
+    assert all(t.schema == schema for t in joined)
+    assert [v for t in joined for v in t.column("id").to_pylist()] == [f"r-{n}" for n in range(12)]
+    assert list(joined_tables([tables[0]], 5)) == [tables[0]]
+    assert list(joined_tables([], 5)) == []
