@@ -18,6 +18,7 @@ prints, including GX's own output, goes to stderr so it can never corrupt a repl
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import sys
 from typing import Any, NoReturn
@@ -58,12 +59,48 @@ def _prepare() -> str | None:
     """
     with imports_without_gc(freeze_after=True):
         try:
+            defer_until_used(DEFERRED_SUBMODULES)
             from expectations.runner import prepare
 
             prepare()
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the check
             return f"preparing the expectation suites failed: {type(exc).__name__}: {exc}"
     return None
+
+
+# Submodules GX imports at its own import only for expectations the suites do not use: `scipy.stats`
+# (`from scipy import stats` in the KL-divergence and KS-test expectations) was ~0.45 of the ~1.9
+# CPU-s of `_prepare` (docs/benchmarks.md, fourteenth round). The checks of a sync wait for
+# `_prepare` when the main process reaches them first, and on two cores its CPU is taken from the
+# member calls and the simulator.
+DEFERRED_SUBMODULES = ("scipy.stats",)
+
+
+def defer_until_used(names: tuple[str, ...]) -> None:
+    """Registers each submodule as a lazy module: it is executed at the first access to one of its
+    attributes (`importlib.util.LazyLoader`), so an expectation that uses it still gets it whole.
+
+    Only submodules taken with `from package import name`: that reads the parent's attribute, set
+    here, and not the module's `__spec__`, which Python 3.11's import system reads on a plain
+    `import name` and which would execute the module at once. A name that is not installed is left
+    to the import that needs it.
+    """
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # its package is not installed
+            continue
+        if spec is None or spec.loader is None:
+            continue
+        loader = importlib.util.LazyLoader(spec.loader)
+        spec.loader = loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        loader.exec_module(module)
+        parent, _, child = name.rpartition(".")
+        setattr(sys.modules[parent], child, module)
 
 
 def _handle(request: Frame, startup_error: str | None) -> tuple[str, dict[str, Any]]:
