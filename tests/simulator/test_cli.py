@@ -24,6 +24,23 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--people", "30", "--groups", "4", "--large-group-size", "40", "--hidden-people", "2", "--seed", "3"]
 
 
+def simulator_process(*arguments: str) -> subprocess.Popen[str]:
+    """`python -m simulator` on a free port, its output read by `read_banner`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", "0", *arguments],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def base_url_of(banner: str) -> str:
+    found = re.search(r"listening on (http://127\.0\.0\.1:\d+/api/xm/1)\n", banner)
+    assert found is not None, banner
+    return found.group(1)
+
+
 def read_banner(process: subprocess.Popen) -> str:
     lines = []
     assert process.stdout is not None
@@ -37,16 +54,10 @@ def read_banner(process: subprocess.Popen) -> str:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_module_serves_until_signalled(stop_signal: signal.Signals):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", "0", *SMALL],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = simulator_process(*SMALL)
     try:
         banner = read_banner(process)
-        base_url = re.search(r"listening on (http://127\.0\.0\.1:\d+/api/xm/1)\n", banner).group(1)
+        base_url = base_url_of(banner)
         user, password = re.search(r"user name \+ password: +(\S+) / (\S+)", banner).groups()
         key_id, secret = re.search(r"API key id \+ secret: +(x-api-key-\S+) / (\S+)", banner).groups()
         exports = [line for line in banner.splitlines() if line.startswith("export ")]
@@ -173,17 +184,11 @@ def test_bad_knobs_are_one_line_naming_the_option(capsys):
 def test_people_0_serves_a_tenant_without_people_and_says_so(tmp_path: Path):
     """`--people 0` announced "0 people (+5 hidden)" and served 5 persons as group members; now no
     person at all, as announced, and a sync of it succeeds with no users."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", "0", "--people", "0", "--groups", "3"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = simulator_process("--people", "0", "--groups", "3")
     try:
         banner = read_banner(process)
         assert "  0 people (+0 hidden), 3 groups, " in banner and " 0 PERSON, " in banner
-        base_url = re.search(r"listening on (http://127\.0\.0\.1:\d+/api/xm/1)\n", banner).group(1)
+        base_url = base_url_of(banner)
         auth = ("sim-user", "sim-password")
         assert requests.get(base_url + "/people", auth=auth, timeout=10).json()["total"] == 0
         for group in requests.get(base_url + "/groups", auth=auth, timeout=10).json()["data"]:
