@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.history import CHANGE_KINDS, AccessChanges
+from orchestration.history import CHANGE_KINDS, AccessChanges, other_tenant
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id
@@ -147,8 +147,7 @@ def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str
     for run in chosen:
         index = position[run[0]]
         previous = runs[index + 1] if index + 1 < len(runs) else None
-        # another tenant (base URL); another account of the same tenant is the same source
-        new_source = previous is not None and None not in (run[2], previous[2]) and run[2] != previous[2]
+        new_source = previous is not None and other_tenant(run[2], previous[2])
         sync = SyncChanges(
             sync_id=run[0],
             published_at=run[1],

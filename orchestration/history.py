@@ -96,12 +96,12 @@ def compute_changes(con: duckdb.DuckDBPyConnection, retention: int) -> AccessCha
     """Diffs the newest published sync against the one before it; None before the first sync."""
     ensure_changes_table(con)
     syncs = con.execute(
-        "SELECT sync_id, source_url, source_account FROM c1.sync_runs ORDER BY published_at DESC LIMIT 2"
+        "SELECT sync_id, source_url FROM c1.sync_runs ORDER BY published_at DESC LIMIT 2"
     ).fetchall()
     if not syncs:
         return None
     sync_id = syncs[0][0]
-    new_source = len(syncs) > 1 and _other_source(syncs[0][1:], syncs[1][1:])
+    new_source = len(syncs) > 1 and other_tenant(syncs[0][1], syncs[1][1])
     previous = syncs[1][0] if len(syncs) > 1 and not new_source else None
     con.execute("BEGIN TRANSACTION")
     try:
@@ -119,10 +119,10 @@ def compute_changes(con: duckdb.DuckDBPyConnection, retention: int) -> AccessCha
     return AccessChanges(sync_id=sync_id, previous_sync_id=previous, counts=counts, new_source=new_source)
 
 
-def _other_source(newer: tuple[str | None, ...], older: tuple[str | None, ...]) -> bool:
-    """Both sources recorded and of different tenants (a sync of an earlier version recorded none);
-    (url, account) pairs, of which only the URL counts (orchestration/sync_source.py)."""
-    return newer[0] is not None and older[0] is not None and newer[0] != older[0]
+def other_tenant(newer_url: str | None, older_url: str | None) -> bool:
+    """Two published syncs' recorded base URLs, both known (a sync of an earlier version recorded
+    none) and different: another tenant. The account is not compared (orchestration/sync_source.py)."""
+    return newer_url is not None and older_url is not None and newer_url != older_url
 
 
 def _recompute(con: duckdb.DuckDBPyConnection, sync_id: str, previous: str | None) -> None:

@@ -178,6 +178,10 @@ def _c1_emails(
     return tuple(kept)
 
 
+# the query's columns are UserRow's fields, in its order
+_USER_ID, _PROFILE, _EMAILS = (UserRow._fields.index(name) for name in ("user_id", "profile", "emails"))
+
+
 def _users(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]) -> Iterator[UserRow]:
     """The users as the `.c1z` gets them; email addresses C1 would refuse are added to `left_out`.
 
@@ -202,9 +206,9 @@ def _users(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]) -> It
     make = UserRow._make
     for batch in _batches(con, query, ROW_BATCH_ROWS):
         columns = [column.to_pylist() for column in batch.columns]
-        ids, emails = columns[0], columns[8]
-        columns[7] = [loads(text) if text else None for text in columns[7]]
-        columns[8] = [
+        ids, emails = columns[_USER_ID], columns[_EMAILS]
+        columns[_PROFILE] = [loads(text) if text else None for text in columns[_PROFILE]]
+        columns[_EMAILS] = [
             _c1_emails(uid, listed, left_out) if listed else ()
             for uid, listed in zip(ids, emails, strict=True)
         ]

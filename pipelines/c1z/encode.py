@@ -387,9 +387,7 @@ def user_resource_bytes(user: UserRow) -> bytes:
         size = len(data)
         trait += (b"\x32", small[size] if size < 16_384 else varint(size), data)
     for alias in login_aliases:  # repeated string: every item written, even an empty one
-        data = alias.encode()
-        size = len(data)
-        trait += (b"\x3a", small[size] if size < 16_384 else varint(size), data)
+        trait.append(_message_field(b"\x3a", alias.encode()))
     if created_at is not None:
         created = timestamp_bytes(created_at)  # at most 16 bytes: its length is one byte
         trait += (b"\x42", small[len(created)], created)
@@ -397,13 +395,11 @@ def user_resource_bytes(user: UserRow) -> bytes:
         data = timestamp_bytes(last_login)
         trait += (b"\x4a", small[len(data)], data)
     if given_name or family_name:
-        data = _string_field(b"\x0a", given_name) + _string_field(b"\x12", family_name)
-        size = len(data)
-        trait += (b"\x62", small[size] if size < 16_384 else varint(size), data)
+        trait.append(
+            _message_field(b"\x62", _string_field(b"\x0a", given_name) + _string_field(b"\x12", family_name))
+        )
     for employee_id in employee_ids:
-        data = employee_id.encode()
-        size = len(data)
-        trait += (b"\x6a", small[size] if size < 16_384 else varint(size), data)
+        trait.append(_message_field(b"\x6a", employee_id.encode()))
     trait_bytes = b"".join(trait)
     trait_size = len(trait_bytes)
     any_size = _USER_TRAIT_URL_SIZE + 1 + len(_length(trait_size)) + trait_size

@@ -18,10 +18,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.xmatters import typed_items
+from pipelines.xmatters import tables, typed_items
 from pipelines.xmatters.paging import item_id
 from pipelines.xmatters.settings import ARROW_BATCH_ROWS, PEOPLE_COLUMNS, PEOPLE_SCHEMA
-from pipelines.xmatters.tables import Batcher, json_text, person_row
+from pipelines.xmatters.tables import Batcher, person_row
 
 _ITEM_TREE = typed_items.item_tree(PEOPLE_COLUMNS)
 PersonItem = typed_items.item_struct("PersonItem", _ITEM_TREE, __name__)  # .id, .site.name, ...
@@ -29,11 +29,15 @@ PersonItem = typed_items.item_struct("PersonItem", _ITEM_TREE, __name__)  # .id,
 decode_page = typed_items.page_decoder(PersonItem)
 """The paging envelope (`data`, `links.next`, `total`) with typed people; None: decode it generically."""
 
-# Converted columns are top-level fields of a person (`properties`): converted in place before encoding.
-_CONVERTED = [(column.path[0], column.convert) for column in PEOPLE_COLUMNS if column.convert and column.path]
+# Converted columns are top-level fields of a person (`properties`): converted in place before
+# encoding, by the function of tables.py their `convert` names, as the row path calls it.
+_CONVERTED = [
+    (column.path[0], getattr(tables, column.convert))
+    for column in PEOPLE_COLUMNS
+    if column.convert and column.path
+]
 if any(len(column.path or ()) != 1 for column in PEOPLE_COLUMNS if column.convert):
     raise AssertionError("people_pages converts top-level fields only")
-_CONVERTERS = {"json_text": json_text}
 
 
 def person_key(item: Any) -> str | None:
@@ -83,8 +87,7 @@ def people_tables(pages: Iterable[list[Any]], batch_rows: int = ARROW_BATCH_ROWS
 
 def _typed_table(items: list[Any]) -> pa.Table:
     """PEOPLE_SCHEMA columns of typed people (a null `site` gives nulls below it)."""
-    for field, name in _CONVERTED:
-        convert = _CONVERTERS[name]
+    for field, convert in _CONVERTED:
         for item in items:
             value = getattr(item, field)
             if value is not None:

@@ -42,7 +42,7 @@ def item_struct(name: str, tree: Tree, module: str) -> type[msgspec.Struct]:
     """A msgspec struct of `tree`: an absent or null object is None, like the row functions read it.
 
     A leaf with a converter (`properties` -> JSON text) is any JSON value, converted before the
-    struct is encoded (`convert_leaves`). A struct of strings, booleans and other such structs
+    struct is encoded (`people_pages._typed_table`). A struct of strings, booleans and other such structs
     cannot be part of a reference cycle: `gc=False` keeps many of them out of the cyclic collector.
     """
     fields = []
