@@ -47,8 +47,9 @@ from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings_table import add_arguments, declared, given, non_empty
 
-# The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME.
-DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME", "var"))
+# The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME,
+# an empty one unset (`Path("")` is the working directory) and `~` expanded, as there.
+DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME") or "var").expanduser()
 
 logger = logging.getLogger("pipelines.xmatters_pipeline")
 

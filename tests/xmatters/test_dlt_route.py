@@ -181,6 +181,18 @@ def dashboard_url(show: subprocess.Popen[str]) -> str:
     raise AssertionError("dlt pipeline show printed no URL:\n" + "".join(seen))
 
 
+def test_an_empty_home_variable_is_unset(sim, tmp_path):
+    """`export BATON_XMATTERS_HOME=` put the warehouse and dlt's state into the working directory
+    itself (`./warehouse.duckdb`, `./dlt`), where the full sync takes the default home `./var`."""
+    flags = ["--base-url", sim.base_url, "--username", sim.username, "--password", PASSWORD]
+    argv = [sys.executable, "-m", "pipelines.xmatters_pipeline", *flags]
+    done = run(argv, tmp_path, clean_env(BATON_XMATTERS_HOME=""))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [path.name for path in tmp_path.iterdir()] == ["var"]
+    assert_loaded(tmp_path, sim)
+    assert (tmp_path / "var" / "dlt" / "xmatters" / "state.json").is_file()
+
+
 def test_sources_environment_variables_configure_the_pipeline(sim, tmp_path):
     env = clean_env(
         SOURCES__XMATTERS__BASE_URL=sim.base_url,
