@@ -86,7 +86,8 @@ class Response:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._buffer = b""
+        self._buffer = b""  # received and not yet taken: from `_start` on (no copy per line)
+        self._start = 0
         self.received = False
         self.status = 0
         self.headers = ResponseHeaders()
@@ -98,7 +99,7 @@ class Response:
 
     @property
     def reusable(self) -> bool:
-        return self._ended and not self._will_close and not self._buffer
+        return self._ended and not self._will_close and self._start == len(self._buffer)
 
     def read_head(self) -> None:
         """The status line and headers; the body's framing from them."""
@@ -158,18 +159,19 @@ class Response:
     def _line(self) -> bytes:
         """One line with its end, or what came before the connection ended."""
         while True:
-            end = self._buffer.find(b"\n", 0, MAX_LINE + 1)
+            start = self._start
+            end = self._buffer.find(b"\n", start, start + MAX_LINE + 1)
             if end >= 0:
-                line, self._buffer = self._buffer[: end + 1], self._buffer[end + 1 :]
-                return line
-            if len(self._buffer) > MAX_LINE:
+                self._start = end + 1
+                return self._buffer[start : end + 1]
+            if len(self._buffer) - start > MAX_LINE:
                 raise http.client.LineTooLong("header line")
             data = self._sock.recv(_RECV)
             if not data:
-                line, self._buffer = self._buffer, b""
+                line, self._buffer, self._start = self._buffer[start:], b"", 0
                 return line
             self.received = True
-            self._buffer += data
+            self._buffer, self._start = self._buffer[start:] + data, 0
 
     def _status_line(self) -> tuple[int, int]:
         raw = self._line()
@@ -212,8 +214,10 @@ class Response:
     # ---- the body --------------------------------------------------------------------------------
 
     def _take(self, amount: int) -> bytes:
-        if self._buffer:
-            data, self._buffer = self._buffer[:amount], self._buffer[amount:]
+        start = self._start
+        if start < len(self._buffer):
+            data = self._buffer[start : start + amount]
+            self._start = start + len(data)
             return data
         return self._sock.recv(amount) if amount else b""
 
