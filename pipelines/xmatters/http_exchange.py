@@ -7,7 +7,7 @@ Python per call of the ~0.5 ms the member-call process spends (`docs/benchmarks.
 round). This reads what a GET needs, with `http.client`'s limits and its exceptions, so each failure
 is classified and worded as before (`direct_http`):
 
-- the status line as `http.client` reads it (`HTTP/1.0` or `HTTP/1.x`, three digits from 100;
+- the status line as `http.client` reads it (`HTTP/1.0`, `HTTP/0.9` or `HTTP/1.x`, three digits from 100;
   100 Continue skipped), else `BadStatusLine`; no byte at all is `RemoteDisconnected`;
 - at most 100 header lines of at most 64 KiB each (`LineTooLong`, `HTTPException`), names
   case-insensitive, the first of a repeated header wins (as `HTTPMessage.get`), folded lines joined;
@@ -185,7 +185,7 @@ class Response:
         status = parts[1]
         if len(status) != 3 or not status.isdigit() or not 100 <= int(status) <= 999:
             raise http.client.BadStatusLine(line)
-        if version.startswith("HTTP/1.0"):
+        if version in ("HTTP/1.0", "HTTP/0.9"):
             return 10, int(status)
         if version.startswith("HTTP/1."):
             return 11, int(status)
