@@ -82,8 +82,8 @@ class DirectConnections:
 
         A kept-alive connection is not checked before it is used (a poll per request); instead, when
         the server turns out to have closed it (no byte of the answer: a send or a read that finds
-        the connection ended), the GET is sent once more on a new connection. A GET is idempotent,
-        and the server never saw it (HTTP clients such as Go's and urllib3's retry this case too).
+        the connection ended), the GET is sent once more on a new connection: a GET is idempotent,
+        so sending it again is safe whether or not the server read it (Go's net/http does the same).
         """
         deadline = time.monotonic() + self._timeout
         target = self._target(url)
