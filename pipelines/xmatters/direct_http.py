@@ -6,8 +6,11 @@ kept-alive `http.client` connection (0.5 against 0.25 ms per members page, `docs
 sixth round): its retry, timeout, header and response wrappers run on every call. urllib3 stays the
 transport whenever a proxy applies (HTTP or SOCKS); this one does what urllib3 did for us without one:
 
-- a connection is reused only while the server has not closed it (checked before each request,
-  the way urllib3 checks a pooled connection), and any failure closes it;
+- requests and responses are written and read by `http_exchange` (http.client's limits and
+  exceptions, without its per-header Python and the `email` parser), on `http.client`'s connections;
+- a kept-alive connection the server closed while it was idle is found by using it: a GET that got
+  no byte of its answer on a reused connection is sent once more on a new one (not counted as a
+  retry); any other failure closes the connection, and so does a response that ends it;
 - TLS is verified against the same CA bundle, host name included;
 - gzip and deflate bodies are decoded incrementally, and refused past the size limit; the whole
   response (connect, headers, body) must arrive within the timeout (`bounded.py`);
@@ -29,11 +32,11 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from urllib3.util.wait import wait_for_read
-
+from pipelines.xmatters import http_exchange
 from pipelines.xmatters.bounded import TooLarge, Watchdog, check_declared_length, read_bounded
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import TLS_FAILURES, TransportFailureKind, tls_failure_kind
+from pipelines.xmatters.http_exchange import ResponseHeaders
 
 T = TypeVar("T")
 
@@ -73,44 +76,72 @@ class DirectConnections:
         self._lock = threading.Lock()
         self._opened: list[http.client.HTTPConnection] = []
 
-    def get(self, url: str, headers: Mapping[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def get(self, url: str, headers: Mapping[str, str]) -> tuple[int, ResponseHeaders, bytes]:
         """(status, headers, decoded body) of one GET within the timeout; raises `DirectFailure`
-        (a `read_timeout` once the whole response took longer) or `DirectTooLarge`."""
+        (a `read_timeout` once the whole response took longer) or `DirectTooLarge`.
+
+        A kept-alive connection is not checked before it is used (a poll per request); instead, when
+        the server turns out to have closed it (no byte of the answer: a send or a read that finds
+        the connection ended), the GET is sent once more on a new connection: a GET is idempotent,
+        so sending it again is safe whether or not the server read it (Go's net/http does the same).
+        """
         deadline = time.monotonic() + self._timeout
         target = self._target(url)
-        connection = self._connection()
-        if connection.sock is None:
+        link = self._link()
+        connection = link.connection
+        if link.headers is not headers:
+            link.head = http_exchange.request_head(
+                connection.host, connection.port, connection.default_port, headers
+            )
+            link.headers = headers
+        try:
+            request = http_exchange.request_bytes(target, link.head)
+        except http.client.InvalidURL:  # a next link with spaces or control characters
+            raise DirectFailure("connect_error") from None
+        try:
+            return self._exchange(connection, request, deadline)
+        except _ClosedWhileIdle:  # the connection is closed now: the second turn opens a new one
+            return self._exchange(connection, request, deadline)
+
+    def _exchange(
+        self, connection: http.client.HTTPConnection, request: bytes, deadline: float
+    ) -> tuple[int, ResponseHeaders, bytes]:
+        """One request and its response on `connection` (connected first if it is not)."""
+        reused = connection.sock is not None
+        if not reused:
             _in_phase(connection, _connect_failure, connection.connect, deadline)
         sock = connection.sock
-        token = self._watchdog.watch(sock, deadline) if sock is not None else None
+        assert sock is not None
+        response = http_exchange.Response(sock)
+
+        def exchange() -> None:
+            try:
+                sock.sendall(request)
+                response.read_head()
+            except (ConnectionError, http.client.RemoteDisconnected):
+                if reused and not response.received and time.monotonic() < deadline:
+                    raise _ClosedWhileIdle from None
+                raise
+
+        def body() -> bytes:
+            check_declared_length(response.headers.get("Content-Length"), self._max_body)
+            content = read_bounded(response.read1, response.headers.get("Content-Encoding"), self._max_body)
+            if response.remaining or time.monotonic() >= deadline:  # cut short (maybe by the watchdog)
+                raise http.client.IncompleteRead(content, response.remaining)
+            return content
+
+        token = self._watchdog.watch(sock, deadline)
         try:
-
-            def exchange() -> http.client.HTTPResponse:
-                connection.request("GET", target, headers=headers)
-                return connection.getresponse()
-
-            response = _in_phase(connection, _response_failure, exchange, deadline)
-
-            def body() -> bytes:
-                check_declared_length(response.headers.get("Content-Length"), self._max_body)
-                content = read_bounded(
-                    response.read1, response.headers.get("Content-Encoding"), self._max_body
-                )
-                if response.length or time.monotonic() >= deadline:  # cut short (maybe by the watchdog)
-                    raise http.client.IncompleteRead(content, response.length)
-                response.read()  # b"": marks the response done, so the connection serves the next one
-                return content
-
+            _in_phase(connection, _response_failure, exchange, deadline)
             try:
                 content = _in_phase(connection, _body_failure, body, deadline)
             except TooLarge as too_large:
-                declared = too_large.declared
-            else:
-                return response.status, response.headers, content
+                raise DirectTooLarge(too_large.declared) from None
         finally:
-            if token is not None:
-                self._watchdog.release(token)
-        raise DirectTooLarge(declared)
+            self._watchdog.release(token)
+        if not response.reusable:
+            connection.close()
+        return response.status, response.headers, content
 
     def close(self) -> None:
         self._watchdog.close()
@@ -128,23 +159,37 @@ class DirectConnections:
             raise ValueError(f"{url} is not on {self._prefix}")
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
-    def _connection(self) -> http.client.HTTPConnection:
-        """This thread's connection, closed first if the server closed it while it was idle."""
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is None:
+    def _link(self) -> _Link:
+        """This thread's connection (not connected yet, or connected by an earlier request)."""
+        link: _Link | None = getattr(self._local, "link", None)
+        if link is None:
             _scheme, host, port = self._origin
             if self._context is not None:
-                connection = http.client.HTTPSConnection(
+                connection: http.client.HTTPConnection = http.client.HTTPSConnection(
                     host, port, timeout=self._timeout, context=self._context
                 )
             else:
                 connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
-            self._local.connection = connection
+            link = self._local.link = _Link(connection)
             with self._lock:
                 self._opened.append(connection)
-        elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
-            connection.close()  # readable while idle: closed by the server (or stray bytes): reconnect
-        return connection
+        return link
+
+
+class _Link:
+    """A thread's connection and the request head last built for it (the client's headers do not
+    change between its requests: built once, not once per request)."""
+
+    __slots__ = ("connection", "headers", "head")
+
+    def __init__(self, connection: http.client.HTTPConnection) -> None:
+        self.connection = connection
+        self.headers: Mapping[str, str] | None = None
+        self.head = b""
+
+
+class _ClosedWhileIdle(Exception):
+    """A reused connection turned out closed before any byte of the answer: send again."""
 
 
 def _in_phase(

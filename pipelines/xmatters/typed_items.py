@@ -11,6 +11,7 @@ decodes it the generic way, whose checks and error messages stay the only ones.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -101,10 +102,23 @@ _ENCODER = msgspec.json.Encoder()
 _READ_OPTIONS = pa_json.ReadOptions(use_threads=False)
 
 
-def read_items(items: list[Any], parse_options: pa_json.ParseOptions) -> pa.Table:
+def read_items(
+    items: list[Any], parse_options: pa_json.ParseOptions, *, yield_every: int | None = None
+) -> pa.Table:
     """Typed items -> their JSON lines (msgspec, C) -> a table of their leaves (pyarrow's JSON reader,
-    one thread, the GIL released), struct columns flattened to `a.b` leaves."""
-    lines = _ENCODER.encode_lines(items)
+    one thread, the GIL released), struct columns flattened to `a.b` leaves.
+
+    `yield_every` items, the encoding lets other threads have the GIL: encoding a whole batch is one
+    C call that holds it for ~4 ms (16,384 member items), and a thread whose answer arrived meanwhile
+    waits that long before it can read it (`docs/benchmarks.md`, fifteenth round)."""
+    if yield_every is None or len(items) <= yield_every:
+        lines = _ENCODER.encode_lines(items)
+    else:
+        parts = []
+        for start in range(0, len(items), yield_every):
+            parts.append(_ENCODER.encode_lines(items[start : start + yield_every]))
+            time.sleep(0)  # releases the GIL: a waiting thread takes it
+        lines = b"".join(parts)
     try:
         parsed = pa_json.read_json(io.BytesIO(lines), read_options=_READ_OPTIONS, parse_options=parse_options)
     except pa.ArrowInvalid:  # a line longer than a read block (a huge value): read it as one block

@@ -62,7 +62,9 @@ def test_transient_faults_on_a_later_page_are_retried(xm_org, xm_sim, make_confi
     with XmattersClient(make_config(), report) as client:
         assert people_ids(client) == [p["id"] for p in xm_org.people]
     assert rule.fired == rule.times
-    assert report.retries == rule.times
+    # A kept-alive connection closed before any byte of the answer is what a server does to an idle
+    # one: that GET is sent once more on a new connection without counting a retry (direct_http).
+    assert report.retries == (rule.times - 1 if rule.kind == "drop" else rule.times)
 
 
 def test_a_response_slower_than_the_timeout_is_retried(xm_org, xm_sim, make_config, caplog):

@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from pipelines.xmatters import member_pages
 from pipelines.xmatters.errors import ProtocolError
 from pipelines.xmatters.member_pages import MemberItem, MembersBatcher, decode_page, member_key
 from pipelines.xmatters.settings import GROUP_MEMBERS_SCHEMA
@@ -164,3 +165,12 @@ def test_a_value_of_the_wrong_type_fails_naming_its_column() -> None:
     batcher = MembersBatcher()
     with pytest.raises(ProtocolError, match="unexpected value type for column member__status: bool"):
         batched(batcher, [("g-1", [{"member": {"id": "p-1", "status": True}}])])
+
+
+def test_a_batch_encoded_in_parts_is_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    typed = decode_page(page_body(ITEMS * 5))
+    assert typed is not None
+    whole = batched(MembersBatcher(), [("g-1", typed["data"])])
+    monkeypatch.setattr(member_pages, "ENCODE_YIELD_ITEMS", 3)  # 20 items: parts of 3, and a last of 2
+    in_parts = batched(MembersBatcher(), [("g-1", typed["data"])])
+    assert in_parts[0].equals(whole[0]) and whole[0].num_rows == 20
