@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from pipelines.halt import park_if_halted
+from pipelines.native_threads import with_one_blas_thread
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,11 +28,13 @@ _RUN_IGNORING_SIGINT = (
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The parent's environment minus the connector's secrets (`BATON_*`), with this project importable.
+    """The parent's environment minus the connector's secrets (`BATON_*`), with this project importable
+    and one OpenBLAS thread (pipelines/native_threads.py) unless the parent's environment says otherwise.
 
     Proxy and CA variables stay: a child that makes requests routes and trusts like its parent.
     """
     env = {name: value for name, value in environ.items() if not name.startswith("BATON_")}
+    with_one_blas_thread(env)
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")
     return env

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 from pipelines.worker_protocol import ParentLink
 
@@ -21,11 +22,27 @@ def main() -> None:
             link.send("logged")
         elif request.kind == "fail":
             link.send("error", {"error": request.fields["error"], "message": request.fields["message"]})
+        elif request.kind == "threads":  # numpy is loaded (pyarrow's): are OpenBLAS's threads there?
+            link.send(
+                "threads",
+                {
+                    "threads": threads_but_jemallocs(),
+                    "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+                },
+            )
         elif request.kind == "die":
             print("MemoryError: the child ran out of memory", file=sys.stderr, flush=True)
             os._exit(3)
         else:
             link.send(request.kind, request.fields, body=request.table)
+
+
+def threads_but_jemallocs() -> int:
+    """This process's threads but pyarrow's allocator's background thread: Python's and OpenBLAS's."""
+    tasks = os.listdir("/proc/self/task")
+    return sum(
+        Path(f"/proc/self/task/{task}/comm").read_text().strip() != "jemalloc_bg_thd" for task in tasks
+    )
 
 
 if __name__ == "__main__":
