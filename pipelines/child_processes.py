@@ -20,10 +20,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # `python -m <module>`, but deaf to Ctrl-C: a terminal sends SIGINT to the whole process group, and
 # a worker dying of it before its parent acts would read as a failure of the run. The parent stops
-# its workers itself (orchestration/interrupts.py).
+# its workers itself (orchestration/interrupts.py). The module runs on one chunk of the frame stack
+# (pipelines/frame_stack.py): its imports map no memory per call.
 _RUN_IGNORING_SIGINT = (
     "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-    "runpy.run_module(sys.argv[1], run_name='__main__', alter_sys=True)"
+    "from pipelines.frame_stack import on_one_chunk; "
+    "on_one_chunk(runpy.run_module, sys.argv[1], run_name='__main__', alter_sys=True)"
 )
 
 

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipelines import frame_stack
 from pipelines.worker_protocol import ParentLink
 
 
@@ -30,6 +31,8 @@ def main() -> None:
                     "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
                 },
             )
+        elif request.kind == "on_one_chunk":  # is this module run from frame_stack's reserving frame?
+            link.send("on_one_chunk", {"on_one_chunk": reserving_frame_below()})
         elif request.kind == "die":
             print("MemoryError: the child ran out of memory", file=sys.stderr, flush=True)
             os._exit(3)
@@ -43,6 +46,16 @@ def threads_but_jemallocs() -> int:
     return sum(
         Path(f"/proc/self/task/{task}/comm").read_text().strip() != "jemalloc_bg_thd" for task in tasks
     )
+
+
+def reserving_frame_below() -> bool:
+    """Whether `pipelines.frame_stack.on_one_chunk`'s reserving frame is below this call."""
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code is frame_stack._call.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 if __name__ == "__main__":
