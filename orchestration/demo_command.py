@@ -20,6 +20,7 @@ from pathlib import Path
 from orchestration import sync_command
 from orchestration.cli import executable
 from orchestration.paths import user_path
+from pipelines.argument_parser import non_empty
 from simulator.app import XmattersSimulator
 from simulator.cli import named_by_option
 from simulator.org import OrgSpec, build_org
@@ -35,11 +36,14 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=_SPEC.seed)
     parser.add_argument(
         "--home",
+        type=non_empty,
         default=str(DEFAULT_HOME),
         help=f"the demo's data directory: warehouse, dlt state, Dagster home (default {DEFAULT_HOME})",
     )
-    parser.add_argument("-f", "--file", help="the .c1z to write (default <home>/demo.c1z)")
-    parser.add_argument("--warehouse", help="the DuckDB warehouse (default <home>/warehouse.duckdb)")
+    parser.add_argument("-f", "--file", type=non_empty, help="the .c1z to write (default <home>/demo.c1z)")
+    parser.add_argument(
+        "--warehouse", type=non_empty, help="the DuckDB warehouse (default <home>/warehouse.duckdb)"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 

@@ -68,7 +68,9 @@ class SyncChanges:
 def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--last", type=int, metavar="N", help="the newest N published syncs (default 1)")
-    which.add_argument("--since", metavar="SYNC_ID", help="every sync published after SYNC_ID")
+    which.add_argument(
+        "--since", type=non_empty, metavar="SYNC_ID", help="every sync published after SYNC_ID"
+    )
     parser.add_argument(
         "--warehouse",
         type=non_empty,

@@ -88,7 +88,7 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
         "Query the warehouse read-only. With QUERY: run it, print the result, exit. Without: read "
         "statements ending in ';' from stdin (a prompt when it is a terminal)."
     )
-    parser.add_argument("query", nargs="?", help="the SQL to run (default: interactive)")
+    parser.add_argument("query", nargs="?", type=non_empty, help="the SQL to run (default: interactive)")
     parser.add_argument(
         "-o", "--output-format", choices=("table", "csv", "json"), default="table", help="default table"
     )

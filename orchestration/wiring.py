@@ -8,8 +8,6 @@ Nothing here reads credentials: they are `EnvVar` references resolved when a run
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
@@ -50,11 +48,9 @@ def asset_owners() -> list[str]:
 
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
     merged = {**default_resources(), **(resources or {})}
-    warehouse = merged["warehouse"]
-    assert isinstance(warehouse, WarehouseResource)
     owners = asset_owners()
     assets = [
-        build_raw_assets(Path(warehouse.dlt_pipelines_dir)),
+        build_raw_assets(),
         *staging_assets,
         c1_sync,
         c1_access_changes,

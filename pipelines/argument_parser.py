@@ -49,3 +49,16 @@ class OneLineErrorParser(argparse.ArgumentParser):
             if close:
                 return f"{text}; did you mean {close[0]}?"
         return text
+
+
+def non_empty(text: str) -> str:
+    """An argparse `type` for an option that is not a setting (`--warehouse`, `inspect -f`,
+    `demo --home`, `simulate --host`): refuses `""`.
+
+    An empty value (a shell variable that was not set) would otherwise mean the default, which
+    the command line seemed to override (`demo --home ""` wrote into the working directory,
+    `simulate --host ""` listened on every interface): the rule `values_from` applies to settings.
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("is empty (leave it out to use the default)")
+    return text

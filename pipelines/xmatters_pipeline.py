@@ -41,13 +41,15 @@ from pipelines.xmatters.errors import (
     PREFIX,
     ConfigError,
     XmattersError,
+    dlt_keys,
 )
 from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings_table import add_arguments, declared, given, non_empty
 
-# The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME.
-DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME", "var"))
+# The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME,
+# an empty one unset (`Path("")` is the working directory) and `~` expanded, as there.
+DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME") or "var").expanduser()
 
 logger = logging.getLogger("pipelines.xmatters_pipeline")
 
@@ -79,11 +81,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def connection_given(flags: Mapping[str, Any], env: Mapping[str, str]) -> bool:
+    """Whether a flag or BATON_* variable gives any part of the connection (base URL, user, password)."""
+    connection = {item.name for item in declared(XmattersConfig) if item.spec.required}
+    return bool(given(XmattersConfig, flags, env) & connection)
+
+
 def uses_dlt_configuration(flags: Mapping[str, Any], env: Mapping[str, str]) -> bool:
     """Whether the connection is read from dlt's configuration: no flag or BATON_* variable gives
     any part of it, and dlt's providers hold a base URL."""
-    connection = {item.name for item in declared(XmattersConfig) if item.spec.required}
-    return not given(XmattersConfig, flags, env) & connection and dlt_configured()
+    return not connection_given(flags, env) and dlt_configured()
 
 
 def resolve_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> XmattersConfig:
@@ -96,11 +103,18 @@ def resolve_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> Xmatters
     try:
         return XmattersConfig.from_sources(flags, env)
     except ConfigError as exc:
-        # "missing --base-url" while [sources.xmatters] holds one: say why dlt's value is not used
-        if not str(exc).startswith(f"{PREFIX}: missing ") or not dlt_configured():
+        missing = str(exc).removeprefix(f"{PREFIX}: ")
+        if not missing.startswith("missing "):
             raise
+        if not connection_given(flags, env):
+            # nothing gave the connection and dlt holds no base URL (what picks its route): both
+            # places this route reads are named, not only the flag
+            raise ConfigError(f"{missing}, or {dlt_keys('base_url')}") from None
+        if not dlt_configured():
+            raise
+        # "missing --base-url" while [sources.xmatters] holds one: say why dlt's value is not used
         raise ConfigError(
-            f"{str(exc).removeprefix(f'{PREFIX}: ')}; dlt's [sources.xmatters] is not used because a flag "
+            f"{missing}; dlt's [sources.xmatters] is not used because a flag "
             "or BATON_* variable gives part of the connection: give all of it one way"
         ) from None
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from pipelines.argument_parser import non_empty
 from simulator.app import XmattersSimulator
 from simulator.faults import Faults
 from simulator.org import OrgSpec, build_org
@@ -47,7 +48,9 @@ _ORG_OPTIONS: tuple[tuple[str, type, str | None], ...] = (
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `simulate` options (scale knobs, port, latency, credentials) to `parser`."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host", type=non_empty, default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=_port, default=0, help="port to listen on (default 0: a free port)")
     for name, kind, help_text in _ORG_OPTIONS:
         option = "--" + name.replace("_", "-")
@@ -67,8 +70,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="answer 429 with Retry-After: 1 beyond N requests in any second (default 0: no limit)",
     )
-    parser.add_argument("--username", default="sim-user", help="Basic auth user name to accept")
-    parser.add_argument("--password", default="sim-password", help="Basic auth password to accept")
+    parser.add_argument(
+        "--username", type=non_empty, default="sim-user", help="Basic auth user name to accept"
+    )
+    parser.add_argument(
+        "--password", type=non_empty, default="sim-password", help="Basic auth password to accept"
+    )
 
 
 def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:

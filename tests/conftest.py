@@ -6,6 +6,7 @@ Subfolders add their own fixtures in their own conftest.py.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,6 +53,19 @@ def _forget_credentials() -> Iterator[None]:
     from pipelines.xmatters.scrub import forget_credentials
 
     forget_credentials()
+
+
+@pytest.fixture(autouse=True)
+def _release_cli_log_handlers() -> Iterator[None]:
+    """`main()` run in-process points the CLI's loggers at this test's captured stderr; unhook them,
+    so no later log line (the next test's simulator starting, a `.c1z` written by a fixture) goes to
+    a stream pytest has closed or to the next test's captured stderr."""
+    yield
+    for name in ("baton_xmatters", "pipelines", "simulator"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ Each asset runs one SQL file (`orchestration/sql/<table>.sql`) set-based in Duck
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -63,7 +64,8 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
         with warehouse.connect() as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
             install_macros(con)  # c1_text: blank text counts as missing
-            con.execute(*_statement(con, table, sync_settings))
+            with stored_uncompressed(con):
+                con.execute(*_statement(con, table, sync_settings))
             rows = _count(con, f"{STAGING}.{table}")
             preview = markdown_table(con.sql(f"SELECT * FROM {STAGING}.{table} LIMIT 5"))
             extra = _extra_metadata(con, table)
@@ -79,6 +81,26 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
         )
 
     return _asset
+
+
+@contextmanager
+def stored_uncompressed(con: Any) -> Iterator[None]:
+    """The row groups DuckDB writes while the statements inside run are stored uncompressed.
+
+    A staging table is rebuilt by every sync and read a few times in it (the checks, the `.c1z`
+    write, the publish copy), so compressing it does not pay: DuckDB's string compression
+    (DICT_FSST) of `grants` and `memberships` was ~0.15 s of a ~0.6 s transform stage at M
+    (docs/benchmarks.md, fifteenth round). Only whole row groups are written during a statement;
+    a small table goes through the WAL and is compressed at the next checkpoint as before, and the
+    published `c1` copies and the history stay compressed. Costs file space while the staging
+    tables exist (M: 91 -> 151 MB). `force_compression` is a setting of the database instance, so it
+    is set back before anything else writes (a run's steps run one after the other).
+    """
+    con.execute("SET GLOBAL force_compression = 'uncompressed'")
+    try:
+        yield
+    finally:
+        con.execute("RESET GLOBAL force_compression")
 
 
 def _statement(con: Any, table: str, settings: SyncSettings) -> tuple[str, dict[str, Any] | None]:

@@ -1,10 +1,12 @@
 """The raw layer: xMatters people, groups and group members landed by dlt in `xmatters_raw`.
 
-The asset definitions are built from a source with placeholder settings (no network at import);
-the real source, with the credentials resolved at launch, is passed to `dlt.run` at run time.
+The asset definitions are built from a source with placeholder settings (no network at import)
+and a pipeline in a throwaway directory (no dlt state written at import); the real source, with the
+credentials resolved at launch, and the warehouse's pipeline are passed to `dlt.run` at run time.
 """
 
 import logging
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.pipeline.pipeline import Pipeline
 
 from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
@@ -59,12 +62,23 @@ RAW_DESCRIPTIONS = {
 }
 
 
-def build_raw_assets(placeholder_dir: Path) -> dg.AssetsDefinition:
-    """Builds the dlt multi-asset; `placeholder_dir` only names where the definition-time pipeline lives."""
+def definition_pipeline() -> Pipeline:
+    """The pipeline the asset specs are named from (name, dataset, destination): never run.
+
+    dlt writes a new pipeline's state (`<pipelines_dir>/xmatters/state.json`) as it creates it, so
+    in the real dlt directory loading the definitions left state behind though nothing ran
+    (`./var/dlt/...` in whatever directory `dagster dev` started). Its directory goes with it.
+    """
+    with tempfile.TemporaryDirectory(prefix="baton-xmatters-definitions-") as scratch:
+        return raw_pipeline(Path(scratch) / "warehouse.duckdb", pipelines_dir=Path(scratch))
+
+
+def build_raw_assets() -> dg.AssetsDefinition:
+    """Builds the dlt multi-asset; runs load with the warehouse resource's own pipeline."""
 
     @dlt_assets(
         dlt_source=xmatters_source(PLACEHOLDER_CONFIG),
-        dlt_pipeline=raw_pipeline(placeholder_dir / "warehouse.duckdb", pipelines_dir=placeholder_dir),
+        dlt_pipeline=definition_pipeline(),
         name="xmatters_raw",
         dagster_dlt_translator=RawTranslator(),
     )

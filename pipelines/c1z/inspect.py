@@ -20,6 +20,7 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
+from pipelines.argument_parser import non_empty
 from pipelines.c1z.errors import C1ZFormatError
 from pipelines.c1z.proto import pb
 from pipelines.c1z.reader import C1ZReader, open_c1z
@@ -33,14 +34,20 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(  # baton's default, and the file the sync writes by default
         "-f",
         "--file",
+        type=non_empty,
         default=os.environ.get("BATON_FILE") or "sync.c1z",  # empty is unset, as for the sync
         help="the .c1z file to read (default sync.c1z, $BATON_FILE)",
     )
     parser.add_argument("command", choices=COMMANDS, help="what to list")
     parser.add_argument("-o", "--output-format", choices=("console", "json"), default="console")
-    parser.add_argument("--sync-id", default=None, help="read this sync instead of the latest one")
     parser.add_argument(
-        "--resource-type", default=None, help="only this resource type (resources, entitlements)"
+        "--sync-id", type=non_empty, default=None, help="read this sync instead of the latest one"
+    )
+    parser.add_argument(
+        "--resource-type",
+        type=non_empty,
+        default=None,
+        help="only this resource type (resources, entitlements)",
     )
 
 

@@ -80,10 +80,18 @@ def error_class_for_status(status: int) -> type[XmattersError] | None:
 # route (`python -m pipelines.xmatters_pipeline`) puts `DLT_CREDENTIALS_HINT` in its place when it
 # read them from dlt's configuration.
 CREDENTIALS_HINT = "check --username/--password or BATON_USERNAME/BATON_PASSWORD"
-DLT_CREDENTIALS_HINT = (
-    "check username and xmatters_password under [sources.xmatters] in .dlt/config.toml or "
-    ".dlt/secrets.toml, or SOURCES__XMATTERS__USERNAME/SOURCES__XMATTERS__XMATTERS_PASSWORD"
-)
+
+
+def dlt_keys(*keys: str) -> str:
+    """Where the dlt-only route reads `keys` of the source: its messages name them with these words."""
+    variables = "/".join(f"SOURCES__XMATTERS__{key.upper()}" for key in keys)
+    return (
+        f"{' and '.join(keys)} under [sources.xmatters] in .dlt/config.toml or .dlt/secrets.toml, "
+        f"or {variables}"
+    )
+
+
+DLT_CREDENTIALS_HINT = f"check {dlt_keys('username', 'xmatters_password')}"
 
 
 def describe_status(status: int, url: str, api_message: str | None) -> str:

@@ -24,6 +24,7 @@ from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines.argument_parser import non_empty as non_empty  # its home; imported from here too
 from pipelines.xmatters.errors import ConfigError
 
 SETTING = "setting"  # the key of a dataclass field's metadata that holds its `Setting`
@@ -314,14 +315,3 @@ def _read_secret_file(name: str, path: str) -> str:
     if not secret:
         raise ConfigError(f"the {name} file {path!r} is empty")
     return secret
-
-
-def non_empty(text: str) -> str:
-    """An argparse `type` for a path option that is not a setting (`--warehouse`): refuses `""`.
-
-    An empty value (a shell variable that was not set) would otherwise mean the default path,
-    which the command line seemed to override: the same rule as `values_from` for settings.
-    """
-    if not text:
-        raise argparse.ArgumentTypeError("is empty (leave it out to use the default)")
-    return text

@@ -142,6 +142,38 @@ def test_an_empty_warehouse_flag_is_refused_by_every_command(capsys):
         )
 
 
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["inspect", "-f", "", "stats"], "-f/--file"),
+        (["inspect", "--sync-id", "", "stats"], "--sync-id"),
+        (["inspect", "--resource-type", "", "resources"], "--resource-type"),
+        (["diff", "--since", ""], "--since"),
+        (["sql", ""], "query"),
+        (["demo", "--home", ""], "--home"),
+        (["demo", "-f", ""], "-f/--file"),
+        (["demo", "--warehouse", ""], "--warehouse"),
+        (["simulate", "--host", ""], "--host"),
+        (["simulate", "--username", ""], "--username"),
+        (["simulate", "--password", ""], "--password"),
+    ],
+)
+def test_an_empty_flag_of_a_command_is_one_line_and_exit_2(tmp_path, args, flag):
+    """As the sync's flags: `inspect -f ""` read `.`, `demo --home ""` synced into the working
+    directory, `simulate --host ""` listened on every interface, `--sync-id ""` looked for a sync
+    with no id. Run as a user runs them, from an empty directory that stays empty."""
+    command = Path(sys.executable).with_name("baton-xmatters")
+    done = subprocess.run(
+        [str(command), *args], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"baton-xmatters: error: argument {flag}: is empty (leave it out to use the default) "
+        f"(see baton-xmatters {args[0]} --help)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_empty_variable_counts_as_unset(capsys, monkeypatch):
     """`export BATON_BASE_URL=` is no base URL: the message of a missing one, as in baton."""
     monkeypatch.setenv("BATON_BASE_URL", "")

@@ -7,7 +7,6 @@ state exactly as it found it (or replaces it with exactly the simulator's ground
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import socket
@@ -212,18 +211,6 @@ def _no_dns_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
 
     monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
     yield asked
-
-
-@pytest.fixture(autouse=True)
-def _release_cli_log_handlers() -> Iterator[None]:
-    """The CLI points its loggers at this test's captured stderr; unhook them so no later log line
-    (e.g. the next test's simulator starting) writes to a stream pytest has closed."""
-    yield
-    for name in ("baton_xmatters", "pipelines", "simulator"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = []
-        logger.propagate = True
-        logger.setLevel(logging.NOTSET)
 
 
 def cli_command(*args: str) -> list[str]:

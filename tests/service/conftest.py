@@ -19,6 +19,13 @@ from tests.service.fake_c1 import ClientCredentials, FakeC1, mint_credentials
 BATON_XMATTERS = Path(sys.executable).with_name("baton-xmatters")
 
 
+@pytest.fixture(autouse=True)
+def _service_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service run in the test process touches `$BATON_XMATTERS_HOME/service.alive`: without a
+    home that was `./var/service.alive` of the directory pytest ran in (the repository)."""
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(tmp_path_factory.mktemp("home")))
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
     return make_pki(tmp_path_factory.mktemp("pki"))

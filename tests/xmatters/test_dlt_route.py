@@ -181,6 +181,18 @@ def dashboard_url(show: subprocess.Popen[str]) -> str:
     raise AssertionError("dlt pipeline show printed no URL:\n" + "".join(seen))
 
 
+def test_an_empty_home_variable_is_unset(sim, tmp_path):
+    """`export BATON_XMATTERS_HOME=` put the warehouse and dlt's state into the working directory
+    itself (`./warehouse.duckdb`, `./dlt`), where the full sync takes the default home `./var`."""
+    flags = ["--base-url", sim.base_url, "--username", sim.username, "--password", PASSWORD]
+    argv = [sys.executable, "-m", "pipelines.xmatters_pipeline", *flags]
+    done = run(argv, tmp_path, clean_env(BATON_XMATTERS_HOME=""))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [path.name for path in tmp_path.iterdir()] == ["var"]
+    assert_loaded(tmp_path, sim)
+    assert (tmp_path / "var" / "dlt" / "xmatters" / "state.json").is_file()
+
+
 def test_sources_environment_variables_configure_the_pipeline(sim, tmp_path):
     env = clean_env(
         SOURCES__XMATTERS__BASE_URL=sim.base_url,
@@ -192,9 +204,26 @@ def test_sources_environment_variables_configure_the_pipeline(sim, tmp_path):
     assert_loaded(tmp_path, sim)
 
 
-def test_nothing_configured_names_the_flag(tmp_path):
+MISSING_BASE_URL = (
+    "xmatters_pipeline: error: xmatters: missing --base-url (or BATON_BASE_URL), or base_url under "
+    "[sources.xmatters] in .dlt/config.toml or .dlt/secrets.toml, or SOURCES__XMATTERS__BASE_URL\n"
+)
+
+
+def test_nothing_configured_names_every_place_this_route_reads(tmp_path):
+    """It named only --base-url/BATON_BASE_URL, though this route reads dlt's settings as well."""
     done = run_pipeline(tmp_path, clean_env())
     assert done.returncode == 2  # bad configuration, nothing requested: as baton-xmatters
+    assert (done.stdout, done.stderr) == ("", MISSING_BASE_URL)
+    # dlt's user name and password without its base URL: the base URL is what is missing, both ways
+    env = clean_env(SOURCES__XMATTERS__USERNAME="u", SOURCES__XMATTERS__XMATTERS_PASSWORD=PASSWORD)
+    done = run_pipeline(tmp_path, env)
+    assert (done.returncode, done.stderr) == (2, MISSING_BASE_URL)
+    assert list(tmp_path.iterdir()) == []  # nothing requested, nothing written
+    # a flag gave part of the connection: dlt's route is closed, the flags' message as before
+    done = run(
+        [sys.executable, "-m", "pipelines.xmatters_pipeline", "--username", "u"], tmp_path, clean_env()
+    )
     assert done.stderr == "xmatters_pipeline: error: xmatters: missing --base-url (or BATON_BASE_URL)\n"
 
 
