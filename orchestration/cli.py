@@ -10,6 +10,7 @@ import difflib
 import gc
 import importlib
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -20,6 +21,8 @@ from typing import NamedTuple, NoReturn
 
 from orchestration import interrupts
 from pipelines.argument_parser import OneLineErrorParser
+from pipelines.frame_stack import on_one_chunk
+from pipelines.native_threads import with_one_blas_thread
 from pipelines.terminal_text import terminal_lines
 
 
@@ -99,9 +102,13 @@ def run() -> NoReturn:
     At exit Python collects the whole heap several times over while it tears modules down: about
     2.5 s for the two million objects that Dagster, dlt and GX import, after the work is done and
     written. Freezing first leaves those objects to the operating system. Only for a process
-    that is about to exit: in-process callers (tests) use `main`.
+    that is about to exit: in-process callers (tests) use `main`. Before anything imports numpy,
+    OpenBLAS is held to one thread (pipelines/native_threads.py); the workers inherit it. The
+    sync runs on one chunk of the frame stack (pipelines/frame_stack.py): its imports (Dagster,
+    dlt) map no memory per call.
     """
-    code = main()
+    with_one_blas_thread(os.environ)
+    code = on_one_chunk(main)
     gc.freeze()
     sys.exit(code)
 

@@ -6,7 +6,14 @@ reads credentials: they are `EnvVar` references resolved when a run launches.
 
 from __future__ import annotations
 
-from orchestration.wiring import asset_owners, build_definitions, default_resources
+import os
+
+from pipelines.native_threads import with_one_blas_thread
+
+# before wiring's imports load numpy: the code server, and the runs and workers it starts, inherit it
+with_one_blas_thread(os.environ)
+
+from orchestration.wiring import asset_owners, build_definitions, default_resources  # noqa: E402
 
 __all__ = ["asset_owners", "build_definitions", "default_resources", "defs"]
 

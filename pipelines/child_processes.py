@@ -14,24 +14,29 @@ from pathlib import Path
 from typing import IO
 
 from pipelines.halt import park_if_halted
+from pipelines.native_threads import with_one_blas_thread
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # `python -m <module>`, but deaf to Ctrl-C: a terminal sends SIGINT to the whole process group, and
 # a worker dying of it before its parent acts would read as a failure of the run. The parent stops
-# its workers itself (orchestration/interrupts.py).
+# its workers itself (orchestration/interrupts.py). The module runs on one chunk of the frame stack
+# (pipelines/frame_stack.py): its imports map no memory per call.
 _RUN_IGNORING_SIGINT = (
     "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-    "runpy.run_module(sys.argv[1], run_name='__main__', alter_sys=True)"
+    "from pipelines.frame_stack import on_one_chunk; "
+    "on_one_chunk(runpy.run_module, sys.argv[1], run_name='__main__', alter_sys=True)"
 )
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The parent's environment minus the connector's secrets (`BATON_*`), with this project importable.
+    """The parent's environment minus the connector's secrets (`BATON_*`), with this project importable
+    and one OpenBLAS thread (pipelines/native_threads.py) unless the parent's environment says otherwise.
 
     Proxy and CA variables stay: a child that makes requests routes and trusts like its parent.
     """
     env = {name: value for name, value in environ.items() if not name.startswith("BATON_")}
+    with_one_blas_thread(env)
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")
     return env

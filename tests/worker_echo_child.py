@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
+from pipelines import frame_stack
 from pipelines.worker_protocol import ParentLink
 
 
@@ -21,11 +23,39 @@ def main() -> None:
             link.send("logged")
         elif request.kind == "fail":
             link.send("error", {"error": request.fields["error"], "message": request.fields["message"]})
+        elif request.kind == "threads":  # numpy is loaded (pyarrow's): are OpenBLAS's threads there?
+            link.send(
+                "threads",
+                {
+                    "threads": threads_but_jemallocs(),
+                    "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+                },
+            )
+        elif request.kind == "on_one_chunk":  # is this module run from frame_stack's reserving frame?
+            link.send("on_one_chunk", {"on_one_chunk": reserving_frame_below()})
         elif request.kind == "die":
             print("MemoryError: the child ran out of memory", file=sys.stderr, flush=True)
             os._exit(3)
         else:
             link.send(request.kind, request.fields, body=request.table)
+
+
+def threads_but_jemallocs() -> int:
+    """This process's threads but pyarrow's allocator's background thread: Python's and OpenBLAS's."""
+    tasks = os.listdir("/proc/self/task")
+    return sum(
+        Path(f"/proc/self/task/{task}/comm").read_text().strip() != "jemalloc_bg_thd" for task in tasks
+    )
+
+
+def reserving_frame_below() -> bool:
+    """Whether `pipelines.frame_stack.on_one_chunk`'s reserving frame is below this call."""
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code is frame_stack._call.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 if __name__ == "__main__":
