@@ -183,7 +183,8 @@ class Response:
         if not version.startswith("HTTP/"):
             raise http.client.BadStatusLine(line)
         status = parts[1]
-        if len(status) != 3 or not status.isdigit() or not 100 <= int(status) <= 999:
+        # ASCII digits only: "²" is a digit to `isdigit` but not to `int` (http.client catches that)
+        if len(status) != 3 or not (status.isascii() and status.isdigit()) or not 100 <= int(status) <= 999:
             raise http.client.BadStatusLine(line)
         if version in ("HTTP/1.0", "HTTP/0.9"):
             return 10, int(status)

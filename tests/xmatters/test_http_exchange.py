@@ -176,6 +176,7 @@ def test_a_response_that_ends_its_connection_is_read_whole_and_the_next_request_
     [
         (b"HTTX/1.1 200 OK\r\n\r\n", "connection error while requesting"),
         (b"HTTP/1.1 2000 OK\r\n\r\n", "connection error while requesting"),
+        (b"HTTP/1.1 2\xb20 OK\r\n\r\n", "connection error while requesting"),  # "2²0": isdigit, not int
         (b"HTTP/2.0 200 OK\r\n\r\n", "connection error while requesting"),
         (b"HTTP/1.1 200 " + b"x" * 70_000 + b"\r\n\r\n", "connection error while requesting"),
         (b"HTTP/1.1 200 OK\r\nX-Long: " + b"x" * 70_000 + b"\r\n\r\n", "connection error while requesting"),
@@ -191,6 +192,7 @@ def test_a_response_that_ends_its_connection_is_read_whole_and_the_next_request_
     ids=[
         "not-http",
         "four-digit-status",
+        "superscript-digit-status",
         "http-2",
         "long-status-line",
         "long-header",
