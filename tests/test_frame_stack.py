@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from pipelines.child_processes import PROJECT_ROOT
-from pipelines.worker_protocol import WorkerProcess
+from tests.worker_echo_child import ask
 
 # calls at every depth from 0 to 400 frames: some depth puts the callee across a 16 KiB chunk's edge
 _FAULTS_OF_CALLS = """
@@ -65,10 +65,4 @@ def test_the_sync_entry_runs_on_one_chunk():
 
 
 def test_the_workers_run_their_module_on_one_chunk():
-    worker = WorkerProcess("tests.worker_echo_child", "echo worker")
-    try:
-        worker.send("on_one_chunk")
-        reply = worker.receive()
-    finally:
-        worker.stop()
-    assert reply.fields == {"on_one_chunk": True}
+    assert ask("on_one_chunk") == {"on_one_chunk": True}

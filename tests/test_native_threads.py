@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pipelines.child_processes import PROJECT_ROOT, child_environment
-from pipelines.worker_protocol import WorkerProcess
+from tests.worker_echo_child import ask
 
 # the console script's path up to numpy's import (the sync's parser imports pyarrow, which loads it)
 _ENTRY_THEN_THREADS = """
@@ -70,10 +70,4 @@ def test_a_users_own_openblas_setting_wins_at_the_entry_and_in_the_workers():
 @pytest.mark.skipif(os.cpu_count() == 1, reason="OpenBLAS starts no thread of its own on one core")
 def test_a_worker_started_from_an_environment_without_the_setting_has_no_openblas_threads(monkeypatch):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    worker = WorkerProcess("tests.worker_echo_child", "echo worker")
-    try:
-        worker.send("threads")
-        reply = worker.receive()
-    finally:
-        worker.stop()
-    assert reply.fields == {"threads": 1, "OPENBLAS_NUM_THREADS": "1"}
+    assert ask("threads") == {"threads": 1, "OPENBLAS_NUM_THREADS": "1"}

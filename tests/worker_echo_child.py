@@ -11,7 +11,17 @@ import sys
 from pathlib import Path
 
 from pipelines import frame_stack
-from pipelines.worker_protocol import ParentLink
+from pipelines.worker_protocol import ParentLink, WorkerProcess
+
+
+def ask(kind: str) -> dict[str, object]:
+    """The fields of this worker's reply to one `kind` request, from a worker started for it."""
+    worker = WorkerProcess("tests.worker_echo_child", "echo worker")
+    try:
+        worker.send(kind)
+        return dict(worker.receive().fields)
+    finally:
+        worker.stop()
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
@@ -49,3 +50,15 @@ def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
         table: rows(warehouse, f"select * from xmatters_raw.{table} order by all")
         for table in ("people", "groups", "group_members")
     }
+
+
+def read_request_head(rfile: BinaryIO) -> bytes | None:
+    """One request's head (request line and headers) as a raw test server reads it; None once the
+    client closed the connection."""
+    request = b""
+    while not request.endswith(b"\r\n\r\n"):
+        line = rfile.readline()
+        if not line:
+            return None
+        request += line
+    return request

@@ -14,6 +14,7 @@ import pytest
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.errors import UnavailableError
 from pipelines.xmatters.report import ExtractReport
+from tests.xmatters.helpers import read_request_head
 
 PAGE = b'{"count":1,"total":1,"data":[{"id":"p1","targetName":"ann"}],"links":{}}'
 ITEMS = [{"id": "p1", "targetName": "ann"}]
@@ -48,12 +49,8 @@ class _ScriptedHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         connection = self.server.next_connection()
         for index in range(1000):
-            request = b""
-            while not request.endswith(b"\r\n\r\n"):
-                line = self.rfile.readline()
-                if not line:
-                    return
-                request += line
+            if read_request_head(self.rfile) is None:
+                return
             self.server.requests += 1
             answer = self.server.script(connection, index)
             if answer is None:

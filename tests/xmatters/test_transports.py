@@ -24,6 +24,7 @@ import urllib3
 from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.errors import AuthError, UnavailableError, tls_failure_kind
 from pipelines.xmatters.report import ExtractReport
+from tests.xmatters.helpers import read_request_head
 from tests.xmatters.test_client import member_ids, people_ids
 
 PAGE = b'{"count":1,"total":1,"data":[{"id":"p1","targetName":"ann"}],"links":{}}'
@@ -142,13 +143,7 @@ class _RawHandler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.server.connections += 1
-        while True:
-            request = b""
-            while not request.endswith(b"\r\n\r\n"):
-                line = self.rfile.readline()
-                if not line:
-                    return
-                request += line
+        while read_request_head(self.rfile) is not None:
             self.wfile.write(self.server.response)
             self.wfile.flush()
             if self.server.close_after:
