@@ -29,7 +29,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pipelines.c1z.reader import open_c1z
-from simulator import Org
+from simulator import FaultRule, Faults, Org, XmattersSimulator
 from tests.ui.webserver import LOCATION, REPO_ROOT, DagsterUi
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
@@ -259,6 +259,67 @@ def _drive_lineage_and_asset_page(driver: webdriver.Chrome, ui: DagsterUi, org: 
     driver.refresh()
     _wait(driver, lambda d: "Latest check results" in _text(d), "the grants asset page after its run")
     _screenshot(driver, "13-grants-asset-after")
+
+
+@pytest.mark.browser
+def test_a_failed_run_re_executed_from_failure_publishes(
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, simulator: XmattersSimulator, org: Org
+) -> None:
+    """xMatters refuses the account for a while: the UI run fails at the raw step. Once it answers
+    again, the run page's Re-execute menu, "From failure", runs the failed step and everything after
+    it, and the sync is published: what a person does after an outage."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with _screenshot_on_failure(browser, "reexecute-failure"):
+        simulator.faults = Faults(rules=[FaultRule("status", status=403, times=None)])
+        browser.get(_expanded_graph_url(dagster_ui, JOB_PATH))
+        _wait(browser, lambda d: "Materialize all" in _text(browser), "the job page's Materialize all button")
+        _dismiss_community_dialog(browser)
+        _click(browser, _button(browser, "Materialize all"))
+        failed = _wait(browser, lambda d: _new_run(d, dagster_ui, set()), "the run the click launched")
+        status = _wait(browser, lambda d: _terminal_status_any(dagster_ui, failed), "the run", RUN_TIMEOUT_S)
+        assert status == "FAILURE", dagster_ui.log_tail()
+        assert not dagster_ui.sync_file.exists()
+
+        simulator.faults = Faults()  # xMatters answers again
+        browser.get(f"{dagster_ui.url}/runs/{failed}")
+        _wait(browser, lambda d: "Errored (1)" in _text(d), "the failed run's page with its errored step")
+        menu = _wait(
+            browser,
+            lambda d: d.find_elements(
+                By.XPATH, "//button[starts-with(normalize-space(),'Re-execute')]/following::button[1]"
+            ),
+            "the Re-execute menu's button",
+        )
+        _click(browser, menu[0])
+        _click(
+            browser,
+            _wait(browser, lambda d: _visible_menu_item(d, "From failure"), "From failure in the menu"),
+        )
+        again = _wait(
+            browser, lambda d: _new_run(d, dagster_ui, {failed}), "the re-execution the menu launched"
+        )
+        status = _wait(
+            browser, lambda d: _terminal_status_any(dagster_ui, again), "the re-execution", RUN_TIMEOUT_S
+        )
+        assert status == "SUCCESS", dagster_ui.log_tail()
+        browser.get(f"{dagster_ui.url}/runs/{again}")
+        _wait(browser, lambda d: re.search(r"^Success$", _text(d), re.MULTILINE), "Success on the run page")
+        _screenshot(browser, "14-reexecuted-from-failure")
+
+    stats = _read_stats(dagster_ui.sync_file)
+    assert stats["grants"] == len(set(org.person_memberships()))
+    assert {run["runId"]: run["status"] for run in _all_runs(dagster_ui)} == {
+        failed: "FAILURE",
+        again: "SUCCESS",
+    }
+
+
+def _visible_menu_item(driver: webdriver.Chrome, label: str) -> WebElement | None:
+    """A shown item of an open menu (Dagster's menus are `role="menuitem"` links)."""
+    items = driver.find_elements(
+        By.XPATH, f"//*[@role='menuitem'][normalize-space()='{label}'] | //a[normalize-space()='{label}']"
+    )
+    return next((item for item in items if item.is_displayed()), None)
 
 
 def _all_runs(ui: DagsterUi) -> list[dict[str, str]]:
