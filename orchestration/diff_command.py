@@ -21,9 +21,9 @@ import duckdb
 from orchestration.history import CHANGE_KINDS, AccessChanges, other_tenant
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
+from pipelines.argument_parser import non_empty
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id
 from pipelines.terminal_text import printable, terminal_lines
-from pipelines.xmatters.settings_table import non_empty
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NAMED_COLUMNS = {"changed_at", "group_name", "principal_type", "principal_name"}

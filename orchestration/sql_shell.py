@@ -39,8 +39,8 @@ import duckdb
 
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
+from pipelines.argument_parser import non_empty
 from pipelines.terminal_text import printable
-from pipelines.xmatters.settings_table import non_empty
 
 EXIT_OK = 0
 EXIT_FAILED = 1

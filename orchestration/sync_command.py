@@ -26,12 +26,13 @@ from orchestration.deployment_variables import check_deployment_variables
 from orchestration.paths import data_paths, user_path
 from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
+from pipelines.argument_parser import non_empty
 from pipelines.import_gc import imports_without_gc
 from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import ConfigError, XmattersError
-from pipelines.xmatters.settings_table import add_arguments, check, non_empty, values_from
+from pipelines.xmatters.settings_table import add_arguments, check, values_from
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance

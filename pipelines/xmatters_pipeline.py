@@ -32,7 +32,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from pipelines.argument_parser import OneLineErrorParser
+from pipelines.argument_parser import OneLineErrorParser, non_empty
 from pipelines.terminal_text import printable
 from pipelines.xmatters.config import XmattersConfig, dlt_configured
 from pipelines.xmatters.errors import (
@@ -45,7 +45,7 @@ from pipelines.xmatters.errors import (
 )
 from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.settings_table import add_arguments, declared, given, non_empty
+from pipelines.xmatters.settings_table import add_arguments, declared, given
 
 # The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME,
 # an empty one unset (`Path("")` is the working directory) and `~` expanded, as there.

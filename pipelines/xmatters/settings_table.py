@@ -24,7 +24,6 @@ from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.argument_parser import non_empty as non_empty  # its home; imported from here too
 from pipelines.xmatters.errors import ConfigError
 
 SETTING = "setting"  # the key of a dataclass field's metadata that holds its `Setting`
