@@ -507,6 +507,7 @@ class BenchResults:
     l_bound: SyncFigures | None = None  # L at LATENCY_MS and HIDING_CONCURRENCY: extract vs bound
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
     loads: list[str] = field(default_factory=list)  # "what: 1-min load" after each part
+    cpu_probes: list[float] = field(default_factory=list)  # `cpu_probe()` at the start and the end
 
     def by_scale(self) -> dict[str, SyncFigures]:
         return {s.scale: s for s in self.syncs}
@@ -597,7 +598,7 @@ def run_benchmark(
 ) -> BenchResults:
     """Every part in one run; with `baseline`, each scale of BASELINE_SCALES is also measured
     against the download-only script at 0 ms and (with `latency`) LATENCY_MS."""
-    results = BenchResults()
+    results = BenchResults(cpu_probes=[cpu_probe()])
     for name in scales:
         versus = baseline and name in BASELINE_SCALES
         also = " (and the baseline)" if versus else ""
@@ -653,6 +654,22 @@ def _warn_if_failed(figures: SyncFigures, baseline: BaselineFigures | None = Non
 
 
 # ---- reporting -------------------------------------------------------------------------------------
+
+
+def cpu_probe(rounds: int = 3) -> float:
+    """Seconds for a fixed pure-Python loop (the best of `rounds`), taken alone at a run's start and end.
+
+    The machine is a shared VM whose speed per core drifts between sessions (the same code took 5.2 s
+    and 6.7 s for M on the same day); absolute targets are read beside this figure.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for number in range(5_000_000):
+            total += number
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def machine_description() -> str:
@@ -824,8 +841,12 @@ def sample_bytes_per_grant() -> list[str]:
 
 
 def render_report(results: BenchResults) -> str:
+    probes = " and ".join(f"{seconds:.3f} s" for seconds in results.cpu_probes)
+    probe = (
+        f" CPU probe (`cpu_probe`, a fixed Python loop) at the start and the end: {probes}." if probes else ""
+    )
     parts = [
-        f"Run {results.started:%Y-%m-%d %H:%M %Z} on {machine_description()}.",
+        f"Run {results.started:%Y-%m-%d %H:%M %Z} on {machine_description()}.{probe}",
         "",
         "Stages in seconds (each from the end of the previous one; they add up to the total). "
         "`startup` is interpreter, imports and Dagster until the first step; `exit` is after the last.",
@@ -931,6 +952,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             profile_dir=profile_dir,
             memory_limit=memory_limit,
         )
+    results.cpu_probes.append(cpu_probe())
     report = render_report(results)
     print(report)
     if not (args.quick or args.no_doc):

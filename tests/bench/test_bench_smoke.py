@@ -31,10 +31,13 @@ def test_the_s_scale_completes_with_every_figure_present(tmp_path: Path) -> None
     assert figures.c1z_bytes > 0 and figures.bytes_per_grant > 0
     assert figures.simulator_cpu_s > 0
 
-    results = bench.BenchResults(syncs=[figures])
+    results = bench.BenchResults(syncs=[figures], cpu_probes=[bench.cpu_probe(rounds=1), 0.25])
     report = bench.render_report(results)
     assert "| S | " in report
     assert "bytes per grant" in report.lower()
+    probe = f"at the start and the end: {results.cpu_probes[0]:.3f} s and 0.250 s."
+    assert probe in report.splitlines()[0]
+    assert 0 < results.cpu_probes[0] < 60
 
 
 def test_the_doc_keeps_hand_written_text_around_the_generated_section(tmp_path: Path) -> None:
