@@ -29,7 +29,7 @@ from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
 from pipelines.xmatters.member_calls import MemberProcess
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.settings import GROUP_MEMBERS
+from pipelines.xmatters.settings import GROUP_MEMBERS, PEOPLE
 from pipelines.xmatters.source import xmatters_source
 
 log = logging.getLogger("baton_xmatters")
@@ -136,7 +136,8 @@ def _member_calls(
     """The member-call process, when this run materializes the member rows: the `/groups` listing
     hands it each page's groups as the page arrives (`source.OfferedGroups`), which a run of
     `groups` alone must not do (calls nobody reads). The CLI's, started before the run with its
-    `/groups` listing (`early_members.py`), when it handed one over; else one started now."""
+    `/groups` listing (`early_members.py`), when it handed one over; else one started now, which
+    lists `/people` too when the run materializes them."""
     early = early_members.take(config)
     if dg.AssetKey([RAW_PREFIX, GROUP_MEMBERS.name]) not in context.selected_asset_keys:
         if early is not None:
@@ -149,7 +150,8 @@ def _member_calls(
         finally:
             early.stop()
         return
-    with MemberProcess(config) as member_process:
+    people = dg.AssetKey([RAW_PREFIX, PEOPLE.name]) in context.selected_asset_keys
+    with MemberProcess(config, people=people) as member_process:
         yield member_process, None
 
 
