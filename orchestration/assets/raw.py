@@ -145,6 +145,8 @@ def _member_calls(
         yield None, None
         return
     if early is not None:
+        if dg.AssetKey([RAW_PREFIX, PEOPLE.name]) in context.selected_asset_keys:
+            early.process.list_people()
         try:
             yield early.process, early
         finally:

@@ -20,6 +20,7 @@ before. A slot not taken (a run that failed before its raw step) is stopped by t
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ class EarlyMembers:
 
     def __init__(self, config: XmattersConfig) -> None:
         self.config = config.validate()
-        self.process = MemberProcess(config, niceness=NICENESS, people=True)
+        self.process = MemberProcess(config, niceness=NICENESS, people=not os.environ.get("XP_PEOPLE_LATE"))
         self._client = XmattersClient(config, ExtractReport())
         self._pages: queue.SimpleQueue[_Page | BaseException | None] = queue.SimpleQueue()
         self._taken = False

@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import logging
 import queue
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -115,17 +116,24 @@ class MemberProcess:
         """Starts the child; `niceness` lowers its priority (`os.nice` in the child) when above 0;
         `people`: the child lists `/people` at once too, read with `people_tables`."""
         self._worker = WorkerProcess("pipelines.xmatters.member_worker", "member-call process")
+        self._sending = threading.Lock()  # the early `/groups` thread offers while the raw step asks
         self._streams = ReplyStreams(self._worker.readable, self._receive)
         self._in_step = True  # replies and requests are in step (no request half answered)
         self._offer: str | None = None  # a request sent in parts (`offer`): "open", then "closed"
         self._offer_failed = False  # a part could not be sent: the answer says why
-        self.lists_people = people
+        self.lists_people = False
         self._people_taken = False
         level = logging.getLogger("pipelines").getEffectiveLevel()
         self._send(
             "config", {"config": dataclasses.asdict(config.validate()), "level": level, "nice": niceness}
         )
         if people:
+            self.list_people()
+
+    def list_people(self) -> None:
+        """Asks the child to list `/people` (once), beside any member calls; read with `people_tables`."""
+        if not self.lists_people:
+            self.lists_people = True
             self._send("people", {})
 
     @property
@@ -173,7 +181,8 @@ class MemberProcess:
         if self._offer_failed:
             return
         try:
-            self._worker.send(kind, {"groups": [list(group) for group in groups], "more": not last})
+            with self._sending:
+                self._worker.send(kind, {"groups": [list(group) for group in groups], "more": not last})
         except WorkerDied:
             self._offer_failed = True
 
@@ -241,7 +250,8 @@ class MemberProcess:
 
     def _send(self, kind: str, fields: dict[str, Any]) -> None:
         try:
-            self._worker.send(kind, fields)
+            with self._sending:
+                self._worker.send(kind, fields)
         except WorkerDied as exc:
             raise XmattersError(str(exc)) from None
 
