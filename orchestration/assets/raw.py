@@ -29,7 +29,7 @@ from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
 from pipelines.xmatters.member_calls import MemberProcess
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.settings import GROUP_MEMBERS, PEOPLE
+from pipelines.xmatters.settings import GROUP_MEMBERS
 from pipelines.xmatters.source import xmatters_source
 
 log = logging.getLogger("baton_xmatters")
@@ -136,8 +136,7 @@ def _member_calls(
     """The member-call process, when this run materializes the member rows: the `/groups` listing
     hands it each page's groups as the page arrives (`source.OfferedGroups`), which a run of
     `groups` alone must not do (calls nobody reads). The CLI's, started before the run with its
-    `/groups` listing (`early_members.py`), when it handed one over; else one started now, which
-    lists `/people` too when the run materializes them."""
+    `/groups` listing (`early_members.py`), when it handed one over; else one started now."""
     early = early_members.take(config)
     if dg.AssetKey([RAW_PREFIX, GROUP_MEMBERS.name]) not in context.selected_asset_keys:
         if early is not None:
@@ -145,15 +144,12 @@ def _member_calls(
         yield None, None
         return
     if early is not None:
-        if dg.AssetKey([RAW_PREFIX, PEOPLE.name]) in context.selected_asset_keys:
-            early.process.list_people()
         try:
             yield early.process, early
         finally:
             early.stop()
         return
-    people = dg.AssetKey([RAW_PREFIX, PEOPLE.name]) in context.selected_asset_keys
-    with MemberProcess(config, people=people) as member_process:
+    with MemberProcess(config) as member_process:
         yield member_process, None
 
 

@@ -3,10 +3,10 @@
 Why: a CLI sync spends ~1.5 s importing Dagster and dlt and building the run before its raw step
 starts, and at 20 ms a request the ~2,000 member calls of a 2,000-group tenant take ~5 s after
 that (docs/benchmarks.md, eleventh round). `EarlyMembers` starts the member-call process as soon as
-the flags and the source are checked (it lists `/people` at once too, for the raw step's `people`),
-lists `/groups` on a thread of this process and offers each page to the child as it arrives
-(`MemberProcess.offer_pages`, as the raw step does); the child's answer waits in its bounded
-reply queue (`member_worker.QueuedReplies`) until the raw step reads it.
+the flags and the source are checked, lists `/groups` on a thread of this process and offers each
+page to the child as it arrives (`MemberProcess.offer_pages`, as the raw step does); the
+child's answer waits in its bounded reply queue (`member_worker.QueuedReplies`) until the raw step
+reads it.
 
 One listing feeds both sides: the raw step's `groups` resource takes its pages from `pages()`
 instead of listing again, so the groups loaded and the groups whose members were read are the same
@@ -20,7 +20,6 @@ before. A slot not taken (a run that failed before its raw step) is stopped by t
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -51,7 +50,7 @@ class EarlyMembers:
 
     def __init__(self, config: XmattersConfig) -> None:
         self.config = config.validate()
-        self.process = MemberProcess(config, niceness=NICENESS, people=not os.environ.get("XP_PEOPLE_LATE"))
+        self.process = MemberProcess(config, niceness=NICENESS)
         self._client = XmattersClient(config, ExtractReport())
         self._pages: queue.SimpleQueue[_Page | BaseException | None] = queue.SimpleQueue()
         self._taken = False

@@ -9,12 +9,10 @@ this work on the machine's other core.
 
 `MemberProcess` is the sync's side of that process. Started when the extract starts, so the child
 imports its modules while dlt sets up and `/groups` is listed; by the time the groups are known it
-is ready for them. Started with `people=True`, the child also lists `/people` (`people_tables`),
-whose tables come back on the same pipe (`reply_streams.py` sorts them). The child gets the
-environment without `BATON_*` variables (proxies and CA settings stay); the config, password
-included, goes over its stdin, never on a command line. Its stderr goes to a private file whose
-last line explains a child that died. Leaving the context (a finished, failed or cancelled
-extract) ends the child.
+is ready for them. The child gets the environment without `BATON_*` variables (proxies and CA
+settings stay); the config, password included, goes over its stdin, never on a command line. Its
+stderr goes to a private file whose last line explains a child that died. Leaving the context (a
+finished, failed or cancelled extract) ends the child.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ import dataclasses
 import itertools
 import logging
 import queue
-import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -43,7 +40,6 @@ from pipelines.xmatters.errors import (
     XmattersError,
 )
 from pipelines.xmatters.member_pages import MembersBatcher
-from pipelines.xmatters.reply_streams import MEMBERS, PEOPLE, ReplyStreams
 from pipelines.xmatters.report import SkippedGroup
 
 # Calls submitted but not yet read, per thread. Submitting every group at once let the threads run
@@ -112,29 +108,16 @@ CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while nothing ar
 class MemberProcess:
     """One `python -m pipelines.xmatters.member_worker` child (`WorkerProcess`); one request at a time."""
 
-    def __init__(self, config: XmattersConfig, niceness: int = 0, *, people: bool = False) -> None:
-        """Starts the child; `niceness` lowers its priority (`os.nice` in the child) when above 0;
-        `people`: the child lists `/people` at once too, read with `people_tables`."""
+    def __init__(self, config: XmattersConfig, niceness: int = 0) -> None:
+        """Starts the child; `niceness` lowers its priority (`os.nice` in the child) when above 0."""
         self._worker = WorkerProcess("pipelines.xmatters.member_worker", "member-call process")
-        self._sending = threading.Lock()  # the early `/groups` thread offers while the raw step asks
-        self._streams = ReplyStreams(self._worker.readable, self._receive)
         self._in_step = True  # replies and requests are in step (no request half answered)
         self._offer: str | None = None  # a request sent in parts (`offer`): "open", then "closed"
         self._offer_failed = False  # a part could not be sent: the answer says why
-        self.lists_people = False
-        self._people_taken = False
         level = logging.getLogger("pipelines").getEffectiveLevel()
         self._send(
             "config", {"config": dataclasses.asdict(config.validate()), "level": level, "nice": niceness}
         )
-        if people:
-            self.list_people()
-
-    def list_people(self) -> None:
-        """Asks the child to list `/people` (once), beside any member calls; read with `people_tables`."""
-        if not self.lists_people:
-            self.lists_people = True
-            self._send("people", {})
 
     @property
     def pid(self) -> int:
@@ -181,8 +164,7 @@ class MemberProcess:
         if self._offer_failed:
             return
         try:
-            with self._sending:
-                self._worker.send(kind, {"groups": [list(group) for group in groups], "more": not last})
+            self._worker.send(kind, {"groups": [list(group) for group in groups], "more": not last})
         except WorkerDied:
             self._offer_failed = True
 
@@ -201,39 +183,24 @@ class MemberProcess:
         self._offer = None
         yield from self._answer(client)
 
-    def people_tables(self, client: XmattersClient) -> Iterator[pa.Table]:
-        """The child's `/people` tables (started with `people=True`): those of
-        `people_pages.people_tables(client.people_pages())`, its errors as they would raise. The
-        child's requests are added to `client.report`; a cancelled client ends the reading. Read once."""
-        if not self.lists_people or self._people_taken:
-            raise RuntimeError("the member-call process lists /people once, when started with people=True")
-        self._people_taken = True
-        while (frame := self._streams.next(PEOPLE, lambda: client.cancelled, CANCEL_POLL_S)) is not None:
-            if frame.kind == "people" and frame.table is not None:
-                yield frame.table
-                continue
-            _add_counts(client, frame)
-            if frame.kind == "people_done":
-                return
-            self.stop()  # the child has exited: an `error` or `people_error`
-            raise frame.error(ERROR_CLASSES, RuntimeError)
-
     def _answer(self, client: XmattersClient) -> Iterator[pa.Table | SkippedGroup]:
         done = False
         try:
             while not done:
-                frame = self._streams.next(MEMBERS, lambda: client.cancelled, CANCEL_POLL_S)
-                if frame is None:  # cancelled
+                if client.cancelled:
                     return
+                if not self._worker.readable(CANCEL_POLL_S):
+                    continue
+                frame = self._receive()
                 if frame.kind == "table" and frame.table is not None:
                     yield frame.table
                 elif frame.kind == "skipped":
                     yield SkippedGroup(*frame.fields["group"])
                 elif frame.kind == "done":
-                    _add_counts(client, frame)
+                    client.report.add_counts(tuple(frame.fields["counts"]))  # type: ignore[arg-type]
                     done = True
-                elif frame.kind in ("error", "people_error"):  # the child has exited
-                    _add_counts(client, frame)
+                elif frame.kind == "error":  # the child has exited
+                    client.report.add_counts(tuple(frame.fields["counts"]))  # type: ignore[arg-type]
                     raise frame.error(ERROR_CLASSES, RuntimeError)
                 else:
                     raise XmattersError(f"the member-call process sent an unknown {frame.kind!r} frame")
@@ -250,8 +217,7 @@ class MemberProcess:
 
     def _send(self, kind: str, fields: dict[str, Any]) -> None:
         try:
-            with self._sending:
-                self._worker.send(kind, fields)
+            self._worker.send(kind, fields)
         except WorkerDied as exc:
             raise XmattersError(str(exc)) from None
 
@@ -260,12 +226,6 @@ class MemberProcess:
             return self._worker.receive()
         except WorkerDied as exc:
             raise XmattersError(str(exc)) from None
-
-
-def _add_counts(client: XmattersClient, frame: Frame) -> None:
-    """The child's request counts a `done` or error frame carries (once: `reply_streams.py`)."""
-    if "counts" in frame.fields:
-        client.report.add_counts(tuple(frame.fields["counts"]))  # type: ignore[arg-type]
 
 
 # The errors the child may send, by class name: re-raised as these classes, never unpickled.

@@ -7,17 +7,13 @@ receives finished tables (`member_calls.MemberProcess` is the sync's side).
 
 Protocol: the frames of `pipelines/worker_protocol.py` (the parent is this process's only peer):
 - stdin: `config` (`{"config": XmattersConfig fields, "level": log level, "nice": n}`; n > 0
-  lowers this process's priority, for a sync that starts it before its run) once, optionally
-  `people` (`{}`: list `/people` here too, beside the member calls), then one `groups`
-  (`{"groups": [[id, name], ...]}`) per request; a request with `"more": true` goes on in `more`
-  frames of the same shape until one says `"more": false` (a listing's pages as they arrive: the
-  calls of the first page's groups start before the last page is listed);
+  lowers this process's priority, for a sync that starts it before its run) once, then one
+  `groups` (`{"groups": [[id, name], ...]}`) per request; a request with `"more": true` goes on
+  in `more` frames of the same shape until one says `"more": false` (a listing's pages as they
+  arrive: the calls of the first page's groups start before the last page is listed);
 - stdout, per request: any number of `table` (an Arrow body), `skipped` (`{"group": [id, name,
   reason]}`) and `log` frames, then `done` (`{"counts": ExtractReport.counts()}`), or `error`
-  (class name, message, counts) after which the process exits;
-- stdout, for `people`, interleaved with the above and ahead of queued member tables: any number of
-  `people` (an Arrow body of PEOPLE_SCHEMA), then `people_done` (counts), or `people_error` (class
-  name, message, counts) after which the process exits: the member calls end with it.
+  (class name, message, counts) after which the process exits.
 The process ends when stdin closes (the parent is done, or died) or a reply cannot be written.
 Anything else it prints goes to stderr, which the parent reads to explain a process that died.
 
@@ -42,7 +38,6 @@ from pipelines.xmatters.client import XmattersClient
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.member_calls import member_tables
-from pipelines.xmatters.people_pages import people_tables
 from pipelines.xmatters.report import SkippedGroup
 from pipelines.xmatters.scrub import scrub
 
@@ -56,50 +51,21 @@ def main() -> None:
     if first.fields.get("nice"):
         os.nice(int(first.fields["nice"]))
     link.forward_logs("pipelines", int(first.fields["level"]))
-    replies = QueuedReplies(link)
     while True:
         request = link.receive()
         if request is None:  # the parent closed the pipe: done
             return
-        if request.kind == "people":
-            threading.Thread(target=_list_people, args=(config, replies), name="people", daemon=True).start()
-            continue
-        try:
-            if not request.fields.get("more"):
-                _serve(config, _groups(request), replies)
-            else:
-                _serve(config, _parts(_groups(request), link), replies)
-        except SystemExit as failed:
-            # The reply is sent, but the thread reading the request's parts (or listing people) may
-            # still wait on stdin or a response: the interpreter's shutdown would abort on it.
-            _exit(failed.code if isinstance(failed.code, int) else 1)
+        if not request.fields.get("more"):
+            _serve(config, _groups(request), link)
+        else:
+            try:
+                _serve(config, _parts(_groups(request), link), link)
+            except SystemExit as failed:
+                # The reply is sent, but the thread reading the request's parts may still wait on
+                # stdin, holding its lock: the interpreter's shutdown would abort on it (SIGABRT).
+                sys.stderr.flush()
+                os._exit(failed.code if isinstance(failed.code, int) else 1)
         release_unused_memory()  # the batches' memory: the process idles through dlt's load
-
-
-def _exit(code: int) -> None:
-    """Ends the process now, its threads with it (calls in flight are of no use to anyone)."""
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def _list_people(config: XmattersConfig, replies: QueuedReplies) -> None:
-    """`/people` as the sync's `people` resource reads it (`people_pages.people_tables`), each table
-    sent ahead of queued member tables. A failure is sent and ends the process: the member calls
-    of a sync that already failed stop with it, and the parent reports the listing's error."""
-    client = XmattersClient(config)
-    try:
-        for table in people_tables(client.people_pages()):
-            replies.send("people", body=table, urgent=True)
-    except BrokenPipeError:  # the parent is gone
-        _exit(1)
-    except BaseException as exc:  # noqa: BLE001 - every failure is the parent's to report
-        fields = {**_portable(exc, "the /people listing"), "counts": client.report.counts()}
-        replies.send("people_error", fields, urgent=True)
-        replies.flush()
-        _exit(1)
-    finally:
-        client.close()
-    replies.send("people_done", {"counts": client.report.counts()}, urgent=True)
 
 
 def _groups(frame: Frame) -> list[tuple[str, str | None]]:
@@ -137,8 +103,9 @@ def _parts(first: list[tuple[str, str | None]], link: ParentLink) -> Iterator[tu
         yield from part
 
 
-def _serve(config: XmattersConfig, groups: Iterable[tuple[str, str | None]], replies: QueuedReplies) -> None:
+def _serve(config: XmattersConfig, groups: Iterable[tuple[str, str | None]], link: ParentLink) -> None:
     client = XmattersClient(config)
+    replies = QueuedReplies(link)
     try:
         for item in member_tables(client, groups):
             if isinstance(item, SkippedGroup):
@@ -148,13 +115,13 @@ def _serve(config: XmattersConfig, groups: Iterable[tuple[str, str | None]], rep
     except BrokenPipeError:  # the parent is gone
         raise SystemExit(1) from None
     except BaseException as exc:  # noqa: BLE001 - every failure is the parent's to report
-        replies.send("error", {**_portable(exc, "the member calls"), "counts": client.report.counts()})
-        replies.flush()
+        replies.send("error", {**_portable(exc), "counts": client.report.counts()})
+        replies.finish()
         raise SystemExit(1) from None
     finally:
         client.close()
     replies.send("done", {"counts": client.report.counts()})
-    replies.flush()
+    replies.finish()
 
 
 # Tables written and not yet read by the parent, at most (a table larger alone still goes). Why: a
@@ -164,61 +131,51 @@ def _serve(config: XmattersConfig, groups: Iterable[tuple[str, str | None]], rep
 REPLY_BUFFER_BYTES = 32 << 20
 
 
-_Queued = tuple[str, dict[str, Any] | None, pa.Table | None, int]  # kind, fields, body, bytes
-
-
 class QueuedReplies:
     """Replies written to the parent by a thread, in order, while the calls go on: the calls wait
-    only once `limit` bytes of tables are queued and unwritten.
-
-    `urgent` frames (the people listing's) are written before the other queued ones and never wait
-    for room: a sync started early reads nothing until its raw step, and the people listing, ~8 MB
-    at 20,000 people, must not wait behind the member tables queued meanwhile.
-    """
+    only once `limit` bytes of tables are queued and unwritten."""
 
     def __init__(self, link: ParentLink, limit: int = REPLY_BUFFER_BYTES) -> None:
         self._link = link
         self._limit = limit
-        self._queue: collections.deque[_Queued] = collections.deque()
-        self._urgent: collections.deque[_Queued] = collections.deque()
+        self._queue: collections.deque[tuple[str, dict[str, Any] | None, pa.Table | None, int]] = (
+            collections.deque()
+        )
         self._queued_bytes = 0
         self._failed = False
+        self._finished = False
         self._changed = threading.Condition()
         threading.Thread(target=self._write, name="member-replies", daemon=True).start()
 
-    def send(
-        self,
-        kind: str,
-        fields: dict[str, Any] | None = None,
-        body: pa.Table | None = None,
-        *,
-        urgent: bool = False,
-    ) -> None:
-        """Queues one frame; waits while the queue is full (unless `urgent`); BrokenPipeError once a
-        write failed."""
-        size = body.nbytes if body is not None and not urgent else 0
+    def send(self, kind: str, fields: dict[str, Any] | None = None, body: pa.Table | None = None) -> None:
+        """Queues one frame; waits while the queue is full; BrokenPipeError once a write failed."""
+        size = body.nbytes if body is not None else 0
         with self._changed:
             while not self._failed and self._queued_bytes and self._queued_bytes + size > self._limit:
                 self._changed.wait()
             if self._failed:
                 raise BrokenPipeError("the parent stopped reading")
-            (self._urgent if urgent else self._queue).append((kind, fields, body, size))
+            self._queue.append((kind, fields, body, size))
             self._queued_bytes += size
             self._changed.notify_all()
 
-    def flush(self) -> None:
-        """Returns once every queued frame is written (or a write failed: the parent is gone)."""
+    def finish(self) -> None:
+        """Returns once every queued frame is written (or a write failed: the parent is gone); the
+        writing thread then ends."""
         with self._changed:
-            while (self._queue or self._urgent) and not self._failed:
+            self._finished = True
+            self._changed.notify_all()
+            while self._queue and not self._failed:
                 self._changed.wait()
 
     def _write(self) -> None:
         while True:
             with self._changed:
-                while not self._queue and not self._urgent:
+                while not self._queue:
+                    if self._finished:
+                        return
                     self._changed.wait()
-                lane = self._urgent if self._urgent else self._queue
-                kind, fields, body, size = lane[0]
+                kind, fields, body, size = self._queue[0]
             try:
                 self._link.send(kind, fields, body)
             except BaseException:  # noqa: BLE001 - the parent is gone: the sender learns it
@@ -227,16 +184,19 @@ class QueuedReplies:
                     self._changed.notify_all()
                 return
             with self._changed:
-                lane.popleft()
+                self._queue.popleft()
                 self._queued_bytes -= size
                 self._changed.notify_all()
 
 
-def _portable(exc: BaseException, what: str) -> dict[str, str]:
+def _portable(exc: BaseException) -> dict[str, str]:
     """The error as the parent should raise it: classified errors by class name, others named."""
     if isinstance(exc, XmattersError):
         return {"error": type(exc).__name__, "message": str(exc)}
-    return {"error": "RuntimeError", "message": scrub(f"{what} failed: {type(exc).__name__}: {exc}")}
+    return {
+        "error": "RuntimeError",
+        "message": scrub(f"the member calls failed: {type(exc).__name__}: {exc}"),
+    }
 
 
 if __name__ == "__main__":

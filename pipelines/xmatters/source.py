@@ -96,9 +96,8 @@ def xmatters_source(
 
     `sync_emails` also reads EMAIL devices (opt-in: the C1 connector reads no device data). With a
     started `member_process`, the member calls run in that child process (on the other core) instead
-    of on threads of this one, and so does the `/people` listing when it was started with
-    `people=True`. With `early_members` (the CLI's, started before the run), its process and its
-    `/groups` listing are the ones used.
+    of on threads of this one. With `early_members` (the CLI's, started before the run), its process
+    and its `/groups` listing are the ones used.
     """
     if config is None:
         config = XmattersConfig.from_dlt()
@@ -109,33 +108,27 @@ def xmatters_source(
     elif member_process is not None:
         offered = OfferedGroups(member_process)
     groups_resource = groups(client, offered)
-    lister = offered.process if offered is not None and offered.process.lists_people else None
     # dlt reads resources round-robin in this order, and a resource yields once per 16,384 rows:
     # groups first, so the member calls (most of the requests) start at once and `people` is read
     # (on a dlt worker thread) while they are in flight, instead of before them.
     return (
         groups_resource,
         groups_resource | group_members(client, offered),
-        people(client, lister),
+        people(client),
         email_devices(client, sync_emails),
     )
 
 
 @dlt.resource(**_hints(settings.PEOPLE), parallelized=True)
-def people(client: XmattersClient, lister: MemberProcess | None = None) -> Iterator[pa.Table]:
+def people(client: XmattersClient) -> Iterator[pa.Table]:
     """Every person `/people` returns to this account (its permission scope).
 
     Read on a dlt worker thread beside the member calls; if it fails it cancels them, so the sync
     fails now with this error instead of after the member calls (`group_members` steps aside).
-    With a `lister` (a member-call process started with `people=True`), that child lists and
-    decodes the people, off this busy process, and this reads its tables: the same tables and errors.
     """
     try:
-        if lister is not None:
-            tables: Iterable[pa.Table] = lister.people_tables(client)
-        else:
-            tables = people_tables(client.people_pages())
-        yield from _loaded(settings.PEOPLE, tables, client.report)
+        pages = people_tables(client.people_pages())
+        yield from _loaded(settings.PEOPLE, pages, client.report)
     except BaseException:
         client.cancel()
         raise
