@@ -96,7 +96,7 @@ def without_optional_packages(names: tuple[str, ...]) -> None:
     treats as optional and does not need: this worker's is GX with pandas.
     """
     for name in names:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type] - None: Python's "not importable"
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not importable"
 
 
 def defer_until_used(names: tuple[str, ...]) -> None:
