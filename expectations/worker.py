@@ -18,9 +18,13 @@ prints, including GX's own output, goes to stderr so it can never corrupt a repl
 from __future__ import annotations
 
 import dataclasses
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
+import types
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from pipelines.import_gc import imports_without_gc
@@ -59,7 +63,8 @@ def _prepare() -> str | None:
     """
     with imports_without_gc(freeze_after=True):
         try:
-            defer_until_used(DEFERRED_SUBMODULES)
+            without_optional_packages(ABSENT_OPTIONAL_PACKAGES)
+            defer_until_used(DEFERRED_MODULES)
             from expectations.runner import prepare
 
             prepare()
@@ -68,39 +73,64 @@ def _prepare() -> str | None:
     return None
 
 
-# Submodules GX imports at its own import only for expectations the suites do not use: `scipy.stats`
+# The checks of a sync wait for `_prepare` when the main process reaches them first, and on two
+# cores its CPU is taken from the main process's start-up, the member calls and the simulator
+# (docs/benchmarks.md, fourteenth and sixteenth rounds).
+#
+# Modules GX imports at its own import only for expectations the suites do not use: `scipy.stats`
 # (`from scipy import stats` in the KL-divergence and KS-test expectations) was ~0.45 of the ~1.9
-# CPU-s of `_prepare` (docs/benchmarks.md, fourteenth round). The checks of a sync wait for
-# `_prepare` when the main process reaches them first, and on two cores its CPU is taken from the
-# member calls and the simulator.
-DEFERRED_SUBMODULES = ("scipy.stats",)
+# CPU-s of `_prepare`; altair (`import altair as alt` in the KL-divergence expectation, used only
+# by its chart renderers) ~0.1.
+DEFERRED_MODULES = ("scipy.stats", "altair")
+# Packages GX treats as optional (not among its requirements; `great_expectations/compatibility/`
+# imports them in `try/except ImportError`): SQLAlchemy is installed for Dagster's storages, and
+# GX's import pulled in ~150 of its modules (~0.13 CPU-s) for the SQL datasources the suites never
+# use. In this process GX finds it absent, as in an installation without GX's SQL extra.
+ABSENT_OPTIONAL_PACKAGES = ("sqlalchemy",)
+
+
+def without_optional_packages(names: tuple[str, ...]) -> None:
+    """Makes every later `import <name>` (and of its submodules) raise ImportError in this process.
+
+    `None` in `sys.modules` is Python's own marker for that. Only for packages the process's code
+    treats as optional and does not need: this worker's is GX with pandas.
+    """
+    for name in names:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not importable"
 
 
 def defer_until_used(names: tuple[str, ...]) -> None:
-    """Registers each submodule as a lazy module: it is executed at the first access to one of its
-    attributes (`importlib.util.LazyLoader`), so an expectation that uses it still gets it whole.
+    """The first import of each module creates it as a lazy module: it is executed at the first
+    access to one of its attributes (`importlib.util.LazyLoader`), so code that uses it still gets
+    it whole.
 
-    Only submodules taken with `from package import name`: that reads the parent's attribute, set
-    here, and not the module's `__spec__`, which Python 3.11's import system reads on a plain
-    `import name` and which would execute the module at once. A name that is not installed is left
-    to the import that needs it.
+    Only for modules imported once by code that merely binds them: the import system reads a
+    module's `__spec__` when it finds it already in `sys.modules`, so a second import (`import
+    name` again, `import name.sub`) executes it at once, which is correct, only not deferred. A
+    name that is not installed is left to the import that needs it.
     """
-    for name in names:
-        if name in sys.modules:
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except ModuleNotFoundError:  # its package is not installed
-            continue
-        if spec is None or spec.loader is None:
-            continue
-        loader = importlib.util.LazyLoader(spec.loader)
-        spec.loader = loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        loader.exec_module(module)
-        parent, _, child = name.rpartition(".")
-        setattr(sys.modules[parent], child, module)
+    pending = {name for name in names if name not in sys.modules}
+    if pending:
+        sys.meta_path.insert(0, _LazyFirstImport(pending))
+
+
+class _LazyFirstImport(importlib.abc.MetaPathFinder):
+    """Finds each named module once, through the usual path finder, with a lazy loader."""
+
+    def __init__(self, names: set[str]) -> None:
+        self._names = names
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self._names:
+            return None
+        self._names.discard(fullname)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None:  # not installed: the import fails as it would
+            return None
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
 
 
 def _handle(request: Frame, startup_error: str | None) -> tuple[str, dict[str, Any]]:

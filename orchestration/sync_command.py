@@ -146,9 +146,6 @@ def run_sync(
             # the raw step takes them over (pipelines/xmatters/early_members.py)
             check_deployment_variables()  # before the first request, which comes next
             with early_members.started(plan.config):
-                # warm-up: the run's ExpectationsResource starts it anyway; started now, it imports
-                # GX while this process imports Dagster (on the other core)
-                validation_worker.start()
                 remove_stale_temporaries(plan.sync_file)
                 restrict_to_owner(plan.warehouse, plan.warehouse.with_name(plan.warehouse.name + ".wal"))
                 outcome = execute(plan, tags)
@@ -171,7 +168,7 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
     """Runs the job in-process on the persistent instance and reads its outcome.
 
     Dagster is imported here, not with the module: parsing and checking the flags (and `--help`)
-    do not need it, and the expectations worker starts ~1.5 s earlier, before this import.
+    do not need it.
     """
     # Frozen as the block ends, not first by `bulk_allocation_gc` below: re-enabled with those
     # ~450,000 new objects unfrozen, the collector's next pass walked them all (0.1-0.17 s at M)
@@ -190,6 +187,13 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
         )
         from orchestration.run_outcome import summarize_run
         from orchestration.wiring import build_definitions  # not .definitions: its `defs` is a second build
+
+        # warm-up: the run's ExpectationsResource starts it anyway; started here, it imports GX on
+        # the other core while this process builds the definitions and the run, and while the
+        # extract runs. Not earlier: beside this process's imports, the early member calls and the
+        # server, a fourth busy process delayed those imports more than the checks gained
+        # (docs/benchmarks.md, sixteenth round)
+        validation_worker.start()
 
         ensure_dagster_home(plan.dagster_home)
         defs = build_definitions(
