@@ -213,9 +213,10 @@ def _no_dns_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
     yield asked
 
 
-def cli_command(*args: str) -> list[str]:
-    """`baton-xmatters ...` as a separate process (the module form: same code as the console script)."""
-    return [sys.executable, "-m", "orchestration.cli", *args]
+def cli_command(*args: str, module: str = "orchestration.cli") -> list[str]:
+    """`baton-xmatters ...` as a separate process (the module form: same code as the console script);
+    `module`: another entry point that runs that code (tests/reliability/held_write.py)."""
+    return [sys.executable, "-m", module, *args]
 
 
 def subprocess_env(home: Path, **extra: str) -> dict[str, str]:

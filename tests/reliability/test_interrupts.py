@@ -58,7 +58,8 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
     stage = STAGES[stage_name]
     # The extract case pages /people slowly, so the signal lands while pages are still being read.
     sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=max(stage.latency_s, 0.2)))
-    run = CliProcess(baseline.args(sim), subprocess_env(baseline.home), tmp_path, new_session=True)
+    env = subprocess_env(baseline.home)
+    run = CliProcess(baseline.args(sim), env, tmp_path, new_session=True, module=stage.module)
     reached = run.wait_for_stage(stage, baseline.home)
     requests_at_signal = sim.request_count
     signalled = time.monotonic()

@@ -2,7 +2,9 @@
 
 These run the CLI as real processes (`python -m orchestration.cli`, the console script's code) with
 the simulator in the test process. A stage is recognised by its progress line on stderr (extract,
-transform, write, publish) or, for dlt's load, by a normalized load package appearing on disk.
+transform, write, publish) or, for dlt's load, by a normalized load package appearing on disk. The
+write, ~25 ms on this org, is held once begun (tests/reliability/held_write.py), so a signal read late
+still lands in it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from tests.reliability.conftest import (
     published_state,
     subprocess_env,
 )
+from tests.reliability.held_write import HELD
+
+HELD_WRITE = "tests.reliability.held_write"
 
 DATA_TABLES = ("users", "groups", "entitlements", "grants", "memberships")
 
@@ -40,6 +45,7 @@ class Stage:
     marker: str | None = None
     on_disk: Callable[[Path], bool] | None = None
     latency_s: float = 0.0  # simulator latency, so the extract is still running at its first line
+    module: str = "orchestration.cli"  # the process's entry point (the CLI, or the CLI with its write held)
 
 
 def _load_package_waiting(home: Path) -> bool:
@@ -54,7 +60,8 @@ STAGES = {
     "extract": Stage(marker="extract: reading", latency_s=0.05),
     "load": Stage(on_disk=_load_package_waiting),
     "transform": Stage(marker="transform: c1_staging."),
-    "write": Stage(marker="write: encoding"),
+    # held once begun: the write takes ~25 ms, and a signal seen late landed in publishing instead
+    "write": Stage(marker=HELD, module=HELD_WRITE),
     "publish": Stage(marker="publish: replacing the c1 tables"),
 }
 
@@ -62,12 +69,21 @@ STAGES = {
 class CliProcess:
     """A CLI sync in a child process, its stderr collected line by line on a thread."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, *, new_session: bool = False) -> None:
-        """`new_session`: the CLI leads a process group of its own, as a terminal's foreground job does."""
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        *,
+        new_session: bool = False,
+        module: str = "orchestration.cli",
+    ) -> None:
+        """`new_session`: the CLI leads a process group of its own, as a terminal's foreground job does;
+        `module`: the entry point (see `cli_command`)."""
         self.lines: list[str] = []
         self._seen = threading.Condition()
         self.proc = subprocess.Popen(
-            cli_command(*args),
+            cli_command(*args, module=module),
             env=env,
             cwd=cwd,
             stdout=subprocess.PIPE,
@@ -128,7 +144,7 @@ def test_sigkill_at_stage_loses_nothing(
     stage = STAGES[stage_name]
     sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=stage.latency_s))
     env = subprocess_env(baseline.home)
-    run = CliProcess(baseline.args(sim), env, tmp_path)
+    run = CliProcess(baseline.args(sim), env, tmp_path, module=stage.module)
     reached = run.wait_for_stage(stage, baseline.home)
     if reached:
         os.kill(run.proc.pid, signal.SIGKILL)
