@@ -213,10 +213,12 @@ def _no_dns_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
     yield asked
 
 
-def cli_command(*args: str, module: str = "orchestration.cli") -> list[str]:
+def cli_command(*args: str, held: str | None = None) -> list[str]:
     """`baton-xmatters ...` as a separate process (the module form: same code as the console script);
-    `module`: another entry point that runs that code (tests/reliability/held_write.py)."""
-    return [sys.executable, "-m", module, *args]
+    `held`: the same, held once that stage has begun (tests/reliability/held_stage.py)."""
+    if held is not None:
+        return [sys.executable, "-m", "tests.reliability.held_stage", held, *args]
+    return [sys.executable, "-m", "orchestration.cli", *args]
 
 
 def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
