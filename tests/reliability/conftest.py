@@ -213,8 +213,11 @@ def _no_dns_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[st
     yield asked
 
 
-def cli_command(*args: str) -> list[str]:
-    """`baton-xmatters ...` as a separate process (the module form: same code as the console script)."""
+def cli_command(*args: str, held: str | None = None) -> list[str]:
+    """`baton-xmatters ...` as a separate process (the module form: same code as the console script);
+    `held`: the same, held once that stage has begun (tests/reliability/held_stage.py)."""
+    if held is not None:
+        return [sys.executable, "-m", "tests.reliability.held_stage", held, *args]
     return [sys.executable, "-m", "orchestration.cli", *args]
 
 

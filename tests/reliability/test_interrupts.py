@@ -13,11 +13,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from orchestration.cli import main
 from orchestration.interrupts import MESSAGE
+from pipelines.c1z.reader import open_c1z
 from pipelines.xmatters.config import XmattersConfig
 from simulator import FaultRule, Faults, Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org
@@ -40,6 +42,21 @@ def _group_gone(pgid: int, within_s: float = 5.0) -> bool:
     return False
 
 
+def _newest_published(warehouse: Path) -> tuple[str, str]:
+    """The sync id and file of the newest sync the warehouse published (`c1.sync_runs`)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(
+            "SELECT sync_id, sync_file FROM c1.sync_runs ORDER BY published_at DESC LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def _sync_id(sync_file: Path) -> str:
+    with open_c1z(sync_file) as reader:
+        return reader.sync_id
+
+
 def _latest_run_status(home: Path) -> DagsterRunStatus:
     with DagsterInstance.from_config(str(home / "dagster")) as instance:
         return instance.get_runs(limit=1)[0].status
@@ -58,7 +75,8 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
     stage = STAGES[stage_name]
     # The extract case pages /people slowly, so the signal lands while pages are still being read.
     sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=max(stage.latency_s, 0.2)))
-    run = CliProcess(baseline.args(sim), subprocess_env(baseline.home), tmp_path, new_session=True)
+    env = subprocess_env(baseline.home)
+    run = CliProcess(baseline.args(sim), env, tmp_path, new_session=True, held=stage.held)
     reached = run.wait_for_stage(stage, baseline.home)
     requests_at_signal = sim.request_count
     signalled = time.monotonic()
@@ -96,6 +114,13 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
         before = baseline.published
         assert {t: after.tables[t] for t in DATA_TABLES} == {t: before.tables[t] for t in DATA_TABLES}
         baseline.assert_synced(0, err, expected_from_org(reliability_org))
+        # the run held in publishing until the interrupt began (held_stage.py), so the commit and
+        # the rename it waited for both happened: the new file, recorded by the new tables
+        assert baseline.sync_file.read_bytes() != baseline.file_bytes, "the new .c1z was not published"
+        assert _newest_published(baseline.warehouse) == (
+            _sync_id(baseline.sync_file),
+            str(baseline.sync_file),
+        )
     else:
         baseline.assert_unchanged()
         assert _latest_run_status(baseline.home) == DagsterRunStatus.CANCELED
