@@ -8,6 +8,7 @@ while streaming to a temporary file, so a decompression bomb costs at most the c
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import functools
 import logging
 import os
@@ -57,11 +58,10 @@ _FALLOC_FL_PUNCH_HOLE = 0x02
 
 @functools.cache
 def _fallocate() -> Callable[[int, int, int, int], int] | None:
-    """libc's fallocate(2), where there is one (Linux): looked up among the symbols the interpreter
-    already has (`CDLL(None)`), not with `ctypes.util.find_library`, which runs `ldconfig`: a fork of
-    a ~600 MB process in the middle of the write."""
+    """libc's fallocate(2), where there is one (Linux)."""
+    name = ctypes.util.find_library("c")
     try:
-        function = ctypes.CDLL(None, use_errno=True).fallocate
+        function = ctypes.CDLL(name, use_errno=True).fallocate
     except (OSError, AttributeError):
         return None
     function.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
