@@ -7,12 +7,8 @@ while streaming to a temporary file, so a decompression bomb costs at most the c
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,12 +26,8 @@ DEFAULT_MAX_DECODED_BYTES = 3 * 1024**3
 _CHUNK = 1024 * 1024
 
 
-def compress_database(database: Path, out: BinaryIO, *, consume: bool = False) -> None:
-    """Write magic + one zstd frame (level 1, 8 MiB window, checksum, content size) of `database`.
-
-    `consume=True` (a scratch file, deleted afterwards) frees each part of `database` once it has
-    been read (`_ConsumedFile`): the compressed bytes are the same.
-    """
+def compress_database(database: Path, out: BinaryIO) -> None:
+    """Write magic + one zstd frame (level 1, 8 MiB window, checksum, content size) of `database`."""
     size = database.stat().st_size
     params = zstandard.ZstdCompressionParameters.from_level(
         1,
@@ -47,53 +39,8 @@ def compress_database(database: Path, out: BinaryIO, *, consume: bool = False) -
     )
     compressor = zstandard.ZstdCompressor(compression_params=params)
     out.write(V1_MAGIC)
-    with database.open("r+b" if consume else "rb") as source:
-        reader: BinaryIO = _ConsumedFile(source) if consume else source  # type: ignore[assignment]
-        compressor.copy_stream(reader, out, size=size, read_size=_CHUNK, write_size=_CHUNK)
-
-
-_FALLOC_FL_KEEP_SIZE = 0x01
-_FALLOC_FL_PUNCH_HOLE = 0x02
-
-
-@functools.cache
-def _fallocate() -> Callable[[int, int, int, int], int] | None:
-    """libc's fallocate(2), where there is one (Linux)."""
-    name = ctypes.util.find_library("c")
-    try:
-        function = ctypes.CDLL(name, use_errno=True).fallocate
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
-    function.restype = ctypes.c_int
-    return function
-
-
-class _ConsumedFile:
-    """A file read once, front to back, whose bytes are dropped as soon as they have been read.
-
-    Why: in a memory cgroup (a 1 GiB pod) the scratch database (~420 MB at 190k grants) and the
-    compressor's buffers do not fit beside the process's own memory; the kernel then writes the
-    database's dirty pages to disk and waits for them, only for the file to be deleted a moment
-    later. Punching a hole (`FALLOC_FL_PUNCH_HOLE`) over each part already read frees its pages,
-    dirty or not, without writing them, so the compressor and the `.c1z` find room. Where holes
-    cannot be punched (no fallocate, a file system without it), the file is read as it is.
-    """
-
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
-        self._fd = file.fileno()
-        self._offset = 0
-        self._punch = _fallocate()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._file.read(size)
-        if data and self._punch is not None:
-            mode = _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE
-            if self._punch(self._fd, mode, self._offset, len(data)) != 0:
-                self._punch = None  # EOPNOTSUPP and the like: read the rest as it is
-        self._offset += len(data)
-        return data
+    with database.open("rb") as source:
+        compressor.copy_stream(source, out, size=size, read_size=_CHUNK, write_size=_CHUNK)
 
 
 def decompress_to_file(

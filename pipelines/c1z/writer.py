@@ -8,10 +8,8 @@ Why this shape:
   (entitlement, principal).
 - The database is built beside the target with journaling and fsync off (it is scratch until it is
   compressed), then closed cleanly (WAL mode recorded as in baton-sdk's files, no -wal file left),
-  compressed into a second temporary file (the scratch file's parts freed as they are read, so that
-  in a memory cgroup its dirty pages are dropped, not written to disk: container._ConsumedFile),
-  fsynced and renamed over the target. Any exception removes the temporary files and leaves the
-  target untouched.
+  compressed into a second temporary file, fsynced and renamed over the target. Any exception
+  removes the temporary files and leaves the target untouched.
 - Where the time goes for a million grants (bench/c1z_write.py): SQLite inserting the grants (rows
   of ~900 bytes) and appending to three of their indexes, which are created before the insert
   because the rows come in their key order; building the one index in another order (principal)
@@ -548,7 +546,7 @@ class C1ZWriter:
         fd, out_name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         self._out_path = Path(out_name)
         with os.fdopen(fd, "wb") as out:
-            compress_database(self._db_path, out, consume=True)
+            compress_database(self._db_path, out)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(self._out_path, 0o600)

@@ -187,7 +187,7 @@ def test_failure_during_compression_leaves_the_old_file(
     target = tmp_path / "out.c1z"
     target.write_bytes(b"previous sync")
 
-    def broken(database: Path, out: object, **options: object) -> None:
+    def broken(database: Path, out: object) -> None:
         out.write(b"C1ZF\x00half")  # type: ignore[attr-defined]
         raise OSError("disk full")
 
