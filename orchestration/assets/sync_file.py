@@ -29,7 +29,6 @@ from orchestration import interrupts
 from orchestration import metadata_keys as keys
 from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
-from orchestration.page_cache import drop_cached_pages
 from orchestration.preflight import check_sync_file
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
@@ -72,8 +71,6 @@ def c1_sync(
     target.parent.mkdir(parents=True, exist_ok=True)
     started = extract_started_at(context)
     sync_id = new_ksuid(started)
-    database = Path(warehouse.database)
-    drop_cached_pages(database, database.with_name(database.name + ".wal"))  # room for the write
     # Once the commit begins, an interrupt waits for it and the rename (orchestration/interrupts.py).
     with ExitStack() as commit_and_rename:
         with warehouse.connect() as con, StagedPublish(con, STAGING, sync_id) as publish:
