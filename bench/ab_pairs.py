@@ -2,7 +2,9 @@
 
 For a change whose effect is smaller than the machine's drift: each pair runs both trees in the same
 minute, alternating which goes first; `--baseline` also runs the download-only script once per pair
-(the ratio of issue 21). Prints one line per run and a summary per tree.
+(the ratio of issue 21). Prints one line per run and a summary per tree. `--memory-limit 1g` runs
+every sync in a memory cgroup of that size, as `bench/run.py` does (bench/memory_cgroup.py), and adds
+the cgroup's peak and how often the limit was hit to each line.
 
     .venv/bin/python bench/ab_pairs.py --tree /work/main --tree . --scale M --latency-ms 20 --pairs 5
 """
@@ -17,8 +19,10 @@ import tempfile
 from pathlib import Path
 
 try:  # `python bench/ab_pairs.py` puts bench/ on the path
+    from memory_cgroup import CgroupUnavailable, MemoryCgroup, parse_size
     from run import DEFAULT_CONCURRENCY, SCALES, run_baseline, run_sync, simulator
 except ImportError:
+    from bench.memory_cgroup import CgroupUnavailable, MemoryCgroup, parse_size
     from bench.run import DEFAULT_CONCURRENCY, SCALES, run_baseline, run_sync, simulator
 
 
@@ -31,12 +35,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--baseline", action="store_true", help="the download-only script once per pair")
     parser.add_argument("--warm-up", action="store_true", help="one unmeasured sync of the first tree first")
+    parser.add_argument(
+        "--memory-limit", metavar="SIZE", help="run every sync in a memory cgroup of SIZE (e.g. 1g)"
+    )
     args = parser.parse_args(argv)
+    memory_limit = None
+    if args.memory_limit:
+        try:
+            memory_limit = parse_size(args.memory_limit)
+            MemoryCgroup.create(memory_limit, f"baton-bench-{os.getpid()}-probe").remove()
+        except (ValueError, CgroupUnavailable) as exc:
+            parser.error(f"--memory-limit: {exc}")
     trees = [tree.resolve() for tree in args.tree]
     scale = SCALES[args.scale]
     walls: dict[str, list[float]] = {str(tree): [] for tree in trees}
     peaks: dict[str, list[float]] = {str(tree): [] for tree in trees}
-    extracts: dict[str, list[float]] = {str(tree): [] for tree in trees}
+    stage_values: dict[str, dict[str, list[float]]] = {str(tree): {} for tree in trees}
     baselines: list[float] = []
     with (
         tempfile.TemporaryDirectory(prefix="ab-pairs-") as tmp,
@@ -63,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 Path(tmp) / f"run-{index}",
                 latency_ms=args.latency_ms,
                 concurrency=args.concurrency,
+                memory_limit=memory_limit,
                 root=tree,
             )
             if figures.exit_code != 0:
@@ -72,22 +87,33 @@ def main(argv: list[str] | None = None) -> int:
             if not warm:
                 walls[str(tree)].append(figures.wall_s)
                 peaks[str(tree)].append(figures.peak_rss_bytes / 2**20)
-                extracts[str(tree)].append(figures.stages.get("extract", 0.0))
+                for name, seconds in figures.stages.items():
+                    stage_values[str(tree)].setdefault(name, []).append(seconds)
             stages = " ".join(f"{name} {seconds:.2f}" for name, seconds in figures.stages.items())
+            if figures.cgroup is not None:
+                stages += (
+                    f"; cgroup peak {figures.cgroup.peak_bytes / 2**20:,.0f} MiB (anon "
+                    f"{figures.cgroup.peak_anon_bytes / 2**20:,.0f}), limit hit {figures.cgroup.failcnt:,}"
+                )
             print(
                 f"{tree}{' (warm-up)' if warm else ''}: wall {figures.wall_s:.2f} s, "
                 f"sync CPU {figures.sync_cpu_s:.1f} s, peak {figures.peak_rss_bytes / 2**20:,.0f} MiB; "
                 f"{stages}; load {load:.1f}",
                 flush=True,
             )
-    print(f"summary: {args.scale} {args.latency_ms:g} ms, concurrency {args.concurrency}")
+    limit = f", memory cgroup {args.memory_limit}" if memory_limit else ""
+    print(f"summary: {args.scale} {args.latency_ms:g} ms, concurrency {args.concurrency}{limit}")
     for tree in trees:
         values = walls[str(tree)]
         if values:
+            stage_medians = ", ".join(
+                f"{name} {statistics.median(seconds):.2f}"
+                for name, seconds in stage_values[str(tree)].items()
+            )
             print(
                 f"  {tree}: wall median {statistics.median(values):.2f} s "
-                f"({', '.join(f'{v:.2f}' for v in values)}); extract stage median "
-                f"{statistics.median(extracts[str(tree)]):.2f} s; peak max {max(peaks[str(tree)]):,.0f} MiB"
+                f"({', '.join(f'{v:.2f}' for v in values)}); stage medians: {stage_medians}; "
+                f"peak max {max(peaks[str(tree)]):,.0f} MiB"
             )
     if baselines:
         print(
