@@ -48,10 +48,20 @@ class ServiceProcess:
     log: Path
     home: Path
 
-    def stop(self, timeout: float = 30.0) -> int:
+    def stop(self, timeout: float = 120.0) -> int:
+        """SIGTERM, then the exit code; generous for a loaded machine (the loop may be finishing a
+        heartbeat call, up to its 30 s deadline). A service still running is killed, and the test
+        fails naming what it waited for, with the service's log."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"service still running {timeout:g} s after SIGTERM (killed):\n{self.output()}"
+            ) from None
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
