@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 
 try:  # `python bench/ab_pairs.py` puts bench/ on the path
-    from memory_cgroup import CgroupUnavailable, MemoryCgroup, parse_size
+    from memory_cgroup import CgroupUnavailable, usable_limit
     from run import DEFAULT_CONCURRENCY, SCALES, run_baseline, run_sync, simulator
 except ImportError:
-    from bench.memory_cgroup import CgroupUnavailable, MemoryCgroup, parse_size
+    from bench.memory_cgroup import CgroupUnavailable, usable_limit
     from bench.run import DEFAULT_CONCURRENCY, SCALES, run_baseline, run_sync, simulator
 
 
@@ -39,13 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         "--memory-limit", metavar="SIZE", help="run every sync in a memory cgroup of SIZE (e.g. 1g)"
     )
     args = parser.parse_args(argv)
-    memory_limit = None
-    if args.memory_limit:
-        try:
-            memory_limit = parse_size(args.memory_limit)
-            MemoryCgroup.create(memory_limit, f"baton-bench-{os.getpid()}-probe").remove()
-        except (ValueError, CgroupUnavailable) as exc:
-            parser.error(f"--memory-limit: {exc}")
+    try:
+        memory_limit = usable_limit(args.memory_limit)
+    except (ValueError, CgroupUnavailable) as exc:
+        parser.error(f"--memory-limit: {exc}")
     trees = [tree.resolve() for tree in args.tree]
     scale = SCALES[args.scale]
     walls: dict[str, list[float]] = {str(tree): [] for tree in trees}

@@ -167,3 +167,15 @@ def _field(text: str, key: str) -> int:
 
 def unique_name() -> str:
     return f"baton-bench-{os.getpid()}"
+
+
+def usable_limit(size: str | None) -> int | None:
+    """A `--memory-limit` value in bytes (None when not given), once a cgroup of it could be made here.
+
+    Checked before any sync runs, so a machine without cgroups fails at once with the reason.
+    """
+    if not size:
+        return None
+    limit = parse_size(size)
+    MemoryCgroup.create(limit, f"baton-bench-{os.getpid()}-probe").remove()
+    return limit

@@ -45,9 +45,9 @@ from pathlib import Path
 import psutil
 
 try:  # `python bench/run.py` puts bench/ on the path; `import bench.run` (tests) has the package
-    from memory_cgroup import CgroupResult, CgroupUnavailable, MemoryCgroup, parse_size
+    from memory_cgroup import CgroupResult, CgroupUnavailable, MemoryCgroup, usable_limit
 except ImportError:
-    from bench.memory_cgroup import CgroupResult, CgroupUnavailable, MemoryCgroup, parse_size
+    from bench.memory_cgroup import CgroupResult, CgroupUnavailable, MemoryCgroup, usable_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -931,13 +931,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sweep_concurrency = tuple(int(c) for c in args.sweep_concurrency.split(",") if c.strip())
     except ValueError:
         parser.error(f"--sweep-concurrency takes integers, got {args.sweep_concurrency!r}")
-    memory_limit = None
-    if args.memory_limit:
-        try:
-            memory_limit = parse_size(args.memory_limit)
-            MemoryCgroup.create(memory_limit, f"baton-bench-{os.getpid()}-probe").remove()
-        except (ValueError, CgroupUnavailable) as exc:
-            parser.error(f"--memory-limit: {exc}")
+    try:
+        memory_limit = usable_limit(args.memory_limit)
+    except (ValueError, CgroupUnavailable) as exc:
+        parser.error(f"--memory-limit: {exc}")
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as scratch:
         workdir = Path(args.workdir).resolve() if args.workdir else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
