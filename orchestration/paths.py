@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.data_home import data_home
+
 DEFAULT_SYNC_FILE = "sync.c1z"
 
 
@@ -38,9 +40,7 @@ def user_path(value: str) -> Path:
 
 
 def data_paths(env: os._Environ[str] | dict[str, str] | None = None) -> DataPaths:
-    env = os.environ if env is None else env
-    # empty is unset (`export BATON_XMATTERS_HOME=`): not the working directory, which Path("") is
-    return DataPaths(user_path(env.get("BATON_XMATTERS_HOME") or "var"))
+    return DataPaths(data_home(os.environ if env is None else env))
 
 
 def default_sync_file(env: os._Environ[str] | dict[str, str] | None = None) -> Path:

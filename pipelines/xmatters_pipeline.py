@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.argument_parser import OneLineErrorParser, non_empty
+from pipelines.data_home import data_home
 from pipelines.terminal_text import printable
 from pipelines.xmatters.config import XmattersConfig, dlt_configured
 from pipelines.xmatters.errors import (
@@ -47,9 +48,8 @@ from pipelines.xmatters.loader import load_raw
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings_table import add_arguments, declared, given
 
-# The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME,
-# an empty one unset (`Path("")` is the working directory) and `~` expanded, as there.
-DEFAULT_HOME = Path(os.environ.get("BATON_XMATTERS_HOME") or "var").expanduser()
+# The same layout as the full sync (orchestration/paths.py): everything under BATON_XMATTERS_HOME.
+DEFAULT_HOME = data_home(os.environ)
 
 logger = logging.getLogger("pipelines.xmatters_pipeline")
 
