@@ -15,8 +15,8 @@ is classified and worded as before (`direct_http`):
 - the body framed by `Transfer-Encoding: chunked`, else `Content-Length`, else the connection's
   end (and that connection is not reused); none for 1xx, 204 and 304; a chunked body whose
   framing does not parse (a whole line that is not a chunk size or a chunk's end) is a `BadChunk`,
-  one cut off by the connection's end an `IncompleteRead` (http.client says `IncompleteRead` for
-  both; the user is told a malformed response from a dropped connection);
+  one cut off by the connection's end an `IncompleteRead` (http.client raises `IncompleteRead`
+  for both; the user is told which: a malformed response is not retried like a dropped one);
 - `Connection: close` (or HTTP/1.0 without keep-alive) ends the connection after the body, and so
   do bytes after the body (a server that sent more than it framed).
 """
