@@ -211,7 +211,8 @@ class XmattersSimulator:
     Accepts HTTP Basic auth with `username`/`password` or with the API key
     `api_key_id`/`api_key_secret`. `faults` may be mutated or replaced while it runs.
     `request_count` counts every request received; `requests` lists (method, path_with_query,
-    status) of each answered request, status 0 when the connection was dropped or reset.
+    status) of each answered request, status 0 when the connection was dropped or reset, or the
+    answer was a malformed HTTP response.
     """
 
     def __init__(
@@ -544,6 +545,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(rule.status, error_body(rule.status, message))
         elif kind == "huge_body":
             self._stream_padded(rule.size_bytes, declare_length=rule.declare_length)
+        elif kind in _MALFORMED_KINDS:
+            self._malformed(rule)
         else:  # "trickle": the real answer, one byte at a time
             sim = self.server.simulator
             resolved = sim.resolve(self.path, sim.faults)
@@ -555,6 +558,31 @@ class _Handler(BaseHTTPRequestHandler):
                 if self.close_connection:
                     return
                 self._write(body[index : index + 1])
+
+    def _malformed(self, rule: FaultRule) -> None:
+        """A response that breaks HTTP/1.1 itself (see `faults.py`), then the connection's close."""
+        self.server.simulator._record(self.command, self.path, 0)
+        kind = rule.kind
+        if kind == "bad_status_line":
+            self._write(rule.status_line.encode("latin-1") + b"\r\n\r\n")
+        elif kind == "many_headers":
+            self._write(b"HTTP/1.1 200 OK\r\n")
+            lines = b"".join(b"X-Pad-%03d: %s\r\n" % (i, b"a" * 86) for i in range(100))
+            for _ in range(1000):  # ~10 MB at most; the client stops reading after 100 lines
+                self._write(lines)
+                if self.close_connection:  # the write failed: the client went away
+                    return
+        elif kind == "long_header_line":
+            self._write(b"HTTP/1.1 200 OK\r\nX-Long: ")
+            for _ in range(16):
+                self._write(b"a" * 65536)
+            self._write(b"\r\n\r\n")
+        else:  # "bad_chunked"
+            head = (
+                f"HTTP/1.1 200 OK\r\nContent-Type: {JSON_CONTENT_TYPE}\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            self._write(head.encode("latin-1") + b'9\r\n{"count":\r\nzz\r\n')
+        self._close(reset=False)
 
     def _stream_padded(self, size: int, *, declare_length: bool) -> None:
         """An empty page padded with spaces to `size` bytes, written in 1 MiB pieces."""
@@ -643,7 +671,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-_HOSTILE_KINDS = frozenset({"gzip_bomb", "huge_body", "trickle", "deep_json", "echo_auth"})
+_MALFORMED_KINDS = frozenset({"bad_status_line", "many_headers", "long_header_line", "bad_chunked"})
+_HOSTILE_KINDS = frozenset({"gzip_bomb", "huge_body", "trickle", "deep_json", "echo_auth"}) | _MALFORMED_KINDS
 _EMPTY_PAGE = b'{"count":0,"total":0,"data":[],"links":{}}'
 _BOMB_MEMBER_BYTES = 64 * 2**20
 _bombs: dict[int, bytes] = {}

@@ -34,6 +34,14 @@ Hostile servers (what a broken or malicious server, or one behind a broken proxy
 - "echo_auth": status `status` (500) whose message echoes the request's Authorization header, the
   user name and password it decodes to, and the token URL-encoded (what a debug error page does).
 - "status" with `headers`: extra response headers (a huge or hostile `Retry-After`, `Location`).
+- "bad_status_line": `status_line` (default `HTTP/1.1 2x0 OK`; `SSH-2.0-OpenSSH_9.6` is what an
+  SSH port answers) and an empty line, then the connection is closed.
+- "many_headers": `HTTP/1.1 200 OK`, then 100-byte header lines without end (until the client goes
+  away, at most ~10 MB).
+- "long_header_line": `HTTP/1.1 200 OK`, then one header line of 1 MiB.
+- "bad_chunked": status 200, `Transfer-Encoding: chunked`, one good chunk, then `zz` where the next
+  chunk's size belongs, and the connection is closed.
+These four are recorded with status 0 (no HTTP response a client can read).
 
 Page faults (the normal page, altered; they only apply to list endpoints):
 - "data_not_list": `data` is a JSON object instead of a list.
@@ -84,6 +92,10 @@ TransportKind = Literal[
     "trickle",
     "deep_json",
     "echo_auth",
+    "bad_status_line",
+    "many_headers",
+    "long_header_line",
+    "bad_chunked",
 ]
 PageKind = Literal[
     "data_not_list",
@@ -123,6 +135,7 @@ class FaultRule:
     depth: nesting of a "deep_json" document.
     omit_total: an "endless_next" page leaves out `total`.
     headers: extra headers of a "status" response.
+    status_line: what a "bad_status_line" response sends as its first line.
     """
 
     kind: FaultKind
@@ -140,6 +153,7 @@ class FaultRule:
     depth: int = 100_000
     omit_total: bool = False
     headers: tuple[tuple[str, str], ...] = ()
+    status_line: str = "HTTP/1.1 2x0 OK"
     seen: int = field(default=0, init=False)
     fired: int = field(default=0, init=False)
 

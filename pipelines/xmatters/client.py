@@ -33,6 +33,7 @@ import requests.utils
 import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    InvalidChunkLength,
     NameResolutionError,
     NewConnectionError,
     ProxyError,
@@ -62,6 +63,8 @@ from pipelines.xmatters.bounded import (
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.direct_http import DirectConnections, DirectFailure, DirectTooLarge
 from pipelines.xmatters.errors import (
+    MALFORMED_ATTEMPTS,
+    MALFORMED_RESPONSES,
     TLS_FAILURES,
     ProtocolError,
     TransportFailureKind,
@@ -71,6 +74,7 @@ from pipelines.xmatters.errors import (
     describe_too_large,
     describe_transport,
     error_class_for_status,
+    malformed_kind,
     tls_failure_kind,
 )
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
@@ -100,6 +104,7 @@ class _Transient(NamedTuple):
     retryable: bool = True
     throttled: bool = False  # a 429 or 5xx: the server asks for fewer requests (adaptive.py)
     rate_limited: bool = False  # a 429: expected flow control, logged once per client (get_json)
+    max_attempts: int | None = None  # fewer than --max-attempts for this failure (a malformed response)
 
 
 class _Reply(NamedTuple):
@@ -253,10 +258,10 @@ class XmattersClient:
 
         Transient: 429, 5xx, connection refused/reset/dropped, timeouts, DNS failures, and a 200
         whose body is not JSON (broken, truncated or a proxy's HTML page): re-reading a page is
-        harmless and such glitches pass. Everything else fails at once.
+        harmless and such glitches pass. A malformed HTTP response gets at most
+        `errors.MALFORMED_ATTEMPTS`. Everything else fails at once.
         """
-        attempts = self.config.max_attempts
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, self.config.max_attempts + 1):
             park_if_halted()  # an interrupted sync sends nothing more (pipelines/halt.py)
             if self._cancelled.is_set():
                 raise XmattersError(f"request to {url} cancelled: the extract already failed")
@@ -273,8 +278,9 @@ class XmattersClient:
                 return outcome
             if not outcome.retryable:
                 raise outcome.error_class(outcome.message)
-            if attempt == attempts:
-                tries = f"{attempts} attempt{'' if attempts == 1 else 's'}"
+            attempts = min(self.config.max_attempts, outcome.max_attempts or self.config.max_attempts)
+            if attempt >= attempts:
+                tries = f"{attempt} attempt{'' if attempt == 1 else 's'}"
                 raise outcome.error_class(f"{outcome.message} (gave up after {tries})")
             delay = backoff_delay(attempt, self.config.backoff_cap_s, outcome.retry_after)
             capped = outcome.retry_after is not None and outcome.retry_after > delay
@@ -374,11 +380,7 @@ class XmattersClient:
         failure: TransportFailureKind | None = None
         try:
             check_declared_length(response.headers.get("Content-Length"), limit)
-            content = read_bounded(
-                lambda amount: response.read(amount, decode_content=False),
-                response.headers.get("Content-Encoding"),
-                limit,
-            )
+            content = read_bounded(_body_reader(response), response.headers.get("Content-Encoding"), limit)
             if time.monotonic() >= deadline:  # ended by the watchdog's shutdown, not by the server
                 failure = "read_timeout"
         except TooLarge as exc:
@@ -402,7 +404,10 @@ class XmattersClient:
 
     def _transport_failure(self, kind: TransportFailureKind, url: str) -> _Transient:
         message = describe_transport(kind, url, self.config.timeout_s)
-        # A certificate problem does not go away by waiting; everything else may.
+        # A certificate problem does not go away by waiting; a malformed response gets one more
+        # try on a new connection (errors.MALFORMED_ATTEMPTS says why); everything else may pass.
+        if kind in MALFORMED_RESPONSES:
+            return _Transient(message, UnavailableError, max_attempts=MALFORMED_ATTEMPTS)
         return _Transient(message, UnavailableError, retryable=kind not in TLS_FAILURES)
 
     def _transport(self) -> DirectConnections | urllib3.PoolManager:
@@ -483,6 +488,9 @@ def _transport_failure_kind(exc: BaseException) -> TransportFailureKind:
         return "connect_timeout"
     if isinstance(exc, ReadTimeoutError):
         return "read_timeout"
+    malformed = malformed_kind(exc)  # before "reset": its text may hold a status line that says so
+    if malformed is not None:
+        return malformed
     if isinstance(exc, Urllib3ProtocolError | OSError) and (
         "reset" in text.lower() or "RemoteDisconnected" in text or "aborted" in text.lower()
     ):
@@ -490,11 +498,35 @@ def _transport_failure_kind(exc: BaseException) -> TransportFailureKind:
     return "connect_error"
 
 
+def _body_reader(response: urllib3.BaseHTTPResponse) -> Callable[[int], bytes]:
+    """`read1(n)` of the raw body for `read_bounded`. A chunked body is read by urllib3's own chunk
+    parser: http.client's (what `response.read` uses) raises the same `IncompleteRead` for a chunk
+    size that is not one as for a connection that ended, and `_body_failure_kind` tells them apart."""
+    if not response.chunked:
+        return lambda amount: response.read(amount, decode_content=False)
+    chunks: Iterator[bytes] | None = None
+
+    def read1(amount: int) -> bytes:
+        nonlocal chunks
+        if chunks is None:
+            chunks = response.read_chunked(amount, decode_content=False)
+        return next(chunks, b"")
+
+    return read1
+
+
 def _body_failure_kind(exc: BaseException) -> TransportFailureKind:
-    """A failure after the status line: the body was cut off, undecodable or too slow."""
+    """A failure after the status line: the body was cut off, undecodable, too slow, or its chunked
+    framing broken (as `direct_http` words it: a whole line that is not a chunk size, or one over
+    64 KiB; urllib3 words the second itself)."""
     if isinstance(exc, ReadTimeoutError):
         return "read_timeout"
-    return "dropped"
+    for item in (exc, *exc.args):
+        if isinstance(item, InvalidChunkLength):
+            return "bad_chunked" if item.length.endswith(b"\n") else "dropped"
+    if isinstance(exc, Urllib3ProtocolError) and "chunk size line exceeded" in str(exc):
+        return "bad_chunked"
+    return malformed_kind(exc) or "dropped"
 
 
 def path_segment(value: str) -> str:

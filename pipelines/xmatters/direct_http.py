@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from pipelines.xmatters import http_exchange
 from pipelines.xmatters.bounded import TooLarge, Watchdog, check_declared_length, read_bounded
 from pipelines.xmatters.config import url_origin
-from pipelines.xmatters.errors import TLS_FAILURES, TransportFailureKind, tls_failure_kind
+from pipelines.xmatters.errors import TLS_FAILURES, TransportFailureKind, malformed_kind, tls_failure_kind
 from pipelines.xmatters.http_exchange import ResponseHeaders
 
 T = TypeVar("T")
@@ -233,6 +233,9 @@ def _response_failure(exc: BaseException) -> TransportFailureKind | None:
     """A failure while sending the request or reading the status line and headers."""
     if isinstance(exc, TimeoutError):
         return "read_timeout"
+    malformed = malformed_kind(exc)  # before the rest: a head http.client refuses is not a reset
+    if malformed is not None:
+        return malformed
     if isinstance(exc, http.client.RemoteDisconnected | ConnectionError):  # closed, reset, broken pipe
         return "reset"
     if isinstance(exc, http.client.HTTPException | OSError):
@@ -243,6 +246,8 @@ def _response_failure(exc: BaseException) -> TransportFailureKind | None:
 def _body_failure(exc: BaseException) -> TransportFailureKind | None:
     if isinstance(exc, TimeoutError):
         return "read_timeout"
+    if isinstance(exc, http.client.HTTPException) and (malformed := malformed_kind(exc)) is not None:
+        return malformed  # a chunked framing that does not parse
     if isinstance(exc, http.client.HTTPException | OSError | zlib.error | EOFError):
         return "dropped"  # cut off (IncompleteRead), reset, or a body its encoding cannot decode
     return None

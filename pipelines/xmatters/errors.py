@@ -9,9 +9,12 @@ exception, whose request object holds the Authorization header, travels with the
 
 from __future__ import annotations
 
+import http.client
 import ssl
+from collections.abc import Iterator
 from typing import Any, Literal
 
+from pipelines.xmatters.http_exchange import MAX_HEADERS, BadChunk
 from pipelines.xmatters.scrub import scrub
 
 PREFIX = "xmatters"
@@ -118,6 +121,10 @@ TransportFailureKind = Literal[
     "tls",
     "tls_handshake",
     "proxy",
+    "bad_status_line",
+    "too_many_headers",
+    "header_line_too_long",
+    "bad_chunked",
 ]
 _TRANSPORT_MESSAGES: dict[str, str] = {
     "dns": "cannot resolve the host of {url} (DNS lookup failed)",
@@ -132,9 +139,27 @@ _TRANSPORT_MESSAGES: dict[str, str] = {
     "tls_handshake": (
         "TLS handshake with {url} failed (does the server speak https? check the scheme of --base-url)"
     ),
+    # What answered is not HTTP/1.x as http.client reads it; the server's bytes are never shown.
+    "bad_status_line": "malformed HTTP response from {url} (not an HTTP status line)",
+    "too_many_headers": "malformed HTTP response from {url} (more than 100 header lines)",
+    "header_line_too_long": "malformed HTTP response from {url} (a header line over 64 KiB)",
+    "bad_chunked": "malformed HTTP response from {url} (bad chunked encoding)",
 }
 # Neither gets better by waiting: not retried.
 TLS_FAILURES: tuple[TransportFailureKind, ...] = ("tls", "tls_handshake")
+# A response that breaks HTTP/1.1 itself. From the same server it will break it again (a port that
+# speaks SSH, a server with a bug), but one case heals: a connection that lost its framing (a proxy
+# or server that sent more or less than it framed, so the next answer starts mid-body) gives a good
+# answer on a new connection, which every retry uses (both transports close a connection after any
+# failure). So one retry, not --max-attempts: at most 2 attempts, each bounded by --timeout and by
+# the head limits (100 lines of 64 KiB), i.e. at worst 2 x --timeout plus one backoff wait.
+MALFORMED_RESPONSES: tuple[TransportFailureKind, ...] = (
+    "bad_status_line",
+    "too_many_headers",
+    "header_line_too_long",
+    "bad_chunked",
+)
+MALFORMED_ATTEMPTS = 2
 
 
 def tls_failure_kind(exc: BaseException) -> TransportFailureKind:
@@ -155,6 +180,45 @@ def tls_failure_kind(exc: BaseException) -> TransportFailureKind:
             return "tls"
         pending += [*item.args, item.__cause__, item.__context__]
     return "tls_handshake"
+
+
+def malformed_kind(exc: BaseException) -> TransportFailureKind | None:
+    """Which of `MALFORMED_RESPONSES` `exc` means (looked for in its arguments and chain: urllib3
+    wraps http.client's exception in its own), or None for any other failure.
+
+    Both transports raise http.client's exceptions with http.client's fixed wording (`http_exchange`
+    keeps it), so a `LineTooLong` says which line and the one `HTTPException` of a head with too
+    many lines says so; that wording is read here, never shown. A closed connection
+    (`RemoteDisconnected`, a `BadStatusLine` too) is not a malformed response.
+    """
+    for item in _exception_chain(exc):
+        if isinstance(item, http.client.RemoteDisconnected):
+            return None
+        if isinstance(item, http.client.BadStatusLine | http.client.UnknownProtocol):
+            return "bad_status_line"
+        if isinstance(item, http.client.LineTooLong):
+            text = str(item)
+            if "status line" in text:
+                return "bad_status_line"
+            return "header_line_too_long" if "header line" in text else "bad_chunked"
+        if isinstance(item, BadChunk):
+            return "bad_chunked"
+        if type(item) is http.client.HTTPException and str(item) == f"got more than {MAX_HEADERS} headers":
+            return "too_many_headers"
+    return None
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then the exceptions in its arguments, cause and context, each once."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        pending += [*item.args, item.__cause__, item.__context__]
 
 
 def describe_transport(kind: TransportFailureKind, url: str, timeout_s: float) -> str:

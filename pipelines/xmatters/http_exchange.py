@@ -9,11 +9,14 @@ is classified and worded as before (`direct_http`):
 
 - the status line as `http.client` reads it (`HTTP/1.0`, `HTTP/0.9` or `HTTP/1.x`, three digits from 100;
   100 Continue skipped), else `BadStatusLine`; no byte at all is `RemoteDisconnected`;
-- at most 100 header lines of at most 64 KiB each (`LineTooLong`, `HTTPException`), names
+- at most 100 header lines of at most 64 KiB each (`LineTooLong`, `HTTPException`, with
+  http.client's words: `errors.malformed_kind` tells them apart for both transports), names
   case-insensitive, the first of a repeated header wins (as `HTTPMessage.get`), folded lines joined;
 - the body framed by `Transfer-Encoding: chunked`, else `Content-Length`, else the connection's
-  end (and that connection is not reused); none for 1xx, 204 and 304; a chunked body that does
-  not parse is an `IncompleteRead`;
+  end (and that connection is not reused); none for 1xx, 204 and 304; a chunked body whose
+  framing does not parse (a whole line that is not a chunk size or a chunk's end) is a `BadChunk`,
+  one cut off by the connection's end an `IncompleteRead` (http.client raises `IncompleteRead`
+  for both; the user is told which: a malformed response is not retried like a dropped one);
 - `Connection: close` (or HTTP/1.0 without keep-alive) ends the connection after the body, and so
   do bytes after the body (a server that sent more than it framed).
 """
@@ -31,6 +34,11 @@ _RECV = 64 * 1024
 _DISALLOWED_IN_TARGET = re.compile("[\x00-\x20\x7f]")  # http.client's check of a request target
 _ILLEGAL_VALUE = re.compile(r"\n(?![ \t])|\r(?![ \t\n])")  # http.client's check of a header value
 _NO_BODY = frozenset((204, 304))
+
+
+class BadChunk(http.client.HTTPException):
+    """A chunked body's framing is broken: a line where a chunk size or a chunk's end belongs is
+    neither (the line itself is not kept: it is the server's bytes)."""
 
 
 class ResponseHeaders(dict[str, str]):
@@ -156,8 +164,10 @@ class Response:
 
     # ---- the head --------------------------------------------------------------------------------
 
-    def _line(self) -> bytes:
-        """One line with its end, or what came before the connection ended."""
+    def _line(self, what: str) -> bytes:
+        """One line with its end, or what came before the connection ended; `what` names the line
+        in the `LineTooLong` of one over 64 KiB (http.client's words: "status line", "header line",
+        "chunk size", "trailer line")."""
         while True:
             start = self._start
             end = self._buffer.find(b"\n", start, start + MAX_LINE + 1)
@@ -165,7 +175,7 @@ class Response:
                 self._start = end + 1
                 return self._buffer[start : end + 1]
             if len(self._buffer) - start > MAX_LINE:
-                raise http.client.LineTooLong("header line")
+                raise http.client.LineTooLong(what)
             data = self._sock.recv(_RECV)
             if not data:
                 line, self._buffer, self._start = self._buffer[start:], b"", 0
@@ -174,7 +184,7 @@ class Response:
             self._buffer, self._start = self._buffer[start:] + data, 0
 
     def _status_line(self) -> tuple[int, int]:
-        raw = self._line()
+        raw = self._line("status line")
         if not raw:
             raise http.client.RemoteDisconnected("Remote end closed connection without response")
         line = raw.decode("iso-8859-1")
@@ -196,7 +206,7 @@ class Response:
         fields: list[tuple[str, str]] = []
         count = 0
         while True:
-            raw = self._line()
+            raw = self._line("header line")
             if raw in (b"\r\n", b"\n", b""):
                 return fields
             count += 1
@@ -224,17 +234,17 @@ class Response:
 
     def _chunk(self, amount: int) -> bytes:
         if self._chunk_left is None or self._chunk_left == 0:
-            if self._chunk_left == 0 and self._line() not in (b"\r\n", b"\n"):  # the chunk's own end
-                raise http.client.IncompleteRead(b"")
-            size_line = self._line()
+            if self._chunk_left == 0 and (end := self._line("chunk size")) not in (b"\r\n", b"\n"):
+                raise _framing_error(end)  # the chunk's own end
+            size_line = self._line("chunk size")
             try:
                 self._chunk_left = int(size_line.split(b";", 1)[0], 16)
             except ValueError:
-                raise http.client.IncompleteRead(b"") from None
+                raise _framing_error(size_line) from None
             if self._chunk_left < 0:
-                raise http.client.IncompleteRead(b"")
+                raise _framing_error(size_line)
             if self._chunk_left == 0:
-                while (line := self._line()) not in (b"\r\n", b"\n"):  # trailers, then the end
+                while (line := self._line("trailer line")) not in (b"\r\n", b"\n"):  # trailers, then the end
                     if not line:  # the connection ended instead: the body is whole, the connection done
                         self._will_close = True
                         break
@@ -245,3 +255,11 @@ class Response:
             raise http.client.IncompleteRead(b"")
         self._chunk_left -= len(data)
         return data
+
+
+def _framing_error(line: bytes) -> http.client.HTTPException:
+    """A whole line that is not what the chunked framing needs is `BadChunk`; a line the
+    connection's end cut short is the body cut off (`IncompleteRead`)."""
+    if line.endswith(b"\n"):
+        return BadChunk()
+    return http.client.IncompleteRead(b"")

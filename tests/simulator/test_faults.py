@@ -154,6 +154,25 @@ def test_reset_mid_body(simulator: XmattersSimulator, org: Org):
     assert get(simulator, "/groups").json()["data"] == org.groups[:100]
 
 
+def test_malformed_http_responses_are_sent_as_described_and_recorded_with_status_0(
+    simulator: XmattersSimulator,
+):
+    faults = simulator.faults
+    faults.add(FaultRule("bad_status_line", path_contains="/people", status_line="SSH-2.0-OpenSSH_9.6"))
+    assert raw_get(simulator, "/people") == b"SSH-2.0-OpenSSH_9.6\r\n\r\n"
+    faults.add(FaultRule("many_headers", path_contains="/people"))
+    head = raw_get(simulator, "/people")  # read to the end: the cap is ~10 MB
+    assert head.startswith(b"HTTP/1.1 200 OK\r\nX-Pad-000: ") and head.count(b"\r\n") > 10_000
+    assert b"\r\n\r\n" not in head
+    faults.add(FaultRule("long_header_line", path_contains="/people"))
+    assert raw_get(simulator, "/people") == b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 2**20 + b"\r\n\r\n"
+    faults.add(FaultRule("bad_chunked", path_contains="/people"))
+    head, _, body = raw_get(simulator, "/people").partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    assert body == b'9\r\n{"count":\r\nzz\r\n'
+    assert [s for _, _, s in simulator.requests] == [0, 0, 0, 0]
+
+
 def test_slow_response_passes_a_client_timeout(simulator: XmattersSimulator):
     simulator.faults.add(FaultRule("slow", path_contains="/people", delay_s=1.5))
     with pytest.raises(requests.Timeout):

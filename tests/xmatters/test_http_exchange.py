@@ -168,40 +168,68 @@ def test_a_response_that_ends_its_connection_is_read_whole_and_the_next_request_
     assert server.connections == 2
 
 
+MALFORMED = "malformed HTTP response from"
+NOT_A_STATUS_LINE = "(not an HTTP status line)"
+DROPPED = "connection dropped while reading"
+
+
+@pytest.mark.parametrize("via", ["direct", "proxy"])
 @pytest.mark.parametrize(
-    ("answer", "wording"),
+    ("answer", "wording", "attempts"),
     [
-        (b"HTTX/1.1 200 OK\r\n\r\n", "connection error while requesting"),
-        (b"HTTP/1.1 2000 OK\r\n\r\n", "connection error while requesting"),
-        (b"HTTP/1.1 2\xb20 OK\r\n\r\n", "connection error while requesting"),  # "2²0": isdigit, not int
-        (b"HTTP/2.0 200 OK\r\n\r\n", "connection error while requesting"),
-        (b"HTTP/1.1 200 " + b"x" * 70_000 + b"\r\n\r\n", "connection error while requesting"),
-        (b"HTTP/1.1 200 OK\r\nX-Long: " + b"x" * 70_000 + b"\r\n\r\n", "connection error while requesting"),
+        (b"HTTX/1.1 200 OK\r\n\r\n", NOT_A_STATUS_LINE, 2),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", NOT_A_STATUS_LINE, 2),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", NOT_A_STATUS_LINE, 2),
+        (b"HTTP/1.1 2\xb20 OK\r\n\r\n", NOT_A_STATUS_LINE, 2),  # "2²0": isdigit, not int
+        (b"HTTP/2.0 200 OK\r\n\r\n", NOT_A_STATUS_LINE, 2),
+        (b"HTTP/1.1 200 " + b"x" * 70_000 + b"\r\n\r\n", NOT_A_STATUS_LINE, 2),
+        (b"HTTP/1.1 200 OK\r\nX-Long: " + b"x" * 70_000 + b"\r\n\r\n", "(a header line over 64 KiB)", 2),
+        (_ok(PAGE, *(f"X-Pad-{i}: x" for i in range(101))), "(more than 100 header lines)", 2),
+        (_ok(b"zz\r\n" + PAGE, "Transfer-Encoding: chunked", length=False), "(bad chunked encoding)", 2),
         (
-            (_ok(PAGE, f"Content-Length: {len(PAGE) + 10}", length=False), CLOSE),
-            "connection dropped while reading",
+            _ok(b"2\r\n[]\r\n" + b"1" * 70_000 + b"\r\n", "Transfer-Encoding: chunked", length=False),
+            "(bad chunked encoding)",
+            2,
         ),
-        (
-            _ok(b"zz\r\n" + PAGE, "Transfer-Encoding: chunked", length=False),
-            "connection dropped while reading",
-        ),
+        # cut off, not malformed: retried with every attempt
+        ((_ok(PAGE, f"Content-Length: {len(PAGE) + 10}", length=False), CLOSE), DROPPED, 3),
+        ((_ok(b"2\r\n[]\r\n", "Transfer-Encoding: chunked", length=False), CLOSE), DROPPED, 3),
+        ((_ok(b"8\r\n[]", "Transfer-Encoding: chunked", length=False), CLOSE), DROPPED, 3),
+        ((_ok(b"2\r\n[]\r\n1", "Transfer-Encoding: chunked", length=False), CLOSE), DROPPED, 3),
     ],
     ids=[
         "not-http",
+        "ssh-banner",
         "four-digit-status",
         "superscript-digit-status",
         "http-2",
         "long-status-line",
         "long-header",
+        "101-headers",
+        "bad-chunk-size",
+        "long-chunk-size-line",
         "short-body",
-        "bad-chunk",
+        "chunked-cut-between-chunks",
+        "chunked-cut-in-a-chunk",
+        "chunked-cut-in-a-size-line",
     ],
 )
-def test_a_malformed_response_is_the_same_one_line_error(scripted, make_config, answer, wording):
+def test_a_malformed_or_cut_off_response_is_the_same_one_line_error_on_both_transports(
+    scripted, make_config, monkeypatch, answer, wording, attempts, via
+):
+    """Through a proxy (urllib3's route) the scripted server is the proxy: a broken proxy's answer."""
     server = scripted(lambda _connection, _index: answer)
-    with _client(server, make_config, max_attempts=2) as client, pytest.raises(UnavailableError) as e:
+    port = server.server_address[1]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if via == "proxy":
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    with _client(server, make_config, max_attempts=3) as client, pytest.raises(UnavailableError) as e:
         client.get_json(client.url("/people"))
     message = str(e.value)
-    assert f"{wording} http://127.0.0.1:{server.server_address[1]}/api/xm/1/people" in message
-    assert "(gave up after 2 attempts)" in message
-    assert "\n" not in message
+    url = f"http://127.0.0.1:{port}/api/xm/1/people?limit=100"
+    if wording == DROPPED:
+        assert message == f"xmatters: {DROPPED} {url} (gave up after 3 attempts)"
+    else:
+        assert message == f"xmatters: {MALFORMED} {url} {wording} (gave up after 2 attempts)"
+    assert server.requests == attempts
