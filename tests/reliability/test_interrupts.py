@@ -24,7 +24,15 @@ from pipelines.xmatters.config import XmattersConfig
 from simulator import FaultRule, Faults, Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org
 from tests.reliability.conftest import RELIABILITY_SPEC, Baseline, published_state, subprocess_env
-from tests.reliability.test_process_faults import DATA_TABLES, STAGES, CliProcess
+from tests.reliability.held_stage import HELD
+from tests.reliability.test_process_faults import (
+    DATA_TABLES,
+    REQUEST_HOLD_S,
+    SIGNAL_LATE_S,
+    STAGES,
+    CliProcess,
+    assert_signalled_while_held,
+)
 
 DEFAULT_CONCURRENCY = XmattersConfig().concurrency
 EXIT_WITHIN_S = 5.0  # what the issue asks of an interrupt, at any stage
@@ -73,11 +81,11 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     stage = STAGES[stage_name]
-    # The extract case pages /people slowly, so the signal lands while pages are still being read.
-    sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=max(stage.latency_s, 0.2)))
+    # Every request answered in 0.2 s: requests are in flight when the signal comes.
+    sim = make_simulator(spec=RELIABILITY_SPEC, faults=stage.faults(latency_s=0.2))
     env = subprocess_env(baseline.home)
     run = CliProcess(baseline.args(sim), env, tmp_path, new_session=True, held=stage.held)
-    reached = run.wait_for_stage(stage, baseline.home)
+    reached = run.wait_for_stage(stage, sim)
     requests_at_signal = sim.request_count
     signalled = time.monotonic()
     if reached:
@@ -100,6 +108,8 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
     assert err.strip().splitlines()[-1] == MESSAGE, err
     assert "Traceback" not in err and "error" not in err.lower(), err
     assert _group_gone(run.proc.pid), f"processes of group {run.proc.pid} outlived the CLI"
+    # the signal found the run held in the stage: nothing said after its line but the interrupt's
+    assert_signalled_while_held(stage, run, sim, MESSAGE)
 
     # No request after the signal beyond those in flight (one per member-call thread and /people).
     requests_at_exit = sim.request_count
@@ -126,7 +136,8 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
         assert _latest_run_status(baseline.home) == DagsterRunStatus.CANCELED
     print(f"{stage_name} {signum.name}: exited {took:.2f} s after the signal")
 
-    # The next run succeeds and writes the ground truth.
+    # The next run (no hold, no latency) succeeds and writes the ground truth.
+    sim.faults.clear()
     code = main(baseline.args(sim))
     out, err = capsys.readouterr()
     baseline.assert_synced(code, err, expected_from_org(reliability_org))
@@ -153,13 +164,19 @@ def test_ctrl_c_in_start_up_stops_the_member_calls_already_under_way(
 ) -> None:
     """The CLI starts the member calls before it imports Dagster (`early_members.py`): Ctrl-C while
     they are in flight and the run does not exist yet is one line, 130, the child gone, no request
-    after the signal, the previous state kept and no run left running."""
+    after the signal, the previous state kept and no run left running.
+
+    Held so on a loaded machine too: the run is not built until the signal (`start-up` in
+    held_stage.py) and the members calls are answered only after `REQUEST_HOLD_S`.
+    """
     groups = len(reliability_org.groups)
-    slow_members = Faults(rules=[FaultRule("slow", path_contains="/members", delay_s=3.0, times=None)])
-    sim = make_simulator(spec=RELIABILITY_SPEC, faults=slow_members)
-    run = CliProcess(baseline.args(sim), subprocess_env(baseline.home), tmp_path, new_session=True)
-    # the listing (one page) and every group's members call have arrived; their answers take 3 s
-    reached = run.wait_for(lambda: sim.request_count >= 1 + groups)
+    slow = FaultRule("slow", path_contains="/members", delay_s=REQUEST_HOLD_S, times=None)
+    sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(rules=[slow]))
+    env = subprocess_env(baseline.home)
+    run = CliProcess(baseline.args(sim), env, tmp_path, new_session=True, held="start-up")
+    # the listing (one page) and every group's members call have arrived, the run is not built
+    reached = run.wait_for(lambda: sim.request_count >= 1 + groups and run.has_line(HELD["start-up"]))
+    time.sleep(SIGNAL_LATE_S)
     requests_at_signal = sim.request_count
     os.killpg(run.proc.pid, signal.SIGINT)
     try:
@@ -176,7 +193,9 @@ def test_ctrl_c_in_start_up_stops_the_member_calls_already_under_way(
     assert _group_gone(run.proc.pid), f"processes of group {run.proc.pid} outlived the CLI"
     time.sleep(0.5)
     assert sim.request_count == requests_at_signal, "requests went on after the signal"
-    # it was start-up: the raw step, which lists /people, had not begun
-    assert not any("/people" in path for _method, path, _status in sim.requests), sim.requests
+    # it was start-up: the raw step, which lists /people, had not begun; no members call answered
+    (answered,) = [path for _method, path, _status in sim.requests]
+    assert "/groups" in answered and "/members" not in answered, sim.requests
+    assert run.lines[-2:] == [HELD["start-up"] + "\n", MESSAGE + "\n"], err
     baseline.assert_unchanged()
     assert _latest_run_status(baseline.home) in (DagsterRunStatus.SUCCESS, DagsterRunStatus.CANCELED)

@@ -1,10 +1,12 @@
 """The sync process killed (SIGKILL) at each stage, and two syncs started against one warehouse.
 
 These run the CLI as real processes (`python -m orchestration.cli`, the console script's code) with
-the simulator in the test process. A stage is recognised by its progress line on stderr (extract,
-transform, write, publish) or, for dlt's load, by a normalized load package appearing on disk. The
-write (~25 ms on this org) and publishing (~0.1 s) hold once begun (tests/reliability/held_stage.py),
-so a signal or kill read late still lands in them.
+the simulator in the test process. On the reliability org every stage is shorter than a loaded
+machine may take to read a progress line and signal, so each case holds the run in its stage until
+the signal: the extract waits for `/people` pages the simulator holds back (`REQUEST_HOLD_S`), the
+other stages hold in the CLI itself once begun (tests/reliability/held_stage.py). A case then checks
+that the signal found the run still held (`assert_signalled_while_held`), so a hold that no longer
+holds fails the case instead of testing the next stage.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import main
-from simulator import Faults, Org, XmattersSimulator
+from simulator import FaultRule, Faults, Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org
 from tests.reliability.conftest import (
     RELIABILITY_SPEC,
@@ -31,37 +34,65 @@ from tests.reliability.conftest import (
     published_state,
     subprocess_env,
 )
-from tests.reliability.held_stage import HELD
+from tests.reliability.held_stage import HELD, RELEASE_ENV
 
 DATA_TABLES = ("users", "groups", "entitlements", "grants", "memberships")
+# How long the simulator holds back the `/people` pages after the first: far beyond any test's wait
+# for the signal, below the client's 30 s timeout (the held request is neither retried nor failed).
+REQUEST_HOLD_S = 20.0
+# A signal sent this much later than the stage was seen (a loaded machine, simulated; 0 normally).
+SIGNAL_LATE_S = float(os.environ.get("RELIABILITY_SIGNAL_LATE_S", "0"))
 
 
 @dataclass(frozen=True)
 class Stage:
-    """When to kill: a stderr line containing `marker`, or `on_disk(home)` turning true."""
+    """When to signal: once the stderr line `marker` is there (and any held request has arrived).
 
-    marker: str | None = None
-    on_disk: Callable[[Path], bool] | None = None
-    latency_s: float = 0.0  # simulator latency, so the extract is still running at its first line
-    held: str | None = None  # the run holds once this stage has begun (tests/reliability/held_stage.py)
+    `held`: the run holds once this stage has begun (tests/reliability/held_stage.py);
+    `held_path`: the simulator holds the requests to this path after the first one.
+    """
 
+    marker: str
+    held: str | None = None
+    held_path: str | None = None
 
-def _load_package_waiting(home: Path) -> bool:
-    normalized = home / "dlt" / "xmatters" / "load" / "normalized"
-    try:  # dlt may move the package away between the check and the listing
-        return any(normalized.iterdir())
-    except FileNotFoundError:
-        return False
+    def faults(self, latency_s: float = 0.0) -> Faults:
+        """The simulator's faults for this stage: `latency_s` on every request, the hold if any."""
+        faults = Faults(latency_s=latency_s)
+        if self.held_path is not None:
+            path, hold_s = self.held_path, REQUEST_HOLD_S
+            faults.add(FaultRule("slow", path_contains=path, after=1, times=None, delay_s=hold_s))
+        return faults
 
 
 STAGES = {
-    "extract": Stage(marker="extract: reading", latency_s=0.05),
-    "load": Stage(on_disk=_load_package_waiting),
-    "transform": Stage(marker="transform: c1_staging."),
-    # held once begun: each takes less than a loaded machine may take to read its line and signal
+    # extracting: the `/people` listing waits for its later pages, held back by the simulator
+    "extract": Stage(marker="extract: reading", held_path="/people"),
+    # dlt's load: the rows in the raw tables, the package not completed
+    "load": Stage(marker=HELD["load"], held="load"),
+    # the first `c1_staging` table built, the next one not
+    "transform": Stage(marker=HELD["transform"], held="transform"),
     "write": Stage(marker=HELD["write"], held="write"),
     "publish": Stage(marker=HELD["publish"], held="publish"),
 }
+
+
+def _held_requests_arrived(sim: XmattersSimulator) -> bool:
+    return all(rule.fired > 0 for rule in sim.faults.rules if rule.kind == "slow")
+
+
+def assert_signalled_while_held(stage: Stage, run: CliProcess, sim: XmattersSimulator, *after: str) -> None:
+    """The run ended where it was held, `after` being all it said since (the interrupt's line, or
+    nothing when killed): the signal landed in the stage, not after a hold that no longer holds."""
+    err = "".join(run.lines)
+    if stage.held_path is not None:
+        # no held page was answered before the exit: the listing, so the extract, was not done
+        answered = [path for _method, path, _status in sim.requests if stage.held_path in path]
+        assert len(answered) == 1, (answered, err)
+        return
+    lines = [line.rstrip("\n") for line in run.lines]
+    assert stage.marker in lines, err
+    assert lines[lines.index(stage.marker) + 1 :] == list(after), err
 
 
 class CliProcess:
@@ -112,14 +143,11 @@ class CliProcess:
                 self._seen.wait(0.005)
         return ready()
 
-    def wait_for_stage(self, stage: Stage, home: Path) -> bool:
-        """Wait until the run reaches `stage` (True) or ends first (False)."""
-        if stage.marker is not None:
-            marker = stage.marker
-            return self.wait_for(lambda: self.has_line(marker))
-        assert stage.on_disk is not None
-        on_disk = stage.on_disk
-        return self.wait_for(lambda: on_disk(home))
+    def wait_for_stage(self, stage: Stage, sim: XmattersSimulator) -> bool:
+        """Wait until the run reaches `stage` (True) or ends first (False); then `SIGNAL_LATE_S`."""
+        reached = self.wait_for(lambda: self.has_line(stage.marker) and _held_requests_arrived(sim))
+        time.sleep(SIGNAL_LATE_S)
+        return reached
 
     def finish(self) -> tuple[int, str, str]:
         out = self.proc.stdout.read() if self.proc.stdout is not None else ""
@@ -140,15 +168,16 @@ def test_sigkill_at_stage_loses_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     stage = STAGES[stage_name]
-    sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=stage.latency_s))
+    sim = make_simulator(spec=RELIABILITY_SPEC, faults=stage.faults())
     env = subprocess_env(baseline.home)
     run = CliProcess(baseline.args(sim), env, tmp_path, held=stage.held)
-    reached = run.wait_for_stage(stage, baseline.home)
+    reached = run.wait_for_stage(stage, sim)
     if reached:
         os.kill(run.proc.pid, signal.SIGKILL)
     code, _, err = run.finish()
     assert reached, f"the run ended (exit {code}) before reaching {stage_name}:\n{err}"
-    assert code == -signal.SIGKILL
+    assert code == -signal.SIGKILL, err
+    assert_signalled_while_held(stage, run, sim)  # killed in the stage: nothing said after its line
 
     # The previous file is intact; nothing but the writer's known temporary names sits beside it.
     assert baseline.sync_file.read_bytes() == baseline.file_bytes
@@ -172,11 +201,17 @@ def test_two_syncs_at_once_one_fails_clearly(
     reliability_org: Org,
     tmp_path: Path,
 ) -> None:
-    """The second sync of one warehouse fails at once, before touching anything; the first completes."""
-    sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=0.05))
+    """The second sync of one warehouse fails at once, before touching anything; the first completes.
+
+    The first holds in its transform (held_stage.py) until the second was refused, then goes on.
+    """
+    sim = make_simulator(spec=RELIABILITY_SPEC)
     env = subprocess_env(baseline.home)
-    first = CliProcess(baseline.args(sim), env, tmp_path)
-    assert first.wait_for(lambda: first.has_line("extract: reading")), "".join(first.lines)
+    release = tmp_path / "release-the-first"
+    first = CliProcess(
+        baseline.args(sim), {**env, RELEASE_ENV: str(release)}, tmp_path, held=STAGES["transform"].held
+    )
+    assert first.wait_for(lambda: first.has_line(HELD["transform"])), "".join(first.lines)
     second = subprocess.run(
         cli_command(*baseline.args(sim)), env=env, cwd=tmp_path, capture_output=True, text=True, check=False
     )
@@ -184,6 +219,7 @@ def test_two_syncs_at_once_one_fails_clearly(
     line = error_line(second.stderr)
     assert "another sync is running against" in line and str(baseline.warehouse) in line
     assert first.proc.poll() is None, "the first sync ended before the second was refused"
+    release.touch()
 
     code, _, err = first.finish()
     baseline.assert_synced(code, err, expected_from_org(reliability_org))

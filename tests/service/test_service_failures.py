@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import psutil
 
-from simulator import Faults
+from simulator import FaultRule, Faults
 from tests.conftest import cached_org
 from tests.service.conftest import assert_secret_nowhere, service_env
 from tests.service.test_service_end_to_end import dagster_runs
@@ -24,22 +24,25 @@ def finished(fake, task):
     return fake.finished_task(task)
 
 
-def _people_read(sim) -> bool:
-    return any("/people" in path for _method, path, _status in sim.requests)
+# How long the simulator holds back `/people`: the sync is extracting all that time, far longer than a
+# loaded machine takes to act on it; below the client's 30 s timeout (neither retried nor failed).
+PEOPLE_HOLD_S = 20.0
 
 
 def _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service):
-    """A service given one sync task of many seconds, once its Dagster run is extracting:
-    (simulator, task id, service), heartbeats every 0.5 s."""
-    sim = make_simulator(faults=Faults(latency_s=0.3))
+    """A service given one sync task, once its Dagster run is extracting and held there (its
+    `/people` request held back `PEOPLE_HOLD_S`): (simulator, task id, service), heartbeats every 0.5 s."""
+    held = FaultRule("slow", path_contains="/people", times=None, delay_s=PEOPLE_HOLD_S)
+    sim = make_simulator(faults=Faults(latency_s=0.3, rules=[held]))
     fake_c1.state.next_heartbeat_s = 0.5
     task = fake_c1.add_task()
     service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
     deadline = time.monotonic() + TIMEOUT_S
-    # the Dagster run is extracting: `/people` is read by its raw step (the member calls, and their
+    # the Dagster run is extracting: `/people` is asked by its raw step (the member calls, and their
     # `/groups` listing, start before the run: pipelines/xmatters/early_members.py)
-    while not _people_read(sim) and time.monotonic() < deadline:
+    while not held.fired and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert held.fired, service.output()
     return sim, task, service
 
 
@@ -128,7 +131,7 @@ def test_sigterm_during_a_sync_cancels_the_task_and_exits_0(
     fake_c1, make_simulator, pki, tmp_path, start_service
 ):
     sim, task, service = _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service)
-    assert fake_c1.state.heartbeats[task] >= 2
+    assert fake_c1.state.wait_for(lambda s: s.heartbeats.get(task, 0) >= 2, TIMEOUT_S)  # sync still held
     # the sync's processes get neither the client secret nor the xMatters password in argv or environment
     children = psutil.Process(service.process.pid).children(recursive=True)
     assert children
