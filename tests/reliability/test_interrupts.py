@@ -24,11 +24,18 @@ from pipelines.xmatters.config import XmattersConfig
 from simulator import FaultRule, Faults, Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org
 from tests.reliability.conftest import RELIABILITY_SPEC, Baseline, published_state, subprocess_env
-from tests.reliability.test_process_faults import DATA_TABLES, STAGES, CliProcess
+from tests.reliability.held_stage import HELD
+from tests.reliability.test_process_faults import DATA_TABLES, STAGES, CliProcess, Stage
 
 DEFAULT_CONCURRENCY = XmattersConfig().concurrency
 EXIT_WITHIN_S = 5.0  # what the issue asks of an interrupt, at any stage
-CASES = [*((name, signal.SIGINT) for name in STAGES), ("extract", signal.SIGTERM), ("write", signal.SIGTERM)]
+# and the warehouse's checkpoint beside the write (orchestration/publish.py), under way as the process ends
+INTERRUPT_STAGES = {**STAGES, "checkpoint": Stage(marker=HELD["checkpoint"], held="checkpoint")}
+CASES = [
+    *((name, signal.SIGINT) for name in INTERRUPT_STAGES),
+    ("extract", signal.SIGTERM),
+    ("write", signal.SIGTERM),
+]
 
 
 def _group_gone(pgid: int, within_s: float = 5.0) -> bool:
@@ -72,7 +79,7 @@ def test_interrupt_at_stage_stops_at_once_and_loses_nothing(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    stage = STAGES[stage_name]
+    stage = INTERRUPT_STAGES[stage_name]
     # The extract case pages /people slowly, so the signal lands while pages are still being read.
     sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(latency_s=max(stage.latency_s, 0.2)))
     env = subprocess_env(baseline.home)
