@@ -116,8 +116,9 @@ class StagedPublish:
         self._committed = True
 
     def _copy(self) -> None:
-        checkpoint_before_copy(self._cursor)
         try:
+            # inside the try: anything but DuckDB's refusal fails the commit, never skips the copy
+            checkpoint_before_copy(self._cursor)
             self._cursor.execute("BEGIN TRANSACTION")
             self._in_transaction = True
             self._cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {PUBLISHED}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import publish as publish_module
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 
 COLUMNS = {
@@ -123,3 +124,17 @@ def test_a_refused_checkpoint_is_left_to_the_close_and_the_publish_goes_on(con, 
     assert "Cannot CHECKPOINT" in caplog.text
     assert _wal_bytes(con) > wal_before  # nothing was checkpointed: the WAL only grew
     assert len(_published_users(con)) == 2_001
+
+
+def test_an_unexpected_failure_of_the_checkpoint_fails_the_commit_never_skips_the_copy(con, monkeypatch):
+    """The copy thread records it like a failed copy: no `sync_runs` row for tables never copied."""
+
+    def broken(cursor: duckdb.DuckDBPyConnection) -> None:
+        raise RuntimeError("not DuckDB's refusal")
+
+    monkeypatch.setattr(publish_module, "checkpoint_before_copy", broken)
+    _stage(con, ["u1", "u2"])
+    with pytest.raises(RuntimeError, match="not DuckDB's refusal"):
+        _publish(con, "sync-2")
+    assert _published_users(con) == ["u1"]
+    assert con.execute("SELECT sync_id FROM c1.sync_runs").fetchall() == [("sync-1",)]
