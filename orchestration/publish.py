@@ -6,11 +6,19 @@ up (7 s of publish after 21 s of writing at a million memberships). So the copy 
 cursor and thread, inside a transaction that stays open until the `.c1z` is written; only then is
 the `sync_runs` row added and the transaction committed. If the write fails, the transaction is
 rolled back and the previously published tables never change.
+
+Before its transaction begins, the same thread checkpoints the warehouse (`checkpoint_before_copy`):
+the load and the transforms left a WAL of ~30 MB at scale M (auto-checkpoints do not run while the
+run's cursors hold transactions), which closing the run's connection checkpointed after the publish,
+on the critical path. Here it is written beside the `.c1z` write, and the close only checkpoints
+what the publish wrote.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -18,6 +26,8 @@ import duckdb
 
 from orchestration import history
 from orchestration.sync_source import SOURCE_COLUMNS, SyncSource
+
+log = logging.getLogger("baton_xmatters")
 
 PUBLISHED = "c1"
 PUBLISHED_TABLES = ["users", "groups", "entitlements", "grants", "memberships", "user_emails"]
@@ -107,6 +117,8 @@ class StagedPublish:
 
     def _copy(self) -> None:
         try:
+            # inside the try: anything but DuckDB's refusal fails the commit, never skips the copy
+            checkpoint_before_copy(self._cursor)
             self._cursor.execute("BEGIN TRANSACTION")
             self._in_transaction = True
             self._cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {PUBLISHED}")
@@ -118,3 +130,20 @@ class StagedPublish:
             history.record_snapshot(self._cursor, self._sync_id)
         except BaseException as exc:  # re-raised by commit(), on the asset's thread
             self._error = exc
+
+
+def checkpoint_before_copy(cursor: duckdb.DuckDBPyConnection) -> None:
+    """Writes the WAL into the database file, if DuckDB can now; an optimisation, never an error.
+
+    DuckDB checkpoints beside the `.c1z` writer's reads (they go on meanwhile) but refuses while
+    another cursor holds a write transaction ("Cannot CHECKPOINT"); then the checkpoint is left to
+    the connection's close, as without this. An interrupt ends the process mid-checkpoint safely:
+    DuckDB replaces the file's header last and replays the WAL on the next open.
+    """
+    started = time.perf_counter()
+    try:
+        cursor.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        log.debug("publish: no checkpoint before the copy (%s)", exc)
+        return
+    log.debug("publish: checkpoint before the copy took %.2f s", time.perf_counter() - started)

@@ -14,7 +14,10 @@ so a signal or a kill at that line lands in the stage every time:
 - `publish`: inside publishing (the interrupt's lock held), before the commit, it waits until the
   process halts (the interrupt watcher's first act, `pipelines/halt.py`), then commits (0.5 s late,
   so an interrupt that did not wait would end the process first) and renames while the watcher
-  waits for it: an interrupt under way during publishing, every time.
+  waits for it: an interrupt under way during publishing, every time;
+- `checkpoint`: the write held as for `write`, and the warehouse's checkpoint beside it (on the
+  publish's copy thread, `publish.checkpoint_before_copy`) waits until the process halts, then
+  runs: a checkpoint under way while the interrupt ends the process, every time.
 
 Only when the real code goes on changes: the writer, the warehouse, the signal handling and the
 exit are the CLI's own (`orchestration.cli.run`, the console script's code). The patched names are
@@ -33,7 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-STAGES = ("start-up", "load", "transform", "write", "publish")
+STAGES = ("start-up", "load", "transform", "write", "publish", "checkpoint")
 HELD = {stage: f"{stage}: held for the test" for stage in STAGES}
 RELEASE_ENV = "HELD_STAGE_RELEASE"  # a file whose creation ends the hold (the run then goes on)
 HOLD_S = 120.0  # far beyond any test's wait for the signal; then the run goes on
@@ -72,22 +75,47 @@ def patch(owner: Any, name: str, wrap: Callable[[Any], Any]) -> None:
     setattr(owner, name, wrap(original))
 
 
-def _held_rows(rows: Iterable[Row]) -> Iterator[Row]:
-    """`rows`, the first one once the hold ends (the writer asks for it once its scratch file exists)."""
-    _hold("write")
+def _held_rows(rows: Iterable[Row], stage: str) -> Iterator[Row]:
+    """`rows`, the first one once the hold ends (the writer asks for it once its scratch file exists).
+
+    Held silently for `checkpoint`, whose own hold is the one the test waits for."""
+    if stage == "write":
+        _hold("write")
+    else:
+        time.sleep(HOLD_S)
     yield from rows
 
 
-def _hold_write() -> None:
+def _hold_write(stage: str = "write") -> None:
     from pipelines.c1z import writer
 
     def wrap(write_c1z: Any) -> Any:
         def held_write(path: Any, *, users: Iterable[Any], **rows: Any) -> Any:
-            return write_c1z(path, users=_held_rows(users), **rows)
+            return write_c1z(path, users=_held_rows(users, stage), **rows)
 
         return held_write
 
     patch(writer, "write_c1z", wrap)  # before sync_file imports it by name
+
+
+def _hold_checkpoint() -> None:
+    from orchestration import publish
+    from pipelines import halt
+
+    _hold_write("checkpoint")
+
+    def wrap(checkpoint: Any) -> Any:
+        def held_checkpoint(cursor: Any) -> None:
+            _reached.append("checkpoint")
+            _say(HELD["checkpoint"])
+            halt._halted.wait(HOLD_S)  # the interrupt began: it ends the process while this checkpoints
+            checkpoint(cursor)
+
+        return held_checkpoint
+
+    if not isinstance(getattr(halt, "_halted", None), threading.Event):  # what `halt()` sets
+        raise SystemExit("held_stage: pipelines.halt._halted not found (renamed?): update held_stage.py")
+    patch(publish, "checkpoint_before_copy", wrap)  # `_copy` looks it up when it runs
 
 
 def _hold_publish() -> None:
@@ -159,6 +187,7 @@ HOLDS = {
     "transform": _hold_transform,
     "write": _hold_write,
     "publish": _hold_publish,
+    "checkpoint": _hold_checkpoint,
 }
 
 
