@@ -1,4 +1,5 @@
-"""The sync process killed (SIGKILL) at each stage, and two syncs started against one warehouse.
+"""The sync process killed (SIGKILL) at each stage (then the next sync, of the same org or of a
+changed one), and two syncs started against one warehouse.
 
 These run the CLI as real processes (`python -m orchestration.cli`, the console script's code) with
 the simulator in the test process. On the reliability org every stage is shorter than a loaded
