@@ -299,13 +299,17 @@ class Org:
         add_members: Iterable[tuple[str, str]] = (),
         remove_members: Iterable[tuple[str, str]] = (),
         statuses: Mapping[str, str] | None = None,
+        replace: Iterable[str] = (),
     ) -> Org:
         """A copy of this organisation with a few explicit edits; this one stays as it is.
 
         `add_members` / `remove_members` are (group id, person id) PERSON memberships; `statuses`
-        maps person ids to their new status (ACTIVE or INACTIVE). What an administrator would do in
-        xMatters between two syncs, so a test can assert exactly which changes the second sync
-        reports (serve the copy with `XmattersSimulator.serve`: same URL, same credentials).
+        maps person ids to their new status (ACTIVE or INACTIVE); `replace` lists person or group
+        ids each replaced by a new one in its place (`replaced_id(old)`, a new targetName, the same
+        memberships): one removed and one added, with no other id or index moved. What an
+        administrator would do in xMatters between two syncs, so a test can assert exactly which
+        changes the second sync reports (serve the copy with `XmattersSimulator.serve`: same URL,
+        same credentials). Memberships name the people and groups of this organisation.
         """
         statuses = dict(statuses or {})
         changed = copy.copy(self)
@@ -314,6 +318,9 @@ class Org:
         changed._member_codes = list(self._member_codes)
         changed._member_json_cache = {}
         changed.members = _MembersView(changed)
+        replace = list(replace)
+        if replace:
+            changed._replace(replace)
         code_of = {p["id"]: (i << 2) | _PERSON for i, p in enumerate(self.all_people)}
         unknown = statuses.keys() - code_of.keys()
         if unknown:
@@ -330,6 +337,42 @@ class Org:
                 codes.remove(code_of[person_id])
             changed._member_codes[index] = codes
         return changed
+
+    def replaced_id(self, old_id: str) -> str:
+        """The id `with_changes(replace=[old_id])` gives the person or group replacing `old_id`."""
+        digest = hashlib.blake2b(f"{self.spec.seed}/replaced/{old_id}".encode(), digest_size=16).digest()
+        return _format_uuid(int.from_bytes(digest, "big"))
+
+    def _replace(self, old_ids: list[str]) -> None:
+        """Replaces (in this copy) each person or group in `old_ids` by a new one at its index."""
+        people = {p["id"]: i for i, p in enumerate(self.all_people)}
+        groups = {g["id"]: i for i, g in enumerate(self.groups)}
+        all_people, self.groups = self.all_people, list(self.groups)
+        for old_id in old_ids:
+            new_id = self.replaced_id(old_id)
+            if old_id in people:
+                old = all_people[people[old_id]]
+                new = {**old, "id": new_id, "targetName": f"{old['targetName']}-new"}
+                new["links"] = {"self": f"{API_PREFIX}/people/{new_id}"}
+                all_people[people[old_id]] = new
+            elif old_id in groups:
+                old = self.groups[groups[old_id]]
+                new = {**old, "id": new_id, "targetName": f"{old['targetName']} (new)"}
+                new["links"] = {"self": f"{API_PREFIX}/groups/{new_id}"}
+                self.groups[groups[old_id]] = new
+            else:
+                raise KeyError(f"no such person or group: {old_id}")
+        self.people, self.hidden_people = all_people[: len(self.people)], all_people[len(self.people) :]
+        self._group_index_by_key = {}
+        for index, group in enumerate(self.groups):
+            self._group_index_by_key.setdefault(group["targetName"], index)
+        for index, group in enumerate(self.groups):
+            self._group_index_by_key[group["id"]] = index
+        self._group_ref_prefix = [
+            b'{"group":' + to_json_bytes(Org._group_ref(g)) + b',"member":' for g in self.groups
+        ]
+        for derived in ("devices", "phone_devices"):  # their owners are people: derived again
+            self.__dict__.pop(derived, None)
 
     # ---- serving helpers (used by the HTTP server) ----------------------------------------------
     def group_index(self, key: str) -> int | None:

@@ -290,6 +290,35 @@ def test_with_changes_edits_a_copy_and_the_server_serves_it(org: Org):
     assert {p["id"]: p["status"] for p in served["data"]}[active["id"]] == "INACTIVE"
 
 
+def test_with_changes_replaces_a_person_and_a_group_in_place(org: Org):
+    """`replace`: the old id gone everywhere (lists, member items, group lookups), the new one in
+    its place with the same memberships; nothing else moves, and the session's org stays as it was."""
+    person = org.people[0]
+    group = next(g for g in org.groups[1:] if org.members[g["id"]])
+    before = org.person_memberships()
+    new_person, new_group = org.replaced_id(person["id"]), org.replaced_id(group["id"])
+    assert org.devices  # derived and cached before the copy: the copy derives its own
+
+    changed = org.with_changes(replace=[person["id"], group["id"]])
+
+    assert org.person_memberships() == before and org.people[0] is person
+    renamed = {person["id"]: new_person, group["id"]: new_group}
+    assert changed.person_memberships() == {(renamed.get(g, g), renamed.get(p, p)) for g, p in before}
+    assert [p["id"] for p in changed.all_people] == [renamed.get(p["id"], p["id"]) for p in org.all_people]
+    assert [g["id"] for g in changed.groups] == [renamed.get(g["id"], g["id"]) for g in org.groups]
+    assert changed.group_by_key(group["id"]) is None and changed.group_by_key(new_group)["id"] == new_group
+    member_ids = {m["member"]["id"] for g in changed.groups for m in changed.members[g["id"]]}
+    assert person["id"] not in member_ids and {d["owner"]["id"] for d in changed.devices} <= {
+        p["id"] for p in changed.people
+    }
+    with pytest.raises(KeyError, match="no such person or group"):
+        org.with_changes(replace=["nobody"])
+    with XmattersSimulator(org) as sim:
+        sim.serve(changed)
+        served = get(sim, f"/groups/{new_group}/members?limit=1000").json()
+    assert {m["group"]["id"] for m in served["data"]} == {new_group}
+
+
 def test_hostile_text_changes_only_text(org_spec: OrgSpec):
     plain, hostile = build_org(org_spec), build_org(dataclasses.replace(org_spec, hostile_text=True))
     assert [p["id"] for p in hostile.all_people] == [p["id"] for p in plain.all_people]
