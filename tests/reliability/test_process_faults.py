@@ -164,6 +164,25 @@ class CliProcess:
         return code, out, "".join(self.lines)
 
 
+def kill_held_sync(
+    stage_name: str, baseline: Baseline, make_simulator: Callable[..., XmattersSimulator], tmp_path: Path
+) -> XmattersSimulator:
+    """A CLI sync of the baseline's home SIGKILLed once held in the stage; its simulator, to go on.
+
+    Asserts the kill landed in the stage: nothing said after the stage's line."""
+    stage = STAGES[stage_name]
+    sim = make_simulator(spec=RELIABILITY_SPEC, faults=stage.faults())
+    run = CliProcess(baseline.args(sim), subprocess_env(baseline.home), tmp_path, held=stage.held)
+    reached = run.wait_for_stage(stage, sim)
+    if reached:
+        os.kill(run.proc.pid, signal.SIGKILL)
+    code, _, err = run.finish()
+    assert reached, f"the run ended (exit {code}) before reaching {stage_name}:\n{err}"
+    assert code == -signal.SIGKILL, err
+    assert_signalled_while_held(stage, run, sim)
+    return sim
+
+
 # The fixture list of test_interrupts.py's and test_fault_matrix.py's row tests (`duplicates` pairs
 # the signatures): pytest injects fixtures by parameter name, so each test lists the ones it uses.
 @pytest.mark.parametrize("stage_name", list(STAGES))
@@ -175,17 +194,7 @@ def test_sigkill_at_stage_loses_nothing(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    stage = STAGES[stage_name]
-    sim = make_simulator(spec=RELIABILITY_SPEC, faults=stage.faults())
-    env = subprocess_env(baseline.home)
-    run = CliProcess(baseline.args(sim), env, tmp_path, held=stage.held)
-    reached = run.wait_for_stage(stage, sim)
-    if reached:
-        os.kill(run.proc.pid, signal.SIGKILL)
-    code, _, err = run.finish()
-    assert reached, f"the run ended (exit {code}) before reaching {stage_name}:\n{err}"
-    assert code == -signal.SIGKILL, err
-    assert_signalled_while_held(stage, run, sim)  # killed in the stage: nothing said after its line
+    sim = kill_held_sync(stage_name, baseline, make_simulator, tmp_path)
 
     # The previous file is intact; nothing but the writer's known temporary names sits beside it.
     assert baseline.sync_file.read_bytes() == baseline.file_bytes
@@ -356,16 +365,7 @@ def test_sync_after_a_kill_reads_the_changed_org(
     (`DagsterDltResource._run`: `drop()`): with that drop disabled the next sync loads the killed
     run's package instead of extracting, and fails.
     """
-    stage = STAGES[stage_name]
-    sim = make_simulator(spec=RELIABILITY_SPEC, faults=stage.faults())
-    run = CliProcess(baseline.args(sim), subprocess_env(baseline.home), tmp_path, held=stage.held)
-    reached = run.wait_for_stage(stage, sim)
-    if reached:
-        os.kill(run.proc.pid, signal.SIGKILL)
-    code, _, err = run.finish()
-    assert reached, f"the run ended (exit {code}) before reaching {stage_name}:\n{err}"
-    assert code == -signal.SIGKILL, err
-    assert_signalled_while_held(stage, run, sim)
+    sim = kill_held_sync(stage_name, baseline, make_simulator, tmp_path)
     assert {what for what, there in left_behind(baseline).items() if there} == LEFT_BEHIND[stage_name]
 
     b, removed = org_b(reliability_org)
