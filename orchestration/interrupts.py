@@ -7,7 +7,7 @@ executing") while dlt's worker threads kept paging `/people` for minutes. So the
 the main thread: `signal.set_wakeup_fd` wakes a watcher thread the moment it arrives, and the
 watcher ends the process itself. Requests stop (`pipelines/halt.py`) and the worker processes are
 frozen, so no request follows the signal beyond those in flight and nothing records a failure; the
-callbacks registered with `at_interrupt` run (bounded); the workers are killed; one line is
+callbacks registered with `at_interrupt` run (side by side, bounded); the workers are killed; one line is
 printed; the process exits 130 (SIGINT) or 143 (SIGTERM).
 
 Ending the process this way loses nothing that was published: the new `.c1z` is still
@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
@@ -115,9 +116,7 @@ def _interrupt(signum: signal.Signals) -> None:
     _publishing.acquire(timeout=PUBLISH_WAIT_S)  # held until the exit: no commit starts after this
     with _callbacks_lock:
         callbacks = list(_callbacks)
-    runner = threading.Thread(target=_run_all, args=(callbacks,), daemon=True)
-    runner.start()
-    runner.join(CALLBACKS_WAIT_S)
+    _run_all(callbacks, CALLBACKS_WAIT_S)
     signal_all_children(signal.SIGKILL)
     os._exit(EXIT_CODES[signum])
 
@@ -135,7 +134,23 @@ def _silence_output() -> None:
         os.close(devnull)
 
 
-def _run_all(callbacks: list[Callable[[], None]]) -> None:
-    for callback in reversed(callbacks):  # innermost first, as exit handlers unwind
-        with suppress(Exception):
-            callback()
+def _run_all(callbacks: list[Callable[[], None]], within_s: float) -> None:
+    """Runs the callbacks side by side, each on its own thread, and waits `within_s` at most for all.
+
+    Side by side, not one after the other: they are independent, and one stuck behind the disk must
+    not keep the others from running. Marking the Dagster run canceled commits to SQLite, whose fsync
+    can wait seconds behind the warehouse's checkpoint under way beside the write; in a row, removing
+    the scratch files (an unlink each) came after it and was cut off by the deadline, leaving a
+    `.db.tmp` of up to hundreds of MB beside the target until the next sync.
+    """
+    threads = [threading.Thread(target=_run_quietly, args=(callback,), daemon=True) for callback in callbacks]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + within_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _run_quietly(callback: Callable[[], None]) -> None:
+    with suppress(Exception):
+        callback()

@@ -56,6 +56,7 @@ from pipelines.c1z.rows import (
     UserRow,
 )
 from pipelines.c1z.sync_ids import format_sync_time, new_ksuid
+from pipelines.halt import unless_halted
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,8 @@ class C1ZWriter:
     def __enter__(self) -> C1ZWriter:
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        fd, db_name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".db.tmp")
+        with unless_halted():  # an interrupted sync's clean-up sees every temporary file (pipelines/halt.py)
+            fd, db_name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".db.tmp")
         os.close(fd)
         self._db_path = Path(db_name)
         try:
@@ -543,14 +545,16 @@ class C1ZWriter:
         self.timings["close"] = time.perf_counter() - started
         started = time.perf_counter()
 
-        fd, out_name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        with unless_halted():
+            fd, out_name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         self._out_path = Path(out_name)
         with os.fdopen(fd, "wb") as out:
             compress_database(self._db_path, out)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(self._out_path, 0o600)
-        os.replace(self._out_path, self.path)
+        with unless_halted():  # the target (a `.pending`) exists before an interrupt cleans up, or never
+            os.replace(self._out_path, self.path)
         self._out_path = None
         _fsync_directory(self.path.parent)
         self.timings["compression"] = time.perf_counter() - started

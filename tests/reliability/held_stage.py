@@ -41,6 +41,7 @@ HELD = {stage: f"{stage}: held for the test" for stage in STAGES}
 RELEASE_ENV = "HELD_STAGE_RELEASE"  # a file whose creation ends the hold (the run then goes on)
 HOLD_S = 120.0  # far beyond any test's wait for the signal; then the run goes on
 POLL_S = 0.02
+_write_held = threading.Event()  # `checkpoint`: the write held with its scratch file made
 # longer than the rest of an interrupt's work (~0.1 s), well within its wait for publishing
 # (orchestration/interrupts.py PUBLISH_WAIT_S, 3 s): a process that did not wait ends first
 SLOW_COMMIT_S = 0.5
@@ -82,6 +83,7 @@ def _held_rows(rows: Iterable[Row], stage: str) -> Iterator[Row]:
     if stage == "write":
         _hold("write")
     else:
+        _write_held.set()  # the scratch file exists: the checkpoint's hold may begin
         time.sleep(HOLD_S)
     yield from rows
 
@@ -106,6 +108,7 @@ def _hold_checkpoint() -> None:
 
     def wrap(checkpoint: Any) -> Any:
         def held_checkpoint(cursor: Any) -> None:
+            _write_held.wait(HOLD_S)  # the copy thread starts before the write: a write under way
             _reached.append("checkpoint")
             _say(HELD["checkpoint"])
             halt._halted.wait(HOLD_S)  # the interrupt began: it ends the process while this checkpoints
