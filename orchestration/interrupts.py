@@ -107,12 +107,10 @@ def _interrupt(signum: signal.Signals) -> None:
     # run is marked canceled and the temporaries removed (callbacks); then the process ends.
     halt.halt()
     signal_all_children(signal.SIGSTOP)
-    with suppress(OSError, ValueError):
-        sys.stdout.flush()
-    sys.stderr.write(MESSAGE + "\n")
-    with suppress(OSError, ValueError):
-        sys.stderr.flush()
-    _silence_output()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    _say_last(MESSAGE)
     _publishing.acquire(timeout=PUBLISH_WAIT_S)  # held until the exit: no commit starts after this
     with _callbacks_lock:
         callbacks = list(_callbacks)
@@ -121,17 +119,23 @@ def _interrupt(signum: signal.Signals) -> None:
     os._exit(EXIT_CODES[signum])
 
 
-def _silence_output() -> None:
-    """Points stdout and stderr at /dev/null, so the message stays the one last line.
+def _say_last(line: str) -> None:
+    """Writes `line` to stderr as its last line: stdout and stderr are pointed at /dev/null first.
 
-    The main thread is not stopped: a publish under way finishes (the wait above), and it logs
-    that it did while the callbacks run.
+    In that order, because the main thread is not stopped: a publish under way finishes (the wait
+    below) and logs that it did, and before, a line it logged between the message and the silence
+    came after the message. The message goes to a copy of the original stderr, closed after it.
     """
     with suppress(OSError):
+        original = os.dup(2)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         os.close(devnull)
+        try:
+            os.write(original, (line + "\n").encode())
+        finally:
+            os.close(original)
 
 
 def _run_all(callbacks: list[Callable[[], None]], within_s: float) -> None:

@@ -51,3 +51,35 @@ def test_a_stuck_callback_does_not_keep_the_others_from_running(tmp_path: Path) 
     # the stuck one (registered last, so first in line before) was given up on after the deadline
     assert took >= CALLBACKS_WAIT_S * 0.9, took
     assert marker.exists(), "the other callback did not run before the process ended"
+
+
+CHATTY_CHILD = textwrap.dedent(
+    """
+    import sys
+    from orchestration import interrupts
+
+    with interrupts.exit_on_signal():
+        print("ready", flush=True)
+        n = 0
+        while True:  # the main thread logs on while the interrupt ends the process
+            n += 1
+            sys.stderr.write(f"step {n}\\n")
+            sys.stderr.flush()
+    """
+)
+
+
+def test_the_message_is_the_last_line_while_the_main_thread_logs_on() -> None:
+    for _ in range(5):
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHATTY_CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+            time.sleep(0.2)
+            child.send_signal(signal.SIGINT)
+            _, stderr = child.communicate(timeout=30)
+        finally:
+            child.kill()
+        assert child.returncode == 130, stderr[-500:]
+        assert stderr.splitlines()[-1] == MESSAGE, stderr[-300:]
