@@ -169,16 +169,8 @@ def tls_failure_kind(exc: BaseException) -> TransportFailureKind:
     (OpenSSL's WRONG_VERSION_NUMBER), where a CA bundle hint sends the user the wrong way. urllib3
     wraps the `ssl` error: it is looked for in the arguments and the chain too.
     """
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        item = pending.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, ssl.SSLCertVerificationError):
-            return "tls"
-        pending += [*item.args, item.__cause__, item.__context__]
+    if any(isinstance(item, ssl.SSLCertVerificationError) for item in _exception_chain(exc)):
+        return "tls"
     return "tls_handshake"
 
 
