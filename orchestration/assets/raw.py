@@ -26,7 +26,7 @@ from orchestration.sync_source import last_source, require_same_source
 from pipelines.released_memory import release_unused_memory
 from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.loader import find_xmatters_error, raw_pipeline
+from pipelines.xmatters.loader import abort_pending_packages, find_xmatters_error, raw_pipeline
 from pipelines.xmatters.member_calls import MemberProcess
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings import GROUP_MEMBERS
@@ -110,6 +110,8 @@ def build_raw_assets() -> dg.AssetsDefinition:
                     early_members=early,
                 )
                 pipeline = warehouse.dlt_pipeline()
+                # dlt would load a killed run's pending package instead of extracting
+                abort_pending_packages(pipeline)
                 for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
                     yield _with_report(event, report, warehouse, started)
             # the extract's batches are freed, but glibc and Arrow keep their pages (~50 MB at L)

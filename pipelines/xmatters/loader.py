@@ -43,6 +43,28 @@ def raw_pipeline(warehouse_path: Path, *, pipelines_dir: Path | None = None) -> 
     )
 
 
+def abort_pending_packages(pipeline: Pipeline) -> None:
+    """Abort the load packages an earlier run left pending (killed or failed in normalize or load).
+
+    dlt's `Pipeline.run` loads a pending package *instead of* extracting, so a run after a kill
+    would load the killed run's older snapshot and extract nothing. dagster-dlt happens to drop
+    the local state before each run, but the raw asset must not rest on that, so both it and
+    `load_raw` call this.
+    With nothing pending it costs ~0.5 ms (dlt's storages set up, two empty folders listed).
+    """
+    if not pipeline.has_pending_data:
+        return
+    plan = pipeline.abort_packages()
+    if plan is None:
+        return
+    aborted = plan["package_to_abort"]
+    load_ids = sorted(
+        {*plan["packages_to_delete"], *plan["extracted_packages_to_delete"]}
+        | ({aborted["load_id"]} if aborted else set())
+    )
+    logger.info("dlt: dropped the pending load package(s) %s an earlier run left", ", ".join(load_ids))
+
+
 def load_raw(
     config: XmattersConfig,
     warehouse_path: Path,
@@ -59,8 +81,7 @@ def load_raw(
     report = report if report is not None else ExtractReport()
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     pipeline = raw_pipeline(warehouse_path, pipelines_dir=pipelines_dir)
-    if pipeline.has_pending_data:
-        pipeline.abort_packages()
+    abort_pending_packages(pipeline)
     try:
         info = pipeline.run(xmatters_source(config=config, report=report))
     except PipelineStepFailed as exc:

@@ -360,10 +360,10 @@ def test_sync_after_a_kill_reads_the_changed_org(
 
     Against an unchanged org a next sync that reused what the killed one left (dlt's pending
     package, the raw or staging tables, the scratch database, `.pending`) would pass unseen; here
-    A's removed person, group and membership must be gone and B's new ones there, once each. The
-    load case holds because dagster-dlt drops the pipeline's local state before each run
-    (`DagsterDltResource._run`: `drop()`): with that drop disabled the next sync loads the killed
-    run's package instead of extracting, and fails.
+    A's removed person, group and membership must be gone and B's new ones there, once each. In
+    the load case the raw asset aborts the killed run's package (`loader.abort_pending_packages`;
+    dagster-dlt's own drop disabled: `tests/orchestration/test_raw_pending_package.py`), else the
+    next sync would load it instead of extracting, and fail.
     """
     sim = kill_held_sync(stage_name, baseline, make_simulator, tmp_path)
     assert {what for what, there in left_behind(baseline).items() if there} == LEFT_BEHIND[stage_name]
