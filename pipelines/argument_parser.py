@@ -16,7 +16,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """argparse with one-line errors: `baton-xmatters: error: ...`, exit 2, no usage block.
 
     A mistyped flag gets a "did you mean"; the words argparse could not place are not echoed (after
-    `--pasword` comes the password itself). `command` is the name the line starts with
+    `--pasword` comes the password itself); a stray word where the command takes `-f FILE` gets
+    that hint. `command` is the name the line starts with
     (`baton-xmatters`, the default, or `xmatters_pipeline`); `prog` is the one `--help` is for.
     """
 
@@ -39,7 +40,9 @@ class OneLineErrorParser(argparse.ArgumentParser):
         others = len(words) - len(flags)
         hidden = f"{others} {'word' if others == 1 else 'words'} (not shown)"
         if not flags:
-            return f"unrecognized: {hidden}"
+            # the usual stray word is a path typed where baton's commands take `-f FILE`
+            hint = "; name the file with -f FILE" if "-f" in self._option_string_actions else ""
+            return f"unrecognized: {hidden}{hint}"
         text = f"unrecognized {'argument' if len(flags) == 1 else 'arguments'} {' '.join(flags)}"
         if others:
             text += f" and {hidden}"

@@ -84,6 +84,16 @@ def test_flags_still_go_to_the_sync_and_commands_to_their_parser(capsys):
             "did you mean --file? (see baton-xmatters inspect --help)",
         ),
         (
+            ["inspect", "stats", "/home/me/sync.c1z"],
+            "baton-xmatters: error: unrecognized: 1 word (not shown); name the file with -f FILE "
+            "(see baton-xmatters inspect --help)",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:1/api/xm/1", "sync.c1z"],
+            "baton-xmatters: error: unrecognized: 1 word (not shown); name the file with -f FILE "
+            "(see baton-xmatters --help)",
+        ),
+        (
             ["diff", "--lats", "2"],
             "baton-xmatters: error: unrecognized argument --lats and 1 word (not shown); "
             "did you mean --last? (see baton-xmatters diff --help)",
