@@ -68,7 +68,7 @@ image:
 	podman build --format docker --network none --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
 		--build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels \
 		-v $(abspath $(WHEELHOUSE)):/wheels:ro -t $(IMAGE) .
-	@echo "$(IMAGE): sources $$(podman run --rm --network none --entrypoint cat $(IMAGE) /opt/baton-xmatters/SOURCE_DIGEST)"
+	@echo "$(IMAGE): sources $$(podman run --rm --network none --no-healthcheck --entrypoint cat $(IMAGE) /opt/baton-xmatters/SOURCE_DIGEST)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

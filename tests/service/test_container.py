@@ -41,7 +41,8 @@ def not_testable(reason: str) -> None:
 
 def image_source_digest(image: str) -> str:
     """The SOURCE_DIGEST the image's build stage wrote, or "none" for an image built before it did."""
-    read = podman("run", "--rm", "--network", "none", "--entrypoint", "cat", image, IMAGE_FILE, check=False)
+    cat = ["--network", "none", "--no-healthcheck", "--entrypoint", "cat", image, IMAGE_FILE]
+    read = podman("run", "--rm", *cat, check=False)
     return read.stdout.strip() if read.returncode == 0 and read.stdout.strip() else "none"
 
 
