@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench proto clean ui image
+.PHONY: venv demo test lint bench proto clean ui image wheelhouse
 
 # (Re)install only when pyproject.toml changed since the last install: quick when present.
 $(STAMP): pyproject.toml
@@ -59,12 +59,14 @@ WHEELHOUSE ?= wheelhouse
 # pip as the build stage sees it: no config files, no index, the wheelhouse only
 OFFLINE_PIP := PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_FIND_LINKS=$(abspath $(WHEELHOUSE)) \
 	$(PYTHON) -m pip install --quiet --dry-run --ignore-installed .
-image:
+wheelhouse:
 	@if $(OFFLINE_PIP) >/dev/null 2>&1; then echo "$(WHEELHOUSE): has every wheel pyproject.toml pins"; \
 	else echo "$(WHEELHOUSE): missing or stale, filling it from the package index" \
 		&& $(PYTHON) -m pip wheel --quiet -w $(WHEELHOUSE) . \
 		&& $(PYTHON) -m pip download --quiet -d $(WHEELHOUSE) setuptools wheel \
 		&& rm -f $(WHEELHOUSE)/baton_xmatters-*.whl && $(OFFLINE_PIP); fi
+
+image: wheelhouse
 	podman build --format docker --network none --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
 		--build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels \
 		-v $(abspath $(WHEELHOUSE)):/wheels:ro -t $(IMAGE) .
