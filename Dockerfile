@@ -22,8 +22,11 @@ COPY pipelines pipelines
 COPY orchestration orchestration
 COPY expectations expectations
 COPY simulator simulator
-# A plain (not editable) install into a venv that the runtime stage copies as it is.
+# A plain (not editable) install into a venv that the runtime stage copies as it is. First the
+# digest of the copied sources (orchestration/service/source_digest.py), before pip writes build
+# files into /src: tests/service/test_container.py runs the image only if the tree's is the same.
 RUN python3 -m venv /opt/baton-xmatters \
+ && python3 -B -m orchestration.service.source_digest /src > /opt/baton-xmatters/SOURCE_DIGEST \
  && /opt/baton-xmatters/bin/pip install /src \
  && /opt/baton-xmatters/bin/baton-xmatters --version
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench proto clean ui
+.PHONY: venv demo test lint bench proto clean ui image wheelhouse
 
 # (Re)install only when pyproject.toml changed since the last install: quick when present.
 $(STAMP): pyproject.toml
@@ -47,6 +47,30 @@ ui: $(STAMP)
 # Regenerate the committed protobuf/gRPC code from baton-sdk's .proto files in pipelines/c1z/proto/.
 proto: $(STAMP)
 	$(BIN)/python pipelines/c1z/proto/regenerate.py
+
+# The container image, built offline as docs/deploy.md says ("Building and testing here"): pip in
+# the build stage reads only $(WHEELHOUSE), filled here from the package index when it is missing or
+# no longer satisfies pyproject.toml; the base image is $(PYTHON_IMAGE) from podman's store. Not part
+# of `make test` (CI has no podman): tests/service/test_container.py skips an image whose sources'
+# digest is not the tree's. `make image IMAGE=... WHEELHOUSE=...` for others.
+IMAGE ?= localhost/baton-xmatters:test
+PYTHON_IMAGE ?= localhost/debian-python:3.11
+WHEELHOUSE ?= wheelhouse
+# pip as the build stage sees it: no config files, no index, the wheelhouse only
+OFFLINE_PIP := PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_FIND_LINKS=$(abspath $(WHEELHOUSE)) \
+	$(PYTHON) -m pip install --quiet --dry-run --ignore-installed .
+wheelhouse:
+	@if $(OFFLINE_PIP) >/dev/null 2>&1; then echo "$(WHEELHOUSE): has every wheel pyproject.toml pins"; \
+	else echo "$(WHEELHOUSE): missing or stale, filling it from the package index" \
+		&& $(PYTHON) -m pip wheel --quiet -w $(WHEELHOUSE) . \
+		&& $(PYTHON) -m pip download --quiet -d $(WHEELHOUSE) setuptools wheel \
+		&& rm -f $(WHEELHOUSE)/baton_xmatters-*.whl && $(OFFLINE_PIP); fi
+
+image: wheelhouse
+	podman build --format docker --network none --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
+		--build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels \
+		-v $(abspath $(WHEELHOUSE)):/wheels:ro -t $(IMAGE) .
+	@echo "$(IMAGE): sources $$(podman run --rm --network none --no-healthcheck --entrypoint cat $(IMAGE) /opt/baton-xmatters/SOURCE_DIGEST)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

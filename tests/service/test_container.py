@@ -2,7 +2,10 @@
 
 Needs podman and a built image (docs/deploy.md, "Building and testing here"): the image name is
 `$BATON_XMATTERS_IMAGE`, default `localhost/baton-xmatters:test`. Skips, saying which, when
-either is missing. The container shares the host's network (the fake C1 and the simulator listen
+either is missing, and when the image was built from other sources than the working tree's (its
+SOURCE_DIGEST, orchestration/service/source_digest.py): passing against an image built from older
+code would hide a regression. With BATON_XMATTERS_REQUIRE_IMAGE=1 each of those fails instead. The
+container shares the host's network (the fake C1 and the simulator listen
 on 127.0.0.1) and gets the test CA as a read-only file; the data directory is a fresh named volume.
 """
 
@@ -12,12 +15,16 @@ import os
 import secrets
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from orchestration.service.source_digest import IMAGE_FILE, source_digest
 from tests.orchestration.conftest import assert_sync_holds, expected_from_org
 
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("BATON_XMATTERS_IMAGE", "localhost/baton-xmatters:test")
+REQUIRE_IMAGE = os.environ.get("BATON_XMATTERS_REQUIRE_IMAGE") == "1"
 TIMEOUT_S = 300
 
 
@@ -25,12 +32,29 @@ def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
     return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, check=check)
 
 
+def not_testable(reason: str) -> None:
+    """Skip, or fail where the run must test the current image (BATON_XMATTERS_REQUIRE_IMAGE=1)."""
+    if REQUIRE_IMAGE:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def image_source_digest(image: str) -> str:
+    """The SOURCE_DIGEST the image's build stage wrote, or "none" for an image built before it did."""
+    cat = ["--network", "none", "--no-healthcheck", "--entrypoint", "cat", image, IMAGE_FILE]
+    read = podman("run", "--rm", *cat, check=False)
+    return read.stdout.strip() if read.returncode == 0 and read.stdout.strip() else "none"
+
+
 @pytest.fixture
 def image() -> str:
     if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (docs/deploy.md says how the image is built and tested)")
+        not_testable("podman is not installed (docs/deploy.md says how the image is built and tested)")
     if podman("image", "exists", IMAGE, check=False).returncode != 0:
-        pytest.skip(f"image {IMAGE} is not built (docs/deploy.md, 'Building and testing here')")
+        not_testable(f"image {IMAGE} is not built: `make image` (docs/deploy.md, 'Building and testing')")
+    built, tree = image_source_digest(IMAGE), source_digest(ROOT)
+    if built != tree:
+        not_testable(f"image {IMAGE} is stale: built from sources {built}, the tree is {tree}; `make image`")
     return IMAGE
 
 

@@ -11,6 +11,8 @@ import re
 import tomllib
 from pathlib import Path
 
+from orchestration.service.source_digest import COPIED, IMAGE_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -46,3 +48,15 @@ def test_every_package_of_the_wheel_is_copied_into_the_build():
     copied = {arg.split()[0] for op, arg in instructions() if op == "COPY" and not arg.startswith("--from")}
     assert included <= copied, f"not copied into the image: {included - copied}"
     assert re.search(r"pip install /src", (ROOT / "Dockerfile").read_text())
+
+
+def test_the_build_stage_stamps_the_digest_of_exactly_what_it_copies():
+    """The digest covers the COPYed sources (tests/service/test_container.py compares it with the
+    tree's): a COPY the digest missed would let a stale image pass, one it has too would never match."""
+    steps = instructions()
+    build = steps[: [op for op, _ in steps].index("FROM", 1 + [op for op, _ in steps].index("FROM"))]
+    copied = [name for op, arg in build if op == "COPY" for name in arg.split()[:-1]]
+    assert sorted(copied) == sorted(COPIED)
+    (run,) = [arg for op, arg in build if op == "RUN"]
+    stamp = f"python3 -B -m orchestration.service.source_digest /src > {IMAGE_FILE}"
+    assert stamp in run and run.index(stamp) < run.index("pip install /src")
