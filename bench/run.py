@@ -77,6 +77,9 @@ TARGET_LINEARITY = 1.3
 # Targets of issue 21.
 TARGET_VS_BASELINE = 1.0  # sync wall / download-only script wall
 TARGET_L_BOUND_FACTOR = 1.05  # L extract at LATENCY_MS against requests x latency / concurrency
+TARGET_S_WALL_S = 3.0  # issue 21's fixed costs: S and M at 0 ms
+TARGET_M_FIXED_WALL_S = 5.0
+TARGET_L_TREE_BYTES = 1024**3  # issue 21: the L sync's process tree (sync and workers)
 
 
 @dataclass(frozen=True)
@@ -740,10 +743,18 @@ def render_ratios(results: BenchResults) -> list[str]:
             ratio = scales["L"].seconds_per_100k / scales["M"].seconds_per_100k
             verdict = _verdict(ratio <= TARGET_LINEARITY)
             lines.append(f"  - L / M: {ratio:.2f} (target <= {TARGET_LINEARITY:g}: {verdict})")
+    if "S" in scales:
+        small = scales["S"]
+        lines.append(
+            f"- S wall {small.wall_s:.1f} s{_in_cgroup(small)} (target <= {TARGET_S_WALL_S:g} s: "
+            f"{_verdict(small.wall_s <= TARGET_S_WALL_S)})"
+        )
     if "M" in scales:
         m = scales["M"]
         lines.append(
-            f"- M wall {m.wall_s:.1f} s (target <= {TARGET_M_WALL_S:g} s: {_verdict(m.wall_s <= 20)})"
+            f"- M wall {m.wall_s:.1f} s{_in_cgroup(m)} (target <= {TARGET_M_WALL_S:g} s: "
+            f"{_verdict(m.wall_s <= TARGET_M_WALL_S)}; at 0 ms <= {TARGET_M_FIXED_WALL_S:g} s: "
+            f"{_verdict(m.wall_s <= TARGET_M_FIXED_WALL_S)})"
         )
     if "L" in scales:
         big = scales["L"]
@@ -753,7 +764,16 @@ def render_ratios(results: BenchResults) -> list[str]:
             f"(target <= 2 GiB: {_verdict(big.peak_rss_bytes <= TARGET_L_RSS_BYTES)}), `.c1z` write "
             f"{big.stages['c1z write']:.1f} s (target <= 20 s: {_verdict(big.stages['c1z write'] <= 20)})"
         )
+        lines.append(
+            f"- L process tree peak {big.peak_rss_bytes / 1024**2:,.0f} MiB{_in_cgroup(big)} (target <= "
+            f"{TARGET_L_TREE_BYTES // 1024**2:,} MiB: {_verdict(big.peak_rss_bytes <= TARGET_L_TREE_BYTES)})"
+        )
     return lines
+
+
+def _in_cgroup(sync: SyncFigures) -> str:
+    """Where a figure was measured, when the sync ran under `--memory-limit`."""
+    return " in the memory cgroup" if sync.cgroup is not None else ""
 
 
 def render_versus(results: BenchResults) -> list[str]:

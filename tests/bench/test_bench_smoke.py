@@ -98,3 +98,17 @@ def test_the_report_compares_the_sync_with_the_download_only_script_and_the_boun
         "26.0 s against the bound 10,150 requests x 20 ms / 8 = 25.4 s: 1.02x (target <= 1.05x: met)" in text
     )
     assert text.count("1.10x") == 3  # one sweep line per concurrency
+
+
+def test_the_report_gives_issue_21s_fixed_cost_and_memory_targets() -> None:
+    """`make bench` prints each of issue #21's targets with its verdict, not only the table."""
+    small, medium, large = (
+        _figures(name, 0.0, 32, wall, 1.0) for name, wall in (("S", 2.9), ("M", 5.2), ("L", 22.0))
+    )
+    large.peak_rss_bytes = 1025 * 1024**2  # type: ignore[attr-defined]
+    medium.cgroup = object()  # type: ignore[attr-defined]
+    text = "\n".join(bench.render_ratios(bench.BenchResults(syncs=[small, medium, large])))
+
+    assert "- S wall 2.9 s (target <= 3 s: met)" in text
+    assert "- M wall 5.2 s in the memory cgroup (target <= 20 s: met; at 0 ms <= 5 s: NOT met)" in text
+    assert "- L process tree peak 1,025 MiB (target <= 1,024 MiB: NOT met)" in text
