@@ -107,8 +107,13 @@ def test_the_report_gives_issue_21s_fixed_cost_and_memory_targets() -> None:
     )
     large.peak_rss_bytes = 1025 * 1024**2  # type: ignore[attr-defined]
     medium.cgroup = object()  # type: ignore[attr-defined]
-    text = "\n".join(bench.render_ratios(bench.BenchResults(syncs=[small, medium, large])))
+    unlimited = _figures("M", 0.0, 32, 4.9, 1.0)
+    results = bench.BenchResults(syncs=[small, medium, large], m_unlimited=unlimited)
+    text = "\n".join(bench.render_ratios(results))
 
     assert "- S wall 2.9 s (target <= 3 s: met)" in text
     assert "- M wall 5.2 s in the memory cgroup (target <= 20 s: met; at 0 ms <= 5 s: NOT met)" in text
+    assert (
+        "  - without the memory limit: 4.9 s, `.c1z` write 0.0 s against 0.0 s (at 0 ms <= 5 s: met)" in text
+    )
     assert "- L process tree peak 1,025 MiB (target <= 1,024 MiB: NOT met)" in text
