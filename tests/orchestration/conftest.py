@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines.c1z.reader import open_c1z
@@ -30,6 +31,23 @@ def read_sync(path: Path) -> SyncContents:
             grants={g.id for g in reader.grants()},
             stats=reader.stats(),
         )
+
+
+def raw_rows(warehouse: Path) -> dict[str, list[tuple[str, ...]]]:
+    """The ids of the raw tables' rows, duplicates kept: people, groups and PERSON members."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {
+            "people": con.sql("SELECT id FROM xmatters_raw.people ORDER BY ALL").fetchall(),
+            "groups": con.sql("SELECT id FROM xmatters_raw.groups ORDER BY ALL").fetchall(),
+            "members": con.sql(
+                "SELECT group_id, member__id FROM xmatters_raw.group_members "
+                "WHERE member__recipient_type = 'PERSON' ORDER BY ALL"
+            ).fetchall(),
+            "all_members": con.sql("SELECT count(*) FROM xmatters_raw.group_members").fetchall(),
+        }
+    finally:
+        con.close()
 
 
 def expected_from_org(org) -> SyncContents:

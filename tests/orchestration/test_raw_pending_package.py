@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 from dlt.pipeline.pipeline import Pipeline
 
@@ -21,20 +20,9 @@ from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import load_raw, raw_pipeline
 from pipelines.xmatters.source import xmatters_source
 from simulator import OrgSpec, XmattersSimulator, build_org
+from tests.orchestration.conftest import raw_rows
 
 SPEC = OrgSpec(seed=5, people=20, groups=4, members_per_group=3, hidden_people=1, large_groups=0)
-
-
-def raw_ids(database: Path) -> dict[str, list[tuple[str, ...]]]:
-    with duckdb.connect(str(database), read_only=True) as con:
-        return {
-            "people": con.sql("SELECT id FROM xmatters_raw.people ORDER BY ALL").fetchall(),
-            "groups": con.sql("SELECT id FROM xmatters_raw.groups ORDER BY ALL").fetchall(),
-            "members": con.sql(
-                "SELECT group_id, member__id FROM xmatters_raw.group_members "
-                "WHERE member__recipient_type = 'PERSON' ORDER BY ALL"
-            ).fetchall(),
-        }
 
 
 def test_the_raw_assets_drop_a_pending_package_without_dagster_dlt(
@@ -93,7 +81,7 @@ def test_the_raw_assets_drop_a_pending_package_without_dagster_dlt(
     assert drops == ["drop"]  # dagster-dlt still calls it: the patch took its place
     assert not raw_pipeline(database, pipelines_dir=dlt_dir).has_pending_data
 
-    raw = raw_ids(database)
+    raw = raw_rows(database)
     assert raw["people"] == sorted((p["id"],) for p in org_b.people)
     assert raw["groups"] == sorted((g["id"],) for g in org_b.groups)
     assert raw["members"] == sorted(org_b.person_memberships())

@@ -31,7 +31,7 @@ from orchestration.cli import main
 from pipelines.c1z.reader import open_c1z
 from pipelines.xmatters.settings import PIPELINE_NAME
 from simulator import FaultRule, Faults, Org, XmattersSimulator
-from tests.orchestration.conftest import expected_from_org
+from tests.orchestration.conftest import expected_from_org, raw_rows
 from tests.reliability.conftest import (
     RELIABILITY_SPEC,
     Baseline,
@@ -261,23 +261,6 @@ def org_b(org_a: Org) -> tuple[Org, dict[str, str]]:
         add_members=[(other_group, joiner)],
     )
     return b, {"person": person, "group": group, "membership": f"group:{other_group}:member:user:{leaver}"}
-
-
-def raw_rows(warehouse: Path) -> dict[str, list[tuple[str, ...]]]:
-    """The ids of the raw tables' rows, duplicates kept: people, groups and PERSON members."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return {
-            "people": con.sql("SELECT id FROM xmatters_raw.people ORDER BY ALL").fetchall(),
-            "groups": con.sql("SELECT id FROM xmatters_raw.groups ORDER BY ALL").fetchall(),
-            "members": con.sql(
-                "SELECT group_id, member__id FROM xmatters_raw.group_members "
-                "WHERE member__recipient_type = 'PERSON' ORDER BY ALL"
-            ).fetchall(),
-            "all_members": con.sql("SELECT count(*) FROM xmatters_raw.group_members").fetchall(),
-        }
-    finally:
-        con.close()
 
 
 def c1z_ids(path: Path) -> dict[str, list[str]]:
