@@ -167,15 +167,19 @@ def _json(text: str | None) -> dict[str, Any] | None:
 def _c1_emails(
     user_id: str, emails: list[dict[str, Any]], left_out: list[dict[str, str]]
 ) -> tuple[tuple[str, bool], ...]:
-    """The addresses as C1's email rule accepts them; those it refuses go to `left_out`."""
-    kept = []
+    """The addresses as C1's email rule accepts them, each once; those it refuses go to `left_out`.
+
+    Two EMAIL devices of one person may hold the same address (or `zoë@exämple.net` and its IDNA
+    form): the trait lists it once, as its first device in `emails`' order (the primary first).
+    """
+    kept: dict[str, bool] = {}
     for email in emails:
         address = c1_email(email["address"])
         if address is None:
             left_out.append({"user_id": user_id, "address": email["address"]})
-        else:
-            kept.append((address, email["is_primary"]))
-    return tuple(kept)
+        elif address not in kept:
+            kept[address] = email["is_primary"]
+    return tuple(kept.items())
 
 
 # the query's columns are UserRow's fields, in its order

@@ -15,8 +15,6 @@ FROM (
         member_id,
         CASE member_type WHEN 'PERSON' THEN 'user' ELSE 'group' END AS principal_type
     FROM c1_staging.memberships
-    WHERE is_grant
-      -- a nested group outside the account's scope has no resource to grant to
-      AND (member_type = 'PERSON' OR member_id IN (SELECT group_id FROM c1_staging.groups))
+    WHERE is_grant  -- false for a nested group outside the account's scope (no resource to grant to)
 )
 ORDER BY group_id, principal_type DESC, principal_id;

@@ -1,6 +1,7 @@
 -- c1_staging.memberships: every member row of every group, all four member types, for ad hoc SQL.
 -- `is_grant` says whether the C1 sync turns the row into a grant (PERSON members always; nested
--- groups only with --expand-nested-groups, as expandable grants).
+-- groups only with --expand-nested-groups, as expandable grants, and only those `/groups` listed:
+-- a nested group outside the account's scope has no resource to grant to).
 -- One row per (group, member): the listing already drops repeated members, so duplicates are rare.
 -- Only keys found twice go through row_number (any of their rows is as good); the others pass by
 -- an anti join. A window over every row cost 0.25 s of 0.33 s at M and 2.5 s at 1M memberships,
@@ -30,7 +31,8 @@ SELECT
     m.member__device_type AS device_type,
     m.member__owner__id AS device_owner_id,
     m.member__recipient_type = 'PERSON'
-        OR (m.member__recipient_type = 'GROUP' AND $expand_nested_groups) AS is_grant
+        OR ($expand_nested_groups AND m.member__recipient_type = 'GROUP'
+            AND m.member__id IN (SELECT group_id FROM c1_staging.groups)) AS is_grant
 FROM members AS m
 JOIN c1_staging.groups AS g USING (group_id)
 ORDER BY m.group_id, m.member__id;

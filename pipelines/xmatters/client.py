@@ -77,6 +77,7 @@ from pipelines.xmatters.errors import (
     malformed_kind,
     tls_failure_kind,
 )
+from pipelines.xmatters.lone_surrogates import may_hold_lone_surrogates, replace_lone_surrogates
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
 from pipelines.xmatters.paging import AHEAD, ItemKey, item_id, iter_pages
@@ -548,7 +549,10 @@ def _decode_json(response: _Reply, url: str) -> Any:
             # otherwise the json module decides, and names what is wrong the way the messages expect
     content_type = response.headers.get("Content-Type", "")
     try:
-        return json.loads(response.content)
+        decoded = json.loads(response.content)
+        if may_hold_lone_surrogates(response.content):  # orjson refuses them; json keeps them as is
+            decoded = replace_lone_surrogates(decoded)
+        return decoded
     except RecursionError:  # the stdlib parser recurses per level: a deep document is refused
         message = _too_deep(response, url)
     except (ValueError, UnicodeDecodeError) as exc:

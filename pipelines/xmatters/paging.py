@@ -4,9 +4,14 @@ Paging follows `links.next` until it is absent and never trusts `total` (it can 
 page one, or disagree with the rows). Because the links come from the server, each one is checked:
 a link to another origin is refused (Basic auth would send the password there), a link to a page
 already read is a loop, and a row already seen on an earlier page (offset paging over changing
-data) is dropped. An empty page that still links onward is anomalous (the server says there is
-more at this offset but sent none of it): following the link would skip this page's rows and
-stopping would lose the rest, so the page is read once more and, if still empty, paging fails.
+data) is dropped. Offset paging can also skip rows: a row deleted ahead of the offset between two
+page reads moves a later row onto a page already read. That leaves a trace, the `total` of a later
+page differing from the first page's, so such a listing is read again from its first page (only
+rows not yet seen are yielded), until one pass sees a steady `total`, at most `MAX_PASSES` times;
+the last pass's change is logged as a warning (a listing without `total`s cannot tell). An empty
+page that still links onward is anomalous (the server says there is more at this offset but sent
+none of it): following the link would skip this page's rows and stopping would lose the rest, so
+the page is read once more and, if still empty, paging fails.
 
 A listing is also bounded in length, against a server whose distinct next links never end: when
 its first page states a `total`, to the pages that total needs at the first page's size (with a
@@ -24,7 +29,8 @@ links go elsewhere costs a few wasted requests, never a row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+import logging
+from collections.abc import Callable, Generator, Hashable, Iterator
 from concurrent.futures import Future
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -36,6 +42,9 @@ from pipelines.xmatters.settings import DEFAULT_MAX_PAGES, MAX_NEXT_LINK_CHARS
 ItemKey = Callable[[Any], Hashable | None]
 FetchAhead = Callable[[str], "Future[Any]"]  # starts fetching a URL elsewhere; the future is its body
 AHEAD = 4  # guessed pages in flight (and held) at once per listing
+MAX_PASSES = 3  # reads of a listing whose `total` changed while it was read (rows may have moved)
+
+logger = logging.getLogger(__name__)
 
 
 def item_id(item: Any) -> str | None:
@@ -78,8 +87,53 @@ def _pages(
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
 ) -> Iterator[list[dict[str, Any]]]:
     origin = url_origin(first_url)
-    fetched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     seen: set[Hashable] = set()
+    for number in range(1, MAX_PASSES + 1):
+        # later passes re-read every row: only the first pass counts repeats as duplicates
+        duplicates = on_duplicates if number == 1 else None
+        change = yield from _one_pass(
+            fetch, first_url, origin, key, seen, duplicates, max_pages, fetch_ahead, ahead
+        )
+        if change is None:
+            return
+        for future in ahead.values():  # guesses of this pass: the next pass fetches afresh
+            future.cancel()
+        ahead.clear()
+        first_total, later_total = change
+        if number < MAX_PASSES:
+            logger.info(
+                "the listing %s changed while it was read (total %d, then %d): reading it again for "
+                "rows the offset paging may have skipped",
+                first_url,
+                first_total,
+                later_total,
+            )
+        else:
+            logger.warning(
+                "the listing %s changed while it was read %d times (total %d, then %d): rows that "
+                "moved between its pages may be missing from this sync; the next sync reads them",
+                first_url,
+                MAX_PASSES,
+                first_total,
+                later_total,
+            )
+
+
+def _one_pass(
+    fetch: Callable[[str], Any],
+    first_url: str,
+    origin: tuple[str, str, int],
+    key: ItemKey,
+    seen: set[Hashable],
+    on_duplicates: Callable[[int], None] | None,
+    max_pages: int,
+    fetch_ahead: FetchAhead | None,
+    ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
+) -> Generator[list[dict[str, Any]], None, tuple[int, int] | None]:
+    """One read of the listing from its first page, yielding rows not in `seen`; returns the first
+    page's `total` and a later page's different one, or None when no page's `total` differed."""
+    fetched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    change: tuple[int, int] | None = None
     url: str | None = first_url
     page_bound = max_pages
     total: int | None = None
@@ -109,6 +163,10 @@ def _pages(
             total = _total(body)
             if total is not None:
                 page_bound = min(max_pages, pages_for_total(total, len(items)))
+        elif change is None and total is not None:
+            page_total = _total(body)
+            if page_total is not None and page_total != total:
+                change = (total, page_total)
         fresh: list[dict[str, Any]] = []
         for item in items:
             item_key = key(item)
@@ -129,6 +187,7 @@ def _pages(
                 guesses = _guessed_pages(url, len(items), min(total, page_bound * max(len(items), 1)))
             while len(ahead) < AHEAD and (guess := next(guesses, None)) is not None:
                 ahead[_page_identity(guess)] = fetch_ahead(guess)
+    return change
 
 
 def _guessed_pages(next_url: str, page_items: int, total: int) -> Iterator[str]:

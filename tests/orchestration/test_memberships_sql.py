@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from orchestration import sql
+from orchestration.c1_limits_sql import install_macros
 
 RAW_COLUMNS = (
     "group_id, member__id, member__recipient_type, member__first_name, member__last_name, "
@@ -41,3 +42,32 @@ def test_a_member_listed_twice_is_one_row_and_the_others_all_stay() -> None:
         ("g2", "Dev", "g1", "GROUP", "Ops", "Ops", None, None, False),
         ("g2", "Dev", "p1", "PERSON", "Ann Lee", "ann", None, None, True),
     ]
+
+
+def test_a_nested_group_is_a_grant_only_when_expanded_and_listed_by_groups() -> None:
+    """`is_grant` says what grants.sql makes of the row: a nested group outside the account's scope
+    (not in `/groups`) has no resource to grant to, so it is no grant even with --expand-nested-groups
+    (it read true while no grant existed)."""
+    con = duckdb.connect()
+    install_macros(con)
+    con.execute("CREATE SCHEMA xmatters_raw; CREATE SCHEMA c1_staging")
+    con.execute("CREATE TABLE c1_staging.groups (group_id VARCHAR, display_name VARCHAR)")
+    con.execute("INSERT INTO c1_staging.groups VALUES ('g1', 'Ops'), ('g2', 'Dev')")
+    columns = ", ".join(f"{column} VARCHAR" for column in RAW_COLUMNS.split(", "))
+    con.execute(f"CREATE TABLE xmatters_raw.group_members ({columns})")
+    rows = [
+        ("g1", "g2", "GROUP", None, None, "Dev", None, None, None),
+        ("g1", "g1", "GROUP", None, None, "Ops", None, None, None),  # a group in itself
+        ("g1", "g9", "GROUP", None, None, "Hidden", None, None, None),  # not listed by /groups
+        ("g1", "p1", "PERSON", "Ann", "Lee", "ann", None, None, None),
+    ]
+    con.executemany(
+        f"INSERT INTO xmatters_raw.group_members ({RAW_COLUMNS}) VALUES ({', '.join('?' * 9)})", rows
+    )
+    for expand in (False, True):
+        con.execute(sql.load("memberships"), {"expand_nested_groups": expand})
+        is_grant = dict(con.execute("SELECT member_id, is_grant FROM c1_staging.memberships").fetchall())
+        assert is_grant == {"g1": expand, "g2": expand, "g9": False, "p1": True}
+        con.execute(sql.load("grants"))
+        grants = {row[0] for row in con.execute("SELECT principal_id FROM c1_staging.grants").fetchall()}
+        assert grants == {member for member, granted in is_grant.items() if granted}
