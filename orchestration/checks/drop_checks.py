@@ -5,6 +5,11 @@ which looks exactly like mass revocation; publishing that would tell C1 to remov
 exists. The threshold is `SyncSettings.max_drop_ratio` (per-run overridable; 1.0 disables).
 After a change of source (`--new-source`) the published tables are another tenant's: the
 comparison starts over, like a first sync.
+
+Users are counted as `/people` listed them (`visible`): a person the account no longer sees but who
+is still some group's member stays a user ("not visible to the connector account"), so `/people`
+going empty while the member lists stay left the count of all users as it was and published every
+user as unknown.
 """
 
 import math
@@ -17,16 +22,25 @@ from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.publish import PUBLISHED
 from orchestration.sync_source import is_new_source, last_source
 
+# the rows each check counts, and what its message calls them
+COUNTED = {"users": ("WHERE visible", " listed by /people"), "grants": ("", "")}
+
+
+def counted_rows(con: object, schema: str, table: str) -> int:
+    """The rows of `schema.table` the drop check of `table` counts (COUNTED)."""
+    where = COUNTED[table][0]
+    return int(con.sql(f"SELECT count(*) FROM {schema}.{table} {where}").fetchall()[0][0])  # type: ignore[attr-defined]
+
 
 def published_count(con: object, table: str) -> int | None:
-    """Rows of the published table, or None before the first published sync."""
+    """The counted rows of the published table, or None before the first published sync."""
     exists = con.sql(  # type: ignore[attr-defined]
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         params=[PUBLISHED, table],
     ).fetchall()[0][0]
     if not exists:
         return None
-    return int(con.sql(f"SELECT count(*) FROM {PUBLISHED}.{table}").fetchall()[0][0])  # type: ignore[attr-defined]
+    return counted_rows(con, PUBLISHED, table)
 
 
 def evaluate_drop(previous: int | None, current: int, max_drop_ratio: float) -> tuple[bool, float]:
@@ -61,15 +75,23 @@ def _significant(value: float, digits: int) -> str:
 
 
 def drop_summary(
-    table: str, previous: int | None, current: int, drop: float, limit: float, *, new_source: bool = False
+    table: str,
+    previous: int | None,
+    current: int,
+    drop: float,
+    limit: float,
+    *,
+    new_source: bool = False,
+    counted: str = "",
 ) -> str:
-    """What the check saw, with the flag that changes the limit (the CLI prints it on failure)."""
+    """What the check saw, with the flag that changes the limit (the CLI prints it on failure);
+    `counted` says which rows of `table` were counted (" listed by /people")."""
     if previous is None:
         return "first published sync of a new source" if new_source else "first published sync"
     if drop == 0:
-        return f"{table} {previous} -> {current}: none dropped; limit {percent(limit)} (--max-drop)"
+        return f"{table}{counted} {previous} -> {current}: none dropped; limit {percent(limit)} (--max-drop)"
     return (
-        f"{table} {previous} -> {current}: {percent(drop, limit)} of {table} dropped; "
+        f"{table}{counted} {previous} -> {current}: {percent(drop, limit)} of {table} dropped; "
         f"limit {percent(limit, drop)} (--max-drop)"
     )
 
@@ -79,13 +101,15 @@ def drop_result(table: str, con: duckdb.DuckDBPyConnection, resources: CheckReso
     max_drop_ratio = resources.sync_settings.max_drop_ratio
     new_source = is_new_source(last_source(con), resources.xmatters.source())
     previous = None if new_source else published_count(con, table)
-    current = int(con.sql(f"SELECT count(*) FROM {STAGING}.{table}").fetchall()[0][0])
+    current = counted_rows(con, STAGING, table)
     passed, drop = evaluate_drop(previous, current, max_drop_ratio)
     return dg.AssetCheckResult(
         check_name=f"{table}_sudden_drop",
         asset_key=staging_key(table),
         passed=passed,
-        description=drop_summary(table, previous, current, drop, max_drop_ratio, new_source=new_source),
+        description=drop_summary(
+            table, previous, current, drop, max_drop_ratio, new_source=new_source, counted=COUNTED[table][1]
+        ),
         metadata={
             "previous": dg.MetadataValue.int(previous or 0),
             "current": dg.MetadataValue.int(current),
