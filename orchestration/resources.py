@@ -28,6 +28,7 @@ from orchestration.sync_options import SyncOptions
 from orchestration.sync_source import SyncSource
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import raw_pipeline
+from pipelines.xmatters.settings_table import check
 
 
 class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
@@ -145,3 +146,8 @@ class ExpectationsResource(dg.ConfigurableResource):
 
 class SyncSettings(settings_resource(SyncOptions)):  # type: ignore[misc]
     """What the sync produces and how strictly it guards publishing (overridable per run)."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Refuses what the CLI refuses (`--max-drop 5`) before the run reads anything: Dagster checks
+        a launchpad value's type only, and `max_drop_ratio: -0.3` would block every sync."""
+        check(settings_of(self, SyncOptions))
