@@ -102,11 +102,23 @@ def check_warehouse_unlocked(path: Path) -> None:
     try:
         duckdb.connect(str(path)).close()
     except duckdb.Error as exc:
-        holder = _LOCK_HOLDER.search(str(exc))
-        if holder is None:
+        held = warehouse_held_message(path, exc)
+        if held is None:
             raise XmattersError(f"--warehouse: cannot open {path}: {exc}") from None
-        raise XmattersError(
-            f"the warehouse {path} is open in another process (PID {holder['pid']}, {holder['program']}): "
-            "DuckDB allows no other session while a sync writes; close that session (or query with "
-            "`baton-xmatters sql`, which holds the file only while a statement runs) and sync again"
-        ) from None
+        raise XmattersError(held) from None
+
+
+def warehouse_held_message(path: Path, exc: duckdb.Error) -> str | None:
+    """What to say when opening the warehouse failed because another process holds it; else None.
+
+    Also a run of the code location (the UI, the schedule) opening it: DuckDB's own message
+    suggests opening the file read-only, which a sync cannot.
+    """
+    holder = _LOCK_HOLDER.search(str(exc))
+    if holder is None:
+        return None
+    return (
+        f"the warehouse {path} is open in another process (PID {holder['pid']}, {holder['program']}): "
+        "DuckDB allows no other session while a sync writes; close that session (or query with "
+        "`baton-xmatters sql`, which holds the file only while a statement runs) and sync again"
+    )

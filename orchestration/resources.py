@@ -22,12 +22,15 @@ from pydantic import Field, PrivateAttr
 
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
+from orchestration.preflight import warehouse_held_message
 from orchestration.resource_settings import settings_of, settings_resource
 from orchestration.run_tags import tag_run
 from orchestration.sync_options import SyncOptions
 from orchestration.sync_source import SyncSource
 from pipelines.xmatters.config import XmattersConfig
+from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.loader import raw_pipeline
+from pipelines.xmatters.settings_table import check
 
 
 class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
@@ -72,7 +75,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         tag_run(context)  # every step uses the warehouse: the run's first set-up tags it
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        self._run_connection = duckdb.connect(self.database)
+        try:
+            self._run_connection = duckdb.connect(self.database)
+        except duckdb.Error as exc:
+            held = warehouse_held_message(Path(self.database), exc)
+            if held is None:
+                raise
+            raise XmattersError(held) from None  # the CLI's line, not DuckDB's "open it read-only"
         # An open database keeps what it read cached up to memory_limit (80% of RAM by default)
         self._run_connection.execute(f"SET memory_limit = '{RUN_MEMORY_LIMIT}'")
 
@@ -145,3 +154,8 @@ class ExpectationsResource(dg.ConfigurableResource):
 
 class SyncSettings(settings_resource(SyncOptions)):  # type: ignore[misc]
     """What the sync produces and how strictly it guards publishing (overridable per run)."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Refuses what the CLI refuses (`--max-drop 5`) before the run reads anything: Dagster checks
+        a launchpad value's type only, and `max_drop_ratio: -0.3` would block every sync."""
+        check(settings_of(self, SyncOptions))

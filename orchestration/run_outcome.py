@@ -101,6 +101,20 @@ def step_failure_cause(event: dg.DagsterEvent, *, first_line: bool = True) -> st
     (e.g. Dagster's "1 blocking asset check failed ...:" names the check on the next line).
     """
     error = event.step_failure_data.error if event.step_failure_data is not None else None
+    return _cause(error, first_line=first_line)
+
+
+def run_failure_cause(event: dg.DagsterEvent) -> str | None:
+    """The cause of a RUN_FAILURE that no step failure explains, all its lines joined into one.
+
+    A run fails before any step when a resource cannot be set up (the warehouse held open by
+    another process, a launchpad value refused); Dagster's own message then says only "An
+    exception was thrown during execution."
+    """
+    return _cause(getattr(event.event_specific_data, "error", None), first_line=False)
+
+
+def _cause(error: Any, *, first_line: bool) -> str | None:
     while error is not None and error.cause is not None and _is_wrapper(error.cls_name):
         error = error.cause
     if error is None:
@@ -114,6 +128,7 @@ def _is_wrapper(cls_name: str | None) -> bool:
         "DagsterExecutionStepExecutionError",
         "PipelineStepFailed",
         "DagsterUserCodeExecutionError",
+        "DagsterResourceFunctionError",
     }
 
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from orchestration.run_outcome import step_failure_cause
+from orchestration.run_outcome import run_failure_cause, step_failure_cause
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.scrub import REDACTED, secrets_pattern
 from pipelines.xmatters.settings_table import declared
@@ -85,12 +85,13 @@ def post_alert(payload: dict[str, Any], log: Any, env: Mapping[str, str] | None 
 
 
 def run_failure_message(context: dg.RunFailureSensorContext) -> str:
-    """The cause of the first failed step (the error the CLI prints, all its lines), else Dagster's."""
+    """The cause of the first failed step (the error the CLI prints, all its lines), else of the run's
+    failure (a resource that could not be set up), else Dagster's message."""
     for event in context.get_step_failure_events():
         cause = step_failure_cause(event, first_line=False)
         if cause:
             return cause
-    return context.failure_event.message or "the run failed"
+    return run_failure_cause(context.failure_event) or context.failure_event.message or "the run failed"
 
 
 @dg.run_failure_sensor(

@@ -62,6 +62,7 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
     ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
+            _require_upstream(con, table, deps, warehouse.database)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
             install_macros(con)  # c1_text: blank text counts as missing
             with stored_uncompressed(con):
@@ -112,6 +113,27 @@ def _statement(con: Any, table: str, settings: SyncSettings) -> tuple[str, dict[
             return sql.load("user_emails_empty"), None
         return sql.load(table), {"sync_emails": settings.sync_emails}
     return sql.load(table), None
+
+
+class MissingUpstreamError(Exception):
+    """A staged table materialized alone before the tables it reads exist: one line saying what to run."""
+
+
+def _require_upstream(con: Any, table: str, deps: Sequence[dg.AssetKey], database: str) -> None:
+    """Names the upstream tables not in the warehouse yet (its asset page's "Materialize" on a new
+    home); DuckDB's own error was a multi-line Catalog Error quoting the SQL. `email_devices` is
+    optional (only with --sync-emails): `user_emails` is then built empty."""
+    missing = [
+        dep.to_user_string()
+        for dep in deps
+        if dep != raw_key("email_devices") and not _exists(con, dep.path[0], dep.path[1])
+    ]
+    if missing:
+        raise MissingUpstreamError(
+            f"{staging_key(table).to_user_string()} reads {', '.join(missing)}, not in the warehouse "
+            f"{database} yet: materialize {'it' if len(missing) == 1 else 'them'} first "
+            "(Materialize all runs the whole sync)"
+        )
 
 
 def _exists(con: Any, schema: str, table: str) -> bool:

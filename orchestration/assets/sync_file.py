@@ -28,7 +28,9 @@ import pyarrow as pa
 from orchestration import interrupts
 from orchestration import metadata_keys as keys
 from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
+from orchestration.audit_gate import UnauditedTablesError, unaudited
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
+from orchestration.checks.per_table import table_checks
 from orchestration.preflight import check_sync_file
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
@@ -47,9 +49,13 @@ BATCH_ROWS = 50_000  # grants: Arrow batches the writer collects as columns
 ROW_BATCH_ROWS = 8_192
 
 
+_STAGED = [staging_key(t) for t in PUBLISHED_TABLES]
+_CHECK_SPECS = [spec for checks in table_checks for spec in checks.check_specs]
+
+
 @dg.asset(
     key=keys.SYNC_FILE_ASSET,
-    deps=[staging_key(t) for t in PUBLISHED_TABLES],
+    deps=_STAGED,
     group_name="c1",
     kinds={"duckdb", "file"},
     description="The published sync: the `c1` tables and the `.c1z` file C1 ingests, replaced together "
@@ -63,6 +69,10 @@ def c1_sync(
     expectations: ExpectationsResource,
 ) -> dg.MaterializeResult:
     expectations.checks_done()  # the checks upstream have run; the write below is the memory peak
+    # also when this run did not check the staged tables itself (c1_sync materialized alone)
+    problems = unaudited(context.instance, _CHECK_SPECS, _STAGED)
+    if problems:
+        raise UnauditedTablesError(problems)
     target = Path(sync_settings.sync_file)
     # a UI run's BATON_FILE too: never rename the .c1z over a device, a pipe, another file, the warehouse
     check_sync_file(target, Path(warehouse.database).resolve())

@@ -9,7 +9,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+import dagster as dg
+
 from orchestration.cli import main
+from orchestration.definitions import build_definitions
+from orchestration.resources import SyncSettings
 from simulator import OrgSpec, XmattersSimulator, build_org
 from tests.conftest import cached_org
 from tests.orchestration.conftest import read_sync
@@ -85,3 +89,64 @@ def test_people_gone_from_people_but_still_members_block_publishing(data_home, t
     assert "users listed by /people 20 -> 0: 100% of users dropped; limit 50% (--max-drop)" in err
     assert sync_file.read_bytes() == before
     assert published(data_home, "SELECT * FROM c1.users ORDER BY ALL") == users_before
+
+
+def test_c1_sync_alone_does_not_publish_what_the_checks_blocked(
+    simulator, org_spec, data_home, tmp_path, monkeypatch
+):
+    """A blocked sync leaves its staged tables behind; "Materialize" on `c1_sync` alone (a run
+    without the checks) must not publish them. After a sync whose checks passed, it still may
+    (what "Re-execute from failure" runs after a failed write)."""
+    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("BATON_USERNAME", simulator.username)
+    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    sync_file = tmp_path / "sync.c1z"
+    defs = build_definitions({"sync_settings": SyncSettings(sync_file=str(sync_file))})
+    job = defs.resolve_implicit_global_asset_job_def()
+    c1_sync = [dg.AssetKey("c1_sync")]
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance).success
+        assert job.execute_in_process(instance=instance, asset_selection=c1_sync).success
+        before = sync_file.read_bytes()
+        users_before = published(data_home, "SELECT user_id FROM c1.users ORDER BY ALL")
+
+        simulator.serve(
+            cached_org(dataclasses.replace(org_spec, people=10, hidden_people=0, large_groups=0, groups=15))
+        )
+        blocked = job.execute_in_process(instance=instance, raise_on_error=False)
+        assert not blocked.success
+        alone = job.execute_in_process(instance=instance, asset_selection=c1_sync, raise_on_error=False)
+
+    assert not alone.success
+    [failure] = [e for e in alone.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert (
+        "UnauditedTablesError: c1_sync publishes only staged tables whose blocking checks passed" in message
+    )
+    assert f"c1_staging/users check users_sudden_drop failed in run {blocked.run_id[:8]}: users" in message
+    assert "nothing was published" in message and len(message.strip().splitlines()) == 1
+    assert sync_file.read_bytes() == before
+    assert published(data_home, "SELECT user_id FROM c1.users ORDER BY ALL") == users_before
+
+
+def test_c1_sync_alone_on_a_new_home_names_the_tables_never_staged(data_home, tmp_path, monkeypatch):
+    """Before: DuckDB's `Catalog Error: Table with name "c1_staging.users" does not exist`."""
+    monkeypatch.setenv("BATON_BASE_URL", "http://127.0.0.1:9/api/xm/1")  # never requested
+    monkeypatch.setenv("BATON_USERNAME", "someone")
+    monkeypatch.setenv("BATON_PASSWORD", "secret")
+    sync_file = tmp_path / "sync.c1z"
+    job = build_definitions(
+        {"sync_settings": SyncSettings(sync_file=str(sync_file))}
+    ).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        alone = job.execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("c1_sync")], raise_on_error=False
+        )
+    [failure] = [e for e in alone.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert (
+        "c1_sync publishes only staged tables whose blocking checks passed: c1_staging/entitlements, "
+        "c1_staging/grants, c1_staging/groups, c1_staging/memberships, c1_staging/user_emails, "
+        "c1_staging/users were never materialized; nothing was published" in message
+    )
+    assert not sync_file.exists()

@@ -23,6 +23,8 @@ import dagster as dg
 import pytest
 
 from orchestration.cli import main
+from orchestration.definitions import build_definitions
+from orchestration.resources import SyncSettings
 from orchestration.sensors import (
     ENV_ALERT_WEBHOOK,
     failed_check_alert,
@@ -30,6 +32,7 @@ from orchestration.sensors import (
     run_failure_alert,
     scrub,
 )
+from orchestration.sync_command import ensure_dagster_home
 from simulator import OrgSpec, XmattersSimulator, build_org
 from tests.orchestration.test_sync_cli import sync_args
 
@@ -225,3 +228,22 @@ def test_sensors_are_wired_and_running_by_default():
 
     for name in ("xmatters_run_failure_alert", "xmatters_failed_check_alert"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_run_failed_before_any_step_is_alerted_with_its_cause(tmp_path, monkeypatch, capfd):
+    """A run that fails while its resources are set up (the warehouse held open by an analyst's
+    session when the schedule starts, a launchpad value refused) has no failed step: the alert said
+    only Dagster's `Execution of run ... failed. An exception was thrown during execution.`"""
+    home = tmp_path / "dagster"
+    ensure_dagster_home(home)
+    for name, value in (("BASE_URL", "http://127.0.0.1:9/api/xm/1"), ("USERNAME", "u"), ("PASSWORD", "p")):
+        monkeypatch.setenv(f"BATON_{name}", value)
+    cursor = _tick(run_failure_alert, home, None).cursor
+    settings = SyncSettings(sync_file=str(tmp_path / "sync.c1z"), max_drop_ratio=5.0)
+    job = build_definitions({"sync_settings": settings}).resolve_implicit_global_asset_job_def()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert not job.execute_in_process(instance=instance, raise_on_error=False).success
+    capfd.readouterr()
+    data = _tick(run_failure_alert, home, cursor)
+    assert [r.error for r in data.dagster_run_reactions] == [None]
+    assert "failed: xmatters: --max-drop must be between 0 and 1, got 5\n" in logged(capfd)

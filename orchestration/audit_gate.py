@@ -1,0 +1,94 @@
+"""The publish gate across runs: `c1_sync` publishes only staged tables whose blocking checks passed.
+
+Dagster's blocking checks hold back `c1_sync` only in the run that ran them. A run of `c1_sync`
+alone (its asset page's "Materialize", `dagster asset materialize --select c1_sync`, a re-execution
+of the `c1_sync` step) would otherwise publish whatever the staging tables hold: after a sync
+blocked by the drop check, one click published the 88% drop of users it had refused. So before it
+writes anything `c1_sync` asks the Dagster instance, for every blocking check of the staged tables
+it publishes, whether the check's latest execution passed on the table's latest materialization.
+A run that stages, checks and publishes (the job, "Materialize all", the CLI) passes that by
+construction, and so does "Re-execute from failure" after a failed write: its parent run checked
+the same materializations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+import dagster as dg
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecord,
+    AssetCheckExecutionRecordStatus,
+)
+
+DESCRIPTION_CHARS = 200  # a check's own description in the one-line error, at most
+
+
+class UnauditedTablesError(Exception):
+    """Some staged table did not pass its blocking checks: what, per check, in one line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            "c1_sync publishes only staged tables whose blocking checks passed: "
+            + "; ".join(problems)
+            + "; nothing was published (the previous .c1z and c1 tables are unchanged): "
+            "run the whole sync (Materialize all, or the xmatters_sync job) once the cause is fixed"
+        )
+
+
+def unaudited(
+    instance: dg.DagsterInstance, checks: Iterable[dg.AssetCheckSpec], tables: Collection[dg.AssetKey]
+) -> list[str]:
+    """Why the latest materializations of `tables` may not be published; empty when they may.
+
+    A table never materialized, a blocking check that never ran on its latest materialization, did
+    not finish, or failed, each gives one short phrase.
+    """
+    specs = [spec for spec in checks if spec.blocking and spec.asset_key in tables]
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([s.key for s in specs])
+    materialized = {
+        record.asset_entry.asset_key: record.asset_entry.last_materialization_record
+        for record in instance.get_asset_records(list(tables))
+    }
+    problems: list[str] = []
+    never: list[str] = []
+    for table in sorted(tables, key=lambda key: key.to_user_string()):
+        materialization = materialized.get(table)
+        if materialization is None:
+            never.append(table.to_user_string())
+            continue
+        for spec in (s for s in specs if s.asset_key == table):
+            problem = _check_problem(latest.get(spec.key), materialization)
+            if problem:
+                problems.append(f"{table.to_user_string()} check {spec.name} {problem}")
+    if never:
+        problems.insert(0, f"{', '.join(never)} {'was' if len(never) == 1 else 'were'} never materialized")
+    return problems
+
+
+def _check_problem(
+    execution: AssetCheckExecutionRecord | None, materialization: dg.EventLogRecord
+) -> str | None:
+    if execution is None:
+        return "never ran"
+    evaluation = execution.evaluation
+    target = evaluation.target_materialization_data if evaluation else None
+    on_latest = (
+        target.storage_id == materialization.storage_id
+        if target is not None
+        else execution.run_id == materialization.run_id
+    )
+    if not on_latest:
+        return f"did not run on its latest materialization (run {materialization.run_id[:8]})"
+    if execution.status == AssetCheckExecutionRecordStatus.SUCCEEDED:
+        return None
+    if execution.status == AssetCheckExecutionRecordStatus.FAILED:
+        detail = evaluation.description if evaluation else None
+        shown = f": {_abbreviated(detail)}" if detail else ""
+        return f"failed in run {execution.run_id[:8]}{shown}"
+    return f"did not finish in run {execution.run_id[:8]}"
+
+
+def _abbreviated(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= DESCRIPTION_CHARS else line[: DESCRIPTION_CHARS - 1] + "…"

@@ -1,0 +1,50 @@
+"""What the launchpad lets a person type into `sync_settings` is checked as the CLI checks its flags.
+
+Dagster checks a config value's type only: `max_drop_ratio: 5` (or `-0.3`) ran, where the CLI refuses
+`--max-drop 5` before any request.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import build_definitions
+from orchestration.resources import SyncSettings
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("max_drop_ratio", 5.0, "--max-drop must be between 0 and 1, got 5"),
+        ("max_drop_ratio", -0.3, "--max-drop must be between 0 and 1, got -0.3"),
+        ("history_retention", 0, "history_retention must be >= 1, got 0"),
+    ],
+)
+def test_a_sync_setting_the_cli_refuses_fails_the_run_before_any_request(
+    simulator, data_home, tmp_path, monkeypatch, field, value, says
+):
+    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("BATON_USERNAME", simulator.username)
+    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    sync_file = tmp_path / "sync.c1z"
+    settings = SyncSettings(sync_file=str(sync_file), **{field: value})
+    job = build_definitions({"sync_settings": settings}).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    causes = [
+        cause.message
+        for event in result.all_events
+        if event.is_failure and event.event_specific_data is not None
+        for cause in _chain(event.event_specific_data.error)
+    ]
+    assert any(says in cause for cause in causes), causes
+    assert simulator.requests == []
+    assert not sync_file.exists()
+
+
+def _chain(error):
+    while error is not None:
+        yield error
+        error = error.cause

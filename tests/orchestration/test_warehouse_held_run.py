@@ -1,0 +1,60 @@
+"""A run of the code location (the UI, the schedule) while another process holds the warehouse open.
+
+The CLI says so before any request (tests/reliability/test_output_faults.py); a UI or schedule run
+failed at its resource set-up with DuckDB's own `IO Error: Could not set lock on file ... However,
+you would be able to open this database in read-only mode`, advice a sync cannot follow.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+import duckdb
+
+from orchestration.definitions import build_definitions
+from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.run_outcome import run_failure_cause
+
+
+def test_a_ui_run_names_the_process_holding_the_warehouse(simulator, data_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("BATON_USERNAME", simulator.username)
+    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    sync_file = tmp_path / "sync.c1z"
+    resources = {
+        "warehouse": WarehouseResource(database=str(warehouse), dlt_pipelines_dir=str(tmp_path / "dlt")),
+        "sync_settings": SyncSettings(sync_file=str(sync_file)),
+    }
+    job = build_definitions(resources).resolve_implicit_global_asset_job_def()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); sys.stdin.read()",
+            str(warehouse),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with dg.instance_for_test() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False)
+    finally:
+        holder.communicate("")
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE]
+    cause = run_failure_cause(failure)
+    assert cause is not None
+    assert cause.startswith(
+        f"xmatters: the warehouse {warehouse} is open in another process (PID {holder.pid}"
+    )
+    assert "close that session" in cause and "read-only mode" not in cause
+    assert simulator.requests == []
+    assert not sync_file.exists()
