@@ -13,13 +13,20 @@ RAW_COLUMNS = (
 )
 
 
-def test_a_member_listed_twice_is_one_row_and_the_others_all_stay() -> None:
+def staged_groups_and_raw_members() -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse with the staged groups g1 (Ops) and g2 (Dev) and an empty raw
+    `group_members` table of RAW_COLUMNS."""
     con = duckdb.connect()
     con.execute("CREATE SCHEMA xmatters_raw; CREATE SCHEMA c1_staging")
     con.execute("CREATE TABLE c1_staging.groups (group_id VARCHAR, display_name VARCHAR)")
     con.execute("INSERT INTO c1_staging.groups VALUES ('g1', 'Ops'), ('g2', 'Dev')")
     columns = ", ".join(f"{column} VARCHAR" for column in RAW_COLUMNS.split(", "))
     con.execute(f"CREATE TABLE xmatters_raw.group_members ({columns})")
+    return con
+
+
+def test_a_member_listed_twice_is_one_row_and_the_others_all_stay() -> None:
+    con = staged_groups_and_raw_members()
     rows = [
         ("g1", "p1", "PERSON", "Ann", "Lee", "ann", None, None, None),
         ("g1", "p1", "PERSON", "Ann", "Lee", "ann", None, None, None),  # repeated by the API
@@ -48,13 +55,8 @@ def test_a_nested_group_is_a_grant_only_when_expanded_and_listed_by_groups() -> 
     """`is_grant` says what grants.sql makes of the row: a nested group outside the account's scope
     (not in `/groups`) has no resource to grant to, so it is no grant even with --expand-nested-groups
     (it read true while no grant existed)."""
-    con = duckdb.connect()
+    con = staged_groups_and_raw_members()
     install_macros(con)
-    con.execute("CREATE SCHEMA xmatters_raw; CREATE SCHEMA c1_staging")
-    con.execute("CREATE TABLE c1_staging.groups (group_id VARCHAR, display_name VARCHAR)")
-    con.execute("INSERT INTO c1_staging.groups VALUES ('g1', 'Ops'), ('g2', 'Dev')")
-    columns = ", ".join(f"{column} VARCHAR" for column in RAW_COLUMNS.split(", "))
-    con.execute(f"CREATE TABLE xmatters_raw.group_members ({columns})")
     rows = [
         ("g1", "g2", "GROUP", None, None, "Dev", None, None, None),
         ("g1", "g1", "GROUP", None, None, "Ops", None, None, None),  # a group in itself
