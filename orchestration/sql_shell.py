@@ -27,7 +27,6 @@ import os
 import re
 import sys
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -40,7 +39,7 @@ import duckdb
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
 from pipelines.argument_parser import non_empty
-from pipelines.terminal_text import printable
+from pipelines.terminal_text import display_width, pad, printable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -312,22 +311,14 @@ def _print_result(result: Result, output_format: str, stdout: IO[str]) -> None:
 
 
 def render_table(result: Result) -> str:
-    """Columns aligned by display width (CJK characters count two), NULL for missing values."""
+    """Columns aligned by display width (pipelines/terminal_text.py), NULL for missing values."""
     cells = [result.columns, *([_table_cell(value) for value in row] for row in result.rows)]
-    widths = [max(_width(row[i]) for row in cells) for i in range(len(result.columns))]
-    lines = [" | ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    widths = [max(display_width(row[i]) for row in cells) for i in range(len(result.columns))]
+    lines = [" | ".join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     count = len(result.rows)
     lines.append(f"({count} row{'' if count == 1 else 's'})")
     return "\n".join(lines)
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
 
 
 def _table_cell(value: Any) -> str:

@@ -9,6 +9,7 @@ a table cell to a readable width; the data itself (the warehouse, the file, `-o 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # C0 controls, DEL, C1 controls; and the invisible Unicode marks that reorder or hide text
 # (bidirectional marks, overrides and isolates, line/paragraph separators).
@@ -32,6 +33,24 @@ def cell(text: str, limit: int = CELL_CHARS) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return printable(text)
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes on a terminal: wide and fullwidth characters (CJK, most emoji) two,
+    combining marks and other zero-width characters none, the rest one. Padding by `len` pushed a
+    row with `e\u0301` or an emoji out of line with the others."""
+    return sum(_char_width(char) for char in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` followed by spaces up to `width` terminal columns."""
+    return text + " " * (width - display_width(text))
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
 
 
 def _escape(match: re.Match[str]) -> str:

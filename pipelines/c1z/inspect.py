@@ -25,7 +25,7 @@ from pipelines.c1z.errors import C1ZFormatError
 from pipelines.c1z.proto import pb
 from pipelines.c1z.reader import C1ZReader, open_c1z
 from pipelines.c1z.summaries import ResourceKey
-from pipelines.terminal_text import cell, printable
+from pipelines.terminal_text import cell, display_width, pad, printable
 
 COMMANDS = ("resource-types", "resources", "entitlements", "grants", "syncs", "stats")
 
@@ -58,9 +58,9 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     a crafted 50 MB name padded every row to its width, and ESC sequences drove the terminal.
     """
     rows = [[cell(text) for text in row] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
-        " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        " | ".join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )
 
 

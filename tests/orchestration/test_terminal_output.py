@@ -71,3 +71,21 @@ def test_printable_escapes_every_control(text: str) -> None:
     shown = printable(text)
     assert RAW_CONTROL.search(shown) is None and "\u2028" not in shown
     assert shown.encode("ascii", "ignore").decode() != "" and "\\" in shown
+
+
+def test_console_tables_align_wide_and_combining_characters() -> None:
+    """`inspect` and `sql` pad cells by terminal columns: an emoji or a CJK character takes two, a
+    combining mark none (padding by `len` pushed such rows out of line)."""
+    from orchestration.sql_shell import Result, render_table
+    from pipelines.c1z.inspect import _table
+    from pipelines.terminal_text import display_width
+
+    names = ["Zoe", "Zoe\u0301", "🚀 Ops", "東京", "plain text"]
+    assert [display_width(name) for name in names] == [3, 3, 6, 4, 10]
+    for table in (
+        _table([["name", "id"], *([name, "x"] for name in names)]),
+        render_table(Result(columns=["name", "id"], rows=[(name, "x") for name in names])),
+    ):
+        rows = [line for line in table.splitlines() if " | " in line]
+        assert len(rows) == len(names) + 1
+        assert len({display_width(line.split(" | ")[0]) for line in rows}) == 1, table
