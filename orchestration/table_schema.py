@@ -1,4 +1,5 @@
-"""A DuckDB table's columns as Dagster's column schema, so the UI shows what each table holds."""
+"""A DuckDB table's columns as Dagster's column schema, so the UI shows what each table holds; and
+whether a table exists at all (a first sync, a table materialized alone)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,8 @@ def column_schema(con: Any, schema: str, table: str) -> dg.TableSchema:
             for name, data_type, nullable in rows
         ]
     )
+
+
+def table_exists(con: Any, schema: str, table: str) -> bool:
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
+    return bool(con.execute(query, [schema, table]).fetchall()[0][0])

@@ -16,7 +16,7 @@ from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
-from orchestration.table_schema import column_schema
+from orchestration.table_schema import column_schema, table_exists
 
 log = logging.getLogger("baton_xmatters")
 
@@ -109,7 +109,7 @@ def _statement(con: Any, table: str, settings: SyncSettings) -> tuple[str, dict[
     if table == "memberships":
         return sql.load(table), {"expand_nested_groups": settings.expand_nested_groups}
     if table == "user_emails":
-        if not _exists(con, RAW, "email_devices"):
+        if not table_exists(con, RAW, "email_devices"):
             return sql.load("user_emails_empty"), None
         return sql.load(table), {"sync_emails": settings.sync_emails}
     return sql.load(table), None
@@ -126,7 +126,7 @@ def _require_upstream(con: Any, table: str, deps: Sequence[dg.AssetKey], databas
     missing = [
         dep.to_user_string()
         for dep in deps
-        if dep != raw_key("email_devices") and not _exists(con, dep.path[0], dep.path[1])
+        if dep != raw_key("email_devices") and not table_exists(con, dep.path[0], dep.path[1])
     ]
     if missing:
         raise MissingUpstreamError(
@@ -134,11 +134,6 @@ def _require_upstream(con: Any, table: str, deps: Sequence[dg.AssetKey], databas
             f"{database} yet: materialize {'it' if len(missing) == 1 else 'them'} first "
             "(Materialize all runs the whole sync)"
         )
-
-
-def _exists(con: Any, schema: str, table: str) -> bool:
-    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
-    return bool(con.execute(query, [schema, table]).fetchall()[0][0])
 
 
 def _count(con: Any, table: str) -> int:

@@ -23,6 +23,7 @@ from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from orchestration.sync_source import last_source, require_same_source
+from orchestration.table_schema import table_exists
 from pipelines.released_memory import release_unused_memory
 from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
@@ -176,10 +177,6 @@ def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource
 def _preview(warehouse: WarehouseResource, table: str) -> str:
     """The first rows of a freshly loaded raw table, as markdown (empty when it was not created)."""
     with warehouse.connect() as con:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [RAW_PREFIX, table],
-        ).fetchall()[0][0]
-        if not exists:
+        if not table_exists(con, RAW_PREFIX, table):
             return "(no rows)"
         return markdown_table(con.sql(f"SELECT * FROM {RAW_PREFIX}.{table} LIMIT 5"))

@@ -21,6 +21,7 @@ from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.publish import PUBLISHED
 from orchestration.sync_source import is_new_source, last_source
+from orchestration.table_schema import table_exists
 
 # the rows each check counts, and what its message calls them
 COUNTED = {"users": ("WHERE visible", " listed by /people"), "grants": ("", "")}
@@ -34,11 +35,7 @@ def counted_rows(con: object, schema: str, table: str) -> int:
 
 def published_count(con: object, table: str) -> int | None:
     """The counted rows of the published table, or None before the first published sync."""
-    exists = con.sql(  # type: ignore[attr-defined]
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        params=[PUBLISHED, table],
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, PUBLISHED, table):
         return None
     return counted_rows(con, PUBLISHED, table)
 

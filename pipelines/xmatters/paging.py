@@ -73,8 +73,7 @@ def iter_pages(
     try:
         yield from _pages(fetch, first_url, key, on_duplicates, max_pages, fetch_ahead, ahead)
     finally:
-        for future in ahead.values():  # guesses the chain never reached (or an abandoned listing)
-            future.cancel()
+        _cancel(ahead)  # guesses the chain never reached (or an abandoned listing)
 
 
 def _pages(
@@ -96,9 +95,7 @@ def _pages(
         )
         if change is None:
             return
-        for future in ahead.values():  # guesses of this pass: the next pass fetches afresh
-            future.cancel()
-        ahead.clear()
+        _cancel(ahead)  # guesses of this pass: the next pass fetches afresh
         first_total, later_total = change
         if number < MAX_PASSES:
             logger.info(
@@ -117,6 +114,12 @@ def _pages(
                 first_total,
                 later_total,
             )
+
+
+def _cancel(ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]]) -> None:
+    for future in ahead.values():
+        future.cancel()
+    ahead.clear()
 
 
 def _one_pass(

@@ -14,8 +14,8 @@ import dagster as dg
 from orchestration.cli import main
 from orchestration.definitions import build_definitions
 from orchestration.resources import SyncSettings
-from simulator import OrgSpec, XmattersSimulator, build_org
-from tests.conftest import cached_org
+from simulator import XmattersSimulator, build_org
+from tests.conftest import SMALL_ORG_SPEC, cached_org
 from tests.orchestration.conftest import read_sync
 from tests.orchestration.test_sync_cli import published, sync_args
 
@@ -60,20 +60,12 @@ def test_people_gone_from_people_but_still_members_block_publishing(data_home, t
     a member: each member stays a user, "not visible to the connector account", so the count of all
     users holds. The check counts the users `/people` listed, and blocks (it published every user
     as unknown before)."""
-    org = build_org(
-        OrgSpec(
-            seed=3,
-            people=20,
-            groups=4,
-            members_per_group=8,
-            hidden_people=0,
-            large_groups=1,
-            large_group_size=20,
-        )
+    # a large group of 20 holds all 20 people
+    spec = dataclasses.replace(
+        SMALL_ORG_SPEC, seed=3, people=20, groups=4, hidden_people=0, large_group_size=20
     )
-    assert {pid for _, pid in org.person_memberships()} == {
-        p["id"] for p in org.people
-    }  # everyone is a member
+    org = build_org(spec)
+    assert {pid for _, pid in org.person_memberships()} == {p["id"] for p in org.people}
     unseen = copy.copy(org)  # the same members; member codes index `all_people`, whose order is kept
     unseen.people, unseen.hidden_people = [], [*org.people, *org.hidden_people]
     sync_file = tmp_path / "sync.c1z"
