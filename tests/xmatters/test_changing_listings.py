@@ -121,7 +121,10 @@ def test_a_listing_that_keeps_changing_is_read_at_most_max_passes_times_then_war
     assert len(first_pages) == MAX_PASSES
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(f"changed while it was read {MAX_PASSES} times" in w for w in warnings), warnings
-    assert report.duplicates_dropped == 0  # the re-reads are not counted as duplicate rows
+    # the re-reads are not counted as duplicate rows (each would count nearly every person again);
+    # the first pass itself may see one: its read-ahead requests race, and each deletes a person, so a
+    # page served after fewer deletions than the one before it repeats that page's last row
+    assert report.duplicates_dropped < len(xm_org.people) // 2
 
 
 def test_a_steady_listing_is_read_once(xm_sim, make_config, caplog: pytest.LogCaptureFixture):
