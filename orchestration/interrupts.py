@@ -80,10 +80,48 @@ def at_interrupt(callback: Callable[[], None]) -> Iterator[None]:
 def publishing() -> Iterator[None]:
     """Marks the commit of the published tables and the rename of the file: an interrupt waits for it.
 
-    A no-op outside `exit_on_signal` (Dagster UI runs), apart from one uncontended lock.
+    Under `exit_on_signal` (the CLI) the watcher thread waits for the lock. Elsewhere (a run of the
+    code location: the UI's Terminate, the schedule's run stopped) SIGINT and SIGTERM are held on the
+    main thread for the block and delivered after it (`_signals_held`).
     """
-    with _publishing:
+    with _publishing, _signals_held():
         yield
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM are only noted; on leaving it they go to the handlers in place.
+
+    Dagster terminates a run of the code location by sending its run worker SIGINT, and its handler
+    raises `DagsterExecutionInterruptedError` at once, wherever the main thread is. The UI's Terminate
+    landed in DuckDB's COMMIT of the `c1` tables after it had gone through: the warehouse recorded
+    the new sync, the `.pending` file was removed and the previous `.c1z` stayed. Held, the signal
+    arrives after the rename, and the run is stopped there with the new sync complete, as the CLI's.
+    Nothing to do under `exit_on_signal`, whose handler already does nothing, or off the main thread,
+    where Python runs no signal handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    current = {signum: signal.getsignal(signum) for signum in EXIT_CODES}
+    if any(handler is _leave_to_watcher for handler in current.values()):
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        held.append(signum)
+
+    replaced = {
+        signum: signal.signal(signum, hold) for signum, handler in current.items() if handler is not None
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in replaced.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
 
 
 def _leave_to_watcher(signum: int, frame: object) -> None:
