@@ -15,13 +15,14 @@ check also fails its run, so such a run gets both alerts: `run_failed` says the 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dagster as dg
 
@@ -68,9 +69,11 @@ def post_alert(payload: dict[str, Any], log: Any, env: Mapping[str, str] | None 
         log.warning(f"{ENV_ALERT_WEBHOOK} is not an http(s) URL; alert not sent")
         return False
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if "@" in parts.netloc:  # urllib would take `user:secret@host` for the host name
+        headers["Authorization"] = _basic_auth(parts.username or "", parts.password or "")
+        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
             response.read()
@@ -82,6 +85,12 @@ def post_alert(payload: dict[str, Any], log: Any, env: Mapping[str, str] | None 
         log.warning(f"alert webhook {where} failed: {reason}; alert not delivered")
         return False
     return True
+
+
+def _basic_auth(username: str, password: str) -> str:
+    """The Authorization header for a webhook URL's user info (percent-escapes decoded, as curl does)."""
+    token = f"{unquote(username)}:{unquote(password)}".encode()
+    return "Basic " + base64.b64encode(token).decode("ascii")
 
 
 def run_failure_message(context: dg.RunFailureSensorContext) -> str:

@@ -8,6 +8,7 @@ starts; the alerts go to a real HTTP receiver on 127.0.0.1.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -96,12 +97,15 @@ class Receiver:
     def __init__(self, status: int = 200) -> None:
         received: list[tuple[str, str, dict]] = []
         self.received = received
+        authorizations: list[str | None] = []
+        self.authorizations = authorizations
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
                 received.append((self.path, self.headers.get("Content-Type", ""), body))
+                authorizations.append(self.headers.get("Authorization"))
                 self.send_response(status)
                 self.end_headers()
 
@@ -214,6 +218,18 @@ def test_a_webhook_failure_is_logged_and_never_fails_the_sensor(history, monkeyp
         assert f"alert webhook http://127.0.0.1:{port} " in warning
         assert "T0KEN" not in warning  # the path of a webhook URL is its secret
         assert ("HTTP 500" in warning) == (failure == "http_500")
+
+
+def test_a_webhook_url_with_user_info_is_posted_with_basic_auth(receiver, caplog):
+    """`https://user:secret@host/path` (a receiver behind basic auth): urllib took `user:secret@host`
+    for the host name, so every alert failed with `Name or service not known`; the user info is sent
+    as the Authorization header, percent-escapes decoded, and never logged."""
+    log = logging.getLogger("tests.alerts")
+    url = receiver.url.replace("http://", "http://alert%40ops:pa%3Ass@")
+    assert post_alert({"event": "x"}, log, {ENV_ALERT_WEBHOOK: url})
+    assert receiver.received == [("/hooks/T0KEN-in-path", "application/json", {"event": "x"})]
+    assert receiver.authorizations == ["Basic " + base64.b64encode(b"alert@ops:pa:ss").decode()]
+    assert caplog.messages == []
 
 
 def test_post_alert_refuses_a_non_http_url(caplog):
