@@ -22,6 +22,7 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 DESCRIPTION_CHARS = 200  # a check's own description in the one-line error, at most
+_HISTORY_PAGE = 20  # executions of a check read at a time, newest first
 
 
 class UnauditedTablesError(Exception):
@@ -45,7 +46,6 @@ def unaudited(
     not finish, or failed, each gives one short phrase.
     """
     specs = [spec for spec in checks if spec.blocking and spec.asset_key in tables]
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([s.key for s in specs])
     materialized = {
         record.asset_entry.asset_key: record.asset_entry.last_materialization_record
         for record in instance.get_asset_records(list(tables))
@@ -58,7 +58,7 @@ def unaudited(
             never.append(table.to_user_string())
             continue
         for spec in (s for s in specs if s.asset_key == table):
-            problem = _check_problem(latest.get(spec.key), materialization)
+            problem = _check_problem(_latest_execution(instance, spec.key, materialization), materialization)
             if problem:
                 problems.append(f"{table.to_user_string()} check {spec.name} {problem}")
     if never:
@@ -66,12 +66,37 @@ def unaudited(
     return problems
 
 
+def _latest_execution(
+    instance: dg.DagsterInstance, key: dg.AssetCheckKey, materialization: dg.EventLogRecord
+) -> AssetCheckExecutionRecord | None:
+    """The check's latest execution, passing over those only planned by runs other than the one that
+    materialized the table: Dagster plans a run's checks when the run is created, so a run queued
+    behind this one ("Materialize all" clicked twice) had the latest execution of every check, and
+    the run ahead, whose checks passed, was refused (it crashed on the planned record, in fact)."""
+    cursor = None
+    while True:
+        page = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=_HISTORY_PAGE, cursor=cursor
+        )
+        for execution in page:
+            planned_elsewhere = (
+                execution.status == AssetCheckExecutionRecordStatus.PLANNED
+                and execution.run_id != materialization.run_id
+            )
+            if not planned_elsewhere:
+                return execution
+        if len(page) < _HISTORY_PAGE:
+            return None
+        cursor = page[-1].id
+
+
 def _check_problem(
     execution: AssetCheckExecutionRecord | None, materialization: dg.EventLogRecord
 ) -> str | None:
     if execution is None:
         return "never ran"
-    evaluation = execution.evaluation
+    # a planned execution's event is an AssetCheckEvaluationPlanned: no target, no description
+    evaluation = execution.evaluation if execution.status != AssetCheckExecutionRecordStatus.PLANNED else None
     target = evaluation.target_materialization_data if evaluation else None
     on_latest = (
         target.storage_id == materialization.storage_id

@@ -142,3 +142,36 @@ def test_c1_sync_alone_on_a_new_home_names_the_tables_never_staged(data_home, tm
         "c1_staging/users were never materialized; nothing was published" in message
     )
     assert not sync_file.exists()
+
+
+def test_a_run_queued_behind_does_not_keep_the_run_ahead_from_publishing(
+    simulator, data_home, tmp_path, monkeypatch
+):
+    """ "Materialize all" clicked twice in the UI: the second run waits in the queue (one run at a
+    time), and Dagster records its checks as planned when it is queued. The first run, whose checks
+    passed, then failed at `c1_sync` with `AttributeError: 'AssetCheckEvaluationPlanned' object has
+    no attribute 'target_materialization_data'`: the gate read the queued run's planned execution
+    as each check's latest. Here the first run stops short of `c1_sync` and the queued run is
+    created; `c1_sync` (the rest of the first run, as "Re-execute from failure" runs it) publishes."""
+    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("BATON_USERNAME", simulator.username)
+    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    sync_file = tmp_path / "sync.c1z"
+    defs = build_definitions({"sync_settings": SyncSettings(sync_file=str(sync_file))})
+    job = defs.resolve_implicit_global_asset_job_def()
+    staged_and_checked = [
+        key for key in job.asset_layer.executable_asset_keys if key.path[0] in ("xmatters_raw", "c1_staging")
+    ]
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance, asset_selection=staged_and_checked).success
+        queued = instance.create_run_for_job(job)  # not started: its checks planned
+        planned = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey(["c1_staging", "users"]), "users_sudden_drop")]
+        )
+        assert [record.run_id for record in planned.values()] == [queued.run_id]
+        publish = job.execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("c1_sync")], raise_on_error=False
+        )
+        failures = [str(e.step_failure_data.error) for e in publish.all_events if e.is_step_failure]
+    assert publish.success, failures
+    assert read_sync(sync_file).users == {p["id"] for p in simulator.org.all_people}
