@@ -8,9 +8,15 @@ DataFrames, is the only process that needs pandas.
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import duckdb
+
+# ASCII punctuation backslash-escaped, but for `:` (ids such as `group:g1:member` stay readable in
+# the Markdown source: with `/`, `.`, `@` and `<` escaped no autolink can form); a line break would
+# end the row
+_ESCAPED = str.maketrans({**{c: "\\" + c for c in string.punctuation if c != ":"}, "\r": " ", "\n": " "})
 
 
 def markdown_table(relation: duckdb.DuckDBPyRelation) -> str:
@@ -26,8 +32,14 @@ def _line(cells: list[str]) -> str:
 
 
 def _cell(value: Any) -> str:
-    """One cell: the value's text on one line, with pipes escaped so it cannot open a column."""
+    """One cell: the value's text on one line, shown as it is.
+
+    ASCII punctuation is backslash-escaped (CommonMark allows it for each character), so none
+    opens a column (`|`), emphasis, code, a link, an image, an autolink or inline HTML: the UI
+    renders Markdown with HTML, and a group named `![x](https://host/pixel.png)` made the browser
+    of whoever opened the preview fetch that URL, `<script>...</script>` vanished, `**x**` showed bold.
+    """
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return text.translate(_ESCAPED)
