@@ -14,8 +14,8 @@ from typing import Any
 import duckdb
 
 # ASCII punctuation backslash-escaped, but for `:` (ids such as `group:g1:member` stay readable in
-# the Markdown source: with `/`, `.`, `@` and `<` escaped no autolink can form); a line break would
-# end the row
+# the Markdown source); a line break would end the row. A bare URL in a value still shows as a link
+# in the Dagster UI (its GFM autolinks are found in the parsed text, after escapes): its text intact.
 _ESCAPED = str.maketrans({**{c: "\\" + c for c in string.punctuation if c != ":"}, "\r": " ", "\n": " "})
 
 
@@ -35,7 +35,7 @@ def _cell(value: Any) -> str:
     """One cell: the value's text on one line, shown as it is.
 
     ASCII punctuation is backslash-escaped (CommonMark allows it for each character), so none
-    opens a column (`|`), emphasis, code, a link, an image, an autolink or inline HTML: the UI
+    opens a column (`|`), emphasis, code, a Markdown link, an image or inline HTML: the UI
     renders Markdown with HTML, and a group named `![x](https://host/pixel.png)` made the browser
     of whoever opened the preview fetch that URL, `<script>...</script>` vanished, `**x**` showed bold.
     """
