@@ -63,6 +63,14 @@ def heartbeat_interval(duration: Duration | None) -> float:
     return min(max(value, MIN_HEARTBEAT_S), MAX_HEARTBEAT_S)
 
 
+def is_task(task: baton.Task) -> bool:
+    """Work to answer: any type but `none`, and a task with an id but a type this build's protos
+    do not know (one newer than them). baton-sdk finishes the latter as "unsupported task type";
+    skipping it would leave the task waiting in C1 with nothing said."""
+    kind = task.WhichOneof("task_type")
+    return kind != "none" if kind is not None else bool(task.id)
+
+
 class Service:
     def __init__(
         self,
@@ -120,14 +128,14 @@ class Service:
             errors = 0
             self.alive()
             task = response.task if response.HasField("task") else None
-            if task is not None and task.WhichOneof("task_type") not in (None, "none"):
+            if task is not None and is_task(task):
                 self.handle(task, response.next_heartbeat if response.HasField("next_heartbeat") else None)
             self.stop.wait(min(max(seconds(response.next_poll), 0.0), MAX_POLL_S))
 
     # -- tasks -----------------------------------------------------------------------------------
     def handle(self, task: baton.Task, next_heartbeat: Duration | None) -> None:
         kind = task.WhichOneof("task_type")
-        logger.info("task %s: %s", task.id, kind)
+        logger.info("task %s: %s", task.id, kind or "a type unknown to this build")
         if kind == "hello":
             try:
                 self.client.hello(hello_request(self.client.host_id, task.id))
@@ -136,10 +144,11 @@ class Service:
         elif kind == "sync_full":
             self.full_sync(task, next_heartbeat)
         else:  # grant, revoke, create_account, ...: capabilities this read-only connector lacks
+            name = kind or "unknown to this version of baton-xmatters"
             self.client.finish_error(
                 task.id,
                 grpc.StatusCode.UNIMPLEMENTED,
-                f"baton-xmatters is a read-only connector: task type {kind} is not supported",
+                f"baton-xmatters is a read-only connector: task type {name} is not supported",
                 non_retryable=True,
             )
 

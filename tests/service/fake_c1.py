@@ -358,9 +358,27 @@ class FakeC1:
             self.state.tasks.append(task)
         return task.id
 
+    def add_task_of_unknown_type(self, field_number: int = 200) -> str:
+        """A task whose type is a field this build's protos lack (a task type newer than them)."""
+        task = baton.Task(id=task_id(), status=baton.Task.STATUS_PENDING)
+        tag = (field_number << 3) | 2  # length-delimited: an empty message
+        task.MergeFromString(_varint(tag) + b"\x00")
+        assert task.WhichOneof("task_type") is None
+        with self.state.lock:
+            self.state.tasks.append(task)
+        return task.id
+
     def finished_task(self, task: str) -> baton.BatonServiceFinishTaskRequest | None:
         with self.state.lock:
             return next((f for f in self.state.finished if f.task_id == task), None)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes(out + bytes([value]))
 
 
 def iter_log(path: Path) -> Iterator[str]:

@@ -220,3 +220,34 @@ def test_settings_are_declared_once_flags_win_over_variables():
     assert (settings.client_id, settings.client_secret, settings.host_id) == ("flag-id", "env-secret", "h")
     assert settings.enabled and "env-secret" not in repr(settings)
     assert not read_settings(parser.parse_args([]), {}).enabled
+
+
+def test_a_task_of_a_type_unknown_to_this_build_is_finished_unimplemented(fake_c1, tmp_path):
+    """C1 may hand out a task type newer than our protos: it arrives with its id and no known type.
+    It was taken for "no task" and never finished; baton-sdk finishes it ("unsupported task type")."""
+    import threading
+
+    from orchestration.service.loop import Service
+
+    unknown = fake_c1.add_task_of_unknown_type()
+    later = fake_c1.add_task("revoke")
+    fake_c1.state.next_poll_s = 0.01
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    service = threading.Thread(target=Service(client, {}, str(tmp_path), stop).run, daemon=True)
+    service.start()
+    try:
+        assert fake_c1.state.wait_for(lambda s: any(f.task_id == later for f in s.finished), 60)
+    finally:
+        stop.set()
+        service.join(60)
+        client.close()
+    finished = fake_c1.finished_task(unknown)
+    assert finished is not None, "the task of an unknown type was never finished"
+    assert finished.status.code == grpc.StatusCode.UNIMPLEMENTED.value[0]
+    assert finished.status.message == (
+        "baton-xmatters is a read-only connector: task type unknown to this version of baton-xmatters "
+        "is not supported"
+    )
+    assert finished.error.non_retryable
+    assert [f.task_id for f in fake_c1.state.finished] == [unknown, later]
