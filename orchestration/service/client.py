@@ -28,6 +28,7 @@ UPLOAD_TIMEOUT_S = 600.0
 CHUNK_BYTES = 512 * 1024  # baton-sdk's chunk size; C1 accepts at most 1 MiB per message
 UPLOAD_ATTEMPTS = 3
 UPLOAD_WAITS_S = (0.0, 1.0)
+STOP_CHECK_S = 0.2  # how often a running upload looks at its stop condition
 
 T = TypeVar("T")
 
@@ -140,18 +141,45 @@ class BatonClient:
                 if _sleep_unless(stop, wait):
                     break
             try:
-                self._call(
-                    "UploadAsset",
-                    lambda md: self._stub.UploadAsset(
-                        _upload_messages(self.host_id, task_id, path, digest, stop),
-                        metadata=md,
-                        timeout=UPLOAD_TIMEOUT_S,
-                    ),
-                )
+                self._call("UploadAsset", lambda md: self._stream(task_id, path, digest, md, stop))
                 return digest.hex()
             except CallError as exc:
                 last = exc
-        raise last or CallError(grpc.StatusCode.CANCELLED, "upload abandoned: the task was stopped")
+                if stop():
+                    break
+        if stop():
+            raise CallError(grpc.StatusCode.CANCELLED, "upload abandoned: the task was stopped")
+        raise last or CallError(grpc.StatusCode.UNKNOWN, "upload failed")
+
+    def _stream(
+        self,
+        task_id: str,
+        path: Path,
+        digest: bytes,
+        metadata: tuple[tuple[str, str], ...],
+        stop: Callable[[], bool],
+    ) -> None:
+        """One UploadAsset stream, cancelled as soon as `stop()` says so.
+
+        Why not just stop yielding chunks: gRPC has read ahead as many as flow control allows, and
+        the call lasts until C1 has read them all, minutes for a slow tenant and the whole upload
+        timeout for a stalled one (baton-sdk cancels the stream's context instead).
+        """
+        call = self._stub.UploadAsset.future(
+            _upload_messages(self.host_id, task_id, path, digest, stop),
+            metadata=metadata,
+            timeout=UPLOAD_TIMEOUT_S,
+        )
+        while True:
+            try:
+                call.result(timeout=STOP_CHECK_S)
+                return
+            except grpc.FutureTimeoutError:
+                if stop():
+                    call.cancel()
+                    raise CallError(
+                        grpc.StatusCode.CANCELLED, "upload abandoned: the task was stopped"
+                    ) from None
 
 
 def sha256_file(path: Path) -> bytes:

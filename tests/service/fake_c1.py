@@ -100,6 +100,7 @@ class FakeState:
     unavailable_calls: dict[str, int] = field(default_factory=dict)  # method -> calls to fail first
     cancel_at_heartbeat: int | None = None  # answer cancelled=true from this heartbeat on (1-based)
     cut_uploads: int = 0  # uploads to abort after their first data chunk
+    upload_chunk_delay_s: float = 0.0  # a slow tenant: time taken to read each data chunk
     fail_heartbeats_after: int | None = None  # answer UNAVAILABLE to heartbeats after this many
     # observations
     calls: list[tuple[str, Any]] = field(default_factory=list)  # (method, request), in order
@@ -107,6 +108,7 @@ class FakeState:
     tokens: set[str] = field(default_factory=set)
     uploads: list[Upload] = field(default_factory=list)
     cut: int = 0
+    chunks_received: int = 0  # data messages read, over all uploads
     heartbeats: dict[str, int] = field(default_factory=dict)
     finished: list[baton.BatonServiceFinishTaskRequest] = field(default_factory=list)
     lock: threading.Condition = field(default_factory=threading.Condition)
@@ -185,6 +187,10 @@ class _Servicer(baton_grpc.BatonServiceServicer):
         for message in request_iterator:
             kind = message.WhichOneof("msg")
             if kind == "data":
+                time.sleep(self.state.upload_chunk_delay_s)
+                with self.state.lock:
+                    self.state.chunks_received += 1
+                    self.state.lock.notify_all()
                 if not 1 <= len(message.data.data) <= 1048576:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "chunk size out of 1..1048576")
                 data += message.data.data

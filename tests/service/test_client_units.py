@@ -251,3 +251,41 @@ def test_a_task_of_a_type_unknown_to_this_build_is_finished_unimplemented(fake_c
     )
     assert finished.error.non_retryable
     assert [f.task_id for f in fake_c1.state.finished] == [unknown, later]
+
+
+def test_a_stopped_upload_to_a_slow_tenant_ends_at_once(fake_c1, tmp_path):
+    """SIGTERM during an upload to a slow C1: the stream was only ended by no longer yielding chunks,
+    so the call lasted until C1 had read every chunk already buffered (minutes for a slow tenant,
+    the upload timeout for a stalled one: past Kubernetes' grace period, no FinishTask). It is now
+    cancelled, as baton-sdk's context cancellation does."""
+    import threading
+    import time
+
+    path = tmp_path / "big.c1z"
+    path.write_bytes(os.urandom(24 * CHUNK_BYTES))
+    fake_c1.state.upload_chunk_delay_s = 2.0
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    outcome: list[BaseException | str] = []
+
+    def upload() -> None:
+        try:
+            outcome.append(client.upload("T" * 27, path, stop.is_set))
+        except CallError as exc:
+            outcome.append(exc)
+
+    uploading = threading.Thread(target=upload, daemon=True)
+    uploading.start()
+    try:
+        assert fake_c1.state.wait_for(lambda s: s.chunks_received >= 1, 60)
+        stop.set()
+        stopped = time.monotonic()
+        uploading.join(120)
+        took = time.monotonic() - stopped
+    finally:
+        client.close()
+    (error,) = outcome
+    assert isinstance(error, CallError), error
+    assert error.code == grpc.StatusCode.CANCELLED
+    assert took < 8, f"the upload went on {took:.0f} s after the stop"  # C1 reads a chunk per 2 s
+    assert fake_c1.state.uploads == []
