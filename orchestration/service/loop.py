@@ -88,6 +88,7 @@ class Service:
         self.stop = stop
         self._start_sync = start_sync
         self._alive = health.alive_file()
+        health.forget(self._alive)
         self._cancel_reason = "cancelled by C1"  # set by the heartbeat thread before it cancels
 
     def alive(self) -> None:
