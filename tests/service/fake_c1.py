@@ -101,6 +101,7 @@ class FakeState:
     cancel_at_heartbeat: int | None = None  # answer cancelled=true from this heartbeat on (1-based)
     cut_uploads: int = 0  # uploads to abort after their first data chunk
     upload_chunk_delay_s: float = 0.0  # a slow tenant: time taken to read each data chunk
+    hang_s: dict[str, float] = field(default_factory=dict)  # method -> seconds before each answer
     fail_heartbeats_after: int | None = None  # answer UNAVAILABLE to heartbeats after this many
     # observations
     calls: list[tuple[str, Any]] = field(default_factory=list)  # (method, request), in order
@@ -136,6 +137,8 @@ class _Servicer(baton_grpc.BatonServiceServicer):
             remaining = self.state.unavailable_calls.get(name, 0)
             if authorized and remaining:
                 self.state.unavailable_calls[name] = remaining - 1
+            hang = self.state.hang_s.get(name, 0.0)
+        time.sleep(hang)  # a tenant that stopped answering (packets dropped), for a while
         if not authorized:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or unknown bearer token")
         if remaining:

@@ -289,3 +289,75 @@ def test_a_stopped_upload_to_a_slow_tenant_ends_at_once(fake_c1, tmp_path):
     assert error.code == grpc.StatusCode.CANCELLED
     assert took < 8, f"the upload went on {took:.0f} s after the stop"  # C1 reads a chunk per 2 s
     assert fake_c1.state.uploads == []
+
+
+def _run_until_stopped(target, stop, started) -> float:
+    """Runs `target` in a thread; once `started()` holds, sets `stop` (SIGTERM's event) and returns
+    how long `target` then took to return."""
+    import threading
+    import time
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    assert started(), "the awaited call never came"
+    stop.set()
+    stopped = time.monotonic()
+    thread.join(120)
+    assert not thread.is_alive()
+    return time.monotonic() - stopped
+
+
+def test_sigterm_while_the_tenant_hangs_a_poll_stops_at_once(fake_c1, tmp_path):
+    """A tenant that stopped answering (dropped packets): SIGTERM waited for the GetTask deadline
+    (30 s), past `podman stop`'s 10 s; baton-sdk's cancelled context ends the call at once."""
+    import threading
+
+    from orchestration.service.loop import Service
+
+    fake_c1.state.hang_s["GetTask"] = 20.0
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    try:
+        took = _run_until_stopped(
+            Service(client, {}, str(tmp_path), stop).run,
+            stop,
+            lambda: fake_c1.state.wait_for(lambda s: "GetTask" in [n for n, _ in s.calls], 60),
+        )
+    finally:
+        client.close()
+    assert took < 8, f"the service took {took:.0f} s to stop"  # the hung GetTask answers after 20 s
+
+
+def test_sigterm_mid_sync_while_the_tenant_hangs_stops_within_seconds(fake_c1, tmp_path, monkeypatch):
+    """Mid-sync, the same tenant cost one hung FinishTask (30 s) plus the heartbeat in flight (up to
+    30 s more): a minute, Kubernetes' whole grace period. The heartbeat is now cancelled and the
+    CANCELLED FinishTask, still sent as baton-sdk does, gets a few seconds."""
+    import threading
+
+    from orchestration.service import loop
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    monkeypatch.setattr(loop, "MIN_HEARTBEAT_S", 0.01)
+    fake_c1.state.next_heartbeat_s = 0.05
+    sync = _EndlessSync()
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+
+    def heartbeat_hung() -> bool:
+        if not fake_c1.state.wait_for(lambda s: s.heartbeats.get(task.id, 0) >= 2, 60):
+            return False
+        with fake_c1.state.lock:
+            fake_c1.state.hang_s.update(Heartbeat=20.0, FinishTask=20.0)
+            hung = fake_c1.state.methods().count("Heartbeat") + 1
+        return fake_c1.state.wait_for(lambda s: [n for n, _ in s.calls].count("Heartbeat") >= hung, 60)
+
+    service = loop.Service(client, {}, str(tmp_path), stop, start_sync=lambda o: sync)
+    try:
+        took = _run_until_stopped(lambda: service.handle(task, None), stop, heartbeat_hung)
+    finally:
+        client.close()
+    assert sync.stopped
+    assert "FinishTask" in fake_c1.state.methods()  # asked, though the tenant did not answer
+    assert took < 12, f"the task took {took:.0f} s to end"  # each hung call answers after 20 s
