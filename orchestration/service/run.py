@@ -20,7 +20,7 @@ from orchestration.service.client import BatonClient
 from orchestration.service.credentials import CredentialError, parse_credentials
 from orchestration.service.hello import PACKAGE, default_host_id, package_version
 from orchestration.service.loop import FatalServiceError, Service
-from orchestration.service.settings import ServiceSettings
+from orchestration.service.settings import ServiceSettings, SettingError, check_api_host
 from orchestration.service.tls import TlsConfigError, grpc_root_certificates, http_context
 from orchestration.sync_command import (
     EXIT_FAILED,
@@ -44,6 +44,8 @@ def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
         )
     try:
         credentials = parse_credentials(settings.client_id, settings.client_secret)
+        if settings.c1_api_host:
+            check_api_host(settings.c1_api_host)
         plan = plan_from_options(options, os.environ)  # the xMatters settings, checked now, not per task
         context = http_context()
         roots = grpc_root_certificates()
@@ -51,7 +53,7 @@ def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
             raise XmattersError(
                 f"--c1z-temp-dir/BATON_C1Z_TEMP_DIR {settings.c1z_temp_dir!r} is not a directory"
             )
-    except (CredentialError, TlsConfigError, XmattersError) as exc:
+    except (CredentialError, SettingError, TlsConfigError, XmattersError) as exc:
         return fail(str(exc), EXIT_USAGE)
     api_host = settings.c1_api_host or credentials.client_id.token_host
     host_id = settings.host_id or default_host_id()

@@ -361,3 +361,10 @@ def test_sigterm_mid_sync_while_the_tenant_hangs_stops_within_seconds(fake_c1, t
     assert sync.stopped
     assert "FinishTask" in fake_c1.state.methods()  # asked, though the tenant did not answer
     assert took < 12, f"the task took {took:.0f} s to end"  # each hung call answers after 20 s
+
+
+@pytest.mark.parametrize("value", ["tenant.conductor.one", "localhost:8443", "[::1]:443", "10.0.0.1:1"])
+def test_a_host_with_an_optional_port_is_a_c1_api_host(value):
+    from orchestration.service.settings import check_api_host
+
+    assert check_api_host(value) == value

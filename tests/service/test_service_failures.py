@@ -5,6 +5,7 @@ fake C1 and the simulator, and scans everything it wrote for the client secret."
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import time
 from pathlib import Path
 
@@ -204,3 +205,22 @@ def test_a_sync_file_is_refused_in_service_mode(fake_c1, simulator, pki, tmp_pat
     assert service.output().strip().startswith(refused)
     assert fake_c1.state.token_requests == [] and fake_c1.state.calls == []
     assert not (tmp_path / "mine.c1z").exists() and not (tmp_path / "env.c1z").exists()
+
+
+def test_a_malformed_c1_api_host_is_one_line_at_start_up(fake_c1, simulator, pki, tmp_path, start_service):
+    """BATON_C1_API_HOST is host[:port]. A URL pasted instead was retried forever as a DNS error for
+    `https://https://...`; a trailing slash was reported as C1 refusing the client credentials."""
+    home = tmp_path / "home"
+    malformed = (f"https://{fake_c1.api_host}", f"{fake_c1.api_host}/", "localhost:https", "localhost:70000")
+    for value in malformed:
+        service = start_service(service_env(fake_c1, simulator, home, pki, BATON_C1_API_HOST=value))
+        try:
+            code = service.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 2, f"{value!r}: {service.output()}"
+        assert service.output().strip().splitlines() == [
+            f"baton-xmatters: error: BATON_C1_API_HOST {value!r} is not host[:port] "
+            "(e.g. tenant.conductor.one or localhost:8443)"
+        ]
+    assert fake_c1.state.token_requests == [] and fake_c1.state.calls == []
