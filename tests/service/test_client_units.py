@@ -368,3 +368,20 @@ def test_a_host_with_an_optional_port_is_a_c1_api_host(value):
     from orchestration.service.settings import check_api_host
 
     assert check_api_host(value) == value
+
+
+def test_a_token_url_that_is_not_found_names_the_host_not_the_credentials(fake_c1):
+    """A 404 means no token endpoint at that host (BATON_C1_API_HOST pointing at another server):
+    it read 'refused the client credentials; rotate them', which sends an operator the wrong way."""
+    client, _ = client_for(fake_c1)
+    fake_c1.state.token_status = 404
+    try:
+        with pytest.raises(CallError) as failure:
+            client.get_task()
+    finally:
+        client.close()
+    assert failure.value.code == grpc.StatusCode.UNAUTHENTICATED  # fatal at start-up, as in baton-sdk
+    assert failure.value.message == (
+        f"https://{fake_c1.api_host}/auth/v1/token answered HTTP 404: no ConductorOne token endpoint "
+        "there; check BATON_C1_API_HOST (or the host in BATON_CLIENT_ID)"
+    )
