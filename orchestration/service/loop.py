@@ -160,7 +160,14 @@ class Service:
             )
 
     def full_sync(self, task: baton.Task, next_heartbeat: Duration | None) -> None:
-        workdir = Path(tempfile.mkdtemp(prefix="baton-xmatters-task-", dir=self.temp_dir))
+        try:
+            workdir = Path(tempfile.mkdtemp(prefix="baton-xmatters-task-", dir=self.temp_dir))
+        except OSError as exc:  # the directory went away or filled up: this task fails, not the service
+            where = self.temp_dir or tempfile.gettempdir()
+            message = f"cannot make the task's directory in {where}: {exc.strerror or exc}"
+            logger.error("task %s: %s", task.id, message)
+            self._finish_error(task.id, grpc.StatusCode.UNKNOWN, message, non_retryable=False)
+            return
         try:
             self._full_sync(task, next_heartbeat, workdir / "sync.c1z")
         finally:

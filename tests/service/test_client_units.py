@@ -385,3 +385,28 @@ def test_a_token_url_that_is_not_found_names_the_host_not_the_credentials(fake_c
         f"https://{fake_c1.api_host}/auth/v1/token answered HTTP 404: no ConductorOne token endpoint "
         "there; check BATON_C1_API_HOST (or the host in BATON_CLIENT_ID)"
     )
+
+
+def test_a_task_whose_directory_cannot_be_made_fails_the_task_not_the_service(fake_c1, tmp_path):
+    """The temp dir went away (or filled up) after start-up: mkdtemp's OSError ended the service with
+    a traceback and the task was never finished."""
+    import threading
+
+    from orchestration.service.loop import Service
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    gone = tmp_path / "gone"
+    client, _ = client_for(fake_c1)
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+    try:
+        Service(client, {}, str(gone), threading.Event(), start_sync=lambda o: _EndlessSync()).handle(
+            task, None
+        )
+    finally:
+        client.close()
+    finished = fake_c1.finished_task(task.id)
+    assert finished is not None, "the task was never finished"
+    assert finished.status.code == grpc.StatusCode.UNKNOWN.value[0]
+    assert finished.status.message.startswith(f"cannot make the task's directory in {gone}: ")
+    assert not finished.error.non_retryable

@@ -224,3 +224,19 @@ def test_a_malformed_c1_api_host_is_one_line_at_start_up(fake_c1, simulator, pki
             "(e.g. tenant.conductor.one or localhost:8443)"
         ]
     assert fake_c1.state.token_requests == [] and fake_c1.state.calls == []
+
+
+def test_a_temp_dir_where_nothing_can_be_made_is_one_line_at_start_up(
+    fake_c1, simulator, pki, tmp_path, start_service
+):
+    """/proc stands for a read-only filesystem (a hardened pod's root, where the default temp dir
+    is): the service started, then died with a traceback on its first task, leaving it unfinished."""
+    fake_c1.add_task()
+    env = service_env(fake_c1, simulator, tmp_path / "home", pki, BATON_C1Z_TEMP_DIR="/proc")
+    service = start_service(env)
+    assert service.process.wait(timeout=60) == 2, service.output()
+    assert service.output().strip().splitlines() == [
+        "baton-xmatters: error: cannot write each task's .c1z under /proc "
+        "(--c1z-temp-dir/BATON_C1Z_TEMP_DIR, default the system temp dir): No such file or directory"
+    ]
+    assert fake_c1.state.calls == []
