@@ -240,3 +240,18 @@ def test_a_temp_dir_where_nothing_can_be_made_is_one_line_at_start_up(
         "(--c1z-temp-dir/BATON_C1Z_TEMP_DIR, default the system temp dir): No such file or directory"
     ]
     assert fake_c1.state.calls == []
+
+
+def test_a_killed_service_leaves_no_sync_running(fake_c1, make_simulator, pki, tmp_path, start_service):
+    """SIGKILL (or an OOM kill) of the service mid-sync: the sync process, in a session of its own,
+    went on alone, held the warehouse lock (the next service's task failed 'another sync is
+    running') and left its task directory behind. It now stops, its run marked canceled."""
+    sim, task, service = _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service)
+    children = psutil.Process(service.process.pid).children(recursive=True)
+    assert children
+    service.process.kill()
+    service.process.wait()
+    gone, alive = psutil.wait_procs(children, timeout=PEOPLE_HOLD_S * 0.6)  # /people answers after 20 s
+    assert alive == [], f"still running after the service was killed: {[p.pid for p in alive]}"
+    runs = dagster_runs(tmp_path / "home" / "dagster")
+    assert [r.status.value for r in runs] == ["CANCELED"]
