@@ -30,14 +30,14 @@ def finished(fake, task):
 PEOPLE_HOLD_S = 20.0
 
 
-def _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service):
+def _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service, **env: str):
     """A service given one sync task, once its Dagster run is extracting and held there (its
     `/people` request held back `PEOPLE_HOLD_S`): (simulator, task id, service), heartbeats every 0.5 s."""
     held = FaultRule("slow", path_contains="/people", times=None, delay_s=PEOPLE_HOLD_S)
     sim = make_simulator(faults=Faults(latency_s=0.3, rules=[held]))
     fake_c1.state.next_heartbeat_s = 0.5
     task = fake_c1.add_task()
-    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
+    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki, **env))
     deadline = time.monotonic() + TIMEOUT_S
     # the Dagster run is extracting: `/people` is asked by its raw step (the member calls, and their
     # `/groups` listing, start before the run: pipelines/xmatters/early_members.py)
@@ -245,8 +245,12 @@ def test_a_temp_dir_where_nothing_can_be_made_is_one_line_at_start_up(
 def test_a_killed_service_leaves_no_sync_running(fake_c1, make_simulator, pki, tmp_path, start_service):
     """SIGKILL (or an OOM kill) of the service mid-sync: the sync process, in a session of its own,
     went on alone, held the warehouse lock (the next service's task failed 'another sync is
-    running') and left its task directory behind. It now stops, its run marked canceled."""
-    sim, task, service = _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service)
+    running') and published a sync no one uploaded. It now stops, its run marked canceled."""
+    tasks = tmp_path / "tasks"  # the killed service cannot remove its task's directory: keep it here
+    tasks.mkdir()
+    sim, task, service = _service_mid_sync(
+        fake_c1, make_simulator, pki, tmp_path, start_service, BATON_C1Z_TEMP_DIR=str(tasks)
+    )
     children = psutil.Process(service.process.pid).children(recursive=True)
     assert children
     service.process.kill()
@@ -255,3 +259,4 @@ def test_a_killed_service_leaves_no_sync_running(fake_c1, make_simulator, pki, t
     assert alive == [], f"still running after the service was killed: {[p.pid for p in alive]}"
     runs = dagster_runs(tmp_path / "home" / "dagster")
     assert [r.status.value for r in runs] == ["CANCELED"]
+    assert [list(d.iterdir()) for d in tasks.iterdir()] == [[]]  # the interrupted sync left no file
