@@ -31,6 +31,7 @@ USER_AGENT = "baton-c1-credential-provider"
 CLOCK_SKEW_S = 120
 REFRESH_BEFORE_S = 10
 TIMEOUT_S = 30.0
+NO_ENDPOINT_STATUSES = (404, 405)  # another server than a C1 tenant answered, not a refusal
 
 
 class TokenError(Exception):
@@ -140,6 +141,12 @@ class TokenSource:
                 payload = response.read(1 << 20)
         except urllib.error.HTTPError as exc:
             exc.close()
+            if exc.code in NO_ENDPOINT_STATUSES:  # fatal as any 4xx, but the host is what is wrong
+                raise TokenError(
+                    f"{self.url} answered HTTP {exc.code}: no ConductorOne token endpoint there; "
+                    "check BATON_C1_API_HOST (or the host in BATON_CLIENT_ID)",
+                    refused=True,
+                ) from None
             if 400 <= exc.code < 500 and exc.code != 429:
                 raise TokenError(
                     f"{self.url} refused the client credentials (HTTP {exc.code}); check "

@@ -4,19 +4,29 @@ Why a process per task: a task cancelled by C1 must stop its sync without stoppi
 the CLI's sync already stops cleanly on SIGTERM (orchestration/interrupts.py: requests halt, the
 Dagster run is marked canceled, temporaries go, exit 143). Each task's memory also goes with it.
 The options arrive on stdin, not argv or environment, so the xMatters password is not readable from
-/proc by other users' tools; the C1 client secret is not passed at all.
+/proc by other users' tools; the C1 client secret is not passed at all. The service keeps that pipe
+open: its end (the service killed, even by SIGKILL) stops the sync as SIGTERM does, because a
+child in its own session would otherwise sync on alone, holding the warehouse's lock.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
+import signal
 import sys
+import threading
+
+
+def _stop_when_orphaned() -> None:
+    sys.stdin.read()  # returns at end of file: the service is gone (it closes it only after our exit)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main() -> int:
-    request = json.loads(sys.stdin.read())
-    sys.stdin.close()
+    request = json.loads(sys.stdin.readline())
+    threading.Thread(target=_stop_when_orphaned, name="orphan-watch", daemon=True).start()
     from orchestration import run_tags
     from orchestration.cli import _configure_logging
     from orchestration.sync_command import build_options, run_sync

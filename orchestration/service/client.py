@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -28,8 +28,14 @@ UPLOAD_TIMEOUT_S = 600.0
 CHUNK_BYTES = 512 * 1024  # baton-sdk's chunk size; C1 accepts at most 1 MiB per message
 UPLOAD_ATTEMPTS = 3
 UPLOAD_WAITS_S = (0.0, 1.0)
+STOP_CHECK_S = 0.2  # how often a running upload looks at its stop condition
 
 T = TypeVar("T")
+Abort = Callable[[], bool]  # true once a call in flight should be cancelled (the service stops)
+
+
+def never() -> bool:
+    return False
 
 
 class CallError(Exception):
@@ -85,42 +91,57 @@ class BatonClient:
                 code, f"{name} at {self.target}: {details.splitlines()[0] if details else code.name}"
             ) from None
 
-    def hello(self, request: baton.BatonServiceHelloRequest) -> None:
-        self._call("Hello", lambda md: self._stub.Hello(request, metadata=md, timeout=CALL_TIMEOUT_S))
+    def _unary(
+        self,
+        name: str,
+        method: grpc.UnaryUnaryMultiCallable,
+        request: Any,
+        abort: Abort,
+        timeout: float = CALL_TIMEOUT_S,
+    ) -> Any:
+        """A unary call through `_call`, cancelled once `abort()` holds."""
+        return self._call(
+            name, lambda md: _result(method.future(request, metadata=md, timeout=timeout), abort)
+        )
 
-    def get_task(self) -> baton.BatonServiceGetTaskResponse:
+    def hello(self, request: baton.BatonServiceHelloRequest, abort: Abort = never) -> None:
+        self._unary("Hello", self._stub.Hello, request, abort)
+
+    def get_task(self, abort: Abort = never) -> baton.BatonServiceGetTaskResponse:
         request = baton.BatonServiceGetTaskRequest(host_id=self.host_id)
-        return self._call(
-            "GetTask", lambda md: self._stub.GetTask(request, metadata=md, timeout=CALL_TIMEOUT_S)
-        )
+        return self._unary("GetTask", self._stub.GetTask, request, abort)
 
-    def heartbeat(self, task_id: str) -> baton.BatonServiceHeartbeatResponse:
+    def heartbeat(self, task_id: str, abort: Abort = never) -> baton.BatonServiceHeartbeatResponse:
         request = baton.BatonServiceHeartbeatRequest(host_id=self.host_id, task_id=task_id)
-        return self._call(
-            "Heartbeat", lambda md: self._stub.Heartbeat(request, metadata=md, timeout=CALL_TIMEOUT_S)
-        )
+        return self._unary("Heartbeat", self._stub.Heartbeat, request, abort)
 
-    def finish_success(self, task_id: str) -> None:
+    def finish_success(self, task_id: str, *, timeout: float = CALL_TIMEOUT_S) -> None:
         request = baton.BatonServiceFinishTaskRequest(
             host_id=self.host_id, task_id=task_id, success=baton.BatonServiceFinishTaskRequest.Success()
         )
-        self._finish(request)
+        self._finish(request, timeout)
 
-    def finish_error(self, task_id: str, code: grpc.StatusCode, message: str, *, non_retryable: bool) -> None:
+    def finish_error(
+        self,
+        task_id: str,
+        code: grpc.StatusCode,
+        message: str,
+        *,
+        non_retryable: bool,
+        timeout: float = CALL_TIMEOUT_S,
+    ) -> None:
         request = baton.BatonServiceFinishTaskRequest(
             host_id=self.host_id,
             task_id=task_id,
             status=status_pb2.Status(code=code.value[0], message=message),
             error=baton.BatonServiceFinishTaskRequest.Error(non_retryable=non_retryable),
         )
-        self._finish(request)
+        self._finish(request, timeout)
 
-    def _finish(self, request: baton.BatonServiceFinishTaskRequest) -> None:
+    def _finish(self, request: baton.BatonServiceFinishTaskRequest, timeout: float) -> None:
         """A failed FinishTask is logged, not retried (baton-sdk's manager.go does the same)."""
         try:
-            self._call(
-                "FinishTask", lambda md: self._stub.FinishTask(request, metadata=md, timeout=CALL_TIMEOUT_S)
-            )
+            self._unary("FinishTask", self._stub.FinishTask, request, never, timeout)
         except CallError as exc:
             logger.error("FinishTask for task %s failed: %s", request.task_id, exc)
 
@@ -140,18 +161,52 @@ class BatonClient:
                 if _sleep_unless(stop, wait):
                     break
             try:
-                self._call(
-                    "UploadAsset",
-                    lambda md: self._stub.UploadAsset(
-                        _upload_messages(self.host_id, task_id, path, digest, stop),
-                        metadata=md,
-                        timeout=UPLOAD_TIMEOUT_S,
-                    ),
-                )
+                self._call("UploadAsset", lambda md: self._stream(task_id, path, digest, md, stop))
                 return digest.hex()
             except CallError as exc:
                 last = exc
-        raise last or CallError(grpc.StatusCode.CANCELLED, "upload abandoned: the task was stopped")
+                if stop():
+                    break
+        if stop():
+            raise CallError(grpc.StatusCode.CANCELLED, "upload abandoned: the task was stopped")
+        raise last or CallError(grpc.StatusCode.UNKNOWN, "upload failed")
+
+    def _stream(
+        self,
+        task_id: str,
+        path: Path,
+        digest: bytes,
+        metadata: tuple[tuple[str, str], ...],
+        stop: Callable[[], bool],
+    ) -> None:
+        """One UploadAsset stream, cancelled as soon as `stop()` says so.
+
+        Why not just stop yielding chunks: gRPC has read ahead as many as flow control allows, and
+        the call lasts until C1 has read them all, minutes for a slow tenant and the whole upload
+        timeout for a stalled one (baton-sdk cancels the stream's context instead).
+        """
+        call = self._stub.UploadAsset.future(
+            _upload_messages(self.host_id, task_id, path, digest, stop),
+            metadata=metadata,
+            timeout=UPLOAD_TIMEOUT_S,
+        )
+        _result(call, stop, "upload abandoned: the task was stopped")
+
+
+def _result(call: grpc.Future, abort: Abort, abandoned: str = "call abandoned: stopping") -> Any:
+    """The call's result, or CANCELLED within STOP_CHECK_S of `abort()` turning true.
+
+    Why not a plain blocking call: a tenant that stops answering (dropped packets) held SIGTERM
+    for the whole deadline (30 s per call, 600 s per upload); baton-sdk's cancelled context ends
+    its calls at once. A failed call raises its `grpc.RpcError`, which `_call` words.
+    """
+    while True:
+        try:
+            return call.result(timeout=STOP_CHECK_S)
+        except grpc.FutureTimeoutError:
+            if abort():
+                call.cancel()
+                raise CallError(grpc.StatusCode.CANCELLED, abandoned) from None
 
 
 def sha256_file(path: Path) -> bytes:

@@ -1,14 +1,16 @@
 """The container's health check: has the service talked to C1 successfully in the last 10 minutes?
 
 Why a file and not a port: the service only makes outgoing calls. After every successful Hello,
-GetTask and Heartbeat it touches `$BATON_XMATTERS_HOME/service.alive`; `python -m
-orchestration.service.health` exits 0 while that file is fresh. C1 answers GetTask at most 5 minutes
+GetTask and Heartbeat it touches `$BATON_XMATTERS_HOME/service.alive` (and removes it when it
+starts: the volume outlives the process); `python -m orchestration.service.health` exits 0 while
+that file is fresh. C1 answers GetTask at most 5 minutes
 apart (baton-sdk clamps the poll interval) and heartbeats run during a sync, so a stale file means
 the service cannot reach C1 (or is stuck), which is what an orchestrator should see.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -30,6 +32,12 @@ def touch(path: Path) -> None:
         path.touch()
     except OSError:
         pass  # a read-only or full volume must not stop the service; the check will say so
+
+
+def forget(path: Path) -> None:
+    """A starting service has reached nobody yet: the file on the volume is its predecessor's."""
+    with contextlib.suppress(OSError):  # as touch: the check will say so
+        path.unlink(missing_ok=True)
 
 
 def check(path: Path, max_age_s: float = MAX_AGE_S, now: float | None = None) -> str | None:

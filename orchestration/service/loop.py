@@ -20,7 +20,7 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from orchestration.service import health
-from orchestration.service.client import BatonClient, CallError
+from orchestration.service.client import CALL_TIMEOUT_S, BatonClient, CallError
 from orchestration.service.hello import hello_request
 from orchestration.service.sync_task import SyncProcess, SyncResult, child_options
 from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
@@ -44,6 +44,8 @@ MIN_HEARTBEAT_S = 1.0
 MAX_HEARTBEAT_S = 300.0
 MAX_HEARTBEAT_FAILURES = 10
 SYNC_POLL_S = 0.2
+# FinishTask's deadline once SIGTERM came: `podman stop` and `docker stop` kill after 10 s
+FINISH_WHEN_STOPPING_S = 5.0
 # Exit codes of the CLI sync that mean "retrying the same task cannot help" (usage, source changed).
 NON_RETRYABLE_EXIT_CODES = {2}
 
@@ -63,6 +65,14 @@ def heartbeat_interval(duration: Duration | None) -> float:
     return min(max(value, MIN_HEARTBEAT_S), MAX_HEARTBEAT_S)
 
 
+def is_task(task: baton.Task) -> bool:
+    """Work to answer: any type but `none`, and a task with an id but a type this build's protos
+    do not know (one newer than them). baton-sdk finishes the latter as "unsupported task type";
+    skipping it would leave the task waiting in C1 with nothing said."""
+    kind = task.WhichOneof("task_type")
+    return kind != "none" if kind is not None else bool(task.id)
+
+
 class Service:
     def __init__(
         self,
@@ -80,6 +90,7 @@ class Service:
         self.stop = stop
         self._start_sync = start_sync
         self._alive = health.alive_file()
+        health.forget(self._alive)
         self._cancel_reason = "cancelled by C1"  # set by the heartbeat thread before it cancels
 
     def alive(self) -> None:
@@ -92,11 +103,13 @@ class Service:
         wait = HELLO_BACKOFF_START_S
         while not self.stop.is_set():
             try:
-                self.client.hello(hello_request(self.client.host_id))
+                self.client.hello(hello_request(self.client.host_id), self.stop.is_set)
                 self.alive()
                 logger.info("connected to C1 at %s as host %s", self.client.target, self.client.host_id)
                 return
             except CallError as exc:
+                if self.stop.is_set():
+                    return
                 if exc.code in HELLO_FATAL:
                     raise FatalServiceError(exc.message) from None
                 logger.warning("Hello failed (%s); retrying in %.0f s", exc, wait)
@@ -110,8 +123,10 @@ class Service:
         errors = 0
         while not self.stop.is_set():
             try:
-                response = self.client.get_task()
+                response = self.client.get_task(self.stop.is_set)
             except CallError as exc:
+                if self.stop.is_set():
+                    break
                 errors += 1
                 wait = min(errors * errors, POLL_ERROR_MAX_WAIT_S)
                 logger.warning("GetTask failed (%s); polling again in %.0f s", exc, wait)
@@ -120,31 +135,39 @@ class Service:
             errors = 0
             self.alive()
             task = response.task if response.HasField("task") else None
-            if task is not None and task.WhichOneof("task_type") not in (None, "none"):
+            if task is not None and is_task(task):
                 self.handle(task, response.next_heartbeat if response.HasField("next_heartbeat") else None)
             self.stop.wait(min(max(seconds(response.next_poll), 0.0), MAX_POLL_S))
 
     # -- tasks -----------------------------------------------------------------------------------
     def handle(self, task: baton.Task, next_heartbeat: Duration | None) -> None:
         kind = task.WhichOneof("task_type")
-        logger.info("task %s: %s", task.id, kind)
+        logger.info("task %s: %s", task.id, kind or "a type unknown to this build")
         if kind == "hello":
             try:
-                self.client.hello(hello_request(self.client.host_id, task.id))
+                self.client.hello(hello_request(self.client.host_id, task.id), self.stop.is_set)
             except CallError as exc:
                 logger.error("Hello for task %s failed: %s", task.id, exc)
         elif kind == "sync_full":
             self.full_sync(task, next_heartbeat)
         else:  # grant, revoke, create_account, ...: capabilities this read-only connector lacks
-            self.client.finish_error(
+            name = kind or "unknown to this version of baton-xmatters"
+            self._finish_error(
                 task.id,
                 grpc.StatusCode.UNIMPLEMENTED,
-                f"baton-xmatters is a read-only connector: task type {kind} is not supported",
+                f"baton-xmatters is a read-only connector: task type {name} is not supported",
                 non_retryable=True,
             )
 
     def full_sync(self, task: baton.Task, next_heartbeat: Duration | None) -> None:
-        workdir = Path(tempfile.mkdtemp(prefix="baton-xmatters-task-", dir=self.temp_dir))
+        try:
+            workdir = Path(tempfile.mkdtemp(prefix="baton-xmatters-task-", dir=self.temp_dir))
+        except OSError as exc:  # the directory went away or filled up: this task fails, not the service
+            where = self.temp_dir or tempfile.gettempdir()
+            message = f"cannot make the task's directory in {where}: {exc.strerror or exc}"
+            logger.error("task %s: %s", task.id, message)
+            self._finish_error(task.id, grpc.StatusCode.UNKNOWN, message, non_retryable=False)
+            return
         try:
             self._full_sync(task, next_heartbeat, workdir / "sync.c1z")
         finally:
@@ -152,7 +175,7 @@ class Service:
 
     def _full_sync(self, task: baton.Task, next_heartbeat: Duration | None, sync_file: Path) -> None:
         try:
-            first = self.client.heartbeat(task.id)
+            first = self.client.heartbeat(task.id, self.stop.is_set)
         except CallError as exc:  # baton-sdk: stop the task without FinishTask
             logger.error("task %s: first heartbeat failed (%s); task left to C1", task.id, exc)
             return
@@ -172,7 +195,7 @@ class Service:
         except OSError as exc:  # no interpreter, no memory for a process: the task fails, the service stays
             message = f"cannot start the sync process: {exc}"
             logger.error("task %s: %s", task.id, message)
-            self.client.finish_error(task.id, grpc.StatusCode.UNKNOWN, message, non_retryable=False)
+            self._finish_error(task.id, grpc.StatusCode.UNKNOWN, message, non_retryable=False)
             return
         beats.start()
         try:  # heartbeats go on through the upload, as in baton-sdk, until the task is finished
@@ -192,7 +215,7 @@ class Service:
         if not result.success:
             message = result.error or f"the sync failed (exit {result.exit_code})"
             logger.error("task %s: %s", task.id, message)
-            self.client.finish_error(
+            self._finish_error(
                 task.id,
                 grpc.StatusCode.UNKNOWN,
                 message,
@@ -205,7 +228,7 @@ class Service:
             logger.error("task %s: upload failed: %s", task.id, exc)
             stopped = cancelled.is_set() or self.stop.is_set()
             code = grpc.StatusCode.CANCELLED if stopped else exc.code
-            self.client.finish_error(task.id, code, f"upload failed: {exc.message}", non_retryable=False)
+            self._finish_error(task.id, code, f"upload failed: {exc.message}", non_retryable=False)
             return
         logger.info(
             "task %s: uploaded %s (%d bytes, sha256 %s)",
@@ -214,7 +237,7 @@ class Service:
             sync_file.stat().st_size,
             digest,
         )
-        self.client.finish_success(task.id)
+        self.client.finish_success(task.id, timeout=self._finish_timeout())
 
     def _wait(self, sync: SyncProcess, cancelled: threading.Event) -> SyncResult:
         while True:
@@ -230,8 +253,10 @@ class Service:
         failures = 0
         while not done.wait(interval):
             try:
-                reply = self.client.heartbeat(task_id)
+                reply = self.client.heartbeat(task_id, lambda: done.is_set() or self.stop.is_set())
             except CallError as exc:
+                if done.is_set() or self.stop.is_set():
+                    return  # the task is ending: its FinishTask says how
                 failures += 1
                 logger.warning("task %s: heartbeat failed (%d in a row): %s", task_id, failures, exc)
                 if failures >= MAX_HEARTBEAT_FAILURES:
@@ -250,6 +275,17 @@ class Service:
             if reply.HasField("next_heartbeat"):
                 interval = heartbeat_interval(reply.next_heartbeat)
 
+    def _finish_timeout(self) -> float:
+        """FinishTask goes out even when stopping (as baton-sdk), but must not hold SIGTERM long."""
+        return FINISH_WHEN_STOPPING_S if self.stop.is_set() else CALL_TIMEOUT_S
+
+    def _finish_error(
+        self, task_id: str, code: grpc.StatusCode, message: str, *, non_retryable: bool
+    ) -> None:
+        self.client.finish_error(
+            task_id, code, message, non_retryable=non_retryable, timeout=self._finish_timeout()
+        )
+
     def _finish_cancelled(self, task_id: str, message: str) -> None:
         logger.info("task %s: %s", task_id, message)
-        self.client.finish_error(task_id, grpc.StatusCode.CANCELLED, message, non_retryable=False)
+        self._finish_error(task_id, grpc.StatusCode.CANCELLED, message, non_retryable=False)

@@ -10,9 +10,9 @@ import argparse
 import logging
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from orchestration.service.access_token import TokenSource
@@ -20,7 +20,7 @@ from orchestration.service.client import BatonClient
 from orchestration.service.credentials import CredentialError, parse_credentials
 from orchestration.service.hello import PACKAGE, default_host_id, package_version
 from orchestration.service.loop import FatalServiceError, Service
-from orchestration.service.settings import ServiceSettings
+from orchestration.service.settings import ServiceSettings, SettingError, check_api_host
 from orchestration.service.tls import TlsConfigError, grpc_root_certificates, http_context
 from orchestration.sync_command import (
     EXIT_FAILED,
@@ -44,14 +44,13 @@ def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
         )
     try:
         credentials = parse_credentials(settings.client_id, settings.client_secret)
+        if settings.c1_api_host:
+            check_api_host(settings.c1_api_host)
         plan = plan_from_options(options, os.environ)  # the xMatters settings, checked now, not per task
         context = http_context()
         roots = grpc_root_certificates()
-        if settings.c1z_temp_dir and not Path(settings.c1z_temp_dir).is_dir():
-            raise XmattersError(
-                f"--c1z-temp-dir/BATON_C1Z_TEMP_DIR {settings.c1z_temp_dir!r} is not a directory"
-            )
-    except (CredentialError, TlsConfigError, XmattersError) as exc:
+        check_temp_dir(settings.c1z_temp_dir or None)
+    except (CredentialError, SettingError, TlsConfigError, XmattersError) as exc:
         return fail(str(exc), EXIT_USAGE)
     api_host = settings.c1_api_host or credentials.client_id.token_host
     host_id = settings.host_id or default_host_id()
@@ -74,6 +73,22 @@ def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
         client.close()
     logger.info("service stopped")
     return EXIT_OK
+
+
+def check_temp_dir(directory: str | None) -> None:
+    """Each task makes its directory there: try it now, not at the first task.
+
+    Why: a read-only filesystem (a hardened pod's root, where the default temp dir is) or a missing
+    directory otherwise surfaces only when C1 hands out a task.
+    """
+    where = directory or "the system temp dir"
+    try:  # with no directory given, mkdtemp finds one ($TMPDIR, /tmp, ...) or raises
+        os.rmdir(tempfile.mkdtemp(prefix="baton-xmatters-probe-", dir=directory))
+    except OSError as exc:
+        raise SettingError(
+            f"cannot write each task's .c1z under {where} (--c1z-temp-dir/BATON_C1Z_TEMP_DIR, default "
+            f"the system temp dir): {exc.strerror or exc}"
+        ) from None
 
 
 def sync_file_given(options: argparse.Namespace, env: Mapping[str, str]) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,6 +53,29 @@ class ServiceSettings:
     def enabled(self) -> bool:
         """Service mode is on when either credential is given (a lone one is then an error, as in baton)."""
         return bool(self.client_id or self.client_secret)
+
+
+class SettingError(Exception):
+    """A service setting that cannot work: one line naming it, exit 2."""
+
+
+_HOST_PORT = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>[0-9]{1,5}))?")
+
+
+def check_api_host(value: str) -> str:
+    """`BATON_C1_API_HOST` as baton-sdk uses it: a host with an optional port, nothing else.
+
+    Why checked: the value goes into `https://<value>/auth/v1/token` and the gRPC target as is, so
+    a pasted URL or a trailing slash became endless DNS failures or a 404 that read as refused
+    credentials, where one line at start-up says what is wrong.
+    """
+    match = _HOST_PORT.fullmatch(value)
+    port = match and match.group("port")
+    if not match or (port is not None and not 1 <= int(port) <= 65535):
+        raise SettingError(
+            f"BATON_C1_API_HOST {value!r} is not host[:port] (e.g. tenant.conductor.one or localhost:8443)"
+        )
+    return value
 
 
 def add_service_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ child's `baton-xmatters: error: ...` line: that line becomes the task's FinishTa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -52,8 +53,10 @@ class SyncProcess:
         self._reader = threading.Thread(target=self._forward, args=(self._process.stdout,), daemon=True)
         self._reader.start()
         assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps({"options": dict(options)}))
-        self._process.stdin.close()
+        # One line of options; the pipe then stays open while this process lives: its end tells an
+        # orphaned child to stop (child.py), since a child in its own session outlives a SIGKILL.
+        self._process.stdin.write(json.dumps({"options": dict(options)}) + "\n")
+        self._process.stdin.flush()
 
     @property
     def pid(self) -> int:
@@ -71,8 +74,14 @@ class SyncProcess:
             code = self._process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+        self._close_stdin()
         self._reader.join(timeout=5)
         return SyncResult(code, self._error)
+
+    def _close_stdin(self) -> None:
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
 
     def stop(self) -> SyncResult:
         """SIGTERM (the CLI's clean interrupt: the run is marked canceled), then SIGKILL if it hangs."""
@@ -84,6 +93,7 @@ class SyncProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        self._close_stdin()
         self._reader.join(timeout=5)
         return SyncResult(self._process.returncode, self._error)
 

@@ -100,6 +100,8 @@ class FakeState:
     unavailable_calls: dict[str, int] = field(default_factory=dict)  # method -> calls to fail first
     cancel_at_heartbeat: int | None = None  # answer cancelled=true from this heartbeat on (1-based)
     cut_uploads: int = 0  # uploads to abort after their first data chunk
+    upload_chunk_delay_s: float = 0.0  # a slow tenant: time taken to read each data chunk
+    hang_s: dict[str, float] = field(default_factory=dict)  # method -> seconds before each answer
     fail_heartbeats_after: int | None = None  # answer UNAVAILABLE to heartbeats after this many
     # observations
     calls: list[tuple[str, Any]] = field(default_factory=list)  # (method, request), in order
@@ -107,6 +109,7 @@ class FakeState:
     tokens: set[str] = field(default_factory=set)
     uploads: list[Upload] = field(default_factory=list)
     cut: int = 0
+    chunks_received: int = 0  # data messages read, over all uploads
     heartbeats: dict[str, int] = field(default_factory=dict)
     finished: list[baton.BatonServiceFinishTaskRequest] = field(default_factory=list)
     lock: threading.Condition = field(default_factory=threading.Condition)
@@ -134,6 +137,8 @@ class _Servicer(baton_grpc.BatonServiceServicer):
             remaining = self.state.unavailable_calls.get(name, 0)
             if authorized and remaining:
                 self.state.unavailable_calls[name] = remaining - 1
+            hang = self.state.hang_s.get(name, 0.0)
+        time.sleep(hang)  # a tenant that stopped answering (packets dropped), for a while
         if not authorized:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or unknown bearer token")
         if remaining:
@@ -185,6 +190,10 @@ class _Servicer(baton_grpc.BatonServiceServicer):
         for message in request_iterator:
             kind = message.WhichOneof("msg")
             if kind == "data":
+                time.sleep(self.state.upload_chunk_delay_s)
+                with self.state.lock:
+                    self.state.chunks_received += 1
+                    self.state.lock.notify_all()
                 if not 1 <= len(message.data.data) <= 1048576:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "chunk size out of 1..1048576")
                 data += message.data.data
@@ -358,9 +367,27 @@ class FakeC1:
             self.state.tasks.append(task)
         return task.id
 
+    def add_task_of_unknown_type(self, field_number: int = 200) -> str:
+        """A task whose type is a field this build's protos lack (a task type newer than them)."""
+        task = baton.Task(id=task_id(), status=baton.Task.STATUS_PENDING)
+        tag = (field_number << 3) | 2  # length-delimited: an empty message
+        task.MergeFromString(_varint(tag) + b"\x00")
+        assert task.WhichOneof("task_type") is None
+        with self.state.lock:
+            self.state.tasks.append(task)
+        return task.id
+
     def finished_task(self, task: str) -> baton.BatonServiceFinishTaskRequest | None:
         with self.state.lock:
             return next((f for f in self.state.finished if f.task_id == task), None)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes(out + bytes([value]))
 
 
 def iter_log(path: Path) -> Iterator[str]:

@@ -220,3 +220,193 @@ def test_settings_are_declared_once_flags_win_over_variables():
     assert (settings.client_id, settings.client_secret, settings.host_id) == ("flag-id", "env-secret", "h")
     assert settings.enabled and "env-secret" not in repr(settings)
     assert not read_settings(parser.parse_args([]), {}).enabled
+
+
+def test_a_task_of_a_type_unknown_to_this_build_is_finished_unimplemented(fake_c1, tmp_path):
+    """C1 may hand out a task type newer than our protos: it arrives with its id and no known type.
+    It was taken for "no task" and never finished; baton-sdk finishes it ("unsupported task type")."""
+    import threading
+
+    from orchestration.service.loop import Service
+
+    unknown = fake_c1.add_task_of_unknown_type()
+    later = fake_c1.add_task("revoke")
+    fake_c1.state.next_poll_s = 0.01
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    service = threading.Thread(target=Service(client, {}, str(tmp_path), stop).run, daemon=True)
+    service.start()
+    try:
+        assert fake_c1.state.wait_for(lambda s: any(f.task_id == later for f in s.finished), 60)
+    finally:
+        stop.set()
+        service.join(60)
+        client.close()
+    finished = fake_c1.finished_task(unknown)
+    assert finished is not None, "the task of an unknown type was never finished"
+    assert finished.status.code == grpc.StatusCode.UNIMPLEMENTED.value[0]
+    assert finished.status.message == (
+        "baton-xmatters is a read-only connector: task type unknown to this version of baton-xmatters "
+        "is not supported"
+    )
+    assert finished.error.non_retryable
+    assert [f.task_id for f in fake_c1.state.finished] == [unknown, later]
+
+
+def test_a_stopped_upload_to_a_slow_tenant_ends_at_once(fake_c1, tmp_path):
+    """SIGTERM during an upload to a slow C1: the stream was only ended by no longer yielding chunks,
+    so the call lasted until C1 had read every chunk already buffered (minutes for a slow tenant,
+    the upload timeout for a stalled one: past Kubernetes' grace period, no FinishTask). It is now
+    cancelled, as baton-sdk's context cancellation does."""
+    import threading
+    import time
+
+    path = tmp_path / "big.c1z"
+    path.write_bytes(os.urandom(24 * CHUNK_BYTES))
+    fake_c1.state.upload_chunk_delay_s = 2.0
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    outcome: list[BaseException | str] = []
+
+    def upload() -> None:
+        try:
+            outcome.append(client.upload("T" * 27, path, stop.is_set))
+        except CallError as exc:
+            outcome.append(exc)
+
+    uploading = threading.Thread(target=upload, daemon=True)
+    uploading.start()
+    try:
+        assert fake_c1.state.wait_for(lambda s: s.chunks_received >= 1, 60)
+        stop.set()
+        stopped = time.monotonic()
+        uploading.join(120)
+        took = time.monotonic() - stopped
+    finally:
+        client.close()
+    (error,) = outcome
+    assert isinstance(error, CallError), error
+    assert error.code == grpc.StatusCode.CANCELLED
+    assert took < 8, f"the upload went on {took:.0f} s after the stop"  # C1 reads a chunk per 2 s
+    assert fake_c1.state.uploads == []
+
+
+def _run_until_stopped(target, stop, started) -> float:
+    """Runs `target` in a thread; once `started()` holds, sets `stop` (SIGTERM's event) and returns
+    how long `target` then took to return."""
+    import threading
+    import time
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    assert started(), "the awaited call never came"
+    stop.set()
+    stopped = time.monotonic()
+    thread.join(120)
+    assert not thread.is_alive()
+    return time.monotonic() - stopped
+
+
+def test_sigterm_while_the_tenant_hangs_a_poll_stops_at_once(fake_c1, tmp_path):
+    """A tenant that stopped answering (dropped packets): SIGTERM waited for the GetTask deadline
+    (30 s), past `podman stop`'s 10 s; baton-sdk's cancelled context ends the call at once."""
+    import threading
+
+    from orchestration.service.loop import Service
+
+    fake_c1.state.hang_s["GetTask"] = 20.0
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    try:
+        took = _run_until_stopped(
+            Service(client, {}, str(tmp_path), stop).run,
+            stop,
+            lambda: fake_c1.state.wait_for(lambda s: "GetTask" in [n for n, _ in s.calls], 60),
+        )
+    finally:
+        client.close()
+    assert took < 8, f"the service took {took:.0f} s to stop"  # the hung GetTask answers after 20 s
+
+
+def test_sigterm_mid_sync_while_the_tenant_hangs_stops_within_seconds(fake_c1, tmp_path, monkeypatch):
+    """Mid-sync, the same tenant cost one hung FinishTask (30 s) plus the heartbeat in flight (up to
+    30 s more): a minute, Kubernetes' whole grace period. The heartbeat is now cancelled and the
+    CANCELLED FinishTask, still sent as baton-sdk does, gets a few seconds."""
+    import threading
+
+    from orchestration.service import loop
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    monkeypatch.setattr(loop, "MIN_HEARTBEAT_S", 0.01)
+    fake_c1.state.next_heartbeat_s = 0.05
+    sync = _EndlessSync()
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+
+    def heartbeat_hung() -> bool:
+        if not fake_c1.state.wait_for(lambda s: s.heartbeats.get(task.id, 0) >= 2, 60):
+            return False
+        with fake_c1.state.lock:
+            fake_c1.state.hang_s.update(Heartbeat=20.0, FinishTask=20.0)
+            hung = fake_c1.state.methods().count("Heartbeat") + 1
+        return fake_c1.state.wait_for(lambda s: [n for n, _ in s.calls].count("Heartbeat") >= hung, 60)
+
+    service = loop.Service(client, {}, str(tmp_path), stop, start_sync=lambda o: sync)
+    try:
+        took = _run_until_stopped(lambda: service.handle(task, None), stop, heartbeat_hung)
+    finally:
+        client.close()
+    assert sync.stopped
+    assert "FinishTask" in fake_c1.state.methods()  # asked, though the tenant did not answer
+    assert took < 12, f"the task took {took:.0f} s to end"  # each hung call answers after 20 s
+
+
+@pytest.mark.parametrize("value", ["tenant.conductor.one", "localhost:8443", "[::1]:443", "10.0.0.1:1"])
+def test_a_host_with_an_optional_port_is_a_c1_api_host(value):
+    from orchestration.service.settings import check_api_host
+
+    assert check_api_host(value) == value
+
+
+def test_a_token_url_that_is_not_found_names_the_host_not_the_credentials(fake_c1):
+    """A 404 means no token endpoint at that host (BATON_C1_API_HOST pointing at another server):
+    it read 'refused the client credentials; rotate them', which sends an operator the wrong way."""
+    client, _ = client_for(fake_c1)
+    fake_c1.state.token_status = 404
+    try:
+        with pytest.raises(CallError) as failure:
+            client.get_task()
+    finally:
+        client.close()
+    assert failure.value.code == grpc.StatusCode.UNAUTHENTICATED  # fatal at start-up, as in baton-sdk
+    assert failure.value.message == (
+        f"https://{fake_c1.api_host}/auth/v1/token answered HTTP 404: no ConductorOne token endpoint "
+        "there; check BATON_C1_API_HOST (or the host in BATON_CLIENT_ID)"
+    )
+
+
+def test_a_task_whose_directory_cannot_be_made_fails_the_task_not_the_service(fake_c1, tmp_path):
+    """The temp dir went away (or filled up) after start-up: mkdtemp's OSError ended the service with
+    a traceback and the task was never finished."""
+    import threading
+
+    from orchestration.service.loop import Service
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    gone = tmp_path / "gone"
+    client, _ = client_for(fake_c1)
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+    try:
+        Service(client, {}, str(gone), threading.Event(), start_sync=lambda o: _EndlessSync()).handle(
+            task, None
+        )
+    finally:
+        client.close()
+    finished = fake_c1.finished_task(task.id)
+    assert finished is not None, "the task was never finished"
+    assert finished.status.code == grpc.StatusCode.UNKNOWN.value[0]
+    assert finished.status.message.startswith(f"cannot make the task's directory in {gone}: ")
+    assert not finished.error.non_retryable

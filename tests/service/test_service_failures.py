@@ -5,6 +5,7 @@ fake C1 and the simulator, and scans everything it wrote for the client secret."
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import time
 from pathlib import Path
 
@@ -29,14 +30,14 @@ def finished(fake, task):
 PEOPLE_HOLD_S = 20.0
 
 
-def _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service):
+def _service_mid_sync(fake_c1, make_simulator, pki, tmp_path, start_service, **env: str):
     """A service given one sync task, once its Dagster run is extracting and held there (its
     `/people` request held back `PEOPLE_HOLD_S`): (simulator, task id, service), heartbeats every 0.5 s."""
     held = FaultRule("slow", path_contains="/people", times=None, delay_s=PEOPLE_HOLD_S)
     sim = make_simulator(faults=Faults(latency_s=0.3, rules=[held]))
     fake_c1.state.next_heartbeat_s = 0.5
     task = fake_c1.add_task()
-    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki))
+    service = start_service(service_env(fake_c1, sim, tmp_path / "home", pki, **env))
     deadline = time.monotonic() + TIMEOUT_S
     # the Dagster run is extracting: `/people` is asked by its raw step (the member calls, and their
     # `/groups` listing, start before the run: pipelines/xmatters/early_members.py)
@@ -204,3 +205,58 @@ def test_a_sync_file_is_refused_in_service_mode(fake_c1, simulator, pki, tmp_pat
     assert service.output().strip().startswith(refused)
     assert fake_c1.state.token_requests == [] and fake_c1.state.calls == []
     assert not (tmp_path / "mine.c1z").exists() and not (tmp_path / "env.c1z").exists()
+
+
+def test_a_malformed_c1_api_host_is_one_line_at_start_up(fake_c1, simulator, pki, tmp_path, start_service):
+    """BATON_C1_API_HOST is host[:port]. A URL pasted instead was retried forever as a DNS error for
+    `https://https://...`; a trailing slash was reported as C1 refusing the client credentials."""
+    home = tmp_path / "home"
+    malformed = (f"https://{fake_c1.api_host}", f"{fake_c1.api_host}/", "localhost:https", "localhost:70000")
+    for value in malformed:
+        service = start_service(service_env(fake_c1, simulator, home, pki, BATON_C1_API_HOST=value))
+        try:
+            code = service.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 2, f"{value!r}: {service.output()}"
+        assert service.output().strip().splitlines() == [
+            f"baton-xmatters: error: BATON_C1_API_HOST {value!r} is not host[:port] "
+            "(e.g. tenant.conductor.one or localhost:8443)"
+        ]
+    assert fake_c1.state.token_requests == [] and fake_c1.state.calls == []
+
+
+def test_a_temp_dir_where_nothing_can_be_made_is_one_line_at_start_up(
+    fake_c1, simulator, pki, tmp_path, start_service
+):
+    """/proc stands for a read-only filesystem (a hardened pod's root, where the default temp dir
+    is): the service started, then died with a traceback on its first task, leaving it unfinished."""
+    fake_c1.add_task()
+    env = service_env(fake_c1, simulator, tmp_path / "home", pki, BATON_C1Z_TEMP_DIR="/proc")
+    service = start_service(env)
+    assert service.process.wait(timeout=60) == 2, service.output()
+    assert service.output().strip().splitlines() == [
+        "baton-xmatters: error: cannot write each task's .c1z under /proc "
+        "(--c1z-temp-dir/BATON_C1Z_TEMP_DIR, default the system temp dir): No such file or directory"
+    ]
+    assert fake_c1.state.calls == []
+
+
+def test_a_killed_service_leaves_no_sync_running(fake_c1, make_simulator, pki, tmp_path, start_service):
+    """SIGKILL (or an OOM kill) of the service mid-sync: the sync process, in a session of its own,
+    went on alone, held the warehouse lock (the next service's task failed 'another sync is
+    running') and published a sync no one uploaded. It now stops, its run marked canceled."""
+    tasks = tmp_path / "tasks"  # the killed service cannot remove its task's directory: keep it here
+    tasks.mkdir()
+    sim, task, service = _service_mid_sync(
+        fake_c1, make_simulator, pki, tmp_path, start_service, BATON_C1Z_TEMP_DIR=str(tasks)
+    )
+    children = psutil.Process(service.process.pid).children(recursive=True)
+    assert children
+    service.process.kill()
+    service.process.wait()
+    gone, alive = psutil.wait_procs(children, timeout=PEOPLE_HOLD_S * 0.6)  # /people answers after 20 s
+    assert alive == [], f"still running after the service was killed: {[p.pid for p in alive]}"
+    runs = dagster_runs(tmp_path / "home" / "dagster")
+    assert [r.status.value for r in runs] == ["CANCELED"]
+    assert [list(d.iterdir()) for d in tasks.iterdir()] == [[]]  # the interrupted sync left no file
