@@ -141,6 +141,9 @@ class XmattersClient:
         self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
         self._rate_limit_logged = False  # the first 429 retry is a warning; the rest are counted only
+        self._no_total_warning = (
+            threading.Lock()
+        )  # taken for good by the one warning of a page without `total`
         self._ahead: ThreadPoolExecutor | None = None  # guessed pages of the people/groups listings
         # requests in flight: from CONCURRENCY_START up to --concurrency, halved on 429/5xx
         self.in_flight = AdaptiveLimit(
@@ -212,6 +215,20 @@ class XmattersClient:
             on_duplicates=self.report.count_duplicates,
             max_pages=self.config.max_pages,
             fetch_ahead=fetch_ahead if ahead else None,
+            on_no_total=self._page_without_total,
+        )
+
+    def _page_without_total(self, url: str) -> None:
+        """One warning per client (a sync has a few: the people and groups listings, the member
+        calls): a tenant or proxy that leaves `total` out does so on every listing, and a line per
+        group would bury the rest."""
+        if not self._no_total_warning.acquire(blocking=False):  # once, whichever thread is first
+            return
+        logger.warning(
+            "the page %s has no 'total' (xMatters documents one on every list page): paging follows "
+            "links.next as always, but a change while a listing is read (rows offset paging may skip) "
+            "cannot be detected on such listings; rows that moved would be read by the next sync",
+            scrub(url),
         )
 
     def people_pages(self) -> Iterator[list[Any]]:
