@@ -22,7 +22,7 @@ from orchestration.history import CHANGE_KINDS, AccessChanges, other_tenant
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
 from pipelines.argument_parser import non_empty
-from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id
+from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id, member_display_name
 from pipelines.terminal_text import printable, terminal_lines
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -35,6 +35,8 @@ LINE_ORDER = (
     "user_removed",
     "user_activated",
     "user_deactivated",
+    "user_renamed",
+    "group_renamed",
     "grant_added",
     "grant_removed",
 )
@@ -159,9 +161,11 @@ def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str
             new_source=new_source,
         )
         if sync.previous_sync_id is not None:
+            # a warehouse no sync of this version has written yet has no renames (and no column)
+            previous_name = "previous_display_name" if "previous_display_name" in change_columns else "NULL"
             cursor = con.execute(
-                """SELECT change, object_type, object_id, group_id, group_name, principal_type, principal_id,
-                          principal_name, display_name
+                f"""SELECT change, object_type, object_id, group_id, group_name, principal_type, principal_id,
+                          principal_name, display_name, {previous_name} AS previous_display_name
                    FROM c1.access_changes WHERE sync_id = ?
                    ORDER BY change, group_name, principal_name, display_name, object_id""",
                 [sync.sync_id],
@@ -186,6 +190,8 @@ def _line(row: dict[str, Any]) -> str:
         text = row["display_name"] or row["object_id"]
         if change in ("user_activated", "user_deactivated"):
             text += f": {change.removeprefix('user_')}"
+        elif change.endswith("_renamed"):
+            text = f"{row['previous_display_name']} -> {row['display_name']} ({row['object_id']}): renamed"
     return f"  {sign} {kind:<6} {text}"
 
 
@@ -209,7 +215,7 @@ def _time(moment: Any) -> str:
 def as_json(sync: SyncChanges) -> dict[str, Any]:
     """baton diff's buckets (resources, entitlements, grants: created/deleted/modified) for one sync."""
     resources: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": [], "modified": []}
-    entitlements: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": []}
+    entitlements: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": [], "modified": []}
     grants: dict[str, list[dict[str, Any]]] = {"created": [], "deleted": []}
     for row in sync.rows:
         change, kind = row["change"], row["object_type"]
@@ -237,11 +243,24 @@ def as_json(sync: SyncChanges) -> dict[str, Any]:
         resource = {"resource_type": kind, "id": row["object_id"], "display_name": row["display_name"]}
         if bucket == "modified":
             resource["change"] = change
+        if change.endswith("_renamed"):
+            resource["previous_display_name"] = row["previous_display_name"]
         resources[bucket].append(resource)
         if kind == "group":
-            entitlements[bucket].append(
-                {"id": entitlement_id(row["object_id"]), "group_id": row["object_id"], "slug": MEMBER_SLUG}
-            )
+            entitlement = {
+                "id": entitlement_id(row["object_id"]),
+                "group_id": row["object_id"],
+                "slug": MEMBER_SLUG,
+            }
+            if change == "group_renamed":  # the entitlement's name is the group's: "<name> Group Member"
+                entitlement |= {
+                    "change": change,
+                    "display_name": member_display_name(row["display_name"] or row["object_id"]),
+                    "previous_display_name": member_display_name(
+                        row["previous_display_name"] or row["object_id"]
+                    ),
+                }
+            entitlements[bucket].append(entitlement)
     return {
         "sync_id": sync.sync_id,
         "previous_sync_id": sync.previous_sync_id,

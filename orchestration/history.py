@@ -23,8 +23,10 @@ CHANGE_KINDS = (
     "user_removed",
     "user_activated",
     "user_deactivated",
+    "user_renamed",
     "group_added",
     "group_removed",
+    "group_renamed",
 )
 SNAPSHOT_COLUMNS = {
     "users": "user_id, display_name, status",
@@ -32,12 +34,14 @@ SNAPSHOT_COLUMNS = {
     "grants": "grant_id, group_id, principal_type, principal_id",
 }
 HISTORY_TABLES = ("history_users", "history_groups", "history_grants", "access_changes")
-# The columns an earlier version's access_changes lacks; its rows are recomputed (`_backfill`).
+# The columns an earlier version's access_changes lacks; rows without times and names are recomputed
+# (`_backfill`); renames are found from the first sync published with `previous_display_name` on.
 ADDED_CHANGE_COLUMNS = {
     "changed_at": "TIMESTAMP",
     "group_name": "VARCHAR",
     "principal_type": "VARCHAR",
     "principal_name": "VARCHAR",
+    "previous_display_name": "VARCHAR",  # a rename's old name
 }
 VIEWS = {
     # one row per grant to a user: who is in which group, by name
@@ -47,7 +51,7 @@ VIEWS = {
         JOIN c1.users AS u ON gr.principal_type = 'user' AND u.user_id = gr.principal_id""",
     # every retained change, newest sync first
     "recent_changes": """SELECT changed_at, change, group_name, principal_name, principal_type,
-        display_name, sync_id, group_id, principal_id
+        display_name, sync_id, group_id, principal_id, previous_display_name
         FROM c1.access_changes
         ORDER BY changed_at DESC, change, group_name, principal_name, display_name""",
 }
@@ -86,8 +90,10 @@ class AccessChanges:
             (c["user_removed"], f"-{c['user_removed']} users"),
             (c["user_activated"], f"{c['user_activated']} users activated"),
             (c["user_deactivated"], f"{c['user_deactivated']} users deactivated"),
+            (c["user_renamed"], f"{c['user_renamed']} users renamed"),
             (c["group_added"], f"+{c['group_added']} groups"),
             (c["group_removed"], f"-{c['group_removed']} groups"),
+            (c["group_renamed"], f"{c['group_renamed']} groups renamed"),
         ]
         return ", ".join(text for count, text in parts if count) or "no access changes"
 
@@ -151,7 +157,8 @@ def ensure_changes_table(con: duckdb.DuckDBPyConnection) -> None:
         """CREATE TABLE IF NOT EXISTS c1.access_changes (
             sync_id VARCHAR, previous_sync_id VARCHAR, changed_at TIMESTAMP, change VARCHAR,
             object_type VARCHAR, object_id VARCHAR, group_id VARCHAR, group_name VARCHAR,
-            principal_type VARCHAR, principal_id VARCHAR, principal_name VARCHAR, display_name VARCHAR)"""
+            principal_type VARCHAR, principal_id VARCHAR, principal_name VARCHAR, display_name VARCHAR,
+            previous_display_name VARCHAR)"""
     )
     for column, sql_type in ADDED_CHANGE_COLUMNS.items():
         con.execute(f"ALTER TABLE c1.access_changes ADD COLUMN IF NOT EXISTS {column} {sql_type}")

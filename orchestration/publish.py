@@ -38,15 +38,20 @@ _SYNC_RUNS_DDL = f"""CREATE TABLE IF NOT EXISTS {PUBLISHED}.sync_runs (
     sync_file VARCHAR, sync_file_bytes BIGINT, source_url VARCHAR, source_account VARCHAR)"""
 _SYNC_RUNS_COLUMNS = (
     "sync_id, started_at, published_at, users, groups, entitlements, grants, sync_file, sync_file_bytes, "
-    "source_url, source_account"
+    "source_url, source_account, expand_nested_groups"
 )
+# The settings a published sync was made with that change what its tables hold, so a later sync's
+# checks can tell a setting's effect from a change in xMatters (the drop check: grants to nested
+# groups go when --expand-nested-groups is turned off). NULL in rows of earlier versions: unknown.
+SETTING_COLUMNS = {"expand_nested_groups": "BOOLEAN"}
 
 
 def migrate_sync_runs(con: duckdb.DuckDBPyConnection) -> None:
-    """Creates `sync_runs`, or adds the source columns to one from an earlier version (their old
-    rows keep NULL: source unknown, so the first sync after the upgrade is never refused)."""
+    """Creates `sync_runs`, or adds the source and setting columns to one from an earlier version
+    (their old rows keep NULL: source unknown, so the first sync after the upgrade is never refused;
+    setting unknown, so no check reads it as changed)."""
     con.execute(_SYNC_RUNS_DDL)
-    for column, sql_type in SOURCE_COLUMNS.items():
+    for column, sql_type in (SOURCE_COLUMNS | SETTING_COLUMNS).items():
         con.execute(f"ALTER TABLE {PUBLISHED}.sync_runs ADD COLUMN IF NOT EXISTS {column} {sql_type}")
 
 
@@ -90,14 +95,16 @@ class StagedPublish:
         path: str,
         size: int,
         source: SyncSource | None = None,
+        *,
+        expand_nested_groups: bool | None = None,
     ) -> None:
-        """Waits for the copy, records the run and its source in `sync_runs` and commits: the tables
-        go live together."""
+        """Waits for the copy, records the run, its source and settings in `sync_runs` and commits:
+        the tables go live together."""
         self._thread.join()
         if self._error is not None:
             raise self._error
         self._cursor.execute(
-            f"INSERT INTO {PUBLISHED}.sync_runs ({_SYNC_RUNS_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            f"INSERT INTO {PUBLISHED}.sync_runs ({_SYNC_RUNS_COLUMNS}) VALUES ({', '.join('?' * 12)})",
             [
                 self._sync_id,
                 started.replace(tzinfo=None),
@@ -110,6 +117,7 @@ class StagedPublish:
                 size,
                 source.url if source else None,
                 source.account if source else None,
+                expand_nested_groups,
             ],
         )
         self._cursor.execute("COMMIT")
@@ -130,6 +138,22 @@ class StagedPublish:
             history.record_snapshot(self._cursor, self._sync_id)
         except BaseException as exc:  # re-raised by commit(), on the asset's thread
             self._error = exc
+
+
+def last_published_setting(con: duckdb.DuckDBPyConnection, column: str) -> bool | None:
+    """A setting (`SETTING_COLUMNS`) of the newest published sync; None before the first one or
+    when that sync recorded none (an earlier version)."""
+    recorded = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = "
+        "'sync_runs' AND column_name = ?",
+        [PUBLISHED, column],
+    ).fetchall()[0][0]
+    if column not in SETTING_COLUMNS or not recorded:
+        return None
+    rows = con.execute(
+        f"SELECT {column} FROM {PUBLISHED}.sync_runs ORDER BY published_at DESC LIMIT 1"
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def checkpoint_before_copy(cursor: duckdb.DuckDBPyConnection) -> None:

@@ -114,7 +114,14 @@ def c1_sync(
             commit_and_rename.enter_context(interrupts.publishing())
             try:
                 log.info("publish: replacing the c1 tables")
-                publish.commit(started, result.counts, str(target), result.bytes, xmatters.source())
+                publish.commit(
+                    started,
+                    result.counts,
+                    str(target),
+                    result.bytes,
+                    xmatters.source(),
+                    expand_nested_groups=sync_settings.expand_nested_groups,
+                )
             except BaseException:
                 pending.unlink(missing_ok=True)
                 raise

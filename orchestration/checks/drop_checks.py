@@ -10,6 +10,10 @@ Users are counted as `/people` listed them (`visible`): a person the account no 
 is still some group's member stays a user ("not visible to the connector account"), so `/people`
 going empty while the member lists stay left the count of all users as it was and published every
 user as unknown.
+
+Turning `--expand-nested-groups` off drops every grant to a nested group, legitimately: the grants
+check then says the setting changed since the last published sync (`c1.sync_runs` records it) and
+how to accept the drop, so it does not read like a permission change on the API account.
 """
 
 import math
@@ -19,7 +23,7 @@ import duckdb
 
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.checks.table_check import CheckResources, TableCheck
-from orchestration.publish import PUBLISHED
+from orchestration.publish import PUBLISHED, last_published_setting
 from orchestration.sync_source import is_new_source, last_source
 from orchestration.table_schema import table_exists
 
@@ -80,17 +84,35 @@ def drop_summary(
     *,
     new_source: bool = False,
     counted: str = "",
+    expansion_was: bool | None = None,
+    expansion_is: bool | None = None,
 ) -> str:
     """What the check saw, with the flag that changes the limit (the CLI prints it on failure);
-    `counted` says which rows of `table` were counted (" listed by /people")."""
+    `counted` says which rows of `table` were counted (" listed by /people"). `expansion_was` and
+    `expansion_is` are --expand-nested-groups at the last published sync (None: not recorded) and
+    now: a drop after a change says so."""
     if previous is None:
         return "first published sync of a new source" if new_source else "first published sync"
     if drop == 0:
         return f"{table}{counted} {previous} -> {current}: none dropped; limit {percent(limit)} (--max-drop)"
     return (
         f"{table}{counted} {previous} -> {current}: {percent(drop, limit)} of {table} dropped; "
-        f"limit {percent(limit, drop)} (--max-drop)"
+        f"limit {percent(limit, drop)} (--max-drop){expansion_change(expansion_was, expansion_is)}"
     )
+
+
+def expansion_change(was: bool | None, now: bool | None) -> str:
+    """ "; the last published sync was made with --expand-nested-groups and this one without ...",
+    or "" when the setting is the same or the last sync's is unknown."""
+    if was is None or now is None or was == now:
+        return ""
+    if was:
+        return (
+            "; the last published sync was made with --expand-nested-groups and this one without "
+            "(grants to nested groups are not made now): if that is meant, accept the drop once with "
+            "--max-drop 1"
+        )
+    return "; the last published sync was made without --expand-nested-groups and this one with"
 
 
 def drop_result(table: str, con: duckdb.DuckDBPyConnection, resources: CheckResources) -> dg.AssetCheckResult:
@@ -100,12 +122,24 @@ def drop_result(table: str, con: duckdb.DuckDBPyConnection, resources: CheckReso
     previous = None if new_source else published_count(con, table)
     current = counted_rows(con, STAGING, table)
     passed, drop = evaluate_drop(previous, current, max_drop_ratio)
+    # only grants depend on the setting; a new source's last sync is another tenant's
+    expansion_was = (
+        last_published_setting(con, "expand_nested_groups") if table == "grants" and not new_source else None
+    )
     return dg.AssetCheckResult(
         check_name=f"{table}_sudden_drop",
         asset_key=staging_key(table),
         passed=passed,
         description=drop_summary(
-            table, previous, current, drop, max_drop_ratio, new_source=new_source, counted=COUNTED[table][1]
+            table,
+            previous,
+            current,
+            drop,
+            max_drop_ratio,
+            new_source=new_source,
+            counted=COUNTED[table][1],
+            expansion_was=expansion_was,
+            expansion_is=resources.sync_settings.expand_nested_groups,
         ),
         metadata={
             "previous": dg.MetadataValue.int(previous or 0),

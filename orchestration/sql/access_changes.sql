@@ -1,5 +1,6 @@
 -- What changed between two published syncs ($previous_sync_id -> $sync_id), one row per change:
--- grants added/removed, users added/removed/activated/deactivated, groups added/removed.
+-- grants added/removed, users added/removed/activated/deactivated/renamed, groups added/removed/
+-- renamed (a rename: the same id, another display name; `previous_display_name` holds the old one).
 -- Display names come from the snapshots: an added grant's from the new sync, a removed one's from
 -- the previous sync (the user or group may be gone now). changed_at is the new sync's publish time.
 -- Grants added and removed come from one full outer join on grant_id, not two anti joins: one hash
@@ -19,26 +20,35 @@ changes AS (
            CASE WHEN n.grant_id IS NULL THEN o.group_id ELSE n.group_id END AS group_id,
            CASE WHEN n.grant_id IS NULL THEN o.principal_type ELSE n.principal_type END AS principal_type,
            CASE WHEN n.grant_id IS NULL THEN o.principal_id ELSE n.principal_id END AS principal_id,
-           CAST(NULL AS VARCHAR) AS display_name, n.grant_id IS NOT NULL AS in_new
+           CAST(NULL AS VARCHAR) AS display_name, n.grant_id IS NOT NULL AS in_new,
+           CAST(NULL AS VARCHAR) AS previous_display_name
     FROM new_grants n FULL OUTER JOIN old_grants o ON n.grant_id = o.grant_id
     WHERE n.grant_id IS NULL OR o.grant_id IS NULL
     UNION ALL
-    SELECT 'user_added', 'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true
+    SELECT 'user_added', 'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true, NULL
     FROM new_users n ANTI JOIN old_users o USING (user_id)
     UNION ALL
-    SELECT 'user_removed', 'user', o.user_id, NULL, 'user', o.user_id, o.display_name, false
+    SELECT 'user_removed', 'user', o.user_id, NULL, 'user', o.user_id, o.display_name, false, NULL
     FROM old_users o ANTI JOIN new_users n USING (user_id)
     UNION ALL
     SELECT CASE WHEN n.status = 'ENABLED' THEN 'user_activated' ELSE 'user_deactivated' END,
-           'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true
+           'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true, NULL
     FROM new_users n JOIN old_users o USING (user_id)
     WHERE (n.status = 'ENABLED') <> (o.status = 'ENABLED')
     UNION ALL
-    SELECT 'group_added', 'group', n.group_id, n.group_id, NULL, NULL, n.display_name, true
+    SELECT 'user_renamed', 'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true, o.display_name
+    FROM new_users n JOIN old_users o USING (user_id)
+    WHERE n.display_name IS DISTINCT FROM o.display_name
+    UNION ALL
+    SELECT 'group_added', 'group', n.group_id, n.group_id, NULL, NULL, n.display_name, true, NULL
     FROM new_groups n ANTI JOIN old_groups o USING (group_id)
     UNION ALL
-    SELECT 'group_removed', 'group', o.group_id, o.group_id, NULL, NULL, o.display_name, false
+    SELECT 'group_removed', 'group', o.group_id, o.group_id, NULL, NULL, o.display_name, false, NULL
     FROM old_groups o ANTI JOIN new_groups n USING (group_id)
+    UNION ALL
+    SELECT 'group_renamed', 'group', n.group_id, n.group_id, NULL, NULL, n.display_name, true, o.display_name
+    FROM new_groups n JOIN old_groups o USING (group_id)
+    WHERE n.display_name IS DISTINCT FROM o.display_name
 )
 SELECT
     $sync_id AS sync_id,
@@ -51,7 +61,8 @@ SELECT
     CASE WHEN c.in_new THEN coalesce(un.display_name, pgn.display_name, uo.display_name, pgo.display_name)
          ELSE coalesce(uo.display_name, pgo.display_name, un.display_name, pgn.display_name) END
         AS principal_name,
-    c.display_name
+    c.display_name,
+    c.previous_display_name
 FROM changes c
 LEFT JOIN new_groups gn ON gn.group_id = c.group_id
 LEFT JOIN old_groups go ON go.group_id = c.group_id

@@ -2,6 +2,8 @@
 -- `is_grant` says whether the C1 sync turns the row into a grant (PERSON members always; nested
 -- groups only with --expand-nested-groups, as expandable grants, and only those `/groups` listed:
 -- a nested group outside the account's scope has no resource to grant to).
+-- `member_name` follows users.display_name's rule: blank (whitespace-only) text counts as missing
+-- (`c1_text`, orchestration/c1_limits_sql.py), down to the member's id.
 -- One row per (group, member): the listing already drops repeated members, so duplicates are rare.
 -- Only keys found twice go through row_number (any of their rows is as good); the others pass by
 -- an anti join. A window over every row cost 0.25 s of 0.33 s at M and 2.5 s at 1M memberships,
@@ -23,9 +25,10 @@ SELECT
     m.member__id AS member_id,
     m.member__recipient_type AS member_type,
     coalesce(
-        nullif(concat_ws(' ', nullif(m.member__first_name, ''), nullif(m.member__last_name, '')), ''),
-        m.member__target_name,
-        m.member__name
+        nullif(concat_ws(' ', c1_text(m.member__first_name), c1_text(m.member__last_name)), ''),
+        c1_text(m.member__target_name),
+        c1_text(m.member__name),
+        m.member__id
     ) AS member_name,
     m.member__target_name AS member_target_name,
     m.member__device_type AS device_type,

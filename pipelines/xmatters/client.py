@@ -77,6 +77,7 @@ from pipelines.xmatters.errors import (
     malformed_kind,
     tls_failure_kind,
 )
+from pipelines.xmatters.http_exchange import MAX_LINE, BadChunk, framing_error
 from pipelines.xmatters.lone_surrogates import may_hold_lone_surrogates, replace_lone_surrogates
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
@@ -140,6 +141,9 @@ class XmattersClient:
         self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
         self._rate_limit_logged = False  # the first 429 retry is a warning; the rest are counted only
+        self._no_total_warning = (
+            threading.Lock()
+        )  # taken for good by the one warning of a page without `total`
         self._ahead: ThreadPoolExecutor | None = None  # guessed pages of the people/groups listings
         # requests in flight: from CONCURRENCY_START up to --concurrency, halved on 429/5xx
         self.in_flight = AdaptiveLimit(
@@ -211,6 +215,20 @@ class XmattersClient:
             on_duplicates=self.report.count_duplicates,
             max_pages=self.config.max_pages,
             fetch_ahead=fetch_ahead if ahead else None,
+            on_no_total=self._page_without_total,
+        )
+
+    def _page_without_total(self, url: str) -> None:
+        """One warning per client (a sync has a few: the people and groups listings, the member
+        calls): a tenant or proxy that leaves `total` out does so on every listing, and a line per
+        group would bury the rest."""
+        if not self._no_total_warning.acquire(blocking=False):  # once, whichever thread is first
+            return
+        logger.warning(
+            "the page %s has no 'total' (xMatters documents one on every list page): paging follows "
+            "links.next as always, but a change while a listing is read (rows offset paging may skip) "
+            "cannot be detected on such listings; rows that moved would be read by the next sync",
+            scrub(url),
         )
 
     def people_pages(self) -> Iterator[list[Any]]:
@@ -505,6 +523,7 @@ def _body_reader(response: urllib3.BaseHTTPResponse) -> Callable[[int], bytes]:
     size that is not one as for a connection that ended, and `_body_failure_kind` tells them apart."""
     if not response.chunked:
         return lambda amount: response.read(amount, decode_content=False)
+    _check_chunk_ends(response)
     chunks: Iterator[bytes] | None = None
 
     def read1(amount: int) -> bytes:
@@ -514,6 +533,37 @@ def _body_reader(response: urllib3.BaseHTTPResponse) -> Callable[[int], bytes]:
         return next(chunks, b"")
 
     return read1
+
+
+def _check_chunk_ends(response: urllib3.BaseHTTPResponse) -> None:
+    """Makes this response's chunk reader check each chunk's end, as `http_exchange` does.
+
+    urllib3's `_handle_chunk` reads a chunk and tosses the next two bytes unread: a chunk longer
+    than its size line said (`5\r\nhelloXY2\r\n...`) lost "XY", the rest parsed as the next chunk,
+    and a corrupt body read as valid. Here the chunk's end is read as a line: CRLF (or a bare LF,
+    as http.client accepts), else `BadChunk` ("bad chunked encoding", not retried like a dropped
+    connection); a line the connection's end cut short is the body cut off (`IncompleteRead`).
+    Only this response's method is replaced: urllib3's read loop, its errors and the connection's
+    return to the pool stay urllib3's.
+    """
+    raw: Any = getattr(response, "_fp", None)  # the http.client.HTTPResponse under it
+    if raw is None or not hasattr(raw, "_safe_read") or not hasattr(response, "_handle_chunk"):
+        return
+
+    def handle_chunk(amount: int | None) -> bytes:
+        left: int = response.chunk_left  # type: ignore[attr-defined]
+        if amount is not None and amount < left:
+            data: bytes = raw._safe_read(amount)
+            response.chunk_left = left - amount  # type: ignore[attr-defined]
+            return data
+        data = raw._safe_read(left)
+        end = raw.fp.readline(MAX_LINE + 1)
+        if end not in (b"\r\n", b"\n"):
+            raise BadChunk() if len(end) > MAX_LINE else framing_error(end)
+        response.chunk_left = None  # type: ignore[attr-defined]
+        return data
+
+    response._handle_chunk = handle_chunk  # type: ignore[attr-defined]
 
 
 def _body_failure_kind(exc: BaseException) -> TransportFailureKind:

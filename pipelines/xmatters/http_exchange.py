@@ -235,14 +235,14 @@ class Response:
     def _chunk(self, amount: int) -> bytes:
         if self._chunk_left is None or self._chunk_left == 0:
             if self._chunk_left == 0 and (end := self._line("chunk size")) not in (b"\r\n", b"\n"):
-                raise _framing_error(end)  # the chunk's own end
+                raise framing_error(end)  # the chunk's own end
             size_line = self._line("chunk size")
             try:
                 self._chunk_left = int(size_line.split(b";", 1)[0], 16)
             except ValueError:
-                raise _framing_error(size_line) from None
+                raise framing_error(size_line) from None
             if self._chunk_left < 0:
-                raise _framing_error(size_line)
+                raise framing_error(size_line)
             if self._chunk_left == 0:
                 while (line := self._line("trailer line")) not in (b"\r\n", b"\n"):  # trailers, then the end
                     if not line:  # the connection ended instead: the body is whole, the connection done
@@ -257,7 +257,7 @@ class Response:
         return data
 
 
-def _framing_error(line: bytes) -> http.client.HTTPException:
+def framing_error(line: bytes) -> http.client.HTTPException:
     """A whole line that is not what the chunked framing needs is `BadChunk`; a line the
     connection's end cut short is the body cut off (`IncompleteRead`)."""
     if line.endswith(b"\n"):

@@ -8,7 +8,11 @@ data) is dropped. Offset paging can also skip rows: a row deleted ahead of the o
 page reads moves a later row onto a page already read. That leaves a trace, the `total` of a later
 page differing from the first page's, so such a listing is read again from its first page (only
 rows not yet seen are yielded), until one pass sees a steady `total`, at most `MAX_PASSES` times;
-the last pass's change is logged as a warning (a listing without `total`s cannot tell). An empty
+the last pass's change is logged as a warning. A page without `total` (xMatters documents it on
+every page of every list endpoint; one third-party client claims it can be missing after page one)
+turns that check off for its listing: paging goes on by `links.next` (the rows are all there unless
+the data changed while being read), and `on_no_total` is told once per listing so the user hears
+that a change could not have been seen (the client warns once, not per listing). An empty
 page that still links onward is anomalous (the server says there is more at this offset but sent
 none of it): following the link would skip this page's rows and stopping would lose the rest, so
 the page is read once more and, if still empty, paging fails.
@@ -61,8 +65,12 @@ def iter_pages(
     on_duplicates: Callable[[int], None] | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
     fetch_ahead: FetchAhead | None = None,
+    on_no_total: Callable[[str], None] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the new (not yet seen) items of each page, starting at `first_url`.
+
+    `on_no_total(url)` is called once, with the first page without a `total`: the listing's change
+    while it is read (offset paging skipping rows) cannot be detected.
 
     `fetch(url)` returns the decoded JSON body of one page (its `data` items may be typed objects
     that `key` understands). Raises `ProtocolError` for a page that
@@ -71,7 +79,7 @@ def iter_pages(
     """
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]] = {}
     try:
-        yield from _pages(fetch, first_url, key, on_duplicates, max_pages, fetch_ahead, ahead)
+        yield from _pages(fetch, first_url, key, on_duplicates, max_pages, fetch_ahead, ahead, on_no_total)
     finally:
         _cancel(ahead)  # guesses the chain never reached (or an abandoned listing)
 
@@ -84,14 +92,16 @@ def _pages(
     max_pages: int,
     fetch_ahead: FetchAhead | None,
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
+    on_no_total: Callable[[str], None] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     origin = url_origin(first_url)
     seen: set[Hashable] = set()
     for number in range(1, MAX_PASSES + 1):
         # later passes re-read every row: only the first pass counts repeats as duplicates
         duplicates = on_duplicates if number == 1 else None
+        no_total = on_no_total if number == 1 else None  # a re-read follows a page with one
         change = yield from _one_pass(
-            fetch, first_url, origin, key, seen, duplicates, max_pages, fetch_ahead, ahead
+            fetch, first_url, origin, key, seen, duplicates, max_pages, fetch_ahead, ahead, no_total
         )
         if change is None:
             return
@@ -132,6 +142,7 @@ def _one_pass(
     max_pages: int,
     fetch_ahead: FetchAhead | None,
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
+    on_no_total: Callable[[str], None] | None = None,
 ) -> Generator[list[dict[str, Any]], None, tuple[int, int] | None]:
     """One read of the listing from its first page, yielding rows not in `seen`; returns the first
     page's `total` and a later page's different one, or None when no page's `total` differed."""
@@ -162,14 +173,16 @@ def _one_pass(
                     f"the page {url} is empty but links to a next page (read twice); "
                     "following it could skip rows"
                 )
+        page_total = _total(body)
+        if page_total is None and on_no_total is not None:
+            on_no_total(url)
+            on_no_total = None  # once per listing
         if len(fetched) == 1:
-            total = _total(body)
+            total = page_total
             if total is not None:
                 page_bound = min(max_pages, pages_for_total(total, len(items)))
-        elif change is None and total is not None:
-            page_total = _total(body)
-            if page_total is not None and page_total != total:
-                change = (total, page_total)
+        elif change is None and total is not None and page_total is not None and page_total != total:
+            change = (total, page_total)
         fresh: list[dict[str, Any]] = []
         for item in items:
             item_key = key(item)

@@ -40,8 +40,12 @@ def test_c1_shorten_equals_python_shorten(con):
 def test_c1_text_equals_python_text(con):
     spaces = [chr(c) for low, high in WHITESPACE_RANGES for c in range(low, high + 1)]
     values = ["", "a", " a ", "\u200b", "\x1c", *spaces, "".join(spaces), "".join(spaces) + "x"]
+    # c1_text answers at once for a first character in "!"..U+0084, else asks the regex: both sides
+    values += ["!", "~", "\x7f", "\x84", "\x84 ", "\x85", "\x85x", "é", "\u3000x", "x\u3000", "日本", "🚀 "]
+    values += [chr(c) + tail for c in range(0x20, 0x90) for tail in ("", " ", "\u3000")]
     for value in values:
         assert con.execute("SELECT c1_text(?)", [value]).fetchone()[0] == text(value), repr(value)
+    assert con.execute("SELECT c1_text(NULL)").fetchone()[0] is None
 
 
 def test_violations_are_found_after_shortening_and_in_ids(con):

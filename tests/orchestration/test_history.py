@@ -28,6 +28,7 @@ def test_second_sync_reports_exactly_what_changed(simulator, org, org_spec, data
     first_out = capsys.readouterr().out
     assert "changes        first published sync" in first_out
 
+    users_before, groups_before = _names(data_home)
     changed_org_spec = dataclasses.replace(org_spec, inactive_share=0.4)
     victim = next(g for g in org.groups if len(org.members[g["id"]]) > 3 and g["id"] != org.groups[0]["id"])
     simulator.serve(cached_org(changed_org_spec))  # the same tenant, changed
@@ -50,7 +51,16 @@ def test_second_sync_reports_exactly_what_changed(simulator, org, org_spec, data
         "group_added": len(new.groups - old.groups),
         "group_removed": len(old.groups - new.groups),
     }
+    # the changed org is generated anew: its people and two groups have other names (same ids)
+    users_after, groups_after = _names(data_home)
+    expected["user_renamed"] = sum(
+        users_before[u] != users_after[u] for u in users_before.keys() & users_after.keys()
+    )
+    expected["group_renamed"] = sum(
+        groups_before[g] != groups_after[g] for g in groups_before.keys() & groups_after.keys()
+    )
     assert expected["grant_removed"] > 0 and expected["user_deactivated"] > 0
+    assert expected["user_renamed"] > 0 and expected["group_renamed"] > 0
 
     rows = published(data_home, "SELECT change, count(*) FROM c1.access_changes GROUP BY 1")
     assert {k: v for k, v in rows} == {k: v for k, v in expected.items() if v}
@@ -241,17 +251,19 @@ def _warehouse_with_two_snapshots(
 def test_a_removed_grant_keeps_the_names_of_the_previous_snapshot():
     con = _warehouse_with_two_snapshots((("https://a/api/xm/1", "x"), ("https://a/api/xm/1", "x")))
     changes = history.compute_changes(con, retention=30)
-    assert changes is not None and changes.summary() == "+1 grants, -1 grants, +1 users, -1 users"
+    assert changes is not None
+    assert changes.summary() == "+1 grants, -1 grants, +1 users, -1 users, 1 groups renamed"
     rows = con.execute(
-        "SELECT changed_at, change, group_name, principal_name, display_name FROM c1.access_changes "
-        "ORDER BY change"
+        "SELECT changed_at, change, group_name, principal_name, display_name, previous_display_name "
+        "FROM c1.access_changes ORDER BY change"
     ).fetchall()
     at = datetime(2026, 1, 2, 3)
     assert rows == [
-        (at, "grant_added", "Ops Team", "Cy", None),
-        (at, "grant_removed", "Ops", "Bo", None),  # Bo is gone: the name is the previous sync's
-        (at, "user_added", None, "Cy", "Cy"),
-        (at, "user_removed", None, "Bo", "Bo"),
+        (at, "grant_added", "Ops Team", "Cy", None, None),
+        (at, "grant_removed", "Ops", "Bo", None, None),  # Bo is gone: the name is the previous sync's
+        (at, "group_renamed", "Ops Team", None, "Ops Team", "Ops"),
+        (at, "user_added", None, "Cy", "Cy", None),
+        (at, "user_removed", None, "Bo", "Bo", None),
     ]
 
 
@@ -261,3 +273,72 @@ def test_a_sync_of_a_new_source_is_a_new_baseline():
     assert changes is not None and changes.previous_sync_id is None and changes.new_source
     assert changes.summary() == "first sync of a new source (new baseline for change history)"
     assert con.execute("SELECT count(*) FROM c1.access_changes").fetchall() == [(0,)]
+
+
+def test_renamed_users_and_groups_are_changes_with_the_old_and_new_name(
+    simulator, org, data_home, tmp_path, capsys
+):
+    """A person's name edited in xMatters (same id) and a group renamed: `baton-xmatters diff` said
+    nothing ("no access changes"), though C1 shows the new names. Now each is a `user_renamed` /
+    `group_renamed` change with its id, old -> new."""
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(simulator, sync_file)) == 0
+    users, groups = _names(data_home)
+    person = next(p for p in org.people if p.get("firstName") and p.get("lastName"))
+    group = org.groups[1]
+    renamed = org.with_changes()
+    renamed.people = [dict(p, lastName="Renamed") if p is person else p for p in renamed.people]
+    renamed.groups = [dict(g, targetName="Renamed Group") if g is group else g for g in renamed.groups]
+    simulator.serve(renamed)
+    capsys.readouterr()
+    assert main(sync_args(simulator, sync_file)) == 0
+    assert "changes        1 users renamed, 1 groups renamed" in capsys.readouterr().out
+
+    pid, gid = person["id"], group["id"]
+    new_name = f"{person['firstName']} Renamed"
+    assert published(
+        data_home,
+        "SELECT change, object_id, display_name, previous_display_name FROM c1.access_changes "
+        "ORDER BY change",
+    ) == [
+        ("group_renamed", gid, "Renamed Group", groups[gid]),
+        ("user_renamed", pid, new_name, users[pid]),
+    ]
+    ((second_id, published_at),) = query(
+        data_home, "SELECT sync_id, published_at FROM c1.sync_runs ORDER BY published_at DESC LIMIT 1"
+    )
+    assert main(["diff"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(": 1 users renamed, 1 groups renamed")
+    assert lines[1:] == [
+        f"  ~ user   {users[pid]} -> {new_name} ({pid}): renamed",
+        f"  ~ group  {groups[gid]} -> Renamed Group ({gid}): renamed",
+    ]
+    assert main(["diff", "-o", "json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["resources"]["modified"] == [
+        {
+            "resource_type": "user",
+            "id": pid,
+            "display_name": new_name,
+            "change": "user_renamed",
+            "previous_display_name": users[pid],
+        },
+        {
+            "resource_type": "group",
+            "id": gid,
+            "display_name": "Renamed Group",
+            "change": "group_renamed",
+            "previous_display_name": groups[gid],
+        },
+    ]
+    assert entry["entitlements"]["modified"] == [
+        {
+            "id": f"group:{gid}:member",
+            "group_id": gid,
+            "slug": "member",
+            "change": "group_renamed",
+            "display_name": "Renamed Group Group Member",
+            "previous_display_name": f"{groups[gid]} Group Member",
+        }
+    ]

@@ -14,9 +14,10 @@ RAW_COLUMNS = (
 
 
 def staged_groups_and_raw_members() -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with the staged groups g1 (Ops) and g2 (Dev) and an empty raw
-    `group_members` table of RAW_COLUMNS."""
+    """An in-memory warehouse with the staged groups g1 (Ops) and g2 (Dev), an empty raw
+    `group_members` table of RAW_COLUMNS, and the transforms' macros (`c1_text`)."""
     con = duckdb.connect()
+    install_macros(con)
     con.execute("CREATE SCHEMA xmatters_raw; CREATE SCHEMA c1_staging")
     con.execute("CREATE TABLE c1_staging.groups (group_id VARCHAR, display_name VARCHAR)")
     con.execute("INSERT INTO c1_staging.groups VALUES ('g1', 'Ops'), ('g2', 'Dev')")
@@ -56,7 +57,6 @@ def test_a_nested_group_is_a_grant_only_when_expanded_and_listed_by_groups() -> 
     (not in `/groups`) has no resource to grant to, so it is no grant even with --expand-nested-groups
     (it read true while no grant existed)."""
     con = staged_groups_and_raw_members()
-    install_macros(con)
     rows = [
         ("g1", "g2", "GROUP", None, None, "Dev", None, None, None),
         ("g1", "g1", "GROUP", None, None, "Ops", None, None, None),  # a group in itself
@@ -73,3 +73,33 @@ def test_a_nested_group_is_a_grant_only_when_expanded_and_listed_by_groups() -> 
         con.execute(sql.load("grants"))
         grants = {row[0] for row in con.execute("SELECT principal_id FROM c1_staging.grants").fetchall()}
         assert grants == {member for member, granted in is_grant.items() if granted}
+
+
+def test_blank_member_names_fall_back_as_users_display_names_do() -> None:
+    """`member_name` follows `users.display_name`'s rule (`c1_text`): empty or whitespace-only text
+    counts as missing, down to the member's id. It only dropped empty strings: a first name of
+    spaces made " Lee", and a person whose names were all blank had a blank `member_name`."""
+    con = staged_groups_and_raw_members()
+    rows = [
+        ("g1", "p1", "PERSON", " ", "Lee", "lee", None, None, None),
+        ("g1", "p2", "PERSON", "\u3000", "\t", "\u2003 ", None, None, None),  # all blank: the id
+        ("g1", "p3", "PERSON", "Ann", "\u00a0", "ann", None, None, None),
+        ("g1", "p4", "PERSON", " Zoë ", None, "zoe", None, None, None),  # not blank: kept as sent
+        ("g1", "g2", "GROUP", None, None, "  ", "Dev", None, None),
+        ("g1", "d1", "DEVICE", None, None, "\n", "Work Email", "EMAIL", "p1"),
+        ("g2", "p5", "PERSON", "", "", "", None, None, None),
+    ]
+    con.executemany(
+        f"INSERT INTO xmatters_raw.group_members ({RAW_COLUMNS}) VALUES ({', '.join('?' * 9)})", rows
+    )
+    con.execute(sql.load("memberships"), {"expand_nested_groups": False})
+    names = dict(con.execute("SELECT member_id, member_name FROM c1_staging.memberships").fetchall())
+    assert names == {
+        "p1": "Lee",
+        "p2": "p2",
+        "p3": "Ann",
+        "p4": " Zoë ",
+        "g2": "Dev",
+        "d1": "Work Email",
+        "p5": "p5",
+    }
