@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+import re
 import socket
 import threading
 import time
@@ -271,6 +272,24 @@ def test_a_huge_retry_after_is_capped(xm_org, xm_sim, make_config):
     with XmattersClient(make_config(backoff_cap_s=0.1)) as client:
         assert people_ids(client) == [p["id"] for p in xm_org.people]
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("header", ["nan", "-5", "inf", "1e3", "0x10"])
+def test_an_unreadable_retry_after_falls_back_to_the_exponential_backoff(
+    xm_org, xm_sim, make_config, caplog, header
+):
+    """`Retry-After` is delay-seconds (digits) or an HTTP date (RFC 9110). Python's `float` also
+    reads `nan`, `-5`, `inf` and `1e3`: `nan` and `-5` became a wait of 0 s, so a 429 storm saying
+    them was retried at once, every attempt, instead of backing off."""
+    xm_sim.faults.add(
+        FaultRule("status", path_contains="/people", status=429, headers=(("Retry-After", header),))
+    )
+    with XmattersClient(make_config(backoff_cap_s=0.4)) as client:
+        assert people_ids(client) == [p["id"] for p in xm_org.people]
+    (line,) = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    # the first fallback wait is BACKOFF_BASE_S (0.5) with jitter, capped at 0.4: 0.2 to 0.4 s
+    assert re.search(r"retrying in 0\.[234] s \(attempt 2/4\)$", line), line
+    assert "Retry-After" not in line, line
 
 
 def test_more_than_100_headers_is_a_malformed_response_retried_once(xm_sim, make_config):
