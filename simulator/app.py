@@ -521,6 +521,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, body.replace(b'"', b"'", 3) + b",,")
         elif kind == "truncated_json":
             self._send(status, body[: len(body) // 2])
+        elif kind == "invalid_utf8":
+            self._send(status, body.replace(b'"targetName":"', b'"targetName":"\xff', 1))
         elif kind == "reset":
             sim._record(self.command, self.path, 0)
             self._write(self._head(status, JSON_CONTENT_TYPE, len(body), ()) + body[: len(body) // 2])

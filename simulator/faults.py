@@ -22,6 +22,8 @@ Transport and status faults (the request never gets its normal page):
 - "slow": sleep `delay_s` seconds, then answer normally (use a delay past the client's timeout).
 - "malformed_json": status 200, JSON content type, a body that is not valid JSON.
 - "truncated_json": status 200, a complete HTTP message whose body is the first half of the page.
+- "invalid_utf8": status 200, the page with a byte 0xFF at the start of its first `targetName`
+  (not UTF-8: what a proxy that re-encodes bodies to Latin-1 sends).
 - "html_200": status 200 with a `text/html` error page, as a proxy or maintenance page sends.
 
 Hostile servers (what a broken or malicious server, or one behind a broken proxy, can send):
@@ -86,6 +88,7 @@ TransportKind = Literal[
     "slow",
     "malformed_json",
     "truncated_json",
+    "invalid_utf8",
     "html_200",
     "gzip_bomb",
     "huge_body",

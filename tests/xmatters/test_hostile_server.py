@@ -216,6 +216,26 @@ def test_deep_json_in_members_and_error_bodies(xm_org, xm_sim, make_config):
         client.group_members(group_id)
 
 
+@pytest.mark.parametrize("listing", ["/people", "/members"])
+def test_a_page_that_is_not_utf8_is_malformed_json_naming_the_url(xm_org, xm_sim, make_config, listing):
+    """The typed page decoder (msgspec) raises UnicodeDecodeError, not its DecodeError, on bytes
+    that are not UTF-8: it escaped the client and dlt ended the sync with `In processing pipe
+    people: extraction of resource people in future <Future ...> caused an exception: 'utf-8'
+    codec can't decode byte 0xff ...`, naming no URL."""
+    xm_sim.faults.add(FaultRule("invalid_utf8", path_contains=listing, times=None))
+    with XmattersClient(make_config(max_attempts=2)) as client, pytest.raises(ProtocolError) as caught:
+        if listing == "/people":
+            people_ids(client)
+        else:
+            client.group_members(xm_org.groups[0]["id"])
+    message = str(caught.value)
+    assert re.fullmatch(
+        rf"xmatters: malformed JSON from {re.escape(xm_sim.base_url)}\S*{listing}\?limit=100 "
+        r"\(HTTP 200, \d+ bytes, not UTF-8 at byte \d+\) \(gave up after 2 attempts\)",
+        message,
+    ), message
+
+
 # ---- secrets and control characters ---------------------------------------------------------------
 
 
