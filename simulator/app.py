@@ -184,6 +184,8 @@ def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
         count += 1
     elif kind == "next_loop":
         links["next"] = links["self"]
+    elif kind == "next_unencoded" and "next" in links:
+        links["next"] += "&note=Zoë ops\x01"
     elif kind == "next_foreign":
         relative_next = links.get("next", page.link(page.offset + page.limit))
         links["next"] = rule.foreign_origin.rstrip("/") + relative_next

@@ -52,6 +52,8 @@ Page faults (the normal page, altered; they only apply to list endpoints):
 - "repeat_row": a page with offset > 0 also starts with the last row of the previous page, as a
   client sees when a row was inserted ahead of it between two page reads (nothing is lost).
 - "next_loop": `links.next` is the current page's own link (a client that follows it loops).
+- "next_unencoded": `links.next` carries `&note=Zoë ops` and a control character unencoded (a
+  space, a non-ASCII letter, U+0001): a client must encode them, they cannot go on a request line.
 - "next_foreign": `links.next` is an absolute URL, `foreign_origin` + the normal next link
   (another host or scheme: a client must not send its credentials there).
 - "total_mismatch": `total` is the true total plus `total_delta`.
@@ -107,6 +109,7 @@ PageKind = Literal[
     "repeat_row",
     "next_loop",
     "next_foreign",
+    "next_unencoded",
     "total_mismatch",
     "empty_page_with_next",
     "endless_next",

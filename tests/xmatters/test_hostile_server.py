@@ -195,6 +195,20 @@ def test_a_next_link_of_a_megabyte_is_refused_not_requested():
     assert requested == [first]
 
 
+def test_a_next_link_with_spaces_non_ascii_or_controls_is_requested_percent_encoded(
+    xm_org, xm_sim, make_config, transport
+):
+    """A next link is the server's text: a space or a control character made `http.client` refuse
+    the request line (retried as a `connection error`), a non-ASCII letter raised a bare
+    `UnicodeEncodeError` that ended the sync as dlt's pipe error naming no URL. Encoded as a
+    browser does, the request is well formed and the listing reads every row."""
+    xm_sim.faults.add(FaultRule("next_unencoded", path_contains="/people", times=None))
+    with XmattersClient(make_config(max_attempts=1)) as client:
+        assert people_ids(client) == [p["id"] for p in xm_org.people]
+    followed = [path for _m, path, _s in xm_sim.requests if "note=Zo%C3%AB%20ops%01" in path]
+    assert followed, xm_sim.requests  # the chain of next links, as encoded (guesses use `+`)
+
+
 # ---- bodies -----------------------------------------------------------------------------------------
 
 
