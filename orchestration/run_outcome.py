@@ -67,6 +67,11 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
         outcome.value(keys.SYNC_FILE_ASSET, keys.EMAILS_LEFT_OUT, 0),
     )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    step_first = _step_failure_before_any_failed_check(result)
+    if step_first is not None:
+        outcome.success = False
+        outcome.error = step_first
+        return outcome
     if failed_checks:
         first = failed_checks[0]
         names = ", ".join(e.check_name for e in failed_checks)
@@ -83,6 +88,28 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
         outcome.success = False
         outcome.error = "the run ended without publishing a sync"
     return outcome
+
+
+def _step_failure_before_any_failed_check(result: dg.ExecuteInProcessResult) -> str | None:
+    """The cause of a step that failed before any check did, else None.
+
+    A failed step does not stop the steps that do not depend on it, and their checks may then read
+    a table the failed step did not rebuild: `users` failed (DuckDB out of memory on a 50 MB
+    name), `grants` ran on, and its check `grant_principals_exist` failed against the previous
+    sync's `users`; the line named that check, not the cause. A blocking check's own step failure
+    comes after its evaluation, so a failed check still names itself.
+    """
+    for event in result.all_events:
+        evaluation = (
+            event.asset_check_evaluation_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
+        )
+        if evaluation is not None and not evaluation.passed:
+            return None
+        if event.is_step_failure and event.step_failure_data is not None:
+            cause = step_failure_cause(event)
+            if cause is not None:
+                return cause
+    return None
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:

@@ -184,6 +184,8 @@ def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
         count += 1
     elif kind == "next_loop":
         links["next"] = links["self"]
+    elif kind == "next_unencoded" and "next" in links:
+        links["next"] += "&note=Zoë ops\x01"
     elif kind == "next_foreign":
         relative_next = links.get("next", page.link(page.offset + page.limit))
         links["next"] = rule.foreign_origin.rstrip("/") + relative_next
@@ -521,6 +523,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, body.replace(b'"', b"'", 3) + b",,")
         elif kind == "truncated_json":
             self._send(status, body[: len(body) // 2])
+        elif kind == "invalid_utf8":
+            self._send(status, body.replace(b'"targetName":"', b'"targetName":"\xff', 1))
         elif kind == "reset":
             sim._record(self.command, self.path, 0)
             self._write(self._head(status, JSON_CONTENT_TYPE, len(body), ()) + body[: len(body) // 2])

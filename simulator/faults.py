@@ -22,6 +22,8 @@ Transport and status faults (the request never gets its normal page):
 - "slow": sleep `delay_s` seconds, then answer normally (use a delay past the client's timeout).
 - "malformed_json": status 200, JSON content type, a body that is not valid JSON.
 - "truncated_json": status 200, a complete HTTP message whose body is the first half of the page.
+- "invalid_utf8": status 200, the page with a byte 0xFF at the start of its first `targetName`
+  (not UTF-8: what a proxy that re-encodes bodies to Latin-1 sends).
 - "html_200": status 200 with a `text/html` error page, as a proxy or maintenance page sends.
 
 Hostile servers (what a broken or malicious server, or one behind a broken proxy, can send):
@@ -50,6 +52,8 @@ Page faults (the normal page, altered; they only apply to list endpoints):
 - "repeat_row": a page with offset > 0 also starts with the last row of the previous page, as a
   client sees when a row was inserted ahead of it between two page reads (nothing is lost).
 - "next_loop": `links.next` is the current page's own link (a client that follows it loops).
+- "next_unencoded": `links.next` carries `&note=Zoë ops` and a control character unencoded (a
+  space, a non-ASCII letter, U+0001): a client must encode them, they cannot go on a request line.
 - "next_foreign": `links.next` is an absolute URL, `foreign_origin` + the normal next link
   (another host or scheme: a client must not send its credentials there).
 - "total_mismatch": `total` is the true total plus `total_delta`.
@@ -86,6 +90,7 @@ TransportKind = Literal[
     "slow",
     "malformed_json",
     "truncated_json",
+    "invalid_utf8",
     "html_200",
     "gzip_bomb",
     "huge_body",
@@ -104,6 +109,7 @@ PageKind = Literal[
     "repeat_row",
     "next_loop",
     "next_foreign",
+    "next_unencoded",
     "total_mismatch",
     "empty_page_with_next",
     "endless_next",

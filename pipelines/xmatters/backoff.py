@@ -8,23 +8,28 @@ exponentially with jitter, so eight member threads that failed together do not r
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from pipelines.xmatters.settings import BACKOFF_BASE_S
 
+# RFC 9110 delay-seconds is 1*DIGIT; a decimal fraction is tolerated. Python's `float` reads more
+# (`nan`, `-5`, `inf`, `1e3`, `1_0`): `nan` and `-5` became a wait of 0 s, so a server saying them on
+# every 429 had each attempt retried at once instead of backing off.
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
 
 def retry_after_seconds(header: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait according to a `Retry-After` header, or None when absent or unreadable."""
+    """Seconds to wait according to a `Retry-After` header, or None when absent or unreadable
+    (then the exponential backoff applies)."""
     if header is None:
         return None
     text = header.strip()
     if not text:
         return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(text)  # 400 digits are `inf`: capped like any long wait
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

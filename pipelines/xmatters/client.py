@@ -613,6 +613,9 @@ def _decode_json(response: _Reply, url: str) -> Any:
             message = f"expected JSON from {url} (HTTP {status}) but got {shown}"
         elif isinstance(exc, json.JSONDecodeError) and _ends_early(exc):
             message = f"truncated JSON from {url} (HTTP {status}, ended after {size} bytes)"
+        elif isinstance(exc, UnicodeDecodeError):
+            where = f"not UTF-8 at byte {exc.start}"
+            message = f"malformed JSON from {url} (HTTP {status}, {size} bytes, {where})"
         else:
             message = f"malformed JSON from {url} (HTTP {status}, {size} bytes)"
     return _Transient(message, ProtocolError)

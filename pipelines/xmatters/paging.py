@@ -37,7 +37,7 @@ import logging
 from collections.abc import Callable, Generator, Hashable, Iterator
 from concurrent.futures import Future
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import ProtocolError, describe_too_many_pages
@@ -282,4 +282,10 @@ def _resolve(link: str, current_url: str, origin: tuple[str, str, int]) -> str:
             f"the next link of {current_url} points to another origin ({shown}); "
             "refusing to send credentials there"
         )
-    return absolute
+    # The link is the server's text: a space, a control character or a non-ASCII letter cannot go
+    # on a request line (`http.client` refused it as a "connection error", or raised a bare
+    # UnicodeEncodeError). Encoded as a browser does (UTF-8, %XX); `%` and the rest stay as sent.
+    return quote(absolute, safe=_PRINTABLE_ASCII)
+
+
+_PRINTABLE_ASCII = "".join(map(chr, range(0x21, 0x7F)))

@@ -96,17 +96,23 @@ email_device_row = row_function(EMAIL_DEVICES_COLUMNS, "email_device_row")
 
 
 def to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
-    """Column-wise Arrow table; a value of the wrong type is a protocol error naming its column."""
+    """Column-wise Arrow table; a value of the wrong type is a protocol error naming its column.
+
+    The types are checked here, before any `pa.array`: its first call imports pandas, and in the
+    sync that import ran on dlt's extract thread beside the others, so a person whose `status` was
+    an object ended the sync with `partially initialized module 'pandas' ...`, not this error.
+    """
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    for values, column in zip(columns, schema, strict=True):
+        bad = next((v for v in values if v is not None and not _fits(v, column.type)), None)
+        if bad is not None:
+            raise ProtocolError(f"unexpected value type for column {column.name}: {type(bad).__name__}")
     arrays = []
     for values, column in zip(columns, schema, strict=True):
         try:
             arrays.append(pa.array(values, type=column.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            bad = next((v for v in values if v is not None and not _fits(v, column.type)), None)
-            raise ProtocolError(
-                f"unexpected value type for column {column.name}: {type(bad).__name__}"
-            ) from None
+            raise ProtocolError(f"unexpected value in column {column.name}") from None
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -149,7 +155,11 @@ def json_lines(objects: Iterable[dict[str, Any]]) -> bytearray:
 
 
 def _fits(value: Any, arrow_type: pa.DataType) -> bool:
-    return isinstance(value, bool) if arrow_type == pa.bool_() else isinstance(value, str)
+    if arrow_type == pa.bool_():
+        return isinstance(value, bool)
+    if pa.types.is_integer(arrow_type):
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
 
 
 class Batcher:

@@ -90,7 +90,9 @@ def page_decoder(item_type: type[msgspec.Struct]) -> Callable[[bytes], dict[str,
     def decode(content: bytes) -> dict[str, Any] | None:
         try:
             page: Any = decoder.decode(content)
-        except (msgspec.DecodeError, RecursionError):  # a ValidationError is a DecodeError; a deep document
+        # a ValidationError is a DecodeError; a deep document; bytes that are not UTF-8 (msgspec
+        # raises UnicodeDecodeError for them, which escaped the client as dlt's pipe error)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
             return None
         links = None if page.links is None else {"next": page.links.next}
         return {"data": page.data, "links": links, "total": page.total}

@@ -162,6 +162,9 @@ def test_retry_after_parsing():
     assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30.0
     assert retry_after_seconds("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0.0  # in the past: go now
     assert retry_after_seconds("soon", now) is None
+    for unreadable in ("nan", "-5", "inf", "1e3", "1_0", "+7", "\u0667"):  # float() reads each
+        assert retry_after_seconds(unreadable, now) is None, unreadable
+    assert retry_after_seconds(" 1.5 ", now) == 1.5
     assert retry_after_seconds(None, now) is None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+import re
 import socket
 import threading
 import time
@@ -194,6 +195,20 @@ def test_a_next_link_of_a_megabyte_is_refused_not_requested():
     assert requested == [first]
 
 
+def test_a_next_link_with_spaces_non_ascii_or_controls_is_requested_percent_encoded(
+    xm_org, xm_sim, make_config, transport
+):
+    """A next link is the server's text: a space or a control character made `http.client` refuse
+    the request line (retried as a `connection error`), a non-ASCII letter raised a bare
+    `UnicodeEncodeError` that ended the sync as dlt's pipe error naming no URL. Encoded as a
+    browser does, the request is well formed and the listing reads every row."""
+    xm_sim.faults.add(FaultRule("next_unencoded", path_contains="/people", times=None))
+    with XmattersClient(make_config(max_attempts=1)) as client:
+        assert people_ids(client) == [p["id"] for p in xm_org.people]
+    followed = [path for _m, path, _s in xm_sim.requests if "note=Zo%C3%AB%20ops%01" in path]
+    assert followed, xm_sim.requests  # the chain of next links, as encoded (guesses use `+`)
+
+
 # ---- bodies -----------------------------------------------------------------------------------------
 
 
@@ -213,6 +228,26 @@ def test_deep_json_in_members_and_error_bodies(xm_org, xm_sim, make_config):
         pytest.raises(ProtocolError, match="too deep"),
     ):
         client.group_members(group_id)
+
+
+@pytest.mark.parametrize("listing", ["/people", "/members"])
+def test_a_page_that_is_not_utf8_is_malformed_json_naming_the_url(xm_org, xm_sim, make_config, listing):
+    """The typed page decoder (msgspec) raises UnicodeDecodeError, not its DecodeError, on bytes
+    that are not UTF-8: it escaped the client and dlt ended the sync with `In processing pipe
+    people: extraction of resource people in future <Future ...> caused an exception: 'utf-8'
+    codec can't decode byte 0xff ...`, naming no URL."""
+    xm_sim.faults.add(FaultRule("invalid_utf8", path_contains=listing, times=None))
+    with XmattersClient(make_config(max_attempts=2)) as client, pytest.raises(ProtocolError) as caught:
+        if listing == "/people":
+            people_ids(client)
+        else:
+            client.group_members(xm_org.groups[0]["id"])
+    message = str(caught.value)
+    assert re.fullmatch(
+        rf"xmatters: malformed JSON from {re.escape(xm_sim.base_url)}\S*{listing}\?limit=100 "
+        r"\(HTTP 200, \d+ bytes, not UTF-8 at byte \d+\) \(gave up after 2 attempts\)",
+        message,
+    ), message
 
 
 # ---- secrets and control characters ---------------------------------------------------------------
@@ -271,6 +306,24 @@ def test_a_huge_retry_after_is_capped(xm_org, xm_sim, make_config):
     with XmattersClient(make_config(backoff_cap_s=0.1)) as client:
         assert people_ids(client) == [p["id"] for p in xm_org.people]
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("header", ["nan", "-5", "inf", "1e3", "0x10"])
+def test_an_unreadable_retry_after_falls_back_to_the_exponential_backoff(
+    xm_org, xm_sim, make_config, caplog, header
+):
+    """`Retry-After` is delay-seconds (digits) or an HTTP date (RFC 9110). Python's `float` also
+    reads `nan`, `-5`, `inf` and `1e3`: `nan` and `-5` became a wait of 0 s, so a 429 storm saying
+    them was retried at once, every attempt, instead of backing off."""
+    xm_sim.faults.add(
+        FaultRule("status", path_contains="/people", status=429, headers=(("Retry-After", header),))
+    )
+    with XmattersClient(make_config(backoff_cap_s=0.4)) as client:
+        assert people_ids(client) == [p["id"] for p in xm_org.people]
+    (line,) = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    # the first fallback wait is BACKOFF_BASE_S (0.5) with jitter, capped at 0.4: 0.2 to 0.4 s
+    assert re.search(r"retrying in 0\.[234] s \(attempt 2/4\)$", line), line
+    assert "Retry-After" not in line, line
 
 
 def test_more_than_100_headers_is_a_malformed_response_retried_once(xm_sim, make_config):

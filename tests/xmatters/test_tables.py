@@ -102,6 +102,31 @@ print("pandas imported:", "pandas" in sys.modules)
     assert result.stdout.splitlines() == ["0 1 1 ['g-1']", "pandas imported: False"]
 
 
+def test_a_value_of_the_wrong_type_fails_without_importing_pandas():
+    """A person whose `status` is an object (a hostile or broken server) goes the row path to
+    `to_table`, whose `pa.array` imported pandas to build the error. In the sync that import ran on
+    dlt's extract thread beside the others and the sync ended with `partially initialized module
+    'pandas' has no attribute 'DataFrame' (most likely due to a circular import)`, not the column."""
+    script = """
+import sys
+from pipelines.xmatters.errors import ProtocolError
+from pipelines.xmatters.people_pages import people_tables
+for field, value in (("status", {"a": 1}), ("locked", "yes"), ("targetName", ["x"])):
+    try:
+        list(people_tables([[{"id": "p-1", field: value}]]))
+    except ProtocolError as exc:
+        print(exc)
+print("pandas imported:", "pandas" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == [
+        "xmatters: unexpected value type for column status: dict",
+        "xmatters: unexpected value type for column locked: str",
+        "xmatters: unexpected value type for column target_name: list",
+        "pandas imported: False",
+    ]
+
+
 def test_no_tables_become_one_empty_table_of_the_schema():
     """dlt creates no raw table for a resource that yielded nothing (an empty tenant)."""
     [empty] = at_least_one_table(iter(()), GROUPS_SCHEMA)
