@@ -6,6 +6,7 @@ A thin entry point: parse, hand over to the command module, print one-line error
 from __future__ import annotations
 
 import argparse
+import codecs
 import difflib
 import gc
 import importlib
@@ -91,9 +92,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `baton-xmatters inspect ... | head`: the reader left, not an error
         sys.stderr.close()
         return 0
+    except UnicodeEncodeError as exc:
+        if (message := _unwritable_output(exc)) is None:
+            raise
+        print(f"baton-xmatters: error: {message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C outside a sync (a sync handles it: orchestration/interrupts.py)
         print(interrupts.MESSAGE, file=sys.stderr)
         return interrupts.EXIT_CODES[signal.SIGINT]
+
+
+def _unwritable_output(exc: UnicodeEncodeError) -> str | None:
+    """The data has a character stdout's encoding lacks (a locale such as en_US.ISO-8859-1, or
+    PYTHONIOENCODING=ascii): what to change, in one line; None when the error is not stdout's."""
+    encoding = getattr(sys.stdout, "encoding", None)
+    if not encoding or codecs.lookup(encoding).name != codecs.lookup(exc.encoding).name:
+        return None
+    character = ord(exc.object[exc.start])  # by code point: stderr may not write it either
+    return (
+        f"standard output's encoding ({encoding}) cannot write U+{character:04X}: "
+        "use a UTF-8 locale (e.g. LC_ALL=C.UTF-8) or set PYTHONIOENCODING=utf-8"
+    )
 
 
 def run() -> NoReturn:

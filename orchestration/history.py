@@ -34,15 +34,31 @@ SNAPSHOT_COLUMNS = {
     "grants": "grant_id, group_id, principal_type, principal_id",
 }
 HISTORY_TABLES = ("history_users", "history_groups", "history_grants", "access_changes")
-# The columns an earlier version's access_changes lacks; rows without times and names are recomputed
-# (`_backfill`); renames are found from the first sync published with `previous_display_name` on.
-ADDED_CHANGE_COLUMNS = {
+# c1.access_changes, in order (docs/warehouse.md lists them so).
+CHANGE_COLUMNS = {
+    "sync_id": "VARCHAR",
+    "previous_sync_id": "VARCHAR",
     "changed_at": "TIMESTAMP",
+    "change": "VARCHAR",
+    "object_type": "VARCHAR",
+    "object_id": "VARCHAR",
+    "group_id": "VARCHAR",
     "group_name": "VARCHAR",
     "principal_type": "VARCHAR",
+    "principal_id": "VARCHAR",
     "principal_name": "VARCHAR",
+    "display_name": "VARCHAR",
     "previous_display_name": "VARCHAR",  # a rename's old name
 }
+# The columns an earlier version's access_changes lacks; rows without times and names are recomputed
+# (`_backfill`); renames are found from the first sync published with `previous_display_name` on.
+ADDED_CHANGE_COLUMNS = (
+    "changed_at",
+    "group_name",
+    "principal_type",
+    "principal_name",
+    "previous_display_name",
+)
 VIEWS = {
     # one row per grant to a user: who is in which group, by name
     "group_access": """SELECT g.display_name AS group_name, u.display_name AS user_name,
@@ -152,16 +168,30 @@ def _backfill(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def ensure_changes_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Creates `c1.access_changes`, or adds the columns an earlier version's table lacks."""
-    con.execute(
-        """CREATE TABLE IF NOT EXISTS c1.access_changes (
-            sync_id VARCHAR, previous_sync_id VARCHAR, changed_at TIMESTAMP, change VARCHAR,
-            object_type VARCHAR, object_id VARCHAR, group_id VARCHAR, group_name VARCHAR,
-            principal_type VARCHAR, principal_id VARCHAR, principal_name VARCHAR, display_name VARCHAR,
-            previous_display_name VARCHAR)"""
-    )
-    for column, sql_type in ADDED_CHANGE_COLUMNS.items():
-        con.execute(f"ALTER TABLE c1.access_changes ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+    """Creates `c1.access_changes`, or brings an earlier version's table to today's columns.
+
+    ALTER TABLE ADD COLUMN appends: an upgraded warehouse listed changed_at last, not third, so
+    `SELECT *` and CSV exports differed from a new warehouse's and the docs. The table is then
+    rewritten once in the order of a new one (its rows kept; `_backfill` fills the new columns).
+    """
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in CHANGE_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS c1.access_changes ({columns})")
+    for column in ADDED_CHANGE_COLUMNS:
+        con.execute(
+            f"ALTER TABLE c1.access_changes ADD COLUMN IF NOT EXISTS {column} {CHANGE_COLUMNS[column]}"
+        )
+    present = [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'c1' "
+            "AND table_name = 'access_changes' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    if present != list(CHANGE_COLUMNS):
+        con.execute(
+            f"CREATE OR REPLACE TABLE c1.access_changes AS SELECT {', '.join(CHANGE_COLUMNS)} "
+            "FROM c1.access_changes"
+        )
 
 
 def apply_retention(con: duckdb.DuckDBPyConnection, retention: int) -> None:

@@ -12,6 +12,7 @@ import fcntl
 import gc
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -302,11 +303,32 @@ def bulk_allocation_gc() -> Iterator[None]:
 
 
 def ensure_dagster_home(home: Path) -> None:
+    """Writes a new home's dagster.yaml; one we wrote for another path follows its home.
+
+    The event log's directory is an absolute path: a home moved (a restored backup, a volume
+    mounted elsewhere) or copied kept logging its runs into the old place, recreated if gone, and
+    the UI showed its runs without events. A file that is ours but for that path is rewritten for
+    this home; one edited in any other way is the user's and left as it is.
+    """
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
+    wanted = _dagster_yaml(home)
     if not config.exists():
-        history_dir = json.dumps(str(home / "history"))  # a JSON string is a quoted YAML scalar
-        config.write_text(DAGSTER_YAML.format(history_dir=history_dir), encoding="utf-8")
+        config.write_text(wanted, encoding="utf-8")
+        return
+    text = config.read_text(encoding="utf-8")
+    if text != wanted and _BASE_DIR.sub("", text) == _BASE_DIR.sub("", wanted):
+        pending = config.with_name(config.name + ".pending")
+        pending.write_text(wanted, encoding="utf-8")
+        os.replace(pending, config)
+
+
+_BASE_DIR = re.compile(r"^    base_dir: .*$", re.MULTILINE)
+
+
+def _dagster_yaml(home: Path) -> str:
+    history_dir = json.dumps(str(home / "history"))  # a JSON string is a quoted YAML scalar
+    return DAGSTER_YAML.format(history_dir=history_dir)
 
 
 @contextmanager

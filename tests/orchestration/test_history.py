@@ -342,3 +342,44 @@ def test_renamed_users_and_groups_are_changes_with_the_old_and_new_name(
             "previous_display_name": f"{groups[gid]} Group Member",
         }
     ]
+
+
+# c1.access_changes as the first history version (798c9bb, 2026-11-27) created it: no times, no names.
+EARLIER_CHANGES_DDL = """CREATE TABLE c1.access_changes (sync_id VARCHAR, previous_sync_id VARCHAR,
+    change VARCHAR, object_type VARCHAR, object_id VARCHAR, group_id VARCHAR, principal_id VARCHAR,
+    display_name VARCHAR)"""
+
+
+def _changes_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'c1' "
+            "AND table_name = 'access_changes' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+
+
+def test_an_earlier_versions_changes_table_gets_the_columns_in_a_new_tables_order():
+    """`SELECT *` and CSV exports of an upgraded warehouse list the columns as a new one (and the
+    docs) do: the added columns were appended, changed_at last instead of third."""
+    fresh = duckdb.connect()
+    fresh.execute("CREATE SCHEMA c1")
+    history.ensure_changes_table(fresh)
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA c1")
+    con.execute(EARLIER_CHANGES_DDL)
+    con.execute(
+        "INSERT INTO c1.access_changes VALUES ('s2', 's1', 'grant_added', 'grant', 'x', 'g1', 'u1', NULL)"
+    )
+
+    history.ensure_changes_table(con)
+    history.ensure_changes_table(con)  # once in order, left as it is
+
+    assert _changes_columns(con) == _changes_columns(fresh)
+    assert _changes_columns(con)[:4] == ["sync_id", "previous_sync_id", "changed_at", "change"]
+    rows = con.execute(
+        "SELECT sync_id, previous_sync_id, change, object_type, object_id, group_id, principal_id, "
+        "display_name, changed_at, group_name, principal_type, principal_name FROM c1.access_changes"
+    ).fetchall()
+    assert rows == [("s2", "s1", "grant_added", "grant", "x", "g1", "u1", None, None, None, None, None)]

@@ -67,3 +67,36 @@ def test_other_storages_are_left_as_configured(tmp_path: Path) -> None:
     )
     with cli_instance(home) as instance:
         assert type(instance._run_storage).__name__ == "SqliteRunStorage"
+
+
+def test_a_moved_or_copied_home_logs_into_itself(tmp_path: Path) -> None:
+    """dagster.yaml names its event log by absolute path: a home moved (a restored backup, a volume
+    mounted elsewhere) or copied kept writing run events into the old place, recreated if gone, and
+    the UI showed its runs without logs. The file we wrote follows its home; one edited is kept."""
+    old = tmp_path / "old" / "dagster"
+    ensure_dagster_home(old)
+    with cli_instance(old) as instance:
+        first = tiny_job.execute_in_process(instance=instance).run_id
+    moved = tmp_path / "moved" / "dagster"
+    moved.parent.mkdir()
+    old.rename(moved)
+    ensure_dagster_home(moved)
+    with cli_instance(moved) as instance:
+        second = tiny_job.execute_in_process(instance=instance).run_id
+    assert not old.exists()
+    with dg.DagsterInstance.from_config(str(moved)) as stock:
+        assert stock.all_logs(first) and stock.all_logs(second)  # both runs' events, in the moved home
+
+    edited = tmp_path / "edited"
+    ensure_dagster_home(edited)
+    custom = (
+        (edited / "dagster.yaml")
+        .read_text(encoding="utf-8")
+        .replace("max_concurrent_runs: 1", "max_concurrent_runs: 2")
+    )
+    (edited / "dagster.yaml").write_text(custom, encoding="utf-8")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "dagster.yaml").write_text(custom, encoding="utf-8")
+    ensure_dagster_home(copy)
+    assert (copy / "dagster.yaml").read_text(encoding="utf-8") == custom  # not ours any more: left alone

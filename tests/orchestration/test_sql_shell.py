@@ -296,3 +296,18 @@ def test_what_a_statement_writes_is_readable_by_its_owner_only(capsys, warehouse
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {
         p.name: "0o700" if p.is_dir() else "0o600" for p in written
     }
+
+
+def test_an_output_encoding_without_the_datas_characters_is_one_line(warehouse: Path):
+    """stdout in a locale such as en_US.ISO-8859-1 or ascii (here PYTHONIOENCODING, as such a
+    locale sets it) cannot write 'Zoë' or '李': one line saying how to get UTF-8, not a traceback."""
+    result = subprocess.run(
+        shell_argv(warehouse, "SELECT display_name FROM c1.users ORDER BY user_id"),
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        "baton-xmatters: error: standard output's encoding (ascii) cannot write U+00EB: "
+        "use a UTF-8 locale (e.g. LC_ALL=C.UTF-8) or set PYTHONIOENCODING=utf-8\n"
+    )

@@ -24,6 +24,29 @@ def doc_queries() -> dict[str, str]:
     }
 
 
+def documented_columns() -> dict[tuple[str, str], list[str]]:
+    """(schema, table) -> the columns the doc's table lists for it, in order.
+
+    A row is `| `table` | columns |` under `## `<schema>``; the columns are the cell's backticked
+    names outside parentheses (inside them are values and remarks: `(user; group with `--x`)`).
+    """
+    columns: dict[tuple[str, str], list[str]] = {}
+    schema = None
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if heading := re.match(r"^## `(\w+)`", line):
+            schema = heading.group(1)
+        elif schema and (row := re.match(r"^\| `(\w+)`(?: \(view\))? \| (.+) \|$", line)):
+            depth, names = 0, []
+            for token in re.finditer(r"\(|\)|`([^`]+)`", row.group(2)):
+                depth += {"(": 1, ")": -1}.get(token.group(0), 0)
+                if token.group(1) and depth == 0:
+                    names.append(token.group(1))
+            columns[(schema, row.group(1))] = names
+        elif line.startswith("## "):
+            schema = None
+    return columns
+
+
 def test_the_doc_has_its_examples():
     assert {"Who is in which group", "Inactive users who still hold grants", "Groups without members"} <= set(
         doc_queries()
@@ -67,3 +90,22 @@ def test_every_documented_query_runs_and_answers_correctly(simulator, org, data_
     )
     assert len(results["Sync history"]) == 2
     assert results["A custom property of every person (raw layer)"]
+
+
+def test_every_documented_table_has_the_documented_columns(simulator, data_home, tmp_path):
+    """The doc's `xmatters_raw` and `c1` tables name every column of each table and view, in order."""
+    assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
+    con = duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.sql(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema IN ('xmatters_raw', 'c1') ORDER BY table_schema, table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    actual: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in rows:
+        if table.startswith("_dlt_") or column.startswith("_dlt_"):  # dlt's bookkeeping, named in the doc
+            continue
+        actual.setdefault((schema, table), []).append(column)
+    assert documented_columns() == actual
