@@ -85,6 +85,13 @@ def heavy_modules_imported_by(module: str) -> list[str]:
     return done.stdout.split()
 
 
+def use_simulator(monkeypatch, simulator) -> None:
+    """Point the sync at the test's simulator the way a UI run gets it: BATON_* in its environment."""
+    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("BATON_USERNAME", simulator.username)
+    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+
+
 @pytest.fixture
 def data_home(tmp_path, monkeypatch) -> Path:
     """A fresh BATON_XMATTERS_HOME (warehouse, dlt state, Dagster home) for one test."""

@@ -8,14 +8,13 @@ from orchestration.definitions import build_definitions
 from orchestration.jobs import SYNC_JOB_NAME
 from orchestration.resources import SyncSettings, WarehouseResource
 from pipelines.c1z.reader import open_c1z
+from tests.orchestration.conftest import use_simulator
 
 
 def test_job_runs_with_all_checks_passing_and_reports_metadata(
     simulator, org, data_home, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("BATON_USERNAME", simulator.username)
-    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    use_simulator(monkeypatch, simulator)
     sync_file = tmp_path / "job.c1z"
     defs = build_definitions(
         {

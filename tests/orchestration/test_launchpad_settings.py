@@ -11,6 +11,7 @@ import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.resources import SyncSettings
+from tests.orchestration.conftest import use_simulator
 
 
 @pytest.mark.parametrize(
@@ -24,9 +25,7 @@ from orchestration.resources import SyncSettings
 def test_a_sync_setting_the_cli_refuses_fails_the_run_before_any_request(
     simulator, data_home, tmp_path, monkeypatch, field, value, says
 ):
-    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("BATON_USERNAME", simulator.username)
-    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    use_simulator(monkeypatch, simulator)
     sync_file = tmp_path / "sync.c1z"
     settings = SyncSettings(sync_file=str(sync_file), **{field: value})
     job = build_definitions({"sync_settings": settings}).resolve_implicit_global_asset_job_def()

@@ -16,7 +16,7 @@ from orchestration.definitions import build_definitions
 from orchestration.resources import SyncSettings
 from simulator import XmattersSimulator, build_org
 from tests.conftest import SMALL_ORG_SPEC, cached_org
-from tests.orchestration.conftest import read_sync
+from tests.orchestration.conftest import read_sync, use_simulator
 from tests.orchestration.test_sync_cli import published, sync_args
 
 
@@ -89,9 +89,7 @@ def test_c1_sync_alone_does_not_publish_what_the_checks_blocked(
     """A blocked sync leaves its staged tables behind; "Materialize" on `c1_sync` alone (a run
     without the checks) must not publish them. After a sync whose checks passed, it still may
     (what "Re-execute from failure" runs after a failed write)."""
-    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("BATON_USERNAME", simulator.username)
-    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    use_simulator(monkeypatch, simulator)
     sync_file = tmp_path / "sync.c1z"
     defs = build_definitions({"sync_settings": SyncSettings(sync_file=str(sync_file))})
     job = defs.resolve_implicit_global_asset_job_def()
@@ -153,9 +151,7 @@ def test_a_run_queued_behind_does_not_keep_the_run_ahead_from_publishing(
     no attribute 'target_materialization_data'`: the gate read the queued run's planned execution
     as each check's latest. Here the first run stops short of `c1_sync` and the queued run is
     created; `c1_sync` (the rest of the first run, as "Re-execute from failure" runs it) publishes."""
-    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("BATON_USERNAME", simulator.username)
-    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    use_simulator(monkeypatch, simulator)
     sync_file = tmp_path / "sync.c1z"
     defs = build_definitions({"sync_settings": SyncSettings(sync_file=str(sync_file))})
     job = defs.resolve_implicit_global_asset_job_def()

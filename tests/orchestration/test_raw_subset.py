@@ -7,6 +7,7 @@ import duckdb
 
 from orchestration.definitions import build_definitions
 from orchestration.resources import SyncSettings, WarehouseResource
+from tests.orchestration.conftest import use_simulator
 
 
 def test_materializing_the_groups_alone_lists_them_and_makes_no_member_call(
@@ -15,9 +16,7 @@ def test_materializing_the_groups_alone_lists_them_and_makes_no_member_call(
     """The `/groups` listing hands each page to the member-call process as it arrives (so member
     calls start before the listing ends); without `group_members` in the run there is no such
     process, so no calls nobody would read."""
-    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("BATON_USERNAME", simulator.username)
-    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    use_simulator(monkeypatch, simulator)
     database = tmp_path / "wh.duckdb"
     defs = build_definitions(
         {

@@ -15,6 +15,7 @@ from tests.orchestration.conftest import (
     expected_from_org,
     heavy_modules_imported_by,
     read_sync,
+    use_simulator,
 )
 
 
@@ -77,9 +78,7 @@ def test_missing_password_is_named(simulator, data_home, tmp_path, capsys):
 
 
 def test_env_variables_work_like_flags(simulator, org, data_home, tmp_path, monkeypatch):
-    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("BATON_USERNAME", simulator.username)
-    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    use_simulator(monkeypatch, simulator)
     sync_file = tmp_path / "env.c1z"
     assert main(["-f", str(sync_file)]) == 0
     assert read_sync(sync_file).groups == {g["id"] for g in org.groups}

@@ -24,6 +24,7 @@ from orchestration.definitions import build_definitions
 from orchestration.jobs import SYNC_JOB_NAME
 from orchestration.resources import SyncSettings, WarehouseResource
 from pipelines.c1z.reader import open_c1z
+from tests.orchestration.conftest import use_simulator
 
 
 def _published_sync_ids(warehouse: str) -> list[str]:
@@ -41,9 +42,7 @@ def _file_sync_id(path) -> str:
 def test_a_run_terminated_as_the_commit_returns_publishes_the_file_with_the_tables(
     simulator, data_home, tmp_path, monkeypatch, signum
 ):
-    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("BATON_USERNAME", simulator.username)
-    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    use_simulator(monkeypatch, simulator)
     sync_file = tmp_path / "sync.c1z"
     warehouse = str(tmp_path / "wh.duckdb")
     defs = build_definitions(

@@ -16,12 +16,11 @@ import duckdb
 from orchestration.definitions import build_definitions
 from orchestration.resources import SyncSettings, WarehouseResource
 from orchestration.run_outcome import run_failure_cause
+from tests.orchestration.conftest import use_simulator
 
 
 def test_a_ui_run_names_the_process_holding_the_warehouse(simulator, data_home, tmp_path, monkeypatch):
-    monkeypatch.setenv("BATON_BASE_URL", simulator.base_url)
-    monkeypatch.setenv("BATON_USERNAME", simulator.username)
-    monkeypatch.setenv("BATON_PASSWORD", simulator.password)
+    use_simulator(monkeypatch, simulator)
     warehouse = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(warehouse)).close()
     sync_file = tmp_path / "sync.c1z"
