@@ -21,6 +21,7 @@ import duckdb
 from orchestration.history import CHANGE_KINDS, AccessChanges, other_tenant
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
+from orchestration.table_schema import column_names
 from pipelines.argument_parser import non_empty
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id, member_display_name
 from pipelines.terminal_text import printable, terminal_lines
@@ -117,11 +118,7 @@ def read_changes(warehouse: Path, *, last: int = 1, since: str | None = None) ->
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'c1' AND table_name = ?",
-        [table],
-    ).fetchall()
-    return {row[0] for row in rows}
+    return set(column_names(con, "c1", table))
 
 
 def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str | None) -> list[SyncChanges]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import duckdb
 
 from orchestration import sql
+from orchestration.table_schema import column_names
 
 CHANGE_KINDS = (
     "grant_added",
@@ -180,14 +181,7 @@ def ensure_changes_table(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
             f"ALTER TABLE c1.access_changes ADD COLUMN IF NOT EXISTS {column} {CHANGE_COLUMNS[column]}"
         )
-    present = [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'c1' "
-            "AND table_name = 'access_changes' ORDER BY ordinal_position"
-        ).fetchall()
-    ]
-    if present != list(CHANGE_COLUMNS):
+    if column_names(con, "c1", "access_changes") != list(CHANGE_COLUMNS):
         con.execute(
             f"CREATE OR REPLACE TABLE c1.access_changes AS SELECT {', '.join(CHANGE_COLUMNS)} "
             "FROM c1.access_changes"

@@ -26,6 +26,7 @@ import duckdb
 
 from orchestration import history
 from orchestration.sync_source import SOURCE_COLUMNS, SyncSource
+from orchestration.table_schema import column_names
 
 log = logging.getLogger("baton_xmatters")
 
@@ -143,12 +144,7 @@ class StagedPublish:
 def last_published_setting(con: duckdb.DuckDBPyConnection, column: str) -> bool | None:
     """A setting (`SETTING_COLUMNS`) of the newest published sync; None before the first one or
     when that sync recorded none (an earlier version)."""
-    recorded = con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = "
-        "'sync_runs' AND column_name = ?",
-        [PUBLISHED, column],
-    ).fetchall()[0][0]
-    if column not in SETTING_COLUMNS or not recorded:
+    if column not in SETTING_COLUMNS or column not in column_names(con, PUBLISHED, "sync_runs"):
         return None
     rows = con.execute(
         f"SELECT {column} FROM {PUBLISHED}.sync_runs ORDER BY published_at DESC LIMIT 1"

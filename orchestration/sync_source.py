@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 
+from orchestration.table_schema import column_names
+
 SYNC_RUNS = "c1.sync_runs"
 # The columns a warehouse of an earlier version lacks (added by publish.py's migration).
 SOURCE_COLUMNS = {"source_url": "VARCHAR", "source_account": "VARCHAR"}
@@ -83,14 +85,7 @@ class SourceChangedError(Exception):
 def last_source(con: duckdb.DuckDBPyConnection) -> SyncSource | None:
     """The source of the newest published sync; None before the first one or when it is unknown
     (a warehouse written by a version that did not record sources)."""
-    columns = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'c1' "
-            "AND table_name = 'sync_runs'"
-        ).fetchall()
-    }
-    if not SOURCE_COLUMNS.keys() <= columns:
+    if not SOURCE_COLUMNS.keys() <= set(column_names(con, "c1", "sync_runs")):
         return None
     rows = con.execute(
         f"SELECT source_url, source_account FROM {SYNC_RUNS} ORDER BY published_at DESC LIMIT 1"
