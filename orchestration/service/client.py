@@ -24,7 +24,10 @@ from pipelines.c1z.proto.google.rpc import status_pb2
 logger = logging.getLogger("baton_xmatters.service")
 
 CALL_TIMEOUT_S = 30.0
-UPLOAD_TIMEOUT_S = 600.0
+# An upload has no deadline (baton-sdk has none either): a large .c1z on a slow link may take hours.
+# It ends when it stalls instead: C1 took no message of the stream, or, after the last, did not
+# answer, for this long. A healthy link takes a 512 KiB chunk well within it (down to ~4 KiB/s).
+UPLOAD_STALL_S = 120.0
 CHUNK_BYTES = 512 * 1024  # baton-sdk's chunk size; C1 accepts at most 1 MiB per message
 UPLOAD_ATTEMPTS = 3
 UPLOAD_WAITS_S = (0.0, 1.0)
@@ -179,26 +182,60 @@ class BatonClient:
         metadata: tuple[tuple[str, str], ...],
         stop: Callable[[], bool],
     ) -> None:
-        """One UploadAsset stream, cancelled as soon as `stop()` says so.
+        """One UploadAsset stream, cancelled as soon as `stop()` says so or it stalls.
 
         Why not just stop yielding chunks: gRPC has read ahead as many as flow control allows, and
-        the call lasts until C1 has read them all, minutes for a slow tenant and the whole upload
-        timeout for a stalled one (baton-sdk cancels the stream's context instead).
+        the call lasts until C1 has read them all, minutes for a slow tenant (baton-sdk cancels the
+        stream's context instead). Why a stall and not a deadline: a fixed deadline (600 s, once)
+        failed every attempt of a healthy upload that needed longer, whatever the file's size; gRPC
+        asks for the next message only once it has taken the last, so a stream whose messages stop
+        being taken is one C1 stopped reading (or a dead link).
         """
+        progress = _Progress()
         call = self._stub.UploadAsset.future(
-            _upload_messages(self.host_id, task_id, path, digest, stop),
-            metadata=metadata,
-            timeout=UPLOAD_TIMEOUT_S,
+            progress.track(_upload_messages(self.host_id, task_id, path, digest, stop)), metadata=metadata
         )
-        _result(call, stop, "upload abandoned: the task was stopped")
+        try:
+            _result(
+                call,
+                lambda: stop() or progress.stalled(UPLOAD_STALL_S),
+                "upload abandoned: the task was stopped",
+            )
+        except CallError as exc:
+            if stop() or not progress.stalled(UPLOAD_STALL_S):
+                raise
+            raise CallError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"UploadAsset at {self.target}: stalled, C1 took no data and sent no answer for "
+                f"{UPLOAD_STALL_S:g} s ({progress.taken} of the stream's messages taken)",
+            ) from exc
+
+
+class _Progress:
+    """When the upload stream's last message was taken by gRPC (the clock a stall is measured on)."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.taken = 0
+
+    def track(self, messages: Iterator[T]) -> Iterator[T]:
+        for message in messages:
+            self.last = time.monotonic()
+            yield message
+            self.taken += 1
+        self.last = time.monotonic()  # the eof was taken: C1's answer is now awaited
+
+    def stalled(self, seconds: float) -> bool:
+        return time.monotonic() - self.last > seconds
 
 
 def _result(call: grpc.Future, abort: Abort, abandoned: str = "call abandoned: stopping") -> Any:
     """The call's result, or CANCELLED within STOP_CHECK_S of `abort()` turning true.
 
     Why not a plain blocking call: a tenant that stops answering (dropped packets) held SIGTERM
-    for the whole deadline (30 s per call, 600 s per upload); baton-sdk's cancelled context ends
-    its calls at once. A failed call raises its `grpc.RpcError`, which `_call` words.
+    for the whole deadline (30 s per call; an upload has only its stall limit); baton-sdk's
+    cancelled context ends its calls at once. A failed call raises its `grpc.RpcError`, which
+    `_call` words.
     """
     while True:
         try:

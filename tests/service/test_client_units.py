@@ -410,3 +410,53 @@ def test_a_task_whose_directory_cannot_be_made_fails_the_task_not_the_service(fa
     assert finished.status.code == grpc.StatusCode.UNKNOWN.value[0]
     assert finished.status.message.startswith(f"cannot make the task's directory in {gone}: ")
     assert not finished.error.non_retryable
+
+
+def test_a_healthy_upload_slower_than_any_fixed_deadline_completes(fake_c1, tmp_path, monkeypatch):
+    """A large .c1z on a slow link: the upload had a fixed 600 s deadline whatever the file's size,
+    so each of its three attempts was killed at 600 s and the task failed forever. It now has none
+    (as baton-sdk), only a stall limit: here 3 s, while the whole upload takes ~6 s (C1 reads a chunk
+    per 0.1 s) and C1 keeps taking chunks."""
+    from orchestration.service import client as client_module
+
+    monkeypatch.setattr(client_module, "UPLOAD_STALL_S", 3.0)
+    payload = os.urandom(64 * CHUNK_BYTES)
+    path = tmp_path / "large.c1z"
+    path.write_bytes(payload)
+    fake_c1.state.upload_chunk_delay_s = 0.1
+    client, _ = client_for(fake_c1)
+    try:
+        digest = client.upload("T" * 27, path)
+    finally:
+        client.close()
+    assert digest == hashlib.sha256(payload).hexdigest()
+    assert fake_c1.state.methods().count("UploadAsset") == 1  # no attempt was cut
+    (upload,) = fake_c1.state.uploads
+    assert upload.data == payload
+
+
+def test_a_stalled_upload_ends_after_the_stall_limit_on_each_attempt(fake_c1, tmp_path, monkeypatch):
+    """C1 stops reading the stream (it takes 20 s per chunk here): with no deadline the upload would
+    wait on it; each attempt ends once nothing was taken or answered for the stall limit (1 s)."""
+    import time
+
+    from orchestration.service import client as client_module
+
+    monkeypatch.setattr(client_module, "UPLOAD_STALL_S", 1.0)
+    path = tmp_path / "small.c1z"
+    path.write_bytes(os.urandom(CHUNK_BYTES + 7))
+    fake_c1.state.upload_chunk_delay_s = 20.0
+    client, _ = client_for(fake_c1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(CallError) as failure:
+            client.upload("T" * 27, path)
+    finally:
+        client.close()
+    took = time.monotonic() - started
+    assert failure.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert failure.value.message.startswith(f"UploadAsset at {client.target}: stalled, C1 took no data")
+    assert "for 1 s" in failure.value.message
+    assert fake_c1.state.methods().count("UploadAsset") == 3
+    assert took < 15, f"three stalled attempts took {took:.0f} s"  # C1 would answer each after 20 s+
+    assert fake_c1.state.uploads == []
