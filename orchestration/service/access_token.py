@@ -19,6 +19,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from orchestration.service.credentials import ClientCredentials
@@ -31,6 +33,7 @@ USER_AGENT = "baton-c1-credential-provider"
 CLOCK_SKEW_S = 120
 REFRESH_BEFORE_S = 10
 TIMEOUT_S = 30.0
+WAIT_STEP_S = 0.1  # how often a caller waiting for the token looks at its abort condition
 NO_ENDPOINT_STATUSES = (404, 405)  # another server than a C1 tenant answered, not a refusal
 
 
@@ -88,7 +91,13 @@ class Token:
 
 
 class TokenSource:
-    """Thread-safe cache of the access token (heartbeats and polling share it)."""
+    """Thread-safe cache of the access token (heartbeats and polling share it).
+
+    The request runs in a thread of its own and its callers wait for it while `abort()` is false:
+    a stop (SIGTERM) must not wait out a token endpoint that hangs (TIMEOUT_S, 30 s, past
+    `podman stop`'s 10 s), and urllib cannot be interrupted from outside. An abandoned request
+    finishes or times out in its daemon thread; a later caller starts another.
+    """
 
     def __init__(
         self,
@@ -102,17 +111,45 @@ class TokenSource:
         self._context = context
         self._clock = clock
         self._token: Token | None = None
+        self._pending: Future[Token] | None = None  # the request in flight, shared by its callers
         self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
         return f"https://{self._api_host}{TOKEN_PATH}"
 
-    def authorization(self) -> str:
+    def authorization(self, abort: Callable[[], bool] = lambda: False) -> str:
+        """The `authorization` value; TokenError (not refused) within WAIT_STEP_S of `abort()`."""
         with self._lock:
-            if self._token is None or self._clock() >= self._token.expires_at - REFRESH_BEFORE_S:
-                self._token = self._fetch()
-            return self._token.authorization
+            if self._token is not None and self._clock() < self._token.expires_at - REFRESH_BEFORE_S:
+                return self._token.authorization
+            if self._pending is None:
+                self._pending = Future()
+                threading.Thread(
+                    target=self._request, args=(self._pending,), name="c1-token", daemon=True
+                ).start()
+            pending = self._pending
+        while True:
+            try:
+                return pending.result(timeout=WAIT_STEP_S).authorization
+            except FutureTimeout:
+                if abort():
+                    raise TokenError(
+                        f"token request to {self.url} abandoned (stopping, or the call's time is up)",
+                        refused=False,
+                    ) from None
+
+    def _request(self, pending: Future[Token]) -> None:
+        try:
+            token = self._fetch()
+        except BaseException as exc:  # handed to every caller waiting on it
+            with self._lock:
+                self._pending = None
+            pending.set_exception(exc)
+            return
+        with self._lock:
+            self._token, self._pending = token, None
+        pending.set_result(token)
 
     def _fetch(self) -> Token:
         """POST the assertion; HTTPS_PROXY/NO_PROXY apply as for baton-sdk's HTTP client.

@@ -76,15 +76,16 @@ class BatonClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _metadata(self) -> tuple[tuple[str, str], ...]:
+    def _metadata(self, abort: Abort) -> tuple[tuple[str, str], ...]:
         try:
-            return (("authorization", self._tokens.authorization()),)
+            return (("authorization", self._tokens.authorization(abort)),)
         except TokenError as exc:
             code = grpc.StatusCode.UNAUTHENTICATED if exc.refused else grpc.StatusCode.UNAVAILABLE
             raise CallError(code, str(exc)) from None
 
-    def _call(self, name: str, call: Callable[[tuple[tuple[str, str], ...]], T]) -> T:
-        metadata = self._metadata()
+    def _call(self, name: str, call: Callable[[tuple[tuple[str, str], ...]], T], abort: Abort) -> T:
+        """`call` with the token's metadata; `abort()` also ends the wait for a token."""
+        metadata = self._metadata(abort)
         try:
             return call(metadata)
         except grpc.RpcError as exc:
@@ -104,7 +105,7 @@ class BatonClient:
     ) -> Any:
         """A unary call through `_call`, cancelled once `abort()` holds."""
         return self._call(
-            name, lambda md: _result(method.future(request, metadata=md, timeout=timeout), abort)
+            name, lambda md: _result(method.future(request, metadata=md, timeout=timeout), abort), abort
         )
 
     def hello(self, request: baton.BatonServiceHelloRequest, abort: Abort = never) -> None:
@@ -142,9 +143,15 @@ class BatonClient:
         self._finish(request, timeout)
 
     def _finish(self, request: baton.BatonServiceFinishTaskRequest, timeout: float) -> None:
-        """A failed FinishTask is logged, not retried (baton-sdk's manager.go does the same)."""
+        """A failed FinishTask is logged, not retried (baton-sdk's manager.go does the same).
+
+        `timeout` bounds the call and the wait for a token before it.
+        """
+        deadline = time.monotonic() + timeout
         try:
-            self._unary("FinishTask", self._stub.FinishTask, request, never, timeout)
+            self._unary(
+                "FinishTask", self._stub.FinishTask, request, lambda: time.monotonic() >= deadline, timeout
+            )
         except CallError as exc:
             logger.error("FinishTask for task %s failed: %s", request.task_id, exc)
 
@@ -164,7 +171,7 @@ class BatonClient:
                 if _sleep_unless(stop, wait):
                     break
             try:
-                self._call("UploadAsset", lambda md: self._stream(task_id, path, digest, md, stop))
+                self._call("UploadAsset", lambda md: self._stream(task_id, path, digest, md, stop), stop)
                 return digest.hex()
             except CallError as exc:
                 last = exc

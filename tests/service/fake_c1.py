@@ -94,6 +94,7 @@ class FakeState:
     # behaviour
     token_status: int = 200
     token_expires_in: int = 3600
+    token_hang_s: float = 0.0  # the token endpoint holds each answer this long (a hung endpoint)
     tasks: list[baton.Task] = field(default_factory=list)
     next_poll_s: float = 0.2
     next_heartbeat_s: float = 0.5
@@ -273,8 +274,8 @@ class FakeC1:
                 await self._pipe_to_grpc(reader, writer)
             else:
                 await self._http(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.CancelledError):
+            pass  # cancelled: the fake is shutting down with this connection open (a held answer)
         finally:
             writer.close()
 
@@ -299,6 +300,7 @@ class FakeC1:
         headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         status, payload = self._token(request_line, headers, body)
+        await asyncio.sleep(self.state.token_hang_s)
         data = json.dumps(payload).encode()
         writer.write(
             f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\nContent-Type: application/json\r\n"
@@ -311,6 +313,7 @@ class FakeC1:
         record: dict[str, Any] = {"request_line": request_line, "headers": headers}
         with self.state.lock:
             self.state.token_requests.append(record)
+            self.state.lock.notify_all()
         if request_line.split(" ")[:2] != ["POST", "/auth/v1/token"]:
             return 404, {"error": "not found"}
         form = dict(urllib.parse.parse_qsl(body.decode()))

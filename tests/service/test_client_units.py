@@ -460,3 +460,21 @@ def test_a_stalled_upload_ends_after_the_stall_limit_on_each_attempt(fake_c1, tm
     assert fake_c1.state.methods().count("UploadAsset") == 3
     assert took < 15, f"three stalled attempts took {took:.0f} s"  # C1 would answer each after 20 s+
     assert fake_c1.state.uploads == []
+
+
+def test_a_finish_task_waiting_for_a_hung_token_endpoint_keeps_to_its_timeout(fake_c1, caplog):
+    """The FinishTask sent while stopping gets a few seconds, but the token it needed first (one
+    expired) waited for the endpoint's 30 s timeout whatever that FinishTask's own timeout said."""
+    import time
+
+    client, tokens = client_for(fake_c1)
+    fake_c1.state.token_hang_s = 20.0
+    started = time.monotonic()
+    try:
+        client.finish_error("T" * 27, grpc.StatusCode.CANCELLED, "stopping", non_retryable=False, timeout=1.0)
+    finally:
+        client.close()
+    took = time.monotonic() - started
+    assert took < 8, f"FinishTask took {took:.1f} s"  # the endpoint answers after 20 s
+    assert "FinishTask" not in fake_c1.state.methods()  # no call without a token
+    assert "token request to" in caplog.text and "abandoned" in caplog.text

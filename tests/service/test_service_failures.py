@@ -260,3 +260,22 @@ def test_a_killed_service_leaves_no_sync_running(fake_c1, make_simulator, pki, t
     runs = dagster_runs(tmp_path / "home" / "dagster")
     assert [r.status.value for r in runs] == ["CANCELED"]
     assert [list(d.iterdir()) for d in tasks.iterdir()] == [[]]  # the interrupted sync left no file
+
+
+def test_sigterm_while_the_token_endpoint_hangs_exits_0_at_once(
+    fake_c1, simulator, pki, tmp_path, start_service
+):
+    """The first token request hangs (a tenant or proxy that accepted the connection and went
+    quiet): SIGTERM waited for the request's 30 s timeout, past `podman stop`'s 10 s (SIGKILL).
+    The wait for the token is now abandoned as any call in flight is."""
+    fake_c1.state.token_hang_s = 60.0
+    service = start_service(service_env(fake_c1, simulator, tmp_path / "home", pki))
+    assert fake_c1.state.wait_for(lambda s: len(s.token_requests) >= 1, TIMEOUT_S), service.output()
+    time.sleep(0.5)  # the request is in flight, not just sent
+    started = time.monotonic()
+    code = service.stop()
+    took = time.monotonic() - started
+    assert code == 0, service.output()
+    assert took < 10, f"the service took {took:.1f} s to stop"  # the request would time out at 30 s
+    assert fake_c1.state.calls == []  # no gRPC call was made without a token
+    assert service.output().strip().splitlines()[-1].endswith("service stopped")
