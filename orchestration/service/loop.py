@@ -44,8 +44,15 @@ MIN_HEARTBEAT_S = 1.0
 MAX_HEARTBEAT_S = 300.0
 MAX_HEARTBEAT_FAILURES = 10
 SYNC_POLL_S = 0.2
-# FinishTask's deadline once SIGTERM came: `podman stop` and `docker stop` kill after 10 s
-FINISH_WHEN_STOPPING_S = 5.0
+# The whole graceful stop (SIGTERM/SIGINT to exit) fits in STOP_BUDGET_S, well within the 10 s after
+# which `podman stop` and `docker stop` send SIGKILL (Kubernetes: 30 s): the stop is seen and calls in
+# flight are cancelled within STOP_CHECK_S (0.2 s) each; a running sync gets sync_task.STOP_WAIT_S
+# (3 s) after its SIGTERM, then is killed with its workers, and its output READER_WAIT_S (0.5 s);
+# the task's FinishTask gets FINISH_WHEN_STOPPING_S (2.5 s, its token included); the heartbeat thread
+# HEARTBEATS_JOIN_S at most. Worst case ~7 s; with a responsive C1 and sync, about a second.
+STOP_BUDGET_S = 8.0
+FINISH_WHEN_STOPPING_S = 2.5
+HEARTBEATS_JOIN_S = 0.5  # the heartbeat thread's call is cancelled by `done` within STOP_CHECK_S
 # Exit codes of the CLI sync that mean "retrying the same task cannot help" (usage, source changed).
 NON_RETRYABLE_EXIT_CODES = {2}
 
@@ -202,7 +209,7 @@ class Service:
             self._run_and_upload(task, sync, sync_file, cancelled)
         finally:
             done.set()
-            beats.join(timeout=35)
+            beats.join(timeout=HEARTBEATS_JOIN_S)
 
     def _run_and_upload(
         self, task: baton.Task, sync: SyncProcess, sync_file: Path, cancelled: threading.Event

@@ -478,3 +478,84 @@ def test_a_finish_task_waiting_for_a_hung_token_endpoint_keeps_to_its_timeout(fa
     assert took < 8, f"FinishTask took {took:.1f} s"  # the endpoint answers after 20 s
     assert "FinishTask" not in fake_c1.state.methods()  # no call without a token
     assert "token request to" in caplog.text and "abandoned" in caplog.text
+
+
+_STUBBORN_SYNC = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+with open(sys.argv[1], "w") as handle:
+    handle.write(f"{worker.pid}")
+time.sleep(120)
+"""
+
+
+def test_a_sync_that_ignores_sigterm_is_killed_with_its_workers_within_podmans_stop_timeout(
+    fake_c1, tmp_path, monkeypatch
+):
+    """A sync that does not end on SIGTERM was given 20 s before SIGKILL, so the service's stop took
+    over 20 s: `podman stop` and `docker stop` SIGKILL at 10 s, before the task's FinishTask. Only
+    the sync process itself was killed; a worker it started ran on. Now the whole stop fits in
+    loop.STOP_BUDGET_S (8 s): the sync gets 3 s, then its process group is killed."""
+    import sys
+    import threading
+    import time
+
+    import psutil
+
+    from orchestration.service import loop
+    from orchestration.service.sync_task import SyncProcess
+    from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
+    from tests.service.fake_c1 import task_id
+
+    monkeypatch.setattr(loop, "MIN_HEARTBEAT_S", 0.01)
+    fake_c1.state.next_heartbeat_s = 0.1
+    pid_file = tmp_path / "worker.pid"
+    syncs: list[SyncProcess] = []
+
+    def start(options):
+        syncs.append(SyncProcess(options, command=[sys.executable, "-c", _STUBBORN_SYNC, str(pid_file)]))
+        return syncs[-1]
+
+    def started() -> bool:
+        return fake_c1.state.wait_for(lambda s: pid_file.exists() and pid_file.read_text().isdigit(), 60)
+
+    client, _ = client_for(fake_c1)
+    stop = threading.Event()
+    task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
+    service = loop.Service(client, {}, str(tmp_path / "tasks"), stop, start_sync=start)
+    (tmp_path / "tasks").mkdir()
+    try:
+        took = _run_until_stopped(lambda: service.handle(task, None), stop, started)
+    finally:
+        client.close()
+
+    def gone(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    worker = int(pid_file.read_text())
+    for _ in range(50):  # the killed worker is reaped by whoever adopted it
+        if gone(worker):
+            break
+        time.sleep(0.1)
+    assert gone(syncs[0].pid) and gone(worker), "the sync or its worker still runs"
+    finished = fake_c1.finished_task(task.id)
+    assert finished is not None and finished.status.code == grpc.StatusCode.CANCELLED.value[0]
+    assert finished.status.message == "sync stopped: the service is stopping"
+    assert took < loop.STOP_BUDGET_S < 10, f"the stop took {took:.1f} s"
+
+
+def test_the_stop_budget_adds_up_within_podmans_10_s():
+    """The stop's phases (loop.py's comment) fit STOP_BUDGET_S, which leaves podman/docker margin."""
+    from orchestration.service import client, loop, sync_task
+
+    phases = (
+        2 * client.STOP_CHECK_S,  # the stop seen; the call in flight cancelled
+        sync_task.STOP_WAIT_S + sync_task.READER_WAIT_S,
+        loop.FINISH_WHEN_STOPPING_S,
+        loop.HEARTBEATS_JOIN_S,
+    )
+    assert sum(phases) < loop.STOP_BUDGET_S <= 8.0
