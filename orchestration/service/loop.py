@@ -9,7 +9,6 @@ would only fail on it.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from orchestration.service import health
 from orchestration.service.client import CALL_TIMEOUT_S, BatonClient, CallError
 from orchestration.service.hello import hello_request
 from orchestration.service.sync_task import SyncProcess, SyncResult, child_options
+from orchestration.service.task_dirs import TaskDir
 from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
 
 logger = logging.getLogger("baton_xmatters.service")
@@ -168,7 +168,7 @@ class Service:
 
     def full_sync(self, task: baton.Task, next_heartbeat: Duration | None) -> None:
         try:
-            workdir = Path(tempfile.mkdtemp(prefix="baton-xmatters-task-", dir=self.temp_dir))
+            workdir = TaskDir(self.temp_dir)
         except OSError as exc:  # the directory went away or filled up: this task fails, not the service
             where = self.temp_dir or tempfile.gettempdir()
             message = f"cannot make the task's directory in {where}: {exc.strerror or exc}"
@@ -176,9 +176,9 @@ class Service:
             self._finish_error(task.id, grpc.StatusCode.UNKNOWN, message, non_retryable=False)
             return
         try:
-            self._full_sync(task, next_heartbeat, workdir / "sync.c1z")
+            self._full_sync(task, next_heartbeat, workdir.path / "sync.c1z")
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.remove()
 
     def _full_sync(self, task: baton.Task, next_heartbeat: Duration | None, sync_file: Path) -> None:
         try:

@@ -21,6 +21,7 @@ from orchestration.service.credentials import CredentialError, parse_credentials
 from orchestration.service.hello import PACKAGE, default_host_id, package_version
 from orchestration.service.loop import FatalServiceError, Service
 from orchestration.service.settings import ServiceSettings, SettingError, check_api_host
+from orchestration.service.task_dirs import remove_stale
 from orchestration.service.tls import TlsConfigError, grpc_root_certificates, http_context
 from orchestration.sync_command import (
     EXIT_FAILED,
@@ -52,6 +53,7 @@ def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
         check_temp_dir(settings.c1z_temp_dir or None)
     except (CredentialError, SettingError, TlsConfigError, XmattersError) as exc:
         return fail(str(exc), EXIT_USAGE)
+    remove_stale(settings.c1z_temp_dir or None)  # task directories a killed service left
     api_host = settings.c1_api_host or credentials.client_id.token_host
     host_id = settings.host_id or default_host_id()
     tokens = TokenSource(credentials, api_host, context)

@@ -559,3 +559,43 @@ def test_the_stop_budget_adds_up_within_podmans_10_s():
         loop.HEARTBEATS_JOIN_S,
     )
     assert sum(phases) < loop.STOP_BUDGET_S <= 8.0
+
+
+def test_stale_task_directories_are_removed_and_nothing_else(tmp_path):
+    """Only what a killed service can have left: a directory named exactly as mkdtemp names ours,
+    not a symlink, ours, and unlocked (or, without a lock, older than a minute); never a user's
+    file, a look-alike name, a symlink's target, or a living service's task directory."""
+    import os
+    import time
+
+    from orchestration.service.task_dirs import TaskDir, remove_stale
+
+    killed = tmp_path / "baton-xmatters-task-abcd_123"  # as a killed service leaves it
+    killed.mkdir()
+    (killed / ".lock").write_bytes(b"")
+    (killed / "sync.c1z.pending").write_bytes(b"half a sync")
+    old_probe = tmp_path / "baton-xmatters-probe-zz9_0000"  # an older version's: no lock
+    old_probe.mkdir()
+    os.utime(old_probe, (time.time() - 3600, time.time() - 3600))
+    being_made = tmp_path / "baton-xmatters-task-new00000"  # no lock yet, just made
+    being_made.mkdir()
+    living = TaskDir(str(tmp_path))  # another service's task, running
+    (living.path / "sync.c1z").write_bytes(b"in progress")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    (tmp_path / "baton-xmatters-task-link0000").symlink_to(precious)
+    (tmp_path / "baton-xmatters-task-file0000").write_text("a file, not a directory")
+    (tmp_path / "baton-xmatters-task-my-notes").mkdir()  # not a name mkdtemp makes
+    (tmp_path / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    try:
+        removed = remove_stale(str(tmp_path))
+        after = sorted(p.name for p in tmp_path.iterdir())
+        assert (living.path / "sync.c1z").read_bytes() == b"in progress"
+    finally:
+        living.remove()
+    assert sorted(removed) == sorted([killed, old_probe])
+    assert after == sorted(set(before) - {killed.name, old_probe.name})
+    assert (precious / "keep.txt").read_text() == "mine"
+    assert not living.path.exists()

@@ -259,7 +259,16 @@ def test_a_killed_service_leaves_no_sync_running(fake_c1, make_simulator, pki, t
     assert alive == [], f"still running after the service was killed: {[p.pid for p in alive]}"
     runs = dagster_runs(tmp_path / "home" / "dagster")
     assert [r.status.value for r in runs] == ["CANCELED"]
-    assert [list(d.iterdir()) for d in tasks.iterdir()] == [[]]  # the interrupted sync left no file
+    # the interrupted sync left no file; the killed service, its task's directory with its lock
+    assert [sorted(p.name for p in d.iterdir()) for d in tasks.iterdir()] == [[".lock"]]
+
+    # the next service removes that directory as it starts (before: one more left at each kill)
+    hellos = fake_c1.state.methods().count("Hello")
+    again = start_service(service_env(fake_c1, sim, tmp_path / "home", pki, BATON_C1Z_TEMP_DIR=str(tasks)))
+    assert fake_c1.state.wait_for(lambda s: [n for n, _ in s.calls].count("Hello") > hellos, TIMEOUT_S)
+    assert again.stop() == 0
+    assert list(tasks.iterdir()) == []
+    assert "removed 1 task directory under" in again.output()
 
 
 def test_sigterm_while_the_token_endpoint_hangs_exits_0_at_once(
@@ -279,3 +288,31 @@ def test_sigterm_while_the_token_endpoint_hangs_exits_0_at_once(
     assert took < 10, f"the service took {took:.1f} s to stop"  # the request would time out at 30 s
     assert fake_c1.state.calls == []  # no gRPC call was made without a token
     assert service.output().strip().splitlines()[-1].endswith("service stopped")
+
+
+def test_task_directories_a_killed_service_left_are_removed_at_start_up_and_nothing_else(
+    fake_c1, simulator, pki, tmp_path, start_service
+):
+    """Each SIGKILL (or OOM kill) of a service mid-task left its task directory, with whatever the
+    sync had written, under the temp dir for good. The next service removes those, and only
+    those: not a user's file or directory beside them."""
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    killed = tasks / "baton-xmatters-task-k1ll_3d0"
+    killed.mkdir()
+    (killed / ".lock").write_bytes(b"")
+    (killed / "sync.c1z").write_bytes(b"C1ZF\x00 a sync no one uploaded")
+    mine = [
+        tasks / "notes.txt",
+        tasks / "baton-xmatters-task-report.c1z",
+        tasks / "baton-xmatters-task-my-dir",
+    ]
+    mine[0].write_text("mine")
+    mine[1].write_text("mine too")
+    mine[2].mkdir()
+    env = service_env(fake_c1, simulator, tmp_path / "home", pki, BATON_C1Z_TEMP_DIR=str(tasks))
+    service = start_service(env)
+    assert fake_c1.state.wait_for(lambda s: "GetTask" in [n for n, _ in s.calls], TIMEOUT_S), service.output()
+    assert service.stop() == 0
+    assert sorted(tasks.iterdir()) == sorted(mine)
+    assert f"removed 1 task directory under {tasks} left by a service that was killed" in service.output()
