@@ -38,11 +38,13 @@ NO_ENDPOINT_STATUSES = (404, 405)  # another server than a C1 tenant answered, n
 
 
 class TokenError(Exception):
-    """The token could not be had. `refused`: the endpoint answered and said no (fatal at start-up)."""
+    """The token could not be had. `refused`: the endpoint answered and said no (fatal at start-up).
+    `certificate`: its TLS certificate failed verification (a set-up error at start-up)."""
 
-    def __init__(self, message: str, *, refused: bool) -> None:
+    def __init__(self, message: str, *, refused: bool, certificate: bool = False) -> None:
         super().__init__(message)
         self.refused = refused
+        self.certificate = certificate
 
 
 def b64url(data: bytes) -> str:
@@ -88,6 +90,14 @@ class Token:
     def authorization(self) -> str:
         kind = "Bearer" if self.token_type.lower() in ("", "bearer") else self.token_type
         return f"{kind} {self.value}"
+
+
+def certificate_problem(host: str, problem: str) -> str:
+    """One line for a certificate that failed verification: the host, the problem, where to look."""
+    return (
+        f"TLS certificate of {host} failed verification: {problem.rstrip('.')}; check BATON_C1_API_HOST "
+        "(or the host in BATON_CLIENT_ID), and for a private CA, SSL_CERT_FILE"
+    )
 
 
 class TokenSource:
@@ -193,6 +203,12 @@ class TokenSource:
             raise TokenError(f"{self.url} answered HTTP {exc.code}", refused=False) from None
         except urllib.error.URLError as exc:
             reason = exc.reason
+            if isinstance(reason, ssl.SSLCertVerificationError):
+                raise TokenError(
+                    certificate_problem(self._api_host, str(reason.verify_message or reason.reason)),
+                    refused=False,
+                    certificate=True,
+                ) from None
             if isinstance(reason, ssl.SSLError):
                 reason = f"TLS error: {reason.reason or reason}"
             raise TokenError(f"cannot reach {self.url}: {reason}", refused=False) from None

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from orchestration.service.access_token import TokenError, TokenSource
+from orchestration.service.access_token import TokenError, TokenSource, certificate_problem
 from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
 from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2_grpc as baton_grpc
 from pipelines.c1z.proto.google.rpc import status_pb2
@@ -33,6 +33,9 @@ UPLOAD_ATTEMPTS = 3
 UPLOAD_WAITS_S = (0.0, 1.0)
 STOP_CHECK_S = 0.2  # how often a running upload looks at its stop condition
 
+# grpcio's words for a certificate that failed verification (BoringSSL's reason, in UNAVAILABLE's details)
+_CERTIFICATE_FAILED = "CERTIFICATE_VERIFY_FAILED"
+
 T = TypeVar("T")
 Abort = Callable[[], bool]  # true once a call in flight should be cancelled (the service stops)
 
@@ -42,12 +45,14 @@ def never() -> bool:
 
 
 class CallError(Exception):
-    """A failed call: its gRPC status code and a one-line message (never a credential)."""
+    """A failed call: its gRPC status code and a one-line message (never a credential).
+    `certificate`: C1's TLS certificate failed verification (the token endpoint's or gRPC's)."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, *, certificate: bool = False) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+        self.certificate = certificate
 
 
 def grpc_target(api_host: str) -> str:
@@ -81,7 +86,7 @@ class BatonClient:
             return (("authorization", self._tokens.authorization(abort)),)
         except TokenError as exc:
             code = grpc.StatusCode.UNAUTHENTICATED if exc.refused else grpc.StatusCode.UNAVAILABLE
-            raise CallError(code, str(exc)) from None
+            raise CallError(code, str(exc), certificate=exc.certificate) from None
 
     def _call(self, name: str, call: Callable[[tuple[tuple[str, str], ...]], T], abort: Abort) -> T:
         """`call` with the token's metadata; `abort()` also ends the wait for a token."""
@@ -91,6 +96,10 @@ class BatonClient:
         except grpc.RpcError as exc:
             code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
             details = (exc.details() if isinstance(exc, grpc.Call) else None) or ""
+            if code == grpc.StatusCode.UNAVAILABLE and _CERTIFICATE_FAILED in details:
+                raise CallError(
+                    code, certificate_problem(self.target, _CERTIFICATE_FAILED), certificate=True
+                ) from None
             raise CallError(
                 code, f"{name} at {self.target}: {details.splitlines()[0] if details else code.name}"
             ) from None

@@ -61,6 +61,11 @@ class FatalServiceError(Exception):
     """The service cannot go on (bad credentials at start-up): one line, exit 1."""
 
 
+class ServiceSetupError(FatalServiceError):
+    """A set-up the service cannot work with, met at its first contact with C1 (a TLS certificate
+    that fails verification): one line, exit 2 as the set-up errors found before it."""
+
+
 def seconds(duration: Duration) -> float:
     return duration.seconds + duration.nanos / 1e9
 
@@ -119,6 +124,8 @@ class Service:
                     return
                 if exc.code in HELLO_FATAL:
                     raise FatalServiceError(exc.message) from None
+                if exc.certificate:  # never connected: a wrong host or a missing CA, not an outage
+                    raise ServiceSetupError(exc.message) from None
                 logger.warning("Hello failed (%s); retrying in %.0f s", exc, wait)
             if self.stop.wait(wait):
                 return

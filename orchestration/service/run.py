@@ -19,7 +19,7 @@ from orchestration.service.access_token import TokenSource
 from orchestration.service.client import BatonClient
 from orchestration.service.credentials import CredentialError, parse_credentials
 from orchestration.service.hello import PACKAGE, default_host_id, package_version
-from orchestration.service.loop import FatalServiceError, Service
+from orchestration.service.loop import FatalServiceError, Service, ServiceSetupError
 from orchestration.service.settings import ServiceSettings, SettingError, check_api_host
 from orchestration.service.task_dirs import remove_stale
 from orchestration.service.tls import TlsConfigError, grpc_root_certificates, http_context
@@ -68,7 +68,7 @@ def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
     try:
         service.run()
     except FatalServiceError as exc:
-        return fail(str(exc), EXIT_FAILED)
+        return fail(str(exc), EXIT_USAGE if isinstance(exc, ServiceSetupError) else EXIT_FAILED)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

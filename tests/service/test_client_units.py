@@ -84,8 +84,34 @@ def test_a_wrong_ca_is_a_tls_error_not_a_refusal(fake_c1, tmp_path, pki):
             client.get_task()
     finally:
         client.close()
-    assert failure.value.code == grpc.StatusCode.UNAVAILABLE
-    assert "TLS error: CERTIFICATE_VERIFY_FAILED" in failure.value.message
+    assert failure.value.code == grpc.StatusCode.UNAVAILABLE  # retried once the service has connected
+    assert failure.value.certificate  # a set-up error before that (Service.hello)
+    assert failure.value.message.startswith(
+        f"TLS certificate of {fake_c1.api_host} failed verification: unable to get local issuer certificate; "
+    )
+
+
+def test_a_grpc_certificate_that_fails_verification_at_start_up_is_a_set_up_error(fake_c1, tmp_path):
+    """The token endpoint's certificate verifies but gRPC's does not (grpcio without SSL_CERT_FILE's
+    roots): the first Hello is a set-up error naming the host, not an outage retried for good."""
+    import threading
+
+    from orchestration.service.loop import Service, ServiceSetupError
+
+    env = {"SSL_CERT_FILE": str(fake_c1.pki.ca_pem)}
+    credentials = parse_credentials(fake_c1.credentials.client_id, fake_c1.credentials.client_secret)
+    tokens = TokenSource(credentials, fake_c1.api_host, http_context(env))
+    client = BatonClient(fake_c1.api_host, "h", tokens, None, "unit")  # grpcio's own roots only
+    try:
+        with pytest.raises(ServiceSetupError) as failure:
+            Service(client, {}, str(tmp_path), threading.Event()).hello()
+    finally:
+        client.close()
+    assert str(failure.value) == (
+        f"TLS certificate of {client.target} failed verification: CERTIFICATE_VERIFY_FAILED; check "
+        "BATON_C1_API_HOST (or the host in BATON_CLIENT_ID), and for a private CA, SSL_CERT_FILE"
+    )
+    assert fake_c1.state.calls == []  # no call reached the service
 
 
 @pytest.mark.parametrize(

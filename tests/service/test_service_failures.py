@@ -11,9 +11,11 @@ from pathlib import Path
 
 import grpc
 import psutil
+import pytest
 
 from simulator import FaultRule, Faults
 from tests.conftest import cached_org
+from tests.pki import make_self_signed
 from tests.service.conftest import assert_secret_nowhere, service_env
 from tests.service.test_service_end_to_end import dagster_runs
 
@@ -316,3 +318,78 @@ def test_task_directories_a_killed_service_left_are_removed_at_start_up_and_noth
     assert service.stop() == 0
     assert sorted(tasks.iterdir()) == sorted(mine)
     assert f"removed 1 task directory under {tasks} left by a service that was killed" in service.output()
+
+
+class _TlsServer:
+    """A TLS server on 127.0.0.1 that only does handshakes (a host that is not C1, or C1 behind an
+    unexpected certificate): enough for a client to see the certificate and refuse it."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        import socket
+        import ssl
+        import threading
+
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(cert, key)
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.handshakes = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return  # closed
+            self.handshakes += 1
+            try:
+                with self._context.wrap_socket(connection, server_side=True) as tls:
+                    tls.recv(1)
+            except OSError:
+                pass  # the client refused the certificate
+            finally:
+                connection.close()
+
+    def close(self) -> None:
+        self._socket.close()
+        self._thread.join(5)
+
+
+@pytest.mark.parametrize("case", ["self-signed", "wrong host"])
+def test_a_certificate_that_fails_verification_is_a_set_up_error_exit_2(
+    case, fake_c1, simulator, pki, tmp_path, start_service
+):
+    """BATON_C1_API_HOST pointing at a server whose certificate fails verification (self-signed,
+    or valid but for another host) was retried forever as an outage, 'TLS error' lines for good.
+    Before any contact with C1 it is a set-up error: one line naming the host and the problem."""
+    cert = make_self_signed(tmp_path / "cert", "other.example")
+    server = _TlsServer(cert.cert_pem, cert.key_pem)
+    trusted = pki.ca_pem if case == "self-signed" else cert.cert_pem  # "wrong host": trusted, not ours
+    host = f"127.0.0.1:{server.port}"
+    env = service_env(
+        fake_c1, simulator, tmp_path / "home", pki, BATON_C1_API_HOST=host, SSL_CERT_FILE=str(trusted)
+    )
+    try:
+        service = start_service(env)
+        try:
+            code = service.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = None
+    finally:
+        server.close()
+    problem = {
+        "self-signed": "self-signed certificate",
+        "wrong host": "IP address mismatch, certificate is not valid for '127.0.0.1'",
+    }[case]
+    assert code == 2, service.output()
+    assert service.output().strip().splitlines()[-1] == (
+        f"baton-xmatters: error: TLS certificate of {host} failed verification: {problem}; check "
+        "BATON_C1_API_HOST (or the host in BATON_CLIENT_ID), and for a private CA, SSL_CERT_FILE"
+    )
+    assert [line for line in service.output().splitlines() if "error" in line.lower()] == [
+        service.output().strip().splitlines()[-1]
+    ]
+    assert server.handshakes >= 1
+    assert fake_c1.state.token_requests == [] and fake_c1.state.calls == []
