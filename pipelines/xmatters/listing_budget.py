@@ -1,0 +1,76 @@
+"""How many listed items the unfinished listings of one client may hold at once: the memory bound
+that no server can page past.
+
+Why: paging keeps the key of every item a listing has read until the listing ends (a repeat is
+dropped, and a re-read yields only rows not yet seen: paging.py), and `--max-pages` bounds one
+listing only, at 10,000 pages of 1,000 items by default. A server whose member pages never end made
+each member call in flight (up to `--concurrency`, 32) hold up to ten million items: one such group
+took ~5 GB, a few of them the machine. The budget bounds them together, whatever the server sends:
+a listing that would take the held items past it fails the extract with one line naming its URL.
+
+The limit is far above any real tenant's: two million items in flight at once is twenty times the
+whole L benchmark tenant's people, and its member calls in flight hold ~170,000 items together.
+Each held item costs ~110 bytes (its key in a set) once its rows have gone on (`member_calls`
+hands a long group's rows on as they come), so the budget is ~220 MB per client.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from pipelines.xmatters.errors import ProtocolError
+
+MAX_HELD_ITEMS = 2_000_000
+
+
+class ListingBudget:
+    """Items held by unfinished listings: each listing charges its pages to its own `share`, which
+    gives its items back when the listing ends."""
+
+    def __init__(self, limit: int = MAX_HELD_ITEMS) -> None:
+        self.limit = limit
+        self._held = 0
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return self._held
+
+    def charge(self, items: int, url: str, page: int) -> None:
+        """Counts a page's new items; ProtocolError (nothing charged) if they would pass the limit."""
+        with self._lock:
+            if self._held + items > self.limit:
+                held = self._held
+            else:
+                self._held += items
+                return
+        raise ProtocolError(
+            f"the listings in progress would hold over {self.limit:,} items at once ({held:,} held, "
+            f"{items:,} more on page {page:,} of {url}); stopped: a server whose pages never end? "
+            "(check --max-pages and the server; --concurrency lowers how many listings run at once)"
+        )
+
+    def release(self, items: int) -> None:
+        with self._lock:
+            self._held -= items
+
+    def share(self) -> ListingShare:
+        return ListingShare(self)
+
+
+class ListingShare:
+    """One listing's part of a `ListingBudget`."""
+
+    def __init__(self, budget: ListingBudget) -> None:
+        self._budget = budget
+        self.items = 0
+
+    def charge(self, items: int, url: str, page: int) -> None:
+        self._budget.charge(items, url, page)
+        self.items += items
+
+    def close(self) -> None:
+        """Gives the listing's items back (its keys are about to be freed)."""
+        self._budget.release(self.items)
+        self.items = 0
