@@ -27,8 +27,8 @@ class ListingBudget:
     """Items held by unfinished listings: each listing charges its pages to its own `share`, which
     gives its items back when the listing ends."""
 
-    def __init__(self, limit: int = MAX_HELD_ITEMS) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_HELD_ITEMS if limit is None else limit
         self._held = 0
         self._lock = threading.Lock()
 
