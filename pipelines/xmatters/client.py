@@ -199,6 +199,7 @@ class XmattersClient:
         not_found_hint: str | None = None,
         decode: PageDecoder | None = None,
         ahead: bool = False,
+        item_cost: int = 1,
     ) -> Iterator[list[Any]]:
         """Items of a list endpoint, page by page, each item once; with `ahead`, later pages are
         fetched in parallel while the chain of next links is followed (paging.py)."""
@@ -219,6 +220,7 @@ class XmattersClient:
             fetch_ahead=fetch_ahead if ahead else None,
             on_no_total=self._page_without_total,
             budget=self.listing_budget,
+            item_cost=item_cost,
         )
 
     def _page_without_total(self, url: str) -> None:
@@ -246,8 +248,10 @@ class XmattersClient:
         )
 
     def group_pages(self) -> Iterator[list[dict]]:
-        # the member calls start when every group is listed: its pages in parallel start them sooner
-        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url", ahead=True)
+        # the member calls start when every group is listed: its pages in parallel start them sooner.
+        # A listed group counts twice against the listing budget: its row waits here for the
+        # listing's end (source.groups) and its call waits in the member-call process.
+        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url", ahead=True, item_cost=2)
 
     def _ahead_pool(self) -> ThreadPoolExecutor:
         with self._http_lock:

@@ -8,10 +8,13 @@ each member call in flight (up to `--concurrency`, 32) hold up to ten million it
 took ~5 GB, a few of them the machine. The budget bounds them together, whatever the server sends:
 a listing that would take the held items past it fails the extract with one line naming its URL.
 
-The limit is far above any real tenant's: two million items in flight at once is twenty times the
-whole L benchmark tenant's people, and its member calls in flight hold ~170,000 items together.
-Each held item costs ~110 bytes (its key in a set) once its rows have gone on (`member_calls`
-hands a long group's rows on as they come), so the budget is ~220 MB per client.
+The limit is far above any real tenant's: a million items in flight at once is ten times the
+whole L benchmark tenant's people (100,000), or one group of a million members; L's member calls in
+flight hold ~170,000 items together. A held item costs ~110 bytes (its key in a set) once its rows
+have gone on (`member_calls` hands a long group's rows on as they come); a listed group counts
+twice (its row waits for the listing's end, and its call in the member-call process). Measured
+against servers paging without end (docs/benchmarks.md, twentieth round): the sync stops with this
+line, its processes together under 1 GiB.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import threading
 
 from pipelines.xmatters.errors import ProtocolError
 
-MAX_HELD_ITEMS = 2_000_000
+MAX_HELD_ITEMS = 1_000_000
 
 
 class ListingBudget:
@@ -55,20 +58,23 @@ class ListingBudget:
         with self._lock:
             self._held -= items
 
-    def share(self) -> ListingShare:
-        return ListingShare(self)
+    def share(self, item_cost: int = 1) -> ListingShare:
+        """A listing's share; each of its items counts `item_cost` times (a listed group: see
+        `client.group_pages`)."""
+        return ListingShare(self, item_cost)
 
 
 class ListingShare:
     """One listing's part of a `ListingBudget`."""
 
-    def __init__(self, budget: ListingBudget) -> None:
+    def __init__(self, budget: ListingBudget, item_cost: int = 1) -> None:
         self._budget = budget
+        self._item_cost = item_cost
         self.items = 0
 
     def charge(self, items: int, url: str, page: int) -> None:
-        self._budget.charge(items, url, page)
-        self.items += items
+        self._budget.charge(items * self._item_cost, url, page)
+        self.items += items * self._item_cost
 
     def close(self) -> None:
         """Gives the listing's items back (its keys are about to be freed)."""

@@ -53,8 +53,10 @@ CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while nothing ar
 # A group's member items are held until its listing ends, up to this many: a group deleted while its
 # pages are read (404) then gets no memberships at all, as one deleted before its call. A longer
 # listing hands its items on in parts of this size as it goes: held whole, a server whose member
-# pages never end made one call hold up to --max-pages x 1,000 items (~5 GB at the defaults).
-HELD_MEMBER_ITEMS = 10_000
+# pages never end made one call hold up to --max-pages x 1,000 items (~5 GB at the defaults). Two
+# pages of 1,000: at --concurrency 32 the calls hold ~35 MB at most.
+HELD_MEMBER_ITEMS = 2_000
+UNREAD_PARTS = 4  # parts handed on and not yet read, at most: a thread with another one waits
 
 
 class MemberPart(NamedTuple):
@@ -65,14 +67,14 @@ class MemberPart(NamedTuple):
 
 
 class _Parts:
-    """Parts handed from the call threads to the reader, at most one per thread unread: a thread
+    """Parts handed from the call threads to the reader, `UNREAD_PARTS` unread at most: a thread
     waits while the reader is behind (no part piles up), and stops waiting once the extract is
     cancelled."""
 
     def __init__(self, events: queue.SimpleQueue[Any], client: XmattersClient) -> None:
         self._events = events
         self._client = client
-        self._slots = threading.Semaphore(client.config.concurrency)
+        self._slots = threading.Semaphore(UNREAD_PARTS)
 
     def put(self, part: MemberPart) -> None:
         while not self._slots.acquire(timeout=CANCEL_POLL_S):

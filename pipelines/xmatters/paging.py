@@ -68,11 +68,13 @@ def iter_pages(
     fetch_ahead: FetchAhead | None = None,
     on_no_total: Callable[[str], None] | None = None,
     budget: ListingBudget | None = None,
+    item_cost: int = 1,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the new (not yet seen) items of each page, starting at `first_url`.
 
     Each page's new items are charged to `budget` (held until the listing ends: their keys), which
-    raises `ProtocolError` once the listings in progress would hold more than its limit.
+    raises `ProtocolError` once the listings in progress would hold more than its limit; each item
+    counts `item_cost` times.
 
     `on_no_total(url)` is called once, with the first page without a `total`: the listing's change
     while it is read (offset paging skipping rows) cannot be detected.
@@ -83,7 +85,7 @@ def iter_pages(
     origin, or a page that stays empty but links onward.
     """
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]] = {}
-    share = (budget or ListingBudget()).share()  # without a budget: this listing's own
+    share = (budget or ListingBudget()).share(item_cost)  # without a budget: this listing's own
     try:
         yield from _pages(
             fetch, first_url, key, on_duplicates, max_pages, fetch_ahead, ahead, on_no_total, share
