@@ -198,6 +198,12 @@ def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
         if start >= total and total:  # past the end: the last page's rows again
             last = max(0, total - page.limit)
             data, count = page.collection.array_json(last, total), total - last
+            if rule is not None and rule.fresh_rows:  # ... under ids no page had before
+                items = json.loads(data)
+                for item in items:
+                    row = item["member"] if page.is_members else item
+                    row["id"] = f"{row['id']}~{page.offset}"
+                data = to_json_bytes(items)
         links["next"] = page.link(page.offset + page.limit)
         if rule is not None and rule.omit_total:
             total_out = None

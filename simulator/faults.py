@@ -60,7 +60,8 @@ Page faults (the normal page, altered; they only apply to list endpoints):
 - "empty_page_with_next": the page has `count` 0 and `data` [], but still a `next` link to the
   following page (its rows are not served on this response).
 - "endless_next": every page links to a next one, forever (past the end it serves the last page's
-  rows again); `omit_total` leaves `total` out of every page.
+  rows again, or with `fresh_rows` those rows under new ids: `<id>~<offset>`); `omit_total`
+  leaves `total` out of every page.
 
 `deleted_groups` holds group ids or targetNames whose members call answers 404 (the group was
 deleted between the group list and its members call); `/groups` still lists them.
@@ -140,6 +141,7 @@ class FaultRule:
     declare_length: whether a "huge_body" response has a Content-Length.
     depth: nesting of a "deep_json" document.
     omit_total: an "endless_next" page leaves out `total`.
+    fresh_rows: an "endless_next" page past the end serves rows no page had (ids `<id>~<offset>`).
     headers: extra headers of a "status" response.
     status_line: what a "bad_status_line" response sends as its first line.
     """
@@ -158,6 +160,7 @@ class FaultRule:
     declare_length: bool = True
     depth: int = 100_000
     omit_total: bool = False
+    fresh_rows: bool = False
     headers: tuple[tuple[str, str], ...] = ()
     status_line: str = "HTTP/1.1 2x0 OK"
     seen: int = field(default=0, init=False)

@@ -27,7 +27,12 @@ from orchestration.table_schema import table_exists
 from pipelines.released_memory import release_unused_memory
 from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
-from pipelines.xmatters.loader import abort_pending_packages, find_xmatters_error, raw_pipeline
+from pipelines.xmatters.loader import (
+    abort_pending_packages,
+    find_xmatters_error,
+    raw_pipeline,
+    remove_rows_of_skipped_groups,
+)
 from pipelines.xmatters.member_calls import MemberProcess
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings import GROUP_MEMBERS
@@ -115,6 +120,9 @@ def build_raw_assets() -> dg.AssetsDefinition:
                 abort_pending_packages(pipeline)
                 for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
                     yield _with_report(event, report, warehouse, started)
+            if any(skipped.rows_sent for skipped in report.skipped_groups):
+                with warehouse.connect() as con:
+                    remove_rows_of_skipped_groups(con, report)
             # the extract's batches are freed, but glibc and Arrow keep their pages (~50 MB at L)
             release_unused_memory(collect=False)
         except PipelineStepFailed as exc:

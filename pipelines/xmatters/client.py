@@ -78,6 +78,7 @@ from pipelines.xmatters.errors import (
     tls_failure_kind,
 )
 from pipelines.xmatters.http_exchange import MAX_LINE, BadChunk, framing_error
+from pipelines.xmatters.listing_budget import ListingBudget
 from pipelines.xmatters.lone_surrogates import may_hold_lone_surrogates, replace_lone_surrogates
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
@@ -145,6 +146,7 @@ class XmattersClient:
             threading.Lock()
         )  # taken for good by the one warning of a page without `total`
         self._ahead: ThreadPoolExecutor | None = None  # guessed pages of the people/groups listings
+        self.listing_budget = ListingBudget()  # items its unfinished listings hold, bounded
         # requests in flight: from CONCURRENCY_START up to --concurrency, halved on 429/5xx
         self.in_flight = AdaptiveLimit(
             min(settings.CONCURRENCY_START, config.concurrency), config.concurrency
@@ -197,6 +199,7 @@ class XmattersClient:
         not_found_hint: str | None = None,
         decode: PageDecoder | None = None,
         ahead: bool = False,
+        item_cost: int = 1,
     ) -> Iterator[list[Any]]:
         """Items of a list endpoint, page by page, each item once; with `ahead`, later pages are
         fetched in parallel while the chain of next links is followed (paging.py)."""
@@ -216,6 +219,8 @@ class XmattersClient:
             max_pages=self.config.max_pages,
             fetch_ahead=fetch_ahead if ahead else None,
             on_no_total=self._page_without_total,
+            budget=self.listing_budget,
+            item_cost=item_cost,
         )
 
     def _page_without_total(self, url: str) -> None:
@@ -243,8 +248,10 @@ class XmattersClient:
         )
 
     def group_pages(self) -> Iterator[list[dict]]:
-        # the member calls start when every group is listed: its pages in parallel start them sooner
-        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url", ahead=True)
+        # the member calls start when every group is listed: its pages in parallel start them sooner.
+        # A listed group counts twice against the listing budget: its row waits here for the
+        # listing's end (source.groups) and its call waits in the member-call process.
+        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url", ahead=True, item_cost=2)
 
     def _ahead_pool(self) -> ThreadPoolExecutor:
         with self._http_lock:
@@ -256,14 +263,18 @@ class XmattersClient:
     def email_device_pages(self) -> Iterator[list[dict]]:
         return self.pages(settings.DEVICES_PATH, params={"deviceType": "EMAIL"})
 
-    def group_members(self, group_id: str) -> list[Any]:
-        """Every member item of one group, by group id (a name would need encoding and can be renamed).
+    def group_member_pages(self, group_id: str) -> Iterator[list[Any]]:
+        """The member items of one group, page by page, by group id (a name would need encoding and
+        can be renamed).
 
         Items are `member_pages.MemberItem`s, or dicts from a page the typed decoder refused.
         """
         path = settings.MEMBERS_PATH.format(group_id=path_segment(group_id))
-        pages = self.pages(path, key=member_key, decode=decode_members_page)
-        return [item for page in pages for item in page]
+        return self.pages(path, key=member_key, decode=decode_members_page)
+
+    def group_members(self, group_id: str) -> list[Any]:
+        """Every member item of one group (`group_member_pages`), held until the listing ends."""
+        return [item for page in self.group_member_pages(group_id) for item in page]
 
     # ---- one request ---------------------------------------------------------------------------
 

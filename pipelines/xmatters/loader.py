@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import dlt
+import duckdb
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
@@ -19,7 +20,7 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.settings import DATASET_NAME, PIPELINE_NAME
+from pipelines.xmatters.settings import DATASET_NAME, GROUP_MEMBERS, PIPELINE_NAME
 from pipelines.xmatters.source import xmatters_source
 
 logger = logging.getLogger(__name__)
@@ -91,9 +92,31 @@ def load_raw(
         error = cause
     else:
         info.raise_on_failed_jobs()
+        if any(skipped.rows_sent for skipped in report.skipped_groups):
+            with duckdb.connect(str(warehouse_path)) as con:
+                remove_rows_of_skipped_groups(con, report)
         logger.info("xmatters_raw loaded into %s: %s", warehouse_path, report.summary())
         return info
     raise error
+
+
+def remove_rows_of_skipped_groups(con: duckdb.DuckDBPyConnection, report: ExtractReport) -> int:
+    """Removes the loaded member rows of groups deleted while their long listing was read.
+
+    Why here: a listing of more than `member_calls.HELD_MEMBER_ITEMS` items hands its rows on as
+    they come (memory stays bounded), so a 404 on a later page finds some already on their way to
+    the raw table. A deleted group is kept with no memberships, whatever its length; the report's
+    row count already left them out (`source._member_tables`).
+    """
+    groups = [skipped.group_id for skipped in report.skipped_groups if skipped.rows_sent]
+    if not groups:
+        return 0
+    removed = con.execute(
+        f"DELETE FROM {DATASET_NAME}.{GROUP_MEMBERS.name} WHERE list_contains(?, group_id)", [groups]
+    ).fetchone()
+    count = int(removed[0]) if removed else 0
+    logger.info("removed %d member rows of %d groups deleted while they were read", count, len(groups))
+    return count
 
 
 def find_xmatters_error(exc: BaseException) -> XmattersError | None:

@@ -21,10 +21,11 @@ import dataclasses
 import itertools
 import logging
 import queue
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -47,13 +48,63 @@ from pipelines.xmatters.report import SkippedGroup
 # process held ~400 MB of finished pages nobody had read yet. Eight per thread keep the threads busy
 # while the reader builds and sends a table, and bound the unread pages to a few MB.
 UNREAD_CALLS_PER_THREAD = 8
+CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while nothing arrives
+
+# A group's member items are held until its listing ends, up to this many: a group deleted while its
+# pages are read (404) then gets no memberships at all, as one deleted before its call. A longer
+# listing hands its items on in parts of this size as it goes: held whole, a server whose member
+# pages never end made one call hold up to --max-pages x 1,000 items (~5 GB at the defaults). Two
+# pages of 1,000: at --concurrency 32 the calls hold ~35 MB at most.
+HELD_MEMBER_ITEMS = 2_000
+UNREAD_PARTS = 4  # parts handed on and not yet read, at most: a thread with another one waits
+
+
+class MemberPart(NamedTuple):
+    """Items of a group whose listing goes on (more than `HELD_MEMBER_ITEMS`), handed on early."""
+
+    group_id: str
+    items: list[Any]
+
+
+class _Parts:
+    """Parts handed from the call threads to the reader, `UNREAD_PARTS` unread at most: a thread
+    waits while the reader is behind (no part piles up), and stops waiting once the extract is
+    cancelled."""
+
+    def __init__(self, events: queue.SimpleQueue[Any], client: XmattersClient) -> None:
+        self._events = events
+        self._client = client
+        self._slots = threading.Semaphore(UNREAD_PARTS)
+
+    def put(self, part: MemberPart) -> None:
+        while not self._slots.acquire(timeout=CANCEL_POLL_S):
+            if self._client.cancelled:
+                raise XmattersError("member calls cancelled: the extract already failed")
+        self._events.put(part)
+
+    def read(self) -> None:
+        """The reader took a part: a thread may hand on another."""
+        self._slots.release()
+
+
+def _listed_members(client: XmattersClient, group_id: str, parts: _Parts) -> list[Any]:
+    """A group's member items: the last (or only) `HELD_MEMBER_ITEMS` of them; earlier ones were
+    handed on as `MemberPart`s."""
+    held: list[Any] = []
+    for page in client.group_member_pages(group_id):
+        held.extend(page)
+        if len(held) >= HELD_MEMBER_ITEMS:
+            parts.put(MemberPart(group_id, held))
+            held = []
+    return held
 
 
 def member_tables(
     client: XmattersClient, groups: Iterable[tuple[str, str | None]]
 ) -> Iterator[pa.Table | SkippedGroup]:
     """Tables of the groups' member rows and, for a group deleted since `/groups` listed it (404),
-    a `SkippedGroup`: its row stays, with no memberships. Every other error is raised.
+    a `SkippedGroup`: its row stays, with no memberships (a long group's rows already handed on
+    are counted in `SkippedGroup.rows_sent`, for the loader to remove). Every other error is raised.
 
     Stops early, without an error, once the client is cancelled (another resource failed and
     reports its own error).
@@ -63,29 +114,39 @@ def member_tables(
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="xmatters-members")
     try:
         pending: dict[Future[list[Any]], tuple[str, str | None]] = {}
-        finished: queue.SimpleQueue[Future[list[Any]]] = queue.SimpleQueue()  # in completion order
+        # finished calls, in completion order, and the parts of long listings, each after the parts
+        # of its group before it and before its group's finished call
+        events: queue.SimpleQueue[Future[list[Any]] | MemberPart] = queue.SimpleQueue()
+        parts = _Parts(events, client)
+        rows_sent: dict[str, int] = {}  # rows of unfinished groups handed on as parts
         queued = iter(groups)
 
         def submit(group: tuple[str, str | None]) -> None:
-            future = pool.submit(client.group_members, group[0])
+            future = pool.submit(_listed_members, client, group[0], parts)
             pending[future] = group
-            future.add_done_callback(finished.put)
+            future.add_done_callback(events.put)
 
         for group in itertools.islice(queued, concurrency * UNREAD_CALLS_PER_THREAD):
             submit(group)
         # one finished call read, one more submitted: O(1) per call, unlike `wait` over the window
         while pending:
-            future = finished.get()
+            event = events.get()
             if client.cancelled:
                 return
-            group_id, name = pending.pop(future)  # drop the reference: the result is freed once used
+            if isinstance(event, MemberPart):
+                parts.read()
+                rows_sent[event.group_id] = rows_sent.get(event.group_id, 0) + len(event.items)
+                yield from batcher.add(event.group_id, event.items)
+                continue
+            group_id, name = pending.pop(event)  # drop the reference: the result is freed once used
             following = next(queued, None)
             if following is not None:
                 submit(following)
+            sent = rows_sent.pop(group_id, 0)
             try:
-                items = future.result()
+                items = event.result()
             except NotFoundError as exc:
-                yield SkippedGroup(group_id, name, str(exc))
+                yield SkippedGroup(group_id, name, str(exc), sent)
                 continue
             yield from batcher.add(group_id, items)
         yield from batcher.flush()
@@ -100,9 +161,6 @@ def _listed_group(item: dict[str, Any]) -> tuple[str, str | None]:
     """A `/groups` item as the member calls take it: (id, target name or None)."""
     name = item.get("targetName")
     return item["id"], name if isinstance(name, str) else None
-
-
-CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while nothing arrives
 
 
 class MemberProcess:

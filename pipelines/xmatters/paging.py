@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import ProtocolError, describe_too_many_pages
+from pipelines.xmatters.listing_budget import ListingBudget, ListingShare
 from pipelines.xmatters.settings import DEFAULT_MAX_PAGES, MAX_NEXT_LINK_CHARS
 
 ItemKey = Callable[[Any], Hashable | None]
@@ -66,8 +67,14 @@ def iter_pages(
     max_pages: int = DEFAULT_MAX_PAGES,
     fetch_ahead: FetchAhead | None = None,
     on_no_total: Callable[[str], None] | None = None,
+    budget: ListingBudget | None = None,
+    item_cost: int = 1,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the new (not yet seen) items of each page, starting at `first_url`.
+
+    Each page's new items are charged to `budget` (held until the listing ends: their keys), which
+    raises `ProtocolError` once the listings in progress would hold more than its limit; each item
+    counts `item_cost` times.
 
     `on_no_total(url)` is called once, with the first page without a `total`: the listing's change
     while it is read (offset paging skipping rows) cannot be detected.
@@ -78,10 +85,14 @@ def iter_pages(
     origin, or a page that stays empty but links onward.
     """
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]] = {}
+    share = (budget or ListingBudget()).share(item_cost)  # without a budget: this listing's own
     try:
-        yield from _pages(fetch, first_url, key, on_duplicates, max_pages, fetch_ahead, ahead, on_no_total)
+        yield from _pages(
+            fetch, first_url, key, on_duplicates, max_pages, fetch_ahead, ahead, on_no_total, share
+        )
     finally:
         _cancel(ahead)  # guesses the chain never reached (or an abandoned listing)
+        share.close()
 
 
 def _pages(
@@ -92,7 +103,8 @@ def _pages(
     max_pages: int,
     fetch_ahead: FetchAhead | None,
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
-    on_no_total: Callable[[str], None] | None = None,
+    on_no_total: Callable[[str], None] | None,
+    share: ListingShare,
 ) -> Iterator[list[dict[str, Any]]]:
     origin = url_origin(first_url)
     seen: set[Hashable] = set()
@@ -101,7 +113,7 @@ def _pages(
         duplicates = on_duplicates if number == 1 else None
         no_total = on_no_total if number == 1 else None  # a re-read follows a page with one
         change = yield from _one_pass(
-            fetch, first_url, origin, key, seen, duplicates, max_pages, fetch_ahead, ahead, no_total
+            fetch, first_url, origin, key, seen, duplicates, max_pages, fetch_ahead, ahead, no_total, share
         )
         if change is None:
             return
@@ -142,7 +154,8 @@ def _one_pass(
     max_pages: int,
     fetch_ahead: FetchAhead | None,
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
-    on_no_total: Callable[[str], None] | None = None,
+    on_no_total: Callable[[str], None] | None,
+    share: ListingShare,
 ) -> Generator[list[dict[str, Any]], None, tuple[int, int] | None]:
     """One read of the listing from its first page, yielding rows not in `seen`; returns the first
     page's `total` and a later page's different one, or None when no page's `total` differed."""
@@ -195,6 +208,7 @@ def _one_pass(
         if on_duplicates is not None and len(fresh) < len(items):
             on_duplicates(len(items) - len(fresh))
         if fresh:
+            share.charge(len(fresh), url, len(fetched))
             yield fresh
 
         url = _resolve(next_link, url, origin) if next_link is not None else None

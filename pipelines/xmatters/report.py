@@ -15,11 +15,16 @@ from pipelines.xmatters.settings import GROUP_MEMBERS, GROUPS, PEOPLE
 
 
 class SkippedGroup(NamedTuple):
-    """A group whose members could not be read (deleted mid-sync): kept, with no memberships."""
+    """A group whose members could not be read (deleted mid-sync): kept, with no memberships.
+
+    `rows_sent`: member rows of a long listing handed on before the group went (`member_calls`);
+    the loader removes them from the raw table.
+    """
 
     group_id: str
     name: str | None
     reason: str
+    rows_sent: int = 0
 
 
 @dataclass
@@ -48,9 +53,9 @@ class ExtractReport:
             with self._lock:
                 self.duplicates_dropped += n
 
-    def skip_group(self, group_id: str, name: str | None, reason: str) -> None:
+    def skip_group(self, skipped: SkippedGroup) -> None:
         with self._lock:
-            self.skipped_groups.append(SkippedGroup(group_id, name, reason))
+            self.skipped_groups.append(skipped)
 
     def counts(self) -> tuple[int, int, int]:
         """(requests, retries, duplicates dropped): what another process's calls add to this report."""

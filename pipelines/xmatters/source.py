@@ -230,6 +230,8 @@ def _member_tables(calls: Iterable[pa.Table | SkippedGroup], client: XmattersCli
                 scrub(str(item.name)),
                 scrub(item.reason),
             )
-            client.report.skip_group(*item)
+            client.report.skip_group(item)
+            # rows handed on before the group went are removed once loaded (`loader`)
+            client.report.count_rows(settings.GROUP_MEMBERS.name, -item.rows_sent)
             continue
         yield item

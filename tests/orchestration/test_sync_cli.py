@@ -143,6 +143,30 @@ def test_group_deleted_mid_sync_is_skipped_with_a_warning(make_simulator, org, d
     assert f"warning        group {victim['targetName']} skipped" in out
 
 
+def test_a_long_group_deleted_while_its_pages_are_read_has_no_memberships(
+    make_simulator, org, data_home, tmp_path, capsys
+):
+    """The large group (2,500 members) answers 404 after two pages of 1,000: the member-call process
+    had handed those 2,000 rows on (`member_calls.HELD_MEMBER_ITEMS`), and the raw step removes
+    them after the load, so the group has no memberships in the warehouse or the `.c1z`, as a group
+    deleted before its call."""
+    victim = max(org.groups, key=lambda group: len(org.members[group["id"]]))
+    assert len(org.members[victim["id"]]) > 2_000
+    rule = FaultRule("status", status=404, path_contains=f"{victim['id']}/members", after=2, times=None)
+    sim = make_simulator(faults=Faults(rules=[rule]))
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(sim, sync_file)) == 0
+    assert f"warning        group {victim['targetName']} skipped" in capsys.readouterr().out
+
+    contents = read_sync(sync_file)
+    expected = expected_from_org(org)
+    lost = {g for g in expected.grants if g.startswith(f"group:{victim['id']}:member:")}
+    assert len(lost) > 2_000 and contents.grants == expected.grants - lost
+    assert published(
+        data_home, f"SELECT count(*) FROM xmatters_raw.group_members WHERE group_id = '{victim['id']}'"
+    ) == [(0,)]
+
+
 def test_the_sync_process_never_imports_pandas(simulator, data_home, tmp_path):
     """pandas (~0.5 s of the GIL, ~60 MB) is for the expectations worker only; see pipelines/arrow_arrays.py.
 

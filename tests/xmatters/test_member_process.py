@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -130,13 +131,13 @@ def test_the_calls_run_at_most_a_window_ahead_of_a_stalled_reader(xm_org, make_c
     assert len(groups) > 3 * window
     client = XmattersClient(make_config(concurrency=2), ExtractReport())
     started: list[str] = []
-    real_call = client.group_members
+    real_call = client.group_member_pages
 
-    def counted_call(group_id: str) -> list:
+    def counted_call(group_id: str) -> Iterator[list]:
         started.append(group_id)
         return real_call(group_id)
 
-    monkeypatch.setattr(client, "group_members", counted_call)
+    monkeypatch.setattr(client, "group_member_pages", counted_call)
     calls = member_tables(client, groups)
     first = next(calls)  # the first table, then the reader stalls
     time.sleep(0.5)

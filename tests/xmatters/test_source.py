@@ -68,7 +68,7 @@ def test_member_calls_overlap_up_to_the_concurrency(xm_org, xm_sim, make_config,
     in_flight = 0
     peak = 0
     lock = threading.Lock()
-    original = XmattersClient.group_members
+    original = XmattersClient.group_member_pages
 
     def counting(self, group_id):
         nonlocal in_flight, peak
@@ -76,12 +76,12 @@ def test_member_calls_overlap_up_to_the_concurrency(xm_org, xm_sim, make_config,
             in_flight += 1
             peak = max(peak, in_flight)
         try:
-            return original(self, group_id)
+            yield from original(self, group_id)
         finally:
             with lock:
                 in_flight -= 1
 
-    monkeypatch.setattr(XmattersClient, "group_members", counting)
+    monkeypatch.setattr(XmattersClient, "group_member_pages", counting)
     xm_sim.faults.latency_s = 0.05
     source = xmatters_source(config=make_config(concurrency=concurrency)).with_resources("group_members")
     loaded = [row for table in source.resources["group_members"] for row in table.to_pylist()]
