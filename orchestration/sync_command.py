@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expectations import validation_worker
-from orchestration import interrupts, preflight
+from orchestration import interrupts, log_settings, preflight
 from orchestration.deployment_variables import check_deployment_variables
 from orchestration.paths import data_paths, user_path
 from orchestration.sync_options import OUTPUT, SyncOptions
@@ -69,14 +69,14 @@ concurrency:
 
 
 def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of both settings tables, plus where the warehouse is and how much to log."""
+    """The flags of both settings tables, plus where the warehouse is and how much to log, how."""
     sections = add_arguments(parser, XmattersConfig, SyncOptions)
     sections[OUTPUT].add_argument(
         "--warehouse",
         type=non_empty,
         help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)",
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    log_settings.add_log_arguments(parser)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def test_flags_still_go_to_the_sync_and_commands_to_their_parser(capsys):
         (
             ["--log-level", "verbose"],
             "baton-xmatters: error: argument --log-level: invalid choice: 'verbose' "
-            "(choose from 'debug', 'info', 'warning', 'error') (see baton-xmatters --help)",
+            "(choose from 'debug', 'info', 'warn', 'warning', 'error') (see baton-xmatters --help)",
         ),
         (
             ["inspect", "stats", "--fiel", "x.c1z"],
