@@ -34,6 +34,7 @@ from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import ConfigError, XmattersError
 from pipelines.xmatters.settings_table import add_arguments, check, values_from
+from pipelines.xmatters.state_lock import pipelines_dir_lock
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -134,6 +135,7 @@ def run_sync(
         with (
             interrupts.exit_on_signal(),
             sync_lock(plan.lock_file, plan.warehouse),
+            pipelines_dir_lock(plan.dlt_dir),  # shared with every warehouse beside this one
             interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
         ):
             preflight.check_warehouse_unlocked(plan.warehouse)

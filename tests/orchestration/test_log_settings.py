@@ -61,6 +61,6 @@ def test_a_bad_log_format_flag_is_one_line(capsys):
         main(["--log-format", "yaml"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == (
-        "baton-xmatters: error: argument --log-format: invalid choice: 'yaml' (choose from 'console', 'json') "
-        "(see baton-xmatters --help)\n"
+        "baton-xmatters: error: argument --log-format: invalid choice: 'yaml' "
+        "(choose from 'console', 'json') (see baton-xmatters --help)\n"
     )
