@@ -167,6 +167,22 @@ def test_an_unparsable_base_url_says_what_is_wrong(capsys, url, reason):
     assert "s3cret" not in err
 
 
+@pytest.mark.parametrize(
+    "args", [["--warehouse", " "], ["sql", "--warehouse", "\t", "SELECT 1"], ["demo", "--home", "  "]]
+)
+def test_a_blank_path_flag_is_refused_as_an_empty_one(capsys, args):
+    """`--warehouse " "` synced into a warehouse file named " " in the working directory."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    flag = next(a for a in args if a.startswith("--"))
+    command = f"baton-xmatters {args[0]}" if not args[0].startswith("-") else "baton-xmatters"
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: argument {flag}: is blank (leave it out to use the default) "
+        f"(see {command} --help)\n"
+    )
+
+
 def test_an_empty_warehouse_flag_is_refused_by_every_command(capsys):
     for command in ([], ["sql", "SELECT 1"], ["diff"]):
         with pytest.raises(SystemExit) as exit_info:
