@@ -69,10 +69,20 @@ def unaudited(
 def _latest_execution(
     instance: dg.DagsterInstance, key: dg.AssetCheckKey, materialization: dg.EventLogRecord
 ) -> AssetCheckExecutionRecord | None:
-    """The check's latest execution, passing over those only planned by runs other than the one that
-    materialized the table: Dagster plans a run's checks when the run is created, so a run queued
-    behind this one ("Materialize all" clicked twice) had the latest execution of every check, and
-    the run ahead, whose checks passed, was refused (it crashed on the planned record, in fact)."""
+    """The check's latest execution: the one evaluated last, of those up to the one of the run that
+    materialized the table.
+
+    Dagster records a run's check executions when it plans the run, so their order is the order
+    the runs were created, not the order they ran in. Two consequences:
+    - a run queued behind this one ("Materialize all" clicked twice) holds the newest execution of
+      every check, only planned: those of other runs are passed over (the run ahead, whose checks
+      passed, was refused; it crashed on the planned record, in fact);
+    - a run that waited in the queue while a CLI sync (in-process, never queued) was created and
+      finished ran its checks after the CLI's, on a newer materialization, yet its executions are
+      recorded before the CLI's: the one evaluated last counts, not the one recorded last. Runs
+      planned before the materializing run's own execution are not read.
+    """
+    latest: AssetCheckExecutionRecord | None = None
     cursor = None
     while True:
         page = instance.event_log_storage.get_asset_check_execution_history(
@@ -83,11 +93,20 @@ def _latest_execution(
                 execution.status == AssetCheckExecutionRecordStatus.PLANNED
                 and execution.run_id != materialization.run_id
             )
-            if not planned_elsewhere:
-                return execution
+            if planned_elsewhere:
+                continue
+            if latest is None or _evaluated_at(execution) > _evaluated_at(latest):
+                latest = execution
+            if execution.run_id == materialization.run_id:
+                return latest
         if len(page) < _HISTORY_PAGE:
-            return None
+            return latest
         cursor = page[-1].id
+
+
+def _evaluated_at(execution: AssetCheckExecutionRecord) -> float:
+    """When the check ran (its evaluation event); for one only planned, when it was planned."""
+    return execution.event.timestamp if execution.event is not None else execution.create_timestamp
 
 
 def _check_problem(

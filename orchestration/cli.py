@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple, NoReturn
 
-from orchestration import interrupts
+from orchestration import interrupts, log_settings
 from pipelines.argument_parser import OneLineErrorParser
 from pipelines.frame_stack import on_one_chunk
 from pipelines.native_threads import with_one_blas_thread
@@ -142,13 +142,14 @@ def _main(args: list[str]) -> int:
         print(f"baton-xmatters: error: {_unknown_command(args[0])}", file=sys.stderr)
         return 2
     options = build_sync_parser().parse_args(args)
-    _configure_logging(options.log_level)
     from orchestration.service.settings import read_settings
     from pipelines.xmatters.errors import ConfigError
 
     try:
+        log_settings.resolve(options, os.environ)
+        _configure_logging(options.log_level, options.log_format)
         service = read_settings(options)
-    except ConfigError as exc:  # `--client-id ""`: one line, as every other flag
+    except ConfigError as exc:  # `--client-id ""`, `BATON_LOG_LEVEL=verbose`: one line, as every flag
         print(f"baton-xmatters: error: {exc}", file=sys.stderr)
         return 2
     if service.enabled:  # a C1 client id/secret: the self-hosted connector (orchestration/service)
@@ -176,15 +177,28 @@ def _run_subcommand(name: str, args: list[str]) -> int:
     parser = OneLineErrorParser(prog=f"baton-xmatters {name}")
     getattr(module, command.add_arguments)(parser)
     options = parser.parse_args(args)
-    if getattr(options, "log_level", None):
-        _configure_logging(options.log_level)
+    if hasattr(options, "log_level"):  # the demo's sync
+        from pipelines.xmatters.errors import ConfigError
+
+        try:
+            log_settings.resolve(options, os.environ)
+        except ConfigError as exc:
+            print(f"baton-xmatters: error: {exc}", file=sys.stderr)
+            return 2
+        _configure_logging(options.log_level, options.log_format)
     return int(getattr(module, command.run)(options))
 
 
-def _configure_logging(level: str) -> None:
-    """Progress goes to stderr, one line per stage; the summary goes to stdout."""
+def _configure_logging(level: str, log_format: str = log_settings.DEFAULT_FORMAT) -> None:
+    """Progress goes to stderr, one line per stage (or one JSON object: `--log-format json`); the
+    summary goes to stdout."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    formatter: logging.Formatter = (
+        log_settings.JsonFormatter()
+        if log_format == "json"
+        else TerminalFormatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+    )
+    handler.setFormatter(formatter)
     for name in ("baton_xmatters", "pipelines", "simulator"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]

@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from orchestration import sync_command
+from orchestration import log_settings, sync_command
 from orchestration.cli import executable
 from orchestration.paths import user_path
 from pipelines.argument_parser import non_empty
@@ -44,7 +44,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warehouse", type=non_empty, help="the DuckDB warehouse (default <home>/warehouse.duckdb)"
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    log_settings.add_log_arguments(parser)
 
 
 def demo_spec(people: int, groups: int, seed: int) -> OrgSpec:
@@ -84,6 +84,7 @@ def run_demo(options: argparse.Namespace) -> int:
             sync_file=str(sync_file),
             warehouse=str(warehouse),
             log_level=options.log_level,
+            log_format=options.log_format,
             new_source=True,  # each demo's simulator listens on a new port: another source each time
         )
         # the sync takes both homes from the environment it is given: the demo's, whatever the shell says

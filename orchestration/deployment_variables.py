@@ -22,7 +22,7 @@ _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}\b")
 
 def cron_expression() -> str:
     """The schedule's cron expression: `BATON_XMATTERS_CRON`, or daily at 03:00."""
-    expression = os.environ.get("BATON_XMATTERS_CRON", DEFAULT_CRON)
+    expression = os.environ.get("BATON_XMATTERS_CRON") or DEFAULT_CRON  # empty: unset, as every BATON_*
     try:
         valid = croniter.is_valid(expression) and len(croniter.expand(expression)[0]) == 5
     except ValueError:

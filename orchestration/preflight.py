@@ -8,18 +8,17 @@ flag and the path and says what to do instead.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
 
 import duckdb
 
 from pipelines.c1z.container import V1_MAGIC, V3_MAGIC
+from pipelines.duckdb_lock import lock_holder
 from pipelines.xmatters.errors import XmattersError
 
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file (its main header)
 C1Z_MAGIC = os.path.commonprefix([V1_MAGIC, V3_MAGIC])  # b"C1Z": every .c1z container
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
 def check_sync_file(path: Path, warehouse: Path | None = None, label: str = "-f/--file") -> None:
@@ -114,11 +113,11 @@ def warehouse_held_message(path: Path, exc: duckdb.Error) -> str | None:
     Also a run of the code location (the UI, the schedule) opening it: DuckDB's own message
     suggests opening the file read-only, which a sync cannot.
     """
-    holder = _LOCK_HOLDER.search(str(exc))
+    holder = lock_holder(exc)
     if holder is None:
         return None
     return (
-        f"the warehouse {path} is open in another process (PID {holder['pid']}, {holder['program']}): "
+        f"the warehouse {path} is open in another process (PID {holder.pid}, {holder.program}): "
         "DuckDB allows no other session while a sync writes; close that session (or query with "
         "`baton-xmatters sql`, which holds the file only while a statement runs) and sync again"
     )

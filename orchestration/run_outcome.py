@@ -113,11 +113,16 @@ def _step_failure_before_any_failed_check(result: dg.ExecuteInProcessResult) -> 
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
+    """The first failed step's cause; else the run's own, when it failed before any step ran (a
+    resource that could not be set up: the warehouse opened by a UI run after the CLI's check)."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             cause = step_failure_cause(event)
             if cause is not None:
                 return cause
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            return run_failure_cause(event)
     return None
 
 

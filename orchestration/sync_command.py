@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expectations import validation_worker
-from orchestration import interrupts, preflight
+from orchestration import interrupts, log_settings, preflight
 from orchestration.deployment_variables import check_deployment_variables
 from orchestration.paths import data_paths, user_path
 from orchestration.sync_options import OUTPUT, SyncOptions
@@ -34,6 +34,7 @@ from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import ConfigError, XmattersError
 from pipelines.xmatters.settings_table import add_arguments, check, values_from
+from pipelines.xmatters.state_lock import pipelines_dir_lock
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -69,14 +70,14 @@ concurrency:
 
 
 def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of both settings tables, plus where the warehouse is and how much to log."""
+    """The flags of both settings tables, plus where the warehouse is and how much to log, how."""
     sections = add_arguments(parser, XmattersConfig, SyncOptions)
     sections[OUTPUT].add_argument(
         "--warehouse",
         type=non_empty,
         help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)",
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    log_settings.add_log_arguments(parser)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def run_sync(
         with (
             interrupts.exit_on_signal(),
             sync_lock(plan.lock_file, plan.warehouse),
+            pipelines_dir_lock(plan.dlt_dir),  # shared with every warehouse beside this one
             interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
         ):
             preflight.check_warehouse_unlocked(plan.warehouse)

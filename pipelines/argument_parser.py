@@ -56,12 +56,13 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 def non_empty(text: str) -> str:
     """An argparse `type` for an option that is not a setting (`--warehouse`, `inspect -f`,
-    `demo --home`, `simulate --host`): refuses `""`.
+    `demo --home`, `simulate --host`): refuses `""`, and a value of only whitespace.
 
     An empty value (a shell variable that was not set) would otherwise mean the default, which
     the command line seemed to override (`demo --home ""` wrote into the working directory,
     `simulate --host ""` listened on every interface): the rule `values_from` applies to settings.
     """
-    if not text:
-        raise argparse.ArgumentTypeError("is empty (leave it out to use the default)")
+    if not text.strip():  # blank as empty: `--warehouse " "` made a warehouse file named " "
+        blank = "empty" if not text else "blank"
+        raise argparse.ArgumentTypeError(f"is {blank} (leave it out to use the default)")
     return text

@@ -32,8 +32,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from dlt.pipeline.exceptions import PipelineStepFailed
+
 from pipelines.argument_parser import OneLineErrorParser, non_empty
 from pipelines.data_home import data_home
+from pipelines.duckdb_lock import lock_holder
 from pipelines.terminal_text import printable
 from pipelines.xmatters.config import XmattersConfig, dlt_configured
 from pipelines.xmatters.errors import (
@@ -58,6 +61,13 @@ PROG = "python -m pipelines.xmatters_pipeline"
 COMMAND = "xmatters_pipeline"  # what its error lines start with, as `baton-xmatters: error: ...`
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # a bad flag or setting: nothing was requested (as the CLI)
+PRIVATE_UMASK = 0o077  # the warehouse and dlt's state hold who may access what: owner only, as the CLI
+
+
+def user_path(text: str) -> Path:
+    """A path flag as given, `~` expanded (a quoted flag or an env file leaves it to us), absolute:
+    dlt hands DuckDB a relative path against a directory of its own choosing."""
+    return Path(non_empty(text)).expanduser().resolve()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -66,13 +76,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add_arguments(parser, XmattersConfig)
     parser.add_argument(
         "--warehouse",
-        type=lambda text: Path(non_empty(text)),
+        type=user_path,
         default=DEFAULT_HOME / "warehouse.duckdb",
         help="DuckDB file",
     )
     parser.add_argument(
         "--pipelines-dir",
-        type=lambda text: Path(non_empty(text)),
+        type=user_path,
         default=DEFAULT_HOME / "dlt",
         help="dlt working directory",
     )
@@ -138,17 +148,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = resolve_config(flags, os.environ)
         except ConfigError as exc:
             return fail(str(exc), EXIT_USAGE)
+        previous_umask = os.umask(PRIVATE_UMASK)
         try:
+            restrict_to_owner(args.warehouse)
             load_raw(config, args.warehouse, pipelines_dir=args.pipelines_dir, report=report)
         except XmattersError as exc:
             message = str(exc)
             if uses_dlt_configuration(flags, os.environ):  # a 401 names where this route read the user
                 message = message.replace(CREDENTIALS_HINT, DLT_CREDENTIALS_HINT)
             return fail(message, EXIT_FAILED)
+        except PipelineStepFailed as exc:  # not xMatters': dlt or DuckDB, e.g. the warehouse held open
+            return fail(load_failure(exc, args.warehouse), EXIT_FAILED)
+        finally:
+            os.umask(previous_umask)
     print(f"xmatters_raw in {args.warehouse}: {report.summary()}")
     for skipped in report.skipped_groups:
         print(f"warning: group {skipped.group_id} ({skipped.name}) skipped: {skipped.reason}")
     return 0
+
+
+def restrict_to_owner(warehouse: Path) -> None:
+    """A warehouse an earlier run left readable by others (before PRIVATE_UMASK) becomes owner-only."""
+    try:
+        if warehouse.stat().st_mode & 0o077:
+            warehouse.chmod(0o600)
+    except FileNotFoundError:
+        pass
+
+
+def load_failure(exc: PipelineStepFailed, warehouse: Path) -> str:
+    """One line for a load that failed outside the xMatters source: the innermost cause's first line.
+
+    The warehouse held by another process (a `duckdb` session, a sync) fails dlt's first step,
+    before any request; DuckDB then advises opening the file read-only, which a load cannot.
+    """
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    holder = lock_holder(cause)
+    if holder is not None:
+        return (
+            f"the warehouse {warehouse} is open in another process (PID {holder.pid}, {holder.program}): "
+            "DuckDB allows no other session while the load writes; close that session (or let the "
+            "sync end) and load again"
+        )
+    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return f"dlt's {exc.step} step failed: {detail}"
 
 
 def fail(message: str, code: int) -> int:

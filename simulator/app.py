@@ -263,7 +263,8 @@ class XmattersSimulator:
     def start(self) -> XmattersSimulator:
         if self._server is not None:
             return self
-        server = _Server((self.host, self._requested_port), _Handler)
+        server_class = _Server6 if ":" in self.host else _Server  # `::1`: an IPv6 literal
+        server = server_class((self.host, self._requested_port), _Handler)
         server.simulator = self
         self._server = server
         self._thread = threading.Thread(
@@ -312,8 +313,9 @@ class XmattersSimulator:
 
     @property
     def origin(self) -> str:
-        """`http://127.0.0.1:<port>`: what relative links are resolved against."""
-        return f"http://{self.host}:{self.port}"
+        """`http://127.0.0.1:<port>` (`http://[::1]:<port>`): what relative links are resolved against."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -712,3 +714,9 @@ def _retry_after(value: int | float | str) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
+
+
+class _Server6(_Server):
+    """The server on an IPv6 address (`simulate --host ::1`): `_Server` would open an IPv4 socket."""
+
+    address_family = socket.AF_INET6

@@ -37,6 +37,7 @@ from pipelines.xmatters.member_calls import MemberProcess
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings import GROUP_MEMBERS
 from pipelines.xmatters.source import xmatters_source
+from pipelines.xmatters.state_lock import pipelines_dir_lock
 
 log = logging.getLogger("baton_xmatters")
 
@@ -116,10 +117,12 @@ def build_raw_assets() -> dg.AssetsDefinition:
                     early_members=early,
                 )
                 pipeline = warehouse.dlt_pipeline()
-                # dlt would load a killed run's pending package instead of extracting
-                abort_pending_packages(pipeline)
-                for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
-                    yield _with_report(event, report, warehouse, started)
+                # shared with every warehouse beside this one (pipelines/xmatters/state_lock.py)
+                with pipelines_dir_lock(Path(warehouse.dlt_pipelines_dir)):
+                    # dlt would load a killed run's pending package instead of extracting
+                    abort_pending_packages(pipeline)
+                    for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
+                        yield _with_report(event, report, warehouse, started)
             if any(skipped.rows_sent for skipped in report.skipped_groups):
                 with warehouse.connect() as con:
                     remove_rows_of_skipped_groups(con, report)

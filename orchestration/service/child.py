@@ -32,7 +32,8 @@ def main() -> int:
     from orchestration.sync_command import build_options, run_sync
 
     options = build_options(**request["options"])
-    _configure_logging(options.log_level)
+    # both resolved by the service (its flags and variables), as every other sync option
+    _configure_logging(options.log_level or "info", options.log_format or "console")
     return run_sync(options, tags=run_tags.C1)
 
 

@@ -199,8 +199,12 @@ def _validate_base_url(url: str, allow_insecure_http: bool, label: str = "--base
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError on a non-numeric port)
-    except ValueError:
-        raise ConfigError(f"{label} is not a valid URL") from None
+    except ValueError as exc:
+        # Python's reason names the part (port, IPv6 brackets); one that quotes a netloc with user
+        # info (NFKC-invalid characters) is not shown: the password would be in it
+        reason = str(exc)
+        shown = f": {reason[:1].lower()}{reason[1:]}" if reason and "@" not in reason else ""
+        raise ConfigError(f"{label} is not a valid URL{shown}") from None
     if parts.username is not None or parts.password is not None:
         raise ConfigError(f"{label} must not contain credentials; use --username and --password")
     if parts.scheme.lower() not in ("http", "https"):

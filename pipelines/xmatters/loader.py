@@ -22,6 +22,7 @@ from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings import DATASET_NAME, GROUP_MEMBERS, PIPELINE_NAME
 from pipelines.xmatters.source import xmatters_source
+from pipelines.xmatters.state_lock import pipelines_dir_lock
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +83,10 @@ def load_raw(
     report = report if report is not None else ExtractReport()
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     pipeline = raw_pipeline(warehouse_path, pipelines_dir=pipelines_dir)
-    abort_pending_packages(pipeline)
     try:
-        info = pipeline.run(xmatters_source(config=config, report=report))
+        with pipelines_dir_lock(Path(pipeline.pipelines_dir)):
+            abort_pending_packages(pipeline)
+            info = pipeline.run(xmatters_source(config=config, report=report))
     except PipelineStepFailed as exc:
         cause = find_xmatters_error(exc)
         if cause is None:

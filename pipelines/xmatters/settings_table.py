@@ -206,12 +206,16 @@ def _refuse_empty_flags(cls: type, flags: Mapping[str, Any]) -> None:
         named = [(item.name, spec.flag, spec.env), (_key(spec.flag or item.name), spec.flag, spec.env)]
         named += [(_key(spec.file_flag), spec.file_flag, spec.file_env)] if spec.file_flag else []
         for key, flag, variable in named:
-            if flag and flags.get(key) == "":
+            value = flags.get(key)
+            # blank as empty: `--base-url "  "` was a missing base URL though BATON_BASE_URL was
+            # set, `--username " "` a user name, `-f " "` a file named " "
+            if flag and isinstance(value, str) and not value.strip():
                 shown = f"{spec.short}/{flag}" if spec.short and flag == spec.flag else flag
                 fallback = [f"${variable}"] if variable else []
                 fallback += [] if spec.required else ["the default"]
                 instead = " or ".join(fallback)
-                raise ConfigError(f"{shown} is empty (leave it out to use {instead})")
+                blank = "empty" if value == "" else "blank"
+                raise ConfigError(f"{shown} is {blank} (leave it out to use {instead})")
 
 
 def given(cls: type, flags: Mapping[str, Any], env: Mapping[str, str]) -> set[str]:

@@ -76,7 +76,7 @@ def test_flags_still_go_to_the_sync_and_commands_to_their_parser(capsys):
         (
             ["--log-level", "verbose"],
             "baton-xmatters: error: argument --log-level: invalid choice: 'verbose' "
-            "(choose from 'debug', 'info', 'warning', 'error') (see baton-xmatters --help)",
+            "(choose from 'debug', 'info', 'warn', 'warning', 'error') (see baton-xmatters --help)",
         ),
         (
             ["inspect", "stats", "--fiel", "x.c1z"],
@@ -121,6 +121,11 @@ def test_a_mistyped_flag_is_one_line_with_a_suggestion_and_no_value_echoed(capsy
         (["-f", ""], "-f/--file is empty (leave it out to use $BATON_FILE or the default)"),
         (["--timeout", ""], "--timeout is empty (leave it out to use the default)"),
         (["--client-id", ""], "--client-id is empty (leave it out to use $BATON_CLIENT_ID or the default)"),
+        # blank: `--base-url "  "` was `missing --base-url (or BATON_BASE_URL)` with BATON_BASE_URL
+        # set, and `-f " "` wrote a file named " "
+        (["--base-url", "  "], "--base-url is blank (leave it out to use $BATON_BASE_URL)"),
+        (["-f", " "], "-f/--file is blank (leave it out to use $BATON_FILE or the default)"),
+        (["--username", "\t"], "--username is blank (leave it out to use $BATON_USERNAME)"),
     ],
 )
 def test_an_explicitly_empty_flag_is_refused_not_replaced_by_its_variable(
@@ -139,6 +144,43 @@ def test_an_explicitly_empty_flag_is_refused_not_replaced_by_its_variable(
     out, err = capsys.readouterr()
     assert (out, err) == ("", f"baton-xmatters: error: xmatters: {named}\n")
     assert not (tmp_path / "home").exists()
+    assert not (Path.cwd() / " ").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:99999/api/xm/1", "port out of range 0-65535"),
+        ("http://127.0.0.1:-1/api/xm/1", "port could not be cast to integer value as '-1'"),
+        ("http://127.0.0.1:abc/api/xm/1", "port could not be cast to integer value as 'abc'"),
+        ("http://[::1/api/xm/1", "invalid IPv6 URL"),
+        # Python quotes the netloc here, user info and all: the reason is left out
+        ("http://u:s3cret\uff03@host/api/xm/1", None),
+    ],
+)
+def test_an_unparsable_base_url_says_what_is_wrong(capsys, url, reason):
+    """It said only `--base-url is not a valid URL`, leaving the user to guess which part."""
+    assert main(["--base-url", url, "--username", "u", "--password", "p"]) == 2
+    shown = f": {reason}" if reason else ""
+    err = capsys.readouterr().err
+    assert err == f"baton-xmatters: error: xmatters: --base-url is not a valid URL{shown}\n"
+    assert "s3cret" not in err
+
+
+@pytest.mark.parametrize(
+    "args", [["--warehouse", " "], ["sql", "--warehouse", "\t", "SELECT 1"], ["demo", "--home", "  "]]
+)
+def test_a_blank_path_flag_is_refused_as_an_empty_one(capsys, args):
+    """`--warehouse " "` synced into a warehouse file named " " in the working directory."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    flag = next(a for a in args if a.startswith("--"))
+    command = f"baton-xmatters {args[0]}" if not args[0].startswith("-") else "baton-xmatters"
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: argument {flag}: is blank (leave it out to use the default) "
+        f"(see {command} --help)\n"
+    )
 
 
 def test_an_empty_warehouse_flag_is_refused_by_every_command(capsys):

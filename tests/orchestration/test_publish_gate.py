@@ -10,10 +10,13 @@ import copy
 import dataclasses
 
 import dagster as dg
+from dagster._core.execution.api import execute_run
 
 from orchestration.cli import main
 from orchestration.definitions import build_definitions
+from orchestration.jobs import SYNC_JOB_NAME
 from orchestration.resources import SyncSettings
+from pipelines.c1z.reader import open_c1z
 from simulator import XmattersSimulator, build_org
 from tests.conftest import SMALL_ORG_SPEC, cached_org
 from tests.orchestration.conftest import read_sync, use_simulator
@@ -171,3 +174,34 @@ def test_a_run_queued_behind_does_not_keep_the_run_ahead_from_publishing(
         failures = [str(e.step_failure_data.error) for e in publish.all_events if e.is_step_failure]
     assert publish.success, failures
     assert read_sync(sync_file).users == {p["id"] for p in simulator.org.all_people}
+
+
+def overtaken_sync_job() -> dg.JobDefinition:
+    """The sync job with the default resources (the UI's), for `dg.reconstructable` below."""
+    return build_definitions().resolve_job_def(SYNC_JOB_NAME)
+
+
+def test_a_run_overtaken_in_the_queue_publishes_when_it_runs(simulator, data_home, tmp_path, monkeypatch):
+    """ "Materialize all" in the UI while a CLI sync runs: the UI run waits in the queue, its checks
+    planned when it was queued; the CLI sync (in-process, never queued) is created after it and
+    finishes first. When the queued run then ran, every check passed, yet `c1_sync` refused:
+    `c1_staging/users check users_expectations did not run on its latest materialization`. The gate
+    took the check execution recorded last (the CLI's, recorded after the queued run's plan) for the
+    latest, though the queued run's own had run later, on the latest materialization."""
+    use_simulator(monkeypatch, simulator)
+    sync_file = tmp_path / "sync.c1z"
+    monkeypatch.setenv("BATON_FILE", str(sync_file))
+    job = overtaken_sync_job()
+    with dg.instance_for_test() as instance:
+        queued = instance.create_run_for_job(job, tags={"queued": "ui"})  # checks planned
+        assert job.execute_in_process(instance=instance).success  # the CLI's run overtakes it
+        first = read_sync(sync_file)
+        with open_c1z(sync_file) as reader:
+            first_sync_id = reader.sync_id
+        ran = execute_run(dg.reconstructable(overtaken_sync_job), queued, instance)
+        failures = [str(e.step_failure_data.error) for e in ran.all_events if e.is_step_failure]
+        assert ran.success, failures
+        syncs = published(data_home, "SELECT sync_id FROM c1.sync_runs ORDER BY published_at DESC")
+    assert read_sync(sync_file).users == first.users == {p["id"] for p in simulator.org.all_people}
+    with open_c1z(sync_file) as reader:
+        assert [row[0] for row in syncs] == [reader.sync_id, first_sync_id] != [first_sync_id] * 2

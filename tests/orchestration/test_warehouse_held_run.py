@@ -15,7 +15,7 @@ import duckdb
 
 from orchestration.definitions import build_definitions
 from orchestration.resources import SyncSettings, WarehouseResource
-from orchestration.run_outcome import run_failure_cause
+from orchestration.run_outcome import run_failure_cause, summarize_run
 from tests.orchestration.conftest import use_simulator
 
 
@@ -55,5 +55,8 @@ def test_a_ui_run_names_the_process_holding_the_warehouse(simulator, data_home, 
         f"xmatters: the warehouse {warehouse} is open in another process (PID {holder.pid}"
     )
     assert "close that session" in cause and "read-only mode" not in cause
+    # the CLI's line: a CLI sync whose run met the held file after its own check (a UI run that
+    # opened it in between) printed only `baton-xmatters: error: the run failed`
+    assert summarize_run(result).error == cause
     assert simulator.requests == []
     assert not sync_file.exists()
