@@ -11,10 +11,11 @@ in the UI and are the `run_failed` alert's message.
 A `Failure` alone would let Dagster run on the steps that do not depend on the stopped one (the
 other staging tables and their checks); the job's failure hook `stop_the_run` raises the interrupt
 again right after the step, outside it, so the run ends `Canceled` as before, the later steps not
-executed. So the interrupt is turned into `RunStopped` only in runs of a job that has the hook
-(`xmatters_sync`); another job (the implicit one of "Materialize all") keeps Dagster's own
-interrupt, which stops it. An interrupt that lands between two steps, in Dagster's own code, keeps
-Dagster's message too: no code of ours runs there.
+executed. Every asset carries the hook (so "Materialize all", the implicit job, has it too) and so
+does the job `xmatters_sync` (for the checks' steps: a multi-asset check takes no hooks). Where a
+step has no hook (a check in another job) the interrupt is left as Dagster's, which stops the run.
+An interrupt that lands between two steps, in Dagster's own code, keeps Dagster's message too: no
+code of ours runs there.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def reported_if_stopped(
         yield stop
     except DagsterExecutionInterruptedError:
         op_context = context.op_execution_context
-        if stop_the_run not in op_context.job_def.hook_defs:
+        if stop_the_run not in (op_context.job_def.get_all_hooks_for_handle(op_context.op_handle) or ()):
             raise
         raise stopped(op_context, sync_file, stop) from None
 

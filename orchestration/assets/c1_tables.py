@@ -16,7 +16,7 @@ from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
-from orchestration.stopped_run import reported_if_stopped
+from orchestration.stopped_run import reported_if_stopped, stop_the_run
 from orchestration.table_schema import column_schema, table_exists
 
 log = logging.getLogger("baton_xmatters")
@@ -58,7 +58,14 @@ STAGING_TABLES: dict[str, tuple[list[dg.AssetKey], str]] = {
 
 
 def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: str) -> dg.AssetsDefinition:
-    @dg.asset(key=staging_key(table), deps=deps, description=description, group_name="c1", kinds={"duckdb"})
+    @dg.asset(
+        key=staging_key(table),
+        deps=deps,
+        description=description,
+        group_name="c1",
+        kinds={"duckdb"},
+        hooks={stop_the_run},
+    )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
     ) -> dg.MaterializeResult:

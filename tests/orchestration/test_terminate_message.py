@@ -12,6 +12,7 @@ import signal
 
 import dagster as dg
 import duckdb
+import pytest
 
 from orchestration.assets import c1_tables
 from orchestration.definitions import build_definitions
@@ -27,9 +28,11 @@ def _terminate_the_running_run(instance: dg.DagsterInstance) -> None:
     signal.raise_signal(signal.SIGINT)
 
 
+@pytest.mark.parametrize("job_name", [SYNC_JOB_NAME, "__ASSET_JOB"], ids=["sync_job", "materialize_all"])
 def test_a_step_terminated_in_the_ui_fails_with_one_line_and_the_run_stops_there(
-    simulator, data_home, tmp_path, monkeypatch
+    simulator, data_home, tmp_path, monkeypatch, job_name
 ):
+    """In a run of the job and of "Materialize all" (the implicit asset job, which README suggests)."""
     use_simulator(monkeypatch, simulator)
     sync_file = tmp_path / "sync.c1z"
     warehouse = str(tmp_path / "wh.duckdb")
@@ -39,7 +42,7 @@ def test_a_step_terminated_in_the_ui_fails_with_one_line_and_the_run_stops_there
             "sync_settings": SyncSettings(sync_file=str(sync_file)),
         }
     )
-    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    job = defs.resolve_job_def(job_name)
     with dg.instance_for_test() as instance:
         assert job.execute_in_process(instance=instance).success
         previous = sync_file.read_bytes()
