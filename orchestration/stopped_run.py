@@ -6,7 +6,8 @@ raises `DagsterExecutionInterruptedError` in the step, wherever it is. The step'
 dlt, the `.c1z` writer), and nothing said what became of the data. Each step's body runs inside
 `reported_if_stopped`, which turns the interrupt into `RunStopped`, a `dagster.Failure`: its
 description (which step, what was published, what was kept) and metadata head the step's failure
-in the UI and are the `run_failed` alert's message.
+in the UI (and are the `run_failed` alert's message when a signal from elsewhere, not a
+Terminate, stopped the run, which Dagster then marks failed).
 
 A `Failure` alone would let Dagster run on the steps that do not depend on the stopped one (the
 other staging tables and their checks); the job's failure hook `stop_the_run` raises the interrupt
