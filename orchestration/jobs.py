@@ -7,6 +7,8 @@ In-process because DuckDB has one writer: separate step processes would fight ov
 
 import dagster as dg
 
+from orchestration.stopped_run import stop_the_run
+
 SYNC_JOB_NAME = "xmatters_sync"
 
 xmatters_sync_job = dg.define_asset_job(
@@ -15,4 +17,5 @@ xmatters_sync_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="Extract xMatters, transform to C1 tables, audit them, publish the c1 tables and the .c1z.",
     tags={"dagster/max_runtime": "7200"},
+    hooks={stop_the_run},  # a Terminate stops the run after the check it stopped (stopped_run.py)
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,31 +67,48 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
         outcome.value(keys.SYNC_FILE_ASSET, keys.EMAILS_LEFT_OUT_EXAMPLES) or [],
         outcome.value(keys.SYNC_FILE_ASSET, keys.EMAILS_LEFT_OUT, 0),
     )
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    step_first = _step_failure_before_any_failed_check(result)
-    if step_first is not None:
+    if not result.success or any(_failed_evaluation(e) for e in result.all_events):
         outcome.success = False
-        outcome.error = step_first
-        return outcome
-    if failed_checks:
-        first = failed_checks[0]
-        names = ", ".join(e.check_name for e in failed_checks)
-        outcome.success = False
-        outcome.error = (
-            f"data-quality check {first.check_name} on {first.asset_key.to_user_string()} failed"
-            f"{': ' + first.description if first.description else ''}"
-            f"{f' (failed: {names})' if len(failed_checks) > 1 else ''}; nothing was published"
-        )
-        return outcome
-    if not result.success:
-        outcome.error = _first_failure(result) or "the run failed"
+        outcome.error = failure_line(result.all_events) or "the run failed"
     elif "c1_sync" not in outcome.metadata:
         outcome.success = False
         outcome.error = "the run ended without publishing a sync"
     return outcome
 
 
-def _step_failure_before_any_failed_check(result: dg.ExecuteInProcessResult) -> str | None:
+def failure_line(events: Iterable[dg.DagsterEvent], *, first_line: bool = True) -> str | None:
+    """What stopped a run, in one line: the CLI's error and the `run_failed` alert's message.
+
+    The cause of a step that failed before any check did; else the failed blocking checks, each
+    named, with the first one's reason; else the first failed step's cause. `events` are the run's,
+    in order (its step failures and check evaluations at least). The alert read Dagster's own step
+    failure of a blocked run, "1 blocking asset check failed with ERROR severity:
+    c1_staging/grants: grants_sudden_drop", which names the check but not why it failed.
+    """
+    events = list(events)
+    step_first = _step_failure_before_any_failed_check(events, first_line)
+    if step_first is not None:
+        return step_first
+    failed_checks = [evaluation for e in events if (evaluation := _failed_evaluation(e)) is not None]
+    if failed_checks:
+        first = failed_checks[0]
+        names = ", ".join(e.check_name for e in failed_checks)
+        return (
+            f"data-quality check {first.check_name} on {first.asset_key.to_user_string()} failed"
+            f"{': ' + first.description if first.description else ''}"
+            f"{f' (failed: {names})' if len(failed_checks) > 1 else ''}; nothing was published"
+        )
+    return _first_failure(events, first_line)
+
+
+def _failed_evaluation(event: dg.DagsterEvent) -> dg.AssetCheckEvaluation | None:
+    if event.event_type_value != "ASSET_CHECK_EVALUATION":
+        return None
+    evaluation = event.asset_check_evaluation_data
+    return evaluation if evaluation is not None and not evaluation.passed else None
+
+
+def _step_failure_before_any_failed_check(events: Sequence[dg.DagsterEvent], first_line: bool) -> str | None:
     """The cause of a step that failed before any check did, else None.
 
     A failed step does not stop the steps that do not depend on it, and their checks may then read
@@ -99,28 +117,25 @@ def _step_failure_before_any_failed_check(result: dg.ExecuteInProcessResult) -> 
     sync's `users`; the line named that check, not the cause. A blocking check's own step failure
     comes after its evaluation, so a failed check still names itself.
     """
-    for event in result.all_events:
-        evaluation = (
-            event.asset_check_evaluation_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
-        )
-        if evaluation is not None and not evaluation.passed:
+    for event in events:
+        if _failed_evaluation(event) is not None:
             return None
         if event.is_step_failure and event.step_failure_data is not None:
-            cause = step_failure_cause(event)
+            cause = step_failure_cause(event, first_line=first_line)
             if cause is not None:
                 return cause
     return None
 
 
-def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
+def _first_failure(events: Sequence[dg.DagsterEvent], first_line: bool) -> str | None:
     """The first failed step's cause; else the run's own, when it failed before any step ran (a
     resource that could not be set up: the warehouse opened by a UI run after the CLI's check)."""
-    for event in result.all_events:
+    for event in events:
         if event.is_step_failure and event.step_failure_data is not None:
-            cause = step_failure_cause(event)
+            cause = step_failure_cause(event, first_line=first_line)
             if cause is not None:
                 return cause
-    for event in result.all_events:
+    for event in events:
         if event.event_type == dg.DagsterEventType.RUN_FAILURE:
             return run_failure_cause(event)
     return None

@@ -9,8 +9,9 @@ secret in the path).
 
 Both watch every run of the instance (`monitor_all_code_locations`): CLI syncs run in-process on
 the same instance and have no code location, and they fail in the same ways. A failed blocking
-check also fails its run, so such a run gets both alerts: `run_failed` says the run failed,
-`check_failed` which check on which asset and why.
+check also fails its run, so such a run gets both alerts: `run_failed` names the checks that
+blocked the publish and the first one's reason, as the CLI's error line does; `check_failed` one
+alert per failed check.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dagster as dg
 
-from orchestration.run_outcome import run_failure_cause, step_failure_cause
+from orchestration.run_outcome import failure_line, run_failure_cause
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.scrub import REDACTED, secrets_pattern
 from pipelines.xmatters.settings_table import declared
@@ -94,13 +95,22 @@ def _basic_auth(username: str, password: str) -> str:
 
 
 def run_failure_message(context: dg.RunFailureSensorContext) -> str:
-    """The cause of the first failed step (the error the CLI prints, all its lines), else of the run's
-    failure (a resource that could not be set up), else Dagster's message."""
-    for event in context.get_step_failure_events():
-        cause = step_failure_cause(event, first_line=False)
-        if cause:
-            return cause
-    return run_failure_cause(context.failure_event) or context.failure_event.message or "the run failed"
+    """What stopped the run, as the CLI's error line says it (`run_outcome.failure_line`: the step
+    that failed first, or the blocking checks that refused the publish and why, with the step
+    failure's lines joined), else the cause of the run's failure (a resource that could not be set
+    up), else Dagster's message."""
+    records = context.instance.get_records_for_run(
+        context.dagster_run.run_id,
+        of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.ASSET_CHECK_EVALUATION},
+        limit=10_000,
+    ).records
+    events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+    return (
+        failure_line(events, first_line=False)
+        or run_failure_cause(context.failure_event)
+        or context.failure_event.message
+        or "the run failed"
+    )
 
 
 @dg.run_failure_sensor(

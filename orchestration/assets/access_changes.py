@@ -6,6 +6,7 @@ from orchestration import history
 from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.stopped_run import reported_if_stopped, stop_the_run
 
 
 @dg.asset(
@@ -13,12 +14,16 @@ from orchestration.resources import SyncSettings, WarehouseResource
     deps=[keys.SYNC_FILE_ASSET],
     group_name="c1",
     kinds={"duckdb"},
+    hooks={stop_the_run},
     description="Grants added and removed, users added, removed, activated or deactivated, groups added or "
     "removed since the previous published sync, with names (views `c1.recent_changes`, `c1.group_access`); "
     "history kept for `history_retention` syncs.",
 )
-def c1_access_changes(warehouse: WarehouseResource, sync_settings: SyncSettings) -> dg.MaterializeResult:
-    with warehouse.connect() as con:
+def c1_access_changes(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
+) -> dg.MaterializeResult:
+    after_publish = reported_if_stopped(context, sync_settings.sync_file, published="this run's sync")
+    with after_publish, warehouse.connect() as con:
         changes = history.compute_changes(con, sync_settings.history_retention)
         preview = (
             markdown_table(

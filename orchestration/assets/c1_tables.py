@@ -16,6 +16,7 @@ from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.stopped_run import reported_if_stopped, stop_the_run
 from orchestration.table_schema import column_schema, table_exists
 
 log = logging.getLogger("baton_xmatters")
@@ -57,11 +58,18 @@ STAGING_TABLES: dict[str, tuple[list[dg.AssetKey], str]] = {
 
 
 def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: str) -> dg.AssetsDefinition:
-    @dg.asset(key=staging_key(table), deps=deps, description=description, group_name="c1", kinds={"duckdb"})
+    @dg.asset(
+        key=staging_key(table),
+        deps=deps,
+        description=description,
+        group_name="c1",
+        kinds={"duckdb"},
+        hooks={stop_the_run},
+    )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings
     ) -> dg.MaterializeResult:
-        with warehouse.connect() as con:
+        with reported_if_stopped(context, sync_settings.sync_file), warehouse.connect() as con:
             _require_upstream(con, table, deps, warehouse.database)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
             install_macros(con)  # c1_text: blank text counts as missing

@@ -22,6 +22,7 @@ from dlt.pipeline.pipeline import Pipeline
 from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
+from orchestration.stopped_run import reported_if_stopped, stop_the_run
 from orchestration.sync_source import last_source, require_same_source
 from orchestration.table_schema import table_exists
 from pipelines.released_memory import release_unused_memory
@@ -88,6 +89,7 @@ def build_raw_assets() -> dg.AssetsDefinition:
         dlt_pipeline=definition_pipeline(),
         name="xmatters_raw",
         dagster_dlt_translator=RawTranslator(),
+        hooks={stop_the_run},
     )
     def xmatters_raw_assets(
         context: dg.AssetExecutionContext,
@@ -96,51 +98,63 @@ def build_raw_assets() -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         sync_settings: SyncSettings,
     ) -> Iterator[Any]:
-        config = xmatters.to_config()
-        # One warehouse, one source: refused before any request (the CLI checked before the run)
-        with warehouse.connect() as con:
-            previous = last_source(con)
-        require_same_source(
-            warehouse.database, previous, xmatters.source(), allow_new=sync_settings.new_source, in_ui=True
-        )
-        started = datetime.now(UTC)
-        report = ExtractReport()
-        log.info("extract: reading %s", config.base_url)
-        try:
-            # started first: it imports while dlt sets up and `/groups` is listed
-            with warehouse.load_memory(), _member_calls(context, config) as (member_process, early):
-                source = xmatters_source(
-                    config,
-                    report=report,
-                    sync_emails=sync_settings.sync_emails,
-                    member_process=member_process,
-                    early_members=early,
-                )
-                pipeline = warehouse.dlt_pipeline()
-                # shared with every warehouse beside this one (pipelines/xmatters/state_lock.py)
-                with pipelines_dir_lock(Path(warehouse.dlt_pipelines_dir)):
-                    # dlt would load a killed run's pending package instead of extracting
-                    abort_pending_packages(pipeline)
-                    for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
-                        yield _with_report(event, report, warehouse, started)
-            if any(skipped.rows_sent for skipped in report.skipped_groups):
-                with warehouse.connect() as con:
-                    remove_rows_of_skipped_groups(con, report)
-            # the extract's batches are freed, but glibc and Arrow keep their pages (~50 MB at L)
-            release_unused_memory(collect=False)
-        except PipelineStepFailed as exc:
-            # dlt wraps the client's classified error several times; surface the one-line cause
-            cause = find_xmatters_error(exc)
-            if cause is None:
-                raise
-            raise cause from None
-        for skipped in report.skipped_groups:
-            message = f"group {skipped.name or skipped.group_id} skipped: {skipped.reason}"
-            context.log.warning(message)
-            log.warning("extract: %s", message)
-        log.info("extract: %s", report.summary())
+        with reported_if_stopped(context, sync_settings.sync_file):
+            yield from _extract(context, dlt, xmatters, warehouse, sync_settings)
 
     return xmatters_raw_assets
+
+
+def _extract(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    xmatters: XmattersResource,
+    warehouse: WarehouseResource,
+    sync_settings: SyncSettings,
+) -> Iterator[Any]:
+    """The raw assets' body: one source per warehouse, then dlt's load, events with the report."""
+    config = xmatters.to_config()
+    # One warehouse, one source: refused before any request (the CLI checked before the run)
+    with warehouse.connect() as con:
+        previous = last_source(con)
+    require_same_source(
+        warehouse.database, previous, xmatters.source(), allow_new=sync_settings.new_source, in_ui=True
+    )
+    started = datetime.now(UTC)
+    report = ExtractReport()
+    log.info("extract: reading %s", config.base_url)
+    try:
+        # started first: it imports while dlt sets up and `/groups` is listed
+        with warehouse.load_memory(), _member_calls(context, config) as (member_process, early):
+            source = xmatters_source(
+                config,
+                report=report,
+                sync_emails=sync_settings.sync_emails,
+                member_process=member_process,
+                early_members=early,
+            )
+            pipeline = warehouse.dlt_pipeline()
+            # shared with every warehouse beside this one (pipelines/xmatters/state_lock.py)
+            with pipelines_dir_lock(Path(warehouse.dlt_pipelines_dir)):
+                # dlt would load a killed run's pending package instead of extracting
+                abort_pending_packages(pipeline)
+                for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline):
+                    yield _with_report(event, report, warehouse, started)
+        if any(skipped.rows_sent for skipped in report.skipped_groups):
+            with warehouse.connect() as con:
+                remove_rows_of_skipped_groups(con, report)
+        # the extract's batches are freed, but glibc and Arrow keep their pages (~50 MB at L)
+        release_unused_memory(collect=False)
+    except PipelineStepFailed as exc:
+        # dlt wraps the client's classified error several times; surface the one-line cause
+        cause = find_xmatters_error(exc)
+        if cause is None:
+            raise
+        raise cause from None
+    for skipped in report.skipped_groups:
+        message = f"group {skipped.name or skipped.group_id} skipped: {skipped.reason}"
+        context.log.warning(message)
+        log.warning("extract: %s", message)
+    log.info("extract: %s", report.summary())
 
 
 @contextmanager

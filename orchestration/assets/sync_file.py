@@ -35,6 +35,7 @@ from orchestration.preflight import check_sync_file
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, left_out_lines, shortened_lines
+from orchestration.stopped_run import Stop, reported_if_stopped, stop_the_run
 from orchestration.table_schema import column_schema
 from pipelines.c1z.email import c1_email
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
@@ -58,6 +59,7 @@ _CHECK_SPECS = [spec for checks in table_checks for spec in checks.check_specs]
     deps=_STAGED,
     group_name="c1",
     kinds={"duckdb", "file"},
+    hooks={stop_the_run},
     description="The published sync: the `c1` tables and the `.c1z` file C1 ingests, replaced together "
     "only after every blocking check passed.",
 )
@@ -68,6 +70,19 @@ def c1_sync(
     xmatters: XmattersResource,
     expectations: ExpectationsResource,
 ) -> dg.MaterializeResult:
+    with reported_if_stopped(context, sync_settings.sync_file) as stop:
+        return _publish(context, warehouse, sync_settings, xmatters, expectations, stop)
+
+
+def _publish(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    sync_settings: SyncSettings,
+    xmatters: XmattersResource,
+    expectations: ExpectationsResource,
+    stop: Stop,
+) -> dg.MaterializeResult:
+    """`c1_sync`'s body; `stop` records the sync once it is in place, for a Terminate after it."""
     expectations.checks_done()  # the checks upstream have run; the write below is the memory peak
     # also when this run did not check the staged tables itself (c1_sync materialized alone)
     problems = unaudited(context.instance, _CHECK_SPECS, _STAGED)
@@ -126,6 +141,7 @@ def c1_sync(
                 pending.unlink(missing_ok=True)
                 raise
         os.replace(pending, target)
+        stop.published = f"sync {result.sync_id}"
     log.info("publish: wrote %s (%d bytes, sync %s)", target, result.bytes, result.sync_id)
     with warehouse.connect() as con:
         published_columns = {

@@ -24,6 +24,7 @@ from orchestration.checks.limits_checks import limits_checks
 from orchestration.checks.reference_checks import reference_checks
 from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
+from orchestration.stopped_run import reported_if_stopped
 
 ALL_CHECKS: list[TableCheck] = [*expectation_checks, *reference_checks, *drop_checks, *limits_checks]
 
@@ -82,7 +83,8 @@ def _build(table: str, checks: list[TableCheck]) -> dg.AssetChecksDefinition:
     ) -> Iterator[dg.AssetCheckResult]:
         selected = context.selected_asset_check_keys
         resources = CheckResources(warehouse, expectations, sync_settings, xmatters)
-        yield from evaluate_all([check for check in checks if check.spec.key in selected], resources)
+        with reported_if_stopped(context, sync_settings.sync_file):
+            yield from evaluate_all([check for check in checks if check.spec.key in selected], resources)
 
     return _checks
 

@@ -6,9 +6,13 @@ a webserver, a daemon and a code server for what is a command line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,3 +60,49 @@ def test_make_ui_runs_dagster_under_umask_077(tmp_path: Path):
     assert result.stdout.strip() == "0077"
     # the Dagster home is created by the line before, under the same umask
     assert all(part.startswith("umask 077 && ") for part in make_ui().splitlines() if part.strip())
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_a_sigterm_to_make_ui_reaches_dagster_dev(tmp_path: Path):
+    """A supervisor's stop, `timeout make ui` or `kill <make's pid>` sends make SIGTERM, which make
+    passes to its child: that was the recipe's shell, which died of it, and `dagster dev` (its
+    webserver, daemon and code server) ran on, orphaned. `make ui` is run for real, with `dagster`
+    a probe that says when SIGTERM reaches it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python = bin_dir / "python"  # the recipe's first line, which makes the Dagster home: this venv's
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    got = tmp_path / "got"
+    probe = bin_dir / "dagster"
+    probe.write_text(
+        f"#!/bin/sh\ntrap 'echo TERM > {got}; exit 0' TERM\necho started > {got}\n"
+        "while :; do sleep 0.1; done\n"
+    )
+    probe.chmod(0o755)
+    ignored = ("PORT", "DAGSTER_HOME", "BATON_XMATTERS_HOME", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in ignored}
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "ui", f"BIN={bin_dir}", "STAMP=", f"BATON_XMATTERS_HOME={tmp_path}"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: got.exists(), 60)
+        make.send_signal(signal.SIGTERM)
+        make.wait(30)
+        _wait_for(lambda: got.read_text().strip() == "TERM", 10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGKILL)  # the probe too, were it left behind
+        make.wait()
+    assert got.read_text().strip() == "TERM"
+
+
+def _wait_for(condition, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -141,7 +141,12 @@ def test_a_failed_run_is_logged_and_posted(history, receiver, monkeypatch, capfd
     assert {kind for _, kind, _ in receiver.received} == {"application/json"}
     auth, blocked = payloads
     assert auth["message"].startswith("xmatters: HTTP 401 from http://127.0.0.1:")
-    assert "grants_sudden_drop" in blocked["message"]
+    # the check that blocked the publish and why, as the CLI's error line says it; it was Dagster's
+    # "1 blocking asset check failed with ERROR severity: c1_staging/grants: grants_sudden_drop"
+    assert blocked["message"] == (
+        "data-quality check grants_sudden_drop on c1_staging/grants failed: grants 11 -> 0: 100% of "
+        "grants dropped; limit 50% (--max-drop); nothing was published"
+    )
     assert auth["run_id"] != blocked["run_id"]
     with dg.DagsterInstance.from_config(str(history.dagster_home)) as instance:
         assert instance.get_run_by_id(auth["run_id"]).status == dg.DagsterRunStatus.FAILURE
