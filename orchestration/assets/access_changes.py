@@ -13,9 +13,9 @@ from orchestration.resources import SyncSettings, WarehouseResource
     deps=[keys.SYNC_FILE_ASSET],
     group_name="c1",
     kinds={"duckdb"},
-    description="Grants added and removed, users added, removed, activated or deactivated, groups added or "
-    "removed since the previous published sync, with names (views `c1.recent_changes`, `c1.group_access`); "
-    "history kept for `history_retention` syncs.",
+    description="Grants added and removed, users added, removed, activated, deactivated or hidden, groups "
+    "added or removed since the previous published sync, with names (views `c1.recent_changes`, "
+    "`c1.group_access`); history kept for `history_retention` syncs.",
 )
 def c1_access_changes(warehouse: WarehouseResource, sync_settings: SyncSettings) -> dg.MaterializeResult:
     with warehouse.connect() as con:
