@@ -36,6 +36,7 @@ LINE_ORDER = (
     "user_removed",
     "user_activated",
     "user_deactivated",
+    "user_hidden",
     "user_renamed",
     "group_renamed",
     "grant_added",
@@ -187,6 +188,8 @@ def _line(row: dict[str, Any]) -> str:
         text = row["display_name"] or row["object_id"]
         if change in ("user_activated", "user_deactivated"):
             text += f": {change.removeprefix('user_')}"
+        elif change == "user_hidden":
+            text += ": no longer visible to the connector account"
         elif change.endswith("_renamed"):
             text = f"{row['previous_display_name']} -> {row['display_name']} ({row['object_id']}): renamed"
     return f"  {sign} {kind:<6} {text}"

@@ -15,9 +15,9 @@ from orchestration.stopped_run import reported_if_stopped, stop_the_run
     group_name="c1",
     kinds={"duckdb"},
     hooks={stop_the_run},
-    description="Grants added and removed, users added, removed, activated or deactivated, groups added or "
-    "removed since the previous published sync, with names (views `c1.recent_changes`, `c1.group_access`); "
-    "history kept for `history_retention` syncs.",
+    description="Grants added and removed, users added, removed, activated, deactivated or hidden, groups "
+    "added or removed since the previous published sync, with names (views `c1.recent_changes`, "
+    "`c1.group_access`); history kept for `history_retention` syncs.",
 )
 def c1_access_changes(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings

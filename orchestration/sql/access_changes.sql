@@ -1,5 +1,5 @@
 -- What changed between two published syncs ($previous_sync_id -> $sync_id), one row per change:
--- grants added/removed, users added/removed/activated/deactivated/renamed, groups added/removed/
+-- grants added/removed, users added/removed/activated/deactivated/hidden/renamed, groups added/removed/
 -- renamed (a rename: the same id, another display name; `previous_display_name` holds the old one).
 -- Display names come from the snapshots: an added grant's from the new sync, a removed one's from
 -- the previous sync (the user or group may be gone now). changed_at is the new sync's publish time.
@@ -31,10 +31,13 @@ changes AS (
     SELECT 'user_removed', 'user', o.user_id, NULL, 'user', o.user_id, o.display_name, false, NULL
     FROM old_users o ANTI JOIN new_users n USING (user_id)
     UNION ALL
-    SELECT CASE WHEN n.status = 'ENABLED' THEN 'user_activated' ELSE 'user_deactivated' END,
+    -- by the new status: ENABLED activated, DISABLED deactivated, UNSPECIFIED hidden (a member
+    -- /people no longer returns: not deactivated in xMatters, only out of the account's scope)
+    SELECT CASE n.status WHEN 'ENABLED' THEN 'user_activated' WHEN 'DISABLED' THEN 'user_deactivated'
+                ELSE 'user_hidden' END,
            'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true, NULL
     FROM new_users n JOIN old_users o USING (user_id)
-    WHERE (n.status = 'ENABLED') <> (o.status = 'ENABLED')
+    WHERE n.status IS DISTINCT FROM o.status
     UNION ALL
     SELECT 'user_renamed', 'user', n.user_id, NULL, 'user', n.user_id, n.display_name, true, o.display_name
     FROM new_users n JOIN old_users o USING (user_id)

@@ -84,7 +84,7 @@ from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
 from pipelines.xmatters.paging import AHEAD, ItemKey, item_id, iter_pages
 from pipelines.xmatters.people_pages import decode_page as decode_people_page
-from pipelines.xmatters.people_pages import person_key
+from pipelines.xmatters.people_pages import person_version_key
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.scrub import register_credentials, scrub
 
@@ -241,7 +241,7 @@ class XmattersClient:
         decoder refused."""
         return self.pages(
             settings.PEOPLE_PATH,
-            key=person_key,
+            key=person_version_key,
             not_found_hint="check --base-url",
             decode=decode_people_page,
             ahead=True,

@@ -48,6 +48,22 @@ def person_key(item: Any) -> str | None:
     return item_id(item)
 
 
+def person_version_key(item: Any) -> tuple[str, str | None] | None:
+    """Paging key of `/people`: a person's id and `whenUpdated`, one version of the person.
+
+    Offset paging over changing data lists a person again (rows moved on a page), and a listing
+    whose `total` changed is read again: a repeat of the same version is dropped, but a copy
+    updated between the two reads (deactivated, renamed) is kept as well, and c1_staging.users
+    keeps the newest by `whenUpdated`. Keyed by id alone, the first copy won and the sync gave C1
+    a state xMatters no longer had.
+    """
+    person_id = person_key(item)
+    if person_id is None:
+        return None
+    updated = item.whenUpdated if isinstance(item, PersonItem) else item.get("whenUpdated")
+    return person_id, updated if isinstance(updated, str) else None
+
+
 class PeopleBatcher:
     """Collect people and hand out PEOPLE_SCHEMA tables of at most `batch_rows` rows.
 

@@ -48,6 +48,8 @@ def test_second_sync_reports_exactly_what_changed(simulator, org, org_spec, data
         "user_removed": len(old.users - new.users),
         "user_activated": sum(before[u] != "ACTIVE" and after[u] == "ACTIVE" for u in common),
         "user_deactivated": sum(before[u] == "ACTIVE" and after[u] != "ACTIVE" for u in common),
+        # listed by /people before, now only a member of a group: "not visible to the connector account"
+        "user_hidden": len((before.keys() - after.keys()) & new.users),
         "group_added": len(new.groups - old.groups),
         "group_removed": len(old.groups - new.groups),
     }
