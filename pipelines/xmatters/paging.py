@@ -33,6 +33,7 @@ links go elsewhere costs a few wasted requests, never a row.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Generator, Hashable, Iterator
 from concurrent.futures import Future
@@ -56,6 +57,21 @@ def item_id(item: Any) -> str | None:
     """Key of a person or group (None for an item without one, or one that is not an object)."""
     value = item.get("id") if isinstance(item, dict) else None
     return value if isinstance(value, str) and value else None
+
+
+# Keys longer than this are held as a 16-byte digest: a listing keeps every key it has read, and the
+# key is the server's text (an id of a megabyte on every row is legal JSON). xMatters ids are
+# 36-character UUIDs, held as they are; a person's key adds its `whenUpdated` (~24 characters).
+HELD_KEY_CHARS = 64
+
+
+def held_key(key: Hashable) -> Hashable:
+    """`key` as a listing holds it: itself, or a BLAKE2b digest of it when longer than
+    `HELD_KEY_CHARS` (128 bits: two distinct keys of a listing never meet by chance)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    if sum(len(part) for part in parts if isinstance(part, str)) <= HELD_KEY_CHARS:
+        return key
+    return hashlib.blake2b(repr(key).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def iter_pages(
@@ -201,6 +217,8 @@ def _one_pass(
             item_key = key(item)
             if item_key is None:
                 raise ProtocolError(f"an item on the page {url} has no id")
+            if type(item_key) is not str or len(item_key) > HELD_KEY_CHARS:
+                item_key = held_key(item_key)
             if item_key in seen:
                 continue
             seen.add(item_key)
