@@ -9,6 +9,9 @@ statements: each submission (one query, or what was typed up to a `;`) opens the
 runs and closes it. While a CLI sync runs it holds `<warehouse>.lock`; the shell treats that lock
 like DuckDB's own (and holds it shared while a statement runs, so a sync starting meanwhile
 stops at once, before any request, instead of failing half-way on the file lock).
+A statement's output is spooled to a temporary file a batch of rows at a time and printed after
+the file is closed (sql_output.py): memory stays bounded whatever the result's size, and a slow
+reader (a pager) never holds the warehouse.
 
 No Dagster or dlt import here: the shell starts in a fraction of a second.
 """
