@@ -76,13 +76,13 @@ class JsonSpool(Spool):
     """One JSON array of objects on one line, as `json.dumps(list_of_records)` writes it."""
 
     def _spool(self, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
         columns = self.columns
-        texts = []
-        for row in rows:
-            record = dict(zip(columns, _finite(row), strict=True))
-            texts.append(json.dumps(record, ensure_ascii=False, default=_json_value, allow_nan=False))
-        if texts:
-            self.file.write((", " if self.file.tell() else "") + ", ".join(texts))
+        records = [dict(zip(columns, _finite(row), strict=True)) for row in rows]
+        # the batch as one array, without its brackets: the objects and the separators between them
+        text = _JSON_ENCODER.encode(records)[1:-1]
+        self.file.write((", " if self.file.tell() else "") + text)
 
     def write_to(self, stdout: IO[str]) -> None:
         stdout.write("[")
@@ -177,3 +177,8 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     return str(value)
+
+
+# One encoder for the JSON spool: `json.dumps` with arguments builds one per call, and a call per
+# row made -o json of 5M rows three times slower than the old whole-result `json.dumps`.
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_value, allow_nan=False)
