@@ -9,6 +9,9 @@ statements: each submission (one query, or what was typed up to a `;`) opens the
 runs and closes it. While a CLI sync runs it holds `<warehouse>.lock`; the shell treats that lock
 like DuckDB's own (and holds it shared while a statement runs, so a sync starting meanwhile
 stops at once, before any request, instead of failing half-way on the file lock).
+A statement's output is spooled to a temporary file a batch of rows at a time and printed after
+the file is closed (sql_output.py): memory stays bounded whatever the result's size, and a slow
+reader (a pager) never holds the warehouse.
 
 No Dagster or dlt import here: the shell starts in a fraction of a second.
 """
@@ -16,18 +19,12 @@ No Dagster or dlt import here: the shell starts in a fraction of a second.
 from __future__ import annotations
 
 import argparse
-import base64
-import csv
-import datetime
-import decimal
 import fcntl
-import json
-import math
+import io
 import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -38,8 +35,8 @@ import duckdb
 
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
+from orchestration.sql_output import FETCH_ROWS, Spool, spooled
 from pipelines.argument_parser import non_empty
-from pipelines.terminal_text import display_width, pad, printable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -78,6 +75,8 @@ class ShellError(Exception):
 
 @dataclass(frozen=True)
 class Result:
+    """Rows in memory, for `render_table`; the shell itself spools its results (sql_output.py)."""
+
     columns: list[str]
     rows: list[tuple[Any, ...]]
 
@@ -122,8 +121,7 @@ def run_sql(options: argparse.Namespace, stdin: IO[str] | None = None, stdout: I
     shell = ReadOnlyWarehouse(warehouse, wait_s=options.wait_timeout if options.wait else None)
     if options.query is not None:
         try:
-            for result in shell.run(options.query):
-                _print_result(result, options.output_format, stdout)
+            _print_results(shell.run(options.query, options.output_format), stdout)
         except WarehouseBusy as exc:
             return _fail(str(exc), EXIT_FAILED)
         except ShellError as exc:
@@ -140,22 +138,29 @@ class ReadOnlyWarehouse:
         self.lock_file = path.with_name(path.name + ".lock")  # the sync's lock (sync_command.sync_lock)
         self.wait_s = wait_s
 
-    def run(self, sql: str) -> list[Result]:
-        """Every statement's result (statements without one, e.g. SET, give none)."""
-        with self._connection() as con:
-            try:
-                statements = con.extract_statements(sql)
-                results = []
-                for statement in statements:
-                    relation = con.sql(statement.query)
-                    if relation is None:
+    def run(self, sql: str, output_format: str) -> list[Spool]:
+        """Every statement's output (statements without one, e.g. SET, give none), spooled a batch
+        of rows at a time while the file is open (orchestration/sql_output.py): the caller prints
+        them after it is closed, however slowly stdout is read. An error discards them all."""
+        spools: list[Spool] = []
+        try:
+            with self._connection() as con:
+                for statement in con.extract_statements(sql):
+                    cursor = con.execute(statement.query)
+                    if cursor.description is None:
                         continue
-                    result = Result(list(relation.columns), relation.fetchall())
-                    if result.columns != ["Success"] or result.rows:  # SET, ATTACH...: nothing to show
-                        results.append(result)
-                return results
-            except duckdb.Error as exc:
-                raise ShellError(_one_line(exc)) from None
+                    columns = [column[0] for column in cursor.description]
+                    spool = spooled(output_format, columns, _batches(cursor))
+                    spools.append(spool)
+                    if columns == ["Success"] and not spool.rows:  # SET, ATTACH...: nothing to show
+                        spools.pop().close()
+        except duckdb.Error as exc:
+            _close(spools)
+            raise ShellError(_one_line(exc)) from None
+        except BaseException:
+            _close(spools)
+            raise
+        return spools
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -286,8 +291,7 @@ def _read_line(stdin: IO[str], tty: bool, prompt: str) -> str | None:
 
 def _submit(shell: ReadOnlyWarehouse, sql: str, output_format: str, stdout: IO[str]) -> bool:
     try:
-        for result in shell.run(sql):
-            _print_result(result, output_format, stdout)
+        _print_results(shell.run(sql, output_format), stdout)
     except (WarehouseBusy, ShellError) as exc:
         print(f"baton-xmatters: error: {exc}", file=sys.stderr)
         return False
@@ -298,47 +302,31 @@ def _submit(shell: ReadOnlyWarehouse, sql: str, output_format: str, stdout: IO[s
     return True
 
 
-def _print_result(result: Result, output_format: str, stdout: IO[str]) -> None:
-    if output_format == "json":
-        records = [dict(zip(result.columns, _finite(row), strict=True)) for row in result.rows]
-        stdout.write(json.dumps(records, ensure_ascii=False, default=_json_value, allow_nan=False) + "\n")
-    elif output_format == "csv":
-        writer = csv.writer(stdout, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows([_csv_cell(value) for value in row] for row in result.rows)
-    else:
-        stdout.write(render_table(result) + "\n")
+def _batches(cursor: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of the statement `cursor` ran, `FETCH_ROWS` at a time: never the whole result."""
+    while rows := cursor.fetchmany(FETCH_ROWS):
+        yield rows
+
+
+def _print_results(spools: list[Spool], stdout: IO[str]) -> None:
+    try:
+        for spool in spools:
+            spool.write_to(stdout)
+    finally:
+        _close(spools)
+
+
+def _close(spools: list[Spool]) -> None:
+    for spool in spools:
+        spool.close()
 
 
 def render_table(result: Result) -> str:
-    """Columns aligned by display width (pipelines/terminal_text.py), NULL for missing values."""
-    cells = [result.columns, *([_table_cell(value) for value in row] for row in result.rows)]
-    widths = [max(display_width(row[i]) for row in cells) for i in range(len(result.columns))]
-    lines = [" | ".join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    count = len(result.rows)
-    lines.append(f"({count} row{'' if count == 1 else 's'})")
-    return "\n".join(lines)
-
-
-def _table_cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return printable(value)  # control characters shown escaped, never sent to the terminal
-    if isinstance(value, list | dict | tuple):
-        return printable(json.dumps(value, ensure_ascii=False, default=_json_value))
-    return str(value)
-
-
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, list | dict | tuple):
-        return json.dumps(value, ensure_ascii=False, default=_json_value)
-    if isinstance(value, bytes):
-        return _json_value(value)
-    return value
+    """`result` as the table format prints it (without the last line break)."""
+    spool = spooled("table", result.columns, [result.rows])
+    text = io.StringIO()
+    _print_results([spool], text)
+    return text.getvalue().removesuffix("\n")
 
 
 def _seconds(text: str) -> float:
@@ -350,33 +338,6 @@ def _seconds(text: str) -> float:
     if not seconds >= 0:  # NaN too
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
     return seconds
-
-
-def _finite(value: Any) -> Any:
-    """NaN and ±Infinity as null, as JavaScript writes them: JSON has no such numbers, and `jq` and
-    strict parsers refused the whole output when Python's `NaN` was in it."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    """JSON for what DuckDB returns beyond JSON's types: timestamps, decimals, UUIDs, blobs."""
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, datetime.timedelta):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return str(value)
 
 
 def _one_line(exc: BaseException) -> str:

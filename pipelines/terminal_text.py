@@ -38,7 +38,10 @@ def cell(text: str, limit: int = CELL_CHARS) -> str:
 def display_width(text: str) -> int:
     """Columns `text` takes on a terminal: wide and fullwidth characters (CJK, most emoji) two,
     combining marks and other zero-width characters none, the rest one. Padding by `len` pushed a
-    row with `e\u0301` or an emoji out of line with the others."""
+    row with `e\u0301` or an emoji out of line with the others. ASCII text is one column a character
+    (escaped controls included): counted at once, not character by character."""
+    if text.isascii():
+        return len(text)
     return sum(_char_width(char) for char in text)
 
 

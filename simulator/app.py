@@ -177,6 +177,12 @@ def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
         if items:
             (items[0]["member"] if page.is_members else items[0]).pop("id", None)
         data = to_json_bytes(items)
+    elif kind in ("id_number", "wrong_type"):
+        items = json.loads(data)
+        if items:
+            field, value = ("id", 42) if kind == "id_number" else ("status", {"code": "ACTIVE"})
+            (items[0]["member"] if page.is_members else items[0])[field] = value
+        data = to_json_bytes(items)
     elif kind == "total_first_page_only" and page.offset > 0:
         total_out = None
     elif kind == "repeat_row" and 0 < start < total:
@@ -208,6 +214,8 @@ def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
         if rule is not None and rule.omit_total:
             total_out = None
     total_part = b"" if total_out is None else b'"total":%d,' % total_out
+    if kind == "huge_number" and rule is not None:
+        total_part = b'"total":' + b"9" * rule.digits + b","
     return b"".join(
         (b'{"count":%d,' % count, total_part, b'"data":', data, b',"links":', to_json_bytes(links), b"}")
     )

@@ -48,6 +48,10 @@ These four are recorded with status 0 (no HTTP response a client can read).
 Page faults (the normal page, altered; they only apply to list endpoints):
 - "data_not_list": `data` is a JSON object instead of a list.
 - "item_without_id": the first item has no `id` (for `/members`, the first item's `member.id`).
+- "id_number": the first item's `id` is a number, 42 (for `/members`, `member.id`).
+- "wrong_type": the first item's `status` is an object, `{"code": "ACTIVE"}` (for `/members`,
+  `member.status`).
+- "huge_number": `total` is a number of `digits` digits (valid JSON; Python reads at most 4,300).
 - "total_first_page_only": `total` is left out of every page with offset > 0 (use `times=None`).
 - "repeat_row": a page with offset > 0 also starts with the last row of the previous page, as a
   client sees when a row was inserted ahead of it between two page reads (nothing is lost).
@@ -106,6 +110,9 @@ TransportKind = Literal[
 PageKind = Literal[
     "data_not_list",
     "item_without_id",
+    "id_number",
+    "wrong_type",
+    "huge_number",
     "total_first_page_only",
     "repeat_row",
     "next_loop",
@@ -140,6 +147,7 @@ class FaultRule:
     size_bytes: decoded size of a "gzip_bomb" or "huge_body" response.
     declare_length: whether a "huge_body" response has a Content-Length.
     depth: nesting of a "deep_json" document.
+    digits: digits of a "huge_number" page's `total`.
     omit_total: an "endless_next" page leaves out `total`.
     fresh_rows: an "endless_next" page past the end serves rows no page had (ids `<id>~<offset>`).
     headers: extra headers of a "status" response.
@@ -159,6 +167,7 @@ class FaultRule:
     size_bytes: int = 3 * 2**30
     declare_length: bool = True
     depth: int = 100_000
+    digits: int = 200_000
     omit_total: bool = False
     fresh_rows: bool = False
     headers: tuple[tuple[str, str], ...] = ()

@@ -25,7 +25,8 @@ from pipelines.c1z.errors import C1ZFormatError
 from pipelines.c1z.proto import pb
 from pipelines.c1z.reader import C1ZReader, open_c1z
 from pipelines.c1z.summaries import ResourceKey
-from pipelines.terminal_text import cell, display_width, pad, printable
+from pipelines.terminal_text import cell, printable
+from pipelines.text_table import aligned_table
 
 COMMANDS = ("resource-types", "resources", "entitlements", "grants", "syncs", "stats")
 
@@ -57,11 +58,7 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     Each cell is cut to a readable width and its control characters escaped (pipelines/terminal_text):
     a crafted 50 MB name padded every row to its width, and ESC sequences drove the terminal.
     """
-    rows = [[cell(text) for text in row] for row in rows]
-    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        " | ".join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    return "\n".join(aligned_table([[cell(text) for text in row] for row in rows]))
 
 
 def _as_dict(message: Message | None) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import os
+import re
 import threading
 import time
 import zlib
@@ -78,6 +79,7 @@ from pipelines.xmatters.errors import (
     tls_failure_kind,
 )
 from pipelines.xmatters.http_exchange import MAX_LINE, BadChunk, framing_error
+from pipelines.xmatters.item_checks import email_device_key, group_key
 from pipelines.xmatters.listing_budget import ListingBudget
 from pipelines.xmatters.lone_surrogates import may_hold_lone_surrogates, replace_lone_surrogates
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
@@ -251,7 +253,9 @@ class XmattersClient:
         # the member calls start when every group is listed: its pages in parallel start them sooner.
         # A listed group counts twice against the listing budget: its row waits here for the
         # listing's end (source.groups) and its call waits in the member-call process.
-        return self.pages(settings.GROUPS_PATH, not_found_hint="check --base-url", ahead=True, item_cost=2)
+        return self.pages(
+            settings.GROUPS_PATH, key=group_key, not_found_hint="check --base-url", ahead=True, item_cost=2
+        )
 
     def _ahead_pool(self) -> ThreadPoolExecutor:
         with self._http_lock:
@@ -261,7 +265,7 @@ class XmattersClient:
             return self._ahead
 
     def email_device_pages(self) -> Iterator[list[dict]]:
-        return self.pages(settings.DEVICES_PATH, params={"deviceType": "EMAIL"})
+        return self.pages(settings.DEVICES_PATH, params={"deviceType": "EMAIL"}, key=email_device_key)
 
     def group_member_pages(self, group_id: str) -> Iterator[list[Any]]:
         """The member items of one group, page by page, by group id (a name would need encoding and
@@ -622,6 +626,12 @@ def _decode_json(response: _Reply, url: str) -> Any:
         if "json" not in content_type.lower():
             shown = _shortened(content_type.split(";")[0].strip(), 80) or "no content type"
             message = f"expected JSON from {url} (HTTP {status}) but got {shown}"
+        elif (refused := _too_many_digits(exc)) is not None:
+            digits, limit = refused
+            message = (
+                f"a number with {digits:,} digits in {url} exceeds the limit of {limit:,} digits "
+                f"(HTTP {status}, {size} bytes)"
+            )
         elif isinstance(exc, json.JSONDecodeError) and _ends_early(exc):
             message = f"truncated JSON from {url} (HTTP {status}, ended after {size} bytes)"
         elif isinstance(exc, UnicodeDecodeError):
@@ -630,6 +640,19 @@ def _decode_json(response: _Reply, url: str) -> Any:
         else:
             message = f"malformed JSON from {url} (HTTP {status}, {size} bytes)"
     return _Transient(message, ProtocolError)
+
+
+def _too_many_digits(exc: BaseException) -> tuple[int, int] | None:
+    """The digits of an integer Python refused to read and its limit (`sys.int_info`, 4,300 by
+    default: the conversion takes quadratic time), or None for any other error. The json module
+    raises a plain ValueError for it, which read as "malformed JSON" of a body that is well formed."""
+    found = _DIGITS_REFUSED.match(str(exc)) if type(exc) is ValueError else None
+    return (int(found.group(2)), int(found.group(1))) if found else None
+
+
+_DIGITS_REFUSED = re.compile(
+    r"Exceeds the limit \((\d+) digits\) for integer string conversion: value has (\d+) digits"
+)
 
 
 def _too_deep(response: _Reply, url: str) -> str:

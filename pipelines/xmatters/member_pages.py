@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from pipelines.arrow_arrays import repeated_strings
 from pipelines.xmatters import typed_items
+from pipelines.xmatters.item_checks import FieldCheck
 from pipelines.xmatters.paging import item_id
 from pipelines.xmatters.settings import ARROW_BATCH_ROWS, GROUP_MEMBERS_COLUMNS, GROUP_MEMBERS_SCHEMA
 from pipelines.xmatters.tables import Batcher, member_row
@@ -37,11 +38,20 @@ decode_page = typed_items.page_decoder(MemberItem)
 
 
 def member_key(item: Any) -> str | None:
-    """Paging key of a members item, typed or (after a generic decode) a dict."""
+    """Paging key of a members item, typed or (after a generic decode) a dict, whose fields' types
+    are checked here, where paging knows the page (item_checks.py)."""
     if isinstance(item, MemberItem):
         member = item.member
         return member.id if member is not None and member.id else None
-    return item_id(item.get("member")) if isinstance(item, dict) else None  # a generically decoded item
+    if not isinstance(item, dict):
+        return None
+    value = item_id(item.get("member"), "an item", "member.id")  # a generically decoded item
+    if value is not None:
+        _check_member_fields(member_row(None, item))
+    return value
+
+
+_check_member_fields = FieldCheck(GROUP_MEMBERS_COLUMNS, "an item").check
 
 
 class MembersBatcher:

@@ -53,10 +53,42 @@ MAX_PASSES = 3  # reads of a listing whose `total` changed while it was read (ro
 logger = logging.getLogger(__name__)
 
 
-def item_id(item: Any) -> str | None:
-    """Key of a person or group (None for an item without one, or one that is not an object)."""
+class BadItem(Exception):
+    """An item of a page that a listing cannot use, found by its key function (`ItemKey`).
+
+    The key sees one item, not its page: `_one_pass` words the error with the page's URL, as
+    `{subject} in {url} {problem}` (`the id of a person in <url> is a number, not a string`).
+    """
+
+    def __init__(self, subject: str, problem: str) -> None:
+        super().__init__(subject, problem)
+        self.subject = subject
+        self.problem = problem
+
+
+def json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in JSON's words: `a number`, `an object`, ..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, dict) else "null"
+
+
+def item_id(item: Any, noun: str = "an item", field: str = "id") -> str | None:
+    """Key of a person or group (None for an item without one, or one that is not an object).
+
+    An id that is there but not a string (`"id": 42`) is `BadItem`, not "no id": the API's ids are
+    UUID strings, and C1's connector (Go) could not read a number into its string field either.
+    """
     value = item.get("id") if isinstance(item, dict) else None
-    return value if isinstance(value, str) and value else None
+    if value is None or isinstance(value, str):
+        return value or None
+    raise BadItem(f"the {field} of {noun}", f"is {json_kind(value)}, not a string")
 
 
 # Keys longer than this are held as a 16-byte digest: a listing keeps every key it has read, and the
@@ -96,9 +128,10 @@ def iter_pages(
     while it is read (offset paging skipping rows) cannot be detected.
 
     `fetch(url)` returns the decoded JSON body of one page (its `data` items may be typed objects
-    that `key` understands). Raises `ProtocolError` for a page that
-    is not an xMatters list envelope, an item without an id, a paging loop, a next link to another
-    origin, or a page that stays empty but links onward.
+    that `key` understands). Raises `ProtocolError` for a page that is not an xMatters list
+    envelope, an item without an id or one its `key` refuses (`BadItem`: an id that is a number, a
+    field of the wrong type), a paging loop, a next link to another origin, or a page that stays
+    empty but links onward.
     """
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]] = {}
     share = (budget or ListingBudget()).share(item_cost)  # without a budget: this listing's own
@@ -214,7 +247,10 @@ def _one_pass(
             change = (total, page_total)
         fresh: list[dict[str, Any]] = []
         for item in items:
-            item_key = key(item)
+            try:
+                item_key = key(item)
+            except BadItem as bad:
+                raise ProtocolError(f"{bad.subject} in {url} {bad.problem}") from None
             if item_key is None:
                 raise ProtocolError(f"an item on the page {url} has no id")
             if type(item_key) is not str or len(item_key) > HELD_KEY_CHARS:

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.xmatters import tables, typed_items
-from pipelines.xmatters.paging import item_id
+from pipelines.xmatters.item_checks import checked_key
 from pipelines.xmatters.settings import ARROW_BATCH_ROWS, PEOPLE_COLUMNS, PEOPLE_SCHEMA
 from pipelines.xmatters.tables import Batcher, person_row
 
@@ -41,11 +41,15 @@ if any(len(column.path or ()) != 1 for column in PEOPLE_COLUMNS if column.conver
 
 
 def person_key(item: Any) -> str | None:
-    """Paging key of a person, typed or (after a generic decode) a dict."""
+    """Paging key of a person, typed or (after a generic decode) a dict, whose fields' types are
+    checked here, where paging knows the page (item_checks.py)."""
     if isinstance(item, PersonItem):
         value = item.id
         return value if value else None
-    return item_id(item)
+    return _dict_person_key(item)
+
+
+_dict_person_key = checked_key(person_row, PEOPLE_COLUMNS, "a person")
 
 
 def person_version_key(item: Any) -> tuple[str, str | None] | None:

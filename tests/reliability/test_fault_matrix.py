@@ -103,6 +103,18 @@ ROWS: dict[str, Row] = {
     "item without id": Row(
         _rule("item_without_id", path="/members", times=None), fails=("/members", "has no id")
     ),
+    "a field of the wrong type": Row(
+        _rule("wrong_type", times=None), fails=("the status of a person in", "/people?", "is an object")
+    ),
+    "an id that is a number": Row(
+        _rule("id_number", path="/members", times=None),
+        fails=("the member.id of an item in", "/members?", "is a number, not a string"),
+    ),
+    "a number of 200,000 digits": Row(
+        _rule("huge_number", path="/groups?", times=None),
+        fails=("a number with 200,000 digits in", "/groups?", "exceeds the limit of 4,300 digits", "gave up"),
+        fired=3,
+    ),
     # --- paging anomalies
     # two requests: the first page was asked without `offset`, its self link has `offset=0`
     "next link loops to the same page": Row(

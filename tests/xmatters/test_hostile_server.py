@@ -250,6 +250,73 @@ def test_a_page_that_is_not_utf8_is_malformed_json_naming_the_url(xm_org, xm_sim
     ), message
 
 
+def _list(client: XmattersClient, listing: str, group_id: str) -> None:
+    """Reads one listing to its end, as the sync does (items typed or dicts)."""
+    if listing == "/people":
+        people_ids(client)
+    elif listing == "/groups":
+        list(client.group_pages())
+    else:
+        client.group_members(group_id)
+
+
+def _first_url(xm_sim, listing: str, group_id: str) -> str:
+    path = f"/groups/{path_segment(group_id)}/members" if listing == "/members" else listing
+    return f"{xm_sim.base_url}{path}?limit=100"
+
+
+@pytest.mark.parametrize("listing", ["/people", "/groups", "/members"])
+def test_a_field_of_the_wrong_type_names_the_page(xm_org, xm_sim, make_config, listing):
+    """A person's `status` an object went past paging as a dict, and the batch of rows after it
+    failed in `to_table` with `unexpected value type for column status: dict`: no URL, no field
+    as the API names it (rows of many pages are batched together)."""
+    xm_sim.faults.add(FaultRule("wrong_type", path_contains=listing, times=None))
+    group_id = xm_org.groups[0]["id"]
+    with XmattersClient(make_config(max_attempts=1)) as client, pytest.raises(ProtocolError) as caught:
+        _list(client, listing, group_id)
+    field, noun = {
+        "/people": ("status", "a person"),
+        "/groups": ("status", "a group"),
+        "/members": ("member.status", "an item"),
+    }[listing]
+    assert str(caught.value) == (
+        f"xmatters: the {field} of {noun} in {_first_url(xm_sim, listing, group_id)} "
+        "is an object, not a string"
+    )
+
+
+@pytest.mark.parametrize("listing", ["/people", "/groups", "/members"])
+def test_an_id_that_is_a_number_is_named_as_such(xm_org, xm_sim, make_config, listing):
+    """`"id": 42` was "an item on the page <url> has no id": it has one, of the wrong type. Still
+    refused: the API's ids are UUID strings, and C1's connector (Go) reads them into strings."""
+    xm_sim.faults.add(FaultRule("id_number", path_contains=listing, times=None))
+    group_id = xm_org.groups[0]["id"]
+    with XmattersClient(make_config(max_attempts=1)) as client, pytest.raises(ProtocolError) as caught:
+        _list(client, listing, group_id)
+    field, noun = {
+        "/people": ("id", "a person"),
+        "/groups": ("id", "a group"),
+        "/members": ("member.id", "an item"),
+    }[listing]
+    assert str(caught.value) == (
+        f"xmatters: the {field} of {noun} in {_first_url(xm_sim, listing, group_id)} "
+        "is a number, not a string"
+    )
+
+
+def test_a_number_of_200000_digits_is_named_not_malformed_json(xm_sim, make_config):
+    """Valid JSON that Python will not read (an integer over `sys.int_info`'s 4,300 digits) was
+    "malformed JSON from <url> (HTTP 200, N bytes)": the body is well formed; the number is refused."""
+    xm_sim.faults.add(FaultRule("huge_number", path_contains="/people", times=None))
+    with XmattersClient(make_config(max_attempts=2)) as client:
+        message = _fails(client, ProtocolError)
+    assert re.fullmatch(
+        rf"xmatters: a number with 200,000 digits in {re.escape(xm_sim.base_url)}/people\?limit=100 "
+        r"exceeds the limit of 4,300 digits \(HTTP 200, \d+ bytes\) \(gave up after 2 attempts\)",
+        message,
+    ), message
+
+
 # ---- secrets and control characters ---------------------------------------------------------------
 
 
