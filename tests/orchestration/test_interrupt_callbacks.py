@@ -90,7 +90,7 @@ def test_the_message_is_the_last_line_while_the_main_thread_logs_on() -> None:
 
 BLOCKED_WRITER_CHILD = textwrap.dedent(
     """
-    import os, select, sys, threading
+    import os, select, sys, threading, time
     from orchestration import interrupts
 
     line = "x" * int(sys.argv[1])
@@ -98,12 +98,12 @@ BLOCKED_WRITER_CHILD = textwrap.dedent(
 
     def log_a_long_line() -> None:
         started.set()
-        sys.stderr.write(line + "\\n")  # stderr is line-buffered: written at once, into a pipe not read yet
+        sys.stderr.write(line + "\\n")  # line-buffered or unbuffered: written at once, to a pipe not read yet
 
     threading.Thread(target=log_a_long_line, daemon=True).start()
     started.wait()
     while select.select([], [2], [], 0)[1]:  # until the pipe is full: the write is under way, blocked
-        select.select([], [], [], 0.001)
+        time.sleep(0.001)
     print("blocked", flush=True)
     interrupts._say_last(interrupts.MESSAGE, within_s=60)
     os._exit(130)  # as the interrupt does, the writer wherever it is
