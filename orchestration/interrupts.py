@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
+from orchestration.blocked_writes import wait_for_blocked_writes
 from pipelines import halt
 from pipelines.child_processes import signal_all_children
 
@@ -33,6 +34,9 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 MESSAGE = "baton-xmatters: interrupted"
 PUBLISH_WAIT_S = 3.0  # the longest an interrupt waits for a commit + rename under way
 CALLBACKS_WAIT_S = 1.5  # the longest the callbacks may take (they touch SQLite and files)
+WRITES_WAIT_S = 1.0  # the longest the message waits for a write to stdout/stderr under way
+WRITES_SETTLE_S = 0.05  # the shortest: for a write on its way in (orchestration/blocked_writes.py)
+_STDOUT_AND_STDERR = frozenset({1, 2})
 
 _callbacks: list[Callable[[], None]] = []
 _callbacks_lock = threading.Lock()
@@ -157,12 +161,16 @@ def _interrupt(signum: signal.Signals) -> None:
     os._exit(EXIT_CODES[signum])
 
 
-def _say_last(line: str) -> None:
+def _say_last(line: str, within_s: float = WRITES_WAIT_S) -> None:
     """Writes `line` to stderr as its last line: stdout and stderr are pointed at /dev/null first.
 
     In that order, because the main thread is not stopped: a publish under way finishes (the wait
     below) and logs that it did, and before, a line it logged between the message and the silence
     came after the message. The message goes to a copy of the original stderr, closed after it.
+
+    A write begun before the silence is not stopped by it, and one blocked behind a slow reader
+    finished after the line (`make test`, under load: "step 6657" after the message, the chatty test
+    child blocked on its full stderr pipe). So the line waits for such writes, `within_s` at most.
     """
     with suppress(OSError):
         original = os.dup(2)
@@ -171,6 +179,7 @@ def _say_last(line: str) -> None:
         os.dup2(devnull, 2)
         os.close(devnull)
         try:
+            wait_for_blocked_writes(_STDOUT_AND_STDERR, WRITES_SETTLE_S, within_s)
             os.write(original, (line + "\n").encode())
         finally:
             os.close(original)

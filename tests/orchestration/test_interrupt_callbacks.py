@@ -14,6 +14,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
+from orchestration.blocked_writes import kernel_says
 from orchestration.interrupts import CALLBACKS_WAIT_S, MESSAGE
 
 CHILD = textwrap.dedent(
@@ -83,3 +86,54 @@ def test_the_message_is_the_last_line_while_the_main_thread_logs_on() -> None:
             child.kill()
         assert child.returncode == 130, stderr[-500:]
         assert stderr.splitlines()[-1] == MESSAGE, stderr[-300:]
+
+
+BLOCKED_WRITER_CHILD = textwrap.dedent(
+    """
+    import os, select, sys, threading, time
+    from orchestration import interrupts
+
+    line = "x" * int(sys.argv[1])
+    started = threading.Event()
+
+    def log_a_long_line() -> None:
+        started.set()
+        sys.stderr.write(line + "\\n")  # line-buffered or unbuffered: written at once, to a pipe not read yet
+
+    threading.Thread(target=log_a_long_line, daemon=True).start()
+    started.wait()
+    while select.select([], [2], [], 0)[1]:  # until the pipe is full: the write is under way, blocked
+        time.sleep(0.001)
+    print("blocked", flush=True)
+    interrupts._say_last(interrupts.MESSAGE, within_s=60)
+    os._exit(130)  # as the interrupt does, the writer wherever it is
+    """
+)
+
+
+@pytest.mark.skipif(not kernel_says(), reason="no /proc/self/task/*/syscall: the message cannot wait")
+def test_the_message_waits_for_a_line_being_written_when_the_output_is_silenced() -> None:
+    """The window in which the test above failed now and then, held open: a thread's write to stderr
+    is under way (blocked on a full pipe, as behind a slow reader) when the interrupt silences
+    stderr and says its line.
+
+    Silencing fd 2 does not stop that write. Before `_say_last` waited for it, the message was
+    written beside it, landed amid the long line and the exit cut the rest: the last line was x's
+    (every run). The test above failed so when its child was blocked on its full stderr pipe (the
+    parent reads it only after the signal) as the interrupt began: "step 6657" after the message.
+    """
+    size = 1 << 18  # four times what the pipe holds
+    child = subprocess.Popen(
+        [sys.executable, "-c", BLOCKED_WRITER_CHILD, str(size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "blocked\n"
+        time.sleep(0.2)  # the child silences stderr and says its line meanwhile (or waits to)
+        _, stderr = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 130, stderr[-300:]
+    assert stderr == "x" * size + "\n" + MESSAGE + "\n", (len(stderr), stderr.find(MESSAGE), stderr[-100:])
