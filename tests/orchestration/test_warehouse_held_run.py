@@ -7,15 +7,13 @@ you would be able to open this database in read-only mode`, advice a sync cannot
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import dagster as dg
 import duckdb
 
 from orchestration.definitions import build_definitions
 from orchestration.resources import SyncSettings, WarehouseResource
 from orchestration.run_outcome import run_failure_cause, summarize_run
+from tests.held_warehouse import held_open
 from tests.orchestration.conftest import use_simulator
 
 
@@ -29,24 +27,8 @@ def test_a_ui_run_names_the_process_holding_the_warehouse(simulator, data_home, 
         "sync_settings": SyncSettings(sync_file=str(sync_file)),
     }
     job = build_definitions(resources).resolve_implicit_global_asset_job_def()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-            "print('open', flush=True); sys.stdin.read()",
-            str(warehouse),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        with dg.instance_for_test() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
-    finally:
-        holder.communicate("")
+    with held_open(warehouse) as holder, dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE]
     cause = run_failure_cause(failure)

@@ -11,7 +11,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from orchestration.cli import main
 from simulator import XmattersSimulator
+from tests.held_warehouse import held_open
 from tests.reliability.conftest import (
     RELIABILITY_SPEC,
     Baseline,
@@ -158,23 +158,8 @@ def test_warehouse_held_open_by_another_process(
 ) -> None:
     """An analyst's read-only session on the warehouse: one line naming the holder, before any request."""
     args = baseline.args(sim)  # before the session opens: it records the source in the warehouse
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-            "print('open', flush=True); sys.stdin.read()",
-            str(baseline.warehouse),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    with held_open(baseline.warehouse) as holder:
         code = main(args)
-    finally:
-        holder.communicate("")
     assert code == 1
     line = error_line(capsys.readouterr().err)
     assert f"the warehouse {baseline.warehouse} is open in another process (PID {holder.pid}" in line, line

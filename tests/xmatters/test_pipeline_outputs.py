@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from simulator import OrgSpec, XmattersSimulator, build_org
+from tests.held_warehouse import held_open
 from tests.xmatters.helpers import PASSWORD, rows
 
 SPEC = OrgSpec(seed=7, people=12, groups=3, members_per_group=3, hidden_people=0, large_groups=0)
@@ -91,24 +92,9 @@ def test_a_warehouse_held_by_another_process_is_one_line(sim, tmp_path):
     warehouse.parent.mkdir()
     duckdb.connect(str(warehouse)).close()
     before = warehouse.read_bytes()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-            "print('open', flush=True); sys.stdin.read()",
-            str(warehouse),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    with held_open(warehouse) as holder:
         requests_before = len(sim.requests)
         done = load(sim, tmp_path)
-    finally:
-        holder.communicate("")
     assert done.returncode == 1
     assert done.stdout == ""
     [line] = done.stderr.splitlines()
