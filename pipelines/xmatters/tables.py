@@ -10,6 +10,7 @@ become JSON text.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -37,14 +38,35 @@ def _obj(value: Any) -> dict[str, Any]:
 
 # `json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))` builds this encoder
 # on every call (~20% of a call on a small object, once per person); its `encode` is that call.
-_PROPERTIES_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_PROPERTIES_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
 
 
 def json_text(value: Any) -> str | None:
-    """Custom properties as JSON text (keys sorted), NULL when there are none."""
+    """Custom properties as JSON text (keys sorted), NULL when there are none.
+
+    A number beyond a double's range (`1e400`, legal JSON) decodes to infinity, which Python would
+    write as `Infinity`, not JSON: the column's text would fail `properties::JSON` in DuckDB and any
+    JSON reader. Such a number is written as the string "Infinity" ("-Infinity", "NaN") instead.
+    """
     if not value:
         return None
-    return _PROPERTIES_ENCODER.encode(value)
+    try:
+        return _PROPERTIES_ENCODER.encode(value)
+    except ValueError:  # a float that is not finite, somewhere in it
+        return _PROPERTIES_ENCODER.encode(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float as the string JavaScript would print for it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def integer(value: Any) -> int | None:
