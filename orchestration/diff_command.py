@@ -24,6 +24,7 @@ from orchestration.preflight import warehouse_directory_message
 from orchestration.table_schema import column_names
 from pipelines.argument_parser import non_empty
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id, member_display_name
+from pipelines.duckdb_lock import lock_holder
 from pipelines.terminal_text import printable, terminal_lines
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -108,9 +109,14 @@ def read_changes(warehouse: Path, *, last: int = 1, since: str | None = None) ->
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
+        holder = lock_holder(exc)
+        if holder is not None:  # DuckDB's own line ends in advice a reader has already followed
+            raise DiffError(
+                f"the warehouse {warehouse} is being written by another process (PID {holder.pid}, "
+                f"{holder.program}; a sync, most likely): try again when it ends"
+            ) from None
         raise DiffError(
-            f"cannot open the warehouse {warehouse} read-only (a sync may be writing it; try again when it "
-            f"ends): {str(exc).splitlines()[0]}"
+            f"cannot open the warehouse {warehouse} read-only: {str(exc).splitlines()[0]}"
         ) from None
     try:
         return _read(con, warehouse, last, since)

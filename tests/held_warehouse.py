@@ -11,16 +11,17 @@ from pathlib import Path
 
 
 @contextmanager
-def held_open(database: Path) -> Iterator[subprocess.Popen[str]]:
+def held_open(database: Path, *, read_only: bool = True) -> Iterator[subprocess.Popen[str]]:
     """Within the block another process (its `pid` is the holder the errors name) has `database`
-    open read-only; it closes it at the block's end."""
+    open, read-only (an analyst) or for writing (as a sync); it closes it at the block's end."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'r'); "
             "print('open', flush=True); sys.stdin.read()",
             str(database),
+            "r" if read_only else "w",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

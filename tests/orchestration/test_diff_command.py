@@ -9,6 +9,7 @@ import duckdb
 
 from orchestration.cli import main
 from orchestration.publish import migrate_sync_runs
+from tests.held_warehouse import held_open
 from tests.orchestration.conftest import heavy_modules_imported_by
 
 
@@ -31,6 +32,21 @@ def test_a_directory_given_as_the_warehouse_is_named(tmp_path, capsys):
         f"baton-xmatters: error: --warehouse: {tmp_path} is a directory; name the DuckDB file, "
         f"e.g. {tmp_path}/warehouse.duckdb\n"
     )
+
+
+def test_a_warehouse_being_written_is_one_line_naming_the_writer(tmp_path, capsys):
+    """A sync writing the warehouse: DuckDB's own line (its lock file, then advice to open it
+    read-only, which `diff` already does) was printed after ours; now the writer's PID, and what to do."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    with held_open(warehouse, read_only=False) as writer:
+        assert main(["diff", "--warehouse", str(warehouse)]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    prefix = (
+        f"baton-xmatters: error: the warehouse {warehouse} is being written by another process "
+        f"(PID {writer.pid}, "
+    )
+    assert line.startswith(prefix) and line.endswith("; a sync, most likely): try again when it ends"), line
 
 
 def test_bad_selections_are_refused(tmp_path, capsys):
