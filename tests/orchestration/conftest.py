@@ -92,6 +92,21 @@ def use_simulator(monkeypatch, simulator) -> None:
     monkeypatch.setenv("BATON_PASSWORD", simulator.password)
 
 
+def empty_history_warehouse() -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse with the change-history tables as a sync creates them, empty."""
+    from orchestration import history, sql
+    from orchestration.publish import migrate_sync_runs
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA c1")
+    for statement in sql.load("history_snapshot").split(";"):
+        if statement.strip():
+            con.execute(statement)
+    migrate_sync_runs(con)
+    history.ensure_changes_table(con)
+    return con
+
+
 @pytest.fixture
 def data_home(tmp_path, monkeypatch) -> Path:
     """A fresh BATON_XMATTERS_HOME (warehouse, dlt state, Dagster home) for one test."""

@@ -8,13 +8,12 @@ from datetime import datetime
 
 import duckdb
 
-from orchestration import history, sql
+from orchestration import history
 from orchestration.cli import main
 from orchestration.history import AccessChanges
-from orchestration.publish import migrate_sync_runs
 from simulator.faults import Faults
 from tests.conftest import cached_org
-from tests.orchestration.conftest import expected_from_org
+from tests.orchestration.conftest import empty_history_warehouse, expected_from_org
 from tests.orchestration.test_sync_cli import published, sync_args
 
 
@@ -222,13 +221,7 @@ def _warehouse_with_two_snapshots(
     sources: tuple[tuple[str, str], tuple[str, str]],
 ) -> duckdb.DuckDBPyConnection:
     """Sync s1: Ana and Bo in Ops; sync s2: Bo deleted from xMatters, Ops renamed Ops Team, Cy joins."""
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA c1")
-    for statement in sql.load("history_snapshot").split(";"):
-        if statement.strip():
-            con.execute(statement)
-    migrate_sync_runs(con)
-    history.ensure_changes_table(con)
+    con = empty_history_warehouse()
     snapshots = {
         "s1": ([("u1", "Ana", "ENABLED"), ("u2", "Bo", "ENABLED")], "Ops", ["u1", "u2"]),
         "s2": ([("u1", "Ana", "ENABLED"), ("u3", "Cy", "ENABLED")], "Ops Team", ["u1", "u3"]),

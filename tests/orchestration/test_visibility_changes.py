@@ -13,9 +13,9 @@ from datetime import datetime
 
 import duckdb
 
-from orchestration import history, sql
+from orchestration import history
 from orchestration.cli import main
-from orchestration.publish import migrate_sync_runs
+from tests.orchestration.conftest import empty_history_warehouse
 from tests.orchestration.test_sync_cli import published, sync_args
 
 # user id -> (status at the first sync, status at the second)
@@ -32,13 +32,7 @@ TRANSITIONS = {
 
 
 def _two_snapshots() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA c1")
-    for statement in sql.load("history_snapshot").split(";"):
-        if statement.strip():
-            con.execute(statement)
-    migrate_sync_runs(con)
-    history.ensure_changes_table(con)
+    con = empty_history_warehouse()
     for index, sync_id in enumerate(("s1", "s2")):
         con.executemany(
             "INSERT INTO c1.history_users VALUES (?, ?, ?, ?)",
