@@ -37,6 +37,11 @@ def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """
     env = {name: value for name, value in environ.items() if not name.startswith("BATON_")}
     with_one_blas_thread(env)
+    # glibc gives each thread that allocates its own heap ("arena", up to 8 per core), and a heap
+    # returns little of what it freed: the member-call process's 32 threads reading large pages held
+    # 1,064 MB where two arenas held 502 MB (docs/benchmarks.md, twenty-first round). The threads
+    # allocate under the GIL, so two arenas cost them no waiting.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")
     return env

@@ -183,6 +183,12 @@ def render_page(page: _Page, rule: FaultRule | None = None) -> bytes:
             field, value = ("id", 42) if kind == "id_number" else ("status", {"code": "ACTIVE"})
             (items[0]["member"] if page.is_members else items[0])[field] = value
         data = to_json_bytes(items)
+    elif kind == "padded_names" and rule is not None:
+        items = json.loads(data)
+        for index, item in enumerate(items):
+            row = item["member"] if page.is_members else item
+            row["targetName"] = f"{index:08d}".ljust(rule.size_bytes, "x")
+        data = to_json_bytes(items)
     elif kind == "total_first_page_only" and page.offset > 0:
         total_out = None
     elif kind == "repeat_row" and 0 < start < total:

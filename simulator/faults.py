@@ -63,6 +63,8 @@ Page faults (the normal page, altered; they only apply to list endpoints):
 - "total_mismatch": `total` is the true total plus `total_delta`.
 - "empty_page_with_next": the page has `count` 0 and `data` [], but still a `next` link to the
   following page (its rows are not served on this response).
+- "padded_names": every item's `targetName` (for `/members`, `member.targetName`) is `size_bytes`
+  characters long (legal JSON: pages of a few hundred MB at the documented 1,000 items).
 - "endless_next": every page links to a next one, forever (past the end it serves the last page's
   rows again, or with `fresh_rows` those rows under new ids: `<id>~<offset>`); `omit_total`
   leaves `total` out of every page.
@@ -121,6 +123,7 @@ PageKind = Literal[
     "total_mismatch",
     "empty_page_with_next",
     "endless_next",
+    "padded_names",
 ]
 FaultKind = Literal[TransportKind, PageKind]
 TRANSPORT_KINDS: frozenset[str] = frozenset(get_args(TransportKind))
@@ -144,7 +147,7 @@ class FaultRule:
     delay_s: how long a "slow" rule sleeps before answering.
     foreign_origin: scheme+host that a "next_foreign" rule puts in front of the next link.
     total_delta: what a "total_mismatch" rule adds to `total`.
-    size_bytes: decoded size of a "gzip_bomb" or "huge_body" response.
+    size_bytes: decoded size of a "gzip_bomb" or "huge_body" response; each name of "padded_names".
     declare_length: whether a "huge_body" response has a Content-Length.
     depth: nesting of a "deep_json" document.
     digits: digits of a "huge_number" page's `total`.

@@ -23,6 +23,8 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from pipelines.xmatters.response_budget import charge_current
+
 _CHUNK = 64 * 1024
 
 
@@ -105,6 +107,7 @@ class BoundedBody:
         self._size += len(data)
         if self._size > self._limit:
             raise TooLarge()
+        charge_current(len(data))  # the client's bytes held at once (response_budget.py); may wait
         self._parts.append(data)
 
 

@@ -84,10 +84,11 @@ from pipelines.xmatters.listing_budget import ListingBudget
 from pipelines.xmatters.lone_surrogates import may_hold_lone_surrogates, replace_lone_surrogates
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
-from pipelines.xmatters.paging import AHEAD, ItemKey, item_id, iter_pages
+from pipelines.xmatters.paging import AHEAD, ChargedBody, ItemKey, item_id, iter_pages
 from pipelines.xmatters.people_pages import decode_page as decode_people_page
 from pipelines.xmatters.people_pages import person_version_key
 from pipelines.xmatters.report import ExtractReport
+from pipelines.xmatters.response_budget import BodyBytes, ResponseBudget, charging
 from pipelines.xmatters.scrub import register_credentials, scrub
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class XmattersClient:
         )  # taken for good by the one warning of a page without `total`
         self._ahead: ThreadPoolExecutor | None = None  # guessed pages of the people/groups listings
         self.listing_budget = ListingBudget()  # items its unfinished listings hold, bounded
+        self.response_budget = ResponseBudget(self._cancelled)  # bytes of bodies and pages held, bounded
         # requests in flight: from CONCURRENCY_START up to --concurrency, halved on 429/5xx
         self.in_flight = AdaptiveLimit(
             min(settings.CONCURRENCY_START, config.concurrency), config.concurrency
@@ -202,15 +204,27 @@ class XmattersClient:
         decode: PageDecoder | None = None,
         ahead: bool = False,
         item_cost: int = 1,
+        hand_on_bytes: bool = False,
     ) -> Iterator[list[Any]]:
-        """Items of a list endpoint, page by page, each item once; with `ahead`, later pages are
-        fetched in parallel while the chain of next links is followed (paging.py)."""
+        """Items of a list endpoint, page by page (`paging.Page`s), each item once; with `ahead`,
+        later pages are fetched in parallel while the chain of next links is followed (paging.py).
 
-        def fetch(url: str) -> Any:
-            return self.get_json(url, not_found_hint=not_found_hint, decode=decode)
+        A page's bytes stay counted in `response_budget` until the listing takes it, or with
+        `hand_on_bytes` until the consumer releases `page.body` (its items are in a table).
+        """
+
+        def fetch(url: str) -> ChargedBody:
+            return ChargedBody(*self.get_page(url, not_found_hint=not_found_hint, decode=decode))
+
+        def fetched_ahead(url: str) -> ChargedBody:
+            # released at once: a guessed page waits for the listing, which may itself be waiting
+            # for bytes (response_budget.py); the guesses in flight are few (paging.AHEAD)
+            charged = fetch(url)
+            charged.bytes.release()
+            return charged
 
         def fetch_ahead(url: str) -> Future[Any]:
-            return self._ahead_pool().submit(fetch, url)
+            return self._ahead_pool().submit(fetched_ahead, url)
 
         first = self.url(path, **(params or {}))
         return iter_pages(
@@ -223,6 +237,7 @@ class XmattersClient:
             on_no_total=self._page_without_total,
             budget=self.listing_budget,
             item_cost=item_cost,
+            hand_on_bytes=hand_on_bytes,
         )
 
     def _page_without_total(self, url: str) -> None:
@@ -274,18 +289,31 @@ class XmattersClient:
         Items are `member_pages.MemberItem`s, or dicts from a page the typed decoder refused.
         """
         path = settings.MEMBERS_PATH.format(group_id=path_segment(group_id))
-        return self.pages(path, key=member_key, decode=decode_members_page)
+        return self.pages(path, key=member_key, decode=decode_members_page, hand_on_bytes=True)
 
     def group_members(self, group_id: str) -> list[Any]:
         """Every member item of one group (`group_member_pages`), held until the listing ends."""
-        return [item for page in self.group_member_pages(group_id) for item in page]
+        items: list[Any] = []
+        for page in self.group_member_pages(group_id):
+            items.extend(page)
+            page.release()
+        return items
 
     # ---- one request ---------------------------------------------------------------------------
 
     def get_json(
         self, url: str, *, not_found_hint: str | None = None, decode: PageDecoder | None = None
     ) -> Any:
+        """GET `url` and decode its JSON (`get_page`, its bytes released)."""
+        decoded, body = self.get_page(url, not_found_hint=not_found_hint, decode=decode)
+        body.release()
+        return decoded
+
+    def get_page(
+        self, url: str, *, not_found_hint: str | None = None, decode: PageDecoder | None = None
+    ) -> tuple[Any, BodyBytes]:
         """GET `url` and decode its JSON, retrying transient failures; raise a classified error.
+        The body's bytes stay counted in `response_budget` until the caller releases them.
 
         `decode` may decode a successful body first (a typed fast path); when it returns None the
         body is decoded generically, which classifies what is wrong with it.
@@ -304,12 +332,16 @@ class XmattersClient:
                 raise XmattersError(f"request to {url} cancelled: the extract already failed")
             self.report.count_request()
             outcome: Any = None
+            body = self.response_budget.body()
             try:
-                outcome = self._attempt(url, not_found_hint, decode)
+                with charging(body):
+                    outcome = self._attempt(url, not_found_hint, decode)
             finally:
                 self._release(sent_in, outcome)
+                if outcome is None or isinstance(outcome, _Transient):
+                    body.release()
             if not isinstance(outcome, _Transient):
-                return outcome
+                return outcome, body
             if not outcome.retryable:
                 raise outcome.error_class(outcome.message)
             attempts = min(self.config.max_attempts, outcome.max_attempts or self.config.max_attempts)

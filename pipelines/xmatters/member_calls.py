@@ -41,7 +41,10 @@ from pipelines.xmatters.errors import (
     XmattersError,
 )
 from pipelines.xmatters.member_pages import MembersBatcher
+from pipelines.xmatters.paging import Page
 from pipelines.xmatters.report import SkippedGroup
+
+logger = logging.getLogger(__name__)
 
 # Calls submitted but not yet read, per thread. Submitting every group at once let the threads run
 # ahead of the reader (the sync writing tables, or the pipe to it): at scale L the member-call
@@ -60,10 +63,11 @@ UNREAD_PARTS = 4  # parts handed on and not yet read, at most: a thread with ano
 
 
 class MemberPart(NamedTuple):
-    """Items of a group whose listing goes on (more than `HELD_MEMBER_ITEMS`), handed on early."""
+    """Pages of a group whose listing goes on (more than `HELD_MEMBER_ITEMS` items, or the thread
+    is about to wait for bytes: response_budget.py), handed on early."""
 
     group_id: str
-    items: list[Any]
+    pages: list[Page]
 
 
 class _Parts:
@@ -87,16 +91,42 @@ class _Parts:
         self._slots.release()
 
 
-def _listed_members(client: XmattersClient, group_id: str, parts: _Parts) -> list[Any]:
-    """A group's member items: the last (or only) `HELD_MEMBER_ITEMS` of them; earlier ones were
-    handed on as `MemberPart`s."""
-    held: list[Any] = []
-    for page in client.group_member_pages(group_id):
-        held.extend(page)
-        if len(held) >= HELD_MEMBER_ITEMS:
-            parts.put(MemberPart(group_id, held))
-            held = []
+def _listed_members(client: XmattersClient, group_id: str, parts: _Parts) -> list[Page]:
+    """A group's member pages: the last (or only) `HELD_MEMBER_ITEMS` items of them; earlier ones
+    were handed on as `MemberPart`s. The pages' bytes stay counted until the reader has batched
+    them; a failed call releases its own."""
+    held: list[Page] = []
+    held_items = 0
+
+    def hand_on() -> None:
+        nonlocal held, held_items
+        if held:
+            part, held, held_items = MemberPart(group_id, held), [], 0
+            parts.put(part)
+
+    try:
+        with client.response_budget.on_wait(hand_on):
+            for page in client.group_member_pages(group_id):
+                held.append(page)
+                held_items += len(page)
+                if held_items >= HELD_MEMBER_ITEMS:
+                    hand_on()
+    except BaseException:
+        _release(held)
+        raise
     return held
+
+
+def _release(pages: list[Page]) -> None:
+    for page in pages:
+        page.release()
+
+
+def _items(pages: list[Page]) -> tuple[list[Any], int]:
+    """The pages' items, and the bytes of the bodies they came from."""
+    if len(pages) == 1:
+        return pages[0], pages[0].size
+    return [item for page in pages for item in page], sum(page.size for page in pages)
 
 
 def member_tables(
@@ -135,8 +165,11 @@ def member_tables(
                 return
             if isinstance(event, MemberPart):
                 parts.read()
-                rows_sent[event.group_id] = rows_sent.get(event.group_id, 0) + len(event.items)
-                yield from batcher.add(event.group_id, event.items)
+                items, size = _items(event.pages)
+                rows_sent[event.group_id] = rows_sent.get(event.group_id, 0) + len(items)
+                yield from batcher.add(event.group_id, items, size)
+                _release(event.pages)
+                del event, items
                 continue
             group_id, name = pending.pop(event)  # drop the reference: the result is freed once used
             following = next(queued, None)
@@ -144,12 +177,19 @@ def member_tables(
                 submit(following)
             sent = rows_sent.pop(group_id, 0)
             try:
-                items = event.result()
+                pages = event.result()
             except NotFoundError as exc:
                 yield SkippedGroup(group_id, name, str(exc), sent)
                 continue
-            yield from batcher.add(group_id, items)
+            items, size = _items(pages)
+            yield from batcher.add(group_id, items, size)
+            _release(pages)
+            del event, pages, items
         yield from batcher.flush()
+        logger.debug(
+            "member calls: at most %.1f MiB of response bodies and pages held at once",
+            client.response_budget.peak / 2**20,
+        )
     except BaseException:
         client.cancel()  # in-flight calls stop instead of retrying for a run that already failed
         raise

@@ -25,8 +25,13 @@ from pipelines.arrow_arrays import repeated_strings
 from pipelines.xmatters import typed_items
 from pipelines.xmatters.item_checks import FieldCheck
 from pipelines.xmatters.paging import item_id
-from pipelines.xmatters.settings import ARROW_BATCH_ROWS, GROUP_MEMBERS_COLUMNS, GROUP_MEMBERS_SCHEMA
-from pipelines.xmatters.tables import Batcher, member_row
+from pipelines.xmatters.settings import (
+    ARROW_BATCH_BYTES,
+    ARROW_BATCH_ROWS,
+    GROUP_MEMBERS_COLUMNS,
+    GROUP_MEMBERS_SCHEMA,
+)
+from pipelines.xmatters.tables import Batcher, member_row, sized_slices
 
 # The typed member item, derived from the raw column table: {"group": {"targetName": string},
 # "member": {"id": string, ..., "owner": {"id": string, "targetName": string}}}.
@@ -55,7 +60,8 @@ _check_member_fields = FieldCheck(GROUP_MEMBERS_COLUMNS, "an item").check
 
 
 class MembersBatcher:
-    """Collect groups' member items and hand out Arrow tables of at least `batch_rows` rows.
+    """Collect groups' member items and hand out Arrow tables of at least `batch_rows` rows, or
+    of items from `batch_bytes` bytes of pages (`add`'s `size`), whichever comes first.
 
     A batch's typed items become columns without a Python step per item: msgspec writes them as
     JSON lines (C, ~0.5 us an item) and pyarrow's JSON reader parses those with the GIL released,
@@ -65,21 +71,31 @@ class MembersBatcher:
     refused are dicts and take the row path of `tables.member_row`.
     """
 
-    def __init__(self, batch_rows: int = ARROW_BATCH_ROWS) -> None:
+    def __init__(self, batch_rows: int = ARROW_BATCH_ROWS, batch_bytes: int = ARROW_BATCH_BYTES) -> None:
         self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
         self.group_runs: list[tuple[str, int]] = []  # (group id, number of its items), in item order
         self.items: list[MemberItem] = []
-        self.dict_rows = Batcher(GROUP_MEMBERS_SCHEMA, batch_rows)
+        self.size = 0  # bytes of the pages the batch's typed items came from
+        self.dict_rows = Batcher(GROUP_MEMBERS_SCHEMA, batch_rows, batch_bytes)
 
-    def add(self, group_id: str, items: list[Any]) -> Iterator[pa.Table]:
+    def add(self, group_id: str, items: list[Any], size: int = 0) -> Iterator[pa.Table]:
+        """`size`: the bytes of the pages the items came from (`paging.Page.size`)."""
+        for part, part_size in sized_slices(items, size, self.batch_bytes):
+            yield from self._add(group_id, part, part_size)
+
+    def _add(self, group_id: str, items: list[Any], size: int) -> Iterator[pa.Table]:
         typed = [item for item in items if isinstance(item, MemberItem)]
         if len(typed) < len(items):
             dicts = (item for item in items if not isinstance(item, MemberItem))
-            yield from self.dict_rows.add(member_row(group_id, item) for item in dicts)
+            dict_size = size * (len(items) - len(typed)) // len(items)
+            yield from self.dict_rows.add((member_row(group_id, item) for item in dicts), dict_size)
+            size -= dict_size
         if typed:
             self.group_runs.append((group_id, len(typed)))
             self.items.extend(typed)
-        if len(self.items) >= self.batch_rows:
+            self.size += size
+        if len(self.items) >= self.batch_rows or self.size >= self.batch_bytes:
             yield self._typed_table()
 
     def flush(self) -> Iterator[pa.Table]:
@@ -90,7 +106,7 @@ class MembersBatcher:
     def _typed_table(self) -> pa.Table:
         """GROUP_MEMBERS_SCHEMA columns of the batch's typed items (a null object gives nulls below it)."""
         group_runs, items = self.group_runs, self.items
-        self.group_runs, self.items = [], []
+        self.group_runs, self.items, self.size = [], [], 0
         leaves = typed_items.read_items(items, _PARSE_OPTIONS, yield_every=ENCODE_YIELD_ITEMS)
         columns = [repeated_strings(group_runs), *(leaves.column(name) for name in _LEAF_NAMES)]
         return pa.Table.from_arrays(columns, schema=GROUP_MEMBERS_SCHEMA)

@@ -37,12 +37,13 @@ import hashlib
 import logging
 from collections.abc import Callable, Generator, Hashable, Iterator
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from pipelines.xmatters.config import url_origin
 from pipelines.xmatters.errors import ProtocolError, describe_too_many_pages
 from pipelines.xmatters.listing_budget import ListingBudget, ListingShare
+from pipelines.xmatters.response_budget import BodyBytes
 from pipelines.xmatters.settings import DEFAULT_MAX_PAGES, MAX_NEXT_LINK_CHARS
 
 ItemKey = Callable[[Any], Hashable | None]
@@ -91,6 +92,35 @@ def item_id(item: Any, noun: str = "an item", field: str = "id") -> str | None:
     raise BadItem(f"the {field} of {noun}", f"is {json_kind(value)}, not a string")
 
 
+class ChargedBody(NamedTuple):
+    """What a client's `fetch` returns: the decoded body and its bytes, still counted in the
+    client's `ResponseBudget` (response_budget.py)."""
+
+    decoded: Any
+    bytes: BodyBytes
+
+
+class Page(list[Any]):
+    """A page's new items, with the size of the body they came from (`size`, their share of it:
+    byte-sized Arrow batches), and, when the listing hands its bytes on (`hand_on_bytes`), the
+    account that keeps them counted until `release()`."""
+
+    size: int = 0
+    bytes: BodyBytes | None = None
+
+    def release(self) -> None:
+        """The page's items are in a table (or dropped): its bytes no longer count."""
+        if self.bytes is not None:
+            self.bytes.release()
+
+
+def _fetched(fetched: Any) -> tuple[Any, BodyBytes | None]:
+    """(decoded body, its bytes or None) of what `fetch` returned: a `ChargedBody` or a body."""
+    if isinstance(fetched, ChargedBody):
+        return fetched.decoded, fetched.bytes
+    return fetched, None
+
+
 # Keys longer than this are held as a 16-byte digest: a listing keeps every key it has read, and the
 # key is the server's text (an id of a megabyte on every row is legal JSON). xMatters ids are
 # 36-character UUIDs, held as they are; a person's key adds its `whenUpdated` (~24 characters).
@@ -117,8 +147,12 @@ def iter_pages(
     on_no_total: Callable[[str], None] | None = None,
     budget: ListingBudget | None = None,
     item_cost: int = 1,
-) -> Iterator[list[dict[str, Any]]]:
-    """Yield the new (not yet seen) items of each page, starting at `first_url`.
+    hand_on_bytes: bool = False,
+) -> Iterator[Page]:
+    """Yield the new (not yet seen) items of each page, starting at `first_url`, as `Page`s.
+
+    `fetch` may return a `ChargedBody`: its bytes are released once the page's items are taken, or
+    with `hand_on_bytes` passed on with the page, for the consumer to release (`Page.release`).
 
     Each page's new items are charged to `budget` (held until the listing ends: their keys), which
     raises `ProtocolError` once the listings in progress would hold more than its limit; each item
@@ -137,7 +171,16 @@ def iter_pages(
     share = (budget or ListingBudget()).share(item_cost)  # without a budget: this listing's own
     try:
         yield from _pages(
-            fetch, first_url, key, on_duplicates, max_pages, fetch_ahead, ahead, on_no_total, share
+            fetch,
+            first_url,
+            key,
+            on_duplicates,
+            max_pages,
+            fetch_ahead,
+            ahead,
+            on_no_total,
+            share,
+            hand_on_bytes,
         )
     finally:
         _cancel(ahead)  # guesses the chain never reached (or an abandoned listing)
@@ -154,7 +197,8 @@ def _pages(
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
     on_no_total: Callable[[str], None] | None,
     share: ListingShare,
-) -> Iterator[list[dict[str, Any]]]:
+    hand_on_bytes: bool,
+) -> Iterator[Page]:
     origin = url_origin(first_url)
     seen: set[Hashable] = set()
     for number in range(1, MAX_PASSES + 1):
@@ -162,7 +206,18 @@ def _pages(
         duplicates = on_duplicates if number == 1 else None
         no_total = on_no_total if number == 1 else None  # a re-read follows a page with one
         change = yield from _one_pass(
-            fetch, first_url, origin, key, seen, duplicates, max_pages, fetch_ahead, ahead, no_total, share
+            fetch,
+            first_url,
+            origin,
+            key,
+            seen,
+            duplicates,
+            max_pages,
+            fetch_ahead,
+            ahead,
+            no_total,
+            share,
+            hand_on_bytes,
         )
         if change is None:
             return
@@ -205,7 +260,8 @@ def _one_pass(
     ahead: dict[tuple[str, tuple[tuple[str, str], ...]], Future[Any]],
     on_no_total: Callable[[str], None] | None,
     share: ListingShare,
-) -> Generator[list[dict[str, Any]], None, tuple[int, int] | None]:
+    hand_on_bytes: bool,
+) -> Generator[Page, None, tuple[int, int] | None]:
     """One read of the listing from its first page, yielding rows not in `seen`; returns the first
     page's `total` and a later page's different one, or None when no page's `total` differed."""
     fetched: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
@@ -223,55 +279,87 @@ def _one_pass(
         fetched.add(page_key)
 
         guessed = ahead.pop(page_key, None)
-        body = guessed.result() if guessed is not None else fetch(url)
-        items = _page_items(body, url)
-        next_link = _next_link(body, url)
-        if not items and next_link is not None:
-            body = fetch(url)
+        body, body_bytes = _fetched(guessed.result() if guessed is not None else fetch(url))
+        guessed = None
+        try:
             items = _page_items(body, url)
             next_link = _next_link(body, url)
             if not items and next_link is not None:
-                raise ProtocolError(
-                    f"the page {url} is empty but links to a next page (read twice); "
-                    "following it could skip rows"
-                )
-        page_total = _total(body)
+                _release(body_bytes)
+                body, body_bytes = _fetched(fetch(url))
+                items = _page_items(body, url)
+                next_link = _next_link(body, url)
+                if not items and next_link is not None:
+                    raise ProtocolError(
+                        f"the page {url} is empty but links to a next page (read twice); "
+                        "following it could skip rows"
+                    )
+            page_total = _total(body)
+            fresh = _fresh_items(items, url, key, seen)
+        except BaseException:
+            _release(body_bytes)
+            raise
+        page_items = len(items)
+        body = items = None  # the decoded page goes once its new items are handed on
+        if body_bytes is not None:
+            fresh.size = body_bytes.read * len(fresh) // max(page_items, 1)
+            if hand_on_bytes:
+                fresh.bytes = body_bytes
+            else:
+                body_bytes.release()
         if page_total is None and on_no_total is not None:
             on_no_total(url)
             on_no_total = None  # once per listing
         if len(fetched) == 1:
             total = page_total
             if total is not None:
-                page_bound = min(max_pages, pages_for_total(total, len(items)))
+                page_bound = min(max_pages, pages_for_total(total, page_items))
         elif change is None and total is not None and page_total is not None and page_total != total:
             change = (total, page_total)
-        fresh: list[dict[str, Any]] = []
-        for item in items:
-            try:
-                item_key = key(item)
-            except BadItem as bad:
-                raise ProtocolError(f"{bad.subject} in {url} {bad.problem}") from None
-            if item_key is None:
-                raise ProtocolError(f"an item on the page {url} has no id")
-            if type(item_key) is not str or len(item_key) > HELD_KEY_CHARS:
-                item_key = held_key(item_key)
-            if item_key in seen:
-                continue
-            seen.add(item_key)
-            fresh.append(item)
-        if on_duplicates is not None and len(fresh) < len(items):
-            on_duplicates(len(items) - len(fresh))
+        if on_duplicates is not None and len(fresh) < page_items:
+            on_duplicates(page_items - len(fresh))
         if fresh:
-            share.charge(len(fresh), url, len(fetched))
+            try:
+                share.charge(len(fresh), url, len(fetched))
+            except BaseException:
+                fresh.release()
+                raise
             yield fresh
+        else:
+            fresh.release()  # no page to hand on: no one else would give its bytes back
+        fresh = Page()  # the consumer holds the page now (and releases its bytes)
 
         url = _resolve(next_link, url, origin) if next_link is not None else None
         if fetch_ahead is not None and url is not None:
             if len(fetched) == 1 and total is not None:
-                guesses = _guessed_pages(url, len(items), min(total, page_bound * max(len(items), 1)))
+                guesses = _guessed_pages(url, page_items, min(total, page_bound * max(page_items, 1)))
             while len(ahead) < AHEAD and (guess := next(guesses, None)) is not None:
                 ahead[_page_identity(guess)] = fetch_ahead(guess)
     return change
+
+
+def _fresh_items(items: list[Any], url: str, key: ItemKey, seen: set[Hashable]) -> Page:
+    """The page's items not in `seen` (added to it); `ProtocolError` for an item without a usable key."""
+    fresh = Page()
+    for item in items:
+        try:
+            item_key = key(item)
+        except BadItem as bad:
+            raise ProtocolError(f"{bad.subject} in {url} {bad.problem}") from None
+        if item_key is None:
+            raise ProtocolError(f"an item on the page {url} has no id")
+        if type(item_key) is not str or len(item_key) > HELD_KEY_CHARS:
+            item_key = held_key(item_key)
+        if item_key in seen:
+            continue
+        seen.add(item_key)
+        fresh.append(item)
+    return fresh
+
+
+def _release(body_bytes: BodyBytes | None) -> None:
+    if body_bytes is not None:
+        body_bytes.release()
 
 
 def _guessed_pages(next_url: str, page_items: int, total: int) -> Iterator[str]:

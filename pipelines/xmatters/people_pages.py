@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from pipelines.xmatters import tables, typed_items
 from pipelines.xmatters.item_checks import checked_key
-from pipelines.xmatters.settings import ARROW_BATCH_ROWS, PEOPLE_COLUMNS, PEOPLE_SCHEMA
-from pipelines.xmatters.tables import Batcher, person_row
+from pipelines.xmatters.settings import ARROW_BATCH_BYTES, ARROW_BATCH_ROWS, PEOPLE_COLUMNS, PEOPLE_SCHEMA
+from pipelines.xmatters.tables import Batcher, person_row, sized_slices
 
 _ITEM_TREE = typed_items.item_tree(PEOPLE_COLUMNS)
 PersonItem = typed_items.item_struct("PersonItem", _ITEM_TREE, __name__)  # .id, .site.name, ...
@@ -75,25 +75,40 @@ class PeopleBatcher:
     its order, and the raw table is a set of rows.
     """
 
-    def __init__(self, batch_rows: int = ARROW_BATCH_ROWS) -> None:
+    def __init__(self, batch_rows: int = ARROW_BATCH_ROWS, batch_bytes: int = ARROW_BATCH_BYTES) -> None:
         self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
         self.items: list[Any] = []
-        self.dict_rows = Batcher(PEOPLE_SCHEMA, batch_rows)
+        self.size = 0  # bytes of the pages the typed items came from (`paging.Page.size`)
+        self.dict_rows = Batcher(PEOPLE_SCHEMA, batch_rows, batch_bytes)
 
     def add(self, page: list[Any]) -> Iterator[pa.Table]:
+        for part, size in sized_slices(page, getattr(page, "size", 0), self.batch_bytes):
+            yield from self._add(part, size)
+
+    def _add(self, page: list[Any], size: int) -> Iterator[pa.Table]:
         typed = [item for item in page if isinstance(item, PersonItem)]
         if len(typed) < len(page):
             dicts = (item for item in page if not isinstance(item, PersonItem))
-            yield from self.dict_rows.add(map(person_row, dicts))
+            dict_size = size * (len(page) - len(typed)) // len(page)
+            yield from self.dict_rows.add(map(person_row, dicts), dict_size)
+            size -= dict_size
         self.items.extend(typed)
+        self.size += size if typed else 0
+        if self.size >= self.batch_bytes and self.items:
+            yield from self.flush_typed()
         while len(self.items) >= self.batch_rows:
             chunk, self.items = self.items[: self.batch_rows], self.items[self.batch_rows :]
+            self.size = 0
+            yield _typed_table(chunk)
+
+    def flush_typed(self) -> Iterator[pa.Table]:
+        if self.items:
+            chunk, self.items, self.size = self.items, [], 0
             yield _typed_table(chunk)
 
     def flush(self) -> Iterator[pa.Table]:
-        if self.items:
-            chunk, self.items = self.items, []
-            yield _typed_table(chunk)
+        yield from self.flush_typed()
         yield from self.dict_rows.flush()
 
 

@@ -27,6 +27,11 @@ BACKOFF_BASE_S = 0.5  # first fallback wait when a 429/5xx carries no Retry-Afte
 
 ARROW_BATCH_ROWS = 16_384  # rows per Arrow table built from pages: enough for dlt's fast path, bounded memory
 LOAD_BATCH_ROWS = 65_536  # rows per table handed to dlt, at least (batches joined: source.joined_tables)
+# ... and bytes: rows of huge (legal) names made 16,384-row tables of ~500 MB, whose Parquet row
+# groups DuckDB could not load in the raw step's memory (Out of Memory Error, the sync failed). A
+# batch ends at this many bytes of the bodies its items came from; joined tables at LOAD_BATCH_BYTES.
+ARROW_BATCH_BYTES = 8 * 2**20
+LOAD_BATCH_BYTES = 32 * 2**20
 
 # Primary-key columns are NOT NULL (paging refuses an item without an id); every other column is
 # nullable because xMatters leaves out absent fields.

@@ -62,8 +62,11 @@ def _loaded(raw: settings.RawTable, tables: Iterable[pa.Table], report: ExtractR
         yield table
 
 
-def joined_tables(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
-    """`tables` in order, consecutive ones joined (without a copy) until they hold `rows` rows.
+def joined_tables(
+    tables: Iterable[pa.Table], rows: int, max_bytes: int = settings.LOAD_BATCH_BYTES
+) -> Iterator[pa.Table]:
+    """`tables` in order, consecutive ones joined (without a copy) until they hold `rows` rows or
+    `max_bytes` bytes (rows of huge names: DuckDB loads each as one row group, within its memory).
 
     Why: dlt handles each table it is given on its own: a table schema computed and validated, and
     a Parquet row group written, whose dictionaries and pages serve only that table. Tables of
@@ -73,13 +76,14 @@ def joined_tables(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
     thirteenth round).
     """
     held: list[pa.Table] = []
-    held_rows = 0
+    held_rows = held_bytes = 0
     for table in tables:
         held.append(table)
         held_rows += table.num_rows
-        if held_rows >= rows:
+        held_bytes += table.nbytes
+        if held_rows >= rows or held_bytes >= max_bytes:
             yield held[0] if len(held) == 1 else pa.concat_tables(held)
-            held, held_rows = [], 0
+            held, held_rows, held_bytes = [], 0, 0
     if held:
         yield held[0] if len(held) == 1 else pa.concat_tables(held)
 

@@ -20,6 +20,7 @@ import pyarrow.json as pa_json
 
 from pipelines.xmatters.errors import ProtocolError
 from pipelines.xmatters.settings import (
+    ARROW_BATCH_BYTES,
     ARROW_BATCH_ROWS,
     EMAIL_DEVICES_COLUMNS,
     GROUP_MEMBERS_COLUMNS,
@@ -185,28 +186,58 @@ def _fits(value: Any, arrow_type: pa.DataType) -> bool:
 
 
 class Batcher:
-    """Collect rows and hand out Arrow tables of at most `batch_rows` rows (`to_table_json`)."""
+    """Collect rows and hand out Arrow tables (`to_table_json`) of at most `batch_rows` rows, or
+    sooner once the rows came from `batch_bytes` bytes of pages (`add`'s `size`)."""
 
-    def __init__(self, schema: pa.Schema, batch_rows: int = ARROW_BATCH_ROWS) -> None:
+    def __init__(
+        self, schema: pa.Schema, batch_rows: int = ARROW_BATCH_ROWS, batch_bytes: int = ARROW_BATCH_BYTES
+    ) -> None:
         self.schema = schema
         self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
         self.rows: list[Row] = []
+        self.size = 0
         self.total = 0
 
-    def add(self, rows: Iterable[Row]) -> Iterator[pa.Table]:
+    def add(self, rows: Iterable[Row], size: int = 0) -> Iterator[pa.Table]:
+        """`size`: the bytes of the pages the rows came from (`paging.Page.size`)."""
+        if size > self.batch_bytes:
+            for part, part_size in sized_slices(list(rows), size, self.batch_bytes):
+                self.rows.extend(part)
+                self.size += part_size
+                yield from self.flush()
+            return
         self.rows.extend(rows)
+        self.size += size
+        if self.size >= self.batch_bytes and self.rows:
+            yield from self.flush()
         while len(self.rows) >= self.batch_rows:
             chunk, self.rows = self.rows[: self.batch_rows], self.rows[self.batch_rows :]
+            self.size = 0
             yield self._table(chunk)
 
     def flush(self) -> Iterator[pa.Table]:
         if self.rows:
-            chunk, self.rows = self.rows, []
+            chunk, self.rows, self.size = self.rows, [], 0
             yield self._table(chunk)
 
     def _table(self, rows: list[Row]) -> pa.Table:
         self.total += len(rows)
         return to_table_json(rows, self.schema)
+
+
+def sized_slices(items: list[Any], size: int, batch_bytes: int) -> Iterator[tuple[list[Any], int]]:
+    """`items` (from `size` bytes of pages) in slices of about `batch_bytes` bytes each: a page of
+    huge items becomes several tables, whose copies (JSON lines, Arrow columns, the frame to the
+    sync) are each a batch's size, not the page's."""
+    parts = -(-size // batch_bytes) if batch_bytes > 0 else 1
+    if parts <= 1 or len(items) <= 1:
+        yield items, size
+        return
+    step = -(-len(items) // min(parts, len(items)))
+    for start in range(0, len(items), step):
+        part = items[start : start + step]
+        yield part, size * len(part) // len(items)
 
 
 def tables_from_pages(
@@ -217,7 +248,7 @@ def tables_from_pages(
     """Arrow tables of up to ARROW_BATCH_ROWS rows from pages of items."""
     batcher = Batcher(schema)
     for page in pages:
-        yield from batcher.add(map(row, page))
+        yield from batcher.add(map(row, page), getattr(page, "size", 0))
     yield from batcher.flush()
 
 

@@ -100,7 +100,7 @@ def test_a_long_group_goes_on_in_parts_with_every_row_once(xm_org, xm_sim, make_
     real_put = member_calls._Parts.put
 
     def put(self, part) -> None:
-        parts.append((part.group_id, len(part.items)))
+        parts.append((part.group_id, sum(len(page) for page in part.pages)))
         real_put(self, part)
 
     monkeypatch.setattr(member_calls._Parts, "put", put)
