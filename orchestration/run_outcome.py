@@ -148,7 +148,8 @@ def step_failure_cause(event: dg.DagsterEvent, *, first_line: bool = True) -> st
     (e.g. Dagster's "1 blocking asset check failed ...:" names the check on the next line).
     """
     error = event.step_failure_data.error if event.step_failure_data is not None else None
-    return _cause(error, first_line=first_line)
+    cause = _cause(error, first_line=first_line)
+    return None if cause is None else _with_step_if_duckdb(event, cause)
 
 
 def run_failure_cause(event: dg.DagsterEvent) -> str | None:
@@ -168,6 +169,19 @@ def _cause(error: Any, *, first_line: bool) -> str | None:
         return None
     message = error.message if first_line else " ".join(error.message.split())
     return _one_line(message, error.cls_name)
+
+
+def _with_step_if_duckdb(event: dg.DagsterEvent, cause: str) -> str:
+    """A DuckDB error's cause named with its step: DuckDB's own text (`Out of Memory Error: could not
+    allocate block of size 256.0 KiB (...)`) says nothing of which transform it stopped; our errors
+    (`xmatters: ...`, a check's line) already say what they are about."""
+    error = event.step_failure_data.error if event.step_failure_data is not None else None
+    while error is not None and error.cause is not None and _is_wrapper(error.cls_name):
+        error = error.cause
+    if error is None or not error.message.lstrip().startswith(("_duckdb.", "duckdb.")):
+        return cause
+    step = (event.step_key or "a step").replace("__", "/")
+    return f"{step} failed in DuckDB: {cause}"
 
 
 def _is_wrapper(cls_name: str | None) -> bool:

@@ -60,3 +60,22 @@ def test_a_failed_check_alone_is_still_the_error():
     assert outcome.error == (
         "data-quality check grant_principals_exist on grants failed: 10 violating rows; nothing was published"
     )
+
+
+@dg.asset(deps=[raw])
+def staged_users() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '2MB'")
+    con.execute("SELECT range, repeat('x', 100) FROM range(2000000) ORDER BY random()").fetchall()
+
+
+def test_a_duckdb_error_names_the_step_it_stopped():
+    """DuckDB's `Out of Memory Error: could not allocate block ...` named no step: which transform
+    ran out (a sort of rows of huge names) was left to guess."""
+    outcome = summarize_run(_run(raw, staged_users))
+    assert not outcome.success
+    assert outcome.error is not None
+    assert outcome.error.startswith("staged_users failed in DuckDB: Out of Memory Error: "), outcome.error
+    assert "\n" not in outcome.error
