@@ -20,7 +20,7 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.settings import DATASET_NAME, GROUP_MEMBERS, PIPELINE_NAME
+from pipelines.xmatters.settings import DATASET_NAME, GROUP_MEMBERS, PIPELINE_NAME, SOURCE_NAME
 from pipelines.xmatters.source import xmatters_source
 from pipelines.xmatters.state_lock import pipelines_dir_lock
 
@@ -36,7 +36,15 @@ def duckdb_destination(warehouse_path: Path) -> dlt.destinations.duckdb:
 
 
 def raw_pipeline(warehouse_path: Path, *, pipelines_dir: Path | None = None) -> Pipeline:
-    """The `xmatters` pipeline writing dataset `xmatters_raw` into `warehouse_path`."""
+    """The `xmatters` pipeline writing dataset `xmatters_raw` into `warehouse_path`.
+
+    Each table the source yields is written as its own Parquet row group: dlt's extract buffer
+    (5,000 items by default) joined small tables until they held 5,000 rows, and 5,000 rows of
+    100 KB names made 500 MB row groups, which DuckDB could not insert within the raw step's
+    128 MB (`Out of Memory Error`, the sync failed). The source's tables are already sized for the
+    load, by rows and by bytes (`source.joined_tables`).
+    """
+    dlt.config[f"sources.{SOURCE_NAME}.data_writer.buffer_max_items"] = 1
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=duckdb_destination(warehouse_path),
