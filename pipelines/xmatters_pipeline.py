@@ -47,7 +47,7 @@ from pipelines.xmatters.errors import (
     XmattersError,
     dlt_keys,
 )
-from pipelines.xmatters.loader import load_raw
+from pipelines.xmatters.loader import failed_load_job, load_raw
 from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings_table import add_arguments, declared, given
 
@@ -192,6 +192,9 @@ def load_failure(exc: PipelineStepFailed, warehouse: Path) -> str:
             "DuckDB allows no other session while the load writes; close that session (or let the "
             "sync end) and load again"
         )
+    job = failed_load_job(exc)
+    if job is not None:
+        return str(job)
     detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return f"dlt's {exc.step} step failed: {detail}"
 

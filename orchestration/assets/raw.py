@@ -30,6 +30,7 @@ from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.loader import (
     abort_pending_packages,
+    failed_load_job,
     find_xmatters_error,
     raw_pipeline,
     remove_rows_of_skipped_groups,
@@ -146,7 +147,7 @@ def _extract(
         release_unused_memory(collect=False)
     except PipelineStepFailed as exc:
         # dlt wraps the client's classified error several times; surface the one-line cause
-        cause = find_xmatters_error(exc)
+        cause = find_xmatters_error(exc) or failed_load_job(exc)
         if cause is None:
             raise
         raise cause from None

@@ -84,11 +84,11 @@ from pipelines.xmatters.listing_budget import ListingBudget
 from pipelines.xmatters.lone_surrogates import may_hold_lone_surrogates, replace_lone_surrogates
 from pipelines.xmatters.member_pages import decode_page as decode_members_page
 from pipelines.xmatters.member_pages import member_key
-from pipelines.xmatters.paging import AHEAD, ChargedBody, ItemKey, item_id, iter_pages
+from pipelines.xmatters.paging import AHEAD, AHEAD_MAX_PAGE_BYTES, ChargedBody, ItemKey, item_id, iter_pages
 from pipelines.xmatters.people_pages import decode_page as decode_people_page
 from pipelines.xmatters.people_pages import person_version_key
 from pipelines.xmatters.report import ExtractReport
-from pipelines.xmatters.response_budget import BodyBytes, ResponseBudget, charging
+from pipelines.xmatters.response_budget import BodyBytes, OverCap, ResponseBudget, charging
 from pipelines.xmatters.scrub import register_credentials, scrub
 
 logger = logging.getLogger(__name__)
@@ -213,13 +213,17 @@ class XmattersClient:
         `hand_on_bytes` until the consumer releases `page.body` (its items are in a table).
         """
 
-        def fetch(url: str) -> ChargedBody:
-            return ChargedBody(*self.get_page(url, not_found_hint=not_found_hint, decode=decode))
+        def fetch(url: str, cap: int | None = None) -> ChargedBody:
+            return ChargedBody(*self.get_page(url, not_found_hint=not_found_hint, decode=decode, cap=cap))
 
-        def fetched_ahead(url: str) -> ChargedBody:
-            # released at once: a guessed page waits for the listing, which may itself be waiting
-            # for bytes (response_budget.py); the guesses in flight are few (paging.AHEAD)
-            charged = fetch(url)
+        def fetched_ahead(url: str) -> ChargedBody | None:
+            # A guessed page waits for its listing, which may itself be waiting for bytes
+            # (response_budget.py): its bytes are released at once, so it is held only up to
+            # AHEAD_MAX_PAGE_BYTES; a larger page is left for the listing to fetch (None).
+            try:
+                charged = fetch(url, cap=AHEAD_MAX_PAGE_BYTES)
+            except OverCap:
+                return None
             charged.bytes.release()
             return charged
 
@@ -310,10 +314,16 @@ class XmattersClient:
         return decoded
 
     def get_page(
-        self, url: str, *, not_found_hint: str | None = None, decode: PageDecoder | None = None
+        self,
+        url: str,
+        *,
+        not_found_hint: str | None = None,
+        decode: PageDecoder | None = None,
+        cap: int | None = None,
     ) -> tuple[Any, BodyBytes]:
         """GET `url` and decode its JSON, retrying transient failures; raise a classified error.
-        The body's bytes stay counted in `response_budget` until the caller releases them.
+        The body's bytes stay counted in `response_budget` until the caller releases them; a body
+        past `cap` bytes raises `OverCap` (not retried).
 
         `decode` may decode a successful body first (a typed fast path); when it returns None the
         body is decoded generically, which classifies what is wrong with it.
@@ -332,7 +342,7 @@ class XmattersClient:
                 raise XmattersError(f"request to {url} cancelled: the extract already failed")
             self.report.count_request()
             outcome: Any = None
-            body = self.response_budget.body()
+            body = self.response_budget.body(cap)
             try:
                 with charging(body):
                     outcome = self._attempt(url, not_found_hint, decode)
@@ -453,6 +463,9 @@ class XmattersClient:
             too_large = exc
         except (Urllib3Error, OSError, zlib.error) as exc:
             failure = "read_timeout" if time.monotonic() >= deadline else _body_failure_kind(exc)
+        except BaseException:
+            response.close()  # left unread (OverCap, a cancelled wait): the connection is spent
+            raise
         finally:
             if too_large is not None or failure is not None:
                 response.close()  # unread or cut off: the connection cannot serve another request

@@ -9,11 +9,14 @@ an emptied table behind. Failures surface as the classified `XmattersError`, not
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
+from typing import TypeVar
 
 import dlt
 import duckdb
 from dlt.common.pipeline import LoadInfo
+from dlt.load.exceptions import LoadClientJobException
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
@@ -23,6 +26,8 @@ from pipelines.xmatters.report import ExtractReport
 from pipelines.xmatters.settings import DATASET_NAME, GROUP_MEMBERS, PIPELINE_NAME, SOURCE_NAME
 from pipelines.xmatters.source import xmatters_source
 from pipelines.xmatters.state_lock import pipelines_dir_lock
+
+E = TypeVar("E", bound=BaseException)
 
 logger = logging.getLogger(__name__)
 
@@ -129,12 +134,40 @@ def remove_rows_of_skipped_groups(con: duckdb.DuckDBPyConnection, report: Extrac
     return count
 
 
+class LoadFailed(Exception):
+    """A raw table that DuckDB could not load, in one line (`failed_load_job`)."""
+
+
+_ERROR_LINE = re.compile(r"^[\w.]+(?:Error|Exception): (?P<message>\S.*)$")
+
+
+def failed_load_job(exc: BaseException) -> LoadFailed | None:
+    """The raw table whose load failed and DuckDB's reason, from dlt's chain of wrappers, if any.
+
+    dlt's own line was `Job with job_id=people.9b879f7dcc.parquet had 5 retries which is a multiple
+    of max_retry_count=5. Exiting retry loop. You can still rerun the load package ... Last failure
+    message was: Traceback (most recent call last):`: neither the table by name nor the reason.
+    """
+    job = _in_chain(exc, LoadClientJobException)
+    if job is None:
+        return None
+    table = str(getattr(job, "job_id", "") or "?").split(".")[0]
+    lines = str(getattr(job, "failed_message", "") or job).splitlines()
+    reasons = [m.group("message") for line in lines if (m := _ERROR_LINE.match(line.strip()))]
+    reason = reasons[-1] if reasons else (lines[0] if lines else type(job).__name__)
+    return LoadFailed(f"loading {DATASET_NAME}.{table} into DuckDB failed: {reason}")
+
+
 def find_xmatters_error(exc: BaseException) -> XmattersError | None:
     """The `XmattersError` somewhere in dlt's chain of wrappers, if any."""
+    return _in_chain(exc, XmattersError)
+
+
+def _in_chain(exc: BaseException, kind: type[E]) -> E | None:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, XmattersError):
+        if isinstance(current, kind):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -49,6 +49,9 @@ from pipelines.xmatters.settings import DEFAULT_MAX_PAGES, MAX_NEXT_LINK_CHARS
 ItemKey = Callable[[Any], Hashable | None]
 FetchAhead = Callable[[str], "Future[Any]"]  # starts fetching a URL elsewhere; the future is its body
 AHEAD = 4  # guessed pages in flight (and held) at once per listing
+# ... each up to this size: a larger guessed page is dropped and fetched by the listing when it gets
+# there (a page of 1,000 people is ~0.8 MB; huge names made guessed pages of 100 MB each)
+AHEAD_MAX_PAGE_BYTES = 8 * 2**20
 MAX_PASSES = 3  # reads of a listing whose `total` changed while it was read (rows may have moved)
 
 logger = logging.getLogger(__name__)
@@ -279,8 +282,9 @@ def _one_pass(
         fetched.add(page_key)
 
         guessed = ahead.pop(page_key, None)
-        body, body_bytes = _fetched(guessed.result() if guessed is not None else fetch(url))
-        guessed = None
+        guessed_body = guessed.result() if guessed is not None else None
+        body, body_bytes = _fetched(guessed_body if guessed_body is not None else fetch(url))
+        guessed = guessed_body = None
         try:
             items = _page_items(body, url)
             next_link = _next_link(body, url)

@@ -34,6 +34,11 @@ held byte costs ~4 bytes of the process (the body read in chunks, joined, decode
 WAIT_POLL_S = 0.1  # how often a waiting thread checks whether the extract was cancelled
 
 
+class OverCap(Exception):
+    """A body passed its own cap (`ResponseBudget.body(cap)`): a page guessed ahead that is too large
+    to hold while it waits for its listing; the listing fetches it itself when it gets there."""
+
+
 class ResponseBudget:
     """Bytes of bodies being read, and of pages not yet handed on, of one client's threads."""
 
@@ -46,9 +51,9 @@ class ResponseBudget:
         self._cond = threading.Condition(threading.Lock())
         self._local = threading.local()  # on_wait: what a thread hands on before it waits
 
-    def body(self) -> BodyBytes:
-        """The account of one body (one attempt of one request)."""
-        return BodyBytes(self)
+    def body(self, cap: int | None = None) -> BodyBytes:
+        """The account of one body (one attempt of one request); past `cap` bytes it raises `OverCap`."""
+        return BodyBytes(self, cap)
 
     @contextlib.contextmanager
     def on_wait(self, hand_on: Callable[[], None]) -> Iterator[None]:
@@ -95,16 +100,19 @@ class ResponseBudget:
 class BodyBytes:
     """One body's bytes in a `ResponseBudget`, from its first byte read until `release()`."""
 
-    __slots__ = ("_budget", "size", "released", "read")
+    __slots__ = ("_budget", "cap", "size", "released", "read")
 
-    def __init__(self, budget: ResponseBudget) -> None:
+    def __init__(self, budget: ResponseBudget, cap: int | None = None) -> None:
         self._budget = budget
+        self.cap = cap
         self.size = 0  # held now
         self.read = 0  # read in all (kept after release: the page's size for byte-sized batches)
         self.released = False
 
     def charge(self, size: int) -> None:
         """Counts `size` more bytes of the body; waits while another page is the overdraft."""
+        if self.cap is not None and self.read + size > self.cap:
+            raise OverCap(self.cap)
         self._budget._charge(self, size)
         self.read += size
 
