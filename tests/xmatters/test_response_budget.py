@@ -162,3 +162,24 @@ def test_a_release_without_bytes_is_harmless(size: int) -> None:
         body.charge(size)
     body.release()
     assert budget.held == 0
+
+
+def test_guessed_pages_over_the_cap_are_left_for_the_listing_and_every_person_arrives_once(
+    xm_org, xm_sim, make_config, monkeypatch
+):
+    """`/people` pages of huge names: a guessed page over `AHEAD_MAX_PAGE_BYTES` is dropped (not
+    held while it waits for its listing) and the listing fetches it when it gets there. Every
+    person arrives once, whole; no byte stays counted."""
+    from pipelines.xmatters import client as client_module
+
+    xm_sim.faults.add(FaultRule("padded_names", path_contains="/people", times=None, size_bytes=5_000))
+    monkeypatch.setattr(client_module, "AHEAD_MAX_PAGE_BYTES", 100_000)  # a page is ~0.5 MB here
+    with XmattersClient(make_config()) as client:
+        people = [item for page in client.people_pages() for item in page]
+        held = client.response_budget.held
+    assert sorted(p.id for p in people) == sorted(p["id"] for p in xm_org.people)
+    assert {len(p.targetName) for p in people} == {5_000}
+    assert held == 0
+    pages = -(-len(xm_org.people) // PAGE_SIZE)
+    people_requests = [path for _, path, _ in xm_sim.requests if "/people" in path]
+    assert len(people_requests) > pages  # guesses were made, and dropped past the cap
