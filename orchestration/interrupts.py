@@ -36,6 +36,7 @@ PUBLISH_WAIT_S = 3.0  # the longest an interrupt waits for a commit + rename und
 CALLBACKS_WAIT_S = 1.5  # the longest the callbacks may take (they touch SQLite and files)
 WRITES_WAIT_S = 1.0  # the longest the message waits for a write to stdout/stderr under way
 WRITES_SETTLE_S = 0.05  # the shortest: for a write on its way in (orchestration/blocked_writes.py)
+LINE_WAIT_S = 0.5  # the longest the message itself may take to write: its reader may never read
 _STDOUT_AND_STDERR = frozenset({1, 2})
 
 _callbacks: list[Callable[[], None]] = []
@@ -149,9 +150,6 @@ def _interrupt(signum: signal.Signals) -> None:
     # run is marked canceled and the temporaries removed (callbacks); then the process ends.
     halt.halt()
     signal_all_children(signal.SIGSTOP)
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):
-            stream.flush()
     _say_last(MESSAGE)
     _publishing.acquire(timeout=PUBLISH_WAIT_S)  # held until the exit: no commit starts after this
     with _callbacks_lock:
@@ -165,13 +163,23 @@ def _say_last(line: str, within_s: float = WRITES_WAIT_S) -> None:
     """Writes `line` to stderr as its last line: stdout and stderr are pointed at /dev/null first.
 
     In that order, because the main thread is not stopped: a publish under way finishes (the wait
-    below) and logs that it did, and before, a line it logged between the message and the silence
+    for it) and logs that it did, and before, a line it logged between the message and the silence
     came after the message. The message goes to a copy of the original stderr, closed after it.
 
     A write begun before the silence is not stopped by it, and one blocked behind a slow reader
     finished after the line (`make test`, under load: "step 6657" after the message, the chatty test
     child blocked on its full stderr pipe). So the line waits for such writes, `within_s` at most.
+
+    No step may block for good: stderr can be a pipe whose reader never reads (`... 2>&1 | (sleep
+    1000)`, a pager left open, a terminal stopped with Ctrl-S). Once that pipe was full, the line's
+    write slept on it and the process never exited (still running 30 s after SIGINT); a flush of
+    text still buffered (stdout, block-buffered in a pipe) would sleep so too. So the flushes and
+    the line are written on threads of their own, waited for within `within_s` and `LINE_WAIT_S`;
+    one still asleep then is given up (the exit ends it) and the line is lost, which its reader,
+    not reading, does not see.
     """
+    deadline = time.monotonic() + within_s
+    _within(_flush_stdout_and_stderr, within_s)
     with suppress(OSError):
         original = os.dup(2)
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -179,10 +187,32 @@ def _say_last(line: str, within_s: float = WRITES_WAIT_S) -> None:
         os.dup2(devnull, 2)
         os.close(devnull)
         try:
-            wait_for_blocked_writes(_STDOUT_AND_STDERR, WRITES_SETTLE_S, within_s)
-            os.write(original, (line + "\n").encode())
+            wait_for_blocked_writes(
+                _STDOUT_AND_STDERR, WRITES_SETTLE_S, max(0.0, deadline - time.monotonic())
+            )
+            _within(lambda: _write_all(original, (line + "\n").encode()), LINE_WAIT_S)
         finally:
-            os.close(original)
+            os.close(original)  # a write still asleep keeps the pipe: closing the number does not wake it
+
+
+def _flush_stdout_and_stderr() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with suppress(OSError):
+        while data:
+            data = data[os.write(fd, data) :]
+
+
+def _within(action: Callable[[], None], within_s: float) -> bool:
+    """Runs `action` on a daemon thread; True if it ended within `within_s` (else it is left asleep)."""
+    thread = threading.Thread(target=_run_quietly, args=(action,), name="interrupt-output", daemon=True)
+    thread.start()
+    thread.join(within_s)
+    return not thread.is_alive()
 
 
 def _run_all(callbacks: list[Callable[[], None]], within_s: float) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from google.protobuf.duration_pb2 import Duration
 from orchestration.service import health
 from orchestration.service.client import CALL_TIMEOUT_S, BatonClient, CallError
 from orchestration.service.hello import hello_request
-from orchestration.service.sync_task import SyncProcess, SyncResult, child_options
+from orchestration.service.sync_task import SyncProcess, SyncResult, child_options, start_sync_process
 from orchestration.service.task_dirs import TaskDir
 from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
 
@@ -92,7 +92,7 @@ class Service:
         sync_options: Mapping[str, Any],
         temp_dir: str | None,
         stop: threading.Event,
-        start_sync: Callable[[Mapping[str, Any]], SyncProcess] = SyncProcess,
+        start_sync: Callable[[Mapping[str, Any], Sequence[int]], SyncProcess] = start_sync_process,
     ) -> None:
         # Alike in shape only to simulator/app.py's constructor (`duplicates` pairs them): plain
         # assignments of unrelated classes, nothing to share.
@@ -183,11 +183,12 @@ class Service:
             self._finish_error(task.id, grpc.StatusCode.UNKNOWN, message, non_retryable=False)
             return
         try:
-            self._full_sync(task, next_heartbeat, workdir.path / "sync.c1z")
+            self._full_sync(task, next_heartbeat, workdir)
         finally:
             workdir.remove()
 
-    def _full_sync(self, task: baton.Task, next_heartbeat: Duration | None, sync_file: Path) -> None:
+    def _full_sync(self, task: baton.Task, next_heartbeat: Duration | None, workdir: TaskDir) -> None:
+        sync_file = workdir.path / "sync.c1z"
         try:
             first = self.client.heartbeat(task.id, self.stop.is_set)
         except CallError as exc:  # baton-sdk: stop the task without FinishTask
@@ -205,7 +206,8 @@ class Service:
             target=self._heartbeats, args=(task.id, interval, cancelled, done), name="heartbeats", daemon=True
         )
         try:
-            sync = self._start_sync(child_options(self.sync_options, sync_file))
+            # the sync holds the directory's lock too: removed only once it is gone (task_dirs.py)
+            sync = self._start_sync(child_options(self.sync_options, sync_file), (workdir.lock_fd,))
         except OSError as exc:  # no interpreter, no memory for a process: the task fails, the service stays
             message = f"cannot start the sync process: {exc}"
             logger.error("task %s: %s", task.id, message)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import tempfile
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +19,7 @@ from orchestration.service.credentials import CredentialError, parse_credentials
 from orchestration.service.hello import PACKAGE, default_host_id, package_version
 from orchestration.service.loop import FatalServiceError, Service, ServiceSetupError
 from orchestration.service.settings import ServiceSettings, SettingError, check_api_host
+from orchestration.service.stop_signals import stop_on_signals
 from orchestration.service.task_dirs import remove_stale
 from orchestration.service.tls import TlsConfigError, grpc_root_certificates, http_context
 from orchestration.sync_command import (
@@ -60,18 +59,12 @@ def run_service(options: argparse.Namespace, settings: ServiceSettings) -> int:
     user_agent = f"{credentials.client_id.client_name} {PACKAGE}/{package_version()}"
     client = BatonClient(api_host, host_id, tokens, roots, user_agent)
     sync_options = _sync_options(options, plan.config.base_url, plan.config.username, plan.config.password)
-    stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    service = Service(client, sync_options, settings.c1z_temp_dir or None, stop)
     try:
-        service.run()
+        with stop_on_signals() as stop:
+            Service(client, sync_options, settings.c1z_temp_dir or None, stop).run()
     except FatalServiceError as exc:
         return fail(str(exc), EXIT_USAGE if isinstance(exc, ServiceSetupError) else EXIT_FAILED)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         client.close()
     logger.info("service stopped")
     return EXIT_OK

@@ -49,6 +49,7 @@ class SyncProcess:
         options: Mapping[str, Any],
         env: Mapping[str, str] | None = None,
         command: Sequence[str] = CHILD_COMMAND,  # tests stand in a sync that will not stop
+        pass_fds: Sequence[int] = (),  # the task directory's lock (task_dirs.py), held while it lives
     ) -> None:
         child_env = {k: v for k, v in (os.environ if env is None else env).items() if k not in WITHHELD_ENV}
         self._process = subprocess.Popen(
@@ -59,6 +60,7 @@ class SyncProcess:
             env=child_env,
             text=True,
             start_new_session=True,  # a terminal's Ctrl-C reaches the service, which stops the child
+            pass_fds=tuple(pass_fds),
         )
         self._error: str | None = None
         self._reader = threading.Thread(target=self._forward, args=(self._process.stdout,), daemon=True)
@@ -117,6 +119,11 @@ class SyncProcess:
         self._close_stdin()
         self._reader.join(timeout=READER_WAIT_S)
         return SyncResult(self._process.returncode, self._error)
+
+
+def start_sync_process(options: Mapping[str, Any], pass_fds: Sequence[int]) -> SyncProcess:
+    """The service's way to start a task's sync (loop.Service's `start_sync`)."""
+    return SyncProcess(options, pass_fds=pass_fds)
 
 
 def child_options(options: Mapping[str, Any], sync_file: Path) -> dict[str, Any]:

@@ -7,6 +7,9 @@ directory whose name is exactly one `mkdtemp` made with our prefix, that is a di
 symlink), belongs to this user and is not in use. In use means its lock file is locked: the service
 holds `flock` on it while the task runs, and the kernel drops that lock when the holder dies,
 however it died, so a second service sharing the temp dir never removes a live task's directory.
+The task's sync process holds it as well (it inherits the locked file, `TaskDir.lock_fd`): a service
+killed mid-sync leaves its sync running on for the second or two it takes to see that and stop
+(child.py), still writing in the directory, and a service started meanwhile removed it under it.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ class TaskDir:
         except OSError:
             shutil.rmtree(self.path, ignore_errors=True)
             raise
+
+    @property
+    def lock_fd(self) -> int:
+        """The locked file: a process given it holds the lock with us until it, too, is gone."""
+        return self._lock
 
     def remove(self) -> None:
         """The directory goes first, then the lock: no one sees it unlocked with content."""

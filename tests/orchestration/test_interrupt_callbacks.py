@@ -7,11 +7,13 @@ stuck callback must not keep the other from running before the process ends.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,62 @@ def test_the_message_waits_for_a_line_being_written_when_the_output_is_silenced(
         child.kill()
     assert child.returncode == 130, stderr[-300:]
     assert stderr == "x" * size + "\n" + MESSAGE + "\n", (len(stderr), stderr.find(MESSAGE), stderr[-100:])
+
+
+STUCK_READER_CHILD = textwrap.dedent(
+    """
+    import sys, threading, time
+    from orchestration import interrupts
+
+    def log_a_long_line() -> None:  # asleep in its write to the full pipe
+        sys.stderr.write("x" * (1 << 18) + "\\n")
+
+    with interrupts.exit_on_signal():
+        if sys.argv[1] == "a thread asleep writing":
+            threading.Thread(target=log_a_long_line, daemon=True).start()
+        print("ready", flush=True)
+        time.sleep(60)
+    """
+)
+
+
+def _fill(write_fd: int) -> None:
+    """Writes to the pipe until not one byte more fits (`select` calls it full with room for a
+    line left). Non-blocking meanwhile: a flag of the pipe's open file, which no one else has yet."""
+    os.set_blocking(write_fd, False)
+    try:
+        for size in (512, 1):
+            with suppress(BlockingIOError):
+                while True:
+                    os.write(write_fd, b"y" * size)
+    finally:
+        os.set_blocking(write_fd, True)
+
+
+@pytest.mark.parametrize("case", ["full", "a thread asleep writing"])
+def test_ctrl_c_ends_the_process_when_no_one_reads_stderr(case: str) -> None:
+    """stderr a pipe whose reader never reads (`baton-xmatters 2>&1 | (sleep 1000)` once the pipe
+    is full, a pager left open), with or without another thread asleep writing to it: the
+    interrupt's line slept in its write on the full pipe and the process never exited (both cases
+    seen: still running 30 s after SIGINT). Its line cannot be read; the exit must not wait for it."""
+    read_fd, write_fd = os.pipe()
+    try:
+        _fill(write_fd)
+        child = subprocess.Popen(
+            [sys.executable, "-c", STUCK_READER_CHILD, case],
+            stdout=subprocess.PIPE,
+            stderr=write_fd,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+            time.sleep(0.2)  # the thread is asleep in its write
+            child.send_signal(signal.SIGINT)
+            code = child.wait(timeout=30)
+        finally:
+            child.kill()
+            child.wait()
+        assert code == 130
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)

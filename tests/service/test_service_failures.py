@@ -5,6 +5,8 @@ fake C1 and the simulator, and scans everything it wrote for the client secret."
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ import grpc
 import psutil
 import pytest
 
+from orchestration.service.task_dirs import remove_stale
 from simulator import FaultRule, Faults
 from tests.conftest import cached_org
 from tests.pki import make_self_signed
@@ -273,6 +276,34 @@ def test_a_killed_service_leaves_no_sync_running(fake_c1, make_simulator, pki, t
     assert "removed 1 task directory under" in again.output()
 
 
+def test_the_task_directory_of_an_orphaned_sync_still_stopping_is_not_removed(
+    fake_c1, make_simulator, pki, tmp_path, start_service
+):
+    """A service killed mid-sync leaves its sync orphaned for the second or two it takes to stop
+    (child.py), still writing in its task directory. The killed service's lock on that directory
+    went with it, so a service started then (a restart policy's) took the lock and removed the
+    directory under the orphan. The orphan now holds the lock too, until it is gone; held here
+    stopped (SIGSTOP), the window stays open as long as the test needs."""
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    sim, task, service = _service_mid_sync(
+        fake_c1, make_simulator, pki, tmp_path, start_service, BATON_C1Z_TEMP_DIR=str(tasks)
+    )
+    [sync] = psutil.Process(service.process.pid).children()
+    os.killpg(sync.pid, signal.SIGSTOP)  # the sync and its workers (its session), as they are
+    service.process.kill()
+    service.process.wait()
+    [task_dir] = tasks.iterdir()
+    try:
+        assert remove_stale(str(tasks)) == []  # what the next service does first
+        assert task_dir.is_dir() and (task_dir / ".lock").exists()
+    finally:
+        os.killpg(sync.pid, signal.SIGCONT)
+    sync.wait(timeout=PEOPLE_HOLD_S * 0.6)  # the orphan sees the service gone and stops
+    assert remove_stale(str(tasks)) == [task_dir]
+    assert list(tasks.iterdir()) == []
+
+
 def test_sigterm_while_the_token_endpoint_hangs_exits_0_at_once(
     fake_c1, simulator, pki, tmp_path, start_service
 ):
@@ -290,6 +321,8 @@ def test_sigterm_while_the_token_endpoint_hangs_exits_0_at_once(
     assert took < 10, f"the service took {took:.1f} s to stop"  # the request would time out at 30 s
     assert fake_c1.state.calls == []  # no gRPC call was made without a token
     assert service.output().strip().splitlines()[-1].endswith("service stopped")
+    # the abandoned request (its assertion signed with the secret) said nothing as the process ended
+    assert_secret_nowhere(fake_c1.credentials.client_secret, service.log, tmp_path / "home")
 
 
 def test_task_directories_a_killed_service_left_are_removed_at_start_up_and_nothing_else(
