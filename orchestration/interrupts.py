@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from orchestration.blocked_writes import wait_for_blocked_writes
+from orchestration.signal_watch import leave_to_watcher, watching_signals
 from pipelines import halt
 from pipelines.child_processes import signal_all_children
 
@@ -50,23 +51,9 @@ def exit_on_signal() -> Iterator[None]:
 
     Must be entered from the main thread (Python only sets signal handlers there).
     """
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
-    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    # A Python-level handler must exist for the wakeup byte to be written; this one does nothing, so
-    # the main thread never raises KeyboardInterrupt into dlt's or Dagster's machinery.
-    previous = {signum: signal.signal(signum, _leave_to_watcher) for signum in EXIT_CODES}
-    watcher = threading.Thread(target=_watch, args=(read_fd,), name="interrupt-watcher", daemon=True)
-    watcher.start()
-    try:
+    # the main thread never raises KeyboardInterrupt into dlt's or Dagster's machinery
+    with watching_signals(EXIT_CODES, _interrupt, "interrupt-watcher"):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        signal.set_wakeup_fd(previous_fd)
-        os.close(write_fd)  # the watcher reads end-of-file and returns
-        watcher.join()
-        os.close(read_fd)
 
 
 @contextmanager
@@ -109,7 +96,7 @@ def _signals_held() -> Iterator[None]:
         yield
         return
     current = {signum: signal.getsignal(signum) for signum in EXIT_CODES}
-    if any(handler is _leave_to_watcher for handler in current.values()):
+    if any(handler is leave_to_watcher for handler in current.values()):
         yield
         return
     held: list[int] = []
@@ -127,22 +114,6 @@ def _signals_held() -> Iterator[None]:
             signal.signal(signum, handler)
         for signum in dict.fromkeys(held):
             signal.raise_signal(signum)
-
-
-def _leave_to_watcher(signum: int, frame: object) -> None:
-    """The watcher thread acts on the signal; the main thread carries on until the process ends."""
-
-
-def _watch(read_fd: int) -> None:
-    while True:
-        try:
-            data = os.read(read_fd, 1)
-        except InterruptedError:
-            continue
-        if not data:
-            return
-        if data[0] in EXIT_CODES:
-            _interrupt(signal.Signals(data[0]))
 
 
 def _interrupt(signum: signal.Signals) -> None:
