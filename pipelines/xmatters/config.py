@@ -116,7 +116,10 @@ class XmattersConfig:
     )
     max_response_mib: float = setting(
         "refuse a response whose decoded body is larger, in MiB",
-        default=256.0,
+        # 64 MiB: a page of 1,000 people is ~1 MB, and the member-call process needs ~4 bytes per
+        # byte of its largest page (read, decoded, batched; docs/benchmarks.md, twenty-first round):
+        # 790 MB at 256 MiB, ~370 MB at 64
+        default=64.0,
         group=ADVANCED,
         flag="--max-response-mib",
         check=positive,

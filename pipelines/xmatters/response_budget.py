@@ -1,7 +1,7 @@
 """How many bytes of response bodies one client's threads may hold at once: the memory bound that
 no server can send past, whatever the size of its pages.
 
-Why: `--max-response-mib` bounds one body (256 MiB), and `--concurrency` calls run at once (32).
+Why: `--max-response-mib` bounds one body (64 MiB), and `--concurrency` calls run at once (32).
 A server sending every member call pages of a few hundred MB of legal JSON (huge names) made the
 member-call process hold one body per thread, the pages decoded from them and the member items
 held per group: 40 groups of one 30 MB page took it to 3.8 GB (docs/benchmarks.md, twenty-first

@@ -94,7 +94,7 @@ def test_a_3_gib_gzip_bomb_fails_in_bounded_memory(
         code,
         err,
         f"the response from {sim.base_url}/people?",
-        "more than the 256 MiB limit",
+        "more than the 64 MiB limit",
         "--max-response-mib",
     )
     assert "gave up" not in line  # not retried: a bomb stays a bomb
@@ -111,7 +111,7 @@ def test_a_512_mib_page_fails_in_bounded_memory(
     sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(rules=[rule]))
     code, err, peak, wall = _measured_sync(baseline, sim, tmp_path)
     baseline.assert_failed_cleanly(
-        code, err, f"{sim.base_url}/people?", "256 MiB limit", "--max-response-mib"
+        code, err, f"{sim.base_url}/people?", "64 MiB limit", "--max-response-mib"
     )
     assert peak < RSS_LIMIT, f"peak RSS {peak / GIB:.2f} GiB"
     assert wall < 60
