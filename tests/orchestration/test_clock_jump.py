@@ -88,3 +88,21 @@ def test_retention_keeps_the_sync_published_last_whatever_its_clock():
     history.apply_retention(con, 2)
     kept = con.execute("SELECT DISTINCT sync_id FROM c1.history_users ORDER BY 1").fetchall()
     assert kept == [("s2",), ("s3",)]
+
+
+def test_an_earlier_versions_syncs_are_numbered_in_the_order_they_were_published():
+    """Rows without publish_number (an earlier version's) get numbers by insertion, not by clock;
+    one an earlier version adds after that (a downgrade and back) comes after them."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA c1")
+    con.execute("CREATE TABLE c1.sync_runs (sync_id VARCHAR PRIMARY KEY, published_at TIMESTAMP)")
+    con.execute(
+        "INSERT INTO c1.sync_runs VALUES ('a', '2026-03-01'), ('b', '2026-01-01'), ('c', '2026-02-01')"
+    )
+    migrate_sync_runs(con)
+    con.execute("INSERT INTO c1.sync_runs (sync_id, published_at) VALUES ('d', '2025-01-01')")
+    migrate_sync_runs(con)
+    numbered = con.execute("SELECT sync_id, publish_number FROM c1.sync_runs ORDER BY publish_number")
+    assert numbered.fetchall() == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+    newest = con.execute(f"SELECT sync_id FROM c1.sync_runs ORDER BY {sync_order.newest_first(con)} LIMIT 1")
+    assert newest.fetchall() == [("d",)]
