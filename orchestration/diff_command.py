@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration import sync_order
 from orchestration.history import CHANGE_KINDS, AccessChanges, other_tenant
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
@@ -138,10 +139,10 @@ def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str
             f"the history in {warehouse} was written by an earlier version: run one sync to update it"
         )
     runs = con.execute(
-        """SELECT r.sync_id, r.published_at, r.source_url, r.source_account,
+        f"""SELECT r.sync_id, r.published_at, r.source_url, r.source_account,
                   r.sync_id IN (SELECT sync_id FROM c1.history_groups
                                 UNION SELECT sync_id FROM c1.history_users) AS kept
-           FROM c1.sync_runs AS r ORDER BY r.published_at DESC"""
+           FROM c1.sync_runs AS r ORDER BY {sync_order.newest_first(con)}"""
     ).fetchall()
     position = {run[0]: i for i, run in enumerate(runs)}
     kept = [run for run in runs if run[4]]  # history of older syncs is gone (history_retention)

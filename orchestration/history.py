@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration import sql
+from orchestration import sql, sync_order
 from orchestration.table_schema import column_names
 
 CHANGE_KINDS = (
@@ -67,11 +67,12 @@ VIEWS = {
         u.status AS user_status, g.group_id, u.user_id
         FROM c1.grants AS gr JOIN c1.groups AS g USING (group_id)
         JOIN c1.users AS u ON gr.principal_type = 'user' AND u.user_id = gr.principal_id""",
-    # every retained change, newest sync first
-    "recent_changes": """SELECT changed_at, change, group_name, principal_name, principal_type,
-        display_name, sync_id, group_id, principal_id, previous_display_name
-        FROM c1.access_changes
-        ORDER BY changed_at DESC, change, group_name, principal_name, display_name""",
+    # every retained change, newest sync first (the sync published last: orchestration/sync_order.py)
+    "recent_changes": f"""SELECT c.changed_at, c.change, c.group_name, c.principal_name, c.principal_type,
+        c.display_name, c.sync_id, c.group_id, c.principal_id, c.previous_display_name
+        FROM c1.access_changes AS c LEFT JOIN c1.sync_runs AS r USING (sync_id)
+        ORDER BY r.{sync_order.COLUMN} DESC NULLS FIRST, r.rowid DESC,
+            c.change, c.group_name, c.principal_name, c.display_name""",
 }
 
 
@@ -121,7 +122,7 @@ def compute_changes(con: duckdb.DuckDBPyConnection, retention: int) -> AccessCha
     """Diffs the newest published sync against the one before it; None before the first sync."""
     ensure_changes_table(con)
     syncs = con.execute(
-        "SELECT sync_id, source_url FROM c1.sync_runs ORDER BY published_at DESC LIMIT 2"
+        f"SELECT sync_id, source_url FROM c1.sync_runs ORDER BY {sync_order.newest_first(con)} LIMIT 2"
     ).fetchall()
     if not syncs:
         return None
@@ -192,6 +193,6 @@ def ensure_changes_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def apply_retention(con: duckdb.DuckDBPyConnection, retention: int) -> None:
     """Drops history of all but the newest `retention` published syncs (sync_runs itself is kept)."""
-    keep = "SELECT sync_id FROM c1.sync_runs ORDER BY published_at DESC LIMIT ?"
+    keep = f"SELECT sync_id FROM c1.sync_runs ORDER BY {sync_order.newest_first(con)} LIMIT ?"
     for table in HISTORY_TABLES:
         con.execute(f"DELETE FROM c1.{table} WHERE sync_id NOT IN ({keep})", [max(retention, 1)])

@@ -24,7 +24,7 @@ from types import TracebackType
 
 import duckdb
 
-from orchestration import history
+from orchestration import history, sync_order
 from orchestration.sync_source import SOURCE_COLUMNS, SyncSource
 from orchestration.table_schema import column_names
 
@@ -39,7 +39,7 @@ _SYNC_RUNS_DDL = f"""CREATE TABLE IF NOT EXISTS {PUBLISHED}.sync_runs (
     sync_file VARCHAR, sync_file_bytes BIGINT, source_url VARCHAR, source_account VARCHAR)"""
 _SYNC_RUNS_COLUMNS = (
     "sync_id, started_at, published_at, users, groups, entitlements, grants, sync_file, sync_file_bytes, "
-    "source_url, source_account, expand_nested_groups"
+    "source_url, source_account, expand_nested_groups, publish_number"
 )
 # The settings a published sync was made with that change what its tables hold, so a later sync's
 # checks can tell a setting's effect from a change in xMatters (the drop check: grants to nested
@@ -50,10 +50,11 @@ SETTING_COLUMNS = {"expand_nested_groups": "BOOLEAN"}
 def migrate_sync_runs(con: duckdb.DuckDBPyConnection) -> None:
     """Creates `sync_runs`, or adds the source and setting columns to one from an earlier version
     (their old rows keep NULL: source unknown, so the first sync after the upgrade is never refused;
-    setting unknown, so no check reads it as changed)."""
+    setting unknown, so no check reads it as changed) and numbers its rows (`sync_order`)."""
     con.execute(_SYNC_RUNS_DDL)
     for column, sql_type in (SOURCE_COLUMNS | SETTING_COLUMNS).items():
         con.execute(f"ALTER TABLE {PUBLISHED}.sync_runs ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+    sync_order.number_earlier_rows(con)
 
 
 class StagedPublish:
@@ -105,7 +106,8 @@ class StagedPublish:
         if self._error is not None:
             raise self._error
         self._cursor.execute(
-            f"INSERT INTO {PUBLISHED}.sync_runs ({_SYNC_RUNS_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+            f"INSERT INTO {PUBLISHED}.sync_runs ({_SYNC_RUNS_COLUMNS}) "
+            f"VALUES ({', '.join('?' * 12)}, {sync_order.NEXT_NUMBER})",
             [
                 self._sync_id,
                 started.replace(tzinfo=None),
@@ -147,7 +149,7 @@ def last_published_setting(con: duckdb.DuckDBPyConnection, column: str) -> bool 
     if column not in SETTING_COLUMNS or column not in column_names(con, PUBLISHED, "sync_runs"):
         return None
     rows = con.execute(
-        f"SELECT {column} FROM {PUBLISHED}.sync_runs ORDER BY published_at DESC LIMIT 1"
+        f"SELECT {column} FROM {PUBLISHED}.sync_runs ORDER BY {sync_order.newest_first(con)} LIMIT 1"
     ).fetchall()
     return rows[0][0] if rows else None
 

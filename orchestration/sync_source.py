@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
+from orchestration import sync_order
 from orchestration.table_schema import column_names
 
 SYNC_RUNS = "c1.sync_runs"
@@ -88,7 +89,7 @@ def last_source(con: duckdb.DuckDBPyConnection) -> SyncSource | None:
     if not SOURCE_COLUMNS.keys() <= set(column_names(con, "c1", "sync_runs")):
         return None
     rows = con.execute(
-        f"SELECT source_url, source_account FROM {SYNC_RUNS} ORDER BY published_at DESC LIMIT 1"
+        f"SELECT source_url, source_account FROM {SYNC_RUNS} ORDER BY {sync_order.newest_first(con)} LIMIT 1"
     ).fetchall()  # all: DuckDB refuses the connection's next statement while a result is unfinished
     if not rows or rows[0][0] is None:
         return None
