@@ -158,6 +158,11 @@ class XmattersClient:
     def __repr__(self) -> str:
         return f"XmattersClient(base_url={self.config.base_url!r}, username={self.config.username!r})"
 
+    def host_answered(self) -> None:
+        """The host has answered (another client's requests, in this sync): from now on a name that
+        does not resolve is a DNS blip, retried, not a wrong base URL failed at once."""
+        self._answered = True
+
     def __enter__(self) -> XmattersClient:
         return self
 
