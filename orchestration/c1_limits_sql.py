@@ -54,11 +54,11 @@ _NOT_BLANK_FIRST = (0x21, 0x84)
 assert not any(low <= _NOT_BLANK_FIRST[1] and high >= _NOT_BLANK_FIRST[0] for low, high in WHITESPACE_RANGES)
 
 MACROS = (
-    f"CREATE OR REPLACE TEMP MACRO c1_text_nul_free(s) AS "
-    f"CASE WHEN ord(s) BETWEEN {_NOT_BLANK_FIRST[0]} AND {_NOT_BLANK_FIRST[1]} THEN s "
+    f"CREATE OR REPLACE TEMP MACRO c1_text(s) AS "
+    f"CASE WHEN contains(s, chr(0)) THEN CASE WHEN regexp_full_match(replace(s, chr(0), ''), "
+    f"'{BLANK_SQL_PATTERN}') THEN NULL ELSE replace(s, chr(0), '') END "
+    f"WHEN ord(s) BETWEEN {_NOT_BLANK_FIRST[0]} AND {_NOT_BLANK_FIRST[1]} THEN s "
     f"WHEN regexp_full_match(s, '{BLANK_SQL_PATTERN}') THEN NULL ELSE s END",
-    "CREATE OR REPLACE TEMP MACRO c1_text(s) AS CASE WHEN contains(s, chr(0)) "
-    "THEN c1_text_nul_free(replace(s, chr(0), '')) ELSE c1_text_nul_free(s) END",
     f"CREATE OR REPLACE TEMP MACRO c1_shorten(s, n) AS "
     f"CASE WHEN strlen(s) <= n THEN s ELSE coalesce({_SHORTEN_CUTS}) || '{limits.ELLIPSIS}' END",
     # the ids and names of pipelines/c1z/ids.py, which the .c1z writer builds from the same templates
