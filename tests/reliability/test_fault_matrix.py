@@ -242,7 +242,7 @@ def test_next_link_to_another_origin_is_never_requested(
     assert sim.faults.rules[0].fired == 1
 
 
-def test_group_deleted_mid_sync_is_skipped_with_a_warning(
+def test_group_deleted_mid_sync_is_kept_without_members_with_a_warning(
     baseline: Baseline,
     make_simulator: Callable[..., XmattersSimulator],
     reliability_org: Org,
@@ -265,7 +265,7 @@ def test_group_deleted_mid_sync_is_skipped_with_a_warning(
     users = {u for u in expected.users if u in {p["id"] for p in org.people} or u in still_seen}
     expected = type(expected)(users, expected.groups, expected.entitlements, expected.grants - lost, {})
     baseline.assert_synced(code, err, expected)
-    assert f"warning        group {victim['targetName']} skipped" in out
+    assert f"warning        group {victim['targetName']} ({victim['id']}) kept without members" in out
     assert any(line.split()[1:2] == ["WARNING"] and victim["id"] in line for line in err.splitlines()), err
 
 
