@@ -11,7 +11,8 @@ or these queries calls it first):
 - `c1_entitlement_id(group_id)`, `c1_grant_id(group_id, principal_type, principal_id)`,
   `c1_member_display_name(group_name)`, `c1_member_description(group_name)`, `c1_member_slug()`:
   the ids and names of `pipelines/c1z/ids.py`, made from its templates;
-- `c1_text(s)`: NULL when `s` is NULL, empty or only whitespace (`pipelines/c1z/text.py`). Text
+- `c1_text(s)`: NULL when `s` is NULL, empty or only whitespace, after removing U+0000 (NUL, which
+  C1's PostgreSQL refuses; `pipelines/c1z/text.py`). Text
   whose first character is in `!`..U+0084 (no whitespace there) is not blank, and skips the regex:
   nearly every name does (M, memberships.sql's four names of 207k rows: 0.072 -> 0.039 CPU-s,
   docs/benchmarks.md); `ltrim` of the whitespace set instead was slower than the regex (0.28 s);
@@ -54,7 +55,9 @@ assert not any(low <= _NOT_BLANK_FIRST[1] and high >= _NOT_BLANK_FIRST[0] for lo
 
 MACROS = (
     f"CREATE OR REPLACE TEMP MACRO c1_text(s) AS "
-    f"CASE WHEN ord(s) BETWEEN {_NOT_BLANK_FIRST[0]} AND {_NOT_BLANK_FIRST[1]} THEN s "
+    f"CASE WHEN contains(s, chr(0)) THEN CASE WHEN regexp_full_match(replace(s, chr(0), ''), "
+    f"'{BLANK_SQL_PATTERN}') THEN NULL ELSE replace(s, chr(0), '') END "
+    f"WHEN ord(s) BETWEEN {_NOT_BLANK_FIRST[0]} AND {_NOT_BLANK_FIRST[1]} THEN s "
     f"WHEN regexp_full_match(s, '{BLANK_SQL_PATTERN}') THEN NULL ELSE s END",
     f"CREATE OR REPLACE TEMP MACRO c1_shorten(s, n) AS "
     f"CASE WHEN strlen(s) <= n THEN s ELSE coalesce({_SHORTEN_CUTS}) || '{limits.ELLIPSIS}' END",

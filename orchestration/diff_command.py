@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,21 @@ from pipelines.argument_parser import non_empty
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id, member_display_name
 from pipelines.duckdb_lock import lock_holder
 from pipelines.terminal_text import printable, terminal_lines
+
+# Names that look alike on a terminal: the same after NFC, without format characters (Cf: zero-width
+# spaces and joiners, soft hyphens, bidirectional marks). `_look` and `_LOOK_SQL` are the one key.
+_LOOK_SQL = "regexp_replace(nfc_normalize({}), '\\p{{Cf}}', '', 'g')"
+# per kind, the looks of display names that more than one id had at a sync or the one before it
+_ALIKE_SQL = f"""
+    SELECT 'user', look FROM (
+        SELECT {_LOOK_SQL.format("display_name")} AS look, user_id AS id FROM c1.history_users
+        WHERE sync_id IN (?, ?)
+    ) GROUP BY look HAVING count(DISTINCT id) > 1
+    UNION ALL
+    SELECT 'group', look FROM (
+        SELECT {_LOOK_SQL.format("display_name")} AS look, group_id AS id FROM c1.history_groups
+        WHERE sync_id IN (?, ?)
+    ) GROUP BY look HAVING count(DISTINCT id) > 1"""
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NAMED_COLUMNS = {"changed_at", "group_name", "principal_type", "principal_name"}
@@ -63,6 +79,8 @@ class SyncChanges:
     previous_sync_id: str | None
     new_source: bool
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # (kind, `_look(name)`) of names more than one user or group had: shown with their ids
+    alike: set[tuple[str, str]] = field(default_factory=set)
 
     def summary(self) -> str:
         counts = dict.fromkeys(CHANGE_KINDS, 0)
@@ -178,27 +196,86 @@ def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str
             names = [d[0] for d in cursor.description]
             sync.rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             sync.rows.sort(key=lambda row: LINE_ORDER.index(row["change"]))  # stable: names stay sorted
+            sync.alike = _alike(con, sync)
         result.append(sync)
     return result
 
 
-def _line(row: dict[str, Any]) -> str:
+def _look(name: str) -> str:
+    """What a terminal shows of `name`, as a key: NFC, without format characters (`_LOOK_SQL`)."""
+    return "".join(c for c in unicodedata.normalize("NFC", name) if unicodedata.category(c) != "Cf")
+
+
+def _alike(con: duckdb.DuckDBPyConnection, sync: SyncChanges) -> set[tuple[str, str]]:
+    """The names that more than one id had, in the two syncs' snapshots or in the change rows (a
+    snapshot older than the history's retention is gone; its names are still in the rows)."""
+    both = [sync.sync_id, sync.previous_sync_id] * 2
+    alike = {(kind, look) for kind, look in con.execute(_ALIKE_SQL, both).fetchall()}
+    ids: dict[tuple[str, str], set[str]] = {}
+    for row in sync.rows:
+        named = [(row["principal_type"], row["principal_name"], row["principal_id"])]
+        named.append(("group", row["group_name"], row["group_id"]))
+        if row["object_type"] != "grant":
+            named += [
+                (row["object_type"], row[key], row["object_id"])
+                for key in ("display_name", "previous_display_name")
+            ]
+        for kind, name, object_id in named:
+            if kind is not None and name:
+                ids.setdefault((kind, _look(name)), set()).add(object_id)
+    return alike | {key for key, seen in ids.items() if len(seen) > 1}
+
+
+def _named(kind: str, name: str | None, object_id: str, alike: set[tuple[str, str]]) -> str:
+    """`name`, with the id when another user or group has a name that looks the same."""
+    if not name:
+        return object_id
+    return f"{name} ({object_id})" if (kind, _look(name)) in alike else name
+
+
+def _escaped(text: str) -> str:
+    """`text` with every character outside printable ASCII as an escape (`\\u0301`)."""
+    text = printable(text)
+    return "".join(
+        c if c.isascii() else f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}" for c in text
+    )
+
+
+def _form(text: str) -> str:
+    if unicodedata.is_normalized("NFC", text):
+        return "NFC"
+    return "NFD" if unicodedata.is_normalized("NFD", text) else "mixed"
+
+
+def _renamed(old: str | None, new: str | None, object_id: str) -> str:
+    """`old -> new (id): renamed`; when the two print the same (other bytes, the same look: NFD and
+    NFC forms, a zero-width space) both are shown escaped and the line says what differs."""
+    if old is None or new is None or old == new or _look(old) != _look(new):
+        return f"{old} -> {new} ({object_id}): renamed"
+    if unicodedata.normalize("NFC", old) == unicodedata.normalize("NFC", new):
+        what = f"only the Unicode normalisation differs: {_form(old)} -> {_form(new)}"
+    else:
+        what = "only invisible characters differ"
+    return f"{_escaped(old)} -> {_escaped(new)} ({object_id}): renamed ({what})"
+
+
+def _line(row: dict[str, Any], alike: set[tuple[str, str]]) -> str:
     change = row["change"]
     sign = "+" if change.endswith("_added") else "-" if change.endswith("_removed") else "~"
     kind = row["object_type"]
     if kind == "grant":
-        member = row["principal_name"] or row["principal_id"]
+        member = _named(row["principal_type"], row["principal_name"], row["principal_id"], alike)
         if row["principal_type"] == "group":
             member = f"group {member}"
-        text = f"{member} in {row['group_name'] or row['group_id']}"
+        text = f"{member} in {_named('group', row['group_name'], row['group_id'], alike)}"
     else:
-        text = row["display_name"] or row["object_id"]
+        text = _named(kind, row["display_name"], row["object_id"], alike)
         if change in ("user_activated", "user_deactivated"):
             text += f": {change.removeprefix('user_')}"
         elif change == "user_hidden":
             text += ": no longer visible to the connector account"
         elif change.endswith("_renamed"):
-            text = f"{row['previous_display_name']} -> {row['display_name']} ({row['object_id']}): renamed"
+            text = _renamed(row["previous_display_name"], row["display_name"], row["object_id"])
     return f"  {sign} {kind:<6} {text}"
 
 
@@ -211,7 +288,7 @@ def render_table(syncs: list[SyncChanges]) -> str:
         since = f", since {sync.previous_sync_id}" if sync.previous_sync_id else ""
         source = f" of {sync.source_url} (account {sync.source_account})" if sync.new_source else ""
         header = f"sync {sync.sync_id}{source} published {_time(sync.published_at)}{since}: {sync.summary()}"
-        blocks.append("\n".join([header, *(_line(row) for row in sync.rows)]))
+        blocks.append("\n".join([header, *(_line(row, sync.alike) for row in sync.rows)]))
     return "\n\n".join(blocks)
 
 

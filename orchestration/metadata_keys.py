@@ -14,8 +14,9 @@ RAW_MEMBERS_ASSET = "xmatters_raw/group_members"
 
 # every raw materialization: when its extract began (the `.c1z` sync's started_at)
 EXTRACT_STARTED_AT = "extract_started_at"
-# xmatters_raw/group_members: groups deleted during the sync, [{group_id, name, reason}]
-SKIPPED_GROUPS = "skipped_groups"
+# xmatters_raw/group_members: groups deleted during the sync, kept without members,
+# [{group_id, name, reason, rows_sent}]
+GROUPS_KEPT_WITHOUT_MEMBERS = "groups_kept_without_members"
 # c1_staging/users: PERSON members whom /people did not return
 HIDDEN_MEMBERS = "hidden_members"
 # c1_sync: the file, its sync, and what was shortened or left out (a count and the first examples)

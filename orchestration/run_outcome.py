@@ -11,6 +11,7 @@ import dagster as dg
 
 from orchestration import metadata_keys as keys
 from orchestration.shortened import left_out_lines, shortened_lines
+from pipelines.xmatters.report import kept_without_members
 
 
 @dataclass
@@ -54,10 +55,10 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
             continue
         plain = {k: _plain(v) for k, v in materialization.metadata.items()}
         outcome.metadata[materialization.asset_key.to_user_string()] = plain
-    skipped = outcome.value(keys.RAW_MEMBERS_ASSET, keys.SKIPPED_GROUPS) or []
-    for group in skipped:
+    kept = outcome.value(keys.RAW_MEMBERS_ASSET, keys.GROUPS_KEPT_WITHOUT_MEMBERS) or []
+    for group in kept:
         outcome.warnings.append(
-            f"group {group.get('name') or group.get('group_id')} skipped: {group.get('reason')}"
+            kept_without_members(str(group.get("group_id")), group.get("name"), str(group.get("reason")))
         )
     outcome.warnings += shortened_lines(
         outcome.value(keys.SYNC_FILE_ASSET, keys.SHORTENED_OBJECTS) or [],

@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.umask(previous_umask)
     print(f"xmatters_raw in {args.warehouse}: {report.summary()}")
     for skipped in report.skipped_groups:
-        print(f"warning: group {skipped.group_id} ({skipped.name}) skipped: {skipped.reason}")
+        print(f"warning: {skipped.warning()}")
     return 0
 
 

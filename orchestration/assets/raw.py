@@ -152,7 +152,7 @@ def _extract(
             raise
         raise cause from None
     for skipped in report.skipped_groups:
-        message = f"group {skipped.name or skipped.group_id} skipped: {skipped.reason}"
+        message = skipped.warning()
         context.log.warning(message)
         log.warning("extract: %s", message)
     log.info("extract: %s", report.summary())
@@ -193,7 +193,7 @@ def _with_report(event: Any, report: ExtractReport, warehouse: WarehouseResource
             "retries": dg.MetadataValue.int(report.retries),
         }
         if name == GROUP_MEMBERS.name:
-            extra[keys.SKIPPED_GROUPS] = dg.MetadataValue.json(
+            extra[keys.GROUPS_KEPT_WITHOUT_MEMBERS] = dg.MetadataValue.json(
                 [skipped._asdict() for skipped in report.skipped_groups]
             )
         return dg.MaterializeResult(asset_key=event.asset_key, metadata={**(event.metadata or {}), **extra})

@@ -40,6 +40,7 @@ from orchestration.table_schema import column_schema
 from pipelines.c1z.email import c1_email
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
 from pipelines.c1z.sync_ids import new_ksuid
+from pipelines.c1z.text import without_nul
 from pipelines.c1z.writer import write_c1z
 
 log = logging.getLogger("baton_xmatters")
@@ -194,7 +195,24 @@ def _rows(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[tuple[Any, ...
 
 
 def _json(text: str | None) -> dict[str, Any] | None:
-    return orjson.loads(text) if text else None
+    """A profile as the `.c1z` gets it: without NUL in its keys and texts (`pipelines/c1z/text.py`)."""
+    if not text:
+        return None
+    return orjson.loads(text) if _JSON_NUL not in text else _without_nul(orjson.loads(text))
+
+
+# how DuckDB's JSON writes U+0000; a profile without it (nearly all) is loaded as it is
+_JSON_NUL = "\\u0000"
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_nul(value)
+    if isinstance(value, dict):
+        return {without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 def _c1_emails(
@@ -240,11 +258,14 @@ def _users(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]) -> It
         order_by="user_id",
     )
     loads = orjson.loads
+    nul = _JSON_NUL
     make = UserRow._make
     for batch in _batches(con, query, ROW_BATCH_ROWS):
         columns = [column.to_pylist() for column in batch.columns]
         ids, emails = columns[_USER_ID], columns[_EMAILS]
-        columns[_PROFILE] = [loads(text) if text else None for text in columns[_PROFILE]]
+        columns[_PROFILE] = [
+            (loads(text) if nul not in text else _json(text)) if text else None for text in columns[_PROFILE]
+        ]
         columns[_EMAILS] = [
             _c1_emails(uid, listed, left_out) if listed else ()
             for uid, listed in zip(ids, emails, strict=True)

@@ -1,5 +1,6 @@
 -- c1_staging.groups: one C1 `group` per xMatters group. Mirrored by the test oracle tests/c1z/mapping/group.py.
--- Blank text counts as missing (`c1_text`); full text here, shortened in the .c1z.
+-- Blank text counts as missing (`c1_text`) in the fields; the profile keeps the API's values as sent
+-- (docs/c1-mapping.md, Profiles), as the users' does. Full text here, shortened in the .c1z.
 CREATE OR REPLACE TABLE c1_staging.groups AS
 SELECT
     id AS group_id,
@@ -11,7 +12,7 @@ SELECT
         'targetName', target_name,
         'groupType', group_type,
         'status', status,
-        'description', c1_text(description),
+        'description', description,
         'site', coalesce(c1_text(site__name), c1_text(site__id)),
         'externallyOwned', externally_owned,
         'allowDuplicates', allow_duplicates,

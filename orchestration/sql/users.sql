@@ -23,8 +23,9 @@ visible AS (
         CAST(NULL AS VARCHAR) AS status_details,
         coalesce(c1_text(web_login), c1_text(target_name)) AS login,
         CASE WHEN c1_text(web_login) IS NOT NULL AND c1_text(target_name) IS NOT NULL
-                  AND web_login <> target_name THEN [target_name] ELSE [] END::VARCHAR[] AS login_aliases,
-        CASE WHEN c1_text(external_key) IS NULL THEN [] ELSE [external_key] END::VARCHAR[] AS employee_ids,
+                  AND c1_text(web_login) <> c1_text(target_name) THEN [c1_text(target_name)] ELSE [] END::VARCHAR[]
+            AS login_aliases,
+        CASE WHEN c1_text(external_key) IS NULL THEN [] ELSE [c1_text(external_key)] END::VARCHAR[] AS employee_ids,
         c1_text(first_name) AS given_name,
         c1_text(last_name) AS family_name,
         TRUE AS visible,

@@ -8,6 +8,11 @@ rule refuses. `c1_email` gives the same address with its domain in IDNA ASCII fo
 (`zoë@xn--exmple-cua.net`), the form mail systems use on the wire; an address the rule still
 refuses is left out of the `.c1z` (the warehouse keeps every address) and counted in a warning.
 
+The domain is given in lower case: domain names are case-insensitive (RFC 5321 2.4), so
+`p@EXAMPLE.COM` and `p@example.com` are one address, listed once in a user's emails (the IDNA form
+is lower case already). The local part is kept as sent: RFC 5321 lets a mail system treat it as
+case-sensitive, so `P@example.com` stays another address.
+
 The local part is accepted as Go's `net/mail` reads a dot-atom: RFC 5322 atext and any non-ASCII
 character, dots only between characters. Quoted local parts (`"a b"@x.org`), which `net/mail` also
 reads, are refused here: rare, and not worth a second parser.
@@ -38,7 +43,8 @@ def c1_email(address: str) -> str | None:
             return None
     if len(domain) > _MAX_HOST_BYTES:
         return None
-    labels = domain.lower().split(".")  # net/mail refuses a leading, trailing or double dot
+    domain = domain.lower()  # one form of a case-insensitive name, as IDNA's (which lowercases)
+    labels = domain.split(".")  # net/mail refuses a leading, trailing or double dot
     if not all(_LABEL.fullmatch(label) for label in labels):
         return None
     result = f"{local}@{domain}"

@@ -5,6 +5,13 @@ would see a blank row; a blank name therefore falls back like a missing one. Whi
 White_Space property (the 25 code points below), the same set in Python and in the SQL transforms
 (`BLANK_SQL_PATTERN`, an RE2 pattern for DuckDB's `regexp_full_match`), so the two agree exactly.
 Values that are not blank are kept as sent (not trimmed).
+
+One character is removed first: U+0000 (NUL). JSON carries it (`"\\u0000"`), xMatters keeps it,
+and protobuf and baton-sdk's validation accept it, but ConductorOne stores what it ingests in
+PostgreSQL, whose `text` and `jsonb` refuse it: a name holding NUL would fail on C1's side, after
+every check here passed. So no text the `.c1z` gets holds it (`c1_text` in SQL, `without_nul` for
+profiles in the writer), and a value that was NUL and whitespace alone is blank. `xmatters_raw`
+keeps what xMatters sent.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ def _class(escape: str) -> str:
     return "[" + "".join(parts) + "]*"
 
 
+NUL = "\x00"
 BLANK_SQL_PATTERN = _class("\\x{{{:x}}}")  # RE2 syntax: \x{2000}
 _BLANK = re.compile(_class("\\U{:08x}"))
 
@@ -45,6 +53,14 @@ def is_blank(text: str) -> bool:
     return _BLANK.fullmatch(text) is not None
 
 
+def without_nul(value: str) -> str:
+    """`value` without U+0000 (see the module doc)."""
+    return value.replace(NUL, "") if NUL in value else value
+
+
 def text(value: Any) -> str | None:
-    """`value` when it is a string that is not blank, else None."""
-    return value if isinstance(value, str) and not is_blank(value) else None
+    """`value` without NUL when it is a string that is not blank then, else None."""
+    if not isinstance(value, str):
+        return None
+    value = without_nul(value)
+    return None if is_blank(value) else value

@@ -145,6 +145,7 @@ class XmattersClient:
         self._watchdog = Watchdog()  # bounds whole responses through a proxy (direct_http has its own)
         self._cancelled = threading.Event()
         self._rate_limit_logged = False  # the first 429 retry is a warning; the rest are counted only
+        self._answered = False  # a response came from the host: a later NXDOMAIN may be a DNS blip
         self._no_total_warning = (
             threading.Lock()
         )  # taken for good by the one warning of a page without `total`
@@ -158,6 +159,11 @@ class XmattersClient:
 
     def __repr__(self) -> str:
         return f"XmattersClient(base_url={self.config.base_url!r}, username={self.config.username!r})"
+
+    def host_answered(self) -> None:
+        """The host has answered (another client's requests, in this sync): from now on a name that
+        does not resolve is a DNS blip, retried, not a wrong base URL failed at once."""
+        self._answered = True
 
     def __enter__(self) -> XmattersClient:
         return self
@@ -395,6 +401,7 @@ class XmattersClient:
         response, transport_failure = self._send(url)
         if response is None:
             return transport_failure
+        self._answered = True
         error_class = error_class_for_status(response.status_code)
         if error_class is None:
             decoded = decode(response.content) if decode is not None else None
@@ -482,6 +489,15 @@ class XmattersClient:
         return _Transient(message, ProtocolError, retryable=False)
 
     def _transport_failure(self, kind: TransportFailureKind, url: str) -> _Transient:
+        if kind == "no_such_host":
+            # The resolver says the name does not exist. Before any answer from the host that is a
+            # wrong --base-url (a typo, a tenant that is gone): waiting ~30 s for it is no use, so
+            # it fails at once, naming the host. Once the host has answered in this sync it is a
+            # resolver's blip (a flapping or restarting DNS server): retried as any DNS failure.
+            if not self._answered:
+                message = describe_transport(kind, url, self.config.timeout_s)
+                return _Transient(message, UnavailableError, retryable=False)
+            kind = "dns"
         message = describe_transport(kind, url, self.config.timeout_s)
         # A certificate problem does not go away by waiting; a malformed response gets one more
         # try on a new connection (errors.MALFORMED_ATTEMPTS says why); everything else may pass.

@@ -188,6 +188,13 @@ class _Link:
         self.head = b""
 
 
+# getaddrinfo's answers that the name does not exist (NXDOMAIN) or has no address; the rest
+# (EAI_AGAIN: the resolver did not answer in time, EAI_FAIL, ...) may pass and stay "dns"
+NO_SUCH_HOST = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
+)
+
+
 class _ClosedWhileIdle(Exception):
     """A reused connection turned out closed before any byte of the answer: send again."""
 
@@ -210,7 +217,7 @@ def _in_phase(
         kind = classify(exc)
         if kind is None:
             raise
-        if time.monotonic() >= deadline and kind not in ("dns", "refused", *TLS_FAILURES):
+        if time.monotonic() >= deadline and kind not in ("dns", "no_such_host", "refused", *TLS_FAILURES):
             kind = "connect_timeout" if classify is _connect_failure else "read_timeout"
     raise DirectFailure(kind) from None
 
@@ -219,7 +226,7 @@ def _connect_failure(exc: BaseException) -> TransportFailureKind | None:
     if isinstance(exc, ssl.SSLError):  # before OSError: it is one; a certificate does not get better
         return tls_failure_kind(exc)
     if isinstance(exc, socket.gaierror):
-        return "dns"
+        return "no_such_host" if exc.errno in NO_SUCH_HOST else "dns"
     if isinstance(exc, ConnectionRefusedError):
         return "refused"
     if isinstance(exc, TimeoutError):

@@ -13,6 +13,7 @@ import http.client
 import ssl
 from collections.abc import Iterator
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pipelines.xmatters.http_exchange import MAX_HEADERS, BadChunk
 from pipelines.xmatters.scrub import scrub
@@ -112,6 +113,7 @@ def describe_status(status: int, url: str, api_message: str | None) -> str:
 # Why a request got no complete response, whichever transport sent it (urllib3 or `direct_http`).
 TransportFailureKind = Literal[
     "dns",
+    "no_such_host",
     "refused",
     "connect_error",
     "connect_timeout",
@@ -128,6 +130,7 @@ TransportFailureKind = Literal[
 ]
 _TRANSPORT_MESSAGES: dict[str, str] = {
     "dns": "cannot resolve the host of {url} (DNS lookup failed)",
+    "no_such_host": "no such host: {host} does not resolve (DNS); check the base URL {url}",
     "refused": "connection refused by {url}",
     "connect_error": "connection error while requesting {url}",
     "connect_timeout": "connection to {url} timed out after {timeout_s:g} s",
@@ -218,7 +221,7 @@ def describe_transport(kind: TransportFailureKind, url: str, timeout_s: float) -
 
     `timeout_s` bounds the whole response (connect, headers and body), not each read.
     """
-    return _TRANSPORT_MESSAGES[kind].format(url=url, timeout_s=timeout_s)
+    return _TRANSPORT_MESSAGES[kind].format(url=url, timeout_s=timeout_s, host=urlsplit(url).hostname)
 
 
 def describe_too_large(url: str, limit_bytes: int, declared: int | None = None) -> str:

@@ -105,6 +105,7 @@ def _parts(first: list[tuple[str, str | None]], link: ParentLink) -> Iterator[tu
 
 def _serve(config: XmattersConfig, groups: Iterable[tuple[str, str | None]], link: ParentLink) -> None:
     client = XmattersClient(config)
+    client.host_answered()  # its groups come from a `/groups` page: a later NXDOMAIN is a blip
     replies = QueuedReplies(link)
     try:
         for item in member_tables(client, groups):

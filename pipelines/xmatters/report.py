@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.settings import GROUP_MEMBERS, GROUPS, PEOPLE
 
 
@@ -25,6 +26,18 @@ class SkippedGroup(NamedTuple):
     name: str | None
     reason: str
     rows_sent: int = 0
+
+    def warning(self) -> str:
+        return kept_without_members(self.group_id, self.name, self.reason)
+
+
+def kept_without_members(group_id: str, name: str | None, reason: str) -> str:
+    """The one wording of a group deleted during the sync, for every place that tells of it: the
+    extract's log, the Dagster log, the CLI's summary and the raw pipeline's output. The group is
+    not skipped: its row, C1 resource and entitlement stay; it only gets no members (no grants).
+    Server text is scrubbed (`scrub.py`): the name and the reason may hold control characters."""
+    label = f"{name} ({group_id})" if name else group_id
+    return scrub(f"group {label} kept without members (deleted during the sync): {reason}")
 
 
 @dataclass
@@ -75,5 +88,6 @@ class ExtractReport:
             f"{self.rows.get(PEOPLE.name, 0)} people, {self.rows.get(GROUPS.name, 0)} groups, "
             f"{self.rows.get(GROUP_MEMBERS.name, 0)} memberships; "
             f"{self.requests} requests, {self.retries} retries, "
-            f"{self.duplicates_dropped} duplicate rows dropped, {len(self.skipped_groups)} groups skipped"
+            f"{self.duplicates_dropped} duplicate rows dropped, "
+            f"{len(self.skipped_groups)} groups kept without members"
         )

@@ -23,7 +23,6 @@ from pipelines.xmatters.early_members import EarlyMembers
 from pipelines.xmatters.member_calls import MemberProcess, member_tables
 from pipelines.xmatters.people_pages import people_tables
 from pipelines.xmatters.report import ExtractReport, SkippedGroup
-from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.tables import (
     at_least_one_table,
     email_device_row,
@@ -228,12 +227,7 @@ def _member_tables(calls: Iterable[pa.Table | SkippedGroup], client: XmattersCli
     """The member tables of `calls`; a group deleted during the sync is logged and reported."""
     for item in calls:
         if isinstance(item, SkippedGroup):
-            logger.warning(  # ids and names are server text: scrubbed (scrub.py)
-                "group %s (%s) was deleted during the sync; kept without members: %s",
-                scrub(item.group_id),
-                scrub(str(item.name)),
-                scrub(item.reason),
-            )
+            logger.warning("%s", item.warning())  # server text, scrubbed there
             client.report.skip_group(item)
             # rows handed on before the group went are removed once loaded (`loader`)
             client.report.count_rows(settings.GROUP_MEMBERS.name, -item.rows_sent)

@@ -18,6 +18,9 @@ from pipelines.c1z.email import c1_email
             "zoë@xn--exmple-cua.net",
         ),  # net/mail reads UTF-8 local parts; hosts must be ASCII
         ("ops@ÄRZTE.de", "ops@xn--rzte-koa.de"),
+        # the domain is case-insensitive (RFC 5321 2.4): one form, as the IDNA one; the local part
+        # may be case-sensitive and is kept as sent
+        ("Ops.Lead@EXAMPLE.Com", "Ops.Lead@example.com"),
     ],
 )
 def test_accepted_addresses(address, expected):

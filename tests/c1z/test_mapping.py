@@ -90,8 +90,8 @@ def test_group_and_its_entitlement() -> None:
         "created": "2020-01-01T00:00:00.000Z", "links": {"self": "/api/xm/1/groups/g-1"},
     })  # fmt: skip
     assert (group.group_id, group.display_name, group.description) == ("g-1", "Database Ops ☎", None)
-    assert group.profile == {
-        "targetName": "Database Ops ☎", "groupType": "ON_CALL", "status": "ACTIVE", "description": None,
+    assert group.profile == {  # the profile keeps the blank description as sent (as users' profiles)
+        "targetName": "Database Ops ☎", "groupType": "ON_CALL", "status": "ACTIVE", "description": "",
         "site": "HQ", "externallyOwned": False, "allowDuplicates": True, "useDefaultDevices": True,
         "observedByAll": False, "created": "2020-01-01T00:00:00.000Z",
     }  # fmt: skip

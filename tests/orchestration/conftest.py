@@ -92,12 +92,13 @@ def use_simulator(monkeypatch, simulator) -> None:
     monkeypatch.setenv("BATON_PASSWORD", simulator.password)
 
 
-def empty_history_warehouse() -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with the change-history tables as a sync creates them, empty."""
+def empty_history_warehouse(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A warehouse (in memory unless `database` names a file) with the change-history tables as a
+    sync creates them, empty."""
     from orchestration import history, sql
     from orchestration.publish import migrate_sync_runs
 
-    con = duckdb.connect()
+    con = duckdb.connect(database)
     con.execute("CREATE SCHEMA c1")
     for statement in sql.load("history_snapshot").split(";"):
         if statement.strip():

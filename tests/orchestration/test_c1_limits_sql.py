@@ -43,9 +43,12 @@ def test_c1_text_equals_python_text(con):
     # c1_text answers at once for a first character in "!"..U+0084, else asks the regex: both sides
     values += ["!", "~", "\x7f", "\x84", "\x84 ", "\x85", "\x85x", "é", "\u3000x", "x\u3000", "日本", "🚀 "]
     values += [chr(c) + tail for c in range(0x20, 0x90) for tail in ("", " ", "\u3000")]
+    # NUL (U+0000), which C1's PostgreSQL refuses, is removed; NUL alone or with spaces is blank
+    values += ["\x00", "\x00 ", " \x00", "A\x00n\x00", "\x00\x00x", "a\x00\u3000"]
     for value in values:
         assert con.execute("SELECT c1_text(?)", [value]).fetchone()[0] == text(value), repr(value)
     assert con.execute("SELECT c1_text(NULL)").fetchone()[0] is None
+    assert [text(v) for v in ("\x00", "\x00 ", "A\x00n\x00", "a\x00\u3000")] == [None, None, "An", "a\u3000"]
 
 
 def test_violations_are_found_after_shortening_and_in_ids(con):

@@ -104,6 +104,13 @@ def _names(data_home) -> tuple[dict[str, str], dict[str, str]]:
     return users, groups
 
 
+def _shown(names: dict[str, str], object_id: str) -> str:
+    """How `diff` names a user or group: with its id when another has the same name (the simulated
+    organisation has several people of one name)."""
+    name = names[object_id]
+    return f"{name} ({object_id})" if list(names.values()).count(name) > 1 else name
+
+
 def test_a_membership_edit_and_a_deactivation_read_as_names(simulator, org, data_home, tmp_path, capsys):
     """Sync, then in xMatters: one person leaves a group, another joins it, a third is deactivated;
     the second sync's changes carry the time, the sync ids and everyone's display names, in
@@ -173,9 +180,9 @@ def test_a_membership_edit_and_a_deactivation_read_as_names(simulator, org, data
     expected = (
         f"sync {second_id} published {published_at:%Y-%m-%d %H:%M:%S} UTC, since {first_id}: "
         "+1 grants, -1 grants, 1 users deactivated\n"
-        f"  ~ user   {users[deactivated]}: deactivated\n"
-        f"  + grant  {users[joiner]} in {gname}\n"
-        f"  - grant  {users[leaver]} in {gname}\n"
+        f"  ~ user   {_shown(users, deactivated)}: deactivated\n"
+        f"  + grant  {_shown(users, joiner)} in {_shown(groups, gid)}\n"
+        f"  - grant  {_shown(users, leaver)} in {_shown(groups, gid)}\n"
     )
     assert capsys.readouterr().out == expected
     assert main(["diff", "--since", first_id]) == 0

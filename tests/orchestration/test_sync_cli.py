@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 from orchestration.cli import main
@@ -124,14 +125,31 @@ def test_sync_survives_throttling_errors_and_paging_quirks(make_simulator, org, 
     assert err.count("has no 'total' (xMatters documents one on every list page)") == 1, err
 
 
-def test_group_deleted_mid_sync_is_skipped_with_a_warning(make_simulator, org, data_home, tmp_path, capsys):
+def test_group_deleted_mid_sync_is_kept_without_members_with_a_warning(
+    make_simulator, org, data_home, tmp_path, capsys
+):
+    """The group stays (its resource and entitlement), without grants: every place that tells of it
+    says so in the same words. Before, the summary and the Dagster log said "skipped" and the
+    extract's log "kept without members", for the same group."""
     victim = next(
         g for g in org.groups if any(m["member"]["recipientType"] == "PERSON" for m in org.members[g["id"]])
     )
     sim = make_simulator(faults=Faults(deleted_groups={victim["id"]}))
     sync_file = tmp_path / "sync.c1z"
     assert main(sync_args(sim, sync_file)) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    said = f"group {victim['targetName']} ({victim['id']}) kept without members (deleted during the sync): "
+    assert f"warning        {said}xmatters: HTTP 404 from " in out
+    told = [line for line in err.splitlines() if victim["id"] in line]
+    assert told and all(said in line for line in told), told
+    assert "skipped" not in out + err
+    with dg.DagsterInstance.from_config(str(data_home / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["xmatters_raw", "group_members"]))
+        assert event is not None and event.asset_materialization is not None
+        metadata = event.asset_materialization.metadata
+    [kept] = metadata["groups_kept_without_members"].value
+    assert (kept["group_id"], kept["name"]) == (victim["id"], victim["targetName"])
+    assert "skipped_groups" not in metadata
 
     contents = read_sync(sync_file)
     expected = expected_from_org(org)
@@ -140,7 +158,6 @@ def test_group_deleted_mid_sync_is_skipped_with_a_warning(make_simulator, org, d
     assert contents.grants == expected.grants - lost
     assert victim["id"] in contents.groups
     assert f"group:{victim['id']}:member" in contents.entitlements
-    assert f"warning        group {victim['targetName']} skipped" in out
 
 
 def test_a_long_group_deleted_while_its_pages_are_read_has_no_memberships(
@@ -156,7 +173,9 @@ def test_a_long_group_deleted_while_its_pages_are_read_has_no_memberships(
     sim = make_simulator(faults=Faults(rules=[rule]))
     sync_file = tmp_path / "sync.c1z"
     assert main(sync_args(sim, sync_file)) == 0
-    assert f"warning        group {victim['targetName']} skipped" in capsys.readouterr().out
+    assert f"warning        group {victim['targetName']} ({victim['id']}) kept without members" in (
+        capsys.readouterr().out
+    )
 
     contents = read_sync(sync_file)
     expected = expected_from_org(org)

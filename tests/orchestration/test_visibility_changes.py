@@ -92,7 +92,10 @@ def test_a_person_out_of_the_accounts_scope_is_not_reported_deactivated(
     assert main(["diff"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith(": 1 users no longer visible")
-    assert lines[1:] == [f"  ~ user   {_display_name(person)}: no longer visible to the connector account"]
+    # the simulated organisation has other people of that name: the line names the id too
+    assert lines[1:] == [
+        f"  ~ user   {_display_name(person)} ({person['id']}): no longer visible to the connector account"
+    ]
 
 
 def _display_name(person: dict) -> str:

@@ -235,6 +235,61 @@ def test_connection_refused_is_unavailable(make_config):
     )
 
 
+def _lookups(monkeypatch, *failures: int) -> list[str]:
+    """`socket.getaddrinfo` for this test: each call takes the next of `failures` (a gaierror code;
+    0 asks the real resolver, for loopback only) and the rest ask the real one; returns the hosts asked."""
+    real, pending, asked = socket.getaddrinfo, list(failures), []
+
+    def lookup(host, *args, **kwargs):
+        asked.append(host)
+        code = pending.pop(0) if pending else 0
+        if code:
+            raise socket.gaierror(
+                code, "Name or service not known" if code == socket.EAI_NONAME else "Temporary"
+            )
+        assert host in ("localhost", "127.0.0.1"), host  # nothing leaves the machine
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return asked
+
+
+def test_a_host_that_does_not_resolve_fails_at_once_naming_it(make_config, monkeypatch):
+    """NXDOMAIN before any answer: a wrong base URL, not a passing fault. It was retried for
+    --max-attempts with backoff (~30 s with the defaults) before failing."""
+    asked = _lookups(monkeypatch, *[socket.EAI_NONAME] * 10)
+    report = ExtractReport()
+    config = make_config(base_url="http://no-such-host.invalid/api/xm/1", allow_insecure_http=True)
+    with XmattersClient(config, report) as client, pytest.raises(UnavailableError) as raised:
+        people_ids(client)
+    assert str(raised.value) == (
+        "xmatters: no such host: no-such-host.invalid does not resolve (DNS); "
+        "check the base URL http://no-such-host.invalid/api/xm/1/people?limit=100"
+    )
+    assert (asked, report.retries) == (["no-such-host.invalid"], 0)
+
+
+def test_a_resolver_that_does_not_answer_is_retried(make_config, monkeypatch):
+    """EAI_AGAIN (the resolver timed out, e.g. a DNS server restarting) may pass: retried as before."""
+    asked = _lookups(monkeypatch, *[socket.EAI_AGAIN] * 10)
+    config = make_config(base_url="http://no-such-host.invalid/api/xm/1", allow_insecure_http=True)
+    with XmattersClient(config) as client, pytest.raises(UnavailableError) as raised:
+        people_ids(client)
+    assert str(raised.value).endswith("(DNS lookup failed) (gave up after 4 attempts)")
+    assert asked == ["no-such-host.invalid"] * 4
+
+
+def test_nxdomain_after_the_host_answered_is_retried(xm_org, xm_sim, make_config, monkeypatch):
+    """Mid-sync, an NXDOMAIN for a host that has answered is a resolver's blip: retried, all rows read."""
+    base_url = xm_sim.base_url.replace("127.0.0.1", "localhost")
+    with XmattersClient(make_config(base_url=base_url)) as client:
+        assert client.get_json(f"{base_url}/people?limit=1")["data"]
+        xm_sim.faults.add(FaultRule("drop", times=1))  # the next request needs a new connection
+        asked = _lookups(monkeypatch, socket.EAI_NONAME)
+        assert people_ids(client) == [p["id"] for p in xm_org.people]
+    assert asked[:2] == ["localhost", "localhost"]  # the blip, then the retry's lookup
+
+
 # ---- groups by name ---------------------------------------------------------------------------------
 
 

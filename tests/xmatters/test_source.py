@@ -188,7 +188,7 @@ def test_a_skipped_group_with_escapes_in_its_name_is_warned_escaped_and_stored_a
     load_raw(make_config(), warehouse, pipelines_dir=pipelines_dir)
     warnings = [r.getMessage() for r in caplog.records if "deleted during the sync" in r.getMessage()]
     assert len(warnings) == 1
-    assert "(ops\\x1b]0;owned\\x07\\x1b[2J)" in warnings[0]
+    assert f"group ops\\x1b]0;owned\\x07\\x1b[2J ({group['id']}) kept without members" in warnings[0]
     assert "\x1b" not in caplog.text
     stored = rows(warehouse, f"select target_name from xmatters_raw.groups where id = '{group['id']}'")
     assert stored == [(hostile,)]  # data keeps what xMatters holds

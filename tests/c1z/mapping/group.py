@@ -5,9 +5,10 @@ Rules (the SQL transform of `xmatters_raw.groups` mirrors them column for column
   is kept as sent, full length (the `.c1z` gets it shortened to C1's limits, `pipelines/c1z/limits.py`).
 - group_id = `id`; display_name = `targetName`, else `id`.
 - description = `description` (None when missing).
-- profile keys (camelCase; None values dropped when encoded): targetName, groupType, status,
-  description, site (= `site.name`, else `site.id`), externallyOwned, allowDuplicates,
-  useDefaultDevices, observedByAll, created (the API's text).
+- profile keys (camelCase; None values dropped when encoded; text as sent, blank kept, as in a
+  user's profile): targetName, groupType, status, description, site (= `site.name`, else
+  `site.id`), externallyOwned, allowDuplicates, useDefaultDevices, observedByAll, created (the
+  API's text).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def group_from_xmatters(group: Mapping[str, Any]) -> GroupRow:
             "targetName": group.get("targetName"),
             "groupType": group.get("groupType"),
             "status": group.get("status"),
-            "description": _text(group.get("description")),
+            "description": group.get("description"),  # as sent, blank too (as users' profiles)
             "site": site_name,
             "externallyOwned": group.get("externallyOwned"),
             "allowDuplicates": group.get("allowDuplicates"),

@@ -1,0 +1,81 @@
+"""`baton-xmatters diff`'s text lines tell apart what only looks alike.
+
+Two people with the same display name, and a rename that changes only the Unicode normalisation
+(NFD `Cafe\\u0301` -> NFC `Caf\\u00e9`, other bytes that print the same): before, the first showed as
+`- grant Ann Lee in Ops` and `+ grant Ann Lee in Ops` (the same person, it seemed, removed and
+added) and the second as `Café -> Café: renamed`. `-o json` always had the ids and the exact text.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from orchestration import history
+from orchestration.cli import main
+from tests.orchestration.conftest import empty_history_warehouse
+
+NFD, NFC = "Cafe\u0301", "Caf\u00e9"
+# sync s1 -> s2: u1 (one Ann Lee) leaves Ops, u2 (another Ann Lee) joins it; Bo joins Dev; u4's
+# name goes from NFD to NFC; group g3's name gains a zero-width space (U+200B, a format character);
+# g4 is another "Dev", unchanged (its name is only in the snapshots, not in a change row)
+USERS = {
+    "s1": [("u1", "Ann Lee"), ("u2", "Ann Lee"), ("u3", "Bo"), ("u4", NFD)],
+    "s2": [("u1", "Ann Lee"), ("u2", "Ann Lee"), ("u3", "Bo"), ("u4", NFC)],
+}
+GROUPS = {
+    "s1": [("g1", "Ops"), ("g2", "Dev"), ("g3", "Night"), ("g4", "Dev")],
+    "s2": [("g1", "Ops"), ("g2", "Dev"), ("g3", "Nig\u200bht"), ("g4", "Dev")],
+}
+GRANTS = {"s1": [("g1", "u1")], "s2": [("g1", "u2"), ("g2", "u3")]}
+
+
+def _warehouse(path: Path) -> Path:
+    con = empty_history_warehouse(str(path))
+    for day, sync_id in enumerate(("s1", "s2"), start=1):
+        con.executemany(
+            "INSERT INTO c1.history_users VALUES (?, ?, ?, 'ENABLED')",
+            [(sync_id, *u) for u in USERS[sync_id]],
+        )
+        con.executemany(
+            "INSERT INTO c1.history_groups VALUES (?, ?, ?)", [(sync_id, *g) for g in GROUPS[sync_id]]
+        )
+        con.executemany(
+            "INSERT INTO c1.history_grants VALUES (?, ?, ?, 'user', ?)",
+            [(sync_id, f"group:{g}:member:user:{u}", g, u) for g, u in GRANTS[sync_id]],
+        )
+        con.execute(
+            "INSERT INTO c1.sync_runs (sync_id, published_at, source_url, source_account) "
+            "VALUES (?, ?, ?, 'x')",
+            [sync_id, datetime(2026, 1, day, 3), "https://a/api/xm/1"],
+        )
+        assert day == 1 or history.compute_changes(con, retention=30) is not None
+    con.close()
+    return path
+
+
+def test_names_that_collide_or_only_look_alike_are_told_apart(tmp_path, capsys):
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb")
+    assert main(["diff", "--warehouse", str(warehouse)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("sync s2 published 2026-01-02 03:00:00 UTC, since s1: ")
+    assert lines[1:] == [
+        "  ~ user   Cafe\\u0301 -> Caf\\u00e9 (u4): renamed "
+        "(only the Unicode normalisation differs: NFD -> NFC)",
+        "  ~ group  Night -> Nig\\u200bht (g3): renamed (only invisible characters differ)",
+        "  + grant  Bo in Dev (g2)",  # Bo: a name no one else has, no id
+        "  + grant  Ann Lee (u2) in Ops",
+        "  - grant  Ann Lee (u1) in Ops",
+    ]
+
+
+def test_json_keeps_the_exact_text_and_the_ids(tmp_path, capsys):
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb")
+    assert main(["diff", "--warehouse", str(warehouse), "-o", "json"]) == 0
+    [sync] = json.loads(capsys.readouterr().out)
+    renamed = {
+        r["id"]: (r["previous_display_name"], r["display_name"]) for r in sync["resources"]["modified"]
+    }
+    assert renamed == {"u4": (NFD, NFC), "g3": ("Night", "Nig\u200bht")}
+    assert [g["principal"]["id"] for g in sync["grants"]["deleted"]] == ["u1"]
