@@ -35,7 +35,7 @@ from orchestration.preflight import check_sync_file
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, left_out_lines, shortened_lines
-from orchestration.stopped_run import Stop, reported_if_stopped, stop_the_run
+from orchestration.stopped_run import Stop, reported_if_stopped
 from orchestration.table_schema import column_schema
 from pipelines.c1z.email import c1_email
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
@@ -59,7 +59,6 @@ _CHECK_SPECS = [spec for checks in table_checks for spec in checks.check_specs]
     deps=_STAGED,
     group_name="c1",
     kinds={"duckdb", "file"},
-    hooks={stop_the_run},
     description="The published sync: the `c1` tables and the `.c1z` file C1 ingests, replaced together "
     "only after every blocking check passed.",
 )
