@@ -27,8 +27,8 @@ import pyarrow as pa
 
 from orchestration import interrupts
 from orchestration import metadata_keys as keys
-from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
-from orchestration.audit_gate import UnauditedTablesError, unaudited
+from orchestration.assets.c1_tables import RAW, STAGING, STAGING_TABLES, raw_key, staging_key
+from orchestration.audit_gate import UnauditedTablesError, built_before_extract, unaudited
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
 from orchestration.checks.per_table import table_checks
 from orchestration.preflight import check_sync_file
@@ -52,6 +52,11 @@ ROW_BATCH_ROWS = 8_192
 
 _STAGED = [staging_key(t) for t in PUBLISHED_TABLES]
 _CHECK_SPECS = [spec for checks in table_checks for spec in checks.check_specs]
+# the raw assets the staged tables are built from
+_EXTRACT = sorted(
+    {key for upstream, _ in STAGING_TABLES.values() for key in upstream if key.path[0] == RAW},
+    key=lambda key: key.to_user_string(),
+)
 
 
 @dg.asset(
@@ -84,7 +89,9 @@ def _publish(
     """`c1_sync`'s body; `stop` records the sync once it is in place, for a Terminate after it."""
     expectations.checks_done()  # the checks upstream have run; the write below is the memory peak
     # also when this run did not check the staged tables itself (c1_sync materialized alone)
-    problems = unaudited(context.instance, _CHECK_SPECS, _STAGED)
+    problems = unaudited(context.instance, _CHECK_SPECS, _STAGED) or built_before_extract(
+        context.instance, _STAGED, _EXTRACT
+    )
     if problems:
         raise UnauditedTablesError(problems)
     target = Path(sync_settings.sync_file)
