@@ -136,3 +136,34 @@ def _check_problem(
 def _abbreviated(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= DESCRIPTION_CHARS else line[: DESCRIPTION_CHARS - 1] + "…"
+
+
+def built_before_extract(
+    instance: dg.DagsterInstance, tables: Collection[dg.AssetKey], extract: Collection[dg.AssetKey]
+) -> list[str]:
+    """The staged tables whose latest materialization is older than the latest of the `extract`
+    (raw) assets, as one phrase; empty when none is.
+
+    Each table's own checks passed, but a table built before a newer extract holds rows of another
+    one than a table built after it: the UI's "Materialize" on the raw assets, then on one staged
+    table, then on `c1_sync` would publish users of one extract beside grants of another (the
+    writer refused a grant to a user the newer extract no longer had, or it went through).
+    """
+    records = {
+        record.asset_entry.asset_key: record.asset_entry.last_materialization_record
+        for record in instance.get_asset_records([*tables, *extract])
+    }
+    extracted = [records[key].storage_id for key in extract if records.get(key) is not None]
+    if not extracted:
+        return []
+    latest = max(extracted)
+    older = sorted(
+        key.to_user_string()
+        for key in tables
+        if (record := records.get(key)) is not None and record.storage_id < latest
+    )
+    if not older:
+        return []
+    verb = "was" if len(older) == 1 else "were"
+    source = ", ".join(sorted({key.path[0] for key in extract}))
+    return [f"{', '.join(older)} {verb} built before the latest extract ({source})"]

@@ -7,15 +7,14 @@ In-process because DuckDB has one writer: separate step processes would fight ov
 
 import dagster as dg
 
-from orchestration.stopped_run import stop_the_run
+from orchestration.stopping_executor import stopping_in_process_executor
 
 SYNC_JOB_NAME = "xmatters_sync"
 
 xmatters_sync_job = dg.define_asset_job(
     name=SYNC_JOB_NAME,
     selection=dg.AssetSelection.all(),  # without source (external) assets; the default, no BetaWarning
-    executor_def=dg.in_process_executor,
+    executor_def=stopping_in_process_executor,  # ends a Terminated run at once (stopping_executor.py)
     description="Extract xMatters, transform to C1 tables, audit them, publish the c1 tables and the .c1z.",
     tags={"dagster/max_runtime": "7200"},
-    hooks={stop_the_run},  # a Terminate stops the run after the check it stopped (stopped_run.py)
 )

@@ -22,6 +22,7 @@ from orchestration.paths import data_paths, default_sync_file
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.schedules import build_schedule
 from orchestration.sensors import alert_sensors
+from orchestration.stopping_executor import stopping_in_process_executor
 
 
 def default_resources() -> dict[str, object]:
@@ -69,5 +70,6 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         # Every run, not only the sync job's: the UI's "Materialize all" and an asset's own page
         # launch the implicit asset job, whose default multiprocess executor would put each step
         # in its own process, fighting over DuckDB's single-writer lock.
-        executor=dg.in_process_executor,
+        # It is Dagster's in-process executor that ends a Terminated run at once (stopping_executor.py).
+        executor=stopping_in_process_executor,
     )

@@ -6,7 +6,7 @@ from orchestration import history
 from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
-from orchestration.stopped_run import reported_if_stopped, stop_the_run
+from orchestration.stopped_run import reported_if_stopped
 
 
 @dg.asset(
@@ -14,7 +14,6 @@ from orchestration.stopped_run import reported_if_stopped, stop_the_run
     deps=[keys.SYNC_FILE_ASSET],
     group_name="c1",
     kinds={"duckdb"},
-    hooks={stop_the_run},
     description="Grants added and removed, users added, removed, activated, deactivated or hidden, groups "
     "added or removed since the previous published sync, with names (views `c1.recent_changes`, "
     "`c1.group_access`); history kept for `history_retention` syncs.",

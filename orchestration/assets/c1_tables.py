@@ -16,7 +16,7 @@ from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
-from orchestration.stopped_run import reported_if_stopped, stop_the_run
+from orchestration.stopped_run import reported_if_stopped
 from orchestration.table_schema import column_schema, table_exists
 
 log = logging.getLogger("baton_xmatters")
@@ -64,7 +64,6 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
         description=description,
         group_name="c1",
         kinds={"duckdb"},
-        hooks={stop_the_run},
     )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync_settings: SyncSettings

@@ -22,7 +22,7 @@ from dlt.pipeline.pipeline import Pipeline
 from orchestration import metadata_keys as keys
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
-from orchestration.stopped_run import reported_if_stopped, stop_the_run
+from orchestration.stopped_run import reported_if_stopped
 from orchestration.sync_source import last_source, require_same_source
 from orchestration.table_schema import table_exists
 from pipelines.released_memory import release_unused_memory
@@ -90,7 +90,6 @@ def build_raw_assets() -> dg.AssetsDefinition:
         dlt_pipeline=definition_pipeline(),
         name="xmatters_raw",
         dagster_dlt_translator=RawTranslator(),
-        hooks={stop_the_run},
     )
     def xmatters_raw_assets(
         context: dg.AssetExecutionContext,

@@ -27,15 +27,15 @@ import pyarrow as pa
 
 from orchestration import interrupts
 from orchestration import metadata_keys as keys
-from orchestration.assets.c1_tables import STAGING, raw_key, staging_key
-from orchestration.audit_gate import UnauditedTablesError, unaudited
+from orchestration.assets.c1_tables import RAW, STAGING, STAGING_TABLES, raw_key, staging_key
+from orchestration.audit_gate import UnauditedTablesError, built_before_extract, unaudited
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
 from orchestration.checks.per_table import table_checks
 from orchestration.preflight import check_sync_file
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
 from orchestration.shortened import SHORTENED_EXAMPLES, abbreviate, left_out_lines, shortened_lines
-from orchestration.stopped_run import Stop, reported_if_stopped, stop_the_run
+from orchestration.stopped_run import Stop, reported_if_stopped
 from orchestration.table_schema import column_schema
 from pipelines.c1z.email import c1_email
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
@@ -53,6 +53,11 @@ ROW_BATCH_ROWS = 8_192
 
 _STAGED = [staging_key(t) for t in PUBLISHED_TABLES]
 _CHECK_SPECS = [spec for checks in table_checks for spec in checks.check_specs]
+# the raw assets the staged tables are built from
+_EXTRACT = sorted(
+    {key for upstream, _ in STAGING_TABLES.values() for key in upstream if key.path[0] == RAW},
+    key=lambda key: key.to_user_string(),
+)
 
 
 @dg.asset(
@@ -60,7 +65,6 @@ _CHECK_SPECS = [spec for checks in table_checks for spec in checks.check_specs]
     deps=_STAGED,
     group_name="c1",
     kinds={"duckdb", "file"},
-    hooks={stop_the_run},
     description="The published sync: the `c1` tables and the `.c1z` file C1 ingests, replaced together "
     "only after every blocking check passed.",
 )
@@ -86,7 +90,9 @@ def _publish(
     """`c1_sync`'s body; `stop` records the sync once it is in place, for a Terminate after it."""
     expectations.checks_done()  # the checks upstream have run; the write below is the memory peak
     # also when this run did not check the staged tables itself (c1_sync materialized alone)
-    problems = unaudited(context.instance, _CHECK_SPECS, _STAGED)
+    problems = unaudited(context.instance, _CHECK_SPECS, _STAGED) or built_before_extract(
+        context.instance, _STAGED, _EXTRACT
+    )
     if problems:
         raise UnauditedTablesError(problems)
     target = Path(sync_settings.sync_file)

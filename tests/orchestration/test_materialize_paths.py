@@ -13,11 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.jobs import SYNC_JOB_NAME
+from orchestration.stopping_executor import stopping_in_process_executor
 from orchestration.sync_command import ensure_dagster_home
 from simulator import Org, XmattersSimulator
 from tests.orchestration.conftest import expected_from_org, read_sync
@@ -29,8 +29,9 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 def test_every_job_of_the_location_runs_in_process() -> None:
     defs = build_definitions()
     implicit = defs.resolve_implicit_global_asset_job_def()
-    assert implicit.executor_def is dg.in_process_executor
-    assert defs.resolve_job_def(SYNC_JOB_NAME).executor_def is dg.in_process_executor
+    # Dagster's in-process executor, which also ends a Terminated run at once (stopping_executor.py)
+    assert implicit.executor_def is stopping_in_process_executor
+    assert defs.resolve_job_def(SYNC_JOB_NAME).executor_def is stopping_in_process_executor
     schedule = defs.resolve_schedule_def("xmatters_sync_daily")
     assert schedule.job_name == SYNC_JOB_NAME
 

@@ -205,3 +205,37 @@ def test_a_run_overtaken_in_the_queue_publishes_when_it_runs(simulator, data_hom
     assert read_sync(sync_file).users == first.users == {p["id"] for p in simulator.org.all_people}
     with open_c1z(sync_file) as reader:
         assert [row[0] for row in syncs] == [reader.sync_id, first_sync_id] != [first_sync_id] * 2
+
+
+def test_c1_sync_alone_after_the_raw_assets_alone_names_the_tables_built_before_the_extract(
+    simulator, org_spec, data_home, tmp_path, monkeypatch
+):
+    """The UI's "Materialize" on the raw assets, then on the staged users alone, then on `c1_sync` alone: each
+    staged table passed its own checks, but against different extracts. With people gone from
+    xMatters, the writer then refused a grant to a user the new users table no longer had
+    (`C1ZWriteError: ... unknown principal user`); with nothing gone it published users of one
+    extract beside grants of another. Now the gate names the tables built before the extract."""
+    use_simulator(monkeypatch, simulator)
+    sync_file = tmp_path / "sync.c1z"
+    defs = build_definitions({"sync_settings": SyncSettings(sync_file=str(sync_file))})
+    job = defs.resolve_implicit_global_asset_job_def()
+    raw = [key for key in job.asset_layer.asset_graph.get_all_asset_keys() if key.path[0] == "xmatters_raw"]
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance).success
+        before = sync_file.read_bytes()
+        assert job.execute_in_process(instance=instance, asset_selection=raw).success
+        users = [dg.AssetKey(["c1_staging", "user_emails"]), dg.AssetKey(["c1_staging", "users"])]
+        assert job.execute_in_process(instance=instance, asset_selection=users).success
+        alone = job.execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("c1_sync")], raise_on_error=False
+        )
+
+    assert not alone.success
+    [failure] = [e for e in alone.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert (
+        "c1_sync publishes only staged tables whose blocking checks passed: c1_staging/entitlements, "
+        "c1_staging/grants, c1_staging/groups, c1_staging/memberships were built before the latest "
+        "extract (xmatters_raw); nothing was published" in message
+    ), message
+    assert sync_file.read_bytes() == before
