@@ -110,9 +110,7 @@ def test_a_512_mib_page_fails_in_bounded_memory(
     )
     sim = make_simulator(spec=RELIABILITY_SPEC, faults=Faults(rules=[rule]))
     code, err, peak, wall = _measured_sync(baseline, sim, tmp_path)
-    baseline.assert_failed_cleanly(
-        code, err, f"{sim.base_url}/people?", "64 MiB limit", "--max-response-mib"
-    )
+    baseline.assert_failed_cleanly(code, err, f"{sim.base_url}/people?", "64 MiB limit", "--max-response-mib")
     assert peak < RSS_LIMIT, f"peak RSS {peak / GIB:.2f} GiB"
     assert wall < 60
 
