@@ -216,7 +216,7 @@ class XmattersClient:
         later pages are fetched in parallel while the chain of next links is followed (paging.py).
 
         A page's bytes stay counted in `response_budget` until the listing takes it, or with
-        `hand_on_bytes` until the consumer releases `page.body` (its items are in a table).
+        `hand_on_bytes` until the consumer calls `page.release()` (its items are in a table).
         """
 
         def fetch(url: str, cap: int | None = None) -> ChargedBody:
