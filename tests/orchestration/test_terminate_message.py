@@ -77,6 +77,22 @@ def _published(directory: Path) -> list[tuple]:
         return con.execute("SELECT * FROM c1.sync_runs").fetchall()
 
 
+def _use_simulator_for_runs(monkeypatch: pytest.MonkeyPatch, simulator) -> None:
+    use_simulator(monkeypatch, simulator)
+    for name in ("TERMINATE_TEST_WAREHOUSE", "TERMINATE_TEST_DLT", "TERMINATE_TEST_SYNC_FILE"):
+        monkeypatch.setenv(name, "")  # restored after the test; `_run` sets them
+
+
+def _first_sync(
+    instance: dg.DagsterInstance, job_name: str, directory: Path
+) -> tuple[str, bytes, list[tuple]]:
+    """A successful run first: its id, and the sync file and published tables a stopped run must
+    leave as they are."""
+    first = _run(instance, job_name, directory)
+    assert instance.get_run_by_id(first).status == dg.DagsterRunStatus.SUCCESS
+    return first, (directory / "sync.c1z").read_bytes(), _published(directory)
+
+
 def _messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [record.user_message for record in instance.all_logs(run_id)]
 
@@ -85,14 +101,10 @@ def _messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 def test_a_step_terminated_in_the_ui_fails_with_one_line_and_the_run_ends_there(
     simulator, data_home, tmp_path, monkeypatch, job_name
 ):
-    use_simulator(monkeypatch, simulator)
-    for name in ("TERMINATE_TEST_WAREHOUSE", "TERMINATE_TEST_DLT", "TERMINATE_TEST_SYNC_FILE"):
-        monkeypatch.setenv(name, "")  # restored after the test; `_run` sets them
+    _use_simulator_for_runs(monkeypatch, simulator)
     sync_file = tmp_path / "sync.c1z"
     with dg.instance_for_test() as instance:
-        first = _run(instance, job_name, tmp_path)
-        assert instance.get_run_by_id(first).status == dg.DagsterRunStatus.SUCCESS
-        previous, published = sync_file.read_bytes(), _published(tmp_path)
+        first, previous, published = _first_sync(instance, job_name, tmp_path)
 
         count = c1_tables._count
 
@@ -134,14 +146,10 @@ def test_a_terminate_between_two_steps_stops_the_next_one_before_it_begins(
 ):
     """Terminate while Dagster records the success of the groups transform, outside any step's body:
     Dagster holds the SIGINT until the next step's body is called (or, "canceling", it is not sent yet)."""
-    use_simulator(monkeypatch, simulator)
-    for name in ("TERMINATE_TEST_WAREHOUSE", "TERMINATE_TEST_DLT", "TERMINATE_TEST_SYNC_FILE"):
-        monkeypatch.setenv(name, "")  # restored after the test; `_run` sets them
+    _use_simulator_for_runs(monkeypatch, simulator)
     sync_file = tmp_path / "sync.c1z"
     with dg.instance_for_test() as instance:
-        first = _run(instance, job_name, tmp_path)
-        assert instance.get_run_by_id(first).status == dg.DagsterRunStatus.SUCCESS
-        previous, published = sync_file.read_bytes(), _published(tmp_path)
+        first, previous, published = _first_sync(instance, job_name, tmp_path)
 
         handle_new_event = instance.handle_new_event
         sent = []
