@@ -143,6 +143,25 @@ def read_changes(warehouse: Path, *, last: int = 1, since: str | None = None) ->
         con.close()
 
 
+def _kept(runs: list[tuple[Any, ...]], index: int) -> bool:
+    """Whether the history still tells what changed at runs[index] (newest first).
+
+    Retention (history_retention) keeps the newest syncs' snapshots and changes, so the kept syncs
+    are the newest ones down to the oldest that still has rows. Beyond it, a sync with no users and
+    no groups (an empty tenant) after a baseline, another tenant or another empty sync has nothing
+    to keep: its empty snapshot and its "no changes" are true whatever retention dropped. Judged by
+    rows alone, every sync of an empty tenant looked dropped: its baseline read "no sync with change
+    history", and the sync that removed every user was left out of `diff`.
+    """
+    with_rows = [i for i, run in enumerate(runs) if run[4]]
+    if with_rows and index <= with_rows[-1]:
+        return True
+    if not runs[index][5]:
+        return False
+    previous = runs[index + 1] if index + 1 < len(runs) else None
+    return previous is None or previous[5] or other_tenant(runs[index][2], previous[2])
+
+
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     return set(column_names(con, "c1", table))
 
@@ -159,11 +178,13 @@ def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, last: int, since: str
     runs = con.execute(
         f"""SELECT r.sync_id, r.published_at, r.source_url, r.source_account,
                   r.sync_id IN (SELECT sync_id FROM c1.history_groups
-                                UNION SELECT sync_id FROM c1.history_users) AS kept
+                                UNION SELECT sync_id FROM c1.history_users
+                                UNION SELECT sync_id FROM c1.access_changes) AS has_rows,
+                  coalesce(r.users, 0) = 0 AND coalesce(r.groups, 0) = 0 AS empty
            FROM c1.sync_runs AS r ORDER BY {sync_order.newest_first(con)}"""
     ).fetchall()
     position = {run[0]: i for i, run in enumerate(runs)}
-    kept = [run for run in runs if run[4]]  # history of older syncs is gone (history_retention)
+    kept = [run for i, run in enumerate(runs) if _kept(runs, i)]
     if since is not None:
         if since not in position:
             raise DiffError(f"--since: no published sync {since} in {warehouse}", EXIT_USAGE)

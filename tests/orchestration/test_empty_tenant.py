@@ -184,6 +184,33 @@ def test_groups_going_from_some_to_none_leave_no_stale_rows(make_simulator, data
     assert_readable_by_baton_sdk(sync_file, 5, 0, 0)
 
 
+def test_diff_lists_the_syncs_of_an_empty_tenant(make_simulator, data_home, tmp_path, capsys):
+    """`diff` took a sync as aged out of the history when it had no snapshot rows, which is every
+    sync of a tenant with no people and no groups: an empty tenant's baseline printed "no sync with
+    change history in the selection", and the sync that removed every user was left out of
+    `--last 3`, the one change a reviewer must see."""
+    sync_file = tmp_path / "sync.c1z"
+    sim = make_simulator(spec=tenant(0, 0, 0))
+    assert main(sync_args(sim, sync_file)) == 0
+    capsys.readouterr()
+    assert main(["diff"]) == 0
+    [baseline] = capsys.readouterr().out.splitlines()
+    assert baseline.endswith(": first published sync (baseline for change history)"), baseline
+
+    sim.serve(build_org(tenant(5, 0, 0)))  # the same tenant: five people arrive, then all leave
+    assert main(sync_args(sim, sync_file)) == 0
+    sim.serve(build_org(tenant(0, 0, 0)))
+    assert main(sync_args(sim, sync_file, "--max-drop", "1")) == 0
+    capsys.readouterr()
+    assert main(["diff", "--last", "3"]) == 0
+    headers = [line for line in capsys.readouterr().out.splitlines() if line.startswith("sync ")]
+    assert [header.rsplit(": ", 1)[1] for header in headers] == [
+        "-5 users",
+        "+5 users",
+        "first published sync (baseline for change history)",
+    ]
+
+
 def test_baton_sdk_reader_present():
     """Says loudly, once, when the checks with baton-sdk's own reader above were skipped."""
     if _gobaton_read() is None:
