@@ -29,9 +29,14 @@ def check_sync_file(path: Path, warehouse: Path | None = None, label: str = "-f/
     `-f var/warehouse.duckdb` replaced the warehouse, its whole history, with the sync file.
     `label` names what gave the path: `BATON_FILE` when the variable did."""
     if warehouse is not None and path == warehouse:
+        other = (  # never the path at fault itself
+            f"--warehouse {path.parent}/warehouse.duckdb"
+            if path.name == "sync.c1z"
+            else f"{path.parent}/sync.c1z"
+        )
         raise XmattersError(
             f"{label} and --warehouse both name {path}; the .c1z would replace the warehouse: "
-            f"name another file, e.g. {path.parent}/sync.c1z"
+            f"name another file, e.g. {other}"
         )
     if path.is_dir():
         raise XmattersError(

@@ -106,8 +106,8 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     _require_writable_dir(sync_file.parent, file_label)
     warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
+    preflight.check_warehouse_file(warehouse)  # first: `--warehouse sync.c1z` is not a database
     preflight.check_sync_file(sync_file, warehouse, file_label)
-    preflight.check_warehouse_file(warehouse)
     return SyncPlan(
         config=config,
         options=replace(sync_options, sync_file=str(sync_file)),

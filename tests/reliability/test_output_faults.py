@@ -153,6 +153,32 @@ def test_warehouse_that_is_not_a_duckdb_database(
     assert (wrong.read_bytes(), wrong.stat().st_mode, wrong.stat().st_mtime_ns) == before
 
 
+def test_warehouse_that_names_the_sync_file_itself(
+    baseline: Baseline, sim: XmattersSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--warehouse sync.c1z` with `-f sync.c1z` (the default): the same-path check came first and
+    advised `name another file, e.g. <dir>/sync.c1z`, the very path at fault; the cause is that the
+    warehouse is not a DuckDB database."""
+    before = baseline.sync_file.read_bytes()
+    code = main([*baseline.args(sim), "--warehouse", str(baseline.sync_file)])
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(f"--warehouse: not a DuckDB database: {baseline.sync_file} (left as it is)"), line
+    assert baseline.sync_file.read_bytes() == before
+
+
+def test_the_same_new_path_for_both_files_is_never_suggested_back(
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-f x/sync.c1z --warehouse x/sync.c1z`, neither existing yet: the advice names another file."""
+    both = tmp_path / "new" / "sync.c1z"
+    code = main([*baseline.args(sim, sync_file=both), "--warehouse", str(both)])
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"-f/--file and --warehouse both name {both}; the .c1z would replace the warehouse: "
+        f"name another file, e.g. --warehouse {both.parent}/warehouse.duckdb"
+    ), line
+
+
 def test_warehouse_held_open_by_another_process(
     baseline: Baseline, sim: XmattersSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
