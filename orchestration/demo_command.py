@@ -104,6 +104,20 @@ def next_steps(home: Path, sync_file: Path, warehouse: Path) -> str:
         f"  {command} inspect -f {quote(str(sync_file))} stats\n"
         f"  {command} sql --warehouse {quote(str(warehouse))} {quote(_SAMPLE_QUERY)}\n"
         f"  {command} diff --warehouse {quote(str(warehouse))}\n"
-        f"  make ui BATON_XMATTERS_HOME={quote(str(home))}   "
-        "(Dagster UI with the demo's run history; http://127.0.0.1:3000)"
+        f"  {_ui_command(home)}   (Dagster UI with the demo's run history; http://127.0.0.1:3000)"
+    )
+
+
+def _ui_command(home: Path) -> str:
+    """`make -C <checkout> ui ...`: a bare `make ui` works only in the checkout, and the other hints
+    run from anywhere. Without a Makefile beside the package (an installed wheel, the image), the
+    `dagster dev` that `make ui` runs, under the same umask."""
+    root = Path(__file__).resolve().parent.parent
+    quote = shlex.quote
+    if (root / "Makefile").is_file():
+        return f"make -C {quote(str(root))} ui BATON_XMATTERS_HOME={quote(str(home))}"
+    dagster = Path(sys.executable).with_name("dagster")
+    return (
+        f"(umask 077 && BATON_XMATTERS_HOME={quote(str(home))} DAGSTER_HOME={quote(str(home / 'dagster'))} "
+        f"{quote(str(dagster))} dev -m orchestration.definitions -p 3000)"
     )
