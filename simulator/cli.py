@@ -111,7 +111,9 @@ def run_simulate(args: argparse.Namespace, *, stop: threading.Event | None = Non
             print(f"xMatters simulator listening on {simulator.base_url}")
             print(
                 f"  {len(org.people)} people (+{len(org.hidden_people)} hidden), {len(org.groups)} groups, "
-                f"{org.membership_rows()} member items " + ", ".join(f"{n} {t}" for t, n in counts.items())
+                f"{org.membership_rows()} member items ("
+                + ", ".join(f"{n} {t}" for t, n in counts.items())
+                + ")"
             )
             print(f"  user name + password:  {simulator.username} / {simulator.password}")
             print(f"  API key id + secret:   {simulator.api_key_id} / {simulator.api_key_secret}")

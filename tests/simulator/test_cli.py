@@ -187,7 +187,12 @@ def test_people_0_serves_a_tenant_without_people_and_says_so(tmp_path: Path):
     process = simulator_process("--people", "0", "--groups", "3")
     try:
         banner = read_banner(process)
-        assert "  0 people (+0 hidden), 3 groups, " in banner and " 0 PERSON, " in banner
+        assert "  0 people (+0 hidden), 3 groups, " in banner and "(0 PERSON, " in banner
+        # the count of member items, then its parts in parentheses ("0 member items 0 PERSON" ran on)
+        [items] = [line for line in banner.splitlines() if "member items" in line]
+        assert re.search(
+            r", \d+ member items \(0 PERSON, \d+ GROUP, \d+ DEVICE, \d+ DYNAMIC_TEAM\)$", items
+        ), items
         base_url = base_url_of(banner)
         auth = ("sim-user", "sim-password")
         assert requests.get(base_url + "/people", auth=auth, timeout=10).json()["total"] == 0
