@@ -83,7 +83,11 @@ def error_class_for_status(status: int) -> type[XmattersError] | None:
 # Where the credentials of a 401 come from: the CLI's and the Dagster runs' settings. The dlt-only
 # route (`python -m pipelines.xmatters_pipeline`) puts `DLT_CREDENTIALS_HINT` in its place when it
 # read them from dlt's configuration.
-CREDENTIALS_HINT = "check --username/--password or BATON_USERNAME/BATON_PASSWORD"
+# Every way the CLI takes them: a secret from --password-file was told to check --password.
+CREDENTIALS_HINT = (
+    "check the user name and password: --username, --password or --password-file; "
+    "BATON_USERNAME, BATON_PASSWORD or BATON_PASSWORD_FILE"
+)
 
 
 def dlt_keys(*keys: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -188,6 +189,29 @@ def test_401_shows_xmatters_message(
         code, capsys.readouterr().err, "HTTP 401 from", "/groups?", "the user name or password is incorrect"
     )
     assert "--password" in line and "not-the-password" not in line
+
+
+def test_401_with_a_password_file_names_the_file_options(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's way to keep the secret out of shell history: a wrong secret in the file was
+    told to "check --username/--password or BATON_USERNAME/BATON_PASSWORD", neither of which was used."""
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    args = baseline.args(sim)
+    secret = tmp_path / "xmatters-secret"
+    secret.write_text("not-the-password\n")
+    at = args.index("--password")
+    args[at : at + 2] = ["--password-file", str(secret)]
+    code = main(args)
+    line = baseline.assert_failed_cleanly(code, capsys.readouterr().err, "HTTP 401 from", "/groups?")
+    assert line.endswith(
+        "the user name or password is incorrect (check the user name and password: --username, "
+        "--password or --password-file; BATON_USERNAME, BATON_PASSWORD or BATON_PASSWORD_FILE)"
+    ), line
+    assert "not-the-password" not in line
 
 
 def test_connection_refused(

@@ -148,7 +148,8 @@ def test_401_fails_at_once_naming_status_endpoint_and_message(xm_sim, make_confi
         people_ids(client)
     assert str(raised.value) == (
         f"xmatters: HTTP 401 from {xm_sim.base_url}/people?limit=100: Authentication failed: the user name "
-        "or password is incorrect (check --username/--password or BATON_USERNAME/BATON_PASSWORD)"
+        "or password is incorrect (check the user name and password: --username, --password or "
+        "--password-file; BATON_USERNAME, BATON_PASSWORD or BATON_PASSWORD_FILE)"
     )
     assert xm_sim.request_count == 1
     assert raised.value.__cause__ is None and raised.value.__context__ is None

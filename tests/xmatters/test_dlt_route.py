@@ -277,7 +277,10 @@ def test_a_401_names_the_settings_this_route_read_them_from(sim, tmp_path):
     flags = ["--base-url", sim.base_url, "--username", sim.username, "--password", "wrong"]
     done = run([sys.executable, "-m", "pipelines.xmatters_pipeline", *flags], tmp_path / "flags", clean_env())
     assert done.returncode == 1
-    assert done.stderr.endswith("(check --username/--password or BATON_USERNAME/BATON_PASSWORD)\n")
+    assert done.stderr.endswith(
+        "(check the user name and password: --username, --password or --password-file; "
+        "BATON_USERNAME, BATON_PASSWORD or BATON_PASSWORD_FILE)\n"
+    )
 
 
 FLAGS = {"base_url": None, "username": None, "password": None, "password_file": None}

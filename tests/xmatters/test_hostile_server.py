@@ -413,7 +413,7 @@ def test_a_short_wrong_password_leaves_the_message_readable(xm_sim, make_config,
     with XmattersClient(make_config(password=password)) as client:
         message = _fails(client, AuthError)
     assert f"HTTP 401 from {xm_sim.base_url}/people?limit=" in message, message
-    assert "the user name or password is incorrect (check --username/--password" in message
+    assert "the user name or password is incorrect (check the user name and password: --username" in message
     assert REDACTED not in message
 
 

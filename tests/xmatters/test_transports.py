@@ -101,7 +101,7 @@ def test_through_a_proxy_a_401_is_the_same_one_line_error(xm_sim, make_config, p
     with XmattersClient(make_config(password="wrong")) as client, pytest.raises(AuthError) as caught:
         people_ids(client)
     assert str(caught.value).startswith(f"xmatters: HTTP 401 from {xm_sim.base_url}/people?")
-    assert "--username/--password" in str(caught.value)
+    assert "--username, --password or --password-file" in str(caught.value)
     assert len(proxy) == 1
 
 
