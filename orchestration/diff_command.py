@@ -23,6 +23,7 @@ from orchestration import sync_order
 from orchestration.history import CHANGE_KINDS, AccessChanges, other_tenant
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
+from orchestration.sync_lock_reader import SyncHoldsLock, held_shared, lock_file_of
 from orchestration.table_schema import column_names
 from pipelines.argument_parser import non_empty
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id, member_display_name
@@ -125,6 +126,14 @@ def read_changes(warehouse: Path, *, last: int = 1, since: str | None = None) ->
         raise DiffError(directory, EXIT_USAGE)
     if not warehouse.is_file():
         raise DiffError(f"--warehouse: no warehouse at {warehouse} (no sync has run there)", EXIT_USAGE)
+    try:
+        with held_shared(lock_file_of(warehouse)):  # a CLI sync starting meanwhile stops at once
+            return _read_file(warehouse, last, since)
+    except SyncHoldsLock as exc:
+        raise DiffError(f"a sync is running on {warehouse} ({exc}); try again when it ends") from None
+
+
+def _read_file(warehouse: Path, last: int, since: str | None) -> list[SyncChanges]:
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:

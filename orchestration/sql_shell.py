@@ -19,7 +19,6 @@ No Dagster or dlt import here: the shell starts in a fraction of a second.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import io
 import os
 import re
@@ -36,6 +35,7 @@ import duckdb
 from orchestration.paths import data_paths, user_path
 from orchestration.preflight import warehouse_directory_message
 from orchestration.sql_output import FETCH_ROWS, Spool, spooled
+from orchestration.sync_lock_reader import SyncHoldsLock, held_shared, lock_file_of
 from pipelines.argument_parser import non_empty
 
 EXIT_OK = 0
@@ -135,7 +135,7 @@ class ReadOnlyWarehouse:
 
     def __init__(self, path: Path, *, wait_s: float | None) -> None:
         self.path = path
-        self.lock_file = path.with_name(path.name + ".lock")  # the sync's lock (sync_command.sync_lock)
+        self.lock_file = lock_file_of(path)  # the sync's lock (sync_command.sync_lock)
         self.wait_s = wait_s
 
     def run(self, sql: str, output_format: str) -> list[Spool]:
@@ -205,20 +205,10 @@ class ReadOnlyWarehouse:
     def _sync_lock_shared(self) -> Iterator[None]:
         """Holds the CLI sync's lock file shared, if there is one; busy while a sync holds it."""
         try:
-            fd = os.open(self.lock_file, os.O_RDONLY)  # never created here: the shell writes nothing
-        except OSError:  # no CLI sync ever ran here (or it is unreadable): DuckDB's lock still applies
-            fd = None
-        if fd is None:
-            yield
-            return
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise self._busy(f"{self.lock_file.name} held") from None
-            yield
-        finally:
-            os.close(fd)
+            with held_shared(self.lock_file):
+                yield
+        except SyncHoldsLock as exc:
+            raise self._busy(str(exc)) from None
 
     def _busy(self, evidence: str) -> WarehouseBusy:
         """One line: the file, that a sync runs (the only writer we make), and what to do."""

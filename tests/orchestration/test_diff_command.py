@@ -5,6 +5,8 @@ What it prints after real syncs is asserted in test_history.py (a change made th
 
 from __future__ import annotations
 
+import fcntl
+
 import duckdb
 
 from orchestration.cli import main
@@ -59,3 +61,18 @@ def test_bad_selections_are_refused(tmp_path, capsys):
     assert capsys.readouterr().err == "baton-xmatters: error: --last must be >= 1, got 0\n"
     assert main(["diff", "--warehouse", str(warehouse), "--since", "2pXnope"]) == 1
     assert "run one sync to update it" in capsys.readouterr().err  # no history tables yet
+
+
+def test_a_cli_sync_running_is_named_and_the_warehouse_left_unopened(tmp_path, capsys):
+    """A CLI sync holds `<warehouse>.lock` from its start: `diff` opened the warehouse anyway (in
+    the sync's first seconds, before DuckDB's own lock; a sync opening it then fails) and later
+    named only "another process"; as `sql`, it now names the sync's lock and opens nothing."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    with open(tmp_path / "warehouse.duckdb.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as sync_command.sync_lock holds it
+        assert main(["diff", "--warehouse", str(warehouse)]) == 1
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: a sync is running on {warehouse} (warehouse.duckdb.lock held); "
+        "try again when it ends\n"
+    )
