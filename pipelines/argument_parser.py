@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import sys
 from typing import Any, NoReturn
 
 
@@ -25,6 +26,10 @@ class OneLineErrorParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.command = command
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._words = list(sys.argv[1:] if args is None else args)  # what `error` may have to explain
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.command}: error: {self._explained(message)} (see {self.prog} --help)\n")
 
@@ -32,6 +37,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
         ambiguous = re.match(r"ambiguous option: (-[^=\s]*)=\S*( could match .*)", message)
         if ambiguous:  # `--pass=<the password>`: the flag as typed, not its value
             return f"ambiguous option: {ambiguous.group(1)}{ambiguous.group(2)}"
+        if (placed := self._placed_after_an_unknown_flag(message)) is not None:
+            message = placed
         prefix = "unrecognized arguments: "
         if not message.startswith(prefix):
             return message
@@ -52,6 +59,20 @@ class OneLineErrorParser(argparse.ArgumentParser):
             if close:
                 return f"{text}; did you mean {close[0]}?"
         return text
+
+    def _placed_after_an_unknown_flag(self, message: str) -> str | None:
+        """`inspect --pasword hunter2 stats`: argparse puts the word after the unknown flag in the
+        positional `command` and refuses it by name ("invalid choice: 'hunter2'"), before it would
+        report the flag. Told as that flag and a word not shown instead."""
+        choice = re.match(r"argument [^:]+: invalid choice: '(.*)' \(choose from ", message, flags=re.S)
+        words = getattr(self, "_words", [])
+        if choice is None or choice.group(1) not in words:
+            return None
+        at = words.index(choice.group(1))
+        before = words[at - 1] if at > 0 else ""
+        if not before.startswith("-") or "=" in before or before in self._option_string_actions:
+            return None
+        return f"unrecognized arguments: {before} {choice.group(1)}"
 
 
 def non_empty(text: str) -> str:

@@ -93,6 +93,11 @@ def test_flags_still_go_to_the_sync_and_commands_to_their_parser(capsys):
             "baton-xmatters: error: unrecognized: 1 word (not shown); name the file with -f FILE "
             "(see baton-xmatters --help)",
         ),
+        (  # the word after the unknown flag landed on `inspect`'s listing: "invalid choice: 'hunter2'"
+            ["inspect", "--pasword", "hunter2", "stats"],
+            "baton-xmatters: error: unrecognized argument --pasword and 1 word (not shown) "
+            "(see baton-xmatters inspect --help)",
+        ),
         (
             ["diff", "--lats", "2"],
             "baton-xmatters: error: unrecognized argument --lats and 1 word (not shown); "
