@@ -342,8 +342,8 @@ def sync_lock(lock_file: Path, warehouse: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise XmattersError(
-                f"another sync is running against {warehouse} (lock {lock_file}), or a baton-xmatters sql "
-                "statement is reading it; try again when it ends"
+                f"another sync is running against {warehouse} (lock {lock_file}), or baton-xmatters sql or "
+                "diff is reading it; try again when it ends"
             ) from None
         try:
             yield

@@ -8,9 +8,13 @@ from __future__ import annotations
 import fcntl
 
 import duckdb
+import pytest
 
 from orchestration.cli import main
 from orchestration.publish import migrate_sync_runs
+from orchestration.sync_command import sync_lock
+from orchestration.sync_lock_reader import held_shared, lock_file_of
+from pipelines.xmatters.errors import XmattersError
 from tests.held_warehouse import held_open
 from tests.orchestration.conftest import heavy_modules_imported_by
 
@@ -75,4 +79,18 @@ def test_a_cli_sync_running_is_named_and_the_warehouse_left_unopened(tmp_path, c
     assert capsys.readouterr().err == (
         f"baton-xmatters: error: a sync is running on {warehouse} (warehouse.duckdb.lock held); "
         "try again when it ends\n"
+    )
+
+
+def test_a_sync_starting_while_diff_reads_names_diff(tmp_path):
+    """What `diff` holds while it reads (the lock file, shared) stops a CLI sync at once; its line
+    named only a `sql` statement."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    lock_file = lock_file_of(warehouse)
+    lock_file.touch()
+    with held_shared(lock_file), pytest.raises(XmattersError) as refused, sync_lock(lock_file, warehouse):
+        pass
+    assert str(refused.value).endswith(
+        f"another sync is running against {warehouse} (lock {lock_file}), or baton-xmatters sql or diff "
+        "is reading it; try again when it ends"
     )
