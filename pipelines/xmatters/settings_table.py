@@ -238,7 +238,8 @@ def check(instance: object, labels: Mapping[str, str] | None = None) -> None:
     for item in declared(type(instance)):
         value = getattr(instance, item.name)
         if item.spec.required and not value:
-            variable = f" (or {item.spec.env})" if item.spec.env else ""
+            others = [name for name in (item.spec.env, item.spec.file_flag, item.spec.file_env) if name]
+            variable = f" (or {', '.join(others)})" if others else ""
             raise ConfigError(f"missing {item.label}{variable}")
         if value is not None and item.spec.check is not None:
             problem = item.spec.check(value)

@@ -75,7 +75,8 @@ def test_bad_base_url_is_refused_before_any_request(simulator, data_home, tmp_pa
 def test_missing_password_is_named(simulator, data_home, tmp_path, capsys):
     code = main(["--base-url", simulator.base_url, "--username", "u", "-f", str(tmp_path / "s.c1z")])
     assert code == 2
-    assert "missing --password (or BATON_PASSWORD)" in capsys.readouterr().err
+    expected = "missing --password (or BATON_PASSWORD, --password-file, BATON_PASSWORD_FILE)"
+    assert expected in capsys.readouterr().err
 
 
 def test_env_variables_work_like_flags(simulator, org, data_home, tmp_path, monkeypatch):

@@ -34,7 +34,10 @@ def test_environment_alone_is_enough():
     [
         ("BATON_BASE_URL", "xmatters: missing --base-url (or BATON_BASE_URL)"),
         ("BATON_USERNAME", "xmatters: missing --username (or BATON_USERNAME)"),
-        ("BATON_PASSWORD", "xmatters: missing --password (or BATON_PASSWORD)"),
+        (
+            "BATON_PASSWORD",
+            "xmatters: missing --password (or BATON_PASSWORD, --password-file, BATON_PASSWORD_FILE)",
+        ),
     ],
 )
 def test_a_missing_value_is_named(missing, message):
