@@ -29,3 +29,7 @@ EMAILS_LEFT_OUT = "emails_left_out"
 EMAILS_LEFT_OUT_EXAMPLES = "emails_left_out_examples"
 # c1_access_changes: one line of what changed since the previous published sync
 SUMMARY = "summary"
+# c1_access_changes: the runs older than the kept syncs deleted (orchestration/run_retention.py), or
+# why they were not (a warning line: the sync is published all the same)
+RUN_HISTORY = "run_history"
+RUN_HISTORY_WARNING = "run_history_warning"

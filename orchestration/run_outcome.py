@@ -68,6 +68,9 @@ def summarize_run(result: dg.ExecuteInProcessResult) -> RunOutcome:
         outcome.value(keys.SYNC_FILE_ASSET, keys.EMAILS_LEFT_OUT_EXAMPLES) or [],
         outcome.value(keys.SYNC_FILE_ASSET, keys.EMAILS_LEFT_OUT, 0),
     )
+    pruning = outcome.value(keys.ACCESS_CHANGES_ASSET, keys.RUN_HISTORY_WARNING)
+    if pruning:
+        outcome.warnings.append(pruning)
     if not result.success or any(_failed_evaluation(e) for e in result.all_events):
         outcome.success = False
         outcome.error = failure_line(result.all_events) or "the run failed"

@@ -50,5 +50,10 @@ class SyncOptions:
         "add people's EMAIL devices as user emails", default=False, group=OUTPUT, flag="--sync-emails"
     )
     history_retention: int = setting(
-        "published syncs kept in the warehouse history", default=30, check=at_least(1)
+        "published syncs whose change history (warehouse) and Dagster runs are kept; older runs are "
+        "deleted after each sync",
+        default=30,
+        group=OUTPUT,
+        flag="--history-retention",
+        check=at_least(1),
     )

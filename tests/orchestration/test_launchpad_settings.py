@@ -19,7 +19,7 @@ from tests.orchestration.conftest import use_simulator
     [
         ("max_drop_ratio", 5.0, "--max-drop must be between 0 and 1, got 5"),
         ("max_drop_ratio", -0.3, "--max-drop must be between 0 and 1, got -0.3"),
-        ("history_retention", 0, "history_retention must be >= 1, got 0"),
+        ("history_retention", 0, "--history-retention must be >= 1, got 0"),
     ],
 )
 def test_a_sync_setting_the_cli_refuses_fails_the_run_before_any_request(
