@@ -16,8 +16,8 @@ RAW_COLUMNS = (
 
 
 def staged_groups_and_raw_members(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A warehouse (in memory unless `database` names a file) with the staged groups g1 (Ops) and g2 (Dev), an empty raw
-    `group_members` table of RAW_COLUMNS, and the transforms' macros (`c1_text`)."""
+    """A warehouse (in memory unless `database` names a file) with the staged groups g1 (Ops) and
+    g2 (Dev), an empty raw `group_members` table of RAW_COLUMNS, and the transforms' macros (`c1_text`)."""
     con = duckdb.connect(database)
     install_macros(con)
     con.execute("CREATE SCHEMA xmatters_raw; CREATE SCHEMA c1_staging")
@@ -119,8 +119,8 @@ def test_members_with_huge_names_are_staged_within_duckdbs_memory_limit(tmp_path
         "SELECT 'g' || (i % 2 + 1), 'p' || i, 'PERSON', NULL, NULL, lpad(i::VARCHAR, {width}, 'x'), "
         "NULL, NULL, NULL FROM range({start}, {stop}) AS r(i)"
     )
-    con.execute(f"INSERT INTO xmatters_raw.group_members {wide.format(width=width, start=0, stop=rows)}")
-    con.execute(f"INSERT INTO xmatters_raw.group_members {wide.format(width=width, start=0, stop=rows // 10)}")
+    for stop in (rows, rows // 10):  # the first tenth twice
+        con.execute(f"INSERT INTO xmatters_raw.group_members {wide.format(width=width, start=0, stop=stop)}")
     con.execute("SET memory_limit = '48MB'")
     con.execute(sql.load("memberships"), {"expand_nested_groups": False})
     staged = con.execute(
