@@ -22,14 +22,19 @@ PEOPLE_ROWS = 160_000
 HIDDEN = 20_000
 
 
-def test_users_of_wide_names_are_staged_within_duckdbs_memory_limit(tmp_path: Path) -> None:
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+def _raw_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
     install_macros(con)
     con.execute("CREATE SCHEMA xmatters_raw; CREATE SCHEMA c1_staging")
     for table, columns in (("people", PEOPLE), ("group_members", MEMBERS)):
         typed = ", ".join(f"{column} VARCHAR" for column in columns.split(", "))
         con.execute(f"CREATE TABLE xmatters_raw.{table} ({typed})")
     con.execute("CREATE TABLE c1_staging.user_emails (user_id VARCHAR, address VARCHAR, is_primary BOOLEAN)")
+    return con
+
+
+def test_users_of_wide_names_are_staged_within_duckdbs_memory_limit(tmp_path: Path) -> None:
+    con = _raw_warehouse(tmp_path / "warehouse.duckdb")
     person = (
         "INSERT INTO xmatters_raw.people (id, first_name, last_name, target_name, status, when_updated) "
         "SELECT 'p' || i, 'Ann', 'Lee', lpad(i::VARCHAR, {width}, 'x'), '{status}', {updated} "
@@ -54,3 +59,26 @@ def test_users_of_wide_names_are_staged_within_duckdbs_memory_limit(tmp_path: Pa
         [WIDTH],
     ).fetchone()
     assert staged == (PEOPLE_ROWS + HIDDEN, PEOPLE_ROWS + HIDDEN, PEOPLE_ROWS, HIDDEN, WIDTH)
+
+
+def test_the_writer_reads_users_of_wide_names_in_order_within_duckdbs_memory_limit(tmp_path: Path) -> None:
+    """The `.c1z` writer's users query sorted whole rows (`ORDER BY user_id` over the profiles) and
+    failed the same way: a tenant of 30,000 people with 5 KB names failed `c1_sync` at 256 MB
+    ("failed to pin block"). It reads key ranges of at most `MAX_SORTED_BYTES` now: every user
+    once, in id order, with the whole name in the profile."""
+    from orchestration.assets.sync_file import _users
+
+    con = _raw_warehouse(tmp_path / "warehouse.duckdb")
+    rows = 60_000
+    con.execute(
+        "INSERT INTO xmatters_raw.people (id, first_name, last_name, target_name, status) "
+        f"SELECT 'p' || i, 'Ann', 'Lee', lpad(i::VARCHAR, {WIDTH}, 'x'), 'ACTIVE' FROM range({rows}) AS r(i)"
+    )
+    con.execute(sql.load("users"))
+    con.execute("SET memory_limit = '128MB'")  # ~140 MB of rows: the name in profile, login, alias
+    ids, widths = [], set()
+    for user in _users(con, []):
+        ids.append(user.user_id)
+        widths.add(len(user.profile["targetName"]))
+    assert ids == sorted(f"p{i}" for i in range(rows))
+    assert widths == {WIDTH}
