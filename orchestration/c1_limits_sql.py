@@ -102,17 +102,18 @@ def install_macros(con: Any) -> None:
         con.execute(statement)
 
 
-def c1z_select(table: str, columns: list[str], *, order_by: str | None = None) -> str:
+def c1z_select(table: str, columns: list[str], *, order_by: str | None = None, where: str = "") -> str:
     """`SELECT columns FROM c1_staging.<table>` with each limited column shortened to its C1 limit.
 
-    The query the `.c1z` writer reads and the limits check audits (needs `install_macros`).
+    The query the `.c1z` writer reads and the limits check audits (needs `install_macros`); `where`
+    keeps only some rows (a key range of `orchestration/key_ranges.py`).
     """
     limited = LIMITED_COLUMNS.get(table, ("", "", {}))[2]
     parts = [
         f"c1_shorten({column}, {limited[column].max_bytes}) AS {column}" if column in limited else column
         for column in columns
     ]
-    query = f"SELECT {', '.join(parts)} FROM {STAGING}.{table}"
+    query = f"SELECT {', '.join(parts)} FROM {STAGING}.{table}" + (f" WHERE {where}" if where else "")
     return query + (f" ORDER BY {order_by}" if order_by else "")
 
 

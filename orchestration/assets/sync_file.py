@@ -31,6 +31,7 @@ from orchestration.assets.c1_tables import RAW, STAGING, STAGING_TABLES, raw_key
 from orchestration.audit_gate import UnauditedTablesError, built_before_extract, unaudited
 from orchestration.c1_limits_sql import LIMITED_COLUMNS, c1z_select, install_macros, shortened_query
 from orchestration.checks.per_table import table_checks
+from orchestration.key_ranges import key_ranges
 from orchestration.preflight import check_sync_file
 from orchestration.publish import PUBLISHED_TABLES, StagedPublish
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
@@ -49,6 +50,12 @@ BATCH_ROWS = 50_000  # grants: Arrow batches the writer collects as columns
 # users, groups and entitlements become Python rows a batch at a time: 50,000 users' 13 columns as
 # lists held ~120 MB at scale L; 8,192 hold a sixth of that, at the same speed
 ROW_BATCH_ROWS = 8_192
+# a user row's size for `key_ranges`: its text, the profile first (what a long name makes long)
+USER_ROW_BYTES = (
+    "strlen(user_id) + coalesce(strlen(display_name), 0) + coalesce(strlen(login), 0) "
+    "+ coalesce(strlen(profile::VARCHAR), 0) + coalesce(strlen(login_aliases::VARCHAR), 0) "
+    "+ coalesce(strlen(emails::VARCHAR), 0) + 100"
+)
 
 
 _STAGED = [staging_key(t) for t in PUBLISHED_TABLES]
@@ -240,6 +247,14 @@ def _c1_emails(
 
 
 # the query's columns are UserRow's fields, in its order
+_USER_COLUMNS = [
+    *("user_id", "display_name", "status", "status_details", "login", "given_name", "family_name"),
+    # profile::VARCHAR: DuckDB's JSON type converts to Arrow several times slower than text
+    "profile::VARCHAR",
+    "CASE WHEN len(emails) > 0 THEN emails END",
+    *("epoch_us(created_at)", "epoch_us(last_login)"),
+    *("coalesce(login_aliases, [])", "coalesce(employee_ids, [])"),
+]
 _USER_ID, _PROFILE, _EMAILS = (UserRow._fields.index(name) for name in ("user_id", "profile", "emails"))
 
 
@@ -249,34 +264,25 @@ def _users(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]) -> It
     DuckDB shapes each column as the encoder takes it, so Python touches as few objects as it can:
     timestamps as epoch microseconds (ints: no datetime is built), emails NULL where there are none
     (an empty list of structs costs more to convert than a NULL), lists never NULL. Rows are built
-    a column batch at a time (`UserRow._make` over zipped columns), not field by field.
+    a column batch at a time (`UserRow._make` over zipped columns), not field by field. Read in
+    ranges of user ids (`key_ranges`): DuckDB cannot spill a sort of rows of long names.
     """
-    query = c1z_select(
-        "users",
-        [
-            *("user_id", "display_name", "status", "status_details", "login", "given_name", "family_name"),
-            # profile::VARCHAR: DuckDB's JSON type converts to Arrow several times slower than text
-            "profile::VARCHAR",
-            "CASE WHEN len(emails) > 0 THEN emails END",
-            *("epoch_us(created_at)", "epoch_us(last_login)"),
-            *("coalesce(login_aliases, [])", "coalesce(employee_ids, [])"),
-        ],
-        order_by="user_id",
-    )
     loads = orjson.loads
     nul = _JSON_NUL
     make = UserRow._make
-    for batch in _batches(con, query, ROW_BATCH_ROWS):
-        columns = [column.to_pylist() for column in batch.columns]
-        ids, emails = columns[_USER_ID], columns[_EMAILS]
-        columns[_PROFILE] = [
-            (loads(text) if nul not in text else _json(text)) if text else None for text in columns[_PROFILE]
-        ]
-        columns[_EMAILS] = [
-            _c1_emails(uid, listed, left_out) if listed else ()
-            for uid, listed in zip(ids, emails, strict=True)
-        ]
-        yield from map(make, zip(*columns, strict=True))
+    for where in key_ranges(con, f"{STAGING}.users", "user_id", USER_ROW_BYTES):
+        query = c1z_select("users", _USER_COLUMNS, order_by="user_id", where=where)
+        for batch in _batches(con, query, ROW_BATCH_ROWS):
+            columns = [column.to_pylist() for column in batch.columns]
+            ids, emails, profiles = columns[_USER_ID], columns[_EMAILS], columns[_PROFILE]
+            columns[_PROFILE] = [
+                (loads(text) if nul not in text else _json(text)) if text else None for text in profiles
+            ]
+            columns[_EMAILS] = [
+                _c1_emails(uid, listed, left_out) if listed else ()
+                for uid, listed in zip(ids, emails, strict=True)
+            ]
+            yield from map(make, zip(*columns, strict=True))
 
 
 def _groups(con: duckdb.DuckDBPyConnection) -> Iterator[GroupRow]:

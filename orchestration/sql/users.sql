@@ -4,11 +4,26 @@
 -- from c1_staging.user_emails (empty unless --sync-emails). Blank (whitespace-only) text counts as
 -- missing (`c1_text`, orchestration/c1_limits_sql.py); the full text is kept here, the .c1z gets it
 -- shortened to C1's limits.
+-- No sort and no window carries whole rows: DuckDB 2.0 cannot spill one whose rows hold long
+-- strings (a tenant of 30 KB names, 10,000 people, failed here in 256 MB). Each person's latest
+-- raw row and each hidden member's first is picked by a narrow aggregate of row ids, and the table
+-- is not sorted (the .c1z writer reads it in order, in key ranges of bounded bytes: sync_file.py).
 CREATE OR REPLACE TABLE c1_staging.users AS
-WITH people AS (
-    SELECT *
+WITH latest AS (
+    -- the latest row of each id by when_updated, NULLs last (arg_max skips no row: the key is a struct)
+    SELECT arg_max(rowid, {'dated': when_updated IS NOT NULL, 'updated': when_updated}) AS raw_row
     FROM xmatters_raw.people
-    QUALIFY row_number() OVER (PARTITION BY id ORDER BY when_updated DESC NULLS LAST) = 1
+    GROUP BY id
+),
+people AS (
+    SELECT * FROM xmatters_raw.people WHERE rowid IN (SELECT raw_row FROM latest)
+),
+first_hidden AS (
+    SELECT arg_min(rowid, group_id) AS raw_row
+    FROM xmatters_raw.group_members
+    WHERE member__recipient_type = 'PERSON'
+      AND member__id NOT IN (SELECT id FROM xmatters_raw.people)
+    GROUP BY member__id
 ),
 visible AS (
     SELECT
@@ -74,9 +89,7 @@ hidden AS (
         CAST(NULL AS TIMESTAMP) AS created_at,
         CAST(NULL AS TIMESTAMP) AS last_login
     FROM xmatters_raw.group_members
-    WHERE member__recipient_type = 'PERSON'
-      AND member__id NOT IN (SELECT id FROM people)
-    QUALIFY row_number() OVER (PARTITION BY member__id ORDER BY group_id) = 1
+    WHERE rowid IN (SELECT raw_row FROM first_hidden)
 ),
 emails AS (
     SELECT
@@ -92,5 +105,4 @@ all_users AS (
 )
 SELECT all_users.*, coalesce(emails.emails, []) AS emails
 FROM all_users
-LEFT JOIN emails USING (user_id)
-ORDER BY user_id;
+LEFT JOIN emails USING (user_id);

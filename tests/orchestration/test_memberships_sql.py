@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from orchestration import sql
@@ -13,10 +15,10 @@ RAW_COLUMNS = (
 )
 
 
-def staged_groups_and_raw_members() -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with the staged groups g1 (Ops) and g2 (Dev), an empty raw
-    `group_members` table of RAW_COLUMNS, and the transforms' macros (`c1_text`)."""
-    con = duckdb.connect()
+def staged_groups_and_raw_members(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A warehouse (in memory unless `database` names a file) with the staged groups g1 (Ops) and
+    g2 (Dev), an empty raw `group_members` table of RAW_COLUMNS, and the transforms' macros (`c1_text`)."""
+    con = duckdb.connect(database)
     install_macros(con)
     con.execute("CREATE SCHEMA xmatters_raw; CREATE SCHEMA c1_staging")
     con.execute("CREATE TABLE c1_staging.groups (group_id VARCHAR, display_name VARCHAR)")
@@ -43,7 +45,7 @@ def test_a_member_listed_twice_is_one_row_and_the_others_all_stay() -> None:
         f"INSERT INTO xmatters_raw.group_members ({RAW_COLUMNS}) VALUES ({', '.join('?' * 9)})", rows
     )
     con.execute(sql.load("memberships"), {"expand_nested_groups": False})
-    assert con.execute("SELECT * FROM c1_staging.memberships").fetchall() == [
+    assert con.execute("SELECT * FROM c1_staging.memberships ORDER BY group_id, member_id").fetchall() == [
         ("g1", "Ops", "p1", "PERSON", "Ann Lee", "ann", None, None, True),
         ("g1", "Ops", "p2", "PERSON", "bob", "bob", None, None, True),
         ("g2", "Dev", "d1", "DEVICE", "ann|Work Email", "ann|Work Email", "EMAIL", "p1", False),
@@ -103,3 +105,27 @@ def test_blank_member_names_fall_back_as_users_display_names_do() -> None:
         "d1": "Work Email",
         "p5": "p5",
     }
+
+
+def test_members_with_huge_names_are_staged_within_duckdbs_memory_limit(tmp_path: Path) -> None:
+    """Names far wider than DuckDB's memory allows in one sort: 100 MB of 5 KB names (a tenth of them
+    listed twice) in 48 MB. DuckDB 2.0 cannot spill a sort or a window whose rows hold long strings,
+    and the ORDER BY (and the dedupe window) over whole rows failed the step, as a tenant of 30 KB
+    member names failed the sync at 256 MB: "Out of Memory Error: failed to pin block". Every
+    membership is staged once, with its whole name (the warehouse keeps the full text)."""
+    con = staged_groups_and_raw_members(str(tmp_path / "warehouse.duckdb"))
+    rows, width = 20_000, 5_000
+    wide = (
+        "SELECT 'g' || (i % 2 + 1), 'p' || i, 'PERSON', NULL, NULL, lpad(i::VARCHAR, {width}, 'x'), "
+        "NULL, NULL, NULL FROM range({start}, {stop}) AS r(i)"
+    )
+    for stop in (rows, rows // 10):  # the first tenth twice
+        con.execute(f"INSERT INTO xmatters_raw.group_members {wide.format(width=width, start=0, stop=stop)}")
+    con.execute("SET memory_limit = '48MB'")
+    con.execute(sql.load("memberships"), {"expand_nested_groups": False})
+    staged = con.execute(
+        "SELECT count(*), count(DISTINCT (group_id, member_id)), min(strlen(member_target_name)), "
+        "count(*) FILTER (WHERE member_name = member_target_name AND member_target_name LIKE '%' || "
+        "substr(member_id, 2)) FROM c1_staging.memberships"
+    ).fetchone()
+    assert staged == (rows, rows, width, rows)

@@ -1,0 +1,97 @@
+"""One CLI sync against a simulator whose names are padded (the `padded_names` fault), measured.
+
+Why: a server may send legal JSON with names of tens of KB; whether the sync then succeeds within
+the pod's memory depends on DuckDB (docs/benchmarks.md, twenty-second round). This runs the
+simulator in this process and the CLI as a child, polls the summed RSS of the CLI's process tree
+every 20 ms (psutil) and prints the exit code, the wall time, the peak and the last stderr lines.
+
+    .venv/bin/python bench/huge_names.py --home /tmp/h --name-bytes 30000             # member names
+    .venv/bin/python bench/huge_names.py --home /tmp/p --path /people --name-bytes 5000 --people 30000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from simulator import FaultRule, Faults, OrgSpec, XmattersSimulator, build_org  # noqa: E402
+
+
+class PeakRss:
+    """Peak summed RSS of a process and its descendants, polled every 20 ms on a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.peak = 0
+        self._root = psutil.Process(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            try:
+                for proc in [self._root, *self._root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        total += proc.memory_info().rss
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.02)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True, help="a new data home for the sync")
+    parser.add_argument("--path", default="/members", help="which listings get padded names")
+    parser.add_argument("--name-bytes", type=int, default=30_000)
+    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--groups", type=int, default=300)
+    parser.add_argument("--members-per-group", type=int, default=30)
+    parser.add_argument("cli_args", nargs="*", help="more CLI flags, after --")
+    args = parser.parse_args(argv)
+    spec = OrgSpec(
+        seed=7,
+        people=args.people,
+        groups=args.groups,
+        members_per_group=args.members_per_group,
+        large_groups=0,
+    )
+    faults = Faults()
+    faults.add(FaultRule("padded_names", path_contains=args.path, times=None, size_bytes=args.name_bytes))
+    home = Path(args.home)
+    home.mkdir(parents=True, exist_ok=False)
+    with XmattersSimulator(build_org(spec), faults=faults) as sim:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "DAGSTER_HOME"))}
+        env.update(BATON_XMATTERS_HOME=str(home), BATON_PASSWORD=sim.password, PYTHONUNBUFFERED="1")
+        command = [sys.executable, "-m", "orchestration.cli", f"--base-url={sim.base_url}"]
+        command += [f"--username={sim.username}", f"-f={home / 'sync.c1z'}", *args.cli_args]
+        started = time.monotonic()
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        rss = PeakRss(proc.pid)
+        _, err = proc.communicate()
+        peak = rss.stop()
+    wall = time.monotonic() - started
+    print(f"exit {proc.returncode}  wall {wall:.1f} s  peak tree RSS {peak / 2**20:.0f} MiB")
+    print("\n".join(err.splitlines()[-3:]))
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
