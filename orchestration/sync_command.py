@@ -239,12 +239,14 @@ def cli_instance(dagster_home: Path) -> DagsterInstance:
     to copy the captured output back to the terminal; the CLI's output goes to the terminal anyway,
     and those four processes each took Ctrl-C with a traceback of their own. The event log and the
     run storage keep one SQLite engine each for the run (orchestration/pooled_sqlite.py), not one
-    per call.
+    per call; the schedule storage, which a sync never reads, opens its file only if something
+    does (orchestration/deferred_schedules.py).
     """
     from dagster import DagsterInstance
     from dagster._core.instance.config import dagster_instance_config
     from dagster._core.instance.ref import InstanceRef
 
+    from orchestration.deferred_schedules import deferred_overrides
     from orchestration.pooled_sqlite import pooled_overrides
 
     config = dagster_instance_config(str(dagster_home))[0]
@@ -254,6 +256,7 @@ def cli_instance(dagster_home: Path) -> DagsterInstance:
             "class": "NoOpComputeLogManager",
         },
         **pooled_overrides(str(dagster_home), config),
+        **deferred_overrides(str(dagster_home), config),
     }
     ref = InstanceRef.from_dir(str(dagster_home), overrides=overrides)  # type: ignore[arg-type]
     return DagsterInstance.from_ref(ref)
