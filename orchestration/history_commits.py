@@ -4,7 +4,7 @@ Why: Dagster's SQLite storages commit each event in a transaction of its own, an
 (`synchronous=FULL`) waits for an `fdatasync` at every commit, on the thread that runs the steps:
 ~160 per sync on an existing home, ~470 on a new one (creating the three databases runs ~100 DDL
 statements, each its own transaction in the rollback journal, which syncs two files per commit),
-2-6 ms each on this machine's disk (docs/benchmarks.md, nineteenth round). In WAL mode with
+2-6 ms each on this machine's disk (docs/benchmarks.md, twenty-second round). In WAL mode with
 `synchronous=NORMAL` a commit waits for no disk: it survives the process being killed (the write
 is in the operating system's cache); only an OS crash or a power loss may roll back the last
 commits of the history, and it never corrupts the file (SQLite's documentation of the pragma).
