@@ -180,6 +180,7 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
         from dagster._core.utils import make_new_run_id
 
         from orchestration import run_tags
+        from orchestration.history_commits import history_without_disk_waits
         from orchestration.jobs import SYNC_JOB_NAME
         from orchestration.resource_settings import hardcoded
         from orchestration.resources import (
@@ -216,6 +217,7 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
     run_id = make_new_run_id()
     with (
         bulk_allocation_gc(),
+        history_without_disk_waits(plan.dagster_home),
         cli_instance(plan.dagster_home) as instance,
         interrupts.at_interrupt(lambda: report_interrupted(instance, run_id)),
         signal_handlers_kept_from_dagster(),
@@ -237,20 +239,24 @@ def cli_instance(dagster_home: Path) -> DagsterInstance:
     to copy the captured output back to the terminal; the CLI's output goes to the terminal anyway,
     and those four processes each took Ctrl-C with a traceback of their own. The event log and the
     run storage keep one SQLite engine each for the run (orchestration/pooled_sqlite.py), not one
-    per call.
+    per call; the schedule storage, which a sync never reads, opens its file only if something
+    does (orchestration/deferred_schedules.py).
     """
     from dagster import DagsterInstance
     from dagster._core.instance.config import dagster_instance_config
     from dagster._core.instance.ref import InstanceRef
 
+    from orchestration.deferred_schedules import deferred_overrides
     from orchestration.pooled_sqlite import pooled_overrides
 
+    config = dagster_instance_config(str(dagster_home))[0]
     overrides: dict[str, object] = {
         "compute_logs": {
             "module": "dagster._core.storage.noop_compute_log_manager",
             "class": "NoOpComputeLogManager",
         },
-        **pooled_overrides(str(dagster_home), dagster_instance_config(str(dagster_home))[0]),
+        **pooled_overrides(str(dagster_home), config),
+        **deferred_overrides(str(dagster_home), config),
     }
     ref = InstanceRef.from_dir(str(dagster_home), overrides=overrides)  # type: ignore[arg-type]
     return DagsterInstance.from_ref(ref)

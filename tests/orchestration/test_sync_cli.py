@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,42 @@ def test_sync_writes_exactly_what_the_simulator_holds(simulator, org, data_home,
     member_rows = published(data_home, "SELECT count(*) FROM c1.memberships")[0][0]
     assert member_rows == org.membership_rows()
     assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 1
+
+
+def test_the_sync_history_commits_without_disk_waits_and_opens_no_schedules(simulator, data_home, tmp_path):
+    """Every SQLite connection to the Dagster home during a CLI sync commits in WAL mode with
+    synchronous=NORMAL (orchestration/history_commits.py: ~160-470 fdatasyncs fewer per sync), and
+    the schedule database, which a sync never reads, is not opened (orchestration/deferred_schedules.py);
+    the run is still a real run in the history the UI reads."""
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    seen: list[tuple[str, int, str]] = []
+
+    def on_checkout(dbapi_connection, _record, _proxy) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            main_file = next(
+                f for _, name, f in dbapi_connection.execute("PRAGMA database_list") if name == "main"
+            )
+            synchronous = dbapi_connection.execute("PRAGMA synchronous").fetchone()[0]
+            journal = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+            seen.append((main_file, synchronous, journal))
+
+    event.listen(Pool, "checkout", on_checkout)
+    try:
+        assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
+    finally:
+        event.remove(Pool, "checkout", on_checkout)
+    home = data_home / "dagster"
+    history = {Path(f).name for f, _, _ in seen if f.startswith(str(home))}
+    assert history == {"runs.db", "event_log.db"}
+    assert {(s, j) for f, s, j in seen if f.startswith(str(home))} == {(1, "wal")}  # NORMAL, WAL
+    assert not (home / "schedules").exists()
+    with dg.DagsterInstance.from_config(str(home)) as stock:
+        (run,) = stock.get_runs()
+        assert run.is_success and stock.all_logs(run.run_id)
+        assert stock.all_instigator_state() == []  # the UI's instance creates the schedule file itself
+    assert (home / "schedules" / "schedules.db").is_file()
 
 
 def test_bad_base_url_is_refused_before_any_request(simulator, data_home, tmp_path, capsys):
