@@ -39,6 +39,13 @@ def settings_of(resource: dg.ConfigurableResource, settings: type[T]) -> T:
     return settings(**{item.name: getattr(resource, item.name) for item in declared(settings)})
 
 
+def config_labels(resource_key: str, settings: type) -> dict[str, str]:
+    """Each setting named by its path in a run's config (`resources.sync_settings.config.max_drop_ratio`),
+    for `settings_table.check`: a value refused at launch was typed in the Launchpad, not given as the
+    CLI flag the setting's own label names (`--max-drop`)."""
+    return {item.name: f"resources.{resource_key}.config.{item.name}" for item in declared(settings)}
+
+
 def hardcoded(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
     """`resource` for one in-process run with none of its values in the run's stored job snapshot.
 

@@ -23,7 +23,7 @@ from pydantic import Field, PrivateAttr
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
 from orchestration.preflight import warehouse_held_message
-from orchestration.resource_settings import settings_of, settings_resource
+from orchestration.resource_settings import config_labels, settings_of, settings_resource
 from orchestration.run_tags import tag_run
 from orchestration.sync_options import SyncOptions
 from orchestration.sync_source import SyncSource
@@ -152,10 +152,14 @@ class ExpectationsResource(dg.ConfigurableResource):
             validation_worker.stop_shared()
 
 
+SYNC_SETTINGS = "sync_settings"  # the resource key of `SyncSettings` (orchestration/wiring.py)
+
+
 class SyncSettings(settings_resource(SyncOptions)):  # type: ignore[misc]
     """What the sync produces and how strictly it guards publishing (overridable per run)."""
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Refuses what the CLI refuses (`--max-drop 5`) before the run reads anything: Dagster checks
-        a launchpad value's type only, and `max_drop_ratio: -0.3` would block every sync."""
-        check(settings_of(self, SyncOptions))
+        a launchpad value's type only, and `max_drop_ratio: -0.3` would block every sync. The error
+        names the config field (the CLI checked its flags before its run, naming them)."""
+        check(settings_of(self, SyncOptions), config_labels(SYNC_SETTINGS, SyncOptions))

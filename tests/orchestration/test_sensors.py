@@ -267,4 +267,5 @@ def test_a_run_failed_before_any_step_is_alerted_with_its_cause(tmp_path, monkey
     capfd.readouterr()
     data = _tick(run_failure_alert, home, cursor)
     assert [r.error for r in data.dagster_run_reactions] == [None]
-    assert "failed: xmatters: --max-drop must be between 0 and 1, got 5\n" in logged(capfd)
+    said = "failed: xmatters: resources.sync_settings.config.max_drop_ratio must be between 0 and 1, got 5\n"
+    assert said in logged(capfd)
