@@ -32,6 +32,8 @@ from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.loader import raw_pipeline
 from pipelines.xmatters.settings_table import check
 
+XMATTERS = "xmatters"  # the resource key of `XmattersResource` (orchestration/wiring.py)
+
 
 class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
     """Where and as whom to read xMatters (read-only): the settings of `XmattersConfig` as config.
@@ -41,8 +43,9 @@ class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
     """
 
     def to_config(self) -> XmattersConfig:
-        """Validates the settings before any request is made (raises ConfigError)."""
-        return settings_of(self, XmattersConfig).validate()
+        """Validates the settings before any request is made (raises ConfigError), naming a bad one
+        by its config field (the CLI validated its flags before its run, naming them)."""
+        return settings_of(self, XmattersConfig).validate(config_labels(XMATTERS, XmattersConfig))
 
     def source(self) -> SyncSource:
         """Which tenant this reads (normalized base URL and account; never the password)."""

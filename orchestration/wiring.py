@@ -21,6 +21,7 @@ from orchestration.jobs import xmatters_sync_job
 from orchestration.paths import data_paths, default_sync_file
 from orchestration.resources import (
     SYNC_SETTINGS,
+    XMATTERS,
     ExpectationsResource,
     SyncSettings,
     WarehouseResource,
@@ -35,7 +36,7 @@ def default_resources() -> dict[str, object]:
     paths = data_paths()
     return {
         "dlt": DagsterDltResource(),
-        "xmatters": XmattersResource(
+        XMATTERS: XmattersResource(
             base_url=dg.EnvVar("BATON_BASE_URL"),
             username=dg.EnvVar("BATON_USERNAME"),
             password=dg.EnvVar("BATON_PASSWORD"),

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.resources import SyncSettings
+from orchestration.resources import SyncSettings, XmattersResource
 from tests.orchestration.conftest import use_simulator
 
 
@@ -57,3 +57,39 @@ def _chain(error):
     while error is not None:
         yield error
         error = error.cause
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ({"page_size": 0}, "resources.xmatters.config.page_size must be between 1 and 1000, got 0"),
+        # the code location reads base_url from BATON_BASE_URL: both are named
+        (
+            {"base_url": "ftp://127.0.0.1/api/xm/1"},
+            "resources.xmatters.config.base_url (BATON_BASE_URL) 'ftp://127.0.0.1/api/xm/1' must start with "
+            "https://",
+        ),
+    ],
+)
+def test_a_connection_setting_refused_in_a_run_names_its_config_field(
+    simulator, data_home, tmp_path, monkeypatch, config, says
+):
+    """It named the CLI's `--page-size` / `--base-url`, which a Launchpad or schedule run never has."""
+    use_simulator(monkeypatch, simulator)
+    fields = {"base_url": dg.EnvVar("BATON_BASE_URL"), "username": dg.EnvVar("BATON_USERNAME")}
+    xmatters = XmattersResource(**{**fields, "password": dg.EnvVar("BATON_PASSWORD"), **config})
+    sync_file = tmp_path / "sync.c1z"
+    resources = {"xmatters": xmatters, "sync_settings": SyncSettings(sync_file=str(sync_file))}
+    job = build_definitions(resources).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    causes = [
+        cause.message
+        for event in result.all_events
+        if event.is_failure and event.event_specific_data is not None
+        for cause in _chain(event.event_specific_data.error)
+    ]
+    assert any(says in cause for cause in causes), causes
+    assert simulator.requests == []
+    assert not sync_file.exists()
