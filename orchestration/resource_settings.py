@@ -39,6 +39,18 @@ def settings_of(resource: dg.ConfigurableResource, settings: type[T]) -> T:
     return settings(**{item.name: getattr(resource, item.name) for item in declared(settings)})
 
 
+def config_labels(resource_key: str, settings: type) -> dict[str, str]:
+    """Each setting named by its path in a run's config (`resources.sync_settings.config.max_drop_ratio`),
+    and its variable when it has one (the code location reads `base_url` from `BATON_BASE_URL`), for
+    `settings_table.check`: a value refused at launch was typed in the Launchpad or set in the code
+    location's environment, not given as the CLI flag the setting's own label names (`--max-drop`)."""
+    labels = {}
+    for item in declared(settings):
+        path = f"resources.{resource_key}.config.{item.name}"
+        labels[item.name] = f"{path} ({item.spec.env})" if item.spec.env else path
+    return labels
+
+
 def hardcoded(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
     """`resource` for one in-process run with none of its values in the run's stored job snapshot.
 

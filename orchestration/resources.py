@@ -23,7 +23,7 @@ from pydantic import Field, PrivateAttr
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
 from orchestration.preflight import warehouse_held_message
-from orchestration.resource_settings import settings_of, settings_resource
+from orchestration.resource_settings import config_labels, settings_of, settings_resource
 from orchestration.run_tags import tag_run
 from orchestration.sync_options import SyncOptions
 from orchestration.sync_source import SyncSource
@@ -31,6 +31,8 @@ from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.loader import raw_pipeline
 from pipelines.xmatters.settings_table import check
+
+XMATTERS = "xmatters"  # the resource key of `XmattersResource` (orchestration/wiring.py)
 
 
 class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
@@ -41,8 +43,9 @@ class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
     """
 
     def to_config(self) -> XmattersConfig:
-        """Validates the settings before any request is made (raises ConfigError)."""
-        return settings_of(self, XmattersConfig).validate()
+        """Validates the settings before any request is made (raises ConfigError), naming a bad one
+        by its config field (the CLI validated its flags before its run, naming them)."""
+        return settings_of(self, XmattersConfig).validate(config_labels(XMATTERS, XmattersConfig))
 
     def source(self) -> SyncSource:
         """Which tenant this reads (normalized base URL and account; never the password)."""
@@ -152,10 +155,14 @@ class ExpectationsResource(dg.ConfigurableResource):
             validation_worker.stop_shared()
 
 
+SYNC_SETTINGS = "sync_settings"  # the resource key of `SyncSettings` (orchestration/wiring.py)
+
+
 class SyncSettings(settings_resource(SyncOptions)):  # type: ignore[misc]
     """What the sync produces and how strictly it guards publishing (overridable per run)."""
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Refuses what the CLI refuses (`--max-drop 5`) before the run reads anything: Dagster checks
-        a launchpad value's type only, and `max_drop_ratio: -0.3` would block every sync."""
-        check(settings_of(self, SyncOptions))
+        a launchpad value's type only, and `max_drop_ratio: -0.3` would block every sync. The error
+        names the config field (the CLI checked its flags before its run, naming them)."""
+        check(settings_of(self, SyncOptions), config_labels(SYNC_SETTINGS, SyncOptions))

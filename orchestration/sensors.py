@@ -139,14 +139,20 @@ def failed_check_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     """Reads the check evaluations of each run that finished since the last tick (any status).
 
     The cursor is the storage id of the last run-finished event read. On its first tick the sensor
-    only sets it: runs that ended before alerting was on are history, not news.
+    only sets it: runs that ended before alerting was on are history, not news. So it does when the
+    cursor is empty (the UI's "Preview tick result" sends "" when its optional cursor field is left
+    blank: the tick failed with `ValueError: invalid literal for int()`) or not a storage id (typed
+    with the sensor page's cursor "Edit"): every later tick would have failed the same way.
     """
     instance = context.instance
-    if context.cursor is None:
+    given = (context.cursor or "").strip()
+    after = _storage_id(given)
+    if after is None:
         latest = [_finished_runs(instance, event_type, None, 1, ascending=False) for event_type in _FINISHED]
         context.update_cursor(str(max((r[0].storage_id for r in latest if r), default=-1)))
-        return dg.SkipReason("started: runs that finish from now on are checked")
-    finished = _finished_since(instance, int(context.cursor))
+        ignored = f" (cursor {given!r} is not a storage id)" if given else ""
+        return dg.SkipReason(f"started{ignored}: runs that finish from now on are checked")
+    finished = _finished_since(instance, after)
     failed = 0
     for record in finished:
         run_id = record.event_log_entry.run_id
@@ -172,6 +178,14 @@ def failed_check_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
             )
         context.update_cursor(str(record.storage_id))
     return dg.SkipReason(f"{len(finished)} finished run(s) read, {failed} failed check(s)")
+
+
+def _storage_id(cursor: str) -> int | None:
+    """The cursor as the storage id it holds; None when there is none (blank or not a number)."""
+    try:
+        return int(cursor)
+    except ValueError:
+        return None
 
 
 def _finished_runs(

@@ -19,7 +19,14 @@ from orchestration.checks.per_table import table_checks
 from orchestration.deployment_variables import asset_owner, owner_error
 from orchestration.jobs import xmatters_sync_job
 from orchestration.paths import data_paths, default_sync_file
-from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
+from orchestration.resources import (
+    SYNC_SETTINGS,
+    XMATTERS,
+    ExpectationsResource,
+    SyncSettings,
+    WarehouseResource,
+    XmattersResource,
+)
 from orchestration.schedules import build_schedule
 from orchestration.sensors import alert_sensors
 from orchestration.stopping_executor import stopping_in_process_executor
@@ -29,7 +36,7 @@ def default_resources() -> dict[str, object]:
     paths = data_paths()
     return {
         "dlt": DagsterDltResource(),
-        "xmatters": XmattersResource(
+        XMATTERS: XmattersResource(
             base_url=dg.EnvVar("BATON_BASE_URL"),
             username=dg.EnvVar("BATON_USERNAME"),
             password=dg.EnvVar("BATON_PASSWORD"),
@@ -37,7 +44,7 @@ def default_resources() -> dict[str, object]:
         "warehouse": WarehouseResource(
             database=str(paths.warehouse), dlt_pipelines_dir=str(paths.dlt_pipelines)
         ),
-        "sync_settings": SyncSettings(sync_file=str(default_sync_file())),
+        SYNC_SETTINGS: SyncSettings(sync_file=str(default_sync_file())),
         "expectations": ExpectationsResource(),
     }
 

@@ -21,6 +21,7 @@ from orchestration.assets.c1_tables import STAGING
 from orchestration.checks.drop_checks import drop_checks
 from orchestration.checks.expectation_checks import expectation_checks
 from orchestration.checks.limits_checks import limits_checks
+from orchestration.checks.missing_tables import require_tables
 from orchestration.checks.reference_checks import reference_checks
 from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.resources import ExpectationsResource, SyncSettings, WarehouseResource, XmattersResource
@@ -81,10 +82,11 @@ def _build(table: str, checks: list[TableCheck]) -> dg.AssetChecksDefinition:
         sync_settings: SyncSettings,
         xmatters: XmattersResource,
     ) -> Iterator[dg.AssetCheckResult]:
-        selected = context.selected_asset_check_keys
+        selected = [check for check in checks if check.spec.key in context.selected_asset_check_keys]
         resources = CheckResources(warehouse, expectations, sync_settings, xmatters)
         with reported_if_stopped(context, sync_settings.sync_file):
-            yield from evaluate_all([check for check in checks if check.spec.key in selected], resources)
+            require_tables(selected, warehouse)  # a check run alone on a new warehouse
+            yield from evaluate_all(selected, resources)
 
     return _checks
 

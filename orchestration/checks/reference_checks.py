@@ -11,7 +11,7 @@ from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.checks.violations import violations_result
 
 REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
-    # name: (checked table, description, query returning violating rows)
+    # name: (checked table, description, query returning violating rows); READS: the other tables
     "grant_principals_exist": (
         "grants",
         "Every grant's principal is a staged user (or, for expandable grants, a staged group).",
@@ -36,6 +36,13 @@ REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
 }
 
 
+READS: dict[str, tuple[str, ...]] = {
+    "grant_principals_exist": ("users", "groups"),
+    "grant_entitlements_exist": ("entitlements",),
+    "entitlement_per_group": ("groups",),
+}
+
+
 def reference_result(name: str, con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
     """The rule `name` of `REFERENCE_RULES` on the staged tables: the violating rows, a few shown."""
     table, _, query = REFERENCE_RULES[name]
@@ -56,7 +63,7 @@ def _check(name: str) -> TableCheck:
         return reference_result(name, con)
 
     spec = dg.AssetCheckSpec(name=name, asset=staging_key(table), blocking=True, description=description)
-    return TableCheck(spec, evaluate)
+    return TableCheck(spec, evaluate, also_reads=tuple(staging_key(other) for other in READS[name]))
 
 
 reference_checks = [_check(name) for name in REFERENCE_RULES]

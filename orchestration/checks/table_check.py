@@ -37,3 +37,9 @@ class TableCheck:
     evaluate: Evaluate
     # waits on the expectations worker process: runs on a thread beside the table's SQL checks
     in_worker: bool = False
+    # the staged tables it reads besides its own (a cross-table rule's)
+    also_reads: tuple[dg.AssetKey, ...] = ()
+
+    def reads(self) -> tuple[dg.AssetKey, ...]:
+        """The staged tables the check reads: its asset's first."""
+        return (self.spec.asset_key, *self.also_reads)

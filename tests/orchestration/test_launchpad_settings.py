@@ -1,7 +1,8 @@
 """What the launchpad lets a person type into `sync_settings` is checked as the CLI checks its flags.
 
 Dagster checks a config value's type only: `max_drop_ratio: 5` (or `-0.3`) ran, where the CLI refuses
-`--max-drop 5` before any request.
+`--max-drop 5` before any request. The refusal names the field as the Launchpad shows it (the CLI
+names its flag: tests/xmatters/test_settings_table.py).
 """
 
 from __future__ import annotations
@@ -10,16 +11,25 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import build_definitions
-from orchestration.resources import SyncSettings
+from orchestration.resources import SyncSettings, XmattersResource
 from tests.orchestration.conftest import use_simulator
 
 
 @pytest.mark.parametrize(
     ("field", "value", "says"),
     [
-        ("max_drop_ratio", 5.0, "--max-drop must be between 0 and 1, got 5"),
-        ("max_drop_ratio", -0.3, "--max-drop must be between 0 and 1, got -0.3"),
-        ("history_retention", 0, "--history-retention must be >= 1, got 0"),
+        # named as typed in the Launchpad, not as the CLI's `--max-drop` the user never saw there
+        (
+            "max_drop_ratio",
+            5.0,
+            "resources.sync_settings.config.max_drop_ratio must be between 0 and 1, got 5",
+        ),
+        (
+            "max_drop_ratio",
+            -0.3,
+            "resources.sync_settings.config.max_drop_ratio must be between 0 and 1, got -0.3",
+        ),
+        ("history_retention", 0, "resources.sync_settings.config.history_retention must be >= 1, got 0"),
     ],
 )
 def test_a_sync_setting_the_cli_refuses_fails_the_run_before_any_request(
@@ -47,3 +57,39 @@ def _chain(error):
     while error is not None:
         yield error
         error = error.cause
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ({"page_size": 0}, "resources.xmatters.config.page_size must be between 1 and 1000, got 0"),
+        # the code location reads base_url from BATON_BASE_URL: both are named
+        (
+            {"base_url": "ftp://127.0.0.1/api/xm/1"},
+            "resources.xmatters.config.base_url (BATON_BASE_URL) 'ftp://127.0.0.1/api/xm/1' must start with "
+            "https://",
+        ),
+    ],
+)
+def test_a_connection_setting_refused_in_a_run_names_its_config_field(
+    simulator, data_home, tmp_path, monkeypatch, config, says
+):
+    """It named the CLI's `--page-size` / `--base-url`, which a Launchpad or schedule run never has."""
+    use_simulator(monkeypatch, simulator)
+    fields = {"base_url": dg.EnvVar("BATON_BASE_URL"), "username": dg.EnvVar("BATON_USERNAME")}
+    xmatters = XmattersResource(**{**fields, "password": dg.EnvVar("BATON_PASSWORD"), **config})
+    sync_file = tmp_path / "sync.c1z"
+    resources = {"xmatters": xmatters, "sync_settings": SyncSettings(sync_file=str(sync_file))}
+    job = build_definitions(resources).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    causes = [
+        cause.message
+        for event in result.all_events
+        if event.is_failure and event.event_specific_data is not None
+        for cause in _chain(event.event_specific_data.error)
+    ]
+    assert any(says in cause for cause in causes), causes
+    assert simulator.requests == []
+    assert not sync_file.exists()

@@ -267,4 +267,33 @@ def test_a_run_failed_before_any_step_is_alerted_with_its_cause(tmp_path, monkey
     capfd.readouterr()
     data = _tick(run_failure_alert, home, cursor)
     assert [r.error for r in data.dagster_run_reactions] == [None]
-    assert "failed: xmatters: --max-drop must be between 0 and 1, got 5\n" in logged(capfd)
+    said = "failed: xmatters: resources.sync_settings.config.max_drop_ratio must be between 0 and 1, got 5\n"
+    assert said in logged(capfd)
+
+
+@pytest.mark.parametrize(
+    ("cursor", "said"), [("", ""), ("  ", ""), ("abc", " (cursor 'abc' is not a storage id)")]
+)
+def test_a_blank_or_foreign_cursor_starts_the_check_sensor_afresh(
+    history, receiver, monkeypatch, cursor, said
+):
+    """The UI's "Preview tick result" sends "" when its optional cursor field is left empty: the
+    tick failed with `ValueError: invalid literal for int() with base 10: ''`; a cursor typed with
+    the page's "Edit" would have failed every tick."""
+    monkeypatch.setenv(ENV_ALERT_WEBHOOK, receiver.url)
+    fresh = _tick(failed_check_alert, history.dagster_home, None)
+    data = _tick(failed_check_alert, history.dagster_home, cursor)
+    assert data.skip_message == f"started{said}: runs that finish from now on are checked"
+    assert data.cursor == fresh.cursor  # the last finished run's, as on a first tick
+    assert _tick(failed_check_alert, history.dagster_home, data.cursor).skip_message == (
+        "0 finished run(s) read, 0 failed check(s)"
+    )
+    assert receiver.received == []
+
+
+def test_the_check_sensor_previewed_on_a_new_instance_with_a_blank_cursor(tmp_path):
+    home = tmp_path / "dagster"
+    ensure_dagster_home(home)
+    data = _tick(failed_check_alert, home, "")
+    assert data.skip_message == "started: runs that finish from now on are checked"
+    assert data.cursor == "-1"
