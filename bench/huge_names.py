@@ -12,48 +12,21 @@ every 20 ms (psutil) and prints the exit code, the wall time, the peak and the l
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator import FaultRule, Faults, OrgSpec, XmattersSimulator, build_org  # noqa: E402
 
-
-class PeakRss:
-    """Peak summed RSS of a process and its descendants, polled every 20 ms on a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self.peak = 0
-        self._root = psutil.Process(pid)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            total = 0
-            try:
-                for proc in [self._root, *self._root.children(recursive=True)]:
-                    with contextlib.suppress(psutil.Error):
-                        total += proc.memory_info().rss
-            except psutil.Error:
-                return
-            self.peak = max(self.peak, total)
-            self._stop.wait(0.02)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
+try:  # `python bench/huge_names.py` puts bench/ on the path
+    from run import TreeRssSampler
+except ImportError:
+    from bench.run import TreeRssSampler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command += [f"--username={sim.username}", f"-f={home / 'sync.c1z'}", *args.cli_args]
         started = time.monotonic()
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        rss = PeakRss(proc.pid)
+        rss = TreeRssSampler(proc.pid)
         _, err = proc.communicate()
         peak = rss.stop()
     wall = time.monotonic() - started

@@ -208,8 +208,9 @@ def _cpu_seconds(process: psutil.Process) -> float:
 # ---- one sync --------------------------------------------------------------------------------------
 
 
-# Copied on purpose by tests/reliability/test_hostile_server.py's `PeakRss`: this script stands alone.
-class _TreeRssSampler:
+# Copied on purpose by tests/reliability/test_hostile_server.py's `PeakRss` (this script stands alone);
+# bench/huge_names.py imports it.
+class TreeRssSampler:
     """Peak summed RSS of a process and its descendants, polled every POLL_S on a thread."""
 
     def __init__(self, pid: int) -> None:
@@ -281,7 +282,7 @@ def run_sync(
     proc = subprocess.Popen(
         command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    sampler = _TreeRssSampler(proc.pid)
+    sampler = TreeRssSampler(proc.pid)
     lines: list[tuple[float, str]] = []  # (arrival time, stderr line): the progress lines' clock
     stdout_chunks: list[str] = []
     readers = [

@@ -92,6 +92,22 @@ def use_simulator(monkeypatch, simulator) -> None:
     monkeypatch.setenv("BATON_PASSWORD", simulator.password)
 
 
+def job_on_a_new_warehouse(tmp_path: Path, monkeypatch):
+    """The sync's asset job on a warehouse file not created yet, with an xMatters nobody answers at:
+    for assets and checks run alone, before anything they read exists. Returns (job, warehouse)."""
+    from orchestration.definitions import build_definitions
+    from orchestration.resources import SyncSettings, WarehouseResource
+
+    for name, value in (("BASE_URL", "http://127.0.0.1:9/api/xm/1"), ("USERNAME", "u"), ("PASSWORD", "p")):
+        monkeypatch.setenv(f"BATON_{name}", value)
+    warehouse = tmp_path / "warehouse.duckdb"
+    resources = {
+        "warehouse": WarehouseResource(database=str(warehouse), dlt_pipelines_dir=str(tmp_path / "dlt")),
+        "sync_settings": SyncSettings(sync_file=str(tmp_path / "sync.c1z")),
+    }
+    return build_definitions(resources).resolve_implicit_global_asset_job_def(), warehouse
+
+
 def empty_history_warehouse(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """A warehouse (in memory unless `database` names a file) with the change-history tables as a
     sync creates them, empty."""

@@ -11,20 +11,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.definitions import build_definitions
-from orchestration.resources import SyncSettings, WarehouseResource
 from orchestration.run_outcome import step_failure_cause
+from tests.orchestration.conftest import job_on_a_new_warehouse
 
 
 def _run_alone(tmp_path, monkeypatch, asset: str, check: str) -> tuple[dg.DagsterEvent, str]:
-    for name, value in (("BASE_URL", "http://127.0.0.1:9/api/xm/1"), ("USERNAME", "u"), ("PASSWORD", "p")):
-        monkeypatch.setenv(f"BATON_{name}", value)
-    warehouse = tmp_path / "warehouse.duckdb"
-    resources = {
-        "warehouse": WarehouseResource(database=str(warehouse), dlt_pipelines_dir=str(tmp_path / "dlt")),
-        "sync_settings": SyncSettings(sync_file=str(tmp_path / "sync.c1z")),
-    }
-    job = build_definitions(resources).resolve_implicit_global_asset_job_def()
+    job, warehouse = job_on_a_new_warehouse(tmp_path, monkeypatch)
     key = dg.AssetCheckKey(dg.AssetKey(["c1_staging", asset]), check)
     with dg.instance_for_test() as instance:
         result = job.get_subset(asset_selection=set(), asset_check_selection={key}).execute_in_process(

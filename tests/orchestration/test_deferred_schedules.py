@@ -9,16 +9,7 @@ import dagster as dg
 
 from orchestration.deferred_schedules import DeferredSqliteScheduleStorage
 from orchestration.sync_command import cli_instance, ensure_dagster_home
-
-
-@dg.op
-def noop() -> int:
-    return 1
-
-
-@dg.job
-def tiny_job() -> None:
-    noop()
+from tests.orchestration.tiny_job import tiny_job
 
 
 def test_a_run_opens_no_schedule_database_and_a_call_that_needs_one_opens_the_stock_file(

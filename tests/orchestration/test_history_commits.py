@@ -14,18 +14,9 @@ from sqlalchemy.pool import NullPool
 
 from orchestration.history_commits import history_without_disk_waits
 from orchestration.sync_command import cli_instance, ensure_dagster_home
+from tests.orchestration.tiny_job import tiny_job
 
 FULL, NORMAL = 2, 1  # PRAGMA synchronous
-
-
-@dg.op
-def noop() -> int:
-    return 1
-
-
-@dg.job
-def tiny_job() -> None:
-    noop()
 
 
 def _pragmas(path: Path) -> tuple[int, str]:
@@ -63,7 +54,7 @@ def test_a_killed_sync_process_keeps_its_committed_history(tmp_path: Path) -> No
         from pathlib import Path
         from orchestration.history_commits import history_without_disk_waits
         from orchestration.sync_command import cli_instance, ensure_dagster_home
-        from tests.orchestration.test_history_commits import tiny_job
+        from tests.orchestration.tiny_job import tiny_job
         home = Path({str(home)!r})
         ensure_dagster_home(home)
         with history_without_disk_waits(home), cli_instance(home) as instance:

@@ -38,7 +38,12 @@ def test_a_sync_setting_the_cli_refuses_fails_the_run_before_any_request(
     use_simulator(monkeypatch, simulator)
     sync_file = tmp_path / "sync.c1z"
     settings = SyncSettings(sync_file=str(sync_file), **{field: value})
-    job = build_definitions({"sync_settings": settings}).resolve_implicit_global_asset_job_def()
+    _assert_refused_before_any_request({"sync_settings": settings}, says, simulator, sync_file)
+
+
+def _assert_refused_before_any_request(resources, says, simulator, sync_file):
+    """The run fails with `says` in its failure (or a cause of it), before any request or file."""
+    job = build_definitions(resources).resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
@@ -80,16 +85,4 @@ def test_a_connection_setting_refused_in_a_run_names_its_config_field(
     xmatters = XmattersResource(**{**fields, "password": dg.EnvVar("BATON_PASSWORD"), **config})
     sync_file = tmp_path / "sync.c1z"
     resources = {"xmatters": xmatters, "sync_settings": SyncSettings(sync_file=str(sync_file))}
-    job = build_definitions(resources).resolve_implicit_global_asset_job_def()
-    with dg.instance_for_test() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
-    assert not result.success
-    causes = [
-        cause.message
-        for event in result.all_events
-        if event.is_failure and event.event_specific_data is not None
-        for cause in _chain(event.event_specific_data.error)
-    ]
-    assert any(says in cause for cause in causes), causes
-    assert simulator.requests == []
-    assert not sync_file.exists()
+    _assert_refused_before_any_request(resources, says, simulator, sync_file)

@@ -10,16 +10,7 @@ from sqlalchemy import event
 
 from orchestration.pooled_sqlite import PooledSqliteEventLogStorage, PooledSqliteRunStorage
 from orchestration.sync_command import cli_instance, ensure_dagster_home
-
-
-@dg.op
-def noop() -> int:
-    return 1
-
-
-@dg.job
-def tiny_job() -> None:
-    noop()
+from tests.orchestration.tiny_job import tiny_job
 
 
 def test_cli_instance_pools_its_storages_and_the_ui_reads_them(tmp_path: Path) -> None:

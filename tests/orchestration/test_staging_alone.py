@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.definitions import build_definitions
-from orchestration.resources import SyncSettings, WarehouseResource
 from orchestration.run_outcome import step_failure_cause
+from tests.orchestration.conftest import job_on_a_new_warehouse
 
 
 def test_a_staged_table_alone_on_a_new_warehouse_names_what_to_materialize_first(tmp_path, monkeypatch):
-    for name, value in (("BASE_URL", "http://127.0.0.1:9/api/xm/1"), ("USERNAME", "u"), ("PASSWORD", "p")):
-        monkeypatch.setenv(f"BATON_{name}", value)
-    warehouse = tmp_path / "warehouse.duckdb"
-    resources = {
-        "warehouse": WarehouseResource(database=str(warehouse), dlt_pipelines_dir=str(tmp_path / "dlt")),
-        "sync_settings": SyncSettings(sync_file=str(tmp_path / "sync.c1z")),
-    }
-    job = build_definitions(resources).resolve_implicit_global_asset_job_def()
+    job, warehouse = job_on_a_new_warehouse(tmp_path, monkeypatch)
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
             instance=instance, asset_selection=[dg.AssetKey(["c1_staging", "users"])], raise_on_error=False

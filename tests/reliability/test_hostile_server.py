@@ -36,7 +36,7 @@ RSS_LIMIT = 1.5 * GIB  # the whole process tree; a clean sync of this org peaks 
 SECRET = "xm-Hostile-5e1d77b0-do-not-leak"
 
 
-# The same sampler as bench/run.py's `_TreeRssSampler`, on purpose: the benchmark script stands
+# The same sampler as bench/run.py's `TreeRssSampler`, on purpose: the benchmark script stands
 # alone (run outside pytest, changed for measuring), and this test must not import it.
 class PeakRss:
     """Samples the summed RSS of a process and its descendants every 20 ms until stopped."""
