@@ -29,6 +29,8 @@ from pipelines.terminal_text import cell, printable
 from pipelines.text_table import aligned_table
 
 COMMANDS = ("resource-types", "resources", "entitlements", "grants", "syncs", "stats")
+FILTERED_BY_TYPE = ("resources", "entitlements", "grants")  # baton's `-t`: these three only
+EXIT_USAGE = 2
 
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +47,11 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
         "--sync-id", type=non_empty, default=None, help="read this sync instead of the latest one"
     )
     parser.add_argument(
+        "-t",
         "--resource-type",
         type=non_empty,
         default=None,
-        help="only this resource type (resources, entitlements)",
+        help="only this resource type (resources; entitlements and grants: of resources of this type)",
     )
 
 
@@ -189,7 +192,7 @@ def _entitlements(reader: C1ZReader, fmt: str, resource_type: str | None) -> str
     return _table(rows)
 
 
-def _grants(reader: C1ZReader, fmt: str) -> str:
+def _grants(reader: C1ZReader, fmt: str, resource_type: str | None) -> str:
     types = {t.id: t for t in reader.resource_types()}
     if fmt == "json":
         index = _resource_index(reader)
@@ -201,6 +204,8 @@ def _grants(reader: C1ZReader, fmt: str) -> str:
             principal_id = grant.principal.id
             principal = _lookup(index, (principal_id.resource_type, principal_id.resource), "principal")
             res_id = grant.entitlement.resource.id
+            if resource_type is not None and res_id.resource_type != resource_type:
+                continue
             resource = _lookup(index, (res_id.resource_type, res_id.resource), "resource")
             type_ = _lookup(types, res_id.resource_type, "resource type")
             items.append(
@@ -211,6 +216,8 @@ def _grants(reader: C1ZReader, fmt: str) -> str:
     entitlement_names = {e.id: cell(e.display_name) for e in reader.entitlement_summaries()}
     rows = [["Resource Type", "Resource", "Entitlement", "Principal"]]
     for grant in reader.grant_summaries():
+        if resource_type is not None and grant.resource.resource_type != resource_type:
+            continue
         ent_name = _lookup(entitlement_names, grant.entitlement_id, "entitlement")
         principal = _lookup(names, grant.principal, "principal")
         resource = _lookup(names, grant.resource, "resource")
@@ -252,8 +259,26 @@ def _stats(reader: C1ZReader, fmt: str) -> str:
     return _table([["Type", "Count"], *([k, str(v)] for k, v in sorted(counts.items()))])
 
 
+def _unused_flag(args: argparse.Namespace) -> str | None:
+    """What to say when a flag is given to a listing that does not use it (it was ignored silently)."""
+    if args.resource_type is not None and args.command not in FILTERED_BY_TYPE:
+        return (
+            f"--resource-type filters resources, entitlements and grants, not '{args.command}'; leave it out"
+        )
+    if args.sync_id is not None and args.command == "syncs":
+        return "--sync-id does not apply to 'inspect syncs', which lists every sync of the file; leave it out"
+    return None
+
+
 def run_inspect(args: argparse.Namespace) -> int:
-    """Print the requested listing; on any unreadable input print one `error: ...` line, return 1."""
+    """Print the requested listing; on any unreadable input print one `error: ...` line, return 1.
+
+    A flag the listing does not use is refused (exit 2) rather than ignored: `stats --resource-type
+    user` printed every type's count, which read as a filtered answer.
+    """
+    if (unused := _unused_flag(args)) is not None:
+        print(f"baton-xmatters: error: {unused}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         with open_c1z(os.path.expanduser(args.file), sync_id=args.sync_id) as reader:
             command = args.command
@@ -264,7 +289,7 @@ def run_inspect(args: argparse.Namespace) -> int:
             elif command == "entitlements":
                 text = _entitlements(reader, args.output_format, args.resource_type)
             elif command == "grants":
-                text = _grants(reader, args.output_format)
+                text = _grants(reader, args.output_format, args.resource_type)
             elif command == "syncs":
                 text = _syncs(reader, args.output_format)
             else:
