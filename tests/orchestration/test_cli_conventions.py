@@ -204,9 +204,8 @@ def test_an_empty_warehouse_flag_is_refused_by_every_command(capsys):
     [
         (["inspect", "-f", "", "stats"], "-f/--file"),
         (["inspect", "--sync-id", "", "stats"], "--sync-id"),
-        (["inspect", "--resource-type", "", "resources"], "--resource-type"),
+        (["inspect", "--resource-type", "", "resources"], "-t/--resource-type"),
         (["diff", "--since", ""], "--since"),
-        (["sql", ""], "query"),
         (["demo", "--home", ""], "--home"),
         (["demo", "-f", ""], "-f/--file"),
         (["demo", "--warehouse", ""], "--warehouse"),
