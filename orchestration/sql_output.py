@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
+from orchestration.durations import iso_8601_duration
 from pipelines.terminal_text import printable
 from pipelines.text_table import ColumnWidths, aligned_row, header_rule
 
@@ -147,7 +148,7 @@ def _csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, list | dict | tuple):
         return json.dumps(value, ensure_ascii=False, default=_json_value)
-    if isinstance(value, bytes):
+    if isinstance(value, bytes | datetime.timedelta):
         return _json_value(value)
     return value
 
@@ -168,8 +169,8 @@ def _json_value(value: Any) -> Any:
     """JSON for what DuckDB returns beyond JSON's types: timestamps, decimals, UUIDs, blobs."""
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
-    if isinstance(value, datetime.timedelta):
-        return str(value)
+    if isinstance(value, datetime.timedelta):  # an INTERVAL: `PT1H30M`, not `1:30:00`
+        return iso_8601_duration(value)
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, uuid.UUID):

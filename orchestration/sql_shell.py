@@ -86,7 +86,7 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
         "Query the warehouse read-only. With QUERY: run it, print the result, exit. Without: read "
         "statements ending in ';' from stdin (a prompt when it is a terminal)."
     )
-    parser.add_argument("query", nargs="?", type=non_empty, help="the SQL to run (default: interactive)")
+    parser.add_argument("query", nargs="?", help="the SQL to run (default: interactive)")
     parser.add_argument(
         "-o", "--output-format", choices=("table", "csv", "json"), default="table", help="default table"
     )
@@ -112,6 +112,12 @@ def add_sql_arguments(parser: argparse.ArgumentParser) -> None:
 def run_sql(options: argparse.Namespace, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
+    if options.query is not None and not _has_statement(options.query):
+        return _fail(
+            'the query holds no SQL statement: give one (baton-xmatters sql "SELECT ..."), '
+            "or leave QUERY out for the interactive shell",
+            EXIT_USAGE,
+        )
     warehouse = user_path(options.warehouse) if options.warehouse else data_paths().warehouse
     if (directory := warehouse_directory_message(warehouse)) is not None:
         return _fail(directory, EXIT_USAGE)
@@ -317,6 +323,18 @@ def render_table(result: Result) -> str:
     text = io.StringIO()
     _print_results([spool], text)
     return text.getvalue().removesuffix("\n")
+
+
+def _has_statement(query: str) -> bool:
+    """False for a QUERY of only blanks, `;` and comments: `sql ""` (an unset shell variable) said
+    `argument query: is empty (leave it out to use the default)`, and `sql ";"` printed nothing,
+    exit 0. A query DuckDB cannot parse counts as a statement: running it names the syntax error."""
+    if not query.strip():
+        return False
+    try:
+        return bool(duckdb.extract_statements(query))
+    except duckdb.Error:
+        return True
 
 
 def _seconds(text: str) -> float:

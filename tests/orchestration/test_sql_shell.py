@@ -421,3 +421,45 @@ def test_a_large_result_is_never_held_whole(warehouse: Path, output_format: str,
     assert code == 0
     assert out.lines == {"table": rows + 3, "csv": rows + 1, "json": 1}[output_format]
     assert peak < 3 * 2**20, f"{peak / 2**20:.1f} MiB of Python objects at the peak"
+
+
+def test_intervals_are_iso_8601_durations_in_json_and_csv(capsys, warehouse: Path):
+    """`now() - published_at` came out as Python's `str(timedelta)`, `1 day, 2:03:04.500000`, which no
+    JSON or CSV reader parses as a duration. DuckDB hands a month to Python as 30 days."""
+    query = (
+        "SELECT INTERVAL '90 minutes' AS a, INTERVAL '1 day 2 hours 3 minutes 4.5 seconds' AS b, "
+        "INTERVAL '-1 second' AS c, INTERVAL '0 seconds' AS d, [INTERVAL '1 month'] AS e, "
+        "INTERVAL '-1 day 1 second' AS f, INTERVAL '2 days' AS g, INTERVAL '1 microsecond' AS h"
+    )
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "json", query)
+    assert code == 0
+    assert json.loads(out) == [
+        {
+            "a": "PT1H30M",
+            "b": "P1DT2H3M4.5S",
+            "c": "-PT1S",
+            "d": "PT0S",
+            "e": ["P30D"],
+            "f": "-PT23H59M59S",
+            "g": "P2D",
+            "h": "PT0.000001S",
+        }
+    ]
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "csv", query)
+    assert code == 0
+    assert out.splitlines() == [
+        "a,b,c,d,e,f,g,h",
+        'PT1H30M,P1DT2H3M4.5S,-PT1S,PT0S,"[""P30D""]",-PT23H59M59S,P2D,PT0.000001S',
+    ]
+
+
+@pytest.mark.parametrize("query", ["", "  ", ";", " -- only a comment"])
+def test_a_query_without_a_statement_is_one_clear_line(capsys, warehouse: Path, query: str):
+    """`sql ""` said `argument query: is empty (leave it out to use the default)`: QUERY has no
+    default, leaving it out starts the interactive shell. `sql ";"` printed nothing, exit 0."""
+    code, out, err = sql(capsys, "--warehouse", str(warehouse), query)
+    assert (code, out) == (2, "")
+    assert err == (
+        "baton-xmatters: error: the query holds no SQL statement: give one "
+        '(baton-xmatters sql "SELECT ..."), or leave QUERY out for the interactive shell\n'
+    )
