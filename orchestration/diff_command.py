@@ -101,7 +101,13 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
         type=non_empty,
         help="the DuckDB warehouse (default $BATON_XMATTERS_HOME/warehouse.duckdb, home ./var)",
     )
-    parser.add_argument("-o", "--output-format", choices=("table", "console", "json"), default="table")
+    parser.add_argument(
+        "-o",
+        "--output-format",
+        choices=("table", "console", "json"),
+        default="table",
+        help="table (default; console, baton's name for table, is the same) or json: baton diff's buckets",
+    )
 
 
 def run_diff(options: argparse.Namespace) -> int:

@@ -12,6 +12,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from orchestration import history
 from orchestration.cli import main
 from tests.orchestration.conftest import empty_history_warehouse
@@ -79,3 +81,18 @@ def test_json_keeps_the_exact_text_and_the_ids(tmp_path, capsys):
     }
     assert renamed == {"u4": (NFD, NFC), "g3": ("Night", "Nig\u200bht")}
     assert [g["principal"]["id"] for g in sync["grants"]["deleted"]] == ["u1"]
+
+
+def test_console_is_baton_s_name_for_the_table_and_is_documented(tmp_path, capsys):
+    """`-o console` (what `baton diff -o` and `inspect -o` call the text output) was accepted but
+    named nowhere: not in `diff --help`, not in the README."""
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb")
+    assert main(["diff", "--warehouse", str(warehouse)]) == 0
+    table = capsys.readouterr().out
+    assert main(["diff", "--warehouse", str(warehouse), "-o", "console"]) == 0
+    assert capsys.readouterr().out == table and "+ grant" in table
+    with pytest.raises(SystemExit):
+        main(["diff", "--help"])
+    assert "console, baton's name for table, is the same" in " ".join(capsys.readouterr().out.split())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "[-o table|console|json]" in readme
