@@ -22,6 +22,7 @@ from pydantic import Field, PrivateAttr
 
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
+from orchestration import unused_warehouse
 from orchestration.preflight import warehouse_held_message
 from orchestration.resource_settings import config_labels, settings_of, settings_resource
 from orchestration.run_tags import tag_run
@@ -74,10 +75,12 @@ class WarehouseResource(dg.ConfigurableResource):
     database: str = Field(description="path of the DuckDB file")
     dlt_pipelines_dir: str = Field(description="where dlt keeps its pipeline state")
     _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _created_by_run: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         tag_run(context)  # every step uses the warehouse: the run's first set-up tags it
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        self._created_by_run = not Path(self.database).exists()
         try:
             self._run_connection = duckdb.connect(self.database)
         except duckdb.Error as exc:
@@ -90,8 +93,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         connection, self._run_connection = self._run_connection, None
-        if connection is not None:
-            connection.close()
+        if connection is None:
+            return
+        # a run that created the file and wrote nothing (a first sync refused with HTTP 401) leaves
+        # no empty warehouse behind to be taken for a real one (orchestration/unused_warehouse.py)
+        unused = self._created_by_run and unused_warehouse.holds_nothing(connection)
+        connection.close()
+        if unused:
+            unused_warehouse.remove(Path(self.database))
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

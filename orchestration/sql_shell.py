@@ -152,7 +152,10 @@ class ReadOnlyWarehouse:
         try:
             with self._connection() as con:
                 for statement in con.extract_statements(sql):
-                    cursor = con.execute(statement.query)
+                    try:
+                        cursor = con.execute(statement.query)
+                    except duckdb.CatalogException as exc:
+                        raise ShellError(_one_line(exc) + self._unpublished_note(con)) from None
                     if cursor.description is None:
                         continue
                     columns = [column[0] for column in cursor.description]
@@ -167,6 +170,18 @@ class ReadOnlyWarehouse:
             _close(spools)
             raise
         return spools
+
+    def _unpublished_note(self, con: duckdb.DuckDBPyConnection) -> str:
+        """After a catalog error, what to add when no sync has published yet: a first sync that
+        failed after its extract leaves raw and staged tables, and no `c1` ones to query."""
+        published = "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'c1' AND table_name = 'sync_runs'"
+        try:
+            if con.execute(published).fetchone() is not None:
+                return ""
+        except duckdb.Error:
+            return ""
+        first = "the c1 tables appear with the first successful sync"
+        return f" (no sync has published to {self.path} yet: {first})"
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

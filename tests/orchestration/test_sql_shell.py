@@ -463,3 +463,22 @@ def test_a_query_without_a_statement_is_one_clear_line(capsys, warehouse: Path, 
         "baton-xmatters: error: the query holds no SQL statement: give one "
         '(baton-xmatters sql "SELECT ..."), or leave QUERY out for the interactive shell\n'
     )
+
+
+def test_a_warehouse_without_a_published_sync_says_so(capsys, tmp_path: Path):
+    """A first sync that failed after its extract (a blocking check) leaves the raw and staged tables
+    for looking into it, and no `c1` tables: `SELECT ... FROM c1.users` said only `schema "c1" does
+    not exist`, as if the warehouse were broken. Once a sync has published, no such note."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql("CREATE SCHEMA xmatters_raw; CREATE TABLE xmatters_raw.people (id VARCHAR)")
+    code, out, err = sql(capsys, "--warehouse", str(warehouse), "SELECT count(*) FROM c1.users")
+    assert (code, out) == (1, "")
+    assert err.startswith("baton-xmatters: error: Catalog Error: ") and err.count("\n") == 1
+    assert err.endswith(
+        f"(no sync has published to {warehouse} yet: the c1 tables appear with the first successful sync)\n"
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql("CREATE SCHEMA c1; CREATE TABLE c1.sync_runs (sync_id VARCHAR)")
+    code, _, err = sql(capsys, "--warehouse", str(warehouse), "SELECT count(*) FROM c1.users")
+    assert code == 1 and "no sync has published" not in err

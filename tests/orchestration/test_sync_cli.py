@@ -142,6 +142,23 @@ def test_auth_failure_leaves_previous_sync_and_tables(simulator, data_home, tmp_
     assert published(data_home, "SELECT * FROM c1.users ORDER BY user_id") == users_before
 
 
+def test_a_failed_first_sync_leaves_no_warehouse(simulator, data_home, tmp_path, capsys):
+    """A first sync refused with HTTP 401 left a 12 KB warehouse without a table: `sql` then
+    answered `Catalog Error: ... schema "c1" does not exist` from an empty database that looked
+    like the real one. Now nothing is left that looks like data, and `sql` says to run a sync."""
+    warehouse = data_home / "warehouse.duckdb"
+    args = sync_args(simulator, tmp_path / "sync.c1z")
+    args[args.index("--password") + 1] = "wrong-secret"
+    assert main(args) == 1
+    assert "HTTP 401" in capsys.readouterr().err
+    assert not warehouse.exists() and not warehouse.with_name("warehouse.duckdb.wal").exists()
+    assert not (tmp_path / "sync.c1z").exists()
+    assert main(["sql", "SELECT count(*) FROM c1.users"]) == 2
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: no warehouse at {warehouse} (run a sync first, or give --warehouse)\n"
+    )
+
+
 def test_sync_survives_throttling_errors_and_paging_quirks(make_simulator, org, data_home, tmp_path, capsys):
     faults = Faults().add(
         FaultRule("status", path_contains="/people", status=429, retry_after=0, times=2),
