@@ -22,12 +22,12 @@ from pydantic import Field, PrivateAttr
 
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
-from orchestration import unused_warehouse
 from orchestration.preflight import warehouse_held_message
 from orchestration.resource_settings import config_labels, settings_of, settings_resource
 from orchestration.run_tags import tag_run
 from orchestration.sync_options import SyncOptions
 from orchestration.sync_source import SyncSource
+from pipelines import unused_warehouse
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError
 from pipelines.xmatters.loader import raw_pipeline
@@ -96,7 +96,7 @@ class WarehouseResource(dg.ConfigurableResource):
         if connection is None:
             return
         # a run that created the file and wrote nothing (a first sync refused with HTTP 401) leaves
-        # no empty warehouse behind to be taken for a real one (orchestration/unused_warehouse.py)
+        # no empty warehouse behind to be taken for a real one (pipelines/unused_warehouse.py)
         unused = self._created_by_run and unused_warehouse.holds_nothing(connection)
         connection.close()
         if unused:

@@ -34,6 +34,7 @@ from typing import Any
 
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines import unused_warehouse
 from pipelines.argument_parser import OneLineErrorParser, non_empty
 from pipelines.data_home import data_home
 from pipelines.duckdb_lock import lock_holder
@@ -149,9 +150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             return fail(str(exc), EXIT_USAGE)
         previous_umask = os.umask(PRIVATE_UMASK)
+        created = not args.warehouse.exists()
         try:
-            restrict_to_owner(args.warehouse)
-            load_raw(config, args.warehouse, pipelines_dir=args.pipelines_dir, report=report)
+            try:
+                restrict_to_owner(args.warehouse)
+                load_raw(config, args.warehouse, pipelines_dir=args.pipelines_dir, report=report)
+            except BaseException:
+                if created:  # a first load refused (HTTP 401) leaves no empty warehouse behind
+                    unused_warehouse.discard_if_unused(args.warehouse)
+                raise
         except XmattersError as exc:
             message = str(exc)
             if uses_dlt_configuration(flags, os.environ):  # a 401 names where this route read the user

@@ -281,6 +281,10 @@ def test_a_401_names_the_settings_this_route_read_them_from(sim, tmp_path):
         "(check the user name and password: --username, --password or --password-file; "
         "BATON_USERNAME, BATON_PASSWORD or BATON_PASSWORD_FILE)\n"
     )
+    # a first load refused leaves no warehouse (it left a 12 KB database without a table, taken
+    # for a real one by `baton-xmatters sql`), as a first CLI sync
+    for project in ("dlt", "flags"):
+        assert not (tmp_path / project / "var" / "warehouse.duckdb").exists()
 
 
 FLAGS = {"base_url": None, "username": None, "password": None, "password_file": None}

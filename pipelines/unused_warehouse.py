@@ -1,12 +1,13 @@
 """A warehouse file a run created and wrote nothing into is removed when the run ends.
 
-Why: the run's warehouse connection opens (and so creates) the DuckDB file at set-up, before the
-first request. A first sync refused with HTTP 401 left a 12 KB database without a single table,
-and `baton-xmatters sql` then answered `schema "c1" does not exist` from a file that looked like
-the real warehouse, instead of "no warehouse: run a sync first". Only a file this run created and
-that holds no schema, table, view or sequence of its own is removed: an earlier sync's warehouse,
-or what this run loaded before failing (raw and staged tables, for looking into a failed check),
-is never touched.
+Why: a Dagster run's warehouse connection opens (and so creates) the DuckDB file at set-up, before
+the first request (orchestration/resources.py), and dlt's pipeline does so in its first step
+(pipelines/xmatters_pipeline.py). A first sync refused with HTTP 401 left a 12 KB database without
+a single table, and `baton-xmatters sql` then answered `schema "c1" does not exist` from a file
+that looked like the real warehouse, instead of "no warehouse: run a sync first". Only a file this
+run created and that holds no schema, table, view or sequence of its own is removed: an earlier
+sync's warehouse, or what this run loaded before failing (raw and staged tables, for looking into
+a failed check), is never touched.
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ def holds_nothing(connection: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.Error:
         return False
     return row is not None and row[0] == 0
+
+
+def discard_if_unused(database: Path) -> None:
+    """Removes `database` when it holds nothing; for a caller that does not hold it open. A file
+    that cannot be opened (another process holds it) is left alone."""
+    if not database.is_file():
+        return
+    try:
+        with duckdb.connect(str(database), read_only=True) as connection:
+            unused = holds_nothing(connection)
+    except duckdb.Error:
+        return
+    if unused:
+        remove(database)
 
 
 def remove(database: Path) -> None:
