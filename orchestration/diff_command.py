@@ -115,6 +115,9 @@ def run_diff(options: argparse.Namespace) -> int:
     try:
         if options.last is not None and options.last < 1:
             raise DiffError(f"--last must be >= 1, got {options.last}", EXIT_USAGE)
+        if not options.warehouse and not warehouse.exists():  # the default's: no flag to blame
+            hint = "run a sync first, or give --warehouse"
+            raise DiffError(f"no warehouse at {warehouse} ({hint})", EXIT_USAGE)
         syncs = read_changes(warehouse, last=options.last or 1, since=options.since)
     except DiffError as exc:
         print(f"baton-xmatters: error: {printable(str(exc))}", file=sys.stderr)

@@ -32,6 +32,22 @@ def test_missing_warehouse_is_named(tmp_path, capsys):
     assert not missing.exists()
 
 
+def test_a_missing_default_warehouse_does_not_blame_the_flag(tmp_path, capsys, monkeypatch):
+    """Without --warehouse, diff said `--warehouse: no warehouse at ...`, naming a flag nobody gave;
+    now as `sql` says it: where it looked, and what to do."""
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(tmp_path / "home"))
+    expected = tmp_path / "home" / "warehouse.duckdb"
+    assert main(["diff"]) == 2
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: no warehouse at {expected} (run a sync first, or give --warehouse)\n"
+    )
+    assert main(["sql", "SELECT 1"]) == 2
+    assert capsys.readouterr().err == (
+        f"baton-xmatters: error: no warehouse at {expected} (run a sync first, or give --warehouse)\n"
+    )
+    assert not (tmp_path / "home").exists()
+
+
 def test_a_directory_given_as_the_warehouse_is_named(tmp_path, capsys):
     assert main(["diff", "--warehouse", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
