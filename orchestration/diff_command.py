@@ -124,6 +124,8 @@ def run_diff(options: argparse.Namespace) -> int:
         return exc.code
     if options.output_format == "json":
         print(json.dumps([as_json(sync) for sync in syncs], indent=2, ensure_ascii=False))
+    elif not syncs and options.since is not None:
+        print(terminal_lines(f"no sync with change history published after {options.since}"))
     else:
         print(terminal_lines(render_table(syncs)))
     return EXIT_OK

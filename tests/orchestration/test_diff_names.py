@@ -96,3 +96,13 @@ def test_console_is_baton_s_name_for_the_table_and_is_documented(tmp_path, capsy
     assert "console, baton's name for table, is the same" in " ".join(capsys.readouterr().out.split())
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert "[-o table|console|json]" in readme
+
+
+def test_since_the_newest_sync_says_nothing_came_after_it(tmp_path, capsys):
+    """`diff --since <the newest>` said `no sync with change history in the selection`, a phrase
+    of the code's; now it says after which sync nothing was published."""
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb")
+    assert main(["diff", "--warehouse", str(warehouse), "--since", "s2"]) == 0
+    assert capsys.readouterr().out == "no sync with change history published after s2\n"
+    assert main(["diff", "--warehouse", str(warehouse), "--since", "s2", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
