@@ -189,6 +189,7 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
             WarehouseResource,
             XmattersResource,
         )
+        from orchestration.run_origin import runs_of_code_location
         from orchestration.run_outcome import summarize_run
         from orchestration.wiring import build_definitions  # not .definitions: its `defs` is a second build
 
@@ -219,6 +220,7 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
         bulk_allocation_gc(),
         history_without_disk_waits(plan.dagster_home),
         cli_instance(plan.dagster_home) as instance,
+        runs_of_code_location(instance, SYNC_JOB_NAME),  # the UI's Re-execute runs it there
         interrupts.at_interrupt(lambda: report_interrupted(instance, run_id)),
         signal_handlers_kept_from_dagster(),
     ):
