@@ -29,6 +29,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from orchestration.run_tags import STARTED_BY
+from orchestration.run_warehouse import WAREHOUSE
 from simulator import XmattersSimulator
 from tests.conftest import cached_org
 from tests.ui.conftest import UI_ORG_SPEC
@@ -147,6 +148,8 @@ def _reexecute_the_cli_run_with_the_ui_credentials(ui: DagsterUi, cli_run_id: st
     tags = {tag["key"]: tag["value"] for tag in run["tags"]}
     assert tags["dagster/parent_run_id"] == cli_run_id
     assert tags[STARTED_BY] == "ui", tags  # not the "cli" it inherited
+    # the CLI ran on the UI's data home: the same warehouse, so it may re-execute (run_warehouse)
+    assert tags[WAREHOUSE] == str((ui.data_home / "warehouse.duckdb").resolve()), tags
     assert run["repositoryOrigin"]["repositoryLocationName"] == "baton_xmatters"
     assert "wrong-password" not in json.dumps(run)  # nothing of the CLI's flags came along
 
