@@ -22,6 +22,7 @@ from pydantic import Field, PrivateAttr
 
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
+from orchestration import run_warehouse
 from orchestration.preflight import warehouse_held_message
 from orchestration.resource_settings import config_labels, settings_of, settings_resource
 from orchestration.run_tags import tag_run
@@ -79,6 +80,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         tag_run(context)  # every step uses the warehouse: the run's first set-up tags it
+        # before the file is opened: a re-execution of a run on another warehouse fails here
+        run_warehouse.check_and_tag(context, Path(self.database))
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         self._created_by_run = not Path(self.database).exists()
         try:

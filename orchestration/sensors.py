@@ -65,7 +65,7 @@ def post_alert(payload: dict[str, Any], log: Any, env: Mapping[str, str] | None 
     if not url:
         return False
     parts = urlsplit(url)
-    where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # no path, query or user info
+    where = webhook_shown(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         log.warning(f"{ENV_ALERT_WEBHOOK} is not an http(s) URL; alert not sent")
         return False
@@ -86,6 +86,25 @@ def post_alert(payload: dict[str, Any], log: Any, env: Mapping[str, str] | None 
         log.warning(f"alert webhook {where} failed: {reason}; alert not delivered")
         return False
     return True
+
+
+def webhook_shown(url: str) -> str:
+    """The webhook as messages name it: scheme and host only (no path, query or user info, which
+    carry a chat webhook's secret)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def is_preview(context: dg.SensorEvaluationContext) -> bool:
+    """True when the UI's "Preview tick result" (or `dagster sensor preview`) evaluates the sensor.
+
+    Dagster 1.13 has no flag for it. A tick of the daemon is stored before it is evaluated and the
+    daemon passes its log key, which ends in that tick's id; a preview passes none, and the context
+    makes one up ending in a timestamp (`20261207_193000`). A context built without a repository
+    (a direct call, tests) has no log key at all: a real evaluation.
+    """
+    key = context.log_key
+    return bool(key) and not str(key[-1]).isdigit()
 
 
 def _basic_auth(username: str, password: str) -> str:
@@ -143,6 +162,9 @@ def failed_check_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     cursor is empty (the UI's "Preview tick result" sends "" when its optional cursor field is left
     blank: the tick failed with `ValueError: invalid literal for int()`) or not a storage id (typed
     with the sensor page's cursor "Edit"): every later tick would have failed the same way.
+
+    A preview ("Preview tick result", `is_preview`) posts nothing, whatever its cursor: its result
+    says what a tick would post and where (it posted every alert again when given a cursor).
     """
     instance = context.instance
     given = (context.cursor or "").strip()
@@ -153,7 +175,9 @@ def failed_check_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         ignored = f" (cursor {given!r} is not a storage id)" if given else ""
         return dg.SkipReason(f"started{ignored}: runs that finish from now on are checked")
     finished = _finished_since(instance, after)
+    preview = is_preview(context)
     failed = 0
+    would_post: list[str] = []
     for record in finished:
         run_id = record.event_log_entry.run_id
         run = instance.get_run_by_id(run_id)
@@ -164,6 +188,9 @@ def failed_check_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
             asset = evaluation.asset_key.to_user_string()
             message = scrub(evaluation.description or "no description")
             context.log.error(f"check {check} on {asset} failed in run {run_id} of job {job}: {message}")
+            if preview:  # shown in the preview's result instead: a preview must not alert anyone
+                would_post.append(f"check {check} on {asset} failed in run {run_id}: {message}")
+                continue
             post_alert(
                 {
                     "event": "check_failed",
@@ -177,7 +204,20 @@ def failed_check_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
                 context.log,
             )
         context.update_cursor(str(record.storage_id))
-    return dg.SkipReason(f"{len(finished)} finished run(s) read, {failed} failed check(s)")
+    read = f"{len(finished)} finished run(s) read, {failed} failed check(s)"
+    if not preview:
+        return dg.SkipReason(read)
+    return dg.SkipReason(f"preview, nothing posted: {read}{_would_post(would_post)}")
+
+
+def _would_post(alerts: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """What a real tick would send, for the preview's result: "" when there is nothing to send."""
+    url = (os.environ if env is None else env).get(ENV_ALERT_WEBHOOK, "").strip()
+    if not alerts:
+        return ""
+    if not url:
+        return f" (${ENV_ALERT_WEBHOOK} is not set: a tick only logs them)"
+    return f"; a tick would post to {webhook_shown(url)}: " + " | ".join(alerts)
 
 
 def _storage_id(cursor: str) -> int | None:

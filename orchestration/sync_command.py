@@ -189,7 +189,9 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
             WarehouseResource,
             XmattersResource,
         )
+        from orchestration.run_origin import runs_of_code_location
         from orchestration.run_outcome import summarize_run
+        from orchestration.run_warehouse import warehouse_tag
         from orchestration.wiring import build_definitions  # not .definitions: its `defs` is a second build
 
         # warm-up: the run's ExpectationsResource starts it anyway; started here, it imports GX on
@@ -219,6 +221,7 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
         bulk_allocation_gc(),
         history_without_disk_waits(plan.dagster_home),
         cli_instance(plan.dagster_home) as instance,
+        runs_of_code_location(instance, SYNC_JOB_NAME),  # the UI's Re-execute runs it there
         interrupts.at_interrupt(lambda: report_interrupted(instance, run_id)),
         signal_handlers_kept_from_dagster(),
     ):
@@ -226,7 +229,8 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
             instance=instance,
             raise_on_error=False,
             run_id=run_id,
-            tags=dict(run_tags.CLI if tags is None else tags),
+            # the warehouse at launch too: a re-execution compares its own with it (run_warehouse)
+            tags={**(run_tags.CLI if tags is None else tags), **warehouse_tag(plan.warehouse)},
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
         return summarize_run(result)

@@ -14,9 +14,15 @@ user as unknown.
 Turning `--expand-nested-groups` off drops every grant to a nested group, legitimately: the grants
 check then says the setting changed since the last published sync (`c1.sync_runs` records it) and
 how to accept the drop, so it does not read like a permission change on the API account.
+
+The message names the settings as the run took them: CLI flags in a run of the command line
+(`--max-drop`), the Launchpad's config fields in any other (the UI's, the schedule's, a
+re-executed CLI run's), as the Launchpad's own validation does (`resource_settings.config_labels`).
 """
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
@@ -24,11 +30,41 @@ import duckdb
 from orchestration.assets.c1_tables import STAGING, staging_key
 from orchestration.checks.table_check import CheckResources, TableCheck
 from orchestration.publish import PUBLISHED, last_published_setting
+from orchestration.resource_settings import config_labels
+from orchestration.resources import SYNC_SETTINGS
+from orchestration.run_tags import named_by_flags
+from orchestration.sync_options import SyncOptions
 from orchestration.sync_source import is_new_source, last_source
 from orchestration.table_schema import table_exists
+from pipelines.xmatters.settings_table import declared
 
 # the rows each check counts, and what its message calls them
 COUNTED = {"users": ("WHERE visible", " listed by /people"), "grants": ("", "")}
+
+
+@dataclass(frozen=True)
+class SettingNames:
+    """How the message names the settings it mentions, and the way to accept a drop once."""
+
+    max_drop: str = "--max-drop"
+    expand: str = "--expand-nested-groups"
+    accept: str = "--max-drop 1"
+
+
+FLAG_NAMES = SettingNames()
+
+
+def setting_names(run_tags: Mapping[str, str]) -> SettingNames:
+    """The flags for a run of the command line (`run_tags.named_by_flags`), else the config fields."""
+    if named_by_flags(run_tags):
+        names = {item.name: item.label for item in declared(SyncOptions)}
+        return SettingNames(
+            names["max_drop_ratio"], names["expand_nested_groups"], f"{names['max_drop_ratio']} 1"
+        )
+    names = config_labels(SYNC_SETTINGS, SyncOptions)
+    return SettingNames(
+        names["max_drop_ratio"], names["expand_nested_groups"], f"{names['max_drop_ratio']}: 1"
+    )
 
 
 def counted_rows(con: object, schema: str, table: str) -> int:
@@ -86,33 +122,35 @@ def drop_summary(
     counted: str = "",
     expansion_was: bool | None = None,
     expansion_is: bool | None = None,
+    names: SettingNames = FLAG_NAMES,
 ) -> str:
     """What the check saw, with the flag that changes the limit (the CLI prints it on failure);
     `counted` says which rows of `table` were counted (" listed by /people"). `expansion_was` and
     `expansion_is` are --expand-nested-groups at the last published sync (None: not recorded) and
-    now: a drop after a change says so."""
+    now: a drop after a change says so. `names`: the settings as the run took them."""
     if previous is None:
         return "first published sync of a new source" if new_source else "first published sync"
+    seen = f"{table}{counted} {previous} -> {current}"
     if drop == 0:
-        return f"{table}{counted} {previous} -> {current}: none dropped; limit {percent(limit)} (--max-drop)"
+        return f"{seen}: none dropped; limit {percent(limit)} ({names.max_drop})"
     return (
-        f"{table}{counted} {previous} -> {current}: {percent(drop, limit)} of {table} dropped; "
-        f"limit {percent(limit, drop)} (--max-drop){expansion_change(expansion_was, expansion_is)}"
+        f"{seen}: {percent(drop, limit)} of {table} dropped; limit {percent(limit, drop)} ({names.max_drop})"
+        + expansion_change(expansion_was, expansion_is, names)
     )
 
 
-def expansion_change(was: bool | None, now: bool | None) -> str:
+def expansion_change(was: bool | None, now: bool | None, names: SettingNames = FLAG_NAMES) -> str:
     """ "; the last published sync was made with --expand-nested-groups and this one without ...",
     or "" when the setting is the same or the last sync's is unknown."""
     if was is None or now is None or was == now:
         return ""
     if was:
         return (
-            "; the last published sync was made with --expand-nested-groups and this one without "
+            f"; the last published sync was made with {names.expand} and this one without "
             "(grants to nested groups are not made now): if that is meant, accept the drop once with "
-            "--max-drop 1"
+            f"{names.accept}"
         )
-    return "; the last published sync was made without --expand-nested-groups and this one with"
+    return f"; the last published sync was made without {names.expand} and this one with"
 
 
 def drop_result(table: str, con: duckdb.DuckDBPyConnection, resources: CheckResources) -> dg.AssetCheckResult:
@@ -140,6 +178,7 @@ def drop_result(table: str, con: duckdb.DuckDBPyConnection, resources: CheckReso
             counted=COUNTED[table][1],
             expansion_was=expansion_was,
             expansion_is=resources.sync_settings.expand_nested_groups,
+            names=setting_names(resources.run_tags),
         ),
         metadata={
             "previous": dg.MetadataValue.int(previous or 0),

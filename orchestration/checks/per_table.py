@@ -83,7 +83,7 @@ def _build(table: str, checks: list[TableCheck]) -> dg.AssetChecksDefinition:
         xmatters: XmattersResource,
     ) -> Iterator[dg.AssetCheckResult]:
         selected = [check for check in checks if check.spec.key in context.selected_asset_check_keys]
-        resources = CheckResources(warehouse, expectations, sync_settings, xmatters)
+        resources = CheckResources(warehouse, expectations, sync_settings, xmatters, context.run.tags)
         with reported_if_stopped(context, sync_settings.sync_file):
             require_tables(selected, warehouse)  # a check run alone on a new warehouse
             yield from evaluate_all(selected, resources)

@@ -7,8 +7,8 @@ every check as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import dagster as dg
 import duckdb
@@ -24,6 +24,8 @@ class CheckResources:
     expectations: ExpectationsResource
     sync_settings: SyncSettings
     xmatters: XmattersResource
+    # the run's tags when it started: messages name settings as the run took them (flags or config)
+    run_tags: Mapping[str, str] = field(default_factory=dict)
 
 
 Evaluate = Callable[[duckdb.DuckDBPyConnection, CheckResources], dg.AssetCheckResult]

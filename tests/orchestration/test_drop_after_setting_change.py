@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import dagster as dg
+import pytest
+
 from orchestration.checks.drop_checks import drop_summary
 from orchestration.cli import main
+from orchestration.definitions import build_definitions
 from simulator import XmattersSimulator
 from tests.conftest import SMALL_ORG_SPEC, cached_org
 from tests.orchestration.test_sync_cli import published, sync_args
@@ -51,6 +55,16 @@ def test_turning_expansion_off_names_the_setting_and_the_way_to_accept_the_drop(
         assert "nothing was published" in err
         assert sync_file.read_bytes() == before
 
+        # The same drop in a run of the code location (the UI's) names the Launchpad's fields
+        cli_said = err.split(" failed: ", 1)[1].rsplit("; nothing was published", 1)[0]
+        config = "resources.sync_settings.config."
+        assert _drop_check_said_in_a_ui_run(simulator, sync_file, data_home) == (
+            cli_said.replace("--max-drop 1", f"{config}max_drop_ratio: 1")
+            .replace("(--max-drop)", f"({config}max_drop_ratio)")
+            .replace("--expand-nested-groups", f"{config}expand_nested_groups")
+        )
+        assert sync_file.read_bytes() == before
+
         assert main([*sync_args(simulator, sync_file), "--max-drop", "1"]) == 0
     assert published(data_home, "SELECT expand_nested_groups FROM c1.sync_runs ORDER BY published_at") == [
         (True,),
@@ -76,3 +90,28 @@ def test_the_message_names_a_changed_setting_only_when_something_dropped():
         )
     grew = drop_summary("grants", 17, 52, 0.0, 0.5, expansion_was=False, expansion_is=True)
     assert grew == "grants 17 -> 52: none dropped; limit 50% (--max-drop)"
+
+
+def _drop_check_said_in_a_ui_run(simulator: XmattersSimulator, sync_file, data_home) -> str:
+    """The grants drop check's description in a run of the code location's job, as the UI launches
+    it: settings from the environment and the resources' config, no tag of the CLI's."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in (
+            ("BATON_BASE_URL", simulator.base_url),
+            ("BATON_USERNAME", simulator.username),
+            ("BATON_PASSWORD", simulator.password),
+            ("BATON_FILE", str(sync_file)),
+        ):
+            env.setenv(name, value)
+        job = build_definitions().resolve_job_def("xmatters_sync")
+        with dg.DagsterInstance.from_config(str(data_home / "dagster")) as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    [evaluation] = [
+        event.event_specific_data
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and event.event_specific_data.check_name == "grants_sudden_drop"
+    ]
+    assert not evaluation.passed
+    return evaluation.description

@@ -11,7 +11,8 @@ import pytest
 from orchestration.cli import main
 from orchestration.definitions import build_definitions
 from orchestration.deployment_variables import DEFAULT_OWNER
-from orchestration.run_tags import STARTED_BY
+from orchestration.run_origin import CODE_LOCATION, REPOSITORY
+from orchestration.run_tags import STARTED_BY, started_by
 from orchestration.schedules import build_schedule
 from pipelines.xmatters.errors import ConfigError
 from tests.orchestration.test_sync_cli import sync_args
@@ -44,6 +45,11 @@ def test_a_cli_run_is_tagged_and_its_tables_show_their_columns(simulator, data_h
     with _instance(data_home) as instance:
         (run,) = instance.get_runs()
         assert run.tags[STARTED_BY] == "cli"
+        # recorded as a run of the code location's job: the UI's Re-execute finds the job by it
+        origin = run.remote_job_origin
+        assert origin is not None and origin.job_name == "xmatters_sync"
+        assert (origin.location_name, origin.repository_origin.repository_name) == (CODE_LOCATION, REPOSITORY)
+        assert run.tags["dagster/code_location"] == CODE_LOCATION
         staged = _latest_metadata(instance, "c1_staging", "grants")["dagster/column_schema"].value
         assert [(c.name, c.type) for c in staged.columns] == _columns(data_home, "c1_staging", "grants")
         published = _latest_metadata(instance, "c1_sync")
@@ -66,6 +72,19 @@ def test_a_run_launched_without_our_tag_is_tagged_ui(simulator, data_home, tmp_p
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
         assert result.success
         assert instance.get_run_by_id(result.run_id).tags[STARTED_BY] == "ui"
+
+
+def test_the_code_location_is_named_as_the_cli_records_it() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert f"location_name: {CODE_LOCATION}\n" in (root / "workspace.yaml").read_text()
+    assert f'code_location_name = "{CODE_LOCATION}"\n' in (root / "pyproject.toml").read_text()
+
+
+def test_a_re_execution_is_the_uis_whatever_its_parent_was() -> None:
+    """A re-execution inherits its parent's tags: a CLI run's re-execution read `cli`."""
+    for parent in ("cli", "c1", "schedule"):
+        assert started_by({STARTED_BY: parent, "dagster/parent_run_id": "0e1f"}) == "ui"
+    assert started_by({STARTED_BY: "cli"}) == "cli"
 
 
 def test_the_schedule_tags_its_runs() -> None:

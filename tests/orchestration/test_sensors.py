@@ -65,6 +65,23 @@ def _tick(sensor: dg.SensorDefinition, home: Path, cursor: str | None) -> Any:
         return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
 
 
+def _evaluated_as(
+    sensor: dg.SensorDefinition, home: Path, cursor: str | None, log_key: list[str] | None
+) -> Any:
+    """As the code server evaluates it (dagster/_grpc/impl.py): the repository and sensor named, and
+    the log key the caller gives: the daemon's ends in its stored tick's id, a preview gives none."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        context = dg.SensorEvaluationContext(
+            instance_ref=None,
+            cursor=cursor,
+            log_key=log_key,
+            repository_name="__repository__",
+            sensor_name=sensor.name,
+            instance=instance,
+        )
+        return sensor.evaluate_tick(context)
+
+
 @pytest.fixture(scope="module")
 def history(tmp_path_factory) -> History:
     root = tmp_path_factory.mktemp("alerts")
@@ -185,6 +202,35 @@ def test_a_failed_check_is_logged_and_posted(history, receiver, monkeypatch, cap
     again = _tick(failed_check_alert, history.dagster_home, data.cursor)
     assert again.skip_message == "0 finished run(s) read, 0 failed check(s)"
     assert len(receiver.received) == 1
+
+
+def test_a_preview_of_the_check_sensor_posts_nothing_and_says_what_a_tick_would(
+    history, receiver, monkeypatch
+):
+    """The UI's "Preview tick result" with the cursor of a real tick posted every alert again."""
+    monkeypatch.setenv(ENV_ALERT_WEBHOOK, receiver.url)
+    preview = _evaluated_as(failed_check_alert, history.dagster_home, history.check_cursor, None)
+    assert receiver.received == []
+    said = preview.skip_message
+    where = receiver.url.split("/hooks/", 1)[0]
+    assert said.startswith(
+        "preview, nothing posted: 2 finished run(s) read, 1 failed check(s); "
+        f"a tick would post to {where}: check grants_sudden_drop on c1_staging/grants failed in run "
+    ), said
+    assert said.endswith(": grants 11 -> 0: 100% of grants dropped; limit 50% (--max-drop)"), said
+    assert "T0KEN" not in said  # the webhook's path is its secret
+    monkeypatch.delenv(ENV_ALERT_WEBHOOK)
+    unset = _evaluated_as(failed_check_alert, history.dagster_home, history.check_cursor, None)
+    assert unset.skip_message == (
+        "preview, nothing posted: 2 finished run(s) read, 1 failed check(s) "
+        f"(${ENV_ALERT_WEBHOOK} is not set: a tick only logs them)"
+    )
+    # a tick of the daemon, whose log key ends in the id of the tick it stored, posts as before
+    monkeypatch.setenv(ENV_ALERT_WEBHOOK, receiver.url)
+    key = ["__repository__", failed_check_alert.name, "42"]
+    tick = _evaluated_as(failed_check_alert, history.dagster_home, history.check_cursor, key)
+    assert tick.skip_message == "2 finished run(s) read, 1 failed check(s)"
+    assert [alert["check"] for _, _, alert in receiver.received] == ["grants_sudden_drop"]
 
 
 def test_without_the_variable_alerts_are_only_logged(history, receiver, capfd):

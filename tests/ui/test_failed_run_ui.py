@@ -7,11 +7,16 @@ of a failed run reads "Failed" (see docs/design.md, "What the UI shows for a fai
 that does tell the failures apart is the run page: the raw step is the one errored step, with the
 HTTP status as its cause, and every step after it is "Not executed". This test pins that, and that
 the run stays FAILED (the run-failure alert sensor relies on it) and no `.c1z` is written.
+
+Once the cause is gone, the run page's Re-execute runs a failed CLI run again in the code location,
+with the UI's credentials: it answered with a `CheckError` dialog (`execute_in_process` recorded no
+origin for the UI to find the job by; orchestration/run_origin.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +28,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from orchestration.run_tags import STARTED_BY
+from orchestration.run_warehouse import WAREHOUSE
 from simulator import XmattersSimulator
 from tests.conftest import cached_org
 from tests.ui.conftest import UI_ORG_SPEC
@@ -31,9 +38,28 @@ from tests.ui.webserver import REPO_ROOT, DagsterUi
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
 PAGE_TIMEOUT_S = 60.0
+RUN_TIMEOUT_S = 300.0
 
 RUNS_QUERY = """
 query { runsOrError { ... on Runs { results { runId status stepStats { stepKey status } } } } }
+"""
+# What the run page's Re-execute menu sends (Dagster's ui-core useJobReExecution.tsx)
+REEXECUTE_MUTATION = """
+mutation Reexecute($params: ReexecutionParams) {
+  launchPipelineReexecution(reexecutionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on Error { message }
+  }
+}
+"""
+RUN_QUERY = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    ... on Run { status runConfigYaml tags { key value } repositoryOrigin { repositoryLocationName } }
+  }
+}
 """
 LATEST_MATERIALIZATION_QUERY = """
 query {
@@ -97,6 +123,35 @@ def test_a_credentials_failure_is_the_raw_step_the_rest_not_executed(
     _wait_for_text(browser, "c1_sync")
     time.sleep(2.0)
     browser.save_screenshot(str(ARTIFACTS / "failed-run-credentials-catalog.png"))
+
+    _reexecute_the_cli_run_with_the_ui_credentials(dagster_ui, run["runId"])
+
+
+def _reexecute_the_cli_run_with_the_ui_credentials(ui: DagsterUi, cli_run_id: str) -> None:
+    """Re-execute, From failure, as the run page's menu sends it: the new run is the code location's,
+    with the webserver's environment (the right password), so it succeeds where the CLI's failed."""
+    params = {
+        "parentRunId": cli_run_id,
+        "strategy": "FROM_FAILURE",
+        "extraTags": [{"key": "dagster/from_ui", "value": "true"}],
+    }
+    launched = ui.graphql(REEXECUTE_MUTATION, {"params": params})["launchPipelineReexecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    run = ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
+    while run["status"] not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+        time.sleep(2.0)
+        run = ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
+    assert run["status"] == "SUCCESS", (run, ui.log_tail())
+    assert ui.sync_file.exists()  # the webserver's BATON_FILE
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    assert tags["dagster/parent_run_id"] == cli_run_id
+    assert tags[STARTED_BY] == "ui", tags  # not the "cli" it inherited
+    # the CLI ran on the UI's data home: the same warehouse, so it may re-execute (run_warehouse)
+    assert tags[WAREHOUSE] == str((ui.data_home / "warehouse.duckdb").resolve()), tags
+    assert run["repositoryOrigin"]["repositoryLocationName"] == "baton_xmatters"
+    assert "wrong-password" not in json.dumps(run)  # nothing of the CLI's flags came along
 
 
 def test_a_blocked_publish_leaves_c1_sync_not_executed(
