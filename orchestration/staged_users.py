@@ -15,6 +15,8 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any
 
+import duckdb
+
 from orchestration import sql
 from orchestration.key_ranges import KeyRange, key_ranges
 
@@ -58,8 +60,25 @@ def statements(con: Any, max_bytes: int = MAX_RANGE_BYTES) -> list[tuple[str, di
 
 def stage_users(con: Any, max_bytes: int = MAX_RANGE_BYTES) -> int:
     """Builds `c1_staging.users` (needs `install_macros` and the raw and `user_emails` tables);
-    returns how many statements it took."""
+    returns how many statements it took.
+
+    Out of DuckDB's memory even so (one row's names alone too large), the error's first line says
+    how large the widest raw rows are, so the user learns what was too big, not only that memory ran out.
+    """
     built = statements(con, max_bytes)
     for text, params in built:
-        con.execute(text, params)
+        try:
+            con.execute(text, params)
+        except duckdb.OutOfMemoryException as exc:
+            raise duckdb.OutOfMemoryException(f"{str(exc).splitlines()[0]}; {_widest(con)}") from None
     return len(built)
+
+
+def _widest(con: Any) -> str:
+    person = con.execute(f"SELECT max({_PERSON_BYTES}) - 100 FROM xmatters_raw.people").fetchone()[0]
+    member = con.execute(f"SELECT max(size) - 100 FROM {_HIDDEN.format(bytes=_MEMBER_BYTES)}").fetchone()[0]
+    return (
+        f"building the users' profiles from names of up to {person or 0:,} bytes a person "
+        f"(xmatters_raw.people: target_name, first_name, last_name, ...) and {member or 0:,} bytes a "
+        "hidden member (xmatters_raw.group_members: member__target_name, ...)"
+    )

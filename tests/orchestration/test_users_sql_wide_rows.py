@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.c1_limits_sql import install_macros
 from orchestration.staged_users import stage_users
@@ -109,3 +110,20 @@ def test_profiles_of_long_names_are_built_in_ranges_within_duckdbs_memory_limit(
         "min(strlen(profile->>'targetName')), max(strlen(profile->>'targetName')) FROM c1_staging.users"
     ).fetchone()
     assert staged == (2 * rows, 2 * rows, rows, width, width)
+
+
+def test_a_name_too_large_for_duckdbs_memory_is_named_with_its_size(tmp_path: Path) -> None:
+    """A row no range can split: DuckDB's line said only that memory ran out; it now says how large
+    the widest person's names are, and where."""
+    con = _raw_warehouse(tmp_path / "warehouse.duckdb")
+    con.execute(
+        "INSERT INTO xmatters_raw.people (id, first_name, last_name, target_name, status) "
+        "SELECT 'p1', 'Ann', 'Lee', repeat('x', 12000000), 'ACTIVE'"
+    )
+    con.execute("CHECKPOINT")
+    con.execute("SET threads = 2; SET memory_limit = '64MB'")
+    with pytest.raises(duckdb.OutOfMemoryException) as raised:
+        stage_users(con)
+    line = str(raised.value)
+    assert "\n" not in line and line.startswith("Out of Memory Error:")
+    assert "names of up to 12,000,006 bytes a person (xmatters_raw.people" in line
