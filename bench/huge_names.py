@@ -7,6 +7,9 @@ every 20 ms (psutil) and prints the exit code, the wall time, the peak and the l
 
     .venv/bin/python bench/huge_names.py --home /tmp/h --name-bytes 30000             # member names
     .venv/bin/python bench/huge_names.py --home /tmp/p --path /people --name-bytes 5000 --people 30000
+    # 8 groups of the same 1,000 PERSON members /people does not return (hidden), 30 KB names
+    .venv/bin/python bench/huge_names.py --home /tmp/h --people 0 --groups 8 --large-groups 8 \
+        --large-group-size 1000 --members-per-group 0
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--groups", type=int, default=300)
     parser.add_argument("--members-per-group", type=int, default=30)
+    parser.add_argument("--hidden-people", type=int, default=5, help="persons only members list")
+    parser.add_argument("--large-groups", type=int, default=0, help="groups of --large-group-size PERSONs")
+    parser.add_argument("--large-group-size", type=int, default=1000)
     parser.add_argument("cli_args", nargs="*", help="more CLI flags, after --")
     args = parser.parse_args(argv)
     spec = OrgSpec(
@@ -44,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         people=args.people,
         groups=args.groups,
         members_per_group=args.members_per_group,
-        large_groups=0,
+        hidden_people=args.hidden_people,
+        large_groups=args.large_groups,
+        large_group_size=args.large_group_size,
     )
     faults = Faults()
     faults.add(FaultRule("padded_names", path_contains=args.path, times=None, size_bytes=args.name_bytes))

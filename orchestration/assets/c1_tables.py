@@ -16,6 +16,7 @@ from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.staged_users import stage_users
 from orchestration.stopped_run import reported_if_stopped
 from orchestration.table_schema import column_schema, table_exists
 
@@ -73,7 +74,10 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
             install_macros(con)  # c1_text: blank text counts as missing
             with stored_uncompressed(con):
-                con.execute(*_statement(con, table, sync_settings))
+                if table == "users":
+                    stage_users(con)  # in ranges of raw rows: its profiles' JSON
+                else:
+                    con.execute(*_statement(con, table, sync_settings))
             rows = _count(con, f"{STAGING}.{table}")
             preview = markdown_table(con.sql(f"SELECT * FROM {STAGING}.{table} LIMIT 5"))
             extra = _extra_metadata(con, table)

@@ -7,7 +7,12 @@
 -- No sort and no window carries whole rows: DuckDB 2.0 cannot spill one whose rows hold long
 -- strings (a tenant of 30 KB names, 10,000 people, failed here in 256 MB). Each person's latest
 -- raw row and each hidden member's first is picked by a narrow aggregate of row ids, and the table
--- is not sorted (the .c1z writer reads it in order, in key ranges of bounded bytes: sync_file.py).
+-- is not sorted (the .c1z writer sorts it, or reads it in row ranges of bounded bytes: sync_file.py).
+-- Built by orchestration/staged_users.py in ranges of raw row ids ($people_low/$people_high of
+-- xmatters_raw.people, $members_low/$members_high of xmatters_raw.group_members; NULL: unbounded):
+-- the profiles' json_object takes ~8 bytes per name byte of the rows it is given at once, and 10 KB
+-- person names (or 30 KB hidden member names) failed here in one statement. Ordinary tenants are
+-- one statement with every bound NULL (the conditions fold to TRUE): this query as it always was.
 CREATE OR REPLACE TABLE c1_staging.users AS
 WITH latest AS (
     -- the latest row of each id by when_updated, NULLs last (arg_max skips no row: the key is a struct)
@@ -16,7 +21,9 @@ WITH latest AS (
     GROUP BY id
 ),
 people AS (
-    SELECT * FROM xmatters_raw.people WHERE rowid IN (SELECT raw_row FROM latest)
+    SELECT * FROM xmatters_raw.people
+    WHERE rowid IN (SELECT raw_row FROM latest)
+      AND ($people_low IS NULL OR rowid > $people_low) AND ($people_high IS NULL OR rowid <= $people_high)
 ),
 first_hidden AS (
     SELECT arg_min(rowid, group_id) AS raw_row
@@ -90,6 +97,7 @@ hidden AS (
         CAST(NULL AS TIMESTAMP) AS last_login
     FROM xmatters_raw.group_members
     WHERE rowid IN (SELECT raw_row FROM first_hidden)
+      AND ($members_low IS NULL OR rowid > $members_low) AND ($members_high IS NULL OR rowid <= $members_high)
 ),
 emails AS (
     SELECT

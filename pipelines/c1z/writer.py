@@ -74,6 +74,8 @@ _GRANT_INSERT = (
 # bound values per insert batch of users, groups or entitlements: 8,192 users' messages (~13 MB at
 # scale L; 131,072 values held all 100,000 users' bytes, ~100 MB, until one insert at the end)
 _BATCH_VALUES = 16_384
+# ... and at most this many bytes of users' messages: 8,192 users of 10 KB names held ~250 MB
+_BATCH_BYTES = 16 * 2**20
 _ROWS_PER_INSERT = 32  # rows per INSERT statement of users
 _GRANTS_PER_STATEMENT = 16_384  # user grants per INSERT ... SELECT (members of one group)
 _TIME_REFRESH_ROWS = 65_536  # user grants between refreshes of discovered_at
@@ -205,14 +207,18 @@ class C1ZWriter:
         resource_bytes = encode.user_resource_bytes
         principal_field = encode.user_principal_field
         values: list[object] = []  # external id and data of each user, flat
+        held = 0  # bytes of the data in `values`
         for user in users:
             user_id = user.user_id
             if user_id in known:
                 raise C1ZWriteError(f"duplicate user id {user_id!r}")
             known[user_id] = principal_field(user_id)
-            values += ("user:" + user_id, resource_bytes(user))
-            if len(values) >= _BATCH_VALUES:
+            data = resource_bytes(user)
+            values += ("user:" + user_id, data)
+            held += len(data)
+            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
                 _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+                held = 0
         _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
         self.counts["users"] = len(known)
         self.timings["users"] = time.perf_counter() - started

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -338,3 +339,28 @@ def test_sqlite_without_json_is_refused_up_front(tmp_path: Path, monkeypatch: py
     with pytest.raises(C1ZWriteError, match="has no JSON functions"):
         _write(tmp_path / "out.c1z")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_users_of_long_names_are_inserted_in_batches_of_bounded_bytes(tmp_path: Path) -> None:
+    """The writer held 8,192 users' messages before each insert: with 10 KB person names (in the
+    profile, the login and its alias) a sync's tree peaked at 1,030 MiB, over the pod's 1 GiB.
+    A batch now also ends at `_BATCH_BYTES`: 600 users of 100 KB (60 MB of messages) are written
+    holding ~one batch of them (Python's allocations, traced; before the cap they were all held)."""
+    import tracemalloc
+
+    width = 100_000
+
+    def users() -> Iterator[UserRow]:
+        for n in range(600):
+            name = f"{n:04d}".ljust(width, "x")
+            yield UserRow(f"u{n:04d}", "Ann Lee", "ENABLED", profile={"targetName": name})
+
+    tracemalloc.start()
+    try:
+        result = _write(tmp_path / "out.c1z", users=users(), grants=[GrantRow("g1", "user", "u0001")])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.counts["users"] == 600
+    # seen: 17 MB (43 MB with the grants as columns); before, 121 (147) MB
+    assert peak < 56 * 2**20

@@ -16,6 +16,7 @@ import pytest
 
 from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
+from orchestration.staged_users import stage_users
 from tests.c1z.mapping.group import group_from_xmatters
 from tests.c1z.mapping.user import user_from_person
 
@@ -51,7 +52,7 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
             "VALUES (?, 'Ops', ?, 'ACTIVE')",
             [f"g-{name}", blank],
         )
-    con.execute(sql.load("users"))
+    stage_users(con)
     con.execute(sql.load("groups"))
     return con
 

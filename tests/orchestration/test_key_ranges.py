@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from orchestration.key_ranges import key_ranges
+from orchestration.key_ranges import ALL, key_ranges, range_condition
 
 
 def _table() -> duckdb.DuckDBPyConnection:
@@ -20,10 +20,8 @@ def _table() -> duckdb.DuckDBPyConnection:
 def test_the_ranges_hold_every_key_once_in_order_within_their_bytes() -> None:
     con = _table()
     ranges = key_ranges(con, "t", "k", "size", max_bytes=100)
-    read = [
-        [row[0] for row in con.sql(f"SELECT k, size FROM t WHERE {where} ORDER BY k").fetchall()]
-        for where in ranges
-    ]
+    query = f"SELECT k, size FROM t WHERE {range_condition('k')} ORDER BY k"
+    read = [[row[0] for row in con.execute(query, part.params()).fetchall()] for part in ranges]
     keys = [key for part in read for key in part]
     assert keys == sorted(row[0] for row in con.sql("SELECT k FROM t").fetchall())
     sizes = [sum(1000 if key == "k50" else 10 for key in part) for part in read]
@@ -33,5 +31,17 @@ def test_the_ranges_hold_every_key_once_in_order_within_their_bytes() -> None:
 
 def test_a_table_within_the_bytes_is_one_range_without_a_condition() -> None:
     con = _table()
-    assert key_ranges(con, "t", "k", "size", max_bytes=10**6) == [""]
-    assert key_ranges(con, "(SELECT * FROM t WHERE false)", "k", "size") == [""]
+    assert key_ranges(con, "t", "k", "size", max_bytes=10**6) == [ALL]
+    assert key_ranges(con, "(SELECT * FROM t WHERE false)", "k", "size") == [ALL]
+
+
+def test_one_range_is_no_condition_and_a_range_of_row_ids_is_pushed_into_the_scan() -> None:
+    """An ordinary tenant's query keeps its plan (the condition folds away); a range of row ids is
+    a filter of the table scan (it reads only that range's rows), not one more operator over it."""
+    con = _table()
+    plan = con.execute(f"EXPLAIN SELECT k FROM t WHERE {range_condition('rowid')}", ALL.params()).fetchall()
+    assert "Filters" not in plan[0][1] and "FILTER" not in plan[0][1]
+    ranges = key_ranges(con, "t", "rowid", "size", max_bytes=100)
+    plan = con.execute(f"EXPLAIN SELECT k FROM t WHERE {range_condition('rowid')}", ranges[1].params())
+    text = plan.fetchall()[0][1]
+    assert "Filters" in text and "rowid" in text and "FILTER" not in text
