@@ -76,7 +76,7 @@ class WarehouseResource(dg.ConfigurableResource):
     _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        tag_run(context)  # every step uses the warehouse: the run's first set-up tags it
+        tag_run(context, self.database)  # every step uses the warehouse: the run's first set-up tags it
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._run_connection = duckdb.connect(self.database)

@@ -26,13 +26,18 @@ of a home with a year of hourly runs does not spend minutes on them; the next sy
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import dataclasses
+import os
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
+from orchestration import history_space
 from orchestration import metadata_keys as keys
-from orchestration.run_tags import STARTED_BY
+from orchestration.alert_backlog import unalerted_runs
+from orchestration.run_tags import STARTED_BY, WAREHOUSE
 
 MAX_DELETED = 200  # runs deleted by one sync, oldest first
 _FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
@@ -43,10 +48,15 @@ _HISTORY_PAGE = 20  # check executions read at a time, newest first (as the publ
 class Pruned:
     deleted: int
     left: int  # older runs that would go but exceeded MAX_DELETED: the next syncs delete them
+    reclaimed: tuple[history_space.Reclaimed, ...] = ()  # the files vacuumed (or not, and why)
+    leftover_files: int = 0  # runs whose one-file-per-run event log was left by an earlier deletion
 
     def summary(self) -> str:
         more = f" ({self.left} more at the next syncs)" if self.left else ""
-        return f"deleted {self.deleted} runs older than the kept syncs{more}"
+        text = f"deleted {self.deleted} runs not kept{more}"
+        if self.leftover_files:
+            text += f"; removed the empty event-log files of {self.leftover_files} deleted runs"
+        return "; ".join([text, *(r.summary() for r in self.reclaimed)])
 
 
 def prune_runs(
@@ -55,31 +65,57 @@ def prune_runs(
     checks: Iterable[dg.AssetCheckKey],
     materializing: Collection[dg.AssetKey] = (),
     max_deleted: int = MAX_DELETED,
+    warehouse: str | None = None,
+    now: float | None = None,
 ) -> Pruned:
-    """Deletes the runs older than the run of the `keep_syncs`-th newest published sync (`c1_sync`
-    materialization), but those the module docstring keeps; nothing before that many syncs.
+    """Deletes the runs of warehouse `warehouse` (a `run_tags.warehouse_tag`; None: every run of
+    ours) the module docstring does not keep: the runs of its `keep_syncs` newest published syncs
+    (`c1_sync` materializations) stay, and of its other runs since the oldest of them only the
+    newest `keep_syncs`.
 
     `materializing`: the assets of the step that prunes, whose latest materialization is this run's
     once it returns; the run of their previous one is not kept for them (it kept the previous sync's
     run one sync longer than the others: with a retention of 1, two syncs' runs)."""
-    oldest_kept = _oldest_kept_sync_run(instance, keep_syncs)
-    if oldest_kept is None:
+    runs = [record.dagster_run for record in instance.get_run_records()]  # newest first (creation order)
+    mine = [run for run in runs if _of_this_warehouse(run.tags, warehouse)]
+    syncs = _kept_sync_runs(instance, keep_syncs, {run.run_id for run in mine})
+    doomed: list[str] = []
+    others = 0
+    past_window = False
+    for run in mine:
+        if run.run_id in syncs:
+            past_window = past_window or (len(syncs) == keep_syncs and run.run_id == syncs[-1])
+            continue
+        if run.status not in _FINISHED:
+            continue
+        others += not past_window
+        if past_window or others > keep_syncs:
+            doomed.append(run.run_id)
+    if not doomed:
         return Pruned(0, 0)
-    # runs created before the oldest kept sync's run (run storage order, not the clock's), newest first
-    older = instance.get_run_records(filters=dg.RunsFilter(statuses=_FINISHED), cursor=oldest_kept)
-    ours = [record.dagster_run.run_id for record in reversed(older) if STARTED_BY in record.dagster_run.tags]
-    if not ours:
-        return Pruned(0, 0)
-    protected = _read_by_the_gate(instance, checks, materializing)
-    doomed = [run_id for run_id in ours if run_id not in protected]
+    protected = _read_by_the_gate(instance, checks, materializing) | unalerted_runs(instance, now)
+    doomed = [run_id for run_id in reversed(doomed) if run_id not in protected]  # oldest first
     deleted = doomed[:max_deleted]
     logs = _compute_logs(instance) if deleted else None
+    root = Path(instance.root_directory) if instance.root_directory else None
     for run_id in deleted:
         instance.delete_run(run_id)  # the run and its tags first: a run that stays keeps its events
         _delete_check_executions(instance, run_id)
         if logs is not None:
             logs.delete_logs(prefix=[run_id])
+        if root is not None:
+            history_space.remove_shard(history_space.shard_dir(root), run_id)
     return Pruned(len(deleted), len(doomed) - len(deleted))
+
+
+def _of_this_warehouse(tags: Mapping[str, str], warehouse: str | None) -> bool:
+    """One of our runs (the `started-by` tag) that synced into `warehouse`, or whose warehouse is
+    unknown: a run of an earlier version (no warehouse tag) or of a warehouse file that is gone (a
+    home moved, a warehouse deleted), which no sync would otherwise ever delete."""
+    if STARTED_BY not in tags:
+        return False
+    theirs = tags.get(WAREHOUSE)
+    return warehouse is None or theirs is None or theirs == warehouse or not os.path.exists(theirs)
 
 
 def prune_or_warn(
@@ -87,11 +123,19 @@ def prune_or_warn(
     keep_syncs: int,
     checks: Iterable[dg.AssetCheckKey],
     materializing: Collection[dg.AssetKey] = (),
+    warehouse: str | None = None,
 ) -> tuple[Pruned | None, str | None]:
-    """`prune_runs`, whose error is one warning line instead: the sync is published already, and
-    runs left over go at the next sync."""
+    """`prune_runs`, then the files' space given back (orchestration/history_space.py) once no run is
+    left to delete; an error is one warning line instead: the sync is published already, and runs
+    left over go at the next sync."""
     try:
-        return prune_runs(instance, keep_syncs, checks, materializing), None
+        pruned = prune_runs(instance, keep_syncs, checks, materializing, warehouse=warehouse)
+        if not instance.root_directory or pruned.left:
+            return pruned, None
+        root = Path(instance.root_directory)
+        leftovers = history_space.remove_leftover_shards(instance, root)
+        reclaimed = history_space.reclaim(history_space.history_files(root))
+        return dataclasses.replace(pruned, reclaimed=tuple(reclaimed), leftover_files=leftovers), None
     except Exception as exc:  # any storage's error; an interrupt (a BaseException) still stops the run
         # a SQLAlchemy error's own text adds the statement and a link: the driver's says it all
         text = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
@@ -100,24 +144,25 @@ def prune_or_warn(
         return None, f"old Dagster runs were not deleted ({name}: {cause}); the next sync tries again"
 
 
-def _oldest_kept_sync_run(instance: dg.DagsterInstance, keep_syncs: int) -> str | None:
-    """The run that published the `keep_syncs`-th newest sync; None before that many syncs.
+def _kept_sync_runs(instance: dg.DagsterInstance, keep_syncs: int, mine: set[str]) -> list[str]:
+    """The runs that published the `keep_syncs` newest syncs among the runs `mine`, newest first.
 
     A materialization of `c1_sync` reported by hand (the UI's "Report materialization event") has
-    no run: it is no sync, and as the run storage's cursor its empty run id meant no cursor at all,
-    every finished run older than nothing."""
-    found = 0
+    no run: it is no sync (as the run storage's cursor its empty run id once meant no cursor at
+    all, every finished run older than nothing)."""
+    found: list[str] = []
     cursor = None
     while True:
         page = instance.fetch_materializations(
-            dg.AssetKey(keys.SYNC_FILE_ASSET), limit=keep_syncs, cursor=cursor
+            dg.AssetKey(keys.SYNC_FILE_ASSET), limit=max(keep_syncs, 20), cursor=cursor
         )
         for record in page.records:
-            found += bool(record.run_id)
-            if record.run_id and found == keep_syncs:
-                return record.run_id
+            if record.run_id in mine and record.run_id not in found:
+                found.append(record.run_id)
+                if len(found) == keep_syncs:
+                    return found
         if not page.has_more:
-            return None
+            return found
         cursor = page.cursor
 
 
