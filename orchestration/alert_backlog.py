@@ -23,6 +23,7 @@ import dagster as dg
 from dagster._core.definitions.run_status_sensor_definition import RunStatusSensorCursor
 from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
 
+from orchestration.deferred_schedules import DeferredSqliteScheduleStorage
 from orchestration.sensors import failed_check_alert, failed_checks, run_failure_alert
 
 MAX_AGE_S = 7 * 24 * 3600.0  # Dagster drops skipped sensor ticks after 7 days too
@@ -52,6 +53,9 @@ def unalerted_runs(instance: dg.DagsterInstance, now: float | None = None) -> se
 def _cursors(instance: dg.DagsterInstance) -> Iterator[tuple[str, int]]:
     """(sensor name, storage id read up to) of each alert sensor that is on and has ticked."""
     names = {run_failure_alert.name, failed_check_alert.name}
+    storage = instance.schedule_storage
+    if isinstance(storage, DeferredSqliteScheduleStorage) and storage.never_created():
+        return  # a home only the CLI syncs: no sensor ever ran (the file is not created for nothing)
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
         if state.name not in names or state.status == InstigatorStatus.STOPPED:
             continue

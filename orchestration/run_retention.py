@@ -3,22 +3,31 @@
 Dagster keeps every run forever: each sync added ~440 KB to the home's SQLite event log (its
 events: asset metadata, column schemas, previews; and its check executions), ~160 MB a year of
 daily syncs, ~3.8 GB of hourly ones. The warehouse keeps the change history of the newest
-`history_retention` published syncs (orchestration/history.py); the run history now keeps the
-runs of the same syncs: every run from the one that published the oldest of them on, failed and
-partial runs between them included. An older run is deleted unless it is
+`history_retention` (N) published syncs (orchestration/history.py); the run history keeps
+- the runs that published the N newest syncs of this warehouse;
+- of its other runs (failed, canceled, partial: they published nothing) those since the oldest of
+  them, but at most the newest N. A schedule failing for weeks (credentials expired) keeps its N
+  newest failures, not all of them; so does a home that has never published.
+Every other run of the warehouse is deleted unless it is
 - not finished (queued, starting, running, canceling): only SUCCESS, FAILURE and CANCELED go;
 - not one of ours: a run without the `baton-xmatters/started-by` tag (orchestration/run_tags.py)
   belongs to another code location sharing the instance;
+- another warehouse's: two warehouses (`--warehouse`) may share a Dagster home; each run is tagged
+  with its warehouse file (`baton-xmatters/warehouse`), and syncs are counted and runs deleted per
+  warehouse. A run without that tag (an earlier version's) or of a warehouse file that no longer
+  exists is counted with every warehouse: nothing else would ever delete it;
 - read by the publish gate (orchestration/audit_gate.py): the run of an asset's latest
   materialization (or observation, or latest run), and the run of every check execution the gate
   walks past before it reaches the latest materialization's own. A "Materialize" of `c1_sync`
-  alone decides after pruning exactly as before.
+  alone decides after pruning exactly as before;
+- not yet read by the alert sensors, which would alert on it (orchestration/alert_backlog.py).
 
 `DagsterInstance.delete_run` removes the run, its tags and its events, not its check executions
-(`asset_check_executions` rows, ~12% of a run's bytes) nor its captured stdout/stderr (a UI run's
-`storage/<run_id>/compute_logs`): both are deleted here too, or the files would keep growing.
-SQLite reuses the freed pages, so the files stop growing once the kept runs fill them; they do not
-shrink (`VACUUM` does that).
+(`asset_check_executions` rows, ~12% of a run's bytes), its captured stdout/stderr (a UI run's
+`storage/<run_id>/compute_logs`) nor, in a home with one event-log file per run, that file: all
+are deleted here too, or the files would keep growing. SQLite reuses the freed pages, so the files
+stop growing once the kept runs fill them; after a large deletion they are vacuumed
+(orchestration/history_space.py).
 
 Deleting is oldest first and at most `MAX_DELETED` runs per sync: the first sync after an upgrade
 of a home with a year of hourly runs does not spend minutes on them; the next syncs catch up.
@@ -33,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from orchestration import history_space
 from orchestration import metadata_keys as keys
@@ -185,18 +195,24 @@ def _read_by_the_gate(
     newest = instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
     for check in checks:
         materialization = latest.get(check.asset_key)
-        run_id = materialization.run_id if materialization else None
+        if materialization is None:
+            # the gate reads no check of a table never materialized; its executions were only
+            # planned by runs that failed before it (a home that has never published): kept, they
+            # were all of those runs, however many
+            continue
         execution = newest.get(check)
-        if execution is not None and execution.run_id == run_id:
+        if execution is not None and execution.run_id == materialization.run_id:
             continue  # the usual case, in one query for all checks: the run is protected already
-        protected.update(_executions_up_to(instance, check, run_id))
+        protected.update(_executions_up_to(instance, check, materialization.run_id))
     return protected
 
 
-def _executions_up_to(instance: dg.DagsterInstance, check: dg.AssetCheckKey, run_id: str | None) -> set[str]:
+def _executions_up_to(instance: dg.DagsterInstance, check: dg.AssetCheckKey, run_id: str) -> set[str]:
     """The runs of the check's executions, newest first, down to the one of run `run_id` (the
     latest materialization's): the ones the gate may take for the latest (audit_gate.py
-    `_latest_execution`). All of them when that run has none: kept rather than guessed."""
+    `_latest_execution`). All of them when that run has none: kept rather than guessed. Not the
+    runs of executions only planned, which the gate passes over: every failed sync since the
+    latest materialization planned one, and keeping them all kept every failure."""
     runs: set[str] = set()
     cursor = None
     while True:
@@ -204,7 +220,8 @@ def _executions_up_to(instance: dg.DagsterInstance, check: dg.AssetCheckKey, run
             check, limit=_HISTORY_PAGE, cursor=cursor
         )
         for execution in page:
-            runs.add(execution.run_id)
+            if execution.status != AssetCheckExecutionRecordStatus.PLANNED or execution.run_id == run_id:
+                runs.add(execution.run_id)
             if execution.run_id == run_id:
                 return runs
         if len(page) < _HISTORY_PAGE:

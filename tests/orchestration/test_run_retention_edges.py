@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.remote_origin import (
     RegisteredCodeLocationOrigin,
     RemoteInstigatorOrigin,
@@ -33,8 +34,11 @@ from dagster._core.scheduler.instigation import (
 )
 
 from orchestration import history_space, run_tags
+from orchestration.cli import main
 from orchestration.run_retention import Pruned, prune_or_warn, prune_runs
 from orchestration.sensors import failed_check_alert, run_failure_alert
+from tests.orchestration.test_run_retention import TINY
+from tests.orchestration.test_sync_cli import sync_args
 
 
 @dg.asset(name="c1_sync")
@@ -221,3 +225,21 @@ def test_a_file_mostly_free_is_vacuumed_unless_another_process_has_it_open(tmp_p
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT count(*) FROM events").fetchone() == (250,)
     con.close()
+
+
+def test_a_failed_cli_sync_deletes_the_failures_beyond_the_kept_ones(make_simulator, data_home, tmp_path):
+    """A failed sync never reaches the step that prunes (`c1_access_changes`): the CLI prunes after
+    it, so credentials expired for weeks keep `history_retention` failed runs, not one per sync."""
+    sim = make_simulator(spec=TINY)
+    wrong = [
+        *sync_args(sim, tmp_path / "sync.c1z"),
+        "--history-retention",
+        "1",
+        "--password",
+        "not-the-password",
+    ]
+    assert main(wrong) == 1
+    assert main(wrong) == 1
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(data_home / "dagster"))) as instance:
+        records = instance.get_run_records()
+        assert [r.dagster_run.status for r in records] == [dg.DagsterRunStatus.FAILURE]
