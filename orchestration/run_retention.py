@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as db
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from orchestration import history_space
@@ -161,19 +162,51 @@ def _kept_sync_runs(instance: dg.DagsterInstance, keep_syncs: int, mine: set[str
     no run: it is no sync (as the run storage's cursor its empty run id once meant no cursor at
     all, every finished run older than nothing)."""
     found: list[str] = []
-    cursor = None
+    for run_id in _sync_file_runs(instance, page_size=max(keep_syncs, 20)):
+        if run_id in mine and run_id not in found:
+            found.append(run_id)
+            if len(found) == keep_syncs:
+                break
+    return found
+
+
+def _sync_file_runs(instance: dg.DagsterInstance, page_size: int) -> Iterator[str]:
+    """The run ids of `c1_sync`'s materializations, newest first.
+
+    Read from the event log's index, not as event records: each record's metadata (the published
+    tables' column schemas) took ~8-15 ms to deserialize, 0.5 s a sync at the default retention of
+    30 and 3 s with 200 syncs kept, for one column of each."""
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+
+    key = dg.AssetKey(keys.SYNC_FILE_ASSET)
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqlEventLogStorage):
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(key, limit=page_size, cursor=cursor)
+            yield from (record.run_id for record in page.records)
+            if not page.has_more:
+                return
+            cursor = page.cursor
+    table = SqlEventLogStorageTable
+    before: int | None = None
     while True:
-        page = instance.fetch_materializations(
-            dg.AssetKey(keys.SYNC_FILE_ASSET), limit=max(keep_syncs, 20), cursor=cursor
+        query = (
+            db.select(table.c.id, table.c.run_id)
+            .where(table.c.asset_key == key.to_string())
+            .where(table.c.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION.value)
+            .order_by(table.c.id.desc())
+            .limit(page_size)
         )
-        for record in page.records:
-            if record.run_id in mine and record.run_id not in found:
-                found.append(record.run_id)
-                if len(found) == keep_syncs:
-                    return found
-        if not page.has_more:
-            return found
-        cursor = page.cursor
+        if before is not None:
+            query = query.where(table.c.id < before)
+        with storage.index_connection() as conn:
+            rows = conn.execute(query).fetchall()
+        yield from (run_id for _id, run_id in rows)
+        if len(rows) < page_size:
+            return
+        before = rows[-1][0]
 
 
 def _read_by_the_gate(
