@@ -14,6 +14,7 @@ schedule storage at Dagster's SQLite default (what `ensure_dagster_home` writes)
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +44,11 @@ class DeferredSqliteScheduleStorage(SqliteScheduleStorage):
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> DeferredSqliteScheduleStorage:
         return cls(inst_data=inst_data, **config_value)
+
+    def never_created(self) -> bool:
+        """No file yet: nothing (the UI, the daemon) ever stored a schedule or sensor state here, and
+        a reader of that state (orchestration/alert_backlog.py) need not create it to find none."""
+        return not self._opened and not os.path.exists(os.path.join(self._base_dir, "schedules.db"))
 
     @contextmanager
     def connect(self) -> Iterator[db.Connection]:

@@ -28,8 +28,14 @@ WAREHOUSE = "baton-xmatters/warehouse"
 _DAGSTER_PARENT_RUN = "dagster/parent_run_id"
 
 
-def warehouse_tag(database: Path) -> dict[str, str]:
-    return {WAREHOUSE: str(database.resolve())}
+def warehouse_path(database: str | Path) -> str:
+    """The tag's value for the warehouse file `database`: its absolute path, symlinks resolved (the
+    run history's retention, orchestration/run_retention.py, also counts each warehouse's runs by it)."""
+    return str(Path(database).expanduser().resolve())
+
+
+def warehouse_tag(database: str | Path) -> dict[str, str]:
+    return {WAREHOUSE: warehouse_path(database)}
 
 
 def other_warehouse_message(parent_run_id: str, parent: str, own: str) -> str:
@@ -48,7 +54,7 @@ def check_and_tag(context: dg.InitResourceContext, database: Path) -> None:
     instance = context.instance
     if run is None or instance is None:
         return
-    own = warehouse_tag(database)[WAREHOUSE]
+    own = warehouse_path(database)
     parent_run_id = run.tags.get(_DAGSTER_PARENT_RUN)
     if parent_run_id is not None:
         parent = instance.get_run_by_id(parent_run_id)

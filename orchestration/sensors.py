@@ -182,7 +182,7 @@ def failed_check_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         run_id = record.event_log_entry.run_id
         run = instance.get_run_by_id(run_id)
         job = run.job_name if run is not None else record.event_log_entry.job_name
-        for evaluation in _failed_checks(instance, run_id):
+        for evaluation in failed_checks(instance, run_id):
             failed += 1
             check = evaluation.check_name
             asset = evaluation.asset_key.to_user_string()
@@ -248,7 +248,7 @@ def _finished_since(instance: dg.DagsterInstance, after: int) -> list[dg.EventLo
     return [r for r in records if r.storage_id <= min(cut)] if cut else records
 
 
-def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> Iterator[dg.AssetCheckEvaluation]:
+def failed_checks(instance: dg.DagsterInstance, run_id: str) -> Iterator[dg.AssetCheckEvaluation]:
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=10_000
     ).records

@@ -233,7 +233,28 @@ def execute(plan: SyncPlan, tags: Mapping[str, str] | None = None) -> RunOutcome
             tags={**(run_tags.CLI if tags is None else tags), **warehouse_tag(plan.warehouse)},
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
+        if not result.success:
+            prune_after_failure(instance, plan)
         return summarize_run(result)
+
+
+def prune_after_failure(instance: DagsterInstance, plan: SyncPlan) -> None:
+    """The run history's retention after a sync that failed (orchestration/run_retention.py).
+
+    A sync prunes in its last step, `c1_access_changes`, which a failed sync never reaches: a
+    schedule failing for weeks (credentials expired) added a run every time and deleted none until
+    a sync published again. Its error goes to stderr as one warning line, after the sync's own."""
+    from orchestration import run_retention
+    from orchestration.checks.per_table import table_checks
+    from orchestration.run_warehouse import warehouse_path
+
+    checks = [key for checks in table_checks for key in checks.check_keys]
+    warehouse = warehouse_path(plan.warehouse)
+    _, warning = run_retention.prune_or_warn(
+        instance, plan.options.history_retention, checks, warehouse=warehouse
+    )
+    if warning is not None:
+        print(f"baton-xmatters: warning: {warning}", file=sys.stderr)
 
 
 def cli_instance(dagster_home: Path) -> DagsterInstance:

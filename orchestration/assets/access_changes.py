@@ -7,6 +7,7 @@ from orchestration import metadata_keys as keys
 from orchestration.checks.per_table import table_checks
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.run_warehouse import warehouse_path
 from orchestration.stopped_run import reported_if_stopped
 
 _CHECKS = [key for checks in table_checks for key in checks.check_keys]
@@ -42,7 +43,11 @@ def c1_access_changes(
             )
         # after the warehouse is closed: the run history is Dagster's, not DuckDB's
         pruned, warning = run_retention.prune_or_warn(
-            context.instance, sync_settings.history_retention, _CHECKS, [context.asset_key]
+            context.instance,
+            sync_settings.history_retention,
+            _CHECKS,
+            [context.asset_key],
+            warehouse=warehouse_path(warehouse.database),
         )
     run_history: dict[str, dg.MetadataValue] = {}
     if pruned is not None:

@@ -13,6 +13,7 @@ from orchestration.definitions import build_definitions
 from orchestration.deployment_variables import DEFAULT_OWNER
 from orchestration.run_origin import CODE_LOCATION, REPOSITORY
 from orchestration.run_tags import STARTED_BY, started_by
+from orchestration.run_warehouse import WAREHOUSE
 from orchestration.schedules import build_schedule
 from pipelines.xmatters.errors import ConfigError
 from tests.orchestration.test_sync_cli import sync_args
@@ -50,6 +51,8 @@ def test_a_cli_run_is_tagged_and_its_tables_show_their_columns(simulator, data_h
         assert origin is not None and origin.job_name == "xmatters_sync"
         assert (origin.location_name, origin.repository_origin.repository_name) == (CODE_LOCATION, REPOSITORY)
         assert run.tags["dagster/code_location"] == CODE_LOCATION
+        # which warehouse it synced: the run history's retention deletes that warehouse's runs only
+        assert run.tags[WAREHOUSE] == str((data_home / "warehouse.duckdb").resolve())
         staged = _latest_metadata(instance, "c1_staging", "grants")["dagster/column_schema"].value
         assert [(c.name, c.type) for c in staged.columns] == _columns(data_home, "c1_staging", "grants")
         published = _latest_metadata(instance, "c1_sync")
@@ -71,7 +74,9 @@ def test_a_run_launched_without_our_tag_is_tagged_ui(simulator, data_home, tmp_p
     with dg.instance_for_test() as instance:
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
         assert result.success
-        assert instance.get_run_by_id(result.run_id).tags[STARTED_BY] == "ui"
+        tags = instance.get_run_by_id(result.run_id).tags
+        assert tags[STARTED_BY] == "ui"
+        assert tags[WAREHOUSE] == str(Path(defs.resources["warehouse"].database).resolve()), tags
 
 
 def test_the_code_location_is_named_as_the_cli_records_it() -> None:
