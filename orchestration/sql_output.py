@@ -30,6 +30,7 @@ from typing import IO, Any
 from orchestration.durations import iso_8601_duration
 from pipelines.terminal_text import printable
 from pipelines.text_table import ColumnWidths, aligned_row, header_rule
+from pipelines.utc_timestamps import rfc3339_utc
 
 FETCH_ROWS = 10_000  # rows fetched, formatted and spooled at a time
 _COPY_CHARS = 1 << 16  # characters (about) read back from the spool and written at a time
@@ -148,7 +149,7 @@ def _csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, list | dict | tuple):
         return json.dumps(value, ensure_ascii=False, default=_json_value)
-    if isinstance(value, bytes | datetime.timedelta):
+    if isinstance(value, bytes | datetime.timedelta | datetime.datetime):
         return _json_value(value)
     return value
 
@@ -167,7 +168,9 @@ def _finite(value: Any) -> Any:
 
 def _json_value(value: Any) -> Any:
     """JSON for what DuckDB returns beyond JSON's types: timestamps, decimals, UUIDs, blobs."""
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+    if isinstance(value, datetime.datetime):  # `2026-12-07T19:32:31.357208Z`, as `baton -o json`
+        return rfc3339_utc(value)
+    if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):  # an INTERVAL: `PT1H30M`, not `1:30:00`
         return iso_8601_duration(value)

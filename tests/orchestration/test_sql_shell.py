@@ -89,7 +89,7 @@ def test_csv_and_json_for_scripts(capsys, warehouse: Path):
     assert json.loads(out) == [
         {
             "user_id": "u1",
-            "created_at": "2024-01-02T03:04:05+00:00",
+            "created_at": "2024-01-02T03:04:05Z",
             "emails": [{"address": "zoe@example.com", "is_primary": True}],
             "score": 1.5,
             "visible": True,
@@ -100,7 +100,7 @@ def test_csv_and_json_for_scripts(capsys, warehouse: Path):
     assert code == 0
     assert out.splitlines() == [
         "user_id,created_at,emails,score,visible",
-        'u1,2024-01-02 03:04:05+00:00,"[{""address"": ""zoe@example.com"", ""is_primary"": true}]",1.50,True',
+        'u1,2024-01-02T03:04:05Z,"[{""address"": ""zoe@example.com"", ""is_primary"": true}]",1.50,True',
         "u2,,[],,False",
     ]
 
@@ -451,6 +451,38 @@ def test_intervals_are_iso_8601_durations_in_json_and_csv(capsys, warehouse: Pat
         "a,b,c,d,e,f,g,h",
         'PT1H30M,P1DT2H3M4.5S,-PT1S,PT0S,"[""P30D""]",-PT23H59M59S,P2D,PT0.000001S',
     ]
+
+
+def test_timestamps_are_rfc_3339_in_utc_with_z_in_json_and_csv(capsys, warehouse: Path):
+    """A TIMESTAMP (the warehouse's `published_at`, UTC without a zone) came out as
+    `2026-12-07T19:32:31.357208` in JSON and `2026-12-07 19:32:31.357208` in CSV: no offset, read as
+    local time by most parsers; a TIMESTAMPTZ came out in the session's zone (`+00:00` here, `+01:00`
+    elsewhere). Now both are UTC with `Z`, fractions as `baton -o json` writes them (0, 3 or 6 digits)."""
+    query = (
+        "SELECT TIMESTAMP '2026-12-07 19:32:31.357208' AS a, TIMESTAMP '2026-12-07 19:32:31.5' AS b, "
+        "TIMESTAMPTZ '2026-12-07 21:32:31+02' AS c, [TIMESTAMP '2026-12-07 19:32:31'] AS d, "
+        "DATE '2026-12-07' AS e, CAST(NULL AS TIMESTAMP) AS f"
+    )
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "json", query)
+    assert code == 0
+    assert json.loads(out) == [
+        {
+            "a": "2026-12-07T19:32:31.357208Z",
+            "b": "2026-12-07T19:32:31.500Z",
+            "c": "2026-12-07T19:32:31Z",
+            "d": ["2026-12-07T19:32:31Z"],
+            "e": "2026-12-07",
+            "f": None,
+        }
+    ]
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), "-o", "csv", query)
+    assert code == 0
+    assert out.splitlines() == [
+        "a,b,c,d,e,f",
+        '2026-12-07T19:32:31.357208Z,2026-12-07T19:32:31.500Z,2026-12-07T19:32:31Z,"[""2026-12-07T19:32:31Z""]",2026-12-07,',
+    ]
+    code, out, _ = sql(capsys, "--warehouse", str(warehouse), query)  # the table, for people, as it was
+    assert code == 0 and "| 2026-12-07 19:32:31.500000 |" in out
 
 
 @pytest.mark.parametrize("query", ["", "  ", ";", " -- only a comment"])
