@@ -29,6 +29,7 @@ from pipelines.argument_parser import non_empty
 from pipelines.c1z.ids import MEMBER_SLUG, entitlement_id, member_display_name
 from pipelines.duckdb_lock import lock_holder
 from pipelines.terminal_text import printable, terminal_lines
+from pipelines.utc_timestamps import rfc3339_utc
 
 # Names that look alike on a terminal: the same after NFC, without format characters (Cf: zero-width
 # spaces and joiners, soft hyphens, bidirectional marks). `_look` and `_LOOK_SQL` are the one key.
@@ -389,7 +390,7 @@ def as_json(sync: SyncChanges) -> dict[str, Any]:
     return {
         "sync_id": sync.sync_id,
         "previous_sync_id": sync.previous_sync_id,
-        "published_at": sync.published_at.isoformat() + "Z" if sync.published_at is not None else None,
+        "published_at": rfc3339_utc(sync.published_at) if sync.published_at is not None else None,
         "source": {"base_url": sync.source_url, "account": sync.source_account},
         "new_source": sync.new_source,
         "summary": sync.summary(),

@@ -106,3 +106,22 @@ def test_since_the_newest_sync_says_nothing_came_after_it(tmp_path, capsys):
     assert capsys.readouterr().out == "no sync with change history published after s2\n"
     assert main(["diff", "--warehouse", str(warehouse), "--since", "s2", "-o", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_diff_and_sql_print_a_publish_time_alike(tmp_path, capsys):
+    """`diff -o json` wrote `published_at` as `isoformat() + "Z"` (`...03:00:00.500000Z`) and `sql -o
+    json` wrote the same column as `...03:00:00.500000` (no offset): now both write it as `baton -o
+    json` does, RFC 3339 in UTC with `Z` and 0, 3 or 6 fractional digits."""
+    import duckdb
+
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("UPDATE c1.sync_runs SET published_at = '2026-01-02 03:00:00.5' WHERE sync_id = 's2'")
+    assert main(["diff", "--warehouse", str(warehouse), "-o", "json"]) == 0
+    [sync] = json.loads(capsys.readouterr().out)
+    query = "SELECT published_at FROM c1.sync_runs WHERE sync_id = 's2'"
+    assert main(["sql", "--warehouse", str(warehouse), "-o", "json", query]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert sync["published_at"] == row["published_at"] == "2026-01-02T03:00:00.500Z"
+    assert main(["diff", "--warehouse", str(warehouse)]) == 0  # the text, for people, as it was
+    assert capsys.readouterr().out.startswith("sync s2 published 2026-01-02 03:00:00 UTC, since s1: ")
