@@ -27,6 +27,7 @@ from pipelines.c1z.reader import C1ZReader, open_c1z
 from pipelines.c1z.summaries import ResourceKey
 from pipelines.terminal_text import cell, printable
 from pipelines.text_table import aligned_table
+from pipelines.utc_timestamps import rfc3339_utc
 
 COMMANDS = ("resource-types", "resources", "entitlements", "grants", "syncs", "stats")
 FILTERED_BY_TYPE = ("resources", "entitlements", "grants")  # baton's `-t`: these three only
@@ -230,6 +231,11 @@ def _time_text(moment: Any) -> str:
     return moment.isoformat() if moment is not None else ""
 
 
+def _json_time(moment: Any) -> str:
+    """As `baton syncs -o json` writes it (protobuf's JSON): `2025-12-17T16:31:25.057185Z`."""
+    return rfc3339_utc(moment) if moment is not None else ""
+
+
 def _syncs(reader: C1ZReader, fmt: str) -> str:
     syncs = reader.syncs()
     if fmt == "json":
@@ -237,8 +243,8 @@ def _syncs(reader: C1ZReader, fmt: str) -> str:
         for s in syncs:
             item = {
                 "id": s["id"],
-                "startedAt": _time_text(s["started_at"]),
-                "endedAt": _time_text(s["ended_at"]),
+                "startedAt": _json_time(s["started_at"]),
+                "endedAt": _json_time(s["ended_at"]),
             }
             item.update(syncToken=s["sync_token"], syncType=s["sync_type"], parentSyncId=s["parent_sync_id"])
             items.append({k: v for k, v in item.items() if v})

@@ -11,7 +11,7 @@ import pytest
 from pipelines.c1z.inspect import add_inspect_arguments, run_inspect
 from pipelines.c1z.rows import GrantRow, GroupRow, UserRow
 from pipelines.c1z.writer import write_c1z
-from tests.c1z.conftest import UNEXPANDED
+from tests.c1z.conftest import EXPANDED, UNEXPANDED
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -79,6 +79,20 @@ def test_resources_entitlements_types_syncs(capsys: pytest.CaptureFixture[str], 
     _, out, _ = _run(capsys, "-f", str(ours), "syncs", "-o", "json")
     (sync,) = json.loads(out)["syncs"]
     assert sync["id"] == "2ABCDEFGHIJKLMNOPQRSTUVWXYZ" and sync["syncType"] == "full" and sync["endedAt"]
+
+
+def test_syncs_json_times_are_batons(capsys: pytest.CaptureFixture[str], samples: Path) -> None:
+    """`inspect syncs -o json` wrote `2025-12-17T16:31:25.057185+00:00`; `baton -f <this file> syncs -o
+    json` (/work/shared/interop/baton-cli, C1's own CLI) writes protobuf's JSON: UTC with `Z`."""
+    code, out, _ = _run(capsys, "-f", str(UNEXPANDED), "syncs", "-o", "json")
+    (sync,) = json.loads(out)["syncs"]
+    assert code == 0 and sync["startedAt"] == "2025-12-17T16:31:25.057185Z" and "endedAt" not in sync
+    code, out, _ = _run(capsys, "-f", str(EXPANDED), "syncs", "-o", "json")
+    (sync,) = json.loads(out)["syncs"]
+    times = (sync["startedAt"], sync["endedAt"])
+    assert times == ("2025-12-17T16:31:25.057185Z", "2025-12-17T16:33:36.381422Z")
+    code, out, _ = _run(capsys, "-f", str(EXPANDED), "syncs")  # the table, for people, as it was
+    assert code == 0 and "2025-12-17T16:31:25.057185+00:00" in out
 
 
 def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, ours: Path) -> None:
