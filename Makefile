@@ -20,11 +20,12 @@ demo: $(STAMP)
 
 # The suite spends most of its time in real syncs (Dagster runs, subprocesses, simulated latency),
 # so it runs in TEST_WORKERS pytest-xdist processes, one test file per worker at a time (their
-# module fixtures are built once). `make test TEST_WORKERS=0` runs it in one process.
+# module fixtures are built once). `make test TEST_WORKERS=0` runs it in one process. The 15
+# slowest tests are listed at the end: where to look when CI grows.
 TEST_WORKERS ?= 3
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
