@@ -15,11 +15,11 @@ from typing import Any
 
 SHORTENED_EXAMPLES = 20  # objects listed in the metadata
 _NAMED = 3  # objects named in the warning line
-_NAME_CHARS = 16
+NAME_CHARS = 16  # of a name shown (the query of shortened objects reads one more: the "…")
 _ADDRESS_CHARS = 64
 
 
-def abbreviate(name: str | None, chars: int = _NAME_CHARS) -> str:
+def abbreviate(name: str | None, chars: int = NAME_CHARS) -> str:
     """The first `chars` characters of a name, control/format/separator characters escaped, "…" if cut."""
     text = name or ""
     head = "".join(_visible(c) for c in text[:chars])

@@ -16,6 +16,7 @@ from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource
+from orchestration.staged_ranges import stage_in_ranges, text_bytes
 from orchestration.staged_users import stage_users
 from orchestration.stopped_run import reported_if_stopped
 from orchestration.table_schema import column_schema, table_exists
@@ -76,6 +77,8 @@ def _build_staging_asset(table: str, deps: Sequence[dg.AssetKey], description: s
             with stored_uncompressed(con):
                 if table == "users":
                     stage_users(con)  # in ranges of raw rows: its profiles' JSON
+                elif table in _RANGED:  # in ranges of rows too: the groups' profiles, both sorts
+                    stage_in_ranges(con, table, *_RANGED[table])
                 else:
                     con.execute(*_statement(con, table, sync_settings))
             rows = _count(con, f"{STAGING}.{table}")
@@ -113,6 +116,21 @@ def stored_uncompressed(con: Any) -> Iterator[None]:
         yield
     finally:
         con.execute("RESET GLOBAL force_compression")
+
+
+# tables built in ranges of their source's rows (`stage_in_ranges`): source, row bytes, what they are
+_RANGED = {
+    "groups": (
+        f"{RAW}.groups",
+        text_bytes("target_name description site__name site__id"),
+        "xmatters_raw.groups: target_name, description, site__name, site__id",
+    ),
+    "entitlements": (
+        f"{STAGING}.groups",
+        text_bytes("group_id display_name"),
+        "c1_staging.groups: group_id, display_name",
+    ),
+}
 
 
 def _statement(con: Any, table: str, settings: SyncSettings) -> tuple[str, dict[str, Any] | None]:

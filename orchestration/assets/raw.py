@@ -146,7 +146,7 @@ def _extract(
         release_unused_memory(collect=False)
     except PipelineStepFailed as exc:
         # dlt wraps the client's classified error several times; surface the one-line cause
-        cause = find_xmatters_error(exc) or failed_load_job(exc)
+        cause = find_xmatters_error(exc) or failed_load_job(exc, report)
         if cause is None:
             raise
         raise cause from None

@@ -74,7 +74,8 @@ _GRANT_INSERT = (
 # bound values per insert batch of users, groups or entitlements: 8,192 users' messages (~13 MB at
 # scale L; 131,072 values held all 100,000 users' bytes, ~100 MB, until one insert at the end)
 _BATCH_VALUES = 16_384
-# ... and at most this many bytes of users' messages: 8,192 users of 10 KB names held ~250 MB
+# ... and at most this many bytes of messages: 8,192 users of 10 KB names held ~250 MB (groups and
+# entitlements alike: 5,000 groups of 20 KB names held ~200 MB each)
 _BATCH_BYTES = 16 * 2**20
 _ROWS_PER_INSERT = 32  # rows per INSERT statement of users
 _GRANTS_PER_STATEMENT = 16_384  # user grants per INSERT ... SELECT (members of one group)
@@ -232,6 +233,7 @@ class C1ZWriter:
         known = self._groups
         resource_bytes = encode.group_resource_bytes
         values: list[object] = []  # external id and data of each group, flat
+        held = 0  # bytes of the data in `values`
         for group in groups:
             group_id = group.group_id
             if group_id in known:
@@ -239,8 +241,10 @@ class C1ZWriter:
             data = resource_bytes(group)
             known[group_id] = (group.display_name, data)
             values += ("group:" + group_id, data)
-            if len(values) >= _BATCH_VALUES:
+            held += len(data)
+            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
                 _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+                held = 0
         _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
         self.counts["groups"] = len(known)
         self.timings["groups"] = time.perf_counter() - started
@@ -262,6 +266,7 @@ class C1ZWriter:
         row = f"('group', ?, ?, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
         resource_types = {t: encode.serialize(m) for t, m in self._resource_types.items()}
         values: list[object] = []  # group id, entitlement id and data of each entitlement, flat
+        held = 0  # bytes of the data in `values`
         for entitlement in entitlements:
             ent_id = entitlement_id(entitlement.group_id)
             group = self._groups.get(entitlement.group_id)
@@ -278,13 +283,15 @@ class C1ZWriter:
                 ent_id,
                 ent_id + ":user:",
             )
-            values += (
-                entitlement.group_id,
-                ent_id,
-                encode.entitlement_bytes(entitlement, group[1], grantable),
-            )
-            if len(values) >= _BATCH_VALUES:
+            data = encode.entitlement_bytes(entitlement, group[1], grantable)
+            # the grants need the group's id and its entitlement field (a copy of the serialized
+            # group), not the group's bytes: 5,000 groups of 20 KB names held 200 MB twice
+            self._groups[entitlement.group_id] = (group[0], b"")
+            values += (entitlement.group_id, ent_id, data)
+            held += len(data)
+            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
                 _insert_flat(conn, _ENTITLEMENT_INSERT, row, 3, values)
+                held = 0
         _insert_flat(conn, _ENTITLEMENT_INSERT, row, 3, values)
         self.counts["entitlements"] = len(self._grant_entitlements)
         self.timings["entitlements"] = time.perf_counter() - started

@@ -141,12 +141,13 @@ class LoadFailed(Exception):
 _ERROR_LINE = re.compile(r"^[\w.]+(?:Error|Exception): (?P<message>\S.*)$")
 
 
-def failed_load_job(exc: BaseException) -> LoadFailed | None:
+def failed_load_job(exc: BaseException, report: ExtractReport | None = None) -> LoadFailed | None:
     """The raw table whose load failed and DuckDB's reason, from dlt's chain of wrappers, if any.
 
     dlt's own line was `Job with job_id=people.9b879f7dcc.parquet had 5 retries which is a multiple
     of max_retry_count=5. Exiting retry loop. You can still rerun the load package ... Last failure
     message was: Traceback (most recent call last):`: neither the table by name nor the reason.
+    With the extract's `report`, the line adds the table's widest text field and its size.
     """
     job = _in_chain(exc, LoadClientJobException)
     if job is None:
@@ -155,7 +156,9 @@ def failed_load_job(exc: BaseException) -> LoadFailed | None:
     lines = str(getattr(job, "failed_message", "") or job).splitlines()
     reasons = [m.group("message") for line in lines if (m := _ERROR_LINE.match(line.strip()))]
     reason = reasons[-1] if reasons else (lines[0] if lines else type(job).__name__)
-    return LoadFailed(f"loading {DATASET_NAME}.{table} into DuckDB failed: {reason}")
+    widest = report.widest.get(table) if report is not None else None
+    field = f"; its widest field: {widest[0]}, {widest[1]:,} bytes" if widest else ""
+    return LoadFailed(f"loading {DATASET_NAME}.{table} into DuckDB failed: {reason}{field}")
 
 
 def find_xmatters_error(exc: BaseException) -> XmattersError | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import logging
 import queue
 import threading
@@ -52,6 +53,10 @@ logger = logging.getLogger(__name__)
 # while the reader builds and sends a table, and bound the unread pages to a few MB.
 UNREAD_CALLS_PER_THREAD = 8
 CANCEL_POLL_S = 0.1  # how often a cancelled extract is noticed while nothing arrives
+# The most name bytes one `groups`/`more` frame carries (a frame's JSON header is capped at 16 MB,
+# `worker_protocol._HEADER_LIMIT`): a /groups page of 1,000 groups with 20 KB names is 20 MB and
+# failed the extract ("a frame header of 20046060 bytes"); a page is sent in parts of this size.
+FRAME_GROUP_BYTES = 4 * 2**20
 
 # A group's member items are held until its listing ends, up to this many: a group deleted while its
 # pages are read (404) then gets no memberships at all, as one deleted before its call. A longer
@@ -203,6 +208,23 @@ def _listed_group(item: dict[str, Any]) -> tuple[str, str | None]:
     return item["id"], name if isinstance(name, str) else None
 
 
+def _frame_parts(
+    groups: Iterable[tuple[str, str | None]], max_bytes: int = FRAME_GROUP_BYTES
+) -> list[list[list[str | None]]]:
+    """`groups` as the `groups` lists of frames of at most ~`max_bytes` of ids and names each (a
+    group larger than that alone in its frame); always at least one list, maybe empty."""
+    parts: list[list[list[str | None]]] = [[]]
+    size = 0
+    for group_id, name in groups:
+        group_bytes = len(json.dumps([group_id, name]))  # as the header writes it (\u escapes)
+        if parts[-1] and size + group_bytes > max_bytes:
+            parts.append([])
+            size = 0
+        parts[-1].append([group_id, name])
+        size += group_bytes
+    return parts
+
+
 class MemberProcess:
     """One `python -m pipelines.xmatters.member_worker` child (`WorkerProcess`); one request at a time."""
 
@@ -243,7 +265,10 @@ class MemberProcess:
         if not self._in_step:
             raise XmattersError("the member-call process was stopped by an earlier failure")
         self._in_step = False
-        self._send("groups", {"groups": [list(group) for group in groups]})
+        parts = _frame_parts(groups)
+        for index, part in enumerate(parts):
+            kind = "groups" if index == 0 else "more"
+            self._send(kind, {"groups": part, "more": index < len(parts) - 1})
         yield from self._answer(client)
 
     def offer(self, groups: Iterable[tuple[str, str | None]], *, last: bool) -> None:
@@ -257,14 +282,17 @@ class MemberProcess:
             if not self._in_step:
                 raise XmattersError("the member-call process was stopped by an earlier failure")
             self._in_step = False
-        kind = "groups" if self._offer is None else "more"
-        self._offer = "closed" if last else "open"
-        if self._offer_failed:
-            return
-        try:
-            self._worker.send(kind, {"groups": [list(group) for group in groups], "more": not last})
-        except WorkerDied:
-            self._offer_failed = True
+        parts = _frame_parts(groups)
+        for index, part in enumerate(parts):
+            kind = "groups" if self._offer is None else "more"
+            final = last and index == len(parts) - 1
+            self._offer = "closed" if final else "open"
+            if self._offer_failed:
+                continue
+            try:
+                self._worker.send(kind, {"groups": part, "more": not final})
+            except WorkerDied:
+                self._offer_failed = True
 
     def offer_pages(self, pages: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
         """`/groups` pages as they arrive, each page's groups offered first; the listing's end closes

@@ -11,6 +11,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.settings import GROUP_MEMBERS, GROUPS, PEOPLE
 
@@ -47,11 +50,24 @@ class ExtractReport:
     retries: int = 0
     duplicates_dropped: int = 0
     skipped_groups: list[SkippedGroup] = field(default_factory=list)
+    # by raw resource name: (column, bytes) of the widest text handed to the load
+    widest: dict[str, tuple[str, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count_rows(self, resource: str, n: int) -> None:
         with self._lock:
             self.rows[resource] = self.rows.get(resource, 0) + n
+
+    def note_widest(self, resource: str, table: pa.Table) -> None:
+        """Keeps the widest text of `table`'s string columns, for a load that fails on it: DuckDB's
+        line (`Failed to commit: failed to pin block ...`) names neither the field nor its size."""
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+                continue
+            longest = pc.max(pc.binary_length(column)).as_py() or 0
+            with self._lock:
+                if longest > self.widest.get(resource, ("", -1))[1]:
+                    self.widest[resource] = (name, longest)
 
     def count_request(self) -> None:
         with self._lock:

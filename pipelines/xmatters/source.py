@@ -58,6 +58,7 @@ def _loaded(raw: settings.RawTable, tables: Iterable[pa.Table], report: ExtractR
     joined into tables of at least `settings.LOAD_BATCH_ROWS` rows (`joined_tables`)."""
     for table in joined_tables(at_least_one_table(tables, raw.schema), settings.LOAD_BATCH_ROWS):
         report.count_rows(raw.name, table.num_rows)
+        report.note_widest(raw.name, table)
         yield table
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from orchestration import sql
 from orchestration.c1_limits_sql import install_macros
+from orchestration.key_ranges import ALL
 from orchestration.staged_users import stage_users
 from tests.c1z.mapping.group import group_from_xmatters
 from tests.c1z.mapping.user import user_from_person
@@ -53,7 +54,7 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
             [f"g-{name}", blank],
         )
     stage_users(con)
-    con.execute(sql.load("groups"))
+    con.execute(sql.load("groups"), ALL.params())
     return con
 
 

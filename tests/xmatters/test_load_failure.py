@@ -17,15 +17,25 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.xmatters.loader import failed_load_job
+from pipelines.xmatters.report import ExtractReport
 
 
-def test_a_load_job_duckdb_refuses_names_its_table_and_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_report", [False, True])
+def test_a_load_job_duckdb_refuses_names_its_table_and_reason(tmp_path: Path, with_report: bool) -> None:
+    """With the extract's report (the raw asset's), the line also names the widest text field and
+    its size: 60 KB member names failed the raw load with a line naming only the table."""
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     con.execute("SET memory_limit = '2MB'")  # a real load that DuckDB cannot do within its memory
 
+    report = ExtractReport()
+
     @dlt.resource(name="people")
     def people():
-        yield pa.table({"id": [str(i) for i in range(2000)], "name": ["x" * 20_000] * 2000})
+        table = pa.table(
+            {"id": [str(i) for i in range(2000)], "name": ["x" * 20_000] * 1999 + ["é" * 10_001]}
+        )
+        report.note_widest("people", table)
+        yield table
 
     pipeline = dlt.pipeline(
         "load_failure",
@@ -35,10 +45,11 @@ def test_a_load_job_duckdb_refuses_names_its_table_and_reason(tmp_path: Path) ->
     )
     with pytest.raises(PipelineStepFailed) as raised:
         pipeline.run(people(), loader_file_format="parquet")
-    failure = failed_load_job(raised.value)
+    failure = failed_load_job(raised.value, report if with_report else None)
     assert failure is not None
     line = str(failure)
     assert line.startswith("loading xmatters_raw.people into DuckDB failed: Out of Memory Error: "), line
+    assert line.endswith("; its widest field: name, 20,002 bytes") == with_report, line
     assert "\n" not in line and "Traceback" not in line and "job_id" not in line
 
 

@@ -231,3 +231,24 @@ def test_the_child_goes_on_calling_while_its_answer_waits_unread() -> None:
             rows, _ = _collect(child.offered_tables(client))
     assert unread_calls == len(org.groups)
     assert {(row["group_id"], row["member__id"]) for row in rows} == expected_memberships(org)
+
+
+def test_groups_whose_names_exceed_one_frame_are_sent_in_parts(xm_org, xm_sim, make_config):
+    """xMatters sets no limit on name lengths: a /groups page of 1,000 groups with 20 KB names is
+    20 MB, over the 16 MB a frame's header may hold, and failed the extract ("a frame header of
+    20046060 bytes"). Four groups of 1,000,000 "é" (6 MB of JSON each: `\\u00e9`), by request and
+    by offer, get all their rows."""
+    groups = [
+        (group_id, f"{index}".ljust(1_000_000, "é")) for index, (group_id, _) in enumerate(_groups(xm_org))
+    ]
+    groups = groups[:4]
+    chosen = {group_id for group_id, _ in groups}
+    expected = {pair for pair in expected_memberships(xm_org) if pair[0] in chosen}
+    client = XmattersClient(make_config(), ExtractReport())
+    with MemberProcess(client.config) as child:
+        requested, _ = _collect(child.member_tables(client, groups))
+        child.offer(groups[:1], last=False)
+        child.offer(groups[1:], last=True)
+        offered, _ = _collect(child.offered_tables(client))
+    assert {(row["group_id"], row["member__id"]) for row in requested} == expected
+    assert {(row["group_id"], row["member__id"]) for row in offered} == expected
