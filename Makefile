@@ -43,12 +43,15 @@ bench: $(STAMP)
 # syncs: the warehouse, dlt state, run history and .c1z of UI runs are readable by their owner only.
 # `exec`: make passes a SIGTERM (a supervisor's stop, `timeout`, `kill <make's pid>`) to its child;
 # the recipe's shell died of it and left `dagster dev`, its webserver, daemon and code server running.
+# `env --default-signal=INT`: a `make ui &` from a script starts with SIGINT ignored (every `&` job of
+# a shell without job control does), Python keeps it ignored, and Dagster copies SIGINT's handler to
+# SIGTERM: `dagster dev` then ignored Ctrl-C and kill alike and only SIGKILL stopped it.
 PORT ?= 3000
 BATON_XMATTERS_HOME ?= var
 DAGSTER_HOME ?= $(BATON_XMATTERS_HOME)/dagster
 ui: $(STAMP)
 	umask 077 && $(BIN)/python -c "from pathlib import Path; from orchestration.sync_command import ensure_dagster_home; ensure_dagster_home(Path('$(abspath $(DAGSTER_HOME))'))"
-	umask 077 && exec env BATON_XMATTERS_HOME=$(abspath $(BATON_XMATTERS_HOME)) DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) \
+	umask 077 && exec env --default-signal=INT BATON_XMATTERS_HOME=$(abspath $(BATON_XMATTERS_HOME)) DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) \
 		$(BIN)/dagster dev -w workspace.yaml -p $(PORT)
 
 # Regenerate the committed protobuf/gRPC code from baton-sdk's .proto files in pipelines/c1z/proto/.

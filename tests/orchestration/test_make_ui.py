@@ -106,3 +106,57 @@ def _wait_for(condition, within_s: float) -> None:
     deadline = time.monotonic() + within_s
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_ctrl_c_stops_make_ui_started_in_the_background(tmp_path: Path):
+    """`make ui &` from a script (or `setsid nohup make ui &`) starts with SIGINT ignored: a shell
+    without job control does that to every `&` job. Python keeps an inherited SIG_IGN, and Dagster's
+    `setup_interrupt_handlers` copies SIGINT's handler to SIGTERM, so `dagster dev` ignored both and
+    only SIGKILL stopped it (seen: no exit 60 s after SIGINT to the group). `make ui` is run for real,
+    with SIGINT ignored as `&` leaves it, and `dagster` a Python probe doing what `dagster dev` does
+    with its signals; SIGINT to the group must stop it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    got = tmp_path / "got"
+    probe = bin_dir / "dagster"
+    probe.write_text(
+        f"#!{sys.executable}\n"
+        "import pathlib, time\n"
+        "from dagster._utils.interrupts import setup_interrupt_handlers\n"
+        "setup_interrupt_handlers()\n"
+        f"got = pathlib.Path({str(got)!r})\n"
+        "got.write_text('started')\n"
+        "try:\n"
+        "    while True:\n"
+        "        time.sleep(0.1)\n"
+        "except KeyboardInterrupt:\n"
+        "    got.write_text('interrupted')\n"
+    )
+    probe.chmod(0o755)
+    ignored = ("PORT", "DAGSTER_HOME", "BATON_XMATTERS_HOME", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in ignored}
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "ui", f"BIN={bin_dir}", "STAMP=", f"BATON_XMATTERS_HOME={tmp_path}"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # what `&` does
+    )
+    try:
+        _wait_for(lambda: got.exists() and got.read_text() == "started", 60)
+        os.killpg(make.pid, signal.SIGINT)  # Ctrl-C, or `kill -INT -- -<pgid>`
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            make.wait(30)
+        stopped = make.poll() is not None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGKILL)  # the probe too, were it left behind
+        make.wait()
+    assert got.read_text() == "interrupted"
+    assert stopped
