@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,11 +69,7 @@ def test_a_sigterm_to_make_ui_reaches_dagster_dev(tmp_path: Path):
     passes to its child: that was the recipe's shell, which died of it, and `dagster dev` (its
     webserver, daemon and code server) ran on, orphaned. `make ui` is run for real, with `dagster`
     a probe that says when SIGTERM reaches it."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    python = bin_dir / "python"  # the recipe's first line, which makes the Dagster home: this venv's
-    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
-    python.chmod(0o755)
+    bin_dir = _bin_with_this_python(tmp_path)
     got = tmp_path / "got"
     probe = bin_dir / "dagster"
     probe.write_text(
@@ -80,16 +77,7 @@ def test_a_sigterm_to_make_ui_reaches_dagster_dev(tmp_path: Path):
         "while :; do sleep 0.1; done\n"
     )
     probe.chmod(0o755)
-    ignored = ("PORT", "DAGSTER_HOME", "BATON_XMATTERS_HOME", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
-    env = {k: v for k, v in os.environ.items() if k not in ignored}
-    make = subprocess.Popen(
-        ["make", "--no-print-directory", "ui", f"BIN={bin_dir}", "STAMP=", f"BATON_XMATTERS_HOME={tmp_path}"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    make = _start_make_ui(bin_dir, tmp_path)
     try:
         _wait_for(lambda: got.exists(), 60)
         make.send_signal(signal.SIGTERM)
@@ -100,6 +88,32 @@ def test_a_sigterm_to_make_ui_reaches_dagster_dev(tmp_path: Path):
             os.killpg(make.pid, signal.SIGKILL)  # the probe too, were it left behind
         make.wait()
     assert got.read_text().strip() == "TERM"
+
+
+def _bin_with_this_python(tmp_path: Path) -> Path:
+    """A BIN for the recipe: its first line (which makes the Dagster home) runs this venv's python;
+    the caller adds a `dagster` probe."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    return bin_dir
+
+
+def _start_make_ui(bin_dir: Path, tmp_path: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """The real `make ui` with `bin_dir`'s probe for dagster, in its own session (its group is signalled)."""
+    ignored = ("PORT", "DAGSTER_HOME", "BATON_XMATTERS_HOME", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in ignored}
+    return subprocess.Popen(
+        ["make", "--no-print-directory", "ui", f"BIN={bin_dir}", "STAMP=", f"BATON_XMATTERS_HOME={tmp_path}"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **popen,
+    )
 
 
 def _wait_for(condition, within_s: float) -> None:
@@ -116,11 +130,7 @@ def test_ctrl_c_stops_make_ui_started_in_the_background(tmp_path: Path):
     only SIGKILL stopped it (seen: no exit 60 s after SIGINT to the group). `make ui` is run for real,
     with SIGINT ignored as `&` leaves it, and `dagster` a Python probe doing what `dagster dev` does
     with its signals; SIGINT to the group must stop it."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    python = bin_dir / "python"
-    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
-    python.chmod(0o755)
+    bin_dir = _bin_with_this_python(tmp_path)
     got = tmp_path / "got"
     probe = bin_dir / "dagster"
     probe.write_text(
@@ -137,17 +147,9 @@ def test_ctrl_c_stops_make_ui_started_in_the_background(tmp_path: Path):
         "    got.write_text('interrupted')\n"
     )
     probe.chmod(0o755)
-    ignored = ("PORT", "DAGSTER_HOME", "BATON_XMATTERS_HOME", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
-    env = {k: v for k, v in os.environ.items() if k not in ignored}
-    make = subprocess.Popen(
-        ["make", "--no-print-directory", "ui", f"BIN={bin_dir}", "STAMP=", f"BATON_XMATTERS_HOME={tmp_path}"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # what `&` does
-    )
+    make = _start_make_ui(
+        bin_dir, tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)
+    )  # what `&` does
     try:
         _wait_for(lambda: got.exists() and got.read_text() == "started", 60)
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C, or `kill -INT -- -<pgid>`
