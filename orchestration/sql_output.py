@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
-from orchestration.durations import iso_8601_duration
+from pipelines.iso_durations import iso_8601_duration
 from pipelines.terminal_text import printable
 from pipelines.text_table import ColumnWidths, aligned_row, header_rule
 from pipelines.utc_timestamps import rfc3339_utc
