@@ -45,6 +45,22 @@ _callbacks_lock = threading.Lock()
 _publishing = threading.Lock()
 
 
+def take_back_ignored_signals() -> None:
+    """An inherited SIG_IGN of SIGINT or SIGTERM goes back to the default, first thing in the CLI.
+
+    Why: a shell without job control (a script's `baton-xmatters ... &`) starts its background jobs
+    with SIGINT ignored, and Python keeps that. `exit_on_signal` installs its own handlers anyway,
+    but only once the sync's imports are done (~0.3 s and more under load): a SIGINT before then was
+    discarded and that sync ran to completion, one after it stopped the sync. One rule from the
+    first instruction on: SIGINT and SIGTERM stop the command, as they do for baton's Go connectors
+    (Go's `signal.Notify` takes an ignored SIGINT back too) and for `make ui`.
+    """
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    for signum, default in defaults.items():
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, default)
+
+
 @contextmanager
 def exit_on_signal() -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM end the process as the module docstring says.
