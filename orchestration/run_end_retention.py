@@ -31,7 +31,11 @@ def prune_at_run_end(context: dg.InitResourceContext, keep_syncs: int) -> None:
     run, instance = context.dagster_run, context.instance
     if run is None or instance is None:
         return
-    stored = instance.get_run_by_id(run.run_id)  # with the tags added since launch
+    try:
+        stored = instance.get_run_by_id(run.run_id)  # with the tags added since launch
+    except Exception as exc:  # any storage's error: a run's end never fails on its history
+        context.log.warning(f"old Dagster runs were not deleted ({type(exc).__name__}: {exc})")
+        return
     warehouse = (stored.tags if stored is not None else run.tags).get(WAREHOUSE)
     if warehouse is None:
         return
