@@ -25,6 +25,7 @@ from expectations.outcome import SuiteOutcome
 from orchestration import run_warehouse
 from orchestration.preflight import warehouse_held_message
 from orchestration.resource_settings import config_labels, settings_of, settings_resource
+from orchestration.run_end_retention import prune_at_run_end
 from orchestration.run_tags import tag_run
 from orchestration.sync_options import SyncOptions
 from orchestration.sync_source import SyncSource
@@ -173,8 +174,20 @@ SYNC_SETTINGS = "sync_settings"  # the resource key of `SyncSettings` (orchestra
 class SyncSettings(settings_resource(SyncOptions)):  # type: ignore[misc]
     """What the sync produces and how strictly it guards publishing (overridable per run)."""
 
+    _history_pruned: bool = PrivateAttr(default=False)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Refuses what the CLI refuses (`--max-drop 5`) before the run reads anything: Dagster checks
         a launchpad value's type only, and `max_drop_ratio: -0.3` would block every sync. The error
         names the config field (the CLI checked its flags before its run, naming them)."""
         check(settings_of(self, SyncOptions), config_labels(SYNC_SETTINGS, SyncOptions))
+
+    def history_pruned(self) -> None:
+        """This run's `c1_access_changes` pruned the run history: its end does not again."""
+        self._history_pruned = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """The run history's retention at the end of every run, a failed one too
+        (orchestration/run_end_retention.py)."""
+        if not self._history_pruned:
+            prune_at_run_end(context, self.history_retention)

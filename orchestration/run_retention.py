@@ -29,6 +29,10 @@ are deleted here too, or the files would keep growing. SQLite reuses the freed p
 stop growing once the kept runs fill them; after a large deletion they are vacuumed
 (orchestration/history_space.py).
 
+Pruned after each sync (its last step, `c1_access_changes`), after a CLI run that failed
+(`sync_command.prune_after_failure`), and at the end of every other run of the code location, a
+failed one too (orchestration/run_end_retention.py).
+
 Deleting is oldest first and at most `MAX_DELETED` runs per sync: the first sync after an upgrade
 of a home with a year of hourly runs does not spend minutes on them; the next syncs catch up.
 """

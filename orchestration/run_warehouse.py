@@ -14,10 +14,18 @@ path of its own warehouse at its first set-up (the CLI also at launch, so a run 
 has it); a re-execution inherits its parent's tags, so its own is compared with the parent's record,
 then replaced. A parent without the tag (recorded before this check, or one that never set up the
 warehouse, so it wrote nothing there) is not refused. A path is no secret; no credential is tagged.
+
+A refused run is tagged with this warehouse too: it ran against it (failed there), and the run
+history's retention counts and deletes runs by that tag (orchestration/run_retention.py); with the
+parent's tag kept, only the other warehouse's syncs ever deleted it. Its steps ran nothing, so the
+warehouse the steps it skipped left their tables in is still the parent's: it is kept as a second
+tag, `baton-xmatters/parent-warehouse`, and a re-execution of the refused run compares with that one
+(Dagster's "From failure" of it skips what its own parent skipped, whatever this run did).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +33,8 @@ import dagster as dg
 from pipelines.xmatters.errors import XmattersError
 
 WAREHOUSE = "baton-xmatters/warehouse"
+# on a refused re-execution only: the warehouse holding the tables of the steps it skipped
+PARENT_WAREHOUSE = "baton-xmatters/parent-warehouse"
 _DAGSTER_PARENT_RUN = "dagster/parent_run_id"
 
 
@@ -58,9 +68,17 @@ def check_and_tag(context: dg.InitResourceContext, database: Path) -> None:
     parent_run_id = run.tags.get(_DAGSTER_PARENT_RUN)
     if parent_run_id is not None:
         parent = instance.get_run_by_id(parent_run_id)
-        # the parent's own record; its tag inherited here stands in when the parent is gone
-        recorded = (parent.tags if parent is not None else run.tags).get(WAREHOUSE)
+        # the parent's own record; its tags inherited here stand in when the parent is gone
+        recorded = steps_warehouse(parent.tags if parent is not None else run.tags)
         if recorded is not None and recorded != own:
+            # tagged before it fails: the retention of the warehouse it ran against deletes it
+            instance.add_run_tags(run.run_id, {WAREHOUSE: own, PARENT_WAREHOUSE: recorded})
             raise XmattersError(other_warehouse_message(parent_run_id, recorded, own))
     if run.tags.get(WAREHOUSE) != own:
         instance.add_run_tags(run.run_id, {WAREHOUSE: own})
+
+
+def steps_warehouse(tags: Mapping[str, str]) -> str | None:
+    """The warehouse holding the tables of a run with `tags`: a refused re-execution's parent's
+    (it ran no step), any other run's own; None for a run recorded before the tags."""
+    return tags.get(PARENT_WAREHOUSE) or tags.get(WAREHOUSE)

@@ -243,7 +243,9 @@ def prune_after_failure(instance: DagsterInstance, plan: SyncPlan) -> None:
 
     A sync prunes in its last step, `c1_access_changes`, which a failed sync never reaches: a
     schedule failing for weeks (credentials expired) added a run every time and deleted none until
-    a sync published again. Its error goes to stderr as one warning line, after the sync's own."""
+    a sync published again. The run's own end pruned too (orchestration/run_end_retention.py), while
+    it was still running: this pass, once it has finished, leaves N failures rather than N + 1, and
+    says an error on stderr as one warning line, after the sync's own."""
     from orchestration import run_retention
     from orchestration.checks.per_table import table_checks
     from orchestration.run_warehouse import warehouse_path

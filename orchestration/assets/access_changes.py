@@ -49,6 +49,7 @@ def c1_access_changes(
             [context.asset_key],
             warehouse=warehouse_path(warehouse.database),
         )
+        sync_settings.history_pruned()  # the run's end does not prune again
     run_history: dict[str, dg.MetadataValue] = {}
     if pruned is not None:
         run_history[keys.RUN_HISTORY] = dg.MetadataValue.text(pruned.summary())

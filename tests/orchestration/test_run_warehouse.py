@@ -13,10 +13,12 @@ from orchestration.definitions import build_definitions
 from orchestration.jobs import SYNC_JOB_NAME
 from orchestration.resources import SyncSettings
 from orchestration.run_outcome import failure_line
+from orchestration.run_retention import Pruned, prune_runs
 from orchestration.run_tags import STARTED_BY
-from orchestration.run_warehouse import WAREHOUSE
+from orchestration.run_warehouse import PARENT_WAREHOUSE, WAREHOUSE
 from tests.orchestration.conftest import read_sync, use_simulator
 from tests.orchestration.test_sync_cli import sync_args
+from tests.orchestration.tiny_job import tiny_job
 
 
 def _digest(path: Path) -> str:
@@ -40,12 +42,16 @@ def test_a_re_execution_of_a_run_on_another_warehouse_fails_before_touching_eith
 
     use_simulator(monkeypatch, simulator)
     ui_file = tmp_path / "ui.c1z"
-    job = build_definitions({"sync_settings": SyncSettings(sync_file=str(ui_file))}).resolve_job_def(
-        SYNC_JOB_NAME
-    )
+    settings = SyncSettings(sync_file=str(ui_file), history_retention=1)
+    job = build_definitions({"sync_settings": settings}).resolve_job_def(SYNC_JOB_NAME)
     with dg.DagsterInstance.from_config(str(data_home / "dagster")) as instance:
         (parent,) = instance.get_runs()
         assert parent.tags[WAREHOUSE] == str(cli_warehouse.resolve())
+        ui_path, cli_path = str(ui_warehouse.resolve()), str(cli_warehouse.resolve())
+        # an earlier failed run of the code location on its own warehouse (planning no asset: the
+        # run of an asset's latest planned materialization is kept)
+        failure, ui_tags = dg.DagsterRunStatus.FAILURE, {STARTED_BY: "schedule", WAREHOUSE: ui_path}
+        earlier = instance.create_run_for_job(tiny_job, status=failure, tags=ui_tags).run_id
         # what Dagster gives a re-execution: the parent's tags, ours too, and the parent's ids
         tags = {**parent.tags, "dagster/parent_run_id": parent.run_id, "dagster/root_run_id": parent.run_id}
         c1_sync = [dg.AssetKey("c1_sync")]  # "From failure" after a failed write: the rest skipped
@@ -61,6 +67,27 @@ def test_a_re_execution_of_a_run_on_another_warehouse_fails_before_touching_eith
         )
         assert {path: _digest(path) for path in before} == before
         assert not ui_file.exists()
+
+        # the refused run ran against this warehouse: tagged with it (it kept the parent's tag), it
+        # prunes this warehouse's history at its end and this warehouse's retention deletes it; the
+        # steps it skipped are still the CLI warehouse's, so its own re-execution is refused as well
+        refused_tags = instance.get_run_by_id(refused.run_id).tags
+        assert (refused_tags[WAREHOUSE], refused_tags.get(PARENT_WAREHOUSE)) == (ui_path, cli_path)
+        ids = {"dagster/parent_run_id": refused.run_id, "dagster/root_run_id": parent.run_id}
+        again = job.execute_in_process(
+            instance=instance,
+            tags={**refused_tags, **ids},
+            asset_selection=c1_sync,
+            raise_on_error=False,
+        )
+        assert not again.success
+        reexecutes = f"this run re-executes run {refused.run_id[:8]}, which ran on the warehouse {cli_path}, "
+        assert failure_line(again.all_events).startswith(f"xmatters: {reexecutes}")
+        # retention 1: at the end of `again` the newest finished run that published nothing stays
+        assert {run.run_id for run in instance.get_runs()} == {parent.run_id, refused.run_id, again.run_id}
+        assert earlier not in {run.run_id for run in instance.get_runs()}
+        assert prune_runs(instance, 1, [], warehouse=ui_path) == Pruned(deleted=1, left=0)  # `refused`
+        assert {path: _digest(path) for path in before} == before
 
         # the CLI's own warehouse in the code location: the re-execution runs, and records its own
         monkeypatch.setenv("BATON_XMATTERS_HOME", str(cli_warehouse.parent))
