@@ -25,6 +25,7 @@ from pipelines.xmatters.errors import AuthError, ProtocolError, UnavailableError
 from pipelines.xmatters.paging import item_id, iter_pages, pages_for_total
 from pipelines.xmatters.scrub import REDACTED, scrub
 from simulator import FaultRule
+from simulator.app import gzip_bomb
 from tests.xmatters.helpers import PASSWORD, USERNAME
 from tests.xmatters.test_client import people_ids
 from tests.xmatters.test_transports import proxy  # noqa: F401 - a fixture
@@ -50,6 +51,9 @@ def _fails(client: XmattersClient, error: type[XmattersError]) -> str:
 
 
 def test_a_gzip_bomb_is_refused_once_its_decoded_bytes_pass_the_limit(xm_sim, make_config, transport):
+    # built before the request (the simulator keeps it): compressing 64 MiB under a loaded CI once
+    # outlasted the client's 5 s response timeout, and the request was retried
+    gzip_bomb(256 * 2**20)
     xm_sim.faults.add(FaultRule("gzip_bomb", path_contains="/people", size_bytes=256 * 2**20, times=None))
     with XmattersClient(make_config(max_response_mib=8)) as client:
         message = _fails(client, ProtocolError)
