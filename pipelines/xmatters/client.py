@@ -528,8 +528,9 @@ def environ_proxy(base_url: str) -> str | None:
     Where urllib reads proxies only from the environment (every POSIX system but macOS, whose
     system settings it also reads) and no variable there names one (`*_proxy`, any case), there is
     none, and requests is not imported: the member-call process needs it for nothing else, and its
-    import was ~0.15 of that process's ~0.3 CPU-s of imports beyond pyarrow (docs/benchmarks.md,
-    twenty-seventh round). Otherwise requests' own helpers decide, as before (NO_PROXY included).
+    import was ~0.1 of that process's ~0.5 CPU-s of imports and set-up at load ~9 (104 modules;
+    docs/benchmarks.md, twenty-seventh round). Otherwise requests' own helpers decide, as before
+    (NO_PROXY included).
     """
     if (
         os.name == "posix"
