@@ -27,6 +27,8 @@ from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import Sqlit
 from dagster._core.storage.sqlite import create_db_conn_string
 from dagster._serdes import ConfigurableClassData
 
+from orchestration.stamped_sqlite import stamped
+
 STOCK_SCHEDULE_STORAGE = ("dagster._core.storage.schedules", SqliteScheduleStorage.__name__)
 
 
@@ -54,8 +56,10 @@ class DeferredSqliteScheduleStorage(SqliteScheduleStorage):
     def connect(self) -> Iterator[db.Connection]:
         with self._opening:
             if not self._opened:
-                # creates or checks (and migrates a new) file as the stock instance would have
-                SqliteScheduleStorage.from_local(self._base_dir).dispose()
+                # creates and stamps a new file as the stock instance would have; a stamped one
+                # is used as it is, as `from_local` would (orchestration/stamped_sqlite.py)
+                if not stamped(os.path.join(os.path.abspath(self._base_dir), "schedules.db")):
+                    SqliteScheduleStorage.from_local(self._base_dir).dispose()
                 self._opened = True
         with super().connect() as conn:
             yield conn

@@ -16,6 +16,7 @@ storage at Dagster's SQLite default; any other storage is left as configured.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +31,8 @@ from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._serdes import ConfigurableClassData
+
+from orchestration.stamped_sqlite import stamped
 
 STOCK_EVENT_LOG = ("dagster._core.storage.event_log", ConsolidatedSqliteEventLogStorage.__name__)
 STOCK_RUN_STORAGE = ("dagster._core.storage.runs", SqliteRunStorage.__name__)
@@ -74,8 +77,9 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
 
 
 class PooledSqliteRunStorage(SqliteRunStorage):
-    """`SqliteRunStorage` whose connections come from one engine's pool (creating or migrating a
-    new file still goes through the parent's `from_local`, as before)."""
+    """`SqliteRunStorage` whose connections come from one engine's pool (creating or stamping a
+    new file still goes through the parent's `from_local`, as before; an existing stamped one is
+    opened without alembic's look at the migration scripts: `orchestration/stamped_sqlite.py`)."""
 
     def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None) -> None:
         super().__init__(conn_string, inst_data)
@@ -86,6 +90,15 @@ class PooledSqliteRunStorage(SqliteRunStorage):
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> PooledSqliteRunStorage:
         return cls.from_local(inst_data=inst_data, **config_value)
+
+    @classmethod
+    def from_local(
+        cls, base_dir: str, inst_data: ConfigurableClassData | None = None
+    ) -> PooledSqliteRunStorage:
+        # what the parent ends with for a stamped file that has its `instance_info` table
+        if stamped(os.path.join(os.path.abspath(base_dir), "runs.db"), tables=("runs", "instance_info")):
+            return cls(create_db_conn_string(base_dir, "runs"), inst_data)
+        return super().from_local(base_dir, inst_data=inst_data)
 
     @contextmanager
     def connect(self) -> Iterator[db.Connection]:

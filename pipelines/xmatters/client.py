@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import zlib
@@ -30,7 +31,6 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import certifi
-import requests.utils
 import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -522,6 +522,27 @@ class XmattersClient:
         return transport
 
 
+def environ_proxy(base_url: str) -> str | None:
+    """The proxy `requests` would use for `base_url` from the environment, or None.
+
+    Where urllib reads proxies only from the environment (every POSIX system but macOS, whose
+    system settings it also reads) and no variable there names one (`*_proxy`, any case), there is
+    none, and requests is not imported: the member-call process needs it for nothing else, and its
+    import was ~0.1 of that process's ~0.5 CPU-s of imports and set-up at load ~9 (104 modules;
+    docs/benchmarks.md, twenty-seventh round). Otherwise requests' own helpers decide, as before
+    (NO_PROXY included).
+    """
+    if (
+        os.name == "posix"
+        and sys.platform != "darwin"
+        and not any(name.lower().endswith("_proxy") for name in os.environ)
+    ):
+        return None
+    import requests.utils
+
+    return requests.utils.select_proxy(base_url, requests.utils.get_environ_proxies(base_url))
+
+
 def _transport(
     base_url: str, ca_bundle: str | None, concurrency: int, timeout_s: float, max_body_bytes: int
 ) -> DirectConnections | urllib3.PoolManager:
@@ -538,7 +559,7 @@ def _transport(
         or os.environ.get("CURL_CA_BUNDLE")
         or certifi.where()
     )
-    proxy = requests.utils.select_proxy(base_url, requests.utils.get_environ_proxies(base_url))
+    proxy = environ_proxy(base_url)
     if not proxy:
         return DirectConnections(base_url, ca, timeout_s, max_body_bytes)
     tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
