@@ -207,45 +207,36 @@ class C1ZWriter:
         known = self._users
         resource_bytes = encode.user_resource_bytes
         principal_field = encode.user_principal_field
-        values: list[object] = []  # external id and data of each user, flat
-        held = 0  # bytes of the data in `values`
+        batch = _Batch(conn, _RESOURCE_INSERT, row, 2)  # external id and data of each user
+        add = batch.add
         for user in users:
             user_id = user.user_id
             if user_id in known:
                 raise C1ZWriteError(f"duplicate user id {user_id!r}")
             known[user_id] = principal_field(user_id)
-            data = resource_bytes(user)
-            values += ("user:" + user_id, data)
-            held += len(data)
-            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
-                _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
-                held = 0
-        _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+            add(resource_bytes(user), "user:" + user_id)
+        batch.flush()
         self.counts["users"] = len(known)
         self.timings["users"] = time.perf_counter() - started
 
-    # Alike in shape to add_users on purpose (`duplicates` pairs them): each is a hot loop with its
-    # own locals and per-row work; a shared one would add a call or a branch per row.
+    # Alike in shape to add_users on purpose: each is a hot loop with its own locals and per-row
+    # work; what they share is the insert batch (`_Batch`), one call per row.
     def add_groups(self, groups: Iterable[GroupRow]) -> None:
         conn = self._enter_phase("groups")
         started = time.perf_counter()
         row = f"('group', ?, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
         known = self._groups
         resource_bytes = encode.group_resource_bytes
-        values: list[object] = []  # external id and data of each group, flat
-        held = 0  # bytes of the data in `values`
+        batch = _Batch(conn, _RESOURCE_INSERT, row, 2)  # external id and data of each group
+        add = batch.add
         for group in groups:
             group_id = group.group_id
             if group_id in known:
                 raise C1ZWriteError(f"duplicate group id {group_id!r}")
             data = resource_bytes(group)
             known[group_id] = (group.display_name, data)
-            values += ("group:" + group_id, data)
-            held += len(data)
-            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
-                _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
-                held = 0
-        _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+            add(data, "group:" + group_id)
+        batch.flush()
         self.counts["groups"] = len(known)
         self.timings["groups"] = time.perf_counter() - started
 
@@ -265,8 +256,7 @@ class C1ZWriter:
             )
         row = f"('group', ?, ?, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
         resource_types = {t: encode.serialize(m) for t, m in self._resource_types.items()}
-        values: list[object] = []  # group id, entitlement id and data of each entitlement, flat
-        held = 0  # bytes of the data in `values`
+        batch = _Batch(conn, _ENTITLEMENT_INSERT, row, 3)  # group id, entitlement id and data of each
         for entitlement in entitlements:
             ent_id = entitlement_id(entitlement.group_id)
             group = self._groups.get(entitlement.group_id)
@@ -287,12 +277,8 @@ class C1ZWriter:
             # the grants need the group's id and its entitlement field (a copy of the serialized
             # group), not the group's bytes: 5,000 groups of 20 KB names held 200 MB twice
             self._groups[entitlement.group_id] = (group[0], b"")
-            values += (entitlement.group_id, ent_id, data)
-            held += len(data)
-            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
-                _insert_flat(conn, _ENTITLEMENT_INSERT, row, 3, values)
-                held = 0
-        _insert_flat(conn, _ENTITLEMENT_INSERT, row, 3, values)
+            batch.add(data, entitlement.group_id, ent_id)
+        batch.flush()
         self.counts["entitlements"] = len(self._grant_entitlements)
         self.timings["entitlements"] = time.perf_counter() - started
 
@@ -658,6 +644,31 @@ def _user_grants_insert(sync_id: str, discovered_at: str) -> str:
 
 
 _BYTES = "x'" + bytes(range(256)).hex() + "'"  # substr(_BYTES, b + 1, 1) is the byte b
+
+
+class _Batch:
+    """The bound values of one table's next inserts, flat, inserted (`_insert_flat`) once they reach
+    `_BATCH_VALUES` values or `_BATCH_BYTES` bytes of messages, and by `flush()` at the end."""
+
+    __slots__ = ("_conn", "_insert", "_row", "_width", "_values", "_held")
+
+    def __init__(self, conn: sqlite3.Connection, insert: str, row: str, width: int) -> None:
+        self._conn, self._insert, self._row, self._width = conn, insert, row, width
+        self._values: list[object] = []
+        self._held = 0  # bytes of the messages in `_values`
+
+    def add(self, data: bytes, *keys: object) -> None:
+        """One row: its `keys` (the values before `data` in `row`), then its message."""
+        values = self._values
+        values += keys
+        values.append(data)
+        self._held += len(data)
+        if len(values) >= _BATCH_VALUES or self._held >= _BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        _insert_flat(self._conn, self._insert, self._row, self._width, self._values)
+        self._held = 0
 
 
 def _insert_flat(conn: sqlite3.Connection, insert: str, row: str, width: int, values: list[object]) -> int:
