@@ -25,7 +25,7 @@ _LOAD_MEMORY_BYTES = 128 * _MB  # LOAD_MEMORY_LIMIT
 LOAD_HEADROOM_BYTES = 32 * _MB
 LOAD_MEMORY_CAP_BYTES = 256 * _MB  # the run's own limit: wider rows fail the load with its line
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("baton_xmatters")  # the CLI shows its lines
 
 
 def load_memory_limit(widest_row_bytes: int) -> int:
