@@ -8,8 +8,9 @@ the write ran (`discovered_at`, `started_at`, `ended_at`) are left out unless `-
 for a byte-for-byte comparison of the rest, write both files from one warehouse with the same
 `sync_id` and `started_at` (`bench/c1z_write_warehouse.py` does).
 
-`python bench/c1z_compare.py OLD.c1z NEW.c1z [--with-times]`: prints one line per table and the
-first differing rows (a differing blob is decoded with its message type); exit 0 when identical.
+`python bench/c1z_compare.py OLD.c1z NEW.c1z [--with-times] [--without-sync-id]` (two syncs'
+files have two ids): prints one line per table and the first differing rows (a differing blob is
+decoded with its message type); exit 0 when identical.
 """
 
 from __future__ import annotations
@@ -62,8 +63,15 @@ def _describe(table: str, column: str, value: object) -> str:
     return repr(value)[:400]
 
 
-def compare(old: sqlite3.Connection, new: sqlite3.Connection, *, with_times: bool = False) -> list[str]:
-    """Lines describing every difference between the two databases (empty: identical)."""
+def compare(
+    old: sqlite3.Connection,
+    new: sqlite3.Connection,
+    *,
+    with_times: bool = False,
+    ignored: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Lines describing every difference between the two databases (empty: identical), leaving out
+    the `ignored` columns."""
     problems: list[str] = []
     tables = _tables(old)
     if tables != _tables(new):
@@ -73,7 +81,7 @@ def compare(old: sqlite3.Connection, new: sqlite3.Connection, *, with_times: boo
         if columns != _columns(new, table):
             problems.append(f"{table}: columns differ: {columns} against {_columns(new, table)}")
             continue
-        compared = [c for c in columns if with_times or c not in TIME_COLUMNS]
+        compared = [c for c in columns if (with_times or c not in TIME_COLUMNS) and c not in ignored]
         differing = rows = 0
         old_rows, new_rows = _rows(old, table, compared), _rows(new, table, compared)
         for old_row, new_row in zip(old_rows, new_rows, strict=False):
@@ -101,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("old", type=Path)
     parser.add_argument("new", type=Path)
     parser.add_argument("--with-times", action="store_true", help="also compare the write's own times")
+    parser.add_argument(
+        "--without-sync-id", action="store_true", help="leave out sync_id (two syncs' files: two ids)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         connections = []
@@ -111,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
             stack.callback(conn.close)
             connections.append(conn)
-        problems = compare(*connections, with_times=args.with_times)
+        ignored = frozenset({"sync_id"} if args.without_sync_id else ())
+        problems = compare(*connections, with_times=args.with_times, ignored=ignored)
         for table in _tables(connections[0]):
             (count,) = connections[0].execute(f"select count(*) from {table}").fetchone()
             print(f"{table}: {count} rows")

@@ -10,7 +10,7 @@ its children's, or in the run's stored job snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from pydantic import Field, PrivateAttr
 from expectations import validation_worker
 from expectations.outcome import SuiteOutcome
 from orchestration import run_warehouse
+from orchestration.load_memory import LoadMemory
 from orchestration.preflight import warehouse_held_message
 from orchestration.resource_settings import config_labels, settings_of, settings_resource
 from orchestration.run_end_retention import prune_at_run_end
@@ -59,11 +60,11 @@ class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
 # evicts cached blocks and spills to `<warehouse>.tmp`. At 512 MB it kept what the load and the
 # transforms had read, ~450 MB at scale L, through the checks and the .c1z write. 256 MB: the
 # memberships sort spills a little (L transforms alone 4.0 -> 5.1 s of CPU; 7.1 s at 128 MB). During
-# dlt's load (`load_memory`) 128 MB: the member-call and GX processes idle beside it, and at 256 MB
-# that phase took the L tree just over 1 GiB. 128 MB for the whole run failed one test sync once
-# with DuckDB's "failed to pin block" after the write (docs/benchmarks.md, tenth round).
+# dlt's load (`load_memory`) 128 MB, more for rows of long names (orchestration/load_memory.py): the
+# member-call and GX processes idle beside it, and at 256 MB that phase took the L tree just over
+# 1 GiB. 128 MB for the whole run failed one test sync once with DuckDB's "failed to pin block"
+# after the write (docs/benchmarks.md, tenth round).
 RUN_MEMORY_LIMIT = "256MB"
-LOAD_MEMORY_LIMIT = "128MB"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -123,18 +124,16 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
 
     @contextmanager
-    def load_memory(self) -> Iterator[None]:
-        """DuckDB's limit at LOAD_MEMORY_LIMIT for dlt's extract and load (plain inserts), back to
-        RUN_MEMORY_LIMIT after them; outside a run (no run connection) nothing to set."""
+    def load_memory(self) -> Iterator[Callable[[int], None]]:
+        """DuckDB's limit for dlt's extract and load (`LoadMemory`), back to RUN_MEMORY_LIMIT
+        after them; yields `fit_rows(widest_row_bytes)` for `ExtractReport.on_wider_rows`. Outside
+        a run (no run connection) nothing to set."""
         connection = self._run_connection
         if connection is None:
-            yield
+            yield lambda _: None
             return
-        connection.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
-        try:
-            yield
-        finally:
-            connection.execute(f"SET memory_limit = '{RUN_MEMORY_LIMIT}'")
+        with LoadMemory(connection, RUN_MEMORY_LIMIT) as memory:
+            yield memory.fit_rows
 
     def dlt_pipeline(self) -> Pipeline:
         return raw_pipeline(Path(self.database), pipelines_dir=Path(self.dlt_pipelines_dir))

@@ -4,7 +4,7 @@ Why: Dagster's SQLite run and schedule storages open their file through `from_lo
 alembic for the file's revision and for the migration scripts' head revision. The head revision
 loads and executes every migration script (~90 Python files; ~0.03-0.05 CPU-s on this machine under
 load, a quarter of the CLI's instance set-up on an existing home: docs/benchmarks.md,
-twenty-seventh round), yet `from_local` only tests that both revisions are set: a stamped file is
+twenty-eighth round), yet `from_local` only tests that both revisions are set: a stamped file is
 used as it is (Dagster migrates only through `dagster instance migrate`), an unstamped one is
 created and stamped. The head is set whenever Dagster is installed, so a stamped file needs no look
 at the scripts; every other file still goes through `from_local` (`orchestration/pooled_sqlite.py`,

@@ -124,7 +124,8 @@ def _extract(
     log.info("extract: reading %s", config.base_url)
     try:
         # started first: it imports while dlt sets up and `/groups` is listed
-        with warehouse.load_memory(), _member_calls(context, config) as (member_process, early):
+        with warehouse.load_memory() as fit_rows, _member_calls(context, config) as (member_process, early):
+            report.on_wider_rows = fit_rows  # rows of long names need more of DuckDB's memory to load
             source = xmatters_source(
                 config,
                 report=report,

@@ -106,6 +106,14 @@ def grant_entitlement_field(group_resource_bytes: bytes, entitlement_id_: str) -
     return length_delimited(1, entitlement)
 
 
+def entitlement_head_size(group_resource_size: int, entitlement_id_: str) -> int:
+    """Bytes of an entitlement's first two fields (resource, id), where `entitlement_bytes` begins:
+    `grant_entitlement_field` is these bytes as one field, so a grant's can be cut from its stored
+    entitlement (`length_delimited(1, head)`) instead of being held beside it."""
+    id_size = len(entitlement_id_.encode())
+    return 2 + len(_length(group_resource_size)) + group_resource_size + len(_length(id_size)) + id_size
+
+
 def grant_principal_field(principal_type: str, principal_id: str) -> bytes:
     """Grant field 2, `Resource{id: ResourceId{type, id}}`, as baton writes principals."""
     resource_id = length_delimited(1, principal_type.encode()) + length_delimited(2, principal_id.encode())

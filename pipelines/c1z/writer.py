@@ -2,10 +2,11 @@
 
 Why this shape:
 - Rows arrive as iterables in the order users, groups, entitlements, grants, so a million grant
-  rows are never held at once: the ids of users and groups (for the referential checks), one
-  pre-encoded entitlement field per group and one pre-encoded principal field per user stay in
-  memory, and grants are collected as 4-byte user numbers per group, then inserted sorted by
-  (entitlement, principal).
+  rows are never held at once: the ids of users and groups (for the referential checks) and one
+  pre-encoded principal field per user stay in memory, and grants are collected as 4-byte user
+  numbers per group, then inserted sorted by (entitlement, principal). A group's entitlement field
+  (which holds the group resource, so its names) is cut from its stored entitlement as its grants
+  are inserted, one group at a time.
 - The database is built beside the target with journaling and fsync off (it is scratch until it is
   compressed), then closed cleanly (WAL mode recorded as in baton-sdk's files, no -wal file left),
   compressed into a second temporary file, fsynced and renamed over the target. Any exception
@@ -34,8 +35,11 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 import numpy as np
 import orjson
@@ -125,10 +129,10 @@ class C1ZWriter:
         self._out_path: Path | None = None
         self._conn: sqlite3.Connection | None = None
         self._users: dict[str, bytes] = {}  # user id -> pre-encoded grant principal field
-        self._groups: dict[str, tuple[str, bytes]] = {}  # group id -> (display name, serialized resource)
+        # group id -> (display name, serialized resource), both dropped once its entitlement is written
+        self._groups: dict[str, tuple[str, bytes]] = {}
         self._group_principals: dict[str, bytes] = {}
-        # group id -> (pre-encoded grant field 1, entitlement id, grant id prefix for user principals)
-        self._grant_entitlements: dict[str, tuple[bytes, str, str]] = {}
+        self._grant_entitlements: dict[str, _GrantEntitlement] = {}  # group id -> its grants' entitlement
         self._indexed: set[str] = set()  # CREATE INDEX statements already run
         self._resource_types = {t: encode.resource_type_message(t) for t in RESOURCE_TYPE_IDS}
         self.counts = {name: 0 for name in ("resource_types", *_PHASES, "grants_needing_expansion")}
@@ -207,45 +211,36 @@ class C1ZWriter:
         known = self._users
         resource_bytes = encode.user_resource_bytes
         principal_field = encode.user_principal_field
-        values: list[object] = []  # external id and data of each user, flat
-        held = 0  # bytes of the data in `values`
+        batch = _Batch(conn, _RESOURCE_INSERT, row, 2)  # external id and data of each user
+        add = batch.add
         for user in users:
             user_id = user.user_id
             if user_id in known:
                 raise C1ZWriteError(f"duplicate user id {user_id!r}")
             known[user_id] = principal_field(user_id)
-            data = resource_bytes(user)
-            values += ("user:" + user_id, data)
-            held += len(data)
-            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
-                _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
-                held = 0
-        _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+            add(resource_bytes(user), "user:" + user_id)
+        batch.flush()
         self.counts["users"] = len(known)
         self.timings["users"] = time.perf_counter() - started
 
-    # Alike in shape to add_users on purpose (`duplicates` pairs them): each is a hot loop with its
-    # own locals and per-row work; a shared one would add a call or a branch per row.
+    # Alike in shape to add_users on purpose: each is a hot loop with its own locals and per-row
+    # work; what they share is the insert batch (`_Batch`), one call per row.
     def add_groups(self, groups: Iterable[GroupRow]) -> None:
         conn = self._enter_phase("groups")
         started = time.perf_counter()
         row = f"('group', ?, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
         known = self._groups
         resource_bytes = encode.group_resource_bytes
-        values: list[object] = []  # external id and data of each group, flat
-        held = 0  # bytes of the data in `values`
+        batch = _Batch(conn, _RESOURCE_INSERT, row, 2)  # external id and data of each group
+        add = batch.add
         for group in groups:
             group_id = group.group_id
             if group_id in known:
                 raise C1ZWriteError(f"duplicate group id {group_id!r}")
             data = resource_bytes(group)
             known[group_id] = (group.display_name, data)
-            values += ("group:" + group_id, data)
-            held += len(data)
-            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
-                _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
-                held = 0
-        _insert_flat(conn, _RESOURCE_INSERT, row, 2, values)
+            add(data, "group:" + group_id)
+        batch.flush()
         self.counts["groups"] = len(known)
         self.timings["groups"] = time.perf_counter() - started
 
@@ -265,8 +260,7 @@ class C1ZWriter:
             )
         row = f"('group', ?, ?, ?, {_literal(self.sync_id)}, {_literal(self._now())})"
         resource_types = {t: encode.serialize(m) for t, m in self._resource_types.items()}
-        values: list[object] = []  # group id, entitlement id and data of each entitlement, flat
-        held = 0  # bytes of the data in `values`
+        batch = _Batch(conn, _ENTITLEMENT_INSERT, row, 3)  # group id, entitlement id and data of each
         for entitlement in entitlements:
             ent_id = entitlement_id(entitlement.group_id)
             group = self._groups.get(entitlement.group_id)
@@ -278,21 +272,19 @@ class C1ZWriter:
             if unknown:
                 raise C1ZWriteError(f"entitlement {ent_id!r} is grantable to unknown types {unknown}")
             grantable = [resource_types[t] for t in entitlement.grantable_to]
-            self._grant_entitlements[entitlement.group_id] = (
-                encode.grant_entitlement_field(group[1], ent_id),
+            self._grant_entitlements[entitlement.group_id] = _GrantEntitlement(
                 ent_id,
                 ent_id + ":user:",
+                len(self._grant_entitlements) + 1,  # its rowid: rows are appended to an empty table
+                encode.entitlement_head_size(len(group[1]), ent_id),
             )
             data = encode.entitlement_bytes(entitlement, group[1], grantable)
-            # the grants need the group's id and its entitlement field (a copy of the serialized
-            # group), not the group's bytes: 5,000 groups of 20 KB names held 200 MB twice
-            self._groups[entitlement.group_id] = (group[0], b"")
-            values += (entitlement.group_id, ent_id, data)
-            held += len(data)
-            if len(values) >= _BATCH_VALUES or held >= _BATCH_BYTES:
-                _insert_flat(conn, _ENTITLEMENT_INSERT, row, 3, values)
-                held = 0
-        _insert_flat(conn, _ENTITLEMENT_INSERT, row, 3, values)
+            # the grants need the group's id, not its name and bytes (each grant's entitlement field
+            # is cut from the entitlement's row when they are inserted): 5,000 groups of 20 KB
+            # names held 100 MB of names and 300 MB of bytes through the grants phase
+            self._groups[entitlement.group_id] = _ENTITLED
+            batch.add(data, entitlement.group_id, ent_id)
+        batch.flush()
         self.counts["entitlements"] = len(self._grant_entitlements)
         self.timings["entitlements"] = time.perf_counter() - started
 
@@ -397,7 +389,7 @@ class C1ZWriter:
                     the_id = grant_id(gid, principal_type, principal_id)
                     reason = "no member entitlement for group" if gid in self._groups else "unknown group"
                     raise C1ZWriteError(f"grant {the_id!r}: {reason} {gid!r}")
-                user_prefix = entry[2]
+                user_prefix = entry.user_prefix
                 group_members = members.get(gid)
                 if group_members is None:
                     group_members = members[gid] = array("I")
@@ -431,7 +423,9 @@ class C1ZWriter:
                     raise C1ZWriteError(f"duplicate id {row[4]!r} in v1_grants")
                 seen.add(row[4])
             now = self._now()
-            conn.executemany(_GRANT_INSERT, [(*row, sync_id, now) for row in other_rows])
+            for gid, rows in groupby(other_rows, key=itemgetter(0)):  # in the order they came
+                head = self._entitlement_field(conn, self._grant_entitlements[gid])
+                conn.executemany(_GRANT_INSERT, [(*row[:7], head + row[7], sync_id, now) for row in rows])
         except sqlite3.IntegrityError as exc:  # ids that collide although their parts differ ("a:b")
             raise C1ZWriteError(f"duplicate grant id in v1_grants ({exc})") from None
         self.counts["grants"] = number + len(other_rows)
@@ -463,8 +457,9 @@ class C1ZWriter:
         )
         inserted = total = 0
         statement = ""
-        for gid in sorted(members, key=lambda g: entitlements[g][1]):
-            entitlement_field, ent_id, user_prefix = entitlements[gid]
+        for gid in sorted(members, key=lambda g: entitlements[g].ent_id):
+            entry = entitlements[gid]
+            ent_id, user_prefix = entry.ent_id, entry.user_prefix
             ordered = sorted(members.pop(gid))
             if len(set(ordered)) < len(ordered):
                 duplicate = next(a for a, b in zip(ordered, ordered[1:], strict=False) if a == b)
@@ -475,6 +470,7 @@ class C1ZWriter:
                 raise C1ZWriteError(
                     f"grant ids of group {gid!r} are too long ({prefix_size + longest} bytes)"
                 )
+            entitlement_field = self._entitlement_field(conn, entry)
             for start in range(0, len(ordered), _GRANTS_PER_STATEMENT):
                 if not statement or inserted >= _TIME_REFRESH_ROWS:
                     statement = _user_grants_insert(self.sync_id, self._now())
@@ -486,10 +482,21 @@ class C1ZWriter:
         conn.execute("drop table temp.grant_users")
         return total
 
+    def _entitlement_field(self, conn: sqlite3.Connection, entry: _GrantEntitlement) -> bytes:
+        """Grant field 1 of one group's grants, cut from its entitlement's row: built when they are
+        inserted, not held for every group through the grants phase (it holds the group resource)."""
+        found = conn.execute(
+            "select substr(data, 1, ?) from v1_entitlements where id = ?", (entry.head_size, entry.row)
+        ).fetchone()
+        if found is None or len(found[0]) != entry.head_size:  # pragma: no cover - rows are only appended
+            raise C1ZWriteError(f"entitlement {entry.ent_id!r} is not row {entry.row} of v1_entitlements")
+        return encode.length_delimited(1, found[0])
+
     def _other_grant_row(self, grant: GrantRow) -> tuple[object, ...]:
-        """The bound values (all but sync id and time) of a grant to a group, or an expandable one."""
+        """The bound values (all but sync id and time) of a grant to a group, or an expandable one;
+        the last is its `data` without field 1 (`_entitlement_field`, added when it is inserted)."""
         gid, principal_type, principal_id, expandable = grant
-        entitlement_field, ent_id, _ = self._grant_entitlements[gid]
+        ent_id = self._grant_entitlements[gid].ent_id
         the_id = grant_id(gid, principal_type, principal_id)
         principal = self._principal_field(grant, the_id)
         expansion = None
@@ -497,7 +504,7 @@ class C1ZWriter:
             expansion = encode.expansion_bytes(principal_id)
             self.counts["grants_needing_expansion"] += 1
         id_bytes = the_id.encode()
-        data = b"".join((entitlement_field, principal, b"\x1a", encode.varint(len(id_bytes)), id_bytes))
+        data = b"".join((principal, b"\x1a", encode.varint(len(id_bytes)), id_bytes))
         return (
             gid,
             ent_id,
@@ -586,6 +593,19 @@ class C1ZWriter:
 
 
 _NO_GROUP = object()
+_ENTITLED = ("", b"")  # a group whose entitlement is written: its name and bytes are no longer needed
+
+
+class _GrantEntitlement(NamedTuple):
+    """What one group's grants need of its entitlement: its id, the grant id prefix of user
+    principals, and where its `Entitlement{resource, id}` bytes are (row of v1_entitlements, size)."""
+
+    ent_id: str
+    user_prefix: str
+    row: int
+    head_size: int
+
+
 # value sets of the column path's filter, built without `pa.scalar` (see pipelines/arrow_arrays.py)
 _USER_TYPE = string_array([encode.USER_TYPE])
 _TRUE = true_array()
@@ -658,6 +678,31 @@ def _user_grants_insert(sync_id: str, discovered_at: str) -> str:
 
 
 _BYTES = "x'" + bytes(range(256)).hex() + "'"  # substr(_BYTES, b + 1, 1) is the byte b
+
+
+class _Batch:
+    """The bound values of one table's next inserts, flat, inserted (`_insert_flat`) once they reach
+    `_BATCH_VALUES` values or `_BATCH_BYTES` bytes of messages, and by `flush()` at the end."""
+
+    __slots__ = ("_conn", "_insert", "_row", "_width", "_values", "_held")
+
+    def __init__(self, conn: sqlite3.Connection, insert: str, row: str, width: int) -> None:
+        self._conn, self._insert, self._row, self._width = conn, insert, row, width
+        self._values: list[object] = []
+        self._held = 0  # bytes of the messages in `_values`
+
+    def add(self, data: bytes, *keys: object) -> None:
+        """One row: its `keys` (the values before `data` in `row`), then its message."""
+        values = self._values
+        values += keys
+        values.append(data)
+        self._held += len(data)
+        if len(values) >= _BATCH_VALUES or self._held >= _BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        _insert_flat(self._conn, self._insert, self._row, self._width, self._values)
+        self._held = 0
 
 
 def _insert_flat(conn: sqlite3.Connection, insert: str, row: str, width: int, values: list[object]) -> int:

@@ -529,7 +529,7 @@ def environ_proxy(base_url: str) -> str | None:
     system settings it also reads) and no variable there names one (`*_proxy`, any case), there is
     none, and requests is not imported: the member-call process needs it for nothing else, and its
     import was ~0.1 of that process's ~0.5 CPU-s of imports and set-up at load ~9 (104 modules;
-    docs/benchmarks.md, twenty-seventh round). Otherwise requests' own helpers decide, as before
+    docs/benchmarks.md, twenty-eighth round). Otherwise requests' own helpers decide, as before
     (NO_PROXY included).
     """
     if (

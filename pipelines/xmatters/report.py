@@ -8,6 +8,7 @@ from the member-call threads, hence the lock.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -52,6 +53,10 @@ class ExtractReport:
     skipped_groups: list[SkippedGroup] = field(default_factory=list)
     # by raw resource name: (column, bytes) of the widest text handed to the load
     widest: dict[str, tuple[str, int]] = field(default_factory=dict)
+    widest_row: int = 0  # bytes of the text of the widest row handed to the load, any table
+    # told each time `widest_row` grows (from the thread that extracts): the raw step sizes DuckDB's
+    # memory for the load by it (orchestration/resources.py, `WarehouseResource.load_memory`)
+    on_wider_rows: Callable[[int], None] | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count_rows(self, resource: str, n: int) -> None:
@@ -60,14 +65,25 @@ class ExtractReport:
 
     def note_widest(self, resource: str, table: pa.Table) -> None:
         """Keeps the widest text of `table`'s string columns, for a load that fails on it: DuckDB's
-        line (`Failed to commit: failed to pin block ...`) names neither the field nor its size."""
+        line (`Failed to commit: failed to pin block ...`) names neither the field nor its size;
+        and the widest row's text (all its string columns), by which the load's memory is sized."""
+        row_bytes = None
         for name, column in zip(table.column_names, table.columns, strict=True):
             if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
                 continue
-            longest = pc.max(pc.binary_length(column)).as_py() or 0
+            lengths = pc.fill_null(pc.binary_length(column), 0)
+            row_bytes = lengths if row_bytes is None else pc.add(row_bytes, lengths)
+            longest = pc.max(lengths).as_py() or 0
             with self._lock:
                 if longest > self.widest.get(resource, ("", -1))[1]:
                     self.widest[resource] = (name, longest)
+        widest_row = (pc.max(row_bytes).as_py() or 0) if row_bytes is not None else 0
+        with self._lock:
+            if widest_row <= self.widest_row:
+                return
+            self.widest_row = widest_row
+        if self.on_wider_rows is not None:
+            self.on_wider_rows(widest_row)
 
     def count_request(self) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pipelines.c1z import encode
-from pipelines.c1z.ids import grant_id
+from pipelines.c1z.ids import entitlement_id, grant_id
 from pipelines.c1z.proto import pb
 from pipelines.c1z.rows import EntitlementRow, GroupRow, UserRow
 from pipelines.c1z.sync_ids import format_sync_time, ksuid_time, new_ksuid, parse_sync_time
@@ -38,6 +38,18 @@ def test_grant_fast_path_equals_library_encoding(
         the_id,
     )
     assert fast == encode.serialize(messages.grant_message(group, the_id, principal_type, principal_id))
+
+
+@pytest.mark.parametrize("name_bytes", [10, 200, 20_000, 3_000_000])  # one-, two-, three-byte lengths
+def test_a_grants_entitlement_field_is_its_entitlements_head(name_bytes: int) -> None:
+    """The writer cuts each grant's field 1 from its stored entitlement (`entitlement_head_size`)."""
+    group = GroupRow("g1", "n" * name_bytes, profile={"targetName": "n" * name_bytes})
+    resource = encode.group_resource_bytes(group)
+    ent_id = entitlement_id("g1")
+    entitlement = encode.entitlement_bytes(EntitlementRow("g1", "member", "of"), resource, [])
+    head = entitlement[: encode.entitlement_head_size(len(resource), ent_id)]
+    assert encode.length_delimited(1, head) == encode.grant_entitlement_field(resource, ent_id)
+    assert entitlement[len(head) : len(head) + 1] == b"\x1a"  # the display name follows
 
 
 def test_varint_matches_protobuf() -> None:
