@@ -1,7 +1,7 @@
 """`client.environ_proxy`: requests' proxy choice, without importing requests when no variable names one.
 
 The member-call process imports the client to build its transport and needs requests for nothing
-else; the import was ~0.1 CPU-s of that process (docs/benchmarks.md, twenty-seventh round).
+else; the import was ~0.1 CPU-s of that process (docs/benchmarks.md, twenty-eighth round).
 """
 
 from __future__ import annotations
