@@ -195,9 +195,8 @@ def test_env_variables_work_like_flags(simulator, org, data_home, tmp_path, monk
     assert read_sync(sync_file).groups == {g["id"] for g in org.groups}
 
 
-def test_auth_failure_leaves_previous_sync_and_tables(simulator, data_home, tmp_path, capsys):
-    sync_file = tmp_path / "sync.c1z"
-    assert main(sync_args(simulator, sync_file)) == 0
+def test_auth_failure_leaves_previous_sync_and_tables(synced_once, data_home, tmp_path, capsys):
+    simulator, sync_file = synced_once, tmp_path / "sync.c1z"  # the previous sync
     before = sync_file.read_bytes()
     users_before = published(data_home, "SELECT * FROM c1.users ORDER BY user_id")
     capsys.readouterr()
