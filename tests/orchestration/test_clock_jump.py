@@ -32,9 +32,10 @@ def _set_clock_of_every_sync_ahead(warehouse, days: int) -> None:
 
 
 def test_a_sync_after_the_clock_jumped_back_is_diffed_against_the_one_before_it(
-    synced_once, org, org_spec, data_home, tmp_path, capsys
+    simulator, org, org_spec, data_home, tmp_path, capsys
 ):
-    simulator, sync_file = synced_once, tmp_path / "sync.c1z"  # the first sync done
+    sync_file = tmp_path / "sync.c1z"
+    assert main(sync_args(simulator, sync_file)) == 0
     [(first,)] = published(data_home, "SELECT sync_id FROM c1.sync_runs")
     _set_clock_of_every_sync_ahead(data_home / "warehouse.duckdb", days=1)
 
