@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +14,8 @@ import duckdb
 import pytest
 
 from pipelines.c1z.reader import open_c1z
+from simulator import Faults, Org, XmattersSimulator
+from tests.conftest import ISOLATED_ENV_PREFIXES
 
 
 @dataclass(frozen=True)
@@ -133,3 +138,46 @@ def data_home(tmp_path, monkeypatch) -> Path:
     for name in ("BATON_BASE_URL", "BATON_USERNAME", "BATON_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(scope="module")
+def module_simulator(org: Org) -> Iterator[XmattersSimulator]:
+    """A simulator of the session `org` for a whole module: the tenant of `first_sync_home`."""
+    with XmattersSimulator(org) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def first_sync_home(module_simulator: XmattersSimulator, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding `home/` (a data home) and `sync.c1z` after one plain CLI sync of
+    `module_simulator`, made once per module: `synced_once` copies it for each test."""
+    from orchestration.cli import main
+
+    root = tmp_path_factory.mktemp("first-sync")
+    sim = module_simulator
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):  # what the function-scoped `_isolate_env` does
+            if name.startswith(ISOLATED_ENV_PREFIXES):
+                mp.delenv(name)
+        mp.setenv("BATON_XMATTERS_HOME", str(root / "home"))
+        flags = ["--base-url", sim.base_url, "--username", sim.username, "--password", sim.password]
+        code = main([*flags, "-f", str(root / "sync.c1z")])
+    assert code == 0, "the module's first sync failed"
+    return root
+
+
+@pytest.fixture
+def synced_once(
+    first_sync_home: Path, module_simulator: XmattersSimulator, org: Org, data_home: Path, tmp_path: Path
+) -> Iterator[XmattersSimulator]:
+    """`data_home` and `tmp_path / "sync.c1z"` as one plain first sync of the session org left them
+    (a copy of `first_sync_home`, as tests/reliability's `baseline` copies its good state: a sync
+    less per test), and the simulator that sync read, serving `org` without faults again for each
+    test (a home holds one source: its later syncs must read that simulator's URL)."""
+    shutil.copytree(first_sync_home / "home", data_home, symlinks=True)
+    shutil.copy2(first_sync_home / "sync.c1z", tmp_path / "sync.c1z")
+    module_simulator.faults = Faults()
+    module_simulator.serve(org)
+    yield module_simulator
+    module_simulator.faults = Faults()
+    module_simulator.serve(org)

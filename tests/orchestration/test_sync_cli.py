@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
+import pytest
 
 from orchestration.cli import main
+from simulator import Org, XmattersSimulator
 from simulator.faults import FaultRule, Faults
+from tests.conftest import ISOLATED_ENV_PREFIXES
 from tests.orchestration.conftest import (
     assert_sync_holds,
     expected_from_org,
@@ -43,10 +51,91 @@ def published(home: Path, query: str) -> list[tuple]:
         con.close()
 
 
-def test_sync_writes_exactly_what_the_simulator_holds(simulator, org, data_home, tmp_path, capsys):
-    sync_file = tmp_path / "out" / "sync.c1z"
-    assert main(sync_args(simulator, sync_file)) == 0
-    out = capsys.readouterr().out
+@dataclass(frozen=True)
+class WatchedSync:
+    """One CLI sync of the session org into a fresh home, and what was seen during and right after it.
+
+    Several tests below are about the same plain first sync, each watching another side of it (its
+    output, the history's SQLite connections, the environment and run record, the expectations
+    worker): they read this one sync instead of running one each (three full syncs fewer). None of
+    them writes to the home but a stock DagsterInstance, which the history test needs to check the
+    schedule database; `schedules_after_the_sync` is what was there before any test opened one.
+    """
+
+    home: Path
+    sync_file: Path
+    code: int
+    out: str
+    history_connections: list[tuple[str, int, str]]  # (main file, PRAGMA synchronous, journal_mode)
+    schedules_after_the_sync: bool
+    environ_at_the_summary: dict[str, str]
+    run_id: str
+    worker_at_the_summary: Any
+    password: str
+
+
+@pytest.fixture(scope="module")
+def watched_sync(org: Org, tmp_path_factory: pytest.TempPathFactory) -> WatchedSync:
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    from expectations import validation_worker
+    from orchestration import run_outcome
+
+    root = tmp_path_factory.mktemp("watched-sync")
+    home, sync_file = root / "home", root / "out" / "sync.c1z"
+    connections: list[tuple[str, int, str]] = []
+    seen: dict[str, Any] = {}
+    summarize = run_outcome.summarize_run
+
+    def on_checkout(dbapi_connection, _record, _proxy) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            main_file = next(
+                f for _, name, f in dbapi_connection.execute("PRAGMA database_list") if name == "main"
+            )
+            synchronous = dbapi_connection.execute("PRAGMA synchronous").fetchone()[0]
+            journal = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+            connections.append((main_file, synchronous, journal))
+
+    def spy(result):
+        seen["environ"] = dict(os.environ)
+        seen["run_id"] = result.run_id
+        seen["worker"] = validation_worker._shared
+        return summarize(result)
+
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, XmattersSimulator(org) as simulator:
+        # what the function-scoped `_isolate_env` and `data_home` do, for a module-scoped sync
+        for name in list(os.environ):
+            if name.startswith(ISOLATED_ENV_PREFIXES):
+                mp.delenv(name)
+        mp.setenv("BATON_XMATTERS_HOME", str(home))
+        mp.setattr(run_outcome, "summarize_run", spy)
+        event.listen(Pool, "checkout", on_checkout)
+        try:
+            with contextlib.redirect_stdout(out):
+                code = main(sync_args(simulator, sync_file))
+        finally:
+            event.remove(Pool, "checkout", on_checkout)
+        password = simulator.password
+    return WatchedSync(
+        home=home,
+        sync_file=sync_file,
+        code=code,
+        out=out.getvalue(),
+        history_connections=connections,
+        schedules_after_the_sync=(home / "dagster" / "schedules").exists(),
+        environ_at_the_summary=seen["environ"],
+        run_id=seen["run_id"],
+        worker_at_the_summary=seen["worker"],
+        password=password,
+    )
+
+
+def test_sync_writes_exactly_what_the_simulator_holds(watched_sync: WatchedSync, org):
+    sync_file, data_home = watched_sync.sync_file, watched_sync.home
+    assert watched_sync.code == 0
+    out = watched_sync.out
 
     expected = expected_from_org(org)
     contents = assert_sync_holds(sync_file, expected)
@@ -62,35 +151,18 @@ def test_sync_writes_exactly_what_the_simulator_holds(simulator, org, data_home,
     assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 1
 
 
-def test_the_sync_history_commits_without_disk_waits_and_opens_no_schedules(simulator, data_home, tmp_path):
+def test_the_sync_history_commits_without_disk_waits_and_opens_no_schedules(watched_sync: WatchedSync):
     """Every SQLite connection to the Dagster home during a CLI sync commits in WAL mode with
     synchronous=NORMAL (orchestration/history_commits.py: ~160-470 fdatasyncs fewer per sync), and
     the schedule database, which a sync never reads, is not opened (orchestration/deferred_schedules.py);
     the run is still a real run in the history the UI reads."""
-    from sqlalchemy import event
-    from sqlalchemy.pool import Pool
-
-    seen: list[tuple[str, int, str]] = []
-
-    def on_checkout(dbapi_connection, _record, _proxy) -> None:
-        if isinstance(dbapi_connection, sqlite3.Connection):
-            main_file = next(
-                f for _, name, f in dbapi_connection.execute("PRAGMA database_list") if name == "main"
-            )
-            synchronous = dbapi_connection.execute("PRAGMA synchronous").fetchone()[0]
-            journal = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
-            seen.append((main_file, synchronous, journal))
-
-    event.listen(Pool, "checkout", on_checkout)
-    try:
-        assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
-    finally:
-        event.remove(Pool, "checkout", on_checkout)
-    home = data_home / "dagster"
+    assert watched_sync.code == 0
+    seen = watched_sync.history_connections
+    home = watched_sync.home / "dagster"
     history = {Path(f).name for f, _, _ in seen if f.startswith(str(home))}
     assert history == {"runs.db", "event_log.db"}
     assert {(s, j) for f, s, j in seen if f.startswith(str(home))} == {(1, "wal")}  # NORMAL, WAL
-    assert not (home / "schedules").exists()
+    assert not watched_sync.schedules_after_the_sync
     with dg.DagsterInstance.from_config(str(home)) as stock:
         (run,) = stock.get_runs()
         assert run.is_success and stock.all_logs(run.run_id)
@@ -123,9 +195,8 @@ def test_env_variables_work_like_flags(simulator, org, data_home, tmp_path, monk
     assert read_sync(sync_file).groups == {g["id"] for g in org.groups}
 
 
-def test_auth_failure_leaves_previous_sync_and_tables(simulator, data_home, tmp_path, capsys):
-    sync_file = tmp_path / "sync.c1z"
-    assert main(sync_args(simulator, sync_file)) == 0
+def test_auth_failure_leaves_previous_sync_and_tables(synced_once, data_home, tmp_path, capsys):
+    simulator, sync_file = synced_once, tmp_path / "sync.c1z"  # the previous sync
     before = sync_file.read_bytes()
     users_before = published(data_home, "SELECT * FROM c1.users ORDER BY user_id")
     capsys.readouterr()
@@ -246,29 +317,31 @@ def test_the_sync_process_never_imports_pandas(simulator, data_home, tmp_path):
 
     Two syncs in a row, so the second also takes the history and access-changes paths. Nor does it
     import the code location (`orchestration.definitions`): its module-level `defs` would build the
-    definitions a second time, beside the CLI's own build (orchestration/wiring.py).
+    definitions a second time, beside the CLI's own build (orchestration/wiring.py). Both syncs run
+    in one interpreter (one start-up of Dagster and dlt instead of two): what is in `sys.modules`
+    at its exit is what either of them imported.
     """
     script = (
         "import atexit, sys\n"
         "atexit.register(lambda: print('pandas imported:', 'pandas' in sys.modules,\n"
         "    'code location imported:', 'orchestration.definitions' in sys.modules))\n"
         "from orchestration.cli import main\n"
-        "code = main(sys.argv[1:])\n"
-        "print('exit code:', code)\n"
+        "for _ in range(2):\n"
+        "    print('exit code:', main(sys.argv[1:]))\n"
     )
     sync_file = tmp_path / "out" / "sync.c1z"
-    for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", script, *sync_args(simulator, sync_file)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.stdout.splitlines()[-2:] == [
-            "exit code: 0",
-            "pandas imported: False code location imported: False",
-        ], done.stderr[-2000:]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *sync_args(simulator, sync_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if line.startswith("exit code:")] == ["exit code: 0"] * 2, done.stderr[
+        -2000:
+    ]
+    assert lines[-1] == "pandas imported: False code location imported: False", done.stderr[-2000:]
     assert published(data_home, "SELECT count(*) FROM c1.sync_runs")[0][0] == 2
 
 
@@ -278,55 +351,29 @@ def test_the_flags_are_read_without_importing_dlt_or_dagster():
     assert heavy_modules_imported_by("orchestration.sync_command") == []
 
 
-def test_credentials_reach_the_run_in_memory_only(simulator, data_home, tmp_path, monkeypatch):
+def test_credentials_reach_the_run_in_memory_only(watched_sync: WatchedSync):
     """Not in this process's environment during the run (which children and Dagster would see), not
     in the run config, not in the job snapshot Dagster stores with the run (shown in the UI)."""
-    import os
-
     from dagster import DagsterInstance
     from dagster._serdes import serialize_value
 
-    from orchestration import run_outcome
-
-    seen: dict[str, object] = {}
-    summarize = run_outcome.summarize_run
-
-    def spy(result):
-        seen["environ"] = dict(os.environ)
-        seen["run_id"] = result.run_id
-        return summarize(result)
-
-    monkeypatch.setattr(run_outcome, "summarize_run", spy)
-    assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
-
-    environ = seen["environ"]
-    assert not any(simulator.password in value for value in environ.values())
+    assert watched_sync.code == 0
+    data_home, password = watched_sync.home, watched_sync.password
+    environ = watched_sync.environ_at_the_summary
+    assert not any(password in value for value in environ.values())
     assert not any(name.startswith("BATON_") and name != "BATON_XMATTERS_HOME" for name in environ)
     instance = DagsterInstance.from_config(str(data_home / "dagster"))
     try:
-        run = instance.get_run_by_id(seen["run_id"])
+        run = instance.get_run_by_id(watched_sync.run_id)
         stored = serialize_value(run) + serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
         stored += "".join(serialize_value(event) for event in instance.all_logs(run.run_id))
     finally:
         instance.dispose()
     assert str(data_home / "warehouse.duckdb") in stored  # resource config is where the search looks
-    assert simulator.password not in stored
+    assert password not in stored
 
 
-def test_the_cli_run_stops_the_expectations_worker_once_the_checks_ran(
-    simulator, data_home, tmp_path, monkeypatch
-):
+def test_the_cli_run_stops_the_expectations_worker_once_the_checks_ran(watched_sync: WatchedSync):
     """One sync per CLI process: its ExpectationsResource frees the worker's memory before the write."""
-    from expectations import validation_worker
-    from orchestration import run_outcome
-
-    seen: dict[str, object] = {}
-    summarize = run_outcome.summarize_run
-
-    def spy(result):
-        seen["worker"] = validation_worker._shared
-        return summarize(result)
-
-    monkeypatch.setattr(run_outcome, "summarize_run", spy)
-    assert main(sync_args(simulator, tmp_path / "sync.c1z")) == 0
-    assert seen == {"worker": None}
+    assert watched_sync.code == 0
+    assert watched_sync.worker_at_the_summary is None

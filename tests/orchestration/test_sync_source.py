@@ -40,10 +40,9 @@ def test_one_tenant_spelled_differently_is_one_source(url, normalized):
 
 
 def test_another_source_is_refused_before_any_request_and_nothing_is_written(
-    simulator, make_simulator, data_home, tmp_path, capsys
+    synced_once, make_simulator, data_home, tmp_path, capsys
 ):
-    sync_file = tmp_path / "sync.c1z"
-    assert main(sync_args(simulator, sync_file)) == 0
+    simulator, sync_file = synced_once, tmp_path / "sync.c1z"  # a first sync of simulator done
     warehouse = data_home / "warehouse.duckdb"
     before = (_digest(warehouse), warehouse.stat().st_mtime_ns, _digest(sync_file))
     other = make_simulator(username="bob")
@@ -63,12 +62,10 @@ def test_another_source_is_refused_before_any_request_and_nothing_is_written(
     assert main(["--base-url", simulator.base_url + "/", *sync_args(simulator, sync_file)[2:]]) == 0
 
 
-def test_the_same_tenant_read_with_an_api_key_is_the_same_source(simulator, data_home, tmp_path, capsys):
+def test_the_same_tenant_read_with_an_api_key_is_the_same_source(synced_once, data_home, tmp_path, capsys):
     """A user+password sync, then the same tenant's API key: was refused as another source (exit 2,
     `--new-source` needed, which would also have restarted the history and the drop check)."""
-    sync_file = tmp_path / "sync.c1z"
-    assert main(sync_args(simulator, sync_file)) == 0
-    capsys.readouterr()
+    simulator, sync_file = synced_once, tmp_path / "sync.c1z"  # the user+password sync done
     api_key = ["--username", simulator.api_key_id, "--password", simulator.api_key_secret]
     assert main(["--base-url", simulator.base_url + "/", *api_key, "-f", str(sync_file)]) == 0
     out = capsys.readouterr().out
@@ -84,10 +81,9 @@ def test_the_same_tenant_read_with_an_api_key_is_the_same_source(simulator, data
 
 
 def test_new_source_starts_a_new_history_and_a_new_drop_baseline(
-    simulator, org_spec, make_simulator, data_home, tmp_path, capsys
+    synced_once, org_spec, make_simulator, data_home, tmp_path, capsys
 ):
-    sync_file = tmp_path / "sync.c1z"
-    assert main(sync_args(simulator, sync_file)) == 0
+    simulator, sync_file = synced_once, tmp_path / "sync.c1z"  # a first sync of simulator done
     # a far smaller tenant: against the old one this would be a 90% drop (blocked at 50%)
     small = make_simulator(spec=dataclasses.replace(org_spec, people=10, hidden_people=0, large_groups=0))
     capsys.readouterr()
@@ -106,10 +102,9 @@ def test_new_source_starts_a_new_history_and_a_new_drop_baseline(
 
 
 def test_a_ui_run_of_another_source_fails_before_any_request(
-    simulator, make_simulator, data_home, tmp_path, monkeypatch
+    synced_once, make_simulator, data_home, tmp_path, monkeypatch
 ):
-    sync_file = tmp_path / "sync.c1z"
-    assert main(sync_args(simulator, sync_file)) == 0
+    simulator, sync_file = synced_once, tmp_path / "sync.c1z"  # a first sync of simulator done
     warehouse = data_home / "warehouse.duckdb"
     other = make_simulator()
     monkeypatch.setenv("BATON_BASE_URL", other.base_url)
@@ -138,10 +133,9 @@ def test_a_ui_run_of_another_source_fails_before_any_request(
     assert published(data_home, "SELECT count(*) FROM xmatters_raw.people") == tables_before
 
 
-def test_a_warehouse_of_the_previous_version_still_syncs(simulator, org, data_home, tmp_path, capsys):
+def test_a_warehouse_of_the_previous_version_still_syncs(synced_once, org, data_home, tmp_path, capsys):
     """sync_runs without source columns, access_changes without times and names: migrated in place."""
-    sync_file = tmp_path / "sync.c1z"
-    assert main(sync_args(simulator, sync_file)) == 0
+    simulator, sync_file = synced_once, tmp_path / "sync.c1z"  # a first sync of simulator done
     group, leaver = next(
         (g, m["member"]["id"])
         for g in org.groups[1:]

@@ -17,7 +17,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from simulator import OrgSpec, XmattersSimulator
+from simulator import Faults, Org, OrgSpec, XmattersSimulator
 from tests.ui.webserver import DagsterUi, running_webserver
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,8 +95,36 @@ def org_spec() -> OrgSpec:
     return UI_ORG_SPEC
 
 
+@pytest.fixture(scope="module")
+def module_simulator(org: Org) -> Iterator[XmattersSimulator]:
+    """The simulator of the module's webserver: its URL and credentials are in the webserver's
+    environment, so it lives as long as the webserver does."""
+    with XmattersSimulator(org) as sim:
+        yield sim
+
+
+def _reset(sim: XmattersSimulator, org: Org) -> None:
+    sim.faults = Faults()
+    sim.serve(org)
+
+
 @pytest.fixture
-def dagster_ui(simulator: XmattersSimulator, tmp_path: Path) -> Iterator[DagsterUi]:
-    """The simulator runs in the test process: the run worker reaches it over 127.0.0.1 like any API."""
-    with running_webserver(simulator, tmp_path) as ui:
+def simulator(module_simulator: XmattersSimulator, org: Org) -> Iterator[XmattersSimulator]:
+    """tests/conftest.py's `simulator` in this folder: the module's, serving `org` without faults when
+    each test starts and again after it, whatever the test set meanwhile (faults, another org)."""
+    _reset(module_simulator, org)
+    yield module_simulator
+    _reset(module_simulator, org)
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(
+    module_simulator: XmattersSimulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DagsterUi]:
+    """One webserver per module (its start loads the code location: ~20 s of CPU, and its stop waits
+    ~8 s for the code server), so its tests share one Dagster home and data home: each test reads
+    the runs it launched (new since it started), not the whole history.
+
+    The simulator runs in the test process: the run worker reaches it over 127.0.0.1 like any API."""
+    with running_webserver(module_simulator, tmp_path_factory.mktemp("dagster-ui")) as ui:
         yield ui

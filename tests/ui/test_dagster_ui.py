@@ -107,7 +107,7 @@ def test_materialize_all_from_the_job_page(
 
 def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
     # 1. The job page, its asset graph with the groups expanded: every asset is named on the page.
-    assert _runs(ui) == [], "a fresh Dagster home has no runs"
+    known = _run_ids(ui)  # the module's earlier tests' runs (one webserver per module)
     expanded_job_graph = _expanded_graph_url(ui, JOB_PATH)
     driver.get(expanded_job_graph)
     _wait(driver, lambda d: "Materialize all" in _text(d), "the job page with its Materialize all button")
@@ -120,7 +120,9 @@ def _drive_the_ui(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
 
     # 2. Materialize all, as a person would; confirm a launchpad if one opens.
     _click(driver, _button(driver, "Materialize all"))
-    run_id = _wait(driver, lambda d: _launched_run(d, ui), "a run launched by the click", RUN_TIMEOUT_S / 4)
+    run_id = _wait(
+        driver, lambda d: _launched_run(d, ui, known), "a run launched by the click", RUN_TIMEOUT_S / 4
+    )
     driver.get(f"{ui.url}/runs/{run_id}")
 
     # 3. The run page until the run ends (bounded); its status from the API and on the page.
@@ -211,13 +213,13 @@ def test_materialize_all_from_the_lineage_page_then_one_asset(
 
 
 def _drive_lineage_and_asset_page(driver: webdriver.Chrome, ui: DagsterUi, org: Org) -> None:
-    assert _all_runs(ui) == [], "a fresh Dagster home has no runs"
+    known = _run_ids(ui)  # the module's earlier tests' runs (one webserver per module)
     driver.get(ui.url + "/asset-groups")
     _wait(driver, lambda d: "Materialize all" in _text(d), "the Lineage page with its Materialize all button")
     _dismiss_community_dialog(driver)
     _screenshot(driver, "11-lineage-before")
     _click(driver, _button(driver, "Materialize all"))
-    first = _wait(driver, lambda d: _new_run(d, ui, set()), "a run launched from the Lineage page", 60)
+    first = _wait(driver, lambda d: _new_run(d, ui, known), "a run launched from the Lineage page", 60)
     status = _wait(driver, lambda d: _terminal_status_any(ui, first), f"run {first} to finish", RUN_TIMEOUT_S)
     assert status == "SUCCESS", f"run {first} ended {status}:\n{ui.log_tail()}"
     stats = _read_stats(ui.sync_file)
@@ -241,7 +243,9 @@ def _drive_lineage_and_asset_page(driver: webdriver.Chrome, ui: DagsterUi, org: 
     driver.get(f"{ui.url}/assets/c1_staging/grants")
     _wait(driver, lambda d: "Materialize" in _text(d), "the grants asset page with its Materialize button")
     _click(driver, _button(driver, "Materialize"))
-    second = _wait(driver, lambda d: _new_run(d, ui, {first}), "a run launched from the asset page", 60)
+    second = _wait(
+        driver, lambda d: _new_run(d, ui, known | {first}), "a run launched from the asset page", 60
+    )
     status = _wait(
         driver, lambda d: _terminal_status_any(ui, second), f"run {second} to finish", RUN_TIMEOUT_S
     )
@@ -269,16 +273,18 @@ def test_a_failed_run_re_executed_from_failure_publishes(
     again, the run page's Re-execute menu, "From failure", runs the failed step and everything after
     it, and the sync is published: what a person does after an outage."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    known = _run_ids(dagster_ui)  # the module's earlier tests' runs (one webserver per module)
+    published = _file_state(dagster_ui.sync_file)  # their sync file, if any
     with _screenshot_on_failure(browser, "reexecute-failure"):
         simulator.faults = Faults(rules=[FaultRule("status", status=403, times=None)])
         browser.get(_expanded_graph_url(dagster_ui, JOB_PATH))
         _wait(browser, lambda d: "Materialize all" in _text(browser), "the job page's Materialize all button")
         _dismiss_community_dialog(browser)
         _click(browser, _button(browser, "Materialize all"))
-        failed = _wait(browser, lambda d: _new_run(d, dagster_ui, set()), "the run the click launched")
+        failed = _wait(browser, lambda d: _new_run(d, dagster_ui, known), "the run the click launched")
         status = _wait(browser, lambda d: _terminal_status_any(dagster_ui, failed), "the run", RUN_TIMEOUT_S)
         assert status == "FAILURE", dagster_ui.log_tail()
-        assert not dagster_ui.sync_file.exists()
+        assert _file_state(dagster_ui.sync_file) == published  # none written, or the earlier one as it was
 
         simulator.faults = Faults()  # xMatters answers again
         browser.get(f"{dagster_ui.url}/runs/{failed}")
@@ -296,7 +302,7 @@ def test_a_failed_run_re_executed_from_failure_publishes(
             _wait(browser, lambda d: _visible_menu_item(d, "From failure"), "From failure in the menu"),
         )
         again = _wait(
-            browser, lambda d: _new_run(d, dagster_ui, {failed}), "the re-execution the menu launched"
+            browser, lambda d: _new_run(d, dagster_ui, known | {failed}), "the re-execution the menu launched"
         )
         status = _wait(
             browser, lambda d: _terminal_status_any(dagster_ui, again), "the re-execution", RUN_TIMEOUT_S
@@ -308,7 +314,7 @@ def test_a_failed_run_re_executed_from_failure_publishes(
 
     stats = _read_stats(dagster_ui.sync_file)
     assert stats["grants"] == len(set(org.person_memberships()))
-    assert {run["runId"]: run["status"] for run in _all_runs(dagster_ui)} == {
+    assert {run["runId"]: run["status"] for run in _all_runs(dagster_ui) if run["runId"] not in known} == {
         failed: "FAILURE",
         again: "SUCCESS",
     }
@@ -324,6 +330,16 @@ def _visible_menu_item(driver: webdriver.Chrome, label: str) -> WebElement | Non
 
 def _all_runs(ui: DagsterUi) -> list[dict[str, str]]:
     return ui.graphql(ALL_RUNS_QUERY)["runsOrError"]["results"]
+
+
+def _run_ids(ui: DagsterUi) -> set[str]:
+    """Every run of the webserver's home so far: a test's own runs are the ones not in it."""
+    return {run["runId"] for run in _all_runs(ui)}
+
+
+def _file_state(path: Path) -> tuple[int, bytes] | None:
+    """The file's modification time and bytes, None when there is no file."""
+    return (path.stat().st_mtime_ns, path.read_bytes()) if path.exists() else None
 
 
 def _new_run(driver: webdriver.Chrome, ui: DagsterUi, known: set[str]) -> str | None:
@@ -354,15 +370,16 @@ def _runs(ui: DagsterUi) -> list[dict[str, str]]:
     return ui.graphql(RUNS_QUERY, {"job": JOB})["runsOrError"]["results"]
 
 
-def _launched_run(driver: webdriver.Chrome, ui: DagsterUi) -> str | None:
-    """The id of the run the click launched; confirms a launchpad or confirmation dialog if one opened."""
+def _launched_run(driver: webdriver.Chrome, ui: DagsterUi, known: set[str]) -> str | None:
+    """The id of the one run of the job the click launched (runs in `known` were there before it);
+    confirms a launchpad or confirmation dialog if one opened."""
     for label in ("Launch run", "Materialize", "Confirm"):
         for button in driver.find_elements(
             By.XPATH, f"//*[contains(@class,'bp5-dialog')]//button[normalize-space()='{label}']"
         ):
             if button.is_enabled():
                 button.click()
-    runs = _runs(ui)
+    runs = [run for run in _runs(ui) if run["runId"] not in known]
     if not runs:
         return None
     assert len(runs) == 1, f"one click launched {len(runs)} runs: {runs}"

@@ -33,7 +33,7 @@ from orchestration.run_warehouse import WAREHOUSE
 from simulator import XmattersSimulator
 from tests.conftest import cached_org
 from tests.ui.conftest import UI_ORG_SPEC
-from tests.ui.test_dagster_ui import _dismiss_community_dialog
+from tests.ui.test_dagster_ui import _dismiss_community_dialog, _file_state, _run_ids
 from tests.ui.webserver import REPO_ROOT, DagsterUi
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
@@ -83,14 +83,16 @@ query Logs($runId: ID!) {
 
 
 def test_a_credentials_failure_is_the_raw_step_the_rest_not_executed(
-    browser: webdriver.Chrome, dagster_ui: DagsterUi, simulator: XmattersSimulator, tmp_path: Path
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, simulator: XmattersSimulator
 ) -> None:
-    cli = _sync_with_wrong_password(dagster_ui, simulator, tmp_path / "dagster_home")
+    known = _run_ids(dagster_ui)  # the module's earlier tests' runs (one webserver per module)
+    published = _file_state(dagster_ui.sync_file)  # their sync file, if any
+    cli = _sync_with_wrong_password(dagster_ui, simulator)
     assert cli.returncode != 0
     assert "baton-xmatters: error:" in cli.stderr and "HTTP 401" in cli.stderr, cli.stderr
-    assert not dagster_ui.sync_file.exists()
+    assert _file_state(dagster_ui.sync_file) == published  # none written, or the earlier one as it was
 
-    runs = dagster_ui.graphql(RUNS_QUERY)["runsOrError"]["results"]
+    runs = _new_runs(dagster_ui, known)
     assert len(runs) == 1, runs
     run = runs[0]
     # Still a failed run: orchestration/sensors.py alerts on it.
@@ -155,19 +157,19 @@ def _reexecute_the_cli_run_with_the_ui_credentials(ui: DagsterUi, cli_run_id: st
 
 
 def test_a_blocked_publish_leaves_c1_sync_not_executed(
-    browser: webdriver.Chrome, dagster_ui: DagsterUi, simulator: XmattersSimulator, tmp_path: Path
+    browser: webdriver.Chrome, dagster_ui: DagsterUi, simulator: XmattersSimulator
 ) -> None:
-    dagster_home = tmp_path / "dagster_home"
-    first = _sync(dagster_ui, simulator, dagster_home, simulator.password)
+    known = _run_ids(dagster_ui)  # the module's earlier tests' runs (one webserver per module)
+    first = _sync(dagster_ui, simulator, simulator.password)
     assert first.returncode == 0, first.stderr[-2000:]
     published = dagster_ui.sync_file.read_bytes()
     # The API account suddenly sees far fewer people: the drop check blocks publishing.
     simulator.serve(cached_org(dataclasses.replace(UI_ORG_SPEC, people=5, hidden_people=0)))
-    blocked = _sync(dagster_ui, simulator, dagster_home, simulator.password)
+    blocked = _sync(dagster_ui, simulator, simulator.password)
     assert blocked.returncode != 0 and "users_sudden_drop" in blocked.stderr, blocked.stderr[-2000:]
     assert dagster_ui.sync_file.read_bytes() == published
 
-    runs = dagster_ui.graphql(RUNS_QUERY)["runsOrError"]["results"]
+    runs = _new_runs(dagster_ui, known)
     assert [run["status"] for run in runs] == ["FAILURE", "SUCCESS"], runs
     steps = {step["stepKey"]: step["status"] for step in runs[0]["stepStats"]}
     assert steps["xmatters_raw"] == "SUCCESS" and steps["c1_staging__users"] == "SUCCESS", steps
@@ -195,22 +197,25 @@ def test_a_blocked_publish_leaves_c1_sync_not_executed(
     assert [event["runId"] for event in latest] == [runs[1]["runId"]]
 
 
+def _new_runs(ui: DagsterUi, known: set[str]) -> list[dict[str, Any]]:
+    """The runs not in `known`, newest first (the API's order)."""
+    return [run for run in ui.graphql(RUNS_QUERY)["runsOrError"]["results"] if run["runId"] not in known]
+
+
 def _sync_with_wrong_password(
-    ui: DagsterUi, simulator: XmattersSimulator, dagster_home: Path
+    ui: DagsterUi, simulator: XmattersSimulator
 ) -> subprocess.CompletedProcess[str]:
-    return _sync(ui, simulator, dagster_home, "wrong-password")
+    return _sync(ui, simulator, "wrong-password")
 
 
-def _sync(
-    ui: DagsterUi, simulator: XmattersSimulator, dagster_home: Path, password: str
-) -> subprocess.CompletedProcess[str]:
+def _sync(ui: DagsterUi, simulator: XmattersSimulator, password: str) -> subprocess.CompletedProcess[str]:
     """The CLI's sync against the webserver's Dagster home, so the UI shows the CLI's run."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("BATON_", "DAGSTER_", "DESTINATION__", "SOURCES__", "RUNTIME__"))
     }
-    env.update(DAGSTER_HOME=str(dagster_home), BATON_XMATTERS_HOME=str(ui.data_home))
+    env.update(DAGSTER_HOME=str(ui.dagster_home), BATON_XMATTERS_HOME=str(ui.data_home))
     command = [
         str(Path(sys.executable).parent / "baton-xmatters"),
         "--base-url",

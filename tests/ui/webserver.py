@@ -56,6 +56,7 @@ class DagsterUi:
     url: str
     sync_file: Path
     data_home: Path
+    dagster_home: Path
     log_file: Path
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -120,7 +121,11 @@ def running_webserver(simulator: XmattersSimulator, tmp_path: Path) -> Iterator[
             start_new_session=True,
         )
     ui = DagsterUi(
-        url=f"http://127.0.0.1:{port}", sync_file=sync_file, data_home=data_home, log_file=log_file
+        url=f"http://127.0.0.1:{port}",
+        sync_file=sync_file,
+        data_home=data_home,
+        dagster_home=dagster_home,
+        log_file=log_file,
     )
     try:
         _wait_for_location(ui, process)
