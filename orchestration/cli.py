@@ -126,7 +126,6 @@ def run() -> NoReturn:
     sync runs on one chunk of the frame stack (pipelines/frame_stack.py): its imports (Dagster,
     dlt) map no memory per call.
     """
-    interrupts.take_back_ignored_signals()
     with_one_blas_thread(os.environ)
     code = on_one_chunk(main)
     gc.freeze()

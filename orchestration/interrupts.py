@@ -27,12 +27,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from orchestration.blocked_writes import wait_for_blocked_writes
+from orchestration.console_script import INTERRUPTED
 from orchestration.signal_watch import leave_to_watcher, watching_signals
 from pipelines import halt
 from pipelines.child_processes import signal_all_children
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-MESSAGE = "baton-xmatters: interrupted"
+MESSAGE = INTERRUPTED  # also said by the console script before this module is imported
 PUBLISH_WAIT_S = 3.0  # the longest an interrupt waits for a commit + rename under way
 CALLBACKS_WAIT_S = 1.5  # the longest the callbacks may take (they touch SQLite and files)
 WRITES_WAIT_S = 1.0  # the longest the message waits for a write to stdout/stderr under way
@@ -43,22 +44,6 @@ _STDOUT_AND_STDERR = frozenset({1, 2})
 _callbacks: list[Callable[[], None]] = []
 _callbacks_lock = threading.Lock()
 _publishing = threading.Lock()
-
-
-def take_back_ignored_signals() -> None:
-    """An inherited SIG_IGN of SIGINT or SIGTERM goes back to the default, first thing in the CLI.
-
-    Why: a shell without job control (a script's `baton-xmatters ... &`) starts its background jobs
-    with SIGINT ignored, and Python keeps that. `exit_on_signal` installs its own handlers anyway,
-    but only once the sync's imports are done (~0.3 s and more under load): a SIGINT before then was
-    discarded and that sync ran to completion, one after it stopped the sync. One rule from the
-    first instruction on: SIGINT and SIGTERM stop the command, as they do for baton's Go connectors
-    (Go's `signal.Notify` takes an ignored SIGINT back too) and for `make ui`.
-    """
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-    for signum, default in defaults.items():
-        if signal.getsignal(signum) == signal.SIG_IGN:
-            signal.signal(signum, default)
 
 
 @contextmanager

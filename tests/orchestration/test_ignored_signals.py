@@ -1,9 +1,10 @@
 """A sync started with SIGINT ignored (a script's `baton-xmatters ... &`) stops on SIGINT from its start.
 
-The SIGINT is sent by the process itself the moment it imports the sync command (a `sitecustomize`
-on PYTHONPATH installs the trip): the early window in which an inherited SIG_IGN used to discard
-the signal, before the interrupt watcher is installed. Deterministic, and no sync is needed: the
-base URL is a closed port, so a sync that ignored the signal fails at its first request instead.
+The SIGINT is sent by the process itself the moment it imports `orchestration.cli`, the first
+module of the project after the console script (a `sitecustomize` on PYTHONPATH installs the trip):
+the early window in which an inherited SIG_IGN used to discard the signal, before the interrupt
+watcher is installed. Deterministic, and no sync is needed: the base URL is a closed port, so a
+sync that ignored the signal fails at its first request instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os, signal, sys
 
 class _InterruptAtFirstImport:
     def find_spec(self, name, path=None, target=None):
-        if name == "orchestration.sync_command":
+        if name == "orchestration.cli":
             sys.meta_path.remove(self)
             with open(os.environ["SIGINT_AT_IMPORT"], "w") as seen:
                 seen.write(repr(signal.getsignal(signal.SIGINT)))
@@ -64,7 +65,7 @@ def test_a_sigint_before_the_watcher_stops_a_sync_started_with_sigint_ignored(tm
         timeout=300,
         preexec_fn=_ignore_sigint,
     )
-    # the trip ran: the signal was sent before the sync command (and its watcher) was imported
+    # the trip ran: the signal was sent as the command line module began to load
     assert seen.read_text() == repr(signal.default_int_handler)
     assert (done.returncode, done.stderr.strip().splitlines()[-1]) == (130, "baton-xmatters: interrupted")
     assert not (home / "sync.c1z").exists()
