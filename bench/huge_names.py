@@ -21,7 +21,6 @@ import argparse
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from contextlib import suppress
@@ -35,25 +34,21 @@ from simulator import FaultRule, Faults, OrgSpec, XmattersSimulator, build_org  
 
 try:  # `python bench/huge_names.py` puts bench/ on the path
     from memory_cgroup import MemoryCgroup, unique_name, usable_limit
-    from run import POLL_S
+    from run import POLL_S, TreeRssSampler
 except ImportError:
     from bench.memory_cgroup import MemoryCgroup, unique_name, usable_limit
-    from bench.run import POLL_S
+    from bench.run import POLL_S, TreeRssSampler
 
 
-class PeakBreakdown:
+class PeakBreakdown(TreeRssSampler):
     """`bench/run.py`'s TreeRssSampler (the summed RSS of a process tree, polled), which also keeps
     when the peak was and each process's RSS then: where the peak is, beside the sync's log lines."""
 
     def __init__(self, pid: int, timeline: Path | None = None) -> None:
         self.timeline = timeline.open("w") if timeline else None  # every sample: time, each process
-        self.peak = 0
         self.at = ""
         self.parts: list[tuple[int, str]] = []
-        self._root = psutil.Process(pid)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__(pid)  # starts the sampling thread: the fields above first
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -73,11 +68,10 @@ class PeakBreakdown:
             self._stop.wait(POLL_S)
 
     def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
+        peak = super().stop()
         if self.timeline:
             self.timeline.close()
-        return self.peak
+        return peak
 
     def describe(self) -> str:
         shown = ", ".join(f"{label} {rss / 2**20:.0f}" for rss, label in sorted(self.parts, reverse=True))

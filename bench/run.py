@@ -209,7 +209,7 @@ def _cpu_seconds(process: psutil.Process) -> float:
 
 
 # Copied on purpose by tests/reliability/test_hostile_server.py's `PeakRss` (this script stands alone);
-# bench/huge_names.py imports it.
+# bench/huge_names.py extends it (PeakBreakdown).
 class TreeRssSampler:
     """Peak summed RSS of a process and its descendants, polled every POLL_S on a thread."""
 
