@@ -46,3 +46,26 @@ def int32_values(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
             f"expected int32 values without nulls, got {array.type} with {array.null_count} nulls"
         )
     return np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array), offset=array.offset * 4)
+
+
+def byte_lengths(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Bytes of each value of a string or large_string column, 0 for a null, as NumPy int64
+    (from the offsets: `pc.fill_null(..., 0)` makes a scalar and `to_numpy` of an array with
+    nulls converts through pandas, either importing it)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = [np.zeros(0, dtype=np.int64)]
+    for chunk in chunks:
+        offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(
+            chunk.buffers()[1],
+            dtype=offset_type,
+            count=len(chunk) + 1,
+            offset=chunk.offset * np.dtype(offset_type).itemsize,
+        )
+        lengths = np.diff(offsets).astype(np.int64)
+        if chunk.null_count:
+            bits = np.frombuffer(chunk.buffers()[0], dtype=np.uint8)
+            valid = np.unpackbits(bits, bitorder="little", count=chunk.offset + len(chunk))[chunk.offset :]
+            lengths[valid == 0] = 0
+        parts.append(lengths)
+    return np.concatenate(parts)

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from pipelines.arrow_arrays import byte_lengths
 from pipelines.xmatters.scrub import scrub
 from pipelines.xmatters.settings import GROUP_MEMBERS, GROUPS, PEOPLE
 
@@ -67,17 +68,17 @@ class ExtractReport:
         """Keeps the widest text of `table`'s string columns, for a load that fails on it: DuckDB's
         line (`Failed to commit: failed to pin block ...`) names neither the field nor its size;
         and the widest row's text (all its string columns), by which the load's memory is sized."""
-        row_bytes = None
+        row_bytes = np.zeros(table.num_rows, dtype=np.int64)
         for name, column in zip(table.column_names, table.columns, strict=True):
             if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
                 continue
-            lengths = pc.fill_null(pc.binary_length(column), 0)
-            row_bytes = lengths if row_bytes is None else pc.add(row_bytes, lengths)
-            longest = pc.max(lengths).as_py() or 0
+            lengths = byte_lengths(column)  # NumPy: pyarrow's null filling imported pandas
+            row_bytes += lengths
+            longest = int(lengths.max()) if len(lengths) else 0
             with self._lock:
                 if longest > self.widest.get(resource, ("", -1))[1]:
                     self.widest[resource] = (name, longest)
-        widest_row = (pc.max(row_bytes).as_py() or 0) if row_bytes is not None else 0
+        widest_row = int(row_bytes.max()) if len(row_bytes) else 0
         with self._lock:
             if widest_row <= self.widest_row:
                 return
