@@ -17,10 +17,9 @@ import threading
 from types import TracebackType
 from typing import Any
 
-LOAD_MEMORY_LIMIT = "128MB"
 DUCKDB_VECTOR_ROWS = 2_048  # rows of a DuckDB vector (a build constant)
 _MB = 10**6  # DuckDB's MB (its MiB are 2**20)
-_LOAD_MEMORY_BYTES = 128 * _MB  # LOAD_MEMORY_LIMIT
+LOAD_MEMORY_BYTES = 128 * _MB  # every ordinary tenant's load
 # above a vector of the widest rows: 60 KB rows loaded at 155 MB, not at 128 (DuckDB 2.0.1)
 LOAD_HEADROOM_BYTES = 32 * _MB
 LOAD_MEMORY_CAP_BYTES = 256 * _MB  # the run's own limit: wider rows fail the load with its line
@@ -28,14 +27,19 @@ LOAD_MEMORY_CAP_BYTES = 256 * _MB  # the run's own limit: wider rows fail the lo
 log = logging.getLogger("baton_xmatters")  # the CLI shows its lines
 
 
+def _setting(limit_bytes: int) -> str:
+    """`limit_bytes` as DuckDB's `memory_limit` setting."""
+    return f"SET memory_limit = '{limit_bytes // _MB}MB'"
+
+
 def load_memory_limit(widest_row_bytes: int) -> int:
     """Bytes of DuckDB memory for a load whose widest row holds `widest_row_bytes` of text."""
     needed = DUCKDB_VECTOR_ROWS * widest_row_bytes + LOAD_HEADROOM_BYTES
-    return min(max(_LOAD_MEMORY_BYTES, needed), LOAD_MEMORY_CAP_BYTES)
+    return min(max(LOAD_MEMORY_BYTES, needed), LOAD_MEMORY_CAP_BYTES)
 
 
 class LoadMemory:
-    """DuckDB's limit at LOAD_MEMORY_LIMIT inside the block, `after` once it is left; `fit_rows`
+    """DuckDB's limit at LOAD_MEMORY_BYTES inside the block, `after` once it is left; `fit_rows`
     raises it (never lowers it) for the widest row extracted so far. The limit is the database's:
     `fit_rows` sets it through a cursor of its own, so another thread may call it."""
 
@@ -47,8 +51,8 @@ class LoadMemory:
         self.limit = 0  # bytes; 0 outside the block
 
     def __enter__(self) -> LoadMemory:
-        self._connection.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
-        self._setter, self.limit = self._connection.cursor(), _LOAD_MEMORY_BYTES
+        self._connection.execute(_setting(LOAD_MEMORY_BYTES))
+        self._setter, self.limit = self._connection.cursor(), LOAD_MEMORY_BYTES
         return self
 
     def __exit__(
@@ -65,7 +69,7 @@ class LoadMemory:
             if not self.limit or limit <= self.limit:
                 return
             self.limit = limit
-            self._setter.execute(f"SET memory_limit = '{limit // _MB}MB'")
+            self._setter.execute(_setting(limit))
         log.info(
             "load: DuckDB's memory for the load %d MB (rows of up to %d bytes)",
             limit // _MB,

@@ -27,6 +27,7 @@ ROWS, WIDTH = 2_100, 64_000  # one vector of them: 131 MB of names, over 128 MB
 def test_a_load_of_rows_of_long_names_gets_a_vector_of_them_and_headroom(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     with LoadMemory(con, after="256MB") as memory:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "122.0 MiB"
         report = ExtractReport(on_wider_rows=memory.fit_rows)
 
         @dlt.resource(name="group_members", write_disposition="replace")
