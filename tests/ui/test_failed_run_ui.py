@@ -34,7 +34,7 @@ from simulator import XmattersSimulator
 from tests.conftest import cached_org
 from tests.ui.conftest import UI_ORG_SPEC
 from tests.ui.test_dagster_ui import _dismiss_community_dialog, _file_state, _run_ids
-from tests.ui.webserver import REPO_ROOT, DagsterUi
+from tests.ui.webserver import LOCATION, REPO_ROOT, DagsterUi
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
 PAGE_TIMEOUT_S = 60.0
@@ -239,3 +239,69 @@ def _wait_for_text(driver: webdriver.Chrome, needle: str) -> str:
         return text if needle in text and "Loading run logs" not in text else None
 
     return str(WebDriverWait(driver, PAGE_TIMEOUT_S, poll_frequency=0.5).until(page_text))
+
+
+# What the Launchpad's "Launch run" sends (Dagster's ui-core LaunchpadSession / useLaunchWithTelemetry)
+LAUNCH_MUTATION = """
+mutation Launch($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on PythonError { message }
+  }
+}
+"""
+TYPED_PASSWORD = "typed-into-the-launchpad-5ecret"
+
+
+def test_a_password_typed_into_the_launchpad_is_refused_before_any_run_is_stored(
+    dagster_ui: DagsterUi, simulator: XmattersSimulator
+) -> None:
+    """`password: "..."` in the Launchpad's config was stored in the run (runs.db) and shown under
+    "View tags and config"; Dagster's validation of the run config, done before it creates the run,
+    now refuses it. `{env: BATON_PASSWORD}`, the variable's name, launches and syncs."""
+    known = _run_ids(dagster_ui)
+    launched = _launch(dagster_ui, {"password": TYPED_PASSWORD})
+    assert launched["__typename"] == "RunConfigValidationInvalid", launched
+    messages = [error["message"] for error in launched["errors"]]
+    assert len(messages) == 1, messages
+    assert "root:resources:xmatters:config:password" in messages[0], messages
+    assert "env" in messages[0] and TYPED_PASSWORD not in messages[0], messages
+    assert _new_runs(dagster_ui, known) == []
+    stored = [path for path in dagster_ui.dagster_home.rglob("*") if path.is_file()]
+    assert any(path.name == "runs.db" for path in stored), stored
+    assert not [path for path in stored if TYPED_PASSWORD.encode() in path.read_bytes()]
+
+    launched = _launch(dagster_ui, {"password": {"env": "BATON_PASSWORD"}})
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run = _finished(dagster_ui, launched["run"]["runId"])
+    assert run["status"] == "SUCCESS", (run, dagster_ui.log_tail())
+    assert "BATON_PASSWORD" in run["runConfigYaml"], run["runConfigYaml"]
+    stored = [path for path in dagster_ui.dagster_home.rglob("*") if path.is_file()]
+    assert not [path for path in stored if simulator.password.encode() in path.read_bytes()]
+
+
+def _launch(ui: DagsterUi, xmatters_config: dict[str, Any]) -> dict[str, Any]:
+    """Launches the sync job with `xmatters_config` as the xmatters resource's config, as the
+    Launchpad does (base URL and user: their defaults, the webserver's environment)."""
+    params = {
+        "selector": {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": "__repository__",
+            "jobName": "xmatters_sync",
+        },
+        "runConfigData": {"resources": {"xmatters": {"config": xmatters_config}}},
+        "mode": "default",
+        "executionMetadata": {"tags": [{"key": "dagster/from_ui", "value": "true"}]},
+    }
+    return ui.graphql(LAUNCH_MUTATION, {"params": params})["launchPipelineExecution"]
+
+
+def _finished(ui: DagsterUi, run_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    run = ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
+    while run["status"] not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+        time.sleep(2.0)
+        run = ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
+    return run
