@@ -21,9 +21,14 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
+import pytest
+from dagster._core.utils import make_new_run_id
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -275,11 +280,24 @@ def test_a_password_typed_into_the_launchpad_is_refused_before_any_run_is_stored
 
     launched = _launch(dagster_ui, {"password": {"env": "BATON_PASSWORD"}})
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    run = _finished(dagster_ui, launched["run"]["runId"])
+    run_id = launched["run"]["runId"]
+    run = _finished(dagster_ui, run_id)
     assert run["status"] == "SUCCESS", (run, dagster_ui.log_tail())
     assert "BATON_PASSWORD" in run["runConfigYaml"], run["runConfigYaml"]
     stored = [path for path in dagster_ui.dagster_home.rglob("*") if path.is_file()]
     assert not [path for path in stored if simulator.password.encode() in path.read_bytes()]
+
+    # A run stored before the rule with a typed password: its re-execution, which reuses its run
+    # config, is refused when the code location plans it, before Dagster creates the new run.
+    parent = _stored_with_a_typed_password(dagster_ui, run_id)
+    params = {"parentRunId": parent, "strategy": "ALL_STEPS"}
+    refused = _answer_of_http_500(dagster_ui, REEXECUTE_MUTATION, {"params": params})[
+        "launchPipelineReexecution"
+    ]
+    assert refused["__typename"] == "PythonError", refused
+    assert "root:resources:xmatters:config:password must be dict" in refused["message"], refused
+    assert TYPED_PASSWORD not in refused["message"]
+    assert {new["runId"] for new in _new_runs(dagster_ui, known)} == {run_id, parent}
 
 
 def _launch(ui: DagsterUi, xmatters_config: dict[str, Any]) -> dict[str, Any]:
@@ -296,6 +314,38 @@ def _launch(ui: DagsterUi, xmatters_config: dict[str, Any]) -> dict[str, Any]:
         "executionMetadata": {"tags": [{"key": "dagster/from_ui", "value": "true"}]},
     }
     return ui.graphql(LAUNCH_MUTATION, {"params": params})["launchPipelineExecution"]
+
+
+def _stored_with_a_typed_password(ui: DagsterUi, run_id: str) -> str:
+    """A failed copy of run `run_id` whose config holds `TYPED_PASSWORD`, as runs launched with one
+    before the password's field took a variable's name only were stored; returns its id."""
+    with dg.DagsterInstance.from_config(str(ui.dagster_home)) as instance:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None
+        typed = {"resources": {"xmatters": {"config": {"password": TYPED_PASSWORD}}}}
+        copy = dg.DagsterRun(
+            **{
+                **run._asdict(),
+                "run_id": make_new_run_id(),
+                "run_config": typed,
+                "status": dg.DagsterRunStatus.FAILURE,
+            }
+        )
+        instance.add_run(copy)
+    return copy.run_id
+
+
+def _answer_of_http_500(ui: DagsterUi, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """`data` of a GraphQL answer the webserver sends with HTTP status 500 (a PythonError of the code
+    location, which the UI shows in a dialog)."""
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(
+        f"{ui.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        urllib.request.urlopen(request, timeout=60)
+    assert answered.value.code == 500
+    return json.loads(answered.value.read())["data"]
 
 
 def _finished(ui: DagsterUi, run_id: str) -> dict[str, Any]:
