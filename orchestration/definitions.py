@@ -1,7 +1,7 @@
 """The code location `defs`: assets, checks, job, schedule, sensors and resources (orchestration/wiring.py).
 
 Loaded by `dagster dev` (pyproject `[tool.dagster]`) and `dagster dev -w workspace.yaml`. Nothing here
-reads credentials: they are `EnvVar` references resolved when a run launches.
+reads credentials: the resource config names the variables that hold them, read by a run.
 """
 
 from __future__ import annotations

@@ -2,19 +2,23 @@
 
 A resource built on `settings_resource(SomeSettings)` has one config field per setting, with the
 setting's type, default and help as its description; nothing declares them a second time. A secret
-setting is given as `EnvVar` (the UI and the schedule) or, by the CLI, in a resource Dagster never
-serializes (`hardcoded`): a value given as config becomes a default of the config schema, which
-Dagster stores with every run's job snapshot and shows in the UI.
+setting is given as the name of a variable (`from_environment`, the code location: the UI, the
+schedule, sensors, re-executions) or, by the CLI, in a resource Dagster never serializes
+(`hardcoded`): a value given as config becomes a default of the config schema, which Dagster stores
+with every run's job snapshot and shows in the UI, and a value typed into the Launchpad is stored
+with the run's config.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 import dagster as dg
 import pydantic
 
-from pipelines.xmatters.settings_table import declared
+from pipelines.xmatters.errors import ConfigError
+from pipelines.xmatters.settings_table import Declared, declared
 
 T = TypeVar("T")
 
@@ -24,7 +28,8 @@ def settings_resource(settings: type) -> type[dg.ConfigurableResource]:
     fields: dict[str, Any] = {}
     for item in declared(settings):
         field_type: Any = item.type | None if item.optional else item.type
-        description = item.spec.help + (" (secret: give it as EnvVar)" if item.spec.secret else "")
+        secret = f" (secret: give it as {{env: {item.spec.env}}})" if item.spec.secret else ""
+        description = item.spec.help + secret
         if item.spec.required:
             fields[item.name] = (field_type, pydantic.Field(description=description))
         else:
@@ -58,3 +63,61 @@ def hardcoded(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
     (the CLI's `--password` or `--password-file`); the run only sees the object in memory.
     """
     return dg.ResourceDefinition.hardcoded_resource(resource, description=type(resource).__doc__)
+
+
+def from_environment(
+    resource_key: str, resource_type: type[dg.ConfigurableResource], settings: type
+) -> dg.ResourceDefinition:
+    """`resource_type`, at `resource_key`, for the code location: a required setting with a variable
+    defaults to it (`{env: BATON_BASE_URL}`), and a secret one is taken from a variable only.
+
+    Dagster stores a run's config with the run (runs.db) and shows it on the run page ("View tags
+    and config"). The `StringSource` Dagster gives a `str` field accepts `password: "..."` as well
+    as `{env: BATON_PASSWORD}`, so a password typed into the Launchpad stayed there. A secret's
+    field here is the shape `{env: String}`: Dagster's own validation of the run config, which the
+    webserver does before it creates the run (`create_valid_pipeline_run`, then `create_run`) and
+    the code location when it plans a re-execution, refuses a value with `Value at path
+    root:resources:xmatters:config:password must be dict. Expected: "{ env: String }".` (Dagster's
+    wording: its validation messages take no text of ours), and nothing of it is stored. The
+    variable is read when the resource is set up in the run, and its name is all the run keeps.
+    """
+    schema = resource_type.to_config_schema().as_field().config_type
+    fields = dict(schema.fields)  # type: ignore[attr-defined]
+    secrets = [item for item in declared(settings) if item.spec.secret]
+    for item in declared(settings):
+        if item.spec.env is None or not (item.spec.secret or item.spec.required):
+            continue
+        field = fields[item.name]
+        config_type = _variable_name(item) if item.spec.secret else field.config_type
+        default = {"env": item.spec.env}
+        fields[item.name] = dg.Field(config_type, default_value=default, description=field.description)
+    labels = {item.name: f"resources.{resource_key}.config.{item.name}" for item in secrets}
+
+    def create(context: dg.InitResourceContext) -> dg.ConfigurableResource:
+        config = dict(context.resource_config)
+        for item in secrets:
+            config[item.name] = _read_variable(config[item.name]["env"], labels[item.name])
+        return resource_type(**config)
+
+    return dg.ResourceDefinition(
+        resource_fn=create, config_schema=type(schema)(fields), description=resource_type.__doc__
+    )
+
+
+def _variable_name(item: Declared) -> dg.Shape:
+    return dg.Shape(
+        {
+            "env": dg.Field(
+                str,
+                description=f"the variable of the code location's environment that holds the {item.name} "
+                f"(e.g. {item.spec.env}); a value typed here would be stored with the run",
+            )
+        }
+    )
+
+
+def _read_variable(name: str, label: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        raise ConfigError(f"{label} names {name}, a variable not set in the code location's environment")
+    return value

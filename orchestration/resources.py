@@ -1,11 +1,12 @@
 """Dagster resources: the xMatters connection, the warehouse, the expectations worker and the settings.
 
 The config fields of `XmattersResource` and `SyncSettings` derive from their settings tables
-(`XmattersConfig`, `SyncOptions`). In the code location the credentials are `EnvVar("BATON_*")`
-references, resolved at launch: it loads without them, and their values never appear in the UI,
-the run config or the event log. The CLI hands its in-process run the resource object instead
-(`resource_settings.hardcoded`), so the values stay in its memory: never in its environment, in
-its children's, or in the run's stored job snapshot.
+(`XmattersConfig`, `SyncOptions`). In the code location the credentials are the names of BATON_*
+variables (`resource_settings.from_environment`; the password takes nothing else, so a value typed
+into the Launchpad is refused before Dagster stores the run): it loads without them, and their
+values never appear in the UI, the run config or the event log. The CLI hands its in-process run
+the resource object instead (`resource_settings.hardcoded`), so the values stay in its memory:
+never in its environment, in its children's, or in the run's stored job snapshot.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ XMATTERS = "xmatters"  # the resource key of `XmattersResource` (orchestration/w
 class XmattersResource(settings_resource(XmattersConfig)):  # type: ignore[misc]
     """Where and as whom to read xMatters (read-only): the settings of `XmattersConfig` as config.
 
-    The password is an `EnvVar` in the code location (the UI, the schedule); the CLI hands its run
-    the resource itself, so no value of it is stored with the run (`resource_settings.hardcoded`).
+    The password is `{env: BATON_PASSWORD}` in the code location (the UI, the schedule, sensors,
+    re-executions), a variable's name, never a value (`resource_settings.from_environment`); the
+    CLI hands its run the resource itself, so no value of it is stored with the run
+    (`resource_settings.hardcoded`).
     """
 
     def to_config(self) -> XmattersConfig:

@@ -4,10 +4,11 @@
 by its parent run's origin: on a CLI run it failed with a dialog reading `CheckError: Expected
 non-None value: None`. The CLI's run now carries the origin of the same job in the code location
 (`workspace.yaml`'s `baton_xmatters`, also pyproject's `[tool.dagster]`), and a re-execution runs
-there like any run launched from the UI: with the location's resources (its `EnvVar` credentials,
-its warehouse and settings) and the parent's run config, which holds no resource of the CLI's (the
-CLI hands its run the resource objects, the password in one Dagster never serializes:
-`resource_settings.hardcoded`). Nothing of the CLI's flags, its password least of all, reaches it.
+there like any run launched from the UI: with the location's resources (its credentials from
+BATON_* variables, its warehouse and settings) and the parent's run config, which holds no
+resource of the CLI's (the CLI hands its run the resource objects, the password in one Dagster
+never serializes: `resource_settings.hardcoded`). Nothing of the CLI's flags, its password least
+of all, reaches it.
 
 The origin also tags the run with its code location (`dagster/code_location`), as the UI's runs are.
 """

@@ -69,10 +69,15 @@ class Pruned:
 
     def summary(self) -> str:
         more = f" ({self.left} more at the next syncs)" if self.left else ""
-        text = f"deleted {self.deleted} runs not kept{more}"
+        text = f"deleted {_runs(self.deleted)} not kept{more}"
         if self.leftover_files:
-            text += f"; removed the empty event-log files of {self.leftover_files} deleted runs"
+            text += f"; removed the empty event-log files of {_runs(self.leftover_files, 'deleted ')}"
         return "; ".join([text, *(r.summary() for r in self.reclaimed)])
+
+
+def _runs(count: int, adjective: str = "") -> str:
+    """`1 run`, `2 runs` (`1 deleted run`): the summary is read in the run's log and metadata."""
+    return f"{count} {adjective}run{'' if count == 1 else 's'}"
 
 
 def prune_runs(

@@ -3,7 +3,7 @@
 `build_definitions` is called by the code location (`orchestration/definitions.py`, with the default
 resources) and by the CLI (with its own), each once: the CLI imports this module, not the code
 location, whose module-level `defs` would be a second build (~0.17 s of every sync's start-up).
-Nothing here reads credentials: they are `EnvVar` references resolved when a run launches.
+Nothing here reads credentials: the code location names the variables that hold them, read by a run.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from orchestration.checks.per_table import table_checks
 from orchestration.deployment_variables import asset_owner, owner_error
 from orchestration.jobs import xmatters_sync_job
 from orchestration.paths import data_paths, default_sync_file
+from orchestration.resource_settings import from_environment
 from orchestration.resources import (
     SYNC_SETTINGS,
     XMATTERS,
@@ -30,17 +31,15 @@ from orchestration.resources import (
 from orchestration.schedules import build_schedule
 from orchestration.sensors import alert_sensors
 from orchestration.stopping_executor import stopping_in_process_executor
+from pipelines.xmatters.config import XmattersConfig
 
 
 def default_resources() -> dict[str, object]:
     paths = data_paths()
     return {
         "dlt": DagsterDltResource(),
-        XMATTERS: XmattersResource(
-            base_url=dg.EnvVar("BATON_BASE_URL"),
-            username=dg.EnvVar("BATON_USERNAME"),
-            password=dg.EnvVar("BATON_PASSWORD"),
-        ),
+        # base URL, user and password from BATON_* variables; the password from nothing else
+        XMATTERS: from_environment(XMATTERS, XmattersResource, XmattersConfig),
         "warehouse": WarehouseResource(
             database=str(paths.warehouse), dlt_pipelines_dir=str(paths.dlt_pipelines)
         ),

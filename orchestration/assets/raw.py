@@ -20,6 +20,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
 from orchestration import metadata_keys as keys
+from orchestration.credentials_hint import for_run
 from orchestration.markdown import markdown_table
 from orchestration.resources import SyncSettings, WarehouseResource, XmattersResource
 from orchestration.stopped_run import reported_if_stopped
@@ -147,7 +148,11 @@ def _extract(
         release_unused_memory(collect=False)
     except PipelineStepFailed as exc:
         # dlt wraps the client's classified error several times; surface the one-line cause
-        cause = find_xmatters_error(exc) or failed_load_job(exc, report)
+        error = find_xmatters_error(exc)
+        if error is not None:
+            # a 401 names where this run took the credentials: the CLI's flags, or the code location's config
+            raise for_run(error, context.run.tags, context.run.run_config) from None
+        cause = failed_load_job(exc, report)
         if cause is None:
             raise
         raise cause from None

@@ -102,6 +102,15 @@ def dlt_keys(*keys: str) -> str:
 DLT_CREDENTIALS_HINT = f"check {dlt_keys('username', 'xmatters_password')}"
 
 
+def with_credentials_hint(error: XmattersError, hint: str) -> XmattersError:
+    """`error` with `hint` where it named the CLI's ways to give credentials (a 401's
+    `CREDENTIALS_HINT`), for a route that took them otherwise; `error` itself when it named none."""
+    text = str(error)
+    if CREDENTIALS_HINT not in text:
+        return error
+    return _restore(type(error), text.replace(CREDENTIALS_HINT, hint))
+
+
 def describe_status(status: int, url: str, api_message: str | None) -> str:
     """`HTTP 401 from <url>: <xMatters message>` with a hint for the statuses users meet most."""
     text = f"HTTP {status} from {url}"

@@ -86,3 +86,62 @@ def test_a_connection_setting_refused_in_a_run_names_its_config_field(
     sync_file = tmp_path / "sync.c1z"
     resources = {"xmatters": xmatters, "sync_settings": SyncSettings(sync_file=str(sync_file))}
     _assert_refused_before_any_request(resources, says, simulator, sync_file)
+
+
+def test_the_code_location_refuses_a_password_typed_as_config(data_home, monkeypatch):
+    """A password typed into the Launchpad (`password: "..."`) was accepted and stored with the run
+    (tests/ui/test_failed_run_ui.py launches it against a webserver); the job's config schema, which
+    Dagster validates before it creates a run, takes a variable's name only."""
+    job = build_definitions().resolve_job_def("xmatters_sync")
+    typed = {"resources": {"xmatters": {"config": {"password": "typed-5ecret"}}}}
+    with pytest.raises(dg.DagsterInvalidConfigError) as refused:
+        dg.validate_run_config(job, typed)
+    assert [error.message for error in refused.value.errors] == [
+        'Value at path root:resources:xmatters:config:password must be dict. Expected: "{ env: String }".'
+    ]
+    # alone: base URL and user keep their defaults, {env: BATON_BASE_URL} and {env: BATON_USERNAME}
+    monkeypatch.setenv("BATON_BASE_URL", "https://acme.xmatters.com/api/xm/1")
+    monkeypatch.setenv("BATON_USERNAME", "u")
+    named = {"resources": {"xmatters": {"config": {"password": {"env": "OTHER_PASSWORD"}}}}}
+    config = dg.validate_run_config(job, named)["resources"]["xmatters"]["config"]
+    assert (config["base_url"], config["password"]) == (
+        "https://acme.xmatters.com/api/xm/1",
+        {"env": "OTHER_PASSWORD"},  # the name only: the run reads it
+    )
+
+
+def test_a_password_variable_not_set_fails_the_run_naming_it(simulator, data_home, tmp_path, monkeypatch):
+    use_simulator(monkeypatch, simulator)
+    sync_file = tmp_path / "sync.c1z"
+    job = build_definitions({"sync_settings": SyncSettings(sync_file=str(sync_file))}).resolve_job_def(
+        "xmatters_sync"
+    )
+    named = {"resources": {"xmatters": {"config": {"password": {"env": "NOT_SET_PASSWORD"}}}}}
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(run_config=named, instance=instance, raise_on_error=False)
+    assert not result.success
+    causes = [
+        cause.message
+        for event in result.all_events
+        if event.is_failure and event.event_specific_data is not None
+        for cause in _chain(event.event_specific_data.error)
+    ]
+    says = (
+        "resources.xmatters.config.password names NOT_SET_PASSWORD, a variable not set in the code location"
+    )
+    assert any(says in cause for cause in causes), causes
+    assert simulator.requests == []
+    assert not sync_file.exists()
+
+
+def test_the_password_variable_is_read_by_the_run(simulator, data_home, tmp_path, monkeypatch):
+    """`{env: OTHER_PASSWORD}` reads that variable: BATON_PASSWORD, wrong here, is not used."""
+    use_simulator(monkeypatch, simulator)
+    monkeypatch.setenv("OTHER_PASSWORD", simulator.password)
+    monkeypatch.setenv("BATON_PASSWORD", "wrong-password")
+    resources = {"sync_settings": SyncSettings(sync_file=str(tmp_path / "sync.c1z"))}
+    job = build_definitions(resources).resolve_job_def("xmatters_sync")
+    named = {"resources": {"xmatters": {"config": {"password": {"env": "OTHER_PASSWORD"}}}}}
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(run_config=named, instance=instance)
+    assert result.success

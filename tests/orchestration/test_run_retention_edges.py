@@ -243,3 +243,15 @@ def test_a_failed_cli_sync_deletes_the_failures_beyond_the_kept_ones(make_simula
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(data_home / "dagster"))) as instance:
         records = instance.get_run_records()
         assert [r.dagster_run.status for r in records] == [dg.DagsterRunStatus.FAILURE]
+
+
+def test_the_summary_says_1_run_not_1_runs():
+    """The line a run's log and `c1_access_changes`' metadata show read "deleted 1 runs not kept"."""
+    assert Pruned(deleted=1, left=0).summary() == "deleted 1 run not kept"
+    assert Pruned(deleted=2, left=1).summary() == "deleted 2 runs not kept (1 more at the next syncs)"
+    assert Pruned(deleted=1, left=0, leftover_files=1).summary() == (
+        "deleted 1 run not kept; removed the empty event-log files of 1 deleted run"
+    )
+    assert Pruned(deleted=0, left=0, leftover_files=3).summary() == (
+        "deleted 0 runs not kept; removed the empty event-log files of 3 deleted runs"
+    )

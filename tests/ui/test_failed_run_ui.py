@@ -21,9 +21,14 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
+import pytest
+from dagster._core.utils import make_new_run_id
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -34,7 +39,7 @@ from simulator import XmattersSimulator
 from tests.conftest import cached_org
 from tests.ui.conftest import UI_ORG_SPEC
 from tests.ui.test_dagster_ui import _dismiss_community_dialog, _file_state, _run_ids
-from tests.ui.webserver import REPO_ROOT, DagsterUi
+from tests.ui.webserver import LOCATION, REPO_ROOT, DagsterUi
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
 PAGE_TIMEOUT_S = 60.0
@@ -239,3 +244,114 @@ def _wait_for_text(driver: webdriver.Chrome, needle: str) -> str:
         return text if needle in text and "Loading run logs" not in text else None
 
     return str(WebDriverWait(driver, PAGE_TIMEOUT_S, poll_frequency=0.5).until(page_text))
+
+
+# What the Launchpad's "Launch run" sends (Dagster's ui-core LaunchpadSession / useLaunchWithTelemetry)
+LAUNCH_MUTATION = """
+mutation Launch($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on PythonError { message }
+  }
+}
+"""
+TYPED_PASSWORD = "typed-into-the-launchpad-5ecret"
+
+
+def test_a_password_typed_into_the_launchpad_is_refused_before_any_run_is_stored(
+    dagster_ui: DagsterUi, simulator: XmattersSimulator
+) -> None:
+    """`password: "..."` in the Launchpad's config was stored in the run (runs.db) and shown under
+    "View tags and config"; Dagster's validation of the run config, done before it creates the run,
+    now refuses it. `{env: BATON_PASSWORD}`, the variable's name, launches and syncs."""
+    known = _run_ids(dagster_ui)
+    launched = _launch(dagster_ui, {"password": TYPED_PASSWORD})
+    assert launched["__typename"] == "RunConfigValidationInvalid", launched
+    messages = [error["message"] for error in launched["errors"]]
+    assert len(messages) == 1, messages
+    assert "root:resources:xmatters:config:password" in messages[0], messages
+    assert "env" in messages[0] and TYPED_PASSWORD not in messages[0], messages
+    assert _new_runs(dagster_ui, known) == []
+    stored = [path for path in dagster_ui.dagster_home.rglob("*") if path.is_file()]
+    assert any(path.name == "runs.db" for path in stored), stored
+    assert not [path for path in stored if TYPED_PASSWORD.encode() in path.read_bytes()]
+
+    launched = _launch(dagster_ui, {"password": {"env": "BATON_PASSWORD"}})
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    run = _finished(dagster_ui, run_id)
+    assert run["status"] == "SUCCESS", (run, dagster_ui.log_tail())
+    assert "BATON_PASSWORD" in run["runConfigYaml"], run["runConfigYaml"]
+    stored = [path for path in dagster_ui.dagster_home.rglob("*") if path.is_file()]
+    assert not [path for path in stored if simulator.password.encode() in path.read_bytes()]
+
+    # A run stored before the rule with a typed password: its re-execution, which reuses its run
+    # config, is refused when the code location plans it, before Dagster creates the new run.
+    parent = _stored_with_a_typed_password(dagster_ui, run_id)
+    params = {"parentRunId": parent, "strategy": "ALL_STEPS"}
+    refused = _answer_of_http_500(dagster_ui, REEXECUTE_MUTATION, {"params": params})[
+        "launchPipelineReexecution"
+    ]
+    assert refused["__typename"] == "PythonError", refused
+    assert "root:resources:xmatters:config:password must be dict" in refused["message"], refused
+    assert TYPED_PASSWORD not in refused["message"]
+    assert {new["runId"] for new in _new_runs(dagster_ui, known)} == {run_id, parent}
+
+
+def _launch(ui: DagsterUi, xmatters_config: dict[str, Any]) -> dict[str, Any]:
+    """Launches the sync job with `xmatters_config` as the xmatters resource's config, as the
+    Launchpad does (base URL and user: their defaults, the webserver's environment)."""
+    params = {
+        "selector": {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": "__repository__",
+            "jobName": "xmatters_sync",
+        },
+        "runConfigData": {"resources": {"xmatters": {"config": xmatters_config}}},
+        "mode": "default",
+        "executionMetadata": {"tags": [{"key": "dagster/from_ui", "value": "true"}]},
+    }
+    return ui.graphql(LAUNCH_MUTATION, {"params": params})["launchPipelineExecution"]
+
+
+def _stored_with_a_typed_password(ui: DagsterUi, run_id: str) -> str:
+    """A failed copy of run `run_id` whose config holds `TYPED_PASSWORD`, as runs launched with one
+    before the password's field took a variable's name only were stored; returns its id."""
+    with dg.DagsterInstance.from_config(str(ui.dagster_home)) as instance:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None
+        typed = {"resources": {"xmatters": {"config": {"password": TYPED_PASSWORD}}}}
+        copy = dg.DagsterRun(
+            **{
+                **run._asdict(),
+                "run_id": make_new_run_id(),
+                "run_config": typed,
+                "status": dg.DagsterRunStatus.FAILURE,
+            }
+        )
+        instance.add_run(copy)
+    return copy.run_id
+
+
+def _answer_of_http_500(ui: DagsterUi, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """`data` of a GraphQL answer the webserver sends with HTTP status 500 (a PythonError of the code
+    location, which the UI shows in a dialog)."""
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(
+        f"{ui.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        urllib.request.urlopen(request, timeout=60)
+    assert answered.value.code == 500
+    return json.loads(answered.value.read())["data"]
+
+
+def _finished(ui: DagsterUi, run_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    run = ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
+    while run["status"] not in ("SUCCESS", "FAILURE", "CANCELED") and time.monotonic() < deadline:
+        time.sleep(2.0)
+        run = ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
+    return run

@@ -82,7 +82,7 @@ def test_a_bad_value_is_named_by_what_gave_it_in_one_wording():
 def test_the_secret_is_kept_out_of_repr_and_marked_in_the_resource():
     assert [item.name for item in declared(XmattersConfig) if item.spec.secret] == ["password"]
     assert "p4ss" not in repr(XmattersConfig("https://a.example.com/api/xm/1", "u", "p4ss"))
-    assert "EnvVar" in XmattersResource.model_fields["password"].description
+    assert "{env: BATON_PASSWORD}" in XmattersResource.model_fields["password"].description
 
 
 _CREDENTIALS = {
