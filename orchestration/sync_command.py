@@ -25,6 +25,7 @@ from expectations import validation_worker
 from orchestration import interrupts, log_settings, preflight
 from orchestration.deployment_variables import check_deployment_variables
 from orchestration.paths import data_paths, user_path
+from orchestration.sync_file_lock import sync_file_lock
 from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
 from pipelines.argument_parser import non_empty
@@ -135,6 +136,7 @@ def run_sync(
         with (
             interrupts.exit_on_signal(),
             sync_lock(plan.lock_file, plan.warehouse),
+            sync_file_lock(plan.sync_file),  # another warehouse's sync may name the same -f
             pipelines_dir_lock(plan.dlt_dir),  # shared with every warehouse beside this one
             interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
         ):
