@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import math
 import os
 import types
 import typing
@@ -33,6 +34,7 @@ Check = Callable[[Any], "str | None"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
+_INT64_LIMIT = 2**63  # what DuckDB, SQLite and Dagster store an integer setting in
 _KIND = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
 
 
@@ -104,11 +106,20 @@ class Declared:
                 return text in _TRUE
             raise ConfigError(f"{source} must be {_KIND[bool]}, got {raw!r}")
         try:
-            return self.type(raw)
+            value = self.type(raw)
         except ValueError:
             raise ConfigError(
                 f"{source} must be {_KIND.get(self.type, self.type.__name__)}, got {raw!r}"
             ) from None
+        # Python reads `inf`, `nan` and integers of any size, which no setting can use: `--timeout
+        # inf` failed after the first request (dlt: `timestamp out of range for platform time_t`),
+        # `--history-retention 100000000000000000000` after publishing (DuckDB: out of range for
+        # INT64); a negative one is left to the setting's own check (`must be >= 1`)
+        if self.type is float and not math.isfinite(value):
+            raise ConfigError(f"{source} must be a finite number, got {raw!r}")
+        if self.type is int and value >= _INT64_LIMIT:
+            raise ConfigError(f"{source} must be at most {_INT64_LIMIT - 1}, got {raw!r}")
+        return value
 
 
 @functools.cache
