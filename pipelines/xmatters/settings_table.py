@@ -202,6 +202,7 @@ def values_from(
             raw = _read_secret_file(item.name, given[_key(spec.file_flag)])
         if raw is None and spec.env and env.get(spec.env):
             raw, source = env[spec.env], spec.env
+            _refuse_blank_variable(item, raw)
         if raw is None and spec.file_env and env.get(spec.file_env):
             raw, source = _read_secret_file(item.name, env[spec.file_env]), spec.file_env
         if raw is not None:
@@ -209,6 +210,21 @@ def values_from(
             if labels is not None:
                 labels[item.name] = source
     return values
+
+
+def _refuse_blank_variable(item: Declared, value: str) -> None:
+    """A variable of only whitespace is refused, naming it, as a blank flag is: `BATON_FILE=" "`
+    synced into a file named " " of the working directory, `BATON_USERNAME=" "` was sent as the
+    user name. A secret is left as it is (a password file keeps its spaces too)."""
+    spec = item.spec
+    if item.type is not str or spec.secret or value.strip():
+        return
+    flag = f"{spec.short}/{spec.flag}" if spec.short and spec.flag else spec.flag
+    if spec.required:
+        instead = f"set it, or give {flag}" if flag else "set it"
+    else:
+        instead = f"give {flag}, or unset it to use the default" if flag else "unset it to use the default"
+    raise ConfigError(f"{spec.env} is blank ({instead})")
 
 
 def _refuse_empty_flags(cls: type, flags: Mapping[str, Any]) -> None:
