@@ -141,7 +141,7 @@ _TRANSPORT_MESSAGES: dict[str, str] = {
     "read_timeout": "no complete response from {url} within {timeout_s:g} s",
     "reset": "connection reset while requesting {url}",
     "dropped": "connection dropped while reading {url}",
-    "proxy": "the proxy failed the request to {url} (check HTTPS_PROXY, HTTP_PROXY and NO_PROXY)",
+    "proxy": "the proxy failed the request to {url} (check HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY)",
     "tls": "TLS verification failed for {url} (use --ca-bundle for a private certificate authority)",
     "tls_handshake": (
         "TLS handshake with {url} failed (does the server speak https? check the scheme of --base-url)"
