@@ -104,6 +104,11 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     paths = data_paths(env)
     sync_file = Path(sync_options.sync_file).expanduser().resolve()
     file_label = "BATON_FILE" if labels.get("sync_file") == "BATON_FILE" else "-f/--file"  # what gave it
+    if sync_options.sync_file.endswith(("/", os.sep)):  # `-f outdir/` wrote a file named `outdir`
+        raise XmattersError(
+            f"{file_label}: {sync_options.sync_file!r} ends in '/', which names a directory; name the "
+            f".c1z file to write, e.g. {sync_file}/sync.c1z"
+        )
     _require_writable_dir(sync_file.parent, file_label)
     warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
     _require_writable_dir(warehouse.parent, "--warehouse")
