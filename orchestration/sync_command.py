@@ -111,6 +111,11 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
         )
     _require_writable_dir(sync_file.parent, file_label)
     warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
+    if options.warehouse and options.warehouse.endswith(("/", os.sep)):  # a DuckDB file named `whdir`
+        raise XmattersError(
+            f"--warehouse: {options.warehouse!r} ends in '/', which names a directory; name the DuckDB "
+            f"file, e.g. {warehouse}/warehouse.duckdb"
+        )
     _require_writable_dir(warehouse.parent, "--warehouse")
     preflight.check_warehouse_file(warehouse)  # first: `--warehouse sync.c1z` is not a database
     preflight.check_sync_file(sync_file, warehouse, file_label)

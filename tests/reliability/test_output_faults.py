@@ -148,6 +148,19 @@ def test_output_path_ending_in_a_slash_is_refused_not_written_as_a_file(
     assert not (tmp_path / "outdir").exists()
 
 
+def test_warehouse_path_ending_in_a_slash_is_refused_not_written_as_a_file(
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--warehouse whdir/` synced into a DuckDB file named `whdir`, with dlt's state beside it."""
+    code = main([*baseline.args(sim), "--warehouse", f"{tmp_path}/whdir/"])
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"--warehouse: '{tmp_path}/whdir/' ends in '/', which names a directory; name the DuckDB file, "
+        f"e.g. {tmp_path}/whdir/warehouse.duckdb"
+    )
+    assert not (tmp_path / "whdir").exists()
+
+
 @pytest.mark.parametrize("kind", ["text", "c1z"])
 def test_warehouse_that_is_not_a_duckdb_database(
     kind: str, baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
