@@ -115,11 +115,14 @@ def test_numbers_a_sync_cannot_use_are_refused_by_every_numeric_setting(table):
             assert values_from(table, {item.name: str(2**63 - 1)}, {})[item.name] == 2**63 - 1
 
 
-def test_an_infinite_timeout_is_one_line_and_exit_2_before_any_request(capsys):
+def test_an_infinite_timeout_is_one_line_and_exit_2_before_any_request(capsys, monkeypatch, tmp_path):
     from orchestration.cli import main
 
+    monkeypatch.chdir(tmp_path)  # without the check, a sync ran and made its home here
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(tmp_path / "home"))
     argv = ["--base-url", "http://127.0.0.1:1/api/xm/1", "--username", "u", "--password", "p"]
     assert main([*argv, "--timeout", "inf", "--max-attempts", "1"]) == 2
     assert capsys.readouterr().err == (
         "baton-xmatters: error: xmatters: --timeout must be a finite number, got 'inf'\n"
     )
+    assert list(tmp_path.iterdir()) == []
