@@ -25,6 +25,7 @@ from expectations import validation_worker
 from orchestration import interrupts, log_settings, preflight
 from orchestration.deployment_variables import check_deployment_variables
 from orchestration.paths import data_paths, user_path
+from orchestration.sync_file_lock import sync_file_lock
 from orchestration.sync_options import OUTPUT, SyncOptions
 from orchestration.sync_source import SourceChangedError, SyncSource, read_last_source, require_same_source
 from pipelines.argument_parser import non_empty
@@ -103,8 +104,18 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     paths = data_paths(env)
     sync_file = Path(sync_options.sync_file).expanduser().resolve()
     file_label = "BATON_FILE" if labels.get("sync_file") == "BATON_FILE" else "-f/--file"  # what gave it
+    if sync_options.sync_file.endswith(("/", os.sep)):  # `-f outdir/` wrote a file named `outdir`
+        raise XmattersError(
+            f"{file_label}: {sync_options.sync_file!r} ends in '/', which names a directory; name the "
+            f".c1z file to write, e.g. {sync_file}/sync.c1z"
+        )
     _require_writable_dir(sync_file.parent, file_label)
     warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
+    if options.warehouse and options.warehouse.endswith(("/", os.sep)):  # a DuckDB file named `whdir`
+        raise XmattersError(
+            f"--warehouse: {options.warehouse!r} ends in '/', which names a directory; name the DuckDB "
+            f"file, e.g. {warehouse}/warehouse.duckdb"
+        )
     _require_writable_dir(warehouse.parent, "--warehouse")
     preflight.check_warehouse_file(warehouse)  # first: `--warehouse sync.c1z` is not a database
     preflight.check_sync_file(sync_file, warehouse, file_label)
@@ -135,6 +146,7 @@ def run_sync(
         with (
             interrupts.exit_on_signal(),
             sync_lock(plan.lock_file, plan.warehouse),
+            sync_file_lock(plan.sync_file),  # another warehouse's sync may name the same -f
             pipelines_dir_lock(plan.dlt_dir),  # shared with every warehouse beside this one
             interrupts.at_interrupt(lambda: remove_stale_temporaries(plan.sync_file)),
         ):

@@ -589,10 +589,24 @@ def _to_https_on_the_same_host(url: str, location: str) -> bool:
         return False
 
 
+def _socks_proxy_refused(exc: BaseException) -> bool:
+    """A connection refused through a SOCKS proxy is the proxy's: the only connection the client
+    opens is to it (a target the proxy cannot reach comes back as a SOCKS reply, `0x05: Connection
+    refused`, with no errno). urllib3 raises it as the HTTP proxy's `NewConnectionError`, not a
+    `ProxyError`, and it was told as `connection refused by <the xMatters URL>`, a server that was up."""
+    if not isinstance(exc, NewConnectionError) or "Errno 111" not in str(exc):
+        return False
+    try:
+        from urllib3.contrib.socks import SOCKSConnection  # needs PySocks: no SOCKS proxy without it
+    except ImportError:
+        return False
+    return isinstance(getattr(exc, "conn", None), SOCKSConnection)  # `bounded.watched_pools` subclasses it
+
+
 def _transport_failure_kind(exc: BaseException) -> TransportFailureKind:
     """What went wrong before a response (judged from urllib3's exception type and text)."""
     text = str(exc)
-    if isinstance(exc, ProxyError):
+    if isinstance(exc, ProxyError) or _socks_proxy_refused(exc):
         return "proxy"
     if isinstance(exc, NameResolutionError) or (
         "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text

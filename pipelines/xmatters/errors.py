@@ -150,7 +150,7 @@ _TRANSPORT_MESSAGES: dict[str, str] = {
     "read_timeout": "no complete response from {url} within {timeout_s:g} s",
     "reset": "connection reset while requesting {url}",
     "dropped": "connection dropped while reading {url}",
-    "proxy": "the proxy failed the request to {url} (check HTTPS_PROXY, HTTP_PROXY and NO_PROXY)",
+    "proxy": "the proxy failed the request to {url} (check HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY)",
     "tls": "TLS verification failed for {url} (use --ca-bundle for a private certificate authority)",
     "tls_handshake": (
         "TLS handshake with {url} failed (does the server speak https? check the scheme of --base-url)"
@@ -247,11 +247,15 @@ def describe_too_large(url: str, limit_bytes: int, declared: int | None = None) 
     return f"the response from {url} {size}; refused (raise --max-response-mib if it is genuine)"
 
 
-def describe_too_many_pages(listing: str, pages: int, total: int | None) -> str:
-    """A listing that does not end: `links.next` kept coming past the bound of `iter_pages`."""
-    basis = (
-        f"its first page's total of {total:,} items allows {pages:,} pages"
-        if total is not None
-        else f"the first page has no total and --max-pages is {pages:,}"
-    )
+def describe_too_many_pages(listing: str, pages: int, total: int | None, needed: int | None = None) -> str:
+    """A listing that does not end: `links.next` kept coming past the bound of `iter_pages`.
+
+    `needed`: the pages the first page's `total` takes at its size; more than `pages` when
+    `--max-pages` was the bound (`--max-pages 1` on 300 people said the total "allows 1 pages")."""
+    if total is None:
+        basis = f"the first page has no total and --max-pages is {pages:,}"
+    elif needed is not None and needed > pages:
+        basis = f"--max-pages is {pages:,}; its first page's total of {total:,} items needs {needed:,}"
+    else:
+        basis = f"its first page's total of {total:,} items allows {pages:,} pages"
     return f"the listing {listing} links past {pages:,} pages ({basis}); stopped (check --max-pages)"

@@ -272,10 +272,11 @@ def _one_pass(
     url: str | None = first_url
     page_bound = max_pages
     total: int | None = None
+    needed: int | None = None  # the pages `total` takes at the first page's size
     guesses: Iterator[str] = iter(())
     while url is not None:
         if len(fetched) >= page_bound:
-            raise ProtocolError(describe_too_many_pages(first_url, page_bound, total))
+            raise ProtocolError(describe_too_many_pages(first_url, page_bound, total, needed))
         page_key = _page_identity(url)
         if page_key in fetched:
             raise ProtocolError(f"paging loop: the next link {url} repeats a page already read")
@@ -318,6 +319,7 @@ def _one_pass(
             total = page_total
             if total is not None:
                 page_bound = min(max_pages, pages_for_total(total, page_items))
+                needed = -(-total // page_items) if page_items else None
         elif change is None and total is not None and page_total is not None and page_total != total:
             change = (total, page_total)
         if on_duplicates is not None and len(fresh) < page_items:

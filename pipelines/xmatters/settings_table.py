@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import math
 import os
 import types
 import typing
@@ -33,6 +34,7 @@ Check = Callable[[Any], "str | None"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
+_INT64_LIMIT = 2**63  # what DuckDB, SQLite and Dagster store an integer setting in
 _KIND = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
 
 
@@ -104,11 +106,20 @@ class Declared:
                 return text in _TRUE
             raise ConfigError(f"{source} must be {_KIND[bool]}, got {raw!r}")
         try:
-            return self.type(raw)
+            value = self.type(raw)
         except ValueError:
             raise ConfigError(
                 f"{source} must be {_KIND.get(self.type, self.type.__name__)}, got {raw!r}"
             ) from None
+        # Python reads `inf`, `nan` and integers of any size, which no setting can use: `--timeout
+        # inf` failed after the first request (dlt: `timestamp out of range for platform time_t`),
+        # `--history-retention 100000000000000000000` after publishing (DuckDB: out of range for
+        # INT64); a negative one is left to the setting's own check (`must be >= 1`)
+        if self.type is float and not math.isfinite(value):
+            raise ConfigError(f"{source} must be a finite number, got {raw!r}")
+        if self.type is int and value >= _INT64_LIMIT:
+            raise ConfigError(f"{source} must be at most {_INT64_LIMIT - 1}, got {raw!r}")
+        return value
 
 
 @functools.cache
@@ -191,6 +202,7 @@ def values_from(
             raw = _read_secret_file(item.name, given[_key(spec.file_flag)])
         if raw is None and spec.env and env.get(spec.env):
             raw, source = env[spec.env], spec.env
+            _refuse_blank_variable(item, raw)
         if raw is None and spec.file_env and env.get(spec.file_env):
             raw, source = _read_secret_file(item.name, env[spec.file_env]), spec.file_env
         if raw is not None:
@@ -198,6 +210,21 @@ def values_from(
             if labels is not None:
                 labels[item.name] = source
     return values
+
+
+def _refuse_blank_variable(item: Declared, value: str) -> None:
+    """A variable of only whitespace is refused, naming it, as a blank flag is: `BATON_FILE=" "`
+    synced into a file named " " of the working directory, `BATON_USERNAME=" "` was sent as the
+    user name. A secret is left as it is (a password file keeps its spaces too)."""
+    spec = item.spec
+    if item.type is not str or spec.secret or value.strip():
+        return
+    flag = f"{spec.short}/{spec.flag}" if spec.short and spec.flag else spec.flag
+    if spec.required:
+        instead = f"set it, or give {flag}" if flag else "set it"
+    else:
+        instead = f"give {flag}, or unset it to use the default" if flag else "unset it to use the default"
+    raise ConfigError(f"{spec.env} is blank ({instead})")
 
 
 def _refuse_empty_flags(cls: type, flags: Mapping[str, Any]) -> None:

@@ -153,6 +153,34 @@ def test_an_explicitly_empty_flag_is_refused_not_replaced_by_its_variable(
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("BATON_FILE", " ", "BATON_FILE is blank (give -f/--file, or unset it to use the default)"),
+        ("BATON_BASE_URL", "  ", "BATON_BASE_URL is blank (set it, or give --base-url)"),
+        ("BATON_USERNAME", "\t", "BATON_USERNAME is blank (set it, or give --username)"),
+    ],
+)
+def test_a_blank_variable_is_refused_naming_it(capsys, monkeypatch, tmp_path, variable, value, named):
+    """`BATON_FILE=" "` synced into a file named " " in the working directory, and the warehouse
+    recorded `<cwd>/ ` as the sync file; `BATON_USERNAME=" "` was sent as the user name (HTTP 401)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(tmp_path / "home"))
+    for name, setting in {
+        "BATON_BASE_URL": "http://127.0.0.1:9/api/xm/1",
+        "BATON_USERNAME": "env-user",
+        "BATON_PASSWORD": "env-secret",
+        "BATON_FILE": str(tmp_path / "env.c1z"),
+    }.items():
+        monkeypatch.setenv(name, setting)
+    monkeypatch.setenv(variable, value)
+    assert main(["--max-attempts", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"baton-xmatters: error: xmatters: {named}\n")
+    assert not (tmp_path / "home").exists()
+    assert not (tmp_path / " ").exists()
+
+
+@pytest.mark.parametrize(
     ("url", "reason"),
     [
         ("http://127.0.0.1:99999/api/xm/1", "port out of range 0-65535"),

@@ -135,6 +135,32 @@ def test_output_file_that_is_a_directory(
     assert list(directory.iterdir()) == []
 
 
+def test_output_path_ending_in_a_slash_is_refused_not_written_as_a_file(
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-f outdir/` (a directory meant, not there yet) wrote the .c1z as a file named `outdir`."""
+    code = main([*baseline.args(sim), "-f", f"{tmp_path}/outdir/"])
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"-f/--file: '{tmp_path}/outdir/' ends in '/', which names a directory; name the .c1z file "
+        f"to write, e.g. {tmp_path}/outdir/sync.c1z"
+    )
+    assert not (tmp_path / "outdir").exists()
+
+
+def test_warehouse_path_ending_in_a_slash_is_refused_not_written_as_a_file(
+    baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--warehouse whdir/` synced into a DuckDB file named `whdir`, with dlt's state beside it."""
+    code = main([*baseline.args(sim), "--warehouse", f"{tmp_path}/whdir/"])
+    line = refused_before_any_request(code, capsys, sim, baseline)
+    assert line.endswith(
+        f"--warehouse: '{tmp_path}/whdir/' ends in '/', which names a directory; name the DuckDB file, "
+        f"e.g. {tmp_path}/whdir/warehouse.duckdb"
+    )
+    assert not (tmp_path / "whdir").exists()
+
+
 @pytest.mark.parametrize("kind", ["text", "c1z"])
 def test_warehouse_that_is_not_a_duckdb_database(
     kind: str, baseline: Baseline, sim: XmattersSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -244,6 +244,52 @@ def test_two_syncs_at_once_one_fails_clearly(
     assert len(state.tables["sync_runs"]) == len(baseline.published.tables["sync_runs"]) + 1
 
 
+def test_two_warehouses_syncing_into_one_file_the_second_fails_clearly(
+    baseline: Baseline,
+    make_simulator: Callable[..., XmattersSimulator],
+    reliability_org: Org,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two data homes (two tenants) and one `-f`: the second stops at once, before any request.
+
+    They wrote the one `<file>.pending`, each removed the other's as stale, and one renamed the
+    other's file into place: a sync reported failed whose warehouse had published, and a summary
+    naming a sync the file did not hold (orchestration/sync_file_lock.py).
+    """
+    sim = make_simulator(spec=RELIABILITY_SPEC)
+    release = tmp_path / "release-the-first"
+    first = CliProcess(
+        baseline.args(sim),
+        {**subprocess_env(baseline.home), RELEASE_ENV: str(release)},
+        tmp_path,
+        held=STAGES["transform"].held,
+    )
+    assert first.wait_for(lambda: first.has_line(HELD["transform"])), "".join(first.lines)
+    requests_before = sim.request_count
+    other_home = tmp_path / "other-home"
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(other_home))
+    code = main(baseline.args(sim))
+    _, err = capsys.readouterr()
+    assert code == 1, err
+    line = error_line(err)
+    assert line == (
+        f"baton-xmatters: error: xmatters: another sync is writing {baseline.sync_file} (from another "
+        "warehouse); try again when it ends, or give each warehouse its own -f/--file"
+    )
+    assert sim.request_count == requests_before
+    assert not (other_home / "warehouse.duckdb").exists()
+    assert baseline.sync_file.read_bytes() == baseline.file_bytes
+    assert first.proc.poll() is None, "the first sync ended before the second was refused"
+    release.touch()
+
+    code, _, err = first.finish()
+    baseline.assert_synced(code, err, expected_from_org(reliability_org))
+    state = published_state(baseline.warehouse)
+    assert len(state.tables["sync_runs"]) == len(baseline.published.tables["sync_runs"]) + 1
+
+
 def org_b(org_a: Org) -> tuple[Org, dict[str, str]]:
     """Org A after an administrator's edits: a person and a group each replaced (one removed, one
     added), and one more membership removed and one added (of people who stay). Returns B and the

@@ -177,6 +177,19 @@ def test_endless_next_links_without_a_total_stop_at_max_pages(xm_sim, make_confi
     assert xm_sim.request_count == 12
 
 
+def test_a_total_beyond_max_pages_is_blamed_on_max_pages_not_the_total(xm_org, xm_sim, make_config):
+    """`--page-size 100 --max-pages 1` on 300 people said `links past 1 pages (its first page's
+    total of 300 items allows 1 pages)`: the total needs 3; the flag allowed 1."""
+    needed = -(-len(xm_org.people) // 100)
+    assert needed > 1
+    with XmattersClient(make_config(max_pages=1)) as client:
+        message = _fails(client, ProtocolError)
+    assert message.endswith(
+        f"the listing {xm_sim.base_url}/people?limit=100 links past 1 pages (--max-pages is 1; its "
+        f"first page's total of {len(xm_org.people)} items needs {needed}); stopped (check --max-pages)"
+    )
+
+
 def test_a_total_within_max_pages_reads_every_page(xm_org, xm_sim, make_config):
     with XmattersClient(make_config(max_pages=pages_for_total(len(xm_org.people), 100))) as client:
         assert len(people_ids(client)) == len(xm_org.people)

@@ -90,3 +90,39 @@ _CREDENTIALS = {
     "BATON_USERNAME": "u",
     "BATON_PASSWORD": "p",
 }
+
+
+@pytest.mark.parametrize("table", [XmattersConfig, SyncOptions], ids=["connection", "sync"])
+def test_numbers_a_sync_cannot_use_are_refused_by_every_numeric_setting(table):
+    """`--timeout inf` failed after the first request with dlt's `timestamp out of range for platform
+    time_t`; `--history-retention 100000000000000000000` published the sync and then failed, exit 1,
+    with DuckDB's `Conversion Error: Type INT128 ... out of range for ... INT64`. Refused as given."""
+    numeric = [item for item in declared(table) if item.type in (int, float) and item.spec.flag]
+    assert numeric
+    for item in numeric:
+        if item.type is float:
+            for text in ("inf", "-inf", "Infinity", "nan"):
+                with pytest.raises(
+                    ConfigError, match=rf"{item.spec.flag} must be a finite number, got '{text}'$"
+                ):
+                    values_from(table, {item.name: text}, {})
+        else:
+            too_big = str(2**63)
+            with pytest.raises(
+                ConfigError, match=rf"{item.spec.flag} must be at most 9223372036854775807, got '{too_big}'$"
+            ):
+                values_from(table, {item.name: too_big}, {})
+            assert values_from(table, {item.name: str(2**63 - 1)}, {})[item.name] == 2**63 - 1
+
+
+def test_an_infinite_timeout_is_one_line_and_exit_2_before_any_request(capsys, monkeypatch, tmp_path):
+    from orchestration.cli import main
+
+    monkeypatch.chdir(tmp_path)  # without the check, a sync ran and made its home here
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(tmp_path / "home"))
+    argv = ["--base-url", "http://127.0.0.1:1/api/xm/1", "--username", "u", "--password", "p"]
+    assert main([*argv, "--timeout", "inf", "--max-attempts", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "baton-xmatters: error: xmatters: --timeout must be a finite number, got 'inf'\n"
+    )
+    assert list(tmp_path.iterdir()) == []

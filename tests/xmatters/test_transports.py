@@ -115,7 +115,31 @@ def test_an_unreachable_proxy_is_named(make_config, monkeypatch):
     with XmattersClient(make_config(max_attempts=2)) as client, pytest.raises(UnavailableError) as caught:
         people_ids(client)
     assert "the proxy failed the request to" in str(caught.value)
-    assert "HTTPS_PROXY, HTTP_PROXY and NO_PROXY" in str(caught.value)
+    assert "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY" in str(caught.value)
+
+
+def test_an_unreachable_socks_proxy_is_named_not_the_server(make_config, monkeypatch):
+    """`ALL_PROXY=socks5://...` on a closed port said `connection refused by <the xMatters URL>`,
+    a server that was up: through a SOCKS proxy the only connection the client opens is the proxy's."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    for name in (
+        "NO_PROXY",
+        "no_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", f"socks5://127.0.0.1:{port}")
+    with XmattersClient(make_config(max_attempts=2)) as client, pytest.raises(UnavailableError) as caught:
+        people_ids(client)
+    assert "the proxy failed the request to" in str(caught.value)
+    assert "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY" in str(caught.value)
+    assert "connection refused" not in str(caught.value)
 
 
 # ---- the direct transport against a raw server -------------------------------------------------------
