@@ -20,9 +20,12 @@ class OneLineErrorParser(argparse.ArgumentParser):
     `--pasword` comes the password itself); a stray word where the command takes `-f FILE` gets
     that hint. `command` is the name the line starts with
     (`baton-xmatters`, the default, or `xmatters_pipeline`); `prog` is the one `--help` is for.
+    Flags are taken whole, never by a prefix (`--base-ur`, `--conc`): baton's flags (Go's pflag)
+    have no abbreviations, and a script written against this CLI must run against the connector.
     """
 
     def __init__(self, *args: Any, command: str = "baton-xmatters", **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.command = command
 
@@ -34,9 +37,6 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.command}: error: {self._explained(message)} (see {self.prog} --help)\n")
 
     def _explained(self, message: str) -> str:
-        ambiguous = re.match(r"ambiguous option: (-[^=\s]*)=\S*( could match .*)", message)
-        if ambiguous:  # `--pass=<the password>`: the flag as typed, not its value
-            return f"ambiguous option: {ambiguous.group(1)}{ambiguous.group(2)}"
         if (placed := self._placed_after_an_unknown_flag(message)) is not None:
             message = placed
         prefix = "unrecognized arguments: "

@@ -68,10 +68,20 @@ def test_flags_still_go_to_the_sync_and_commands_to_their_parser(capsys):
             "baton-xmatters: error: unrecognized argument --pasword; did you mean --password? "
             "(see baton-xmatters --help)",
         ),
-        (
+        (  # no prefix of a flag is taken (baton's pflag has none); the value is not echoed
             ["--pass=hunter2"],
-            "baton-xmatters: error: ambiguous option: --pass could match --password, --password-file "
+            "baton-xmatters: error: unrecognized argument --pass; did you mean --password? "
             "(see baton-xmatters --help)",
+        ),
+        (
+            ["--conc", "0"],
+            "baton-xmatters: error: unrecognized argument --conc and 1 word (not shown); "
+            "did you mean --concurrency? (see baton-xmatters --help)",
+        ),
+        (
+            ["inspect", "stats", "--fil", "x.c1z"],
+            "baton-xmatters: error: unrecognized argument --fil and 1 word (not shown); "
+            "did you mean --file? (see baton-xmatters inspect --help)",
         ),
         (
             ["--log-level", "verbose"],
