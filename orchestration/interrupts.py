@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
 from orchestration.blocked_writes import wait_for_blocked_writes
 from orchestration.console_script import INTERRUPTED
@@ -42,6 +43,7 @@ LINE_WAIT_S = 0.5  # the longest the message itself may take to write: its reade
 _STDOUT_AND_STDERR = frozenset({1, 2})
 
 _callbacks: list[Callable[[], None]] = []
+_published: list[str] = []  # what this process's sync published (`note_published`)
 _callbacks_lock = threading.Lock()
 _publishing = threading.Lock()
 
@@ -52,6 +54,8 @@ def exit_on_signal() -> Iterator[None]:
 
     Must be entered from the main thread (Python only sets signal handlers there).
     """
+    with _callbacks_lock:
+        _published.clear()  # a sync of this block has published nothing yet
     # the main thread never raises KeyboardInterrupt into dlt's or Dagster's machinery
     with watching_signals(EXIT_CODES, _interrupt, "interrupt-watcher"):
         yield
@@ -122,8 +126,9 @@ def _interrupt(signum: signal.Signals) -> None:
     # run is marked canceled and the temporaries removed (callbacks); then the process ends.
     halt.halt()
     signal_all_children(signal.SIGSTOP)
-    _say_last(MESSAGE)
+    silenced = _silence()  # nothing is said after this but the line
     _publishing.acquire(timeout=PUBLISH_WAIT_S)  # held until the exit: no commit starts after this
+    _say(silenced, _line())  # after the wait: a publish it waited for is told
     with _callbacks_lock:
         callbacks = list(_callbacks)
     _run_all(callbacks, CALLBACKS_WAIT_S)
@@ -131,8 +136,34 @@ def _interrupt(signum: signal.Signals) -> None:
     os._exit(EXIT_CODES[signum])
 
 
+def _line() -> str:
+    """The interrupt's line; once this process's sync was published, it says so (the publish's own
+    line was silenced, or came before a signal that found the sync already in place)."""
+    with _callbacks_lock:
+        published = _published[-1] if _published else None
+    return MESSAGE if published is None else f"{MESSAGE}; {published}"
+
+
+def note_published(what: str) -> None:
+    """`what` (e.g. "sync <id> was published first (<file> and the c1 tables, together)") is in place:
+    an interrupt from now on says so. Called within `publishing()`, after the rename."""
+    with _callbacks_lock:
+        _published.append(what)
+
+
 def _say_last(line: str, within_s: float = WRITES_WAIT_S) -> None:
-    """Writes `line` to stderr as its last line: stdout and stderr are pointed at /dev/null first.
+    """Writes `line` to stderr as its last line: stdout and stderr are pointed at /dev/null first."""
+    _say(_silence(within_s), line)
+
+
+@dataclass
+class _Silenced:
+    original: int | None  # a copy of the original stderr, for the line; None if it could not be made
+    deadline: float  # of the wait for writes under way at the silence
+
+
+def _silence(within_s: float = WRITES_WAIT_S) -> _Silenced:
+    """Flushes stdout and stderr, then points both at /dev/null; `_say` writes the last line.
 
     In that order, because the main thread is not stopped: a publish under way finishes (the wait
     for it) and logs that it did, and before, a line it logged between the message and the silence
@@ -152,18 +183,30 @@ def _say_last(line: str, within_s: float = WRITES_WAIT_S) -> None:
     """
     deadline = time.monotonic() + within_s
     _within(_flush_stdout_and_stderr, within_s)
-    with suppress(OSError):
+    try:
         original = os.dup(2)
+    except OSError:
+        return _Silenced(None, deadline)
+    with suppress(OSError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         os.close(devnull)
-        try:
-            wait_for_blocked_writes(
-                _STDOUT_AND_STDERR, WRITES_SETTLE_S, max(0.0, deadline - time.monotonic())
-            )
-            _within(lambda: _write_all(original, (line + "\n").encode()), LINE_WAIT_S)
-        finally:
+    return _Silenced(original, deadline)
+
+
+def _say(silenced: _Silenced, line: str) -> None:
+    """`line` to the original stderr, once the writes begun before the silence ended (or its deadline)."""
+    original = silenced.original
+    if original is None:
+        return
+    try:
+        wait_for_blocked_writes(
+            _STDOUT_AND_STDERR, WRITES_SETTLE_S, max(0.0, silenced.deadline - time.monotonic())
+        )
+        _within(lambda: _write_all(original, (line + "\n").encode()), LINE_WAIT_S)
+    finally:
+        with suppress(OSError):
             os.close(original)  # a write still asleep keeps the pipe: closing the number does not wake it
 
 

@@ -42,7 +42,7 @@ from orchestration.shortened import (
     left_out_lines,
     shortened_lines,
 )
-from orchestration.stopped_run import Stop, reported_if_stopped
+from orchestration.stopped_run import Stop, kept, reported_if_stopped
 from orchestration.table_schema import column_schema
 from pipelines.c1z.email import c1_email
 from pipelines.c1z.rows import EntitlementRow, GrantColumns, GroupRow, UserRow
@@ -167,6 +167,7 @@ def _publish(
                 raise
         os.replace(pending, target)
         stop.published = f"sync {result.sync_id}"
+        interrupts.note_published(kept(str(target), stop.published))  # a Ctrl-C from now on says so
     log.info("publish: wrote %s (%d bytes, sync %s)", target, result.bytes, result.sync_id)
     with warehouse.connect() as con:
         published_columns = {
