@@ -99,6 +99,8 @@ def from_environment(
             config[item.name] = _read_variable(config[item.name]["env"], labels[item.name])
         return resource_type(**config)
 
+    # the UI's Resources page names a resource by its function ("create" told nothing)
+    create.__name__ = create.__qualname__ = resource_type.__name__
     return dg.ResourceDefinition(
         resource_fn=create, config_schema=type(schema)(fields), description=resource_type.__doc__
     )

@@ -145,3 +145,11 @@ def test_the_password_variable_is_read_by_the_run(simulator, data_home, tmp_path
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(run_config=named, instance=instance)
     assert result.success
+
+
+def test_the_resources_page_names_the_code_locations_xmatters_resource_by_its_type(data_home):
+    """Dagster shows a function-built resource by its module and function name: it read `create`."""
+    from dagster._config.pythonic_config.resource import get_resource_type_name  # what the UI shows
+
+    resource = build_definitions().resources["xmatters"]
+    assert get_resource_type_name(resource).endswith(".XmattersResource")
