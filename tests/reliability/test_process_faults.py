@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -183,6 +184,21 @@ def kill_held_sync(
     return sim
 
 
+def copy_of_killed(baseline: Baseline, root: Path) -> Baseline:
+    """The killed run's home and target directory (with what it left beside the file) copied under
+    `root`, as they are on disk: a second next sync from the same kill. The copy keeps the
+    baseline's source, so no write to its warehouse comes between the kill and that sync."""
+    home, out = root / "home", root / "out"
+    shutil.copytree(baseline.home, home, symlinks=True)
+    shutil.copytree(baseline.sync_file.parent, out, symlinks=True)
+    return Baseline(
+        home, out / baseline.sync_file.name, baseline.file_bytes, baseline.published, baseline.source
+    )
+
+
+# One killed sync per stage, then two next syncs from it: of the same org (on a copy of what the
+# kill left) and of a changed one. Each next sync starts from exactly the killed state; the kill,
+# a process with Dagster's imports and a run up to the stage, is paid once per stage.
 # The fixture list of test_interrupts.py's and test_fault_matrix.py's row tests (`duplicates` pairs
 # the signatures): pytest injects fixtures by parameter name, so each test lists the ones it uses.
 @pytest.mark.parametrize("stage_name", list(STAGES))
@@ -193,22 +209,39 @@ def test_sigkill_at_stage_loses_nothing(
     reliability_org: Org,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Killed in a stage: nothing lost, and the next sync of the same org, or of a changed one, holds
+    exactly that org (`next_sync_of_the_same_org`, `next_sync_of_a_changed_org`)."""
     sim = kill_held_sync(stage_name, baseline, make_simulator, tmp_path)
+    same_org = copy_of_killed(baseline, tmp_path / "same-org")
+    next_sync_of_the_same_org(same_org, sim, reliability_org, capsys, monkeypatch)
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(baseline.home))
+    next_sync_of_a_changed_org(stage_name, baseline, sim, reliability_org, capsys)
 
+
+def next_sync_of_the_same_org(
+    killed: Baseline,
+    sim: XmattersSimulator,
+    org: Org,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kill lost nothing, and the next sync of the unchanged org writes its ground truth."""
     # The previous file is intact; nothing but the writer's known temporary names sits beside it.
-    assert baseline.sync_file.read_bytes() == baseline.file_bytes
-    for name in leftovers_beside(baseline.sync_file):
+    assert killed.sync_file.read_bytes() == killed.file_bytes
+    for name in leftovers_beside(killed.sync_file):
         assert name == "sync.c1z.pending" or (name.startswith(".sync.c1z.") and name.endswith("tmp")), name
     # publish: killed in the one publishing transaction, before its commit (held there): gone with it
-    assert published_state(baseline.warehouse) == baseline.published
+    assert published_state(killed.warehouse) == killed.published
 
     # The next run (in-process: only the killed one needs a process of its own) succeeds, writes
     # exactly the ground truth and removes what the killed one left beside the target.
+    monkeypatch.setenv("BATON_XMATTERS_HOME", str(killed.home))
     sim.faults.clear()
-    code = main(baseline.args(sim))
+    code = main(killed.args(sim))
     out, err = capsys.readouterr()
-    baseline.assert_synced(code, err, expected_from_org(reliability_org))
+    killed.assert_synced(code, err, expected_from_org(org))
     assert "Synced" in out
 
 
@@ -376,13 +409,11 @@ LEFT_BEHIND = {
 }
 
 
-@pytest.mark.parametrize("stage_name", list(STAGES))
-def test_sync_after_a_kill_reads_the_changed_org(
+def next_sync_of_a_changed_org(
     stage_name: str,
     baseline: Baseline,
-    make_simulator: Callable[..., XmattersSimulator],
+    sim: XmattersSimulator,
     reliability_org: Org,
-    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Killed in a stage, then the org changes: the next sync holds the new org, nothing of the old.
@@ -394,7 +425,6 @@ def test_sync_after_a_kill_reads_the_changed_org(
     dagster-dlt's own drop disabled: `tests/orchestration/test_raw_pending_package.py`), else the
     next sync would load it instead of extracting, and fail.
     """
-    sim = kill_held_sync(stage_name, baseline, make_simulator, tmp_path)
     assert {what for what, there in left_behind(baseline).items() if there} == LEFT_BEHIND[stage_name]
 
     b, removed = org_b(reliability_org)
