@@ -34,6 +34,7 @@ from pipelines.terminal_text import printable, terminal_lines
 from pipelines.xmatters import early_members
 from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import ConfigError, XmattersError
+from pipelines.xmatters.file_lock import locked_or_refused
 from pipelines.xmatters.settings_table import add_arguments, check, values_from
 from pipelines.xmatters.state_lock import pipelines_dir_lock
 
@@ -382,14 +383,11 @@ def _dagster_yaml(home: Path) -> str:
 def sync_lock(lock_file: Path, warehouse: Path) -> Iterator[None]:
     """One sync per warehouse at a time: a second one fails at once with a clear message."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise XmattersError(
-                f"another sync is running against {warehouse} (lock {lock_file}), or baton-xmatters sql or "
-                "diff is reading it; try again when it ends"
-            ) from None
+    refused = (
+        f"another sync is running against {warehouse} (lock {lock_file}), or baton-xmatters sql or "
+        "diff is reading it; try again when it ends"
+    )
+    with locked_or_refused(lock_file, refused) as handle:
         try:
             yield
         finally:

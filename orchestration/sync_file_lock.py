@@ -28,7 +28,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from pipelines.xmatters.errors import XmattersError
+from pipelines.xmatters.file_lock import locked_or_refused
 
 
 def lock_dir() -> Path:
@@ -68,16 +68,12 @@ def _own_private_dir(directory: Path) -> bool:
 
 
 def _acquire(path: Path, sync_file: Path) -> IO[str]:
+    refused = (
+        f"another sync is writing {sync_file} (from another warehouse); try again when it ends, or "
+        "give each warehouse its own -f/--file"
+    )
     while True:
-        handle = open(path, "a+")  # noqa: SIM115 (closed when released)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise XmattersError(
-                f"another sync is writing {sync_file} (from another warehouse); try again when it "
-                "ends, or give each warehouse its own -f/--file"
-            ) from None
+        handle = locked_or_refused(path, refused)
         try:
             same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
         except FileNotFoundError:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from pipelines.xmatters.errors import XmattersError
+from pipelines.xmatters.file_lock import locked_or_refused
 
 _mutex = threading.Lock()
 _held: dict[Path, tuple[IO[str], list[int]]] = {}  # pipelines dir -> (locked file, [depth])
@@ -55,14 +55,9 @@ def pipelines_dir_lock(pipelines_dir: Path) -> Iterator[None]:
 def _acquire(pipelines_dir: Path) -> IO[str]:
     path = lock_file(pipelines_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")  # noqa: SIM115 (closed when released)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise XmattersError(
-            f"another sync or load is using dlt's state in {pipelines_dir} (lock {path}), which every "
-            f"warehouse in {pipelines_dir.parent} shares: try again when it ends, or keep each "
-            "warehouse in a directory of its own"
-        ) from None
-    return handle
+    return locked_or_refused(
+        path,
+        f"another sync or load is using dlt's state in {pipelines_dir} (lock {path}), which every "
+        f"warehouse in {pipelines_dir.parent} shares: try again when it ends, or keep each "
+        "warehouse in a directory of its own",
+    )
