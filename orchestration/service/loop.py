@@ -92,7 +92,7 @@ class Service:
         sync_options: Mapping[str, Any],
         temp_dir: str | None,
         stop: threading.Event,
-        start_sync: Callable[[Mapping[str, Any], Sequence[int]], SyncProcess] = start_sync_process,
+        start_sync: Callable[[Mapping[str, Any], Sequence[int], str], SyncProcess] = start_sync_process,
     ) -> None:
         # Alike in shape only to simulator/app.py's constructor (`duplicates` pairs them): plain
         # assignments of unrelated classes, nothing to share.
@@ -207,7 +207,7 @@ class Service:
         )
         try:
             # the sync holds the directory's lock too: removed only once it is gone (task_dirs.py)
-            sync = self._start_sync(child_options(self.sync_options, sync_file), (workdir.lock_fd,))
+            sync = self._start_sync(child_options(self.sync_options, sync_file), (workdir.lock_fd,), task.id)
         except OSError as exc:  # no interpreter, no memory for a process: the task fails, the service stays
             message = f"cannot start the sync process: {exc}"
             logger.error("task %s: %s", task.id, message)

@@ -47,6 +47,7 @@ class SyncProcess:
     def __init__(
         self,
         options: Mapping[str, Any],
+        task_id: str = "",
         env: Mapping[str, str] | None = None,
         command: Sequence[str] = CHILD_COMMAND,  # tests stand in a sync that will not stop
         pass_fds: Sequence[int] = (),  # the task directory's lock (task_dirs.py), held while it lives
@@ -68,7 +69,7 @@ class SyncProcess:
         assert self._process.stdin is not None
         # One line of options; the pipe then stays open while this process lives: its end tells an
         # orphaned child to stop (child.py), since a child in its own session outlives a SIGKILL.
-        self._process.stdin.write(json.dumps({"options": dict(options)}) + "\n")
+        self._process.stdin.write(json.dumps({"options": dict(options), "task_id": task_id}) + "\n")
         self._process.stdin.flush()
 
     @property
@@ -121,9 +122,9 @@ class SyncProcess:
         return SyncResult(self._process.returncode, self._error)
 
 
-def start_sync_process(options: Mapping[str, Any], pass_fds: Sequence[int]) -> SyncProcess:
+def start_sync_process(options: Mapping[str, Any], pass_fds: Sequence[int], task_id: str) -> SyncProcess:
     """The service's way to start a task's sync (loop.Service's `start_sync`)."""
-    return SyncProcess(options, pass_fds=pass_fds)
+    return SyncProcess(options, task_id, pass_fds=pass_fds)
 
 
 def child_options(options: Mapping[str, Any], sync_file: Path) -> dict[str, Any]:
