@@ -1,7 +1,9 @@
 """Runs one full-sync task's sync in a child process and watches it (see child.py for why a process).
 
-The parent forwards the child's output lines to its own stderr (the container log) and keeps the
-child's `baton-xmatters: error: ...` line: that line becomes the task's FinishTask message.
+The parent forwards the child's output lines to its own stderr (the container log), all but the
+child's `baton-xmatters: error: ...` line: that line becomes the task's FinishTask message and the
+cause in the service's one line for the failed task (loop.py). Echoed as it is, it read as the
+service's own exit line, right before the service went on polling.
 """
 
 from __future__ import annotations
@@ -78,9 +80,10 @@ class SyncProcess:
 
     def _forward(self, stream: IO[str]) -> None:
         for line in stream:
-            sys.stderr.write(line)
             if line.startswith(ERROR_PREFIX):
                 self._error = line[len(ERROR_PREFIX) :].strip()
+            else:
+                sys.stderr.write(line)
         sys.stderr.flush()
 
     def poll(self, timeout: float) -> SyncResult | None:
