@@ -17,6 +17,8 @@ STARTED_BY = "baton-xmatters/started-by"
 CLI = {STARTED_BY: "cli"}
 SCHEDULE = {STARTED_BY: "schedule"}
 C1 = {STARTED_BY: "c1"}  # a full-sync task of ConductorOne service mode (orchestration/service)
+C1_TASK = "baton-xmatters/c1-task"  # that task's id: the run page says which C1 task it was
+C1_UPLOAD = "c1-upload:"  # `c1.sync_runs.sync_file` of a task's sync: `c1-upload:<task id>`
 _DAGSTER_SCHEDULE = "dagster/schedule_name"
 _DAGSTER_SENSOR = "dagster/sensor_name"
 _DAGSTER_PARENT_RUN = "dagster/parent_run_id"  # set on every re-execution
@@ -32,6 +34,23 @@ def started_by(tags: Mapping[str, str]) -> str:
     if _DAGSTER_SENSOR in tags:
         return "sensor"
     return "ui"
+
+
+def c1_task(task_id: str) -> dict[str, str]:
+    """The tags of the sync of C1 task `task_id` (orchestration/service/child.py)."""
+    return {**C1, C1_TASK: task_id}
+
+
+def recorded_sync_file(tags: Mapping[str, str], path: str) -> str:
+    """What `c1.sync_runs.sync_file` records for a sync written to `path` by a run with `tags`.
+
+    A C1 task's `.c1z` is a temporary file, uploaded to C1 as the task's asset and then deleted:
+    its path would point an analyst at nothing, so the row names the upload, `c1-upload:<task id>`
+    (docs/warehouse.md). Any other run (a re-execution of a task's run too) wrote `path` to keep.
+    """
+    if started_by(tags) == C1[STARTED_BY] and tags.get(C1_TASK):
+        return C1_UPLOAD + tags[C1_TASK]
+    return path
 
 
 def tag_run(context: dg.InitResourceContext) -> None:

@@ -25,7 +25,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from orchestration import interrupts
+from orchestration import interrupts, run_tags
 from orchestration import metadata_keys as keys
 from orchestration.assets.c1_tables import RAW, STAGING, STAGING_TABLES, raw_key, staging_key
 from orchestration.audit_gate import UnauditedTablesError, built_before_extract, unaudited
@@ -157,7 +157,7 @@ def _publish(
                 publish.commit(
                     started,
                     result.counts,
-                    str(target),
+                    run_tags.recorded_sync_file(context.run.tags, str(target)),
                     result.bytes,
                     xmatters.source(),
                     expand_nested_groups=sync_settings.expand_nested_groups,

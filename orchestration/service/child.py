@@ -34,7 +34,8 @@ def main() -> int:
     options = build_options(**request["options"])
     # both resolved by the service (its flags and variables), as every other sync option
     _configure_logging(options.log_level or "info", options.log_format or "console")
-    return run_sync(options, tags=run_tags.C1)
+    # the task's id names the run and, in `c1.sync_runs`, what the deleted temporary file became
+    return run_sync(options, tags=run_tags.c1_task(request["task_id"]))
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ class Service:
         sync_options: Mapping[str, Any],
         temp_dir: str | None,
         stop: threading.Event,
-        start_sync: Callable[[Mapping[str, Any], Sequence[int]], SyncProcess] = start_sync_process,
+        start_sync: Callable[[Mapping[str, Any], Sequence[int], str], SyncProcess] = start_sync_process,
     ) -> None:
         # Alike in shape only to simulator/app.py's constructor (`duplicates` pairs them): plain
         # assignments of unrelated classes, nothing to share.
@@ -207,7 +207,7 @@ class Service:
         )
         try:
             # the sync holds the directory's lock too: removed only once it is gone (task_dirs.py)
-            sync = self._start_sync(child_options(self.sync_options, sync_file), (workdir.lock_fd,))
+            sync = self._start_sync(child_options(self.sync_options, sync_file), (workdir.lock_fd,), task.id)
         except OSError as exc:  # no interpreter, no memory for a process: the task fails, the service stays
             message = f"cannot start the sync process: {exc}"
             logger.error("task %s: %s", task.id, message)
@@ -226,11 +226,18 @@ class Service:
         result = self._wait(sync, cancelled)
         if cancelled.is_set() or self.stop.is_set():
             reason = self._cancel_reason if cancelled.is_set() else "the service is stopping"
-            self._finish_cancelled(task.id, f"sync stopped: {reason}")
+            said = f" (the sync: {result.error})" if result.error else ""  # its error line is not echoed
+            self._finish_cancelled(task.id, f"sync stopped: {reason}", said)
             return
         if not result.success:
             message = result.error or f"the sync failed (exit {result.exit_code})"
-            logger.error("task %s: %s", task.id, message)
+            # one line, the task's: the sync's own error line is not echoed (sync_task.py)
+            logger.error(
+                "task %s failed (sync exit %d): %s; finished in C1 as failed, the service goes on",
+                task.id,
+                result.exit_code,
+                message,
+            )
             self._finish_error(
                 task.id,
                 grpc.StatusCode.UNKNOWN,
@@ -302,6 +309,6 @@ class Service:
             task_id, code, message, non_retryable=non_retryable, timeout=self._finish_timeout()
         )
 
-    def _finish_cancelled(self, task_id: str, message: str) -> None:
-        logger.info("task %s: %s", task_id, message)
+    def _finish_cancelled(self, task_id: str, message: str, log_detail: str = "") -> None:
+        logger.info("task %s: %s%s", task_id, message, log_detail)
         self._finish_error(task_id, grpc.StatusCode.CANCELLED, message, non_retryable=False)

@@ -1,7 +1,9 @@
 """Runs one full-sync task's sync in a child process and watches it (see child.py for why a process).
 
-The parent forwards the child's output lines to its own stderr (the container log) and keeps the
-child's `baton-xmatters: error: ...` line: that line becomes the task's FinishTask message.
+The parent forwards the child's output lines to its own stderr (the container log), all but the
+child's `baton-xmatters: error: ...` line: that line becomes the task's FinishTask message and the
+cause in the service's one line for the failed task (loop.py). Echoed as it is, it read as the
+service's own exit line, right before the service went on polling.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class SyncProcess:
     def __init__(
         self,
         options: Mapping[str, Any],
+        task_id: str = "",
         env: Mapping[str, str] | None = None,
         command: Sequence[str] = CHILD_COMMAND,  # tests stand in a sync that will not stop
         pass_fds: Sequence[int] = (),  # the task directory's lock (task_dirs.py), held while it lives
@@ -68,7 +71,7 @@ class SyncProcess:
         assert self._process.stdin is not None
         # One line of options; the pipe then stays open while this process lives: its end tells an
         # orphaned child to stop (child.py), since a child in its own session outlives a SIGKILL.
-        self._process.stdin.write(json.dumps({"options": dict(options)}) + "\n")
+        self._process.stdin.write(json.dumps({"options": dict(options), "task_id": task_id}) + "\n")
         self._process.stdin.flush()
 
     @property
@@ -77,9 +80,10 @@ class SyncProcess:
 
     def _forward(self, stream: IO[str]) -> None:
         for line in stream:
-            sys.stderr.write(line)
             if line.startswith(ERROR_PREFIX):
                 self._error = line[len(ERROR_PREFIX) :].strip()
+            else:
+                sys.stderr.write(line)
         sys.stderr.flush()
 
     def poll(self, timeout: float) -> SyncResult | None:
@@ -121,9 +125,9 @@ class SyncProcess:
         return SyncResult(self._process.returncode, self._error)
 
 
-def start_sync_process(options: Mapping[str, Any], pass_fds: Sequence[int]) -> SyncProcess:
+def start_sync_process(options: Mapping[str, Any], pass_fds: Sequence[int], task_id: str) -> SyncProcess:
     """The service's way to start a task's sync (loop.Service's `start_sync`)."""
-    return SyncProcess(options, pass_fds=pass_fds)
+    return SyncProcess(options, task_id, pass_fds=pass_fds)
 
 
 def child_options(options: Mapping[str, Any], sync_file: Path) -> dict[str, Any]:

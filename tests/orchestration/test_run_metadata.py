@@ -12,7 +12,7 @@ from orchestration.cli import main
 from orchestration.definitions import build_definitions
 from orchestration.deployment_variables import DEFAULT_OWNER
 from orchestration.run_origin import CODE_LOCATION, REPOSITORY
-from orchestration.run_tags import STARTED_BY, started_by
+from orchestration.run_tags import STARTED_BY, c1_task, recorded_sync_file, started_by
 from orchestration.run_warehouse import WAREHOUSE
 from orchestration.schedules import build_schedule
 from pipelines.xmatters.errors import ConfigError
@@ -90,6 +90,15 @@ def test_a_re_execution_is_the_uis_whatever_its_parent_was() -> None:
     for parent in ("cli", "c1", "schedule"):
         assert started_by({STARTED_BY: parent, "dagster/parent_run_id": "0e1f"}) == "ui"
     assert started_by({STARTED_BY: "cli"}) == "cli"
+
+
+def test_a_c1_tasks_sync_records_its_upload_other_runs_their_path() -> None:
+    """A task's temporary .c1z is deleted after the upload: `c1.sync_runs.sync_file` names the upload
+    (the service's end-to-end test checks the row); a re-execution of such a run wrote a file to keep."""
+    tags = c1_task("2bGlRrLmZkNJ7wS3X0sPdUxm8aC")
+    assert recorded_sync_file(tags, "/tmp/t/sync.c1z") == "c1-upload:2bGlRrLmZkNJ7wS3X0sPdUxm8aC"
+    assert recorded_sync_file({**tags, "dagster/parent_run_id": "0e1f"}, "/x/sync.c1z") == "/x/sync.c1z"
+    assert recorded_sync_file({STARTED_BY: "cli"}, "/x/sync.c1z") == "/x/sync.c1z"
 
 
 def test_the_schedule_tags_its_runs() -> None:

@@ -159,7 +159,7 @@ def test_a_sync_process_that_cannot_start_fails_the_task_not_the_service(fake_c1
     from pipelines.c1z.proto.c1.connectorapi.baton.v1 import baton_pb2 as baton
     from tests.service.fake_c1 import task_id
 
-    def cannot_start(options, pass_fds):
+    def cannot_start(options, pass_fds, task):
         raise OSError(12, "Cannot allocate memory")
 
     client, _ = client_for(fake_c1)
@@ -207,7 +207,7 @@ def test_ten_failed_heartbeats_in_a_row_cancel_the_sync(fake_c1, tmp_path, monke
     client, _ = client_for(fake_c1)
     task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
     try:
-        loop.Service(client, {}, str(tmp_path), threading.Event(), start_sync=lambda o, fds: sync).handle(
+        loop.Service(client, {}, str(tmp_path), threading.Event(), start_sync=lambda o, fds, t: sync).handle(
             task, None
         )
     finally:
@@ -379,7 +379,7 @@ def test_sigterm_mid_sync_while_the_tenant_hangs_stops_within_seconds(fake_c1, t
             hung = fake_c1.state.methods().count("Heartbeat") + 1
         return fake_c1.state.wait_for(lambda s: [n for n, _ in s.calls].count("Heartbeat") >= hung, 60)
 
-    service = loop.Service(client, {}, str(tmp_path), stop, start_sync=lambda o, fds: sync)
+    service = loop.Service(client, {}, str(tmp_path), stop, start_sync=lambda o, fds, t: sync)
     try:
         took = _run_until_stopped(lambda: service.handle(task, None), stop, heartbeat_hung)
     finally:
@@ -426,7 +426,7 @@ def test_a_task_whose_directory_cannot_be_made_fails_the_task_not_the_service(fa
     client, _ = client_for(fake_c1)
     task = baton.Task(id=task_id(), sync_full=baton.Task.SyncFullTask())
     try:
-        Service(client, {}, str(gone), threading.Event(), start_sync=lambda o, fds: _EndlessSync()).handle(
+        Service(client, {}, str(gone), threading.Event(), start_sync=lambda o, fds, t: _EndlessSync()).handle(
             task, None
         )
     finally:
@@ -540,7 +540,7 @@ def test_a_sync_that_ignores_sigterm_is_killed_with_its_workers_within_podmans_s
     pid_file = tmp_path / "worker.pid"
     syncs: list[SyncProcess] = []
 
-    def start(options, pass_fds):
+    def start(options, pass_fds, task):
         syncs.append(SyncProcess(options, command=[sys.executable, "-c", _STUBBORN_SYNC, str(pid_file)]))
         return syncs[-1]
 

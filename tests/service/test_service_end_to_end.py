@@ -109,7 +109,11 @@ def test_service_syncs_uploads_finishes_and_exits_on_sigterm(
     # history: a Dagster run started by C1 in the data home's instance, and a published sync
     runs = dagster_runs(tmp_path / "home" / "dagster")
     assert [(r.tags.get("baton-xmatters/started-by"), r.status.value) for r in runs] == [("c1", "SUCCESS")]
-    assert published(tmp_path / "home", "SELECT count(*) FROM c1.sync_runs")[0][0] == 1
+    # the published sync names what its file became (the task's upload), not the deleted temporary
+    assert published(tmp_path / "home", "SELECT sync_file, sync_file_bytes FROM c1.sync_runs") == [
+        (f"c1-upload:{task}", len(upload.data))
+    ]
+    assert runs[0].tags.get("baton-xmatters/c1-task") == task  # the Dagster run names its task too
     assert published(tmp_path / "home", "SELECT count(DISTINCT sync_id) FROM c1.history_users")[0][0] == 1
 
     assert (tmp_path / "home" / "service.alive").is_file()  # the container health check's file

@@ -109,6 +109,14 @@ def test_a_failed_blocking_check_finishes_the_task_with_its_error_and_uploads_no
     assert "UploadAsset" not in fake_c1.state.methods()[fake_c1.state.methods().index("UploadAsset") + 1 :]
     runs = dagster_runs(tmp_path / "home" / "dagster")
     assert sorted(r.status.value for r in runs) == ["FAILURE", "SUCCESS"]
+    # one line says the task failed, names it and its cause, and that the service goes on; the
+    # sync's own `baton-xmatters: error:` line (the CLI's exit line) is not echoed as the service's
+    output = service.output()
+    assert "baton-xmatters: error:" not in output, output
+    (failure,) = [line for line in output.splitlines() if f"task {second}" in line and "ERROR" in line]
+    assert f"task {second} failed (sync exit 1): " in failure, failure
+    assert failed.status.message in failure  # the cause, whole: FinishTask's message
+    assert failure.endswith("; finished in C1 as failed, the service goes on"), failure
     assert_secret_nowhere(fake_c1.credentials.client_secret, service.log, tmp_path / "home")
 
 
