@@ -14,7 +14,9 @@ from typing import Any
 
 from orchestration.resources import XMATTERS
 from orchestration.run_tags import named_by_flags
+from pipelines.xmatters.config import XmattersConfig
 from pipelines.xmatters.errors import XmattersError, with_credentials_hint
+from pipelines.xmatters.settings_table import declared
 
 
 def for_run(error: XmattersError, tags: Mapping[str, str], run_config: Mapping[str, Any]) -> XmattersError:
@@ -29,9 +31,10 @@ def code_location_hint(run_config: Mapping[str, Any]) -> str:
     (its variable BATON_USERNAME) and ...password (its variable BATON_PASSWORD)`, with the
     variables this run's config named (their defaults when it named none)."""
     given = run_config.get("resources", {}).get(XMATTERS, {}).get("config", {})
+    variables = {item.name: item.spec.env for item in declared(XmattersConfig)}  # the fields' defaults
     named = []
-    for field, default in (("username", "BATON_USERNAME"), ("password", "BATON_PASSWORD")):
-        value = given.get(field, {"env": default})
+    for field in ("username", "password"):
+        value = given.get(field, {"env": variables[field]})
         # the user name may be typed into the run's config (it is not secret); not echoed all the same
         source = f"its variable {value['env']}" if isinstance(value, Mapping) else "typed in the run's config"
         named.append(f"resources.{XMATTERS}.config.{field} ({source})")

@@ -105,18 +105,12 @@ def plan_from_options(options: argparse.Namespace, env: Mapping[str, str]) -> Sy
     paths = data_paths(env)
     sync_file = Path(sync_options.sync_file).expanduser().resolve()
     file_label = "BATON_FILE" if labels.get("sync_file") == "BATON_FILE" else "-f/--file"  # what gave it
-    if sync_options.sync_file.endswith(("/", os.sep)):  # `-f outdir/` wrote a file named `outdir`
-        raise XmattersError(
-            f"{file_label}: {sync_options.sync_file!r} ends in '/', which names a directory; name the "
-            f".c1z file to write, e.g. {sync_file}/sync.c1z"
-        )
+    _refuse_directory_name(sync_options.sync_file, file_label, ".c1z file to write", sync_file / "sync.c1z")
     _require_writable_dir(sync_file.parent, file_label)
     warehouse = user_path(options.warehouse) if options.warehouse else paths.warehouse
-    if options.warehouse and options.warehouse.endswith(("/", os.sep)):  # a DuckDB file named `whdir`
-        raise XmattersError(
-            f"--warehouse: {options.warehouse!r} ends in '/', which names a directory; name the DuckDB "
-            f"file, e.g. {warehouse}/warehouse.duckdb"
-        )
+    if options.warehouse:
+        example = warehouse / "warehouse.duckdb"
+        _refuse_directory_name(options.warehouse, "--warehouse", "DuckDB file", example)
     _require_writable_dir(warehouse.parent, "--warehouse")
     preflight.check_warehouse_file(warehouse)  # first: `--warehouse sync.c1z` is not a database
     preflight.check_sync_file(sync_file, warehouse, file_label)
@@ -416,6 +410,15 @@ def restrict_to_owner(*paths: Path) -> None:
         with suppress(FileNotFoundError):
             if path.stat().st_mode & 0o077:
                 path.chmod(0o600)
+
+
+def _refuse_directory_name(given: str, flag: str, what: str, example: Path) -> None:
+    """A path given with a trailing '/' means a directory: `-f outdir/` wrote a .c1z named `outdir`,
+    `--warehouse whdir/` a DuckDB file named `whdir`."""
+    if given.endswith(("/", os.sep)):
+        raise XmattersError(
+            f"{flag}: {given!r} ends in '/', which names a directory; name the {what}, e.g. {example}"
+        )
 
 
 def _require_writable_dir(directory: Path, flag: str) -> None:
